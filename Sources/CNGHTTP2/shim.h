@@ -1,0 +1,4 @@
+#ifndef TAGIH_CNGHTTP2_SHIM_H
+#define TAGIH_CNGHTTP2_SHIM_H
+#include <nghttp2/nghttp2.h>
+#endif

@@ -1,0 +1,220 @@
+// CONTRACT STUB (skeleton): the Core work replaces the internals; the names below are the
+// API the engine, the service and the simulator build on. Extend freely; rename only with care.
+
+/// Seconds since 1970-01-01T00:00:00Z. Every instant inside tagih is an integer.
+public typealias UnixSeconds = Int64
+
+/// A decimal amount of money, held as an integer count of 1/10,000 units (never a binary float).
+public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The amount in ten-thousandths of the currency unit.
+    public var tenThousandths: Int64
+
+    /// Creates an amount from ten-thousandths of a unit.
+    public init(tenThousandths: Int64) { self.tenThousandths = tenThousandths }
+
+    /// Parses a non-negative decimal string such as `"1250.00"`; returns nil when it is not one.
+    public init?(decimal text: some StringProtocol) {
+        var units: Int64 = 0
+        var fraction: Int64 = 0
+        var fractionDigits = 0
+        var seenDot = false
+        var seenDigit = false
+        for ch in text.utf8 {
+            if ch == UInt8(ascii: ".") {
+                if seenDot { return nil }
+                seenDot = true
+            } else if ch >= 48 && ch <= 57 {
+                seenDigit = true
+                if seenDot {
+                    guard fractionDigits < 4 else { return nil }
+                    fraction = fraction * 10 + Int64(ch - 48)
+                    fractionDigits += 1
+                } else {
+                    let (m, o1) = units.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(Int64(ch - 48))
+                    if o1 || o2 || a > Int64.max / 10_000 { return nil }
+                    units = a
+                }
+            } else {
+                return nil
+            }
+        }
+        guard seenDigit else { return nil }
+        while fractionDigits < 4 { fraction *= 10; fractionDigits += 1 }
+        self.tenThousandths = units * 10_000 + fraction
+    }
+
+    public static func < (lhs: Money, rhs: Money) -> Bool { lhs.tenThousandths < rhs.tenThousandths }
+
+    /// The amount with two decimals, for example `"1250.00"`.
+    public var description: String {
+        let cents = tenThousandths / 100
+        let whole = cents / 100
+        let rest = cents % 100
+        return "\(whole).\(rest < 10 ? "0" : "")\(rest)"
+    }
+}
+
+/// A debtor's legal status; anything but `active` is a hard stop.
+public enum DebtorStatus: String, Sendable, Hashable, CaseIterable {
+    case active, cease, attorney, bankruptcy, deceased
+}
+
+/// What a phone number is.
+public enum PhoneKind: String, Sendable, Hashable, CaseIterable { case mobile, home, work, other }
+
+/// Whose phone number it is; only `debtor` numbers are ever scheduled.
+public enum PhoneOwner: String, Sendable, Hashable, CaseIterable { case debtor, emergency, thirdParty = "third_party" }
+
+/// One phone number of a debtor.
+public struct Phone: Sendable, Hashable {
+    public var number: String
+    public var kind: PhoneKind
+    public var zone: String?
+    public var owner: PhoneOwner
+    public init(number: String, kind: PhoneKind = .mobile, zone: String? = nil, owner: PhoneOwner = .debtor) {
+        self.number = number
+        self.kind = kind
+        self.zone = zone
+        self.owner = owner
+    }
+}
+
+/// One obligation (account); Regulation F counts calls per debt.
+public struct Debt: Sendable, Hashable {
+    public var id: String
+    public var balance: Money
+    public var currency: String
+    public init(id: String, balance: Money, currency: String) {
+        self.id = id
+        self.balance = balance
+        self.currency = currency
+    }
+}
+
+/// A consumer-stated quiet time: on `days` (empty = every day), local minutes `from` ..< `to`.
+public struct QuietTime: Sendable, Hashable {
+    /// ISO weekdays 1 (Monday) ... 7 (Sunday).
+    public var days: [Int]
+    public var fromMinute: Int
+    public var toMinute: Int
+    public init(days: [Int], fromMinute: Int, toMinute: Int) {
+        self.days = days
+        self.fromMinute = fromMinute
+        self.toMinute = toMinute
+    }
+}
+
+/// A debtor record (line protocol v1).
+public struct Debtor: Sendable, Hashable {
+    public var id: String
+    public var jurisdiction: String
+    public var zone: String?
+    public var status: DebtorStatus
+    public var segment: String?
+    public var phones: [Phone]
+    public var debts: [Debt]
+    public var quiet: [QuietTime]
+    public init(
+        id: String, jurisdiction: String, zone: String? = nil, status: DebtorStatus = .active,
+        segment: String? = nil, phones: [Phone], debts: [Debt], quiet: [QuietTime] = []
+    ) {
+        self.id = id
+        self.jurisdiction = jurisdiction
+        self.zone = zone
+        self.status = status
+        self.segment = segment
+        self.phones = phones
+        self.debts = debts
+        self.quiet = quiet
+    }
+}
+
+/// The outcome of one placed call.
+public enum Outcome: String, Sendable, Hashable, CaseIterable {
+    case busy
+    case notInService = "not_in_service"
+    case noAnswer = "no_answer"
+    case voicemail
+    case abandoned
+    case rightParty = "right_party"
+    case thirdParty = "third_party"
+    case wrongNumber = "wrong_number"
+    case promiseToPay = "promise_to_pay"
+    case refused
+    case dispute
+    case cease
+    case callbackRequested = "callback_requested"
+    case paid
+}
+
+/// A promise to pay made on a call.
+public struct PromiseTerms: Sendable, Hashable {
+    public var amount: Money
+    /// Due date as a local calendar date `YYYY-MM-DD`.
+    public var due: String
+    public init(amount: Money, due: String) {
+        self.amount = amount
+        self.due = due
+    }
+}
+
+/// An outcome event (line protocol v1); `attempt` is the idempotency key.
+public struct OutcomeEvent: Sendable, Hashable {
+    public var attempt: String
+    public var debtor: String
+    public var debt: String
+    public var phone: String
+    public var at: UnixSeconds
+    public var outcome: Outcome
+    public var lease: String?
+    public var promise: PromiseTerms?
+    public var callbackAt: UnixSeconds?
+    public init(
+        attempt: String, debtor: String, debt: String, phone: String, at: UnixSeconds, outcome: Outcome,
+        lease: String? = nil, promise: PromiseTerms? = nil, callbackAt: UnixSeconds? = nil
+    ) {
+        self.attempt = attempt
+        self.debtor = debtor
+        self.debt = debt
+        self.phone = phone
+        self.at = at
+        self.outcome = outcome
+        self.lease = lease
+        self.promise = promise
+        self.callbackAt = callbackAt
+    }
+}
+
+/// A payment event (line protocol v1); `payment` is the idempotency key.
+public struct PaymentEvent: Sendable, Hashable {
+    public var payment: String
+    public var debtor: String
+    public var debt: String
+    public var amount: Money
+    public var at: UnixSeconds
+    public init(payment: String, debtor: String, debt: String, amount: Money, at: UnixSeconds) {
+        self.payment = payment
+        self.debtor = debtor
+        self.debt = debt
+        self.amount = amount
+        self.at = at
+    }
+}
+
+/// A record that could not be decoded: which field, and why.
+public struct RecordError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable machine-readable code such as `invalid_json`, `missing_field`, `wrong_type`,
+    /// `unknown_value`, `unknown_zone`, `invalid_money`.
+    public var code: String
+    /// The JSON field path, for example `phones[0].zone`; empty when the line as a whole is bad.
+    public var field: String
+    /// What went wrong and how to fix it.
+    public var message: String
+    public init(code: String, field: String, message: String) {
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+    public var description: String { field.isEmpty ? message : "\(field): \(message)" }
+}

@@ -1,0 +1,1 @@
+// TagihEngine: filled by its issue.

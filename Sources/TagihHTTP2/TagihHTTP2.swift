@@ -1,0 +1,1 @@
+// TagihHTTP2: filled by its issue.

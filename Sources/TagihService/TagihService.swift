@@ -1,0 +1,1 @@
+// TagihService: filled by its issue.

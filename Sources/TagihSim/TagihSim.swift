@@ -1,0 +1,1 @@
+// TagihSim: filled by its issue.

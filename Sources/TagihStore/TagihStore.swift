@@ -1,0 +1,1 @@
+// TagihStore: filled by its issue.

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func moduleBuilds() {
+    #expect(1 + 1 == 2)
+}

@@ -1,0 +1,9 @@
+import Benchmark
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark("placeholder") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(benchmark.scaledIterations.count)
+        }
+    }
+}

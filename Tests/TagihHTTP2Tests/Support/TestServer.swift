@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import NIOCore
+import TagihHTTP2
+
+/// Runs a real `HTTP2Server` on 127.0.0.1 with an ephemeral port for the duration of `body`,
+/// then shuts it down gracefully and waits for `run()` to return.
+func withTestServer<T: Sendable>(
+    configure: (inout HTTP2ServerConfiguration) -> Void = { _ in },
+    _ body: (HTTP2Server, Int) async throws -> T
+) async throws -> T {
+    var configuration = HTTP2ServerConfiguration(host: "127.0.0.1", port: 0)
+    configuration.shutdownGracePeriod = .seconds(2)
+    configure(&configuration)
+    var logger = Logger(label: "test.http2")
+    logger.logLevel = .warning
+    let server = HTTP2Server(configuration: configuration, responder: TestResponder(), logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        let port = try await server.boundAddress().port!
+        do {
+            let result = try await body(server, port)
+            server.shutdownGracefully()
+            try await group.waitForAll()
+            return result
+        } catch {
+            server.shutdownGracefully()
+            try? await group.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// The result of running an external tool.
+struct ToolResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `tool` (found on PATH) with `arguments`, failing after `timeout` seconds.
+func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) async throws -> ToolResult {
+    try await Task.detached {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = DispatchTime.now() + timeout
+        let timer = DispatchSource.makeTimerSource()
+        timer.schedule(deadline: deadline)
+        timer.setEventHandler { if process.isRunning { process.terminate() } }
+        timer.resume()
+        // Read before waiting so a full pipe cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        timer.cancel()
+        return ToolResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }.value
+}
+
+/// The directory of the Python test clients.
+let clientsDirectory: String = {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Clients").path
+}()
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}

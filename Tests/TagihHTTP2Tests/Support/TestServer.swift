@@ -38,33 +38,48 @@ struct ToolResult: Sendable {
     var stderr: String
 }
 
-/// Runs `tool` (found on PATH) with `arguments`, failing after `timeout` seconds.
+/// Runs `tool` (found on PATH) with `arguments`, killing it after `timeout` seconds.
+/// The blocking waits run on a Dispatch queue, never on the Swift concurrency pool.
 func runTool(_ tool: String, _ arguments: [String], timeout: Double = 60) async throws -> ToolResult {
-    try await Task.detached {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let deadline = DispatchTime.now() + timeout
-        let timer = DispatchSource.makeTimerSource()
-        timer.schedule(deadline: deadline)
-        timer.setEventHandler { if process.isRunning { process.terminate() } }
-        timer.resume()
-        // Read before waiting so a full pipe cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        timer.cancel()
-        return ToolResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
-    }.value
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [tool] + arguments
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            let timer = DispatchSource.makeTimerSource()
+            timer.schedule(deadline: .now() + timeout)
+            timer.setEventHandler { if process.isRunning { process.terminate() } }
+            timer.resume()
+            let errData = DataBox()
+            let group = DispatchGroup()
+            group.enter()
+            DispatchQueue.global().async {
+                errData.data = err.fileHandleForReading.readDataToEndOfFile()
+                group.leave()
+            }
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            group.wait()
+            process.waitUntilExit()
+            timer.cancel()
+            continuation.resume(
+                returning: ToolResult(
+                    status: process.terminationStatus,
+                    stdout: String(decoding: outData, as: UTF8.self),
+                    stderr: String(decoding: errData.data, as: UTF8.self)
+                )
+            )
+        }
+    }
 }
 
 /// The directory of the Python test clients.
@@ -82,4 +97,9 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
         try? await Task.sleep(for: .milliseconds(10))
     }
     return try await condition()
+}
+
+/// Hands data from one Dispatch closure to another (guarded by a DispatchGroup wait).
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
 }

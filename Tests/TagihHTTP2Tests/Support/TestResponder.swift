@@ -9,7 +9,10 @@ import TagihHTTP2
 /// - `GET /until-shutdown` → a line every 10 ms until shutdown is requested, then `{"type":"end"}`
 /// - `GET /stubborn` → a line every 10 ms forever, ignoring shutdown
 /// - `GET /firehose` → writes 1 KiB lines as fast as the writer lets it, forever
+/// - `GET /fail` → one line, then the handler throws
 /// - `POST /upload` → reads the whole body, answers `{"bytes":N}`
+struct TestFailure: Error {}
+
 struct TestResponder: HTTP2Responder {
     static let smallBody = "hello\n"
 
@@ -82,6 +85,11 @@ struct TestResponder: HTTP2Responder {
                     try await writer.writeLine(#"{"seq":\#(seq)}"#)
                     try await Task.sleep(for: .milliseconds(10))
                 }
+            }
+        case ("GET", "/fail"):
+            return .streaming(status: 200, headers: []) { _, writer in
+                try await writer.writeLine(#"{"seq":1}"#)
+                throw TestFailure()
             }
         case ("GET", "/firehose"):
             return .streaming(status: 200, headers: []) { _, writer in

@@ -39,6 +39,7 @@ final class PolicyBook {
     var phone: [Int32]
     var leased: [Bool]
     var decisions = 0
+    var scored = 0
 
     static let never = Int64.max
 

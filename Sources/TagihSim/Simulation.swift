@@ -55,7 +55,7 @@ public final class Simulation {
         let book = PolicyBook(world: world, policy: policy, now: configuration.start)
         let strategy: any DialStrategy
         switch kind {
-        case .tagih: strategy = TagihPolicyStrategy(book: book)
+        case .tagih: strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest: strategy = EarliestStrategy(book: book)
         case .baseline:
             strategy = BaselineStrategy(book: book, start: configuration.start,
@@ -91,7 +91,7 @@ final class FloorRun {
     // Floor.
     var busy = 0
     var inFlight = 0
-    var pacing = 0.8
+    var pacing = 0.5
     var dialsToday = 0
     var humansToday = 0
 
@@ -245,11 +245,14 @@ final class FloorRun {
         case .preview, .progressive:
             wanted = idle
         case .predictive:
-            let live = Double(humansToday + 5) / Double(dialsToday + 100)
+            // Lines in flight are paced so the expected live answers stay below the idle agents; the
+            // pacing factor adapts to keep the run's abandon rate under the limit with a margin.
+            let live = Double(totals.live + 10) / Double(totals.dials + 100)
             let abandonRate = Double(totals.abandoned) / Double(max(totals.live, 1))
-            let target = configuration.abandonLimit * 0.8
-            if totals.live > 200 {
-                if abandonRate > target { pacing = max(0.2, pacing * 0.98) } else { pacing = min(1.5, pacing * 1.005) }
+            let target = configuration.abandonLimit * 0.75
+            if totals.live > 100 {
+                if abandonRate > target { pacing = max(0.1, pacing * 0.95) } else { pacing = min(1.0, pacing * 1.002) }
+                if abandonRate > configuration.abandonLimit * 0.9 { pacing = min(pacing, 0.3) }
             }
             let lines = Int(Double(idle) * pacing / live)
             wanted = min(max(lines - inFlight, 0), staffed * 20)
@@ -575,7 +578,7 @@ final class FloorRun {
             countedCallsPerDebtPerWeek: Double(checker.countedCalls) / Double(max(world.debtCount, 1)) / weeks,
             callsAtCapShare: checker.countedCalls > 0 ? Double(checker.callsAtCap) / Double(checker.countedCalls) : 0,
             blockedCalls: strategy.blockedCalls, violations: checker.violations,
-            violationExamples: checker.examples, decisions: strategy.decisions, backend: "", wallSeconds: 0,
+            violationExamples: checker.examples, violationsByRule: checker.byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
             perDay: perDay)
     }
 }

@@ -65,6 +65,10 @@ public struct SimulationConfiguration: Sendable, Hashable, Codable {
     /// Baseline retry delay after an unanswered call, in seconds. Default 4 h.
     public var baselineRetrySeconds: Int64 = 4 * 3600
 
+    /// The tagih strategy calls a debtor now only when the value of calling now is at least this share of the
+    /// value at the decision's best time (discounted); 0 calls whoever is worth most now. Default 0.5.
+    public var tagihThreshold: Double = 0.5
+
     /// Creates a configuration starting at `start`.
     public init(start: UnixSeconds) { self.start = start }
 }

@@ -50,6 +50,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "The floor's IANA zone (shifts are in this zone).")
     var floorZone: String = "America/New_York"
 
+    @Option(help: "tagih calls now only when now is worth at least this share of the best time ahead (0...1).")
+    var tagihThreshold: Double = 0.5
+
     @Option(help: "Write every attempt of the first strategy as an outcome line to FILE, in time order.")
     var attemptLog: String?
 
@@ -86,6 +89,7 @@ struct SimulateCommand: AsyncParsableCommand {
         config.seed = seed
         config.dialer = mode
         config.floorZone = floorZone
+        config.tagihThreshold = tagihThreshold
         if let mix { config.world.mix = try WorldConfiguration.parseMix(mix) }
 
         let debtorRecords: [Debtor]

@@ -148,3 +148,15 @@ let coreIsReal: Bool = {
         }
     }
 }
+
+@Suite struct ScratchTests {
+    @Test func scratch() async throws {
+        var pc = SyntheticPopulation.Configuration()
+        pc.unknownZoneShare = 0
+        let population = SyntheticPopulation.generate(count: 5000, seed: 3, configuration: pc)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 7, agents: 5, seed: 3), strategies: [.earliest], attempt: { if $0.debtor == "D-4864" { print("SCRATCH", OutcomeLine.encode($0)) } })
+        print("SCRATCH", population[4863])
+        for r in report.strategies { print("SCRATCH", r.strategy, r.dials, r.violations, r.violationsByRule, r.violationExamples.prefix(8)) }
+    }
+}

@@ -95,6 +95,11 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .executableTarget(
+            name: "tagih-crashtest",
+            dependencies: ["TagihCore", "TagihStore", "TagihEngine"],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
             name: "tagih",
             dependencies: [
                 "TagihCore",
@@ -116,7 +121,8 @@ let package = Package(
         ),
         .testTarget(name: "TagihCoreTests", dependencies: ["TagihCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TagihStoreTests", dependencies: ["TagihStore", "TagihCore"]),
-        .testTarget(name: "TagihEngineTests", dependencies: ["TagihEngine", "TagihStore", "TagihCore"]),
+        .testTarget(
+            name: "TagihEngineTests", dependencies: ["TagihEngine", "TagihStore", "TagihCore", "tagih-crashtest"]),
         .testTarget(
             name: "TagihHTTP2Tests",
             dependencies: [

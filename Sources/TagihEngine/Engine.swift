@@ -321,6 +321,12 @@ public final class Engine: Sendable {
         await shards[shardIndex(id)].snapshot(of: id, now: clock.now())
     }
 
+    /// The decision the engine holds for a debtor right now: the debt, phone and times it would lease
+    /// (score as kept in the ready queue, single precision). Nil when unknown or when no debt may be called.
+    public func currentDecision(id: String) async -> Decision? {
+        await shards[shardIndex(id)].currentDecision(of: id)
+    }
+
     /// Planned contacts (the engine's current decision per debtor) whose planned time falls in `from ..< to`,
     /// earliest first, at most `limit`.
     public func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) async -> [Decision] {

@@ -49,6 +49,8 @@ actor Shard {
         state.schedule(from: from, to: to, limit: limit)
     }
 
+    func currentDecision(of id: String) -> Decision? { state.currentDecision(of: id) }
+
     func stateCounts() -> [DebtorQueueState: Int] { state.stateCounts() }
 
     func activeLeaseCount() -> Int { state.activeLeases.count }

@@ -492,6 +492,18 @@ struct ShardState {
         }
     }
 
+    /// The decision the engine currently holds for debtor `id` (what it would lease), or nil.
+    func currentDecision(of id: String) -> Decision? {
+        guard let i = find(id) else { return nil }
+        let slot = slots[Int(i)]
+        guard slot.earliest != .max else { return nil }
+        let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+        return Decision(debtor: id, debt: debt, phone: phone, earliest: slot.earliest,
+                        best: slot.best == .max ? nil : slot.best,
+                        windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
+                        blockedReason: nil, reasons: reasonTable[Int(slot.reasons)])
+    }
+
     /// Counts per queue state (for metrics and tests).
     func stateCounts() -> [DebtorQueueState: Int] {
         var counts: [DebtorQueueState: Int] = [:]

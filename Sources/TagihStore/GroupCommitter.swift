@@ -47,6 +47,10 @@ actor GroupCommitter {
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// The log position of the last committed row.
     private(set) var currentLSN: Int64
+    /// Transactions committed since open.
+    private(set) var transactions = 0
+    /// Write requests acknowledged since open.
+    private(set) var requests = 0
 
     init(pool: DatabasePool, lsn: Int64, maxRows: Int) {
         self.pool = pool
@@ -83,14 +87,18 @@ actor GroupCommitter {
             batch.append(next.request)
         }
         let start = currentLSN
-        let requests = batch
+        let snapshot = batch
         let outcome: Result<([WriteResponse], Int64), any Error>
         do {
-            outcome = .success(try await pool.write { db in try Self.commit(requests, startingAfter: start, in: db) })
+            outcome = .success(try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
         } catch {
             outcome = .failure(StoreError(code: .writeFailed, message: "the write transaction failed; retry", cause: error))
         }
-        if case .success(let (_, last)) = outcome { currentLSN = last }
+        if case .success(let (_, last)) = outcome {
+            currentLSN = last
+            transactions += 1
+            self.requests += batch.count
+        }
         // Hand over before resuming anyone, so the queue never stalls.
         if let next = pending.popFirst() {
             next.continuation.resume(returning: .lead)

@@ -92,7 +92,7 @@ public final class Store: Sendable {
             let lsn = try await pool.read { db in
                 try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lsn'") ?? 0
             }
-            logger.info("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
+            logger.debug("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
             return Store(configuration: configuration, pool: pool, lsn: lsn, logger: logger)
         } catch let error as StoreError {
             throw error
@@ -173,6 +173,11 @@ public final class Store: Sendable {
     /// Whether the store holds no debtor.
     public func isEmpty() async throws -> Bool {
         try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM debtor LIMIT 1") == nil }
+    }
+
+    /// Group-commit statistics since open: transactions committed and write requests they carried.
+    public func commitStatistics() async -> (transactions: Int, requests: Int) {
+        (await committer.transactions, await committer.requests)
     }
 
     /// The log position of the last committed write.

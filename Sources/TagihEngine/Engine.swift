@@ -98,8 +98,8 @@ public final class Engine: Sendable {
 
     // MARK: debtors
 
-    /// Checks a record against the engine's packing limits; nil when it fits.
-    static func validate(_ d: Debtor) -> String? {
+    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits.
+    public static func validate(_ d: Debtor) -> String? {
         if d.id.isEmpty { return "id is empty" }
         if d.id.utf8.count > 255 { return "id is longer than 255 bytes" }
         if d.jurisdiction.isEmpty { return "jurisdiction is empty" }

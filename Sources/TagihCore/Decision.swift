@@ -1,5 +1,3 @@
-// CONTRACT STUB (skeleton): the Core work replaces the internals of this file.
-
 /// The scheduling decision for one open debt of a debtor.
 public struct Decision: Sendable, Hashable {
     public var debtor: String
@@ -12,15 +10,21 @@ public struct Decision: Sendable, Hashable {
     public var best: UnixSeconds?
     /// The end of the permitted window that contains `earliest`.
     public var windowEnds: UnixSeconds?
-    /// The value of calling at `best` (ranking uses `score(at:)`).
+    /// The value of calling at `best` (ranking uses `ContactPolicy.score(for:history:debt:at:)`).
     public var score: Double
     /// Why it was blocked when `earliest` is nil (for example "status cease").
     public var blockedReason: String?
     /// Human-readable reasons: the binding rule, the best bucket, cap usage.
     public var reasons: [String]
+    /// The debtor's primary zone (address zone, else the first candidate): the zone of local times shown.
+    public var zone: String?
+    /// Whether `earliest` is a consented callback (exempt from the 7-in-7 count and the conversation block).
+    public var consentedCallback: Bool
+
     public init(
         debtor: String, debt: String, phone: String?, earliest: UnixSeconds?, best: UnixSeconds?,
-        windowEnds: UnixSeconds?, score: Double, blockedReason: String?, reasons: [String]
+        windowEnds: UnixSeconds?, score: Double, blockedReason: String?, reasons: [String], zone: String? = nil,
+        consentedCallback: Bool = false
     ) {
         self.debtor = debtor
         self.debt = debt
@@ -31,39 +35,39 @@ public struct Decision: Sendable, Hashable {
         self.score = score
         self.blockedReason = blockedReason
         self.reasons = reasons
+        self.zone = zone
+        self.consentedCallback = consentedCallback
     }
 }
 
-/// What is known of a debtor's past: attempts, promises, payments, disputes.
+/// What is known of a debtor's past: attempts, promises, payments, disputes, expired leases, clearances.
 public struct DebtorHistory: Sendable, Hashable {
     public var outcomes: [OutcomeEvent]
     public var payments: [PaymentEvent]
-    public init(outcomes: [OutcomeEvent] = [], payments: [PaymentEvent] = []) {
+    /// Attempts handed out without an outcome (expired leases): counted toward caps.
+    public var unresolved: [UnresolvedAttempt]
+    /// Operator clearances of disputes and cease requests.
+    public var clearances: [HoldClearance]
+
+    public init(
+        outcomes: [OutcomeEvent] = [], payments: [PaymentEvent] = [], unresolved: [UnresolvedAttempt] = [],
+        clearances: [HoldClearance] = []
+    ) {
         self.outcomes = outcomes
         self.payments = payments
+        self.unresolved = unresolved
+        self.clearances = clearances
     }
     /// Adds an outcome in time order.
     public mutating func record(_ outcome: OutcomeEvent) { outcomes.append(outcome) }
     /// Adds a payment in time order.
     public mutating func record(_ payment: PaymentEvent) { payments.append(payment) }
-}
-
-/// The pure decision function: rule packs + house rules + zones + the propensity model.
-public struct ContactPolicy: Sendable {
-    public init() {}
-
-    /// Decides every open debt of `debtor` at `now`. The same inputs give the same output.
-    public func decide(for debtor: Debtor, history: DebtorHistory, now: UnixSeconds) -> [Decision] {
-        guard debtor.status == .active, let phone = debtor.phones.first(where: { $0.owner == .debtor }) else {
-            return debtor.debts.map {
-                Decision(debtor: debtor.id, debt: $0.id, phone: nil, earliest: nil, best: nil, windowEnds: nil,
-                         score: 0, blockedReason: "status \(debtor.status.rawValue)", reasons: [])
-            }
-        }
-        return debtor.debts.map {
-            Decision(debtor: debtor.id, debt: $0.id, phone: phone.number, earliest: now, best: now,
-                     windowEnds: now + 3600, score: Double($0.balance.tenThousandths) / 1e8,
-                     blockedReason: nil, reasons: ["stub"])
-        }
+    /// Adds an attempt without an outcome (a lease that expired; the dialer may have dialed): it counts.
+    public mutating func record(_ attempt: UnresolvedAttempt) { unresolved.append(attempt) }
+    /// Adds an operator clearance (dispute resolved, cease withdrawn).
+    public mutating func record(_ clearance: HoldClearance) { clearances.append(clearance) }
+    /// Records that the lease for `debt`/`phone` handed out at `at` expired without an outcome.
+    public mutating func recordExpiredLease(debtor: String, debt: String, phone: String, at: UnixSeconds) {
+        unresolved.append(UnresolvedAttempt(debtor: debtor, debt: debt, phone: phone, at: at))
     }
 }

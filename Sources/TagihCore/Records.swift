@@ -1,5 +1,4 @@
-// CONTRACT STUB (skeleton): the Core work replaces the internals; the names below are the
-// API the engine, the service and the simulator build on. Extend freely; rename only with care.
+// Records of line protocol v1 (the API the engine, the service and the simulator build on).
 
 /// Seconds since 1970-01-01T00:00:00Z. Every instant inside tagih is an integer.
 public typealias UnixSeconds = Int64
@@ -68,15 +67,24 @@ public enum PhoneOwner: String, Sendable, Hashable, CaseIterable { case debtor, 
 
 /// One phone number of a debtor.
 public struct Phone: Sendable, Hashable {
+    /// E.164 number, e.g. `+16175550100`.
     public var number: String
+    /// mobile | home | work | other.
     public var kind: PhoneKind
+    /// The phone's IANA zone when known; otherwise the prefix table decides (or unknown).
     public var zone: String?
     public var owner: PhoneOwner
-    public init(number: String, kind: PhoneKind = .mobile, zone: String? = nil, owner: PhoneOwner = .debtor) {
+    /// The consumer opted this number out: never dialed.
+    public var optedOut: Bool
+    public init(
+        number: String, kind: PhoneKind = .mobile, zone: String? = nil, owner: PhoneOwner = .debtor,
+        optedOut: Bool = false
+    ) {
         self.number = number
         self.kind = kind
         self.zone = zone
         self.owner = owner
+        self.optedOut = optedOut
     }
 }
 
@@ -130,7 +138,7 @@ public struct Debtor: Sendable, Hashable {
     }
 }
 
-/// The outcome of one placed call.
+/// The outcome of one placed call (DOMAIN.md "Outcomes and what they do").
 public enum Outcome: String, Sendable, Hashable, CaseIterable {
     case busy
     case notInService = "not_in_service"
@@ -217,4 +225,72 @@ public struct RecordError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
     public var description: String { field.isEmpty ? message : "\(field): \(message)" }
+}
+
+extension Outcome {
+    /// Whether the attempt counts toward call caps (all but `busy` and `not_in_service`).
+    @inlinable public var isCounted: Bool { self != .busy && self != .notInService }
+    /// Whether a conversation happened (starts the 7-day block for the debt).
+    @inlinable public var isConversation: Bool {
+        switch self {
+        case .rightParty, .promiseToPay, .refused, .dispute, .cease, .callbackRequested, .paid: return true
+        default: return false
+        }
+    }
+    /// Whether nobody was reached (feeds fatigue).
+    @inlinable public var isUnanswered: Bool {
+        switch self {
+        case .busy, .noAnswer, .voicemail, .abandoned: return true
+        default: return false
+        }
+    }
+    /// A dense index 0..<14 (for per-outcome tables).
+    @inlinable public var index: Int {
+        switch self {
+        case .busy: return 0
+        case .notInService: return 1
+        case .noAnswer: return 2
+        case .voicemail: return 3
+        case .abandoned: return 4
+        case .rightParty: return 5
+        case .thirdParty: return 6
+        case .wrongNumber: return 7
+        case .promiseToPay: return 8
+        case .refused: return 9
+        case .dispute: return 10
+        case .cease: return 11
+        case .callbackRequested: return 12
+        case .paid: return 13
+        }
+    }
+}
+
+/// A placed attempt whose outcome never arrived (a lease that expired): it counts toward the caps as a
+/// call that may have been dialed, and is otherwise treated like `no_answer` for retry delays.
+public struct UnresolvedAttempt: Sendable, Hashable {
+    public var debtor: String
+    public var debt: String
+    public var phone: String
+    public var at: UnixSeconds
+    public init(debtor: String, debt: String, phone: String, at: UnixSeconds) {
+        self.debtor = debtor
+        self.debt = debt
+        self.phone = phone
+        self.at = at
+    }
+}
+
+/// An operator's clearance of a hold: a resolved `dispute` (per debt) or a withdrawn `cease` (debtor-wide).
+public struct HoldClearance: Sendable, Hashable {
+    /// Which hold is cleared.
+    public enum Kind: String, Sendable, Hashable, CaseIterable { case dispute, cease }
+    public var kind: Kind
+    /// The debt (for `dispute`); ignored for `cease`.
+    public var debt: String?
+    public var at: UnixSeconds
+    public init(kind: Kind, debt: String? = nil, at: UnixSeconds) {
+        self.kind = kind
+        self.debt = debt
+        self.at = at
+    }
 }

@@ -1,0 +1,367 @@
+/// A decoded record and the non-fatal warnings found on its line (for example unknown fields).
+public struct Decoded<Value: Sendable>: Sendable {
+    /// The record.
+    public var value: Value
+    /// Non-fatal findings, e.g. `nickname: unknown field (ignored)`.
+    public var warnings: [RecordWarning]
+    public init(value: Value, warnings: [RecordWarning] = []) {
+        self.value = value
+        self.warnings = warnings
+    }
+}
+
+extension Decoded: Equatable where Value: Equatable {}
+
+/// A non-fatal finding while decoding a line.
+public struct RecordWarning: Sendable, Hashable, CustomStringConvertible {
+    /// `unknown_field`.
+    public var code: String
+    /// The JSON field path.
+    public var field: String
+    /// What was found.
+    public var message: String
+    public init(code: String, field: String, message: String) {
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+    public var description: String { "\(field): \(message)" }
+}
+
+/// Decodes line protocol v1 records (one JSON object per line) with precise errors: every error names the
+/// field path and why; unknown fields are warnings; money is exact decimal; zones must be IANA names known
+/// to the tz database; times are RFC 3339 with an offset.
+public struct LineDecoder: Sendable {
+    /// The tz database that `zone` fields are checked against.
+    public var zones: ZoneDatabase
+
+    /// Creates a decoder checking zones against `zones` (default: the system tz database).
+    public init(zones: ZoneDatabase = .system) { self.zones = zones }
+
+    // MARK: Static conveniences on the system tz database
+
+    /// Decodes a debtor line. Throws a `RecordError` naming the field and why.
+    public static func debtor(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<Debtor> {
+        try LineDecoder().debtor(from: line)
+    }
+    /// Decodes a debtor line.
+    public static func debtor(from line: String) throws(RecordError) -> Decoded<Debtor> {
+        try LineDecoder().debtor(from: Array(line.utf8))
+    }
+    /// Decodes an outcome line.
+    public static func outcome(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<OutcomeEvent> {
+        try LineDecoder().outcome(from: line)
+    }
+    /// Decodes an outcome line.
+    public static func outcome(from line: String) throws(RecordError) -> Decoded<OutcomeEvent> {
+        try LineDecoder().outcome(from: Array(line.utf8))
+    }
+    /// Decodes a payment line.
+    public static func payment(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<PaymentEvent> {
+        try LineDecoder().payment(from: line)
+    }
+    /// Decodes a payment line.
+    public static func payment(from line: String) throws(RecordError) -> Decoded<PaymentEvent> {
+        try LineDecoder().payment(from: Array(line.utf8))
+    }
+
+    // MARK: Records
+
+    /// Decodes a debtor line.
+    public func debtor(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<Debtor> {
+        var ctx = Context()
+        let v = try JSONValue.parse(line)
+        let d = try debtor(v, &ctx)
+        return Decoded(value: d, warnings: ctx.warnings)
+    }
+
+    /// Decodes an outcome line.
+    public func outcome(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<OutcomeEvent> {
+        var ctx = Context()
+        let v = try JSONValue.parse(line)
+        let o = try outcome(v, &ctx)
+        return Decoded(value: o, warnings: ctx.warnings)
+    }
+
+    /// Decodes a payment line.
+    public func payment(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<PaymentEvent> {
+        var ctx = Context()
+        let v = try JSONValue.parse(line)
+        let p = try payment(v, &ctx)
+        return Decoded(value: p, warnings: ctx.warnings)
+    }
+
+    struct Context {
+        var warnings: [RecordWarning] = []
+        mutating func unknown(_ obj: [(String, JSONValue)], known: Set<String>, path: String) {
+            for (k, _) in obj where !known.contains(k) {
+                warnings.append(RecordWarning(code: "unknown_field", field: join(path, k),
+                                              message: "unknown field (ignored)"))
+            }
+        }
+    }
+
+    func debtor(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> Debtor {
+        let o = try object(v, "")
+        ctx.unknown(o, known: ["type", "id", "jurisdiction", "zone", "status", "segment", "phones", "debts", "quiet"],
+                    path: "")
+        let id = try requiredString(v, "id", "")
+        let jurisdiction = try requiredString(v, "jurisdiction", "")
+        guard Jurisdiction.isWellFormed(jurisdiction) else {
+            throw RecordError(code: "invalid_value", field: "jurisdiction",
+                              message: "'\(jurisdiction)' is not an ISO 3166 code such as US, US-MA, US-NY-NYC or ID")
+        }
+        let zone = try optionalZone(v, "zone", "")
+        let status: DebtorStatus = try optionalEnum(v, "status", "") ?? .active
+        let segment = try optionalString(v, "segment", "")
+        var phones: [Phone] = []
+        if let arr = try optionalArray(v, "phones", "") {
+            for (i, p) in arr.enumerated() { phones.append(try phone(p, "phones[\(i)]", &ctx)) }
+        }
+        guard let debtsArr = try optionalArray(v, "debts", "") else {
+            throw RecordError(code: "missing_field", field: "debts", message: "required field is missing")
+        }
+        var debts: [Debt] = []
+        for (i, d) in debtsArr.enumerated() { debts.append(try debt(d, "debts[\(i)]", &ctx)) }
+        var quiet: [QuietTime] = []
+        if let arr = try optionalArray(v, "quiet", "") {
+            for (i, q) in arr.enumerated() { quiet.append(try quietTime(q, "quiet[\(i)]", &ctx)) }
+        }
+        return Debtor(id: id, jurisdiction: jurisdiction, zone: zone, status: status, segment: segment,
+                      phones: phones, debts: debts, quiet: quiet)
+    }
+
+    func phone(_ v: JSONValue, _ path: String, _ ctx: inout Context) throws(RecordError) -> Phone {
+        let o = try object(v, path)
+        ctx.unknown(o, known: ["number", "kind", "zone", "owner", "optedOut"], path: path)
+        let number = try requiredString(v, "number", path)
+        guard Self.isE164(number) else {
+            throw RecordError(code: "invalid_value", field: join(path, "number"),
+                              message: "'\(number)' is not an E.164 number such as +16175550100")
+        }
+        let kind: PhoneKind = try optionalEnum(v, "kind", path) ?? .other
+        let zone = try optionalZone(v, "zone", path)
+        let owner: PhoneOwner = try optionalEnum(v, "owner", path) ?? .debtor
+        var optedOut = false
+        if let b = v["optedOut"] {
+            guard case .bool(let x) = b else { throw wrongType(join(path, "optedOut"), "a boolean", b) }
+            optedOut = x
+        }
+        return Phone(number: number, kind: kind, zone: zone, owner: owner, optedOut: optedOut)
+    }
+
+    func debt(_ v: JSONValue, _ path: String, _ ctx: inout Context) throws(RecordError) -> Debt {
+        let o = try object(v, path)
+        ctx.unknown(o, known: ["id", "balance", "currency"], path: path)
+        let id = try requiredString(v, "id", path)
+        let balance = try requiredMoney(v, "balance", path)
+        let currency = try requiredString(v, "currency", path)
+        guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
+            throw RecordError(code: "invalid_value", field: join(path, "currency"),
+                              message: "'\(currency)' is not an ISO 4217 code such as USD or IDR")
+        }
+        return Debt(id: id, balance: balance, currency: currency)
+    }
+
+    static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    func quietTime(_ v: JSONValue, _ path: String, _ ctx: inout Context) throws(RecordError) -> QuietTime {
+        let o = try object(v, path)
+        ctx.unknown(o, known: ["days", "from", "to"], path: path)
+        var days: [Int] = []
+        if let arr = try optionalArray(v, "days", path) {
+            for (i, d) in arr.enumerated() {
+                let f = join(path, "days") + "[\(i)]"
+                guard case .string(let s) = d else { throw wrongType(f, "a string", d) }
+                guard let idx = Self.dayNames.firstIndex(of: s.lowercased()) else {
+                    throw RecordError(code: "unknown_value", field: f,
+                                      message: "unknown day '\(s)'; allowed: \(Self.dayNames.joined(separator: ", "))")
+                }
+                days.append(idx + 1)
+            }
+        }
+        let from = try clock(v, "from", path, defaultMinute: 0)
+        let to = try clock(v, "to", path, defaultMinute: 1440)
+        guard from < to else {
+            throw RecordError(code: "invalid_value", field: join(path, "to"),
+                              message: "must be later than 'from' (quiet times do not wrap midnight; use two entries)")
+        }
+        return QuietTime(days: days, fromMinute: from, toMinute: to)
+    }
+
+    func clock(_ v: JSONValue, _ key: String, _ path: String, defaultMinute: Int) throws(RecordError) -> Int {
+        guard let s = try optionalString(v, key, path) else { return defaultMinute }
+        let b = Array(s.utf8)
+        guard b.count == 5, b[2] == UInt8(ascii: ":"), let h = CivilTime.digits(b, 0, 2),
+            let m = CivilTime.digits(b, 3, 2), m < 60, h < 24 || (h == 24 && m == 0)
+        else {
+            throw RecordError(code: "invalid_value", field: join(path, key),
+                              message: "'\(s)' is not a local time HH:MM between 00:00 and 24:00")
+        }
+        return h * 60 + m
+    }
+
+    func outcome(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> OutcomeEvent {
+        let o = try object(v, "")
+        ctx.unknown(o, known: ["type", "attempt", "debtor", "debt", "phone", "at", "outcome", "lease", "promise",
+                               "callbackAt"], path: "")
+        let attempt = try requiredString(v, "attempt", "")
+        let debtor = try requiredString(v, "debtor", "")
+        let debt = try requiredString(v, "debt", "")
+        let phone = try requiredString(v, "phone", "")
+        let at = try requiredTime(v, "at", "")
+        let outcome: Outcome = try requiredEnum(v, "outcome", "")
+        let lease = try optionalString(v, "lease", "")
+        var promise: PromiseTerms?
+        if let p = v["promise"], p != .null {
+            let po = try object(p, "promise")
+            ctx.unknown(po, known: ["amount", "due"], path: "promise")
+            let amount = try requiredMoney(p, "amount", "promise")
+            let due = try requiredString(p, "due", "promise")
+            guard CivilTime.parseDate(due) != nil else {
+                throw RecordError(code: "invalid_value", field: "promise.due",
+                                  message: "'\(due)' is not a calendar date YYYY-MM-DD")
+            }
+            promise = PromiseTerms(amount: amount, due: due)
+        }
+        if outcome == .promiseToPay, promise == nil {
+            throw RecordError(code: "missing_field", field: "promise",
+                              message: "required when outcome is promise_to_pay ({\"amount\":...,\"due\":\"YYYY-MM-DD\"})")
+        }
+        var callbackAt: UnixSeconds?
+        if v["callbackAt"] != nil, v["callbackAt"] != .null { callbackAt = try requiredTime(v, "callbackAt", "") }
+        return OutcomeEvent(attempt: attempt, debtor: debtor, debt: debt, phone: phone, at: at, outcome: outcome,
+                            lease: lease, promise: promise, callbackAt: callbackAt)
+    }
+
+    func payment(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> PaymentEvent {
+        let o = try object(v, "")
+        ctx.unknown(o, known: ["type", "payment", "debtor", "debt", "amount", "currency", "at"], path: "")
+        let payment = try requiredString(v, "payment", "")
+        let debtor = try requiredString(v, "debtor", "")
+        let debt = try requiredString(v, "debt", "")
+        let amount = try requiredMoney(v, "amount", "")
+        let at = try requiredTime(v, "at", "")
+        return PaymentEvent(payment: payment, debtor: debtor, debt: debt, amount: amount, at: at)
+    }
+
+    // MARK: Field helpers
+
+    static func isE164(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard b.count >= 8, b.count <= 16, b[0] == UInt8(ascii: "+"), b[1] != UInt8(ascii: "0") else { return false }
+        return b.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    func object(_ v: JSONValue, _ path: String) throws(RecordError) -> [(String, JSONValue)] {
+        guard case .object(let o) = v else {
+            throw RecordError(code: "wrong_type", field: path,
+                              message: "expected a JSON object, found \(v.typeName)")
+        }
+        return o
+    }
+
+    func wrongType(_ field: String, _ expected: String, _ found: JSONValue) -> RecordError {
+        RecordError(code: "wrong_type", field: field, message: "expected \(expected), found \(found.typeName)")
+    }
+
+    func optionalString(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String? {
+        guard let x = v[key], x != .null else { return nil }
+        guard case .string(let s) = x else { throw wrongType(join(path, key), "a string", x) }
+        return s
+    }
+
+    func requiredString(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String {
+        guard let s = try optionalString(v, key, path) else {
+            throw RecordError(code: "missing_field", field: join(path, key), message: "required field is missing")
+        }
+        guard !s.isEmpty else {
+            throw RecordError(code: "invalid_value", field: join(path, key), message: "must not be empty")
+        }
+        return s
+    }
+
+    func optionalArray(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> [JSONValue]? {
+        guard let x = v[key], x != .null else { return nil }
+        guard case .array(let a) = x else { throw wrongType(join(path, key), "an array", x) }
+        return a
+    }
+
+    func optionalEnum<E: RawRepresentable & CaseIterable>(_ v: JSONValue, _ key: String, _ path: String)
+        throws(RecordError) -> E? where E.RawValue == String
+    {
+        guard let s = try optionalString(v, key, path) else { return nil }
+        guard let e = E(rawValue: s) else {
+            throw RecordError(code: "unknown_value", field: join(path, key),
+                              message: "unknown value '\(s)'; allowed: "
+                                + E.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return e
+    }
+
+    func requiredEnum<E: RawRepresentable & CaseIterable>(_ v: JSONValue, _ key: String, _ path: String)
+        throws(RecordError) -> E where E.RawValue == String
+    {
+        guard let e: E = try optionalEnum(v, key, path) else {
+            throw RecordError(code: "missing_field", field: join(path, key), message: "required field is missing")
+        }
+        return e
+    }
+
+    func optionalZone(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String? {
+        guard let z = try optionalString(v, key, path) else { return nil }
+        guard zones.zone(named: z) != nil else {
+            throw RecordError(code: "unknown_zone", field: join(path, key), message: "unknown IANA time zone '\(z)'")
+        }
+        return z
+    }
+
+    func requiredTime(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> UnixSeconds {
+        guard let x = v[key], x != .null else {
+            throw RecordError(code: "missing_field", field: join(path, key), message: "required field is missing")
+        }
+        guard case .string(let s) = x else { throw wrongType(join(path, key), "an RFC 3339 string", x) }
+        guard let t = RFC3339.parse(s) else {
+            throw RecordError(code: "invalid_time", field: join(path, key),
+                              message: "'\(s)' is not an RFC 3339 time with an offset, e.g. 2026-11-30T14:05:00Z")
+        }
+        return t
+    }
+
+    func requiredMoney(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> Money {
+        let f = join(path, key)
+        guard let x = v[key], x != .null else {
+            throw RecordError(code: "missing_field", field: f, message: "required field is missing")
+        }
+        let text: String
+        switch x {
+        case .string(let s): text = s
+        case .number(let n): text = n
+        default: throw wrongType(f, "a decimal string or number", x)
+        }
+        if text.hasPrefix("-") {
+            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is negative; amounts must be ≥ 0")
+        }
+        guard let m = Money(decimal: text) else {
+            throw RecordError(code: "invalid_money", field: f,
+                              message: "'\(text)' is not a decimal amount such as \"1250.00\" (at most 4 decimals)")
+        }
+        return m
+    }
+}
+
+func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+/// Jurisdiction codes: ISO 3166-1 / 3166-2, plus `US-NY-NYC`.
+public enum Jurisdiction {
+    /// Whether `code` looks like `CC`, `CC-SUB` or `CC-SUB-CITY` (upper-case letters and digits).
+    public static func isWellFormed(_ code: String) -> Bool {
+        let parts = code.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...3).contains(parts.count), parts[0].utf8.count == 2,
+            parts[0].utf8.allSatisfy({ $0 >= 65 && $0 <= 90 })
+        else { return false }
+        return parts.dropFirst().allSatisfy {
+            (1...3).contains($0.utf8.count) && $0.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }
+        }
+    }
+}

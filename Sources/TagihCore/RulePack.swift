@@ -1,0 +1,167 @@
+/// A legal rule pack (DOMAIN.md "Legal rule packs"): the calling window, permitted days, holidays and the
+/// statutory frequency caps of one jurisdiction. Resolved from a jurisdiction code by `RulePack.resolve`.
+public struct RulePack: Sendable, Hashable {
+    /// The pack's code: `US`, `US-MA`, `US-WA`, `US-NY-NYC`, `ID`, `IN`, `GB` or `default`.
+    public var code: String
+    /// Window start, local minutes after midnight (inclusive).
+    public var windowStartMinute: Int
+    /// Window end, local minutes after midnight (exclusive).
+    public var windowEndMinute: Int
+    /// Permitted ISO weekdays as a bit mask (bit 1 = Monday ... bit 7 = Sunday).
+    public var weekdayMask: UInt8
+    /// Whether the jurisdiction's national holidays are never-call days (`ID`).
+    public var closedOnHolidays: Bool
+    /// Statutory counted calls per debt in 7 consecutive local days (`US`: 7); nil = none in law.
+    public var countedPerDebtPer7Days: Int?
+    /// Whether a conversation blocks calls about the debt for the conversation day + 6 days (`US`).
+    public var conversationBlock: Bool
+    /// `US-MA`: counted calls per debt in 7 days to personal numbers (mobile, home).
+    public var personalPerDebtPer7Days: Int?
+    /// `US-MA`: counted calls per debt in 30 days to other numbers (work, other).
+    public var otherPerDebtPer30Days: Int?
+    /// `US-WA`: counted calls per debtor in 7 days.
+    public var countedPerDebtorPer7Days: Int?
+    /// `US-NY-NYC`: attempts of any outcome per debt in 7 days, and the first day it applies.
+    public var attemptsPerDebtPer7Days: Int?
+    /// Day number from which `attemptsPerDebtPer7Days` applies.
+    public var attemptsCapFromDay: Int64
+    /// `GB`: no redial within this many seconds after an abandoned call.
+    public var abandonedHoldSeconds: Int64
+    /// Where the rules come from (shown in reasons and docs).
+    public var source: String
+
+    static let allDays: UInt8 = 0b1111_1110
+
+    /// The US federal pack: 08–21, 7-in-7 per debt, conversation block (FDCPA, Reg F).
+    public static let us = RulePack(
+        code: "US", windowStartMinute: 8 * 60, windowEndMinute: 21 * 60, weekdayMask: allDays,
+        closedOnHolidays: false, countedPerDebtPer7Days: 7, conversationBlock: true, personalPerDebtPer7Days: nil,
+        otherPerDebtPer30Days: nil, countedPerDebtorPer7Days: nil, attemptsPerDebtPer7Days: nil,
+        attemptsCapFromDay: 0, abandonedHoldSeconds: 0,
+        source: "FDCPA 15 USC 1692c(a)(1); Reg F 12 CFR 1006.6(b)(1)(i), 1006.14(b)(2)")
+
+    /// Massachusetts: US plus 2 per 7 days to personal numbers, 2 per 30 days to others (940 CMR 7.04(1)(f)).
+    public static let usMA: RulePack = {
+        var p = us
+        p.code = "US-MA"
+        p.personalPerDebtPer7Days = 2
+        p.otherPerDebtPer30Days = 2
+        p.source += "; 940 CMR 7.04(1)(f)"
+        return p
+    }()
+
+    /// Washington: US plus 3 counted calls per debtor per 7 days (RCW 19.16.250(13)).
+    public static let usWA: RulePack = {
+        var p = us
+        p.code = "US-WA"
+        p.countedPerDebtorPer7Days = 3
+        p.source += "; RCW 19.16.250(13)"
+        return p
+    }()
+
+    /// New York City: US plus 3 attempts of any kind per debt per 7 days from 2026-09-01 (6 RCNY 5-77).
+    public static let usNYNYC: RulePack = {
+        var p = us
+        p.code = "US-NY-NYC"
+        p.attemptsPerDebtPer7Days = 3
+        p.attemptsCapFromDay = CivilTime.dayNumber(year: 2026, month: 9, day: 1)
+        p.source += "; 6 RCNY 5-77"
+        return p
+    }()
+
+    /// Indonesia: 08–20, Monday–Saturday, never on national holidays; debtor only (POJK 22/2023).
+    public static let id = RulePack(
+        code: "ID", windowStartMinute: 8 * 60, windowEndMinute: 20 * 60, weekdayMask: 0b0111_1110,
+        closedOnHolidays: true, countedPerDebtPer7Days: nil, conversationBlock: false, personalPerDebtPer7Days: nil,
+        otherPerDebtPer30Days: nil, countedPerDebtorPer7Days: nil, attemptsPerDebtPer7Days: nil,
+        attemptsCapFromDay: 0, abandonedHoldSeconds: 0, source: "POJK 22/2023 Pasal 62(2); SEOJK 19/2023 IX.5")
+
+    /// India: 08–19 (RBI circular 12 Aug 2022).
+    public static let india: RulePack = {
+        var p = defaultPack
+        p.code = "IN"
+        p.windowEndMinute = 19 * 60
+        p.source = "RBI circular 12 Aug 2022 (recovery agents)"
+        return p
+    }()
+
+    /// Great Britain: house 08–21, no redial for 72 h after an abandoned call (CONC 7.9.4R; Ofcom).
+    public static let gb: RulePack = {
+        var p = defaultPack
+        p.code = "GB"
+        p.abandonedHoldSeconds = 72 * 3600
+        p.source = "FCA CONC 7.9.4R; Ofcom persistent-misuse statement"
+        return p
+    }()
+
+    /// Anything else: 08–21 every day, house rules only (conservative default).
+    public static let defaultPack = RulePack(
+        code: "default", windowStartMinute: 8 * 60, windowEndMinute: 21 * 60, weekdayMask: allDays,
+        closedOnHolidays: false, countedPerDebtPer7Days: nil, conversationBlock: false, personalPerDebtPer7Days: nil,
+        otherPerDebtPer30Days: nil, countedPerDebtorPer7Days: nil, attemptsPerDebtPer7Days: nil,
+        attemptsCapFromDay: 0, abandonedHoldSeconds: 0, source: "conservative default")
+
+    /// The pack for a jurisdiction code: its own pack, else its country's (`US-FL` → `US`), else the default.
+    public static func resolve(_ jurisdiction: String) -> RulePack {
+        switch jurisdiction {
+        case "US-MA": return usMA
+        case "US-WA": return usWA
+        case "US-NY-NYC": return usNYNYC
+        case "US", "ID", "IN", "GB": break
+        default: break
+        }
+        let country = jurisdiction.utf8.count >= 2 ? String(jurisdiction.prefix(2)) : jurisdiction
+        switch country {
+        case "US": return us
+        case "ID": return id
+        case "IN": return india
+        case "GB": return gb
+        default: return defaultPack
+        }
+    }
+
+    /// Whether ISO weekday `wd` (1...7) is a permitted day.
+    @inlinable public func allows(weekday wd: Int) -> Bool { weekdayMask & (1 << UInt8(wd)) != 0 }
+}
+
+/// The zones a jurisdiction spans, used when neither the address nor the phone has a known zone.
+enum JurisdictionZones {
+    /// US states and territories → the zones they span (every zone in use anywhere in the state).
+    static let usStates: [String: [String]] = [
+        "AL": ["America/Chicago"], "AK": ["America/Anchorage", "America/Adak"],
+        "AZ": ["America/Phoenix", "America/Denver"], "AR": ["America/Chicago"], "CA": ["America/Los_Angeles"],
+        "CO": ["America/Denver"], "CT": ["America/New_York"], "DE": ["America/New_York"],
+        "DC": ["America/New_York"], "FL": ["America/New_York", "America/Chicago"], "GA": ["America/New_York"],
+        "HI": ["Pacific/Honolulu"], "ID": ["America/Boise", "America/Los_Angeles"], "IL": ["America/Chicago"],
+        "IN": ["America/Indiana/Indianapolis", "America/Chicago"], "IA": ["America/Chicago"],
+        "KS": ["America/Chicago", "America/Denver"], "KY": ["America/New_York", "America/Chicago"],
+        "LA": ["America/Chicago"], "ME": ["America/New_York"], "MD": ["America/New_York"],
+        "MA": ["America/New_York"], "MI": ["America/Detroit", "America/Menominee"], "MN": ["America/Chicago"],
+        "MS": ["America/Chicago"], "MO": ["America/Chicago"], "MT": ["America/Denver"],
+        "NE": ["America/Chicago", "America/Denver"], "NV": ["America/Los_Angeles", "America/Denver"],
+        "NH": ["America/New_York"], "NJ": ["America/New_York"], "NM": ["America/Denver"],
+        "NY": ["America/New_York"], "NC": ["America/New_York"],
+        "ND": ["America/Chicago", "America/Denver", "America/North_Dakota/Center"], "OH": ["America/New_York"],
+        "OK": ["America/Chicago"], "OR": ["America/Los_Angeles", "America/Boise"], "PA": ["America/New_York"],
+        "RI": ["America/New_York"], "SC": ["America/New_York"], "SD": ["America/Chicago", "America/Denver"],
+        "TN": ["America/New_York", "America/Chicago"], "TX": ["America/Chicago", "America/Denver"],
+        "UT": ["America/Denver"], "VT": ["America/New_York"], "VA": ["America/New_York"],
+        "WA": ["America/Los_Angeles"], "WV": ["America/New_York"], "WI": ["America/Chicago"],
+        "WY": ["America/Denver"], "PR": ["America/Puerto_Rico"], "GU": ["Pacific/Guam"],
+        "VI": ["America/St_Thomas"], "AS": ["Pacific/Pago_Pago"], "MP": ["Pacific/Saipan"],
+    ]
+
+    /// The zone names of a jurisdiction code (country zones from the tz database's zone.tab).
+    static func names(for jurisdiction: String, in db: ZoneDatabase) -> [String] {
+        let parts = jurisdiction.split(separator: "-")
+        guard let country = parts.first.map(String.init) else { return [] }
+        if country == "US", parts.count >= 2, let z = usStates[String(parts[1])] { return z }
+        if country == "US" {
+            // The 50 states and DC; territories have their own codes (US-PR, US-GU, ...).
+            return db.countryZones["US"] ?? ["America/New_York", "America/Chicago", "America/Denver",
+                                               "America/Phoenix", "America/Los_Angeles", "America/Anchorage",
+                                               "America/Adak", "Pacific/Honolulu"]
+        }
+        return db.countryZones[country] ?? []
+    }
+}

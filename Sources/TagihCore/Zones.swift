@@ -1,0 +1,428 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One IANA time zone compiled into a transition table for fast UTC ↔ local conversion.
+///
+/// Built from a TZif (v1/v2+) file; instants past the file's table follow its POSIX TZ footer, expanded at
+/// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one binary search over integers.
+public final class ZoneTable: Sendable, CustomStringConvertible {
+    /// The last year for which footer rules are expanded; later instants keep the last offset.
+    public static let expandedThroughYear = 2100
+
+    /// The IANA name, e.g. `America/New_York`.
+    public let name: String
+    /// A small process-wide integer identifying the zone inside its database.
+    public let id: Int32
+    /// UTC instants at which the offset changes (ascending).
+    @usableFromInline let transitions: [Int64]
+    /// `offsets[i]` applies from `transitions[i-1]` (inclusive) to `transitions[i]` (exclusive).
+    @usableFromInline let offsets: [Int32]
+
+    /// Creates a zone from its transitions; `offsets.count` must be `transitions.count + 1`.
+    public init(name: String, id: Int32 = 0, transitions: [Int64], offsets: [Int32]) {
+        precondition(offsets.count == transitions.count + 1)
+        self.name = name
+        self.id = id
+        self.transitions = transitions
+        self.offsets = offsets
+    }
+
+    /// A zone with one fixed offset (used for tests and `Etc/` zones).
+    public convenience init(fixedName name: String, offsetSeconds: Int32, id: Int32 = 0) {
+        self.init(name: name, id: id, transitions: [], offsets: [offsetSeconds])
+    }
+
+    public var description: String { name }
+
+    @inlinable
+    func index(after t: Int64) -> Int {
+        var lo = 0
+        var hi = transitions.count
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if transitions[mid] <= t { lo = mid &+ 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The UTC offset in seconds (east positive) in effect at `instant`.
+    @inlinable
+    public func offset(at instant: UnixSeconds) -> Int32 {
+        offsets[index(after: instant)]
+    }
+
+    /// The local wall-clock seconds (seconds since 1970-01-01T00:00 local) at `instant`.
+    @inlinable
+    public func localSeconds(at instant: UnixSeconds) -> Int64 { instant + Int64(offset(at: instant)) }
+
+    /// The first instant whose local wall time is `local` or, in a DST gap, the first instant after it
+    /// (the transition). In a fold (a local time that occurs twice), `later` picks the second occurrence.
+    public func instant(forLocal local: Int64, later: Bool = false) -> UnixSeconds {
+        if transitions.isEmpty { return local - Int64(offsets[0]) }
+        let before = offset(at: local - 93_600)
+        let after = offset(at: local + 93_600)
+        let u1 = local - Int64(before)
+        let u2 = local - Int64(after)
+        let ok1 = offset(at: u1) == before
+        let ok2 = offset(at: u2) == after
+        switch (ok1, ok2) {
+        case (true, true): return later ? max(u1, u2) : min(u1, u2)
+        case (true, false): return u1
+        case (false, true): return u2
+        case (false, false):
+            // A gap: the wall time never occurs; local time jumps past it at the transition.
+            let lo = min(u1, u2)
+            let i = index(after: lo)
+            return i < transitions.count ? transitions[i] : u1
+        }
+    }
+}
+
+/// Errors while reading the tz database.
+public struct ZoneError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `unknown_zone`, `bad_tzif`.
+    public var code: String
+    /// What went wrong.
+    public var message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Every IANA zone of the system tz database, compiled and interned (immutable after load).
+public final class ZoneDatabase: Sendable {
+    /// The zones by name (links included: `US/Eastern` resolves to its own table).
+    public let zonesByName: [String: ZoneTable]
+    /// The zones by interned id.
+    public let zones: [ZoneTable]
+    /// ISO 3166-1 country code → zones (from `zone.tab`).
+    public let countryZones: [String: [String]]
+    /// Where the database was read from.
+    public let directory: String
+
+    /// The process-wide database read from `/usr/share/zoneinfo` (or `$TZDIR`).
+    public static let system: ZoneDatabase = {
+        let dir = getenvString("TZDIR") ?? "/usr/share/zoneinfo"
+        return ZoneDatabase(directory: dir)
+    }()
+
+    /// Reads every TZif file under `directory` (skipping `posix/`, `right/`).
+    public init(directory: String) {
+        self.directory = directory
+        var names: [String] = []
+        Self.walk(directory, prefix: "", into: &names)
+        names.sort()
+        var byName: [String: ZoneTable] = [:]
+        var all: [ZoneTable] = []
+        for n in names {
+            guard let bytes = readFile(directory + "/" + n), bytes.count > 44, bytes[0] == 0x54, bytes[1] == 0x5A,
+                bytes[2] == 0x69, bytes[3] == 0x66
+            else { continue }
+            if let z = try? TZif.compile(name: n, id: Int32(all.count), bytes: bytes) {
+                byName[n] = z
+                all.append(z)
+            }
+        }
+        if byName["UTC"] == nil {
+            let z = ZoneTable(fixedName: "UTC", offsetSeconds: 0, id: Int32(all.count))
+            byName["UTC"] = z
+            all.append(z)
+        }
+        self.zonesByName = byName
+        self.zones = all
+        var cz: [String: [String]] = [:]
+        if let tab = readFile(directory + "/zone.tab") {
+            for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
+                if line.hasPrefix("#") { continue }
+                let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+                if f.count >= 3, byName[String(f[2])] != nil { cz[String(f[0]), default: []].append(String(f[2])) }
+            }
+        }
+        self.countryZones = cz
+    }
+
+    /// Creates a database from given tables (tests).
+    public init(tables: [ZoneTable], countryZones: [String: [String]] = [:]) {
+        var byName: [String: ZoneTable] = [:]
+        for t in tables { byName[t.name] = t }
+        self.zonesByName = byName
+        self.zones = tables
+        self.countryZones = countryZones
+        self.directory = ""
+    }
+
+    /// The zone named `name`, or nil when the tz database has no such zone.
+    @inlinable
+    public func zone(named name: String) -> ZoneTable? { zonesByName[name] }
+
+    private static func walk(_ dir: String, prefix: String, into names: inout [String]) {
+        guard let d = opendir(dir) else { return }
+        defer { closedir(d) }
+        while let entry = readdir(d) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(".") || name == "posix" || name == "right" || name == "posixrules"
+                || name == "localtime" || name == "Factory"
+            {
+                continue
+            }
+            let path = dir + "/" + name
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            let rel = prefix.isEmpty ? name : prefix + "/" + name
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                walk(path, prefix: rel, into: &names)
+            } else if (st.st_mode & S_IFMT) == S_IFREG, name.first?.isUppercase == true || prefix != "" {
+                names.append(rel)
+            }
+        }
+    }
+}
+
+func getenvString(_ name: String) -> String? {
+    guard let p = getenv(name) else { return nil }
+    let s = String(cString: p)
+    return s.isEmpty ? nil : s
+}
+
+/// Reads a whole file; nil when it cannot be read.
+func readFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65_536, f) }
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+    }
+    return out
+}
+
+/// TZif parsing (RFC 8536) and POSIX TZ footer expansion.
+enum TZif {
+    static func compile(name: String, id: Int32, bytes: [UInt8]) throws(ZoneError) -> ZoneTable {
+        var p = 0
+        func be32(_ i: Int) -> Int64 {
+            Int64(Int32(bitPattern: UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8
+                | UInt32(bytes[i + 3])))
+        }
+        func be64(_ i: Int) -> Int64 {
+            var v: UInt64 = 0
+            for k in 0..<8 { v = v << 8 | UInt64(bytes[i + k]) }
+            return Int64(bitPattern: v)
+        }
+        func header(_ at: Int) throws(ZoneError) -> (Int, Int, Int, Int, Int, Int) {
+            guard at + 44 <= bytes.count, bytes[at] == 0x54, bytes[at + 1] == 0x5A else {
+                throw ZoneError(code: "bad_tzif", message: "\(name): bad TZif header")
+            }
+            return (Int(be32(at + 20)), Int(be32(at + 24)), Int(be32(at + 28)), Int(be32(at + 32)),
+                    Int(be32(at + 36)), Int(be32(at + 40)))
+        }
+        let version = bytes[4]
+        var (isut, isstd, leap, timecnt, typecnt, charcnt) = try header(0)
+        var timeSize = 4
+        p = 44
+        if version >= 0x32 {
+            p += timecnt * 4 + timecnt + typecnt * 6 + charcnt + leap * 8 + isstd + isut
+            (isut, isstd, leap, timecnt, typecnt, charcnt) = try header(p)
+            p += 44
+            timeSize = 8
+        }
+        guard typecnt > 0,
+            p + timecnt * timeSize + timecnt + typecnt * 6 + charcnt + leap * (timeSize + 4) + isstd + isut
+                <= bytes.count
+        else { throw ZoneError(code: "bad_tzif", message: "\(name): truncated TZif data") }
+        var times: [Int64] = []
+        times.reserveCapacity(timecnt)
+        for i in 0..<timecnt { times.append(timeSize == 8 ? be64(p + i * 8) : be32(p + i * 4)) }
+        p += timecnt * timeSize
+        let idx = Array(bytes[p..<(p + timecnt)])
+        p += timecnt
+        var typeOffsets: [Int32] = []
+        for i in 0..<typecnt { typeOffsets.append(Int32(truncatingIfNeeded: be32(p + i * 6))) }
+        p += typecnt * 6 + charcnt + leap * (timeSize + 4) + isstd + isut
+        var footer = ""
+        if version >= 0x32, p < bytes.count, bytes[p] == 0x0A {
+            if let end = bytes[(p + 1)...].firstIndex(of: 0x0A) {
+                footer = String(decoding: bytes[(p + 1)..<end], as: UTF8.self)
+            }
+        }
+        // Raw table, then drop transitions that do not change the offset.
+        var trans: [Int64] = []
+        var offs: [Int32] = [typeOffsets[0]]
+        for i in 0..<timecnt {
+            let o = typeOffsets[Int(idx[i]) < typecnt ? Int(idx[i]) : 0]
+            if o != offs[offs.count - 1] {
+                trans.append(times[i])
+                offs.append(o)
+            }
+        }
+        if !footer.isEmpty, let rule = PosixTZ(footer) {
+            let lastT = trans.last ?? Int64.min
+            if let dst = rule.dst {
+                let startYear = trans.isEmpty ? 1970 : CivilTime.date(ofDay: CivilTime.day(ofLocalSeconds: lastT)).year
+                for year in startYear...ZoneTable.expandedThroughYear {
+                    var pair = [
+                        (rule.transitionLocal(dst.start, year: year) - Int64(rule.stdOffset), dst.offset),
+                        (rule.transitionLocal(dst.end, year: year) - Int64(dst.offset), rule.stdOffset),
+                    ]
+                    pair.sort { $0.0 < $1.0 }
+                    for (t, o) in pair where t > lastT && o != offs[offs.count - 1] {
+                        trans.append(t)
+                        offs.append(o)
+                    }
+                }
+            } else if rule.stdOffset != offs[offs.count - 1], let l = trans.last {
+                // A fixed rule after the table that differs from the last type: applies after the last transition.
+                _ = l
+                offs[offs.count - 1] = rule.stdOffset
+            } else if trans.isEmpty {
+                offs[0] = rule.stdOffset
+            }
+        }
+        // Keep the table small: drop history before 1970 (the offset in effect at 1970 becomes the initial one).
+        var first = 0
+        while first < trans.count, trans[first] <= 0 { first += 1 }
+        if first > 0 {
+            trans.removeFirst(first)
+            offs.removeFirst(first)
+        }
+        return ZoneTable(name: name, id: id, transitions: trans, offsets: offs)
+    }
+}
+
+/// A POSIX TZ string such as `EST5EDT,M3.2.0,M11.1.0` (the TZif v2+ footer).
+struct PosixTZ {
+    enum RuleDate {
+        case month(month: Int, week: Int, weekday: Int)  // Mm.w.d, weekday 0 = Sunday
+        case julian1(Int)  // Jn, 1...365, Feb 29 never counted
+        case julian0(Int)  // n, 0...365
+    }
+    struct Rule {
+        var date: RuleDate
+        var time: Int  // seconds after local midnight (may be negative or > 24 h)
+    }
+    struct DST {
+        var offset: Int32
+        var start: Rule
+        var end: Rule
+    }
+    var stdOffset: Int32
+    var dst: DST?
+
+    init?(_ s: String) {
+        let b = Array(s.utf8)
+        var i = 0
+        func name() -> Bool {
+            if i < b.count, b[i] == UInt8(ascii: "<") {
+                while i < b.count, b[i] != UInt8(ascii: ">") { i += 1 }
+                guard i < b.count else { return false }
+                i += 1
+                return true
+            }
+            let s = i
+            while i < b.count, (b[i] >= 65 && b[i] <= 90) || (b[i] >= 97 && b[i] <= 122) { i += 1 }
+            return i - s >= 3
+        }
+        func num() -> Int? {
+            var v = 0
+            let s = i
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                v = v * 10 + Int(b[i] - 48)
+                i += 1
+            }
+            return i > s ? v : nil
+        }
+        func time() -> Int? {
+            var sign = 1
+            if i < b.count, b[i] == UInt8(ascii: "+") { i += 1 } else if i < b.count, b[i] == UInt8(ascii: "-") {
+                sign = -1
+                i += 1
+            }
+            guard let h = num() else { return nil }
+            var t = h * 3600
+            if i < b.count, b[i] == UInt8(ascii: ":") {
+                i += 1
+                guard let m = num() else { return nil }
+                t += m * 60
+                if i < b.count, b[i] == UInt8(ascii: ":") {
+                    i += 1
+                    guard let sec = num() else { return nil }
+                    t += sec
+                }
+            }
+            return sign * t
+        }
+        func rule() -> Rule? {
+            var date: RuleDate
+            if i < b.count, b[i] == UInt8(ascii: "M") {
+                i += 1
+                guard let m = num(), i < b.count, b[i] == UInt8(ascii: ".") else { return nil }
+                i += 1
+                guard let w = num(), i < b.count, b[i] == UInt8(ascii: ".") else { return nil }
+                i += 1
+                guard let d = num() else { return nil }
+                date = .month(month: m, week: w, weekday: d)
+            } else if i < b.count, b[i] == UInt8(ascii: "J") {
+                i += 1
+                guard let n = num() else { return nil }
+                date = .julian1(n)
+            } else {
+                guard let n = num() else { return nil }
+                date = .julian0(n)
+            }
+            var t = 7200
+            if i < b.count, b[i] == UInt8(ascii: "/") {
+                i += 1
+                guard let tt = time() else { return nil }
+                t = tt
+            }
+            return Rule(date: date, time: t)
+        }
+        guard name(), let std = time() else { return nil }
+        stdOffset = Int32(-std)
+        if i >= b.count {
+            dst = nil
+            return
+        }
+        guard name() else { return nil }
+        var dstOff = stdOffset + 3600
+        if i < b.count, b[i] != UInt8(ascii: ",") {
+            guard let d = time() else { return nil }
+            dstOff = Int32(-d)
+        }
+        guard i < b.count, b[i] == UInt8(ascii: ","), ({ i += 1; return true })(), let r1 = rule(),
+            i < b.count, b[i] == UInt8(ascii: ","), ({ i += 1; return true })(), let r2 = rule()
+        else { return nil }
+        dst = DST(offset: dstOff, start: r1, end: r2)
+    }
+
+    /// The local wall seconds (in the offset in effect before the transition) of a rule in `year`.
+    func transitionLocal(_ r: Rule, year: Int) -> Int64 {
+        var day: Int64
+        switch r.date {
+        case .month(let m, let w, let d):
+            let first = CivilTime.dayNumber(year: year, month: m, day: 1)
+            let wdFirst = CivilTime.weekday(ofDay: first) % 7  // 0 = Sunday
+            var dom = 1 + (d - wdFirst + 7) % 7 + (w - 1) * 7
+            let dim = CivilTime.daysInMonth(year: year, month: m)
+            while dom > dim { dom -= 7 }
+            day = first + Int64(dom - 1)
+        case .julian1(let n):
+            day = CivilTime.dayNumber(year: year, month: 1, day: 1) + Int64(n - 1)
+            if CivilTime.isLeapYear(year) && n >= 60 { day += 1 }
+        case .julian0(let n):
+            day = CivilTime.dayNumber(year: year, month: 1, day: 1) + Int64(n)
+        }
+        return day * 86_400 + Int64(r.time)
+    }
+}

@@ -1,0 +1,597 @@
+import CNGHTTP2
+import Logging
+import NIOCore
+
+/// Sent down a server connection's pipeline to begin graceful shutdown.
+struct GracefulShutdownEvent: Sendable {}
+
+/// Runs a streaming handler's work in the owner's task group (server) or a fresh task (tests, client).
+typealias TaskSpawner = @Sendable (@escaping @Sendable () async -> Void) -> Void
+
+/// The response head a client stream is waiting for.
+struct ClientResponseHead {
+    var status: Int
+    var headers: [(name: String, value: String)]
+}
+
+/// Drives one HTTP/2 connection: bytes in → `Session` (nghttp2) → callbacks → streams; stream output →
+/// `Session` → one ByteBuffer per send batch → one flush.
+///
+/// Server role: dispatches each request to an `HTTP2Responder`. Client role: starts requests submitted
+/// through `startRequest`. Lives on its channel's event loop only.
+final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Role {
+        case server(any HTTP2Responder, TaskSpawner)
+        case client
+    }
+
+    /// Per-stream state, on the event loop.
+    final class Stream {
+        let id: Int32
+        var method = ""
+        var path = ""
+        var authority = ""
+        var scheme = ""
+        var status = 0
+        var headers: [(name: String, value: String)] = []
+        var headerBytes = 0
+        /// A complete body sent from memory (immediate responses, fixed client request bodies).
+        var fixedBody: ByteBuffer?
+        var inbound: InboundQueue?
+        var outbound: OutboundQueue?
+        /// Client: resolved with the response head.
+        var responsePromise: EventLoopPromise<(ClientResponseHead, HTTP2Body)>?
+
+        init(id: Int32) { self.id = id }
+    }
+
+    struct Limits {
+        var maxHeaderListSize = 64 << 10
+        var maxLineLength = 1 << 20
+        var streamHighWaterMark = 256 << 10
+        var shutdownGracePeriod: TimeAmount = .seconds(10)
+        var goAwayDelay: TimeAmount = .milliseconds(100)
+    }
+
+    private let role: Role
+    private let settings: SessionSettings
+    private let limits: Limits
+    private let counters: TransportCounters?
+    private let logger: Logger
+
+    private var session: Session?
+    private var streams: [Int32: Stream] = [:]
+    private var context: ChannelHandlerContext?
+    private var loopBound: NIOLoopBound<HTTP2ConnectionHandler>?
+
+    private var flushing = false
+    private var flushAgain = false
+    private var flushScheduled = false
+    private var closed = false
+    private var misbehaved = false
+    private var goAwaySent = false
+    private var shuttingDown = false
+    private var peerGoingAway = false
+    private var scheduledTasks: [Scheduled<Void>] = []
+    /// Client: fulfilled once the connection is usable or failed.
+    var onClose: (() -> Void)?
+
+    init(role: Role, settings: SessionSettings, limits: Limits, counters: TransportCounters?, logger: Logger) {
+        self.role = role
+        self.settings = settings
+        self.limits = limits
+        self.counters = counters
+        self.logger = logger
+    }
+
+    private var isServer: Bool {
+        if case .server = role { return true }
+        return false
+    }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        do {
+            session = try Session(server: isServer, settings: settings, delegate: self)
+        } catch {
+            logger.error("cannot create HTTP/2 session", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        if isServer { counters?.connectionsAccepted.add(1, ordering: .relaxed) }
+        counters?.currentConnections.add(1, ordering: .relaxed)
+        if context.channel.isActive { flushOutput() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        flushOutput()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, !closed else { return }
+        let buffer = unwrapInboundIn(data)
+        counters?.bytesReceived.add(buffer.readableBytes, ordering: .relaxed)
+        let rc = session.receive(buffer)
+        if rc < 0 {
+            misbehaved = true
+            logger.debug(
+                "closing HTTP/2 connection after a protocol error",
+                metadata: ["error": "\(SessionError(code: rc, operation: "mem_recv"))"]
+            )
+            closeConnection(sendingPending: true)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushOutput()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flushOutput() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("HTTP/2 connection error", metadata: ["error": "\(error)"])
+        closeConnection(sendingPending: false)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GracefulShutdownEvent {
+            beginGracefulShutdown()
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if streams.isEmpty {
+                logger.debug("closing idle HTTP/2 connection")
+                session?.submitGoAway()
+                goAwaySent = true
+                flushOutput()
+                closeConnection(sendingPending: false)
+            }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func tearDown() {
+        guard !closed || session != nil else { return }
+        if !closed { closed = true }
+        for task in scheduledTasks { task.cancel() }
+        scheduledTasks = []
+        let failure = HTTP2StreamError.connectionClosed
+        for stream in streams.values { release(stream, error: failure) }
+        streams = [:]
+        if session != nil {
+            counters?.currentConnections.subtract(1, ordering: .relaxed)
+            if misbehaved { counters?.connectionsClosedForMisbehaviour.add(1, ordering: .relaxed) }
+        }
+        // The session is freed with this handler (nghttp2 callbacks may be on the stack now).
+        session = nil
+        onClose?()
+        onClose = nil
+    }
+
+    private func release(_ stream: Stream, error: HTTP2StreamError) {
+        if let inbound = stream.inbound {
+            let leftover = inbound.detach(failure: error)
+            if leftover > 0, !closed { session?.consumeConnection(bytes: leftover) }
+        }
+        stream.outbound?.fail(error)
+        stream.responsePromise?.fail(error)
+        stream.responsePromise = nil
+        if isServer { counters?.currentStreams.subtract(1, ordering: .relaxed) }
+    }
+
+    private func closeConnection(sendingPending: Bool) {
+        guard !closed, let context else { return }
+        if sendingPending, let session {
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            _ = session.send(into: &buffer, limit: 64 << 10)
+            if buffer.readableBytes > 0 {
+                counters?.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            }
+        }
+        closed = true
+        context.close(promise: nil)
+    }
+
+    // MARK: output
+
+    /// Serialises everything nghttp2 wants to send, in batches, with one flush at the end.
+    func flushOutput() {
+        guard let context, let session, !closed else { return }
+        if flushing {
+            flushAgain = true
+            return
+        }
+        flushing = true
+        defer { flushing = false }
+        repeat {
+            flushAgain = false
+            var wrote = false
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
+                let n = session.send(into: &buffer, limit: 256 << 10)
+                if n < 0 {
+                    misbehaved = true
+                    closeConnection(sendingPending: false)
+                    return
+                }
+                if buffer.readableBytes == 0 { break }
+                counters?.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+                if n < 256 << 10 { break }
+            }
+            if wrote { context.flush() }
+        } while flushAgain && !closed
+        if closed { return }
+        if !session.wantsRead && !session.wantsWrite {
+            closeConnection(sendingPending: false)
+        } else if goAwaySent && streams.isEmpty && !session.wantsWrite && shuttingDown {
+            closeConnection(sendingPending: false)
+        }
+    }
+
+    /// Coalesces wake-ups from producers into one send pass per event-loop tick.
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        let loopBound = self.loopBound!
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.flushOutput()
+        }
+    }
+
+    private func resume(streamID: Int32) {
+        guard !closed, streams[streamID] != nil else { return }
+        session?.resumeData(streamID: streamID)
+        scheduleFlush()
+    }
+
+    private func reportConsumed(streamID: Int32) {
+        guard !closed, let stream = streams[streamID], let inbound = stream.inbound else { return }
+        let n = inbound.takeUnreported()
+        guard n > 0 else { return }
+        session?.consume(streamID: streamID, bytes: n)
+        scheduleFlush()
+    }
+
+    private func makeOutbound(streamID: Int32) -> OutboundQueue {
+        let loopBound = self.loopBound!
+        let eventLoop = context!.eventLoop
+        return OutboundQueue(
+            highWaterMark: limits.streamHighWaterMark,
+            counters: counters,
+            allocator: context!.channel.allocator
+        ) {
+            eventLoop.execute { loopBound.value.resume(streamID: streamID) }
+        }
+    }
+
+    private func makeInbound(streamID: Int32) -> InboundQueue {
+        let loopBound = self.loopBound!
+        let eventLoop = context!.eventLoop
+        return InboundQueue {
+            eventLoop.execute { loopBound.value.reportConsumed(streamID: streamID) }
+        }
+    }
+
+    // MARK: graceful shutdown (server)
+
+    private func beginGracefulShutdown() {
+        guard !shuttingDown, !closed, let context, let session else { return }
+        shuttingDown = true
+        session.submitShutdownNotice()
+        for stream in streams.values { stream.outbound?.requestShutdown() }
+        flushOutput()
+        let loopBound = self.loopBound!
+        scheduledTasks.append(
+            context.eventLoop.scheduleTask(in: limits.goAwayDelay) {
+                let handler = loopBound.value
+                guard !handler.closed else { return }
+                handler.session?.submitGoAway()
+                handler.goAwaySent = true
+                handler.flushOutput()
+                if handler.streams.isEmpty { handler.closeConnection(sendingPending: true) }
+            }
+        )
+        scheduledTasks.append(
+            context.eventLoop.scheduleTask(in: limits.shutdownGracePeriod) {
+                loopBound.value.endRemainingStreams()
+            }
+        )
+        scheduledTasks.append(
+            context.eventLoop.scheduleTask(in: limits.shutdownGracePeriod + .seconds(5)) {
+                loopBound.value.closeConnection(sendingPending: true)
+            }
+        )
+    }
+
+    private func endRemainingStreams() {
+        guard !closed, let context else { return }
+        let line = context.channel.allocator.buffer(
+            string: #"{"type":"error","code":"shutting_down","message":"the server is shutting down; reconnect and resume"}"#
+                + "\n"
+        )
+        for stream in streams.values {
+            if let outbound = stream.outbound {
+                if outbound.terminate(finalLine: line, error: .shuttingDown) {
+                    session?.resumeData(streamID: stream.id)
+                }
+            }
+        }
+        flushOutput()
+    }
+
+    // MARK: client requests
+
+    /// Starts a request (client role). The promise gets the response head and body.
+    /// Returns the writer of a streamed request body when `streamingBody` is true.
+    func startRequest(
+        method: String,
+        scheme: String,
+        authority: String,
+        path: String,
+        headers: [(String, String)],
+        body: ByteBuffer?,
+        streamingBody: Bool,
+        promise: EventLoopPromise<(ClientResponseHead, HTTP2Body)>
+    ) -> OutboundQueue? {
+        guard let session, !closed, !peerGoingAway else {
+            promise.fail(HTTP2StreamError.connectionClosed)
+            return nil
+        }
+        let hasBody = streamingBody || (body?.readableBytes ?? 0) > 0
+        let id = session.submitRequest(
+            method: method,
+            scheme: scheme,
+            authority: authority,
+            path: path,
+            headers: headers,
+            hasBody: hasBody
+        )
+        guard id > 0 else {
+            promise.fail(
+                HTTP2StreamError(
+                    code: "protocol_error",
+                    message: "cannot start a request: \(SessionError(code: Int(id), operation: "submit_request"))"
+                )
+            )
+            return nil
+        }
+        let stream = Stream(id: id)
+        stream.responsePromise = promise
+        var outbound: OutboundQueue?
+        if streamingBody {
+            outbound = makeOutbound(streamID: id)
+            stream.outbound = outbound
+        } else if hasBody {
+            stream.fixedBody = body
+        }
+        streams[id] = stream
+        flushOutput()
+        return outbound
+    }
+
+    /// Resets a client stream (the caller lost interest).
+    func cancelStream(_ streamID: Int32) {
+        guard !closed, streams[streamID] != nil else { return }
+        session?.resetStream(streamID: streamID, errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
+        flushOutput()
+    }
+
+    /// Sends GOAWAY and closes once nothing is left to write (client close).
+    func closeGracefully() {
+        guard !closed else { return }
+        session?.submitGoAway()
+        goAwaySent = true
+        flushOutput()
+        closeConnection(sendingPending: true)
+    }
+
+    // MARK: SessionDelegate
+
+    func sessionBeginHeaders(streamID: Int32) -> Int32 {
+        if isServer, streams[streamID] == nil {
+            streams[streamID] = Stream(id: streamID)
+            counters?.streamsOpened.add(1, ordering: .relaxed)
+            counters?.currentStreams.add(1, ordering: .relaxed)
+        }
+        return 0
+    }
+
+    func sessionHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
+        guard let stream = streams[streamID] else { return 0 }
+        stream.headerBytes += name.count + value.count + 32
+        if stream.headerBytes > limits.maxHeaderListSize {
+            return Session.temporalCallbackFailure
+        }
+        let valueString = String(decoding: value, as: UTF8.self)
+        if name.first == UInt8(ascii: ":") {
+            switch name.count {
+            case 5 where name.elementsEqual(":path".utf8):
+                stream.path = valueString
+            case 7 where name.elementsEqual(":method".utf8):
+                stream.method = valueString
+            case 7 where name.elementsEqual(":status".utf8):
+                stream.status = Int(valueString) ?? 0
+            case 7 where name.elementsEqual(":scheme".utf8):
+                stream.scheme = valueString
+            case 10 where name.elementsEqual(":authority".utf8):
+                stream.authority = valueString
+            default:
+                break
+            }
+        } else {
+            stream.headers.append((String(decoding: name, as: UTF8.self), valueString))
+        }
+        return 0
+    }
+
+    func sessionHeadersComplete(streamID: Int32, endStream: Bool) -> Int32 {
+        guard let stream = streams[streamID] else { return 0 }
+        switch role {
+        case .server(let responder, let spawn):
+            if stream.inbound != nil || stream.fixedBody != nil || stream.outbound != nil {
+                // Trailers.
+                if endStream { stream.inbound?.finish() }
+                return 0
+            }
+            dispatch(stream, responder: responder, spawn: spawn, endStream: endStream)
+        case .client:
+            if stream.status >= 100 && stream.status < 200 {
+                stream.status = 0
+                stream.headers = []
+                return 0
+            }
+            if let promise = stream.responsePromise {
+                stream.responsePromise = nil
+                let inbound = makeInbound(streamID: streamID)
+                stream.inbound = inbound
+                if endStream { inbound.finish() }
+                let body = HTTP2Body(queue: inbound, maxLineLength: limits.maxLineLength, counters: nil)
+                promise.succeed((ClientResponseHead(status: stream.status, headers: stream.headers), body))
+            } else if endStream {
+                stream.inbound?.finish()
+            }
+        }
+        return 0
+    }
+
+    private func dispatch(_ stream: Stream, responder: any HTTP2Responder, spawn: TaskSpawner, endStream: Bool) {
+        var path = stream.path
+        var query = ""
+        if let question = path.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            query = String(path[path.index(after: question)...])
+            path = String(path[..<question])
+        }
+        let head = HTTP2RequestHead(
+            method: stream.method,
+            path: path,
+            query: query,
+            authority: stream.authority,
+            scheme: stream.scheme,
+            headers: stream.headers
+        )
+        stream.headers = []
+        guard let session else { return }
+        switch responder.respond(to: head) {
+        case .immediate(let status, let headers, let body):
+            let hasBody = body.readableBytes > 0
+            if hasBody { stream.fixedBody = body }
+            session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: hasBody)
+        case .streaming(let status, let headers, let handler):
+            let inbound = makeInbound(streamID: stream.id)
+            if endStream { inbound.finish() }
+            let outbound = makeOutbound(streamID: stream.id)
+            if shuttingDown { outbound.requestShutdown() }
+            stream.inbound = inbound
+            stream.outbound = outbound
+            session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: true)
+            let body = HTTP2Body(queue: inbound, maxLineLength: limits.maxLineLength, counters: counters)
+            let writer = HTTP2BodyWriter(queue: outbound)
+            let logger = self.logger
+            spawn {
+                do {
+                    try await handler(body, writer)
+                } catch {
+                    if !outbound.isFinished {
+                        logger.debug("streaming handler failed", metadata: ["error": "\(error)"])
+                        try? await writer.writeLine(
+                            #"{"type":"error","code":"internal","message":"the request handler failed"}"#
+                        )
+                    }
+                }
+                outbound.finish()
+            }
+        }
+    }
+
+    func sessionRemoteEnded(streamID: Int32) -> Int32 {
+        streams[streamID]?.inbound?.finish()
+        return 0
+    }
+
+    func sessionDataChunk(streamID: Int32, data: UnsafeRawBufferPointer) -> Int32 {
+        if let inbound = streams[streamID]?.inbound, let context {
+            var buffer = context.channel.allocator.buffer(capacity: data.count)
+            buffer.writeBytes(data)
+            inbound.append(buffer)
+        } else {
+            // Nobody reads this body: give the window back at once.
+            session?.consume(streamID: streamID, bytes: data.count)
+        }
+        return 0
+    }
+
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+        guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        let error: HTTP2StreamError = errorCode == 0 ? .connectionClosed : .reset(errorCode)
+        release(stream, error: errorCode == 0 ? HTTP2StreamError(code: "stream_closed", message: "the stream closed") : error)
+        return 0
+    }
+
+    func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, eof: inout Bool) -> Int {
+        guard let stream = streams[streamID] else {
+            return Int(Session.temporalCallbackFailure)
+        }
+        if var body = stream.fixedBody {
+            let n = min(body.readableBytes, buffer.count)
+            body.withUnsafeReadableBytes { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
+            }
+            body.moveReaderIndex(forwardBy: n)
+            if body.readableBytes == 0 {
+                eof = true
+                stream.fixedBody = nil
+            } else {
+                stream.fixedBody = body
+            }
+            return n
+        }
+        if let outbound = stream.outbound {
+            return outbound.read(into: buffer, eof: &eof)
+        }
+        eof = true
+        return 0
+    }
+
+    func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
+        peerGoingAway = true
+    }
+
+    func sessionGoAwaySent(errorCode: UInt32) {
+        goAwaySent = true
+        if errorCode != 0 { misbehaved = true }
+    }
+
+    /// Whether a client may start new streams on this connection.
+    var isAcceptingRequests: Bool { !closed && !peerGoingAway && !goAwaySent }
+
+    /// Streams open now (tests).
+    var openStreamCount: Int { streams.count }
+}
+
+@available(*, unavailable)
+extension HTTP2ConnectionHandler: Sendable {}

@@ -1,1 +1,0 @@
-// TagihHTTP2: filled by its issue.

@@ -1,0 +1,121 @@
+/// Builds one JSON object line (`{...}\n`) straight into bytes, for hot output paths.
+///
+/// Keys are trusted ASCII literals; string values are escaped per RFC 8259.
+public struct JSONLine: Sendable {
+    public private(set) var bytes: [UInt8]
+    private var first = true
+
+    /// Starts an object.
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func key(_ key: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Adds a string member.
+    public mutating func add(_ key: StaticString, _ value: String) {
+        self.key(key)
+        JSONLine.appendEscaped(value, to: &bytes)
+    }
+
+    /// Adds a string member or `null`.
+    public mutating func add(_ key: StaticString, _ value: String?) {
+        if let value { add(key, value) } else { addRaw(key, "null") }
+    }
+
+    /// Adds an integer member.
+    public mutating func add(_ key: StaticString, _ value: Int) {
+        self.key(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// Adds a boolean member.
+    public mutating func add(_ key: StaticString, _ value: Bool) {
+        addRaw(key, value ? "true" : "false")
+    }
+
+    /// Adds a number member; non-finite numbers become 0.
+    public mutating func add(_ key: StaticString, _ value: Double) {
+        self.key(key)
+        bytes.append(contentsOf: (value.isFinite ? "\(value)" : "0").utf8)
+    }
+
+    /// Adds an array of strings.
+    public mutating func add(_ key: StaticString, _ values: [String]) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONLine.appendEscaped(v, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// Adds a member whose value is already JSON text.
+    public mutating func addRaw(_ key: StaticString, _ json: String) {
+        self.key(key)
+        bytes.append(contentsOf: json.utf8)
+    }
+
+    /// Adds a member whose value is already JSON bytes.
+    public mutating func addRaw(_ key: StaticString, _ json: [UInt8]) {
+        self.key(key)
+        bytes.append(contentsOf: json)
+    }
+
+    /// Closes the object and appends `\n`.
+    public consuming func finish(newline: Bool = true) -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        if newline { bytes.append(UInt8(ascii: "\n")) }
+        return bytes
+    }
+
+    /// Appends `value` as a quoted, escaped JSON string.
+    public static func appendEscaped(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in value.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A complete error line for streams: `{"type":"error","code":…,"message":…}`.
+    public static func errorLine(code: String, message: String, line: Int? = nil, field: String? = nil) -> [UInt8] {
+        var json = JSONLine()
+        json.add("type", "error")
+        json.add("code", code)
+        json.add("message", message)
+        if let line { json.add("line", line) }
+        if let field { json.add("field", field) }
+        return json.finish()
+    }
+
+    /// An HTTP error body: `{"error":{"code":…,"message":…}}`.
+    public static func httpErrorBody(code: String, message: String) -> [UInt8] {
+        var inner = JSONLine()
+        inner.add("code", code)
+        inner.add("message", message)
+        var outer = JSONLine()
+        outer.addRaw("error", inner.finish(newline: false))
+        return outer.finish()
+    }
+}

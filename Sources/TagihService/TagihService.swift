@@ -1,1 +1,0 @@
-// TagihService: filled by its issue.

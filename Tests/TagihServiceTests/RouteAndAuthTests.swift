@@ -1,0 +1,102 @@
+import Testing
+@testable import TagihService
+
+@Suite struct RouteTests {
+    static let cases: [(String, String, RouteMatch)] = [
+        ("GET", "/healthz", .found(.healthz)),
+        ("HEAD", "/readyz", .found(.readyz)),
+        ("PUT", "/v1/debtors", .found(.putDebtors)),
+        ("POST", "/v1/debtors", .methodNotAllowed(allow: ["PUT"])),
+        ("GET", "/v1/debtors/D-1", .found(.getDebtor(id: "D-1"))),
+        ("GET", "/v1/debtors/D%2F1", .found(.getDebtor(id: "D/1"))),
+        ("GET", "/v1/debtors/", .notFound),
+        ("GET", "/v1/debtors/a/b", .notFound),
+        ("DELETE", "/v1/debtors/D-1", .methodNotAllowed(allow: ["GET", "HEAD"])),
+        ("POST", "/v1/outcomes", .found(.postOutcomes)),
+        ("GET", "/v1/outcomes", .methodNotAllowed(allow: ["POST"])),
+        ("POST", "/v1/payments", .found(.postPayments)),
+        ("GET", "/v1/calls", .found(.getCalls)),
+        ("POST", "/v1/dialer", .found(.dialer)),
+        ("GET", "/v1/schedule", .found(.schedule)),
+        ("POST", "/v1/simulations", .found(.simulations)),
+        ("GET", "/v2/calls", .notFound),
+        ("GET", "/", .notFound),
+    ]
+
+    @Test(arguments: cases)
+    func routes(method: String, path: String, expected: RouteMatch) {
+        #expect(matchRoute(method: method, path: path) == expected)
+    }
+
+    @Test func queryParsing() {
+        let q = parseQuery("n=5&jurisdiction=US-MA&from=2026-11-30T08%3A00%3A00-05%3A00&flag")
+        #expect(q["n"] == "5")
+        #expect(q["jurisdiction"] == "US-MA")
+        #expect(q["from"] == "2026-11-30T08:00:00-05:00")
+        #expect(q["flag"] == "")
+        #expect(percentDecode("%zz") == nil)
+    }
+}
+
+@Suite struct AuthTests {
+    let store = try! TokenStore(parsing: """
+        # comment
+        dialer-token-0123456789 dialer floor-1
+        writer-token-0123456789 writer,reader
+        admin-token-01234567890 admin
+        """)
+
+    static let verdictCases: [(String, Set<Role>, TokenStore.Verdict)] = [
+        ("Bearer dialer-token-0123456789", [.dialer], .allowed),
+        ("Bearer dialer-token-0123456789", [.writer], .forbidden),
+        ("bearer writer-token-0123456789", [.reader], .allowed),
+        ("Bearer admin-token-01234567890", [.dialer], .allowed),
+        ("Bearer nope-nope-nope-nope-nope", [.reader], .unauthenticated),
+        ("Basic abc", [.reader], .unauthenticated),
+    ]
+
+    @Test(arguments: verdictCases)
+    func verdicts(header: String, roles: Set<Role>, expected: TokenStore.Verdict) {
+        #expect(store.check(authorization: header, anyOf: roles) == expected)
+    }
+
+    @Test func missingHeaderIsUnauthenticatedButOpenRoutesPass() {
+        #expect(store.check(authorization: nil, anyOf: [.reader]) == .unauthenticated)
+        #expect(store.check(authorization: nil, anyOf: []) == .allowed)
+        #expect(TokenStore.open.check(authorization: nil, anyOf: [.admin]) == .allowed)
+    }
+
+    @Test(arguments: [
+        ("short dialer", 1, "shorter than 16"),
+        ("0123456789abcdefgh pilot", 1, "unknown role 'pilot'"),
+        ("0123456789abcdefgh", 1, "expected"),
+        ("0123456789abcdefgh dialer\n0123456789abcdefgh reader", 2, "duplicate token"),
+    ])
+    func badTokenFiles(text: String, line: Int, message: String) {
+        #expect {
+            try TokenStore(parsing: text)
+        } throws: { error in
+            guard let error = error as? TokenFileError else { return false }
+            return error.line == line && error.message.contains(message)
+        }
+    }
+
+    @Test(arguments: [("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true),
+                      ("0.0.0.0", false), ("10.0.0.1", false), ("example.com", false)])
+    func loopback(host: String, expected: Bool) {
+        #expect(isLoopback(host: host) == expected)
+    }
+}
+
+@Suite struct JSONLineTests {
+    @Test func escapesAndShapes() {
+        var line = JSONLine()
+        line.add("a", "q\"b\\\n\u{01}")
+        line.add("n", 3)
+        line.add("ok", true)
+        line.add("r", ["x", "y"])
+        line.add("z", nil as String?)
+        #expect(String(decoding: line.finish(), as: UTF8.self) == "{\"a\":\"q\\\"b\\\\\\n\\u0001\",\"n\":3,\"ok\":true,\"r\":[\"x\",\"y\"],\"z\":null}\n")
+        #expect(String(decoding: JSONLine.httpErrorBody(code: "c", message: "m"), as: UTF8.self) == "{\"error\":{\"code\":\"c\",\"message\":\"m\"}}\n")
+    }
+}

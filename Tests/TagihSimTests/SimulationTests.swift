@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+import TagihCore
+@testable import TagihSim
+
+/// 2026-12-01T05:00:00Z = midnight in New York.
+let testStart: UnixSeconds = 1_796_101_200
+
+func smallConfiguration(days: Int = 3, agents: Int = 4, seed: UInt64 = 11) -> SimulationConfiguration {
+    var c = SimulationConfiguration(start: testStart)
+    c.days = days
+    c.agents = agents
+    c.seed = seed
+    return c
+}
+
+/// Whether the linked TagihCore is the real decision function (not the skeleton's contract stub).
+let coreIsReal: Bool = {
+    let d = SyntheticPopulation.generate(count: 1, seed: 1)[0]
+    return ContactPolicy().decide(for: d, history: DebtorHistory(), now: testStart).first?.reasons != ["stub"]
+}()
+
+@Suite struct SimulationTests {
+    @Test func sameSeedGivesIdenticalReport() async throws {
+        let population = SyntheticPopulation.generate(count: 1500, seed: 5)
+        var a = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(), strategies: [.tagih, .baseline])
+        var b = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(), strategies: [.tagih, .baseline])
+        for k in a.strategies.indices {
+            a.strategies[k].wallSeconds = 0
+            b.strategies[k].wallSeconds = 0
+        }
+        #expect(a == b)
+        #expect(a.strategies[0].dials > 0)
+        var other = smallConfiguration()
+        other.seed = 12
+        let c = try await SimulationRunner.run(population: population, configuration: other, strategies: [.tagih])
+        #expect(c.strategies[0].dials != a.strategies[0].dials || c.strategies[0].rightPartyContacts
+            != a.strategies[0].rightPartyContacts)
+    }
+
+    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"),
+          arguments: [StrategyKind.tagih, .baseline, .earliest])
+    func noViolationsFoundByTheIndependentChecker(kind: StrategyKind) async throws {
+        let population = SyntheticPopulation.generate(count: 3000, seed: 9)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 8, agents: 6), strategies: [kind])
+        let r = report.strategies[0]
+        #expect(r.dials > 1000)
+        #expect(r.violations == 0, "\(r.violationExamples)")
+    }
+
+    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"))
+    func tagihBeatsBaselineOnASmallWorld() async throws {
+        let population = SyntheticPopulation.generate(count: 4000, seed: 21)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 10, agents: 6, seed: 21),
+            strategies: [.tagih, .baseline])
+        let tagih = report.strategies[0]
+        let baseline = report.strategies[1]
+        #expect(tagih.rpcPerDial >= baseline.rpcPerDial)
+        #expect(tagih.agentHours == baseline.agentHours)
+    }
+
+    @Test func reportFilesAreWrittenAndWellFormed() async throws {
+        let population = SyntheticPopulation.generate(count: 800, seed: 2)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 2, agents: 2),
+            strategies: [.tagih, .baseline, .earliest])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-sim-\(getpid())-report")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ReportWriter.write(report, to: dir)
+        let json = try Data(contentsOf: dir.appendingPathComponent("report.json"))
+        let decoded = try JSONDecoder().decode(SimulationReport.self, from: json)
+        #expect(decoded == report)
+        let csv = try String(contentsOf: dir.appendingPathComponent("days.csv"), encoding: .utf8)
+        let lines = csv.split(separator: "\n")
+        #expect(lines.count == 1 + 3 * 2)
+        let columns = lines[0].split(separator: ",").count
+        #expect(columns == 16)
+        #expect(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == columns })
+        let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4)
+        #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
+        #expect(html.hasSuffix("</html>\n"))
+        #expect(html.contains("baseline") && html.contains("earliest"))
+    }
+
+    @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
+        let population = SyntheticPopulation.generate(count: 1500, seed: 4)
+        var lines: [String] = []
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 4, agents: 4), strategies: [.tagih],
+            attempt: { lines.append(OutcomeLine.encode($0)) })
+        #expect(lines.count == report.strategies[0].dials)
+        var last = ""
+        var promises = 0
+        var callbacks = 0
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            for key in ["attempt", "debtor", "debt", "phone", "at", "outcome"] {
+                #expect(object[key] is String, "\(key) in \(line)")
+            }
+            let outcome = try #require(Outcome(rawValue: object["outcome"] as! String))
+            let at = object["at"] as! String
+            #expect(at >= last, "time order")
+            last = at
+            if outcome == .promiseToPay {
+                let promise = try #require(object["promise"] as? [String: Any])
+                #expect(promise["amount"] is String)
+                #expect(LocalTime.parseDate(promise["due"] as? String ?? "") != nil)
+                promises += 1
+            }
+            if outcome == .callbackRequested {
+                #expect(object["callbackAt"] is String)
+                callbacks += 1
+            }
+        }
+        #expect(promises == report.strategies[0].promises)
+        _ = callbacks
+    }
+
+    @Test func progressIsReportedOncePerDayAndStrategy() async throws {
+        let population = SyntheticPopulation.generate(count: 300, seed: 4)
+        var seen: [SimulationProgress] = []
+        _ = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 3, agents: 2),
+            strategies: [.tagih, .earliest], progress: { seen.append($0) })
+        #expect(seen.count == 6)
+        #expect(seen.last?.fraction == 1)
+        #expect(seen.map(\.day) == [1, 2, 3, 1, 2, 3])
+        let encoded = try JSONEncoder().encode(seen[0])
+        #expect(try JSONDecoder().decode(SimulationProgress.self, from: encoded) == seen[0])
+    }
+
+    @Test func invalidConfigurationsAreRejected() async {
+        var c = smallConfiguration()
+        c.agents = 0
+        await #expect(throws: SimulationError.self) {
+            _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
+        }
+        c = smallConfiguration()
+        c.floorZone = "Mars/Olympus"
+        await #expect(throws: SimulationError.self) {
+            _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
+        }
+    }
+}

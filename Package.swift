@@ -82,6 +82,7 @@ let package = Package(
                 "TagihEngine",
                 "TagihStore",
                 "TagihHTTP2",
+                "TagihSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

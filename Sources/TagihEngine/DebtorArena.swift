@@ -189,6 +189,23 @@ struct DebtorArena {
                       phones: phones, debts: debts, quiet: quiet)
     }
 
+    /// The zone to show local times in for the record at `offset`: the address zone, else the
+    /// zone of phone number `phone`, else nil (unknown).
+    func displayZone(at offset: UInt32, phone: Int) -> String? {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at])  // id
+        if let zone = strings.string(u16(at)) { return zone }
+        at += 5  // zone, status, segment
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for i in 0..<phoneCount {
+            at += 1 + Int(bytes[at])  // number
+            if i == phone { return strings.string(u16(at + 2)) }
+            at += 4
+        }
+        return nil
+    }
+
     /// The id of debt number `index` and the number of phone number `phone` of the record at `offset`.
     func debtAndPhone(at offset: UInt32, debt index: Int, phone: Int) -> (debt: String, phone: String) {
         var at = Int(offset)

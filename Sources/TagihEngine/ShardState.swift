@@ -417,7 +417,8 @@ struct ShardState {
         let decision = Decision(
             debtor: debtorID, debt: debt, phone: phone, earliest: slot.earliest,
             best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
-            score: Double(slot.score), blockedReason: nil, reasons: reasons)
+            score: Double(slot.score), blockedReason: nil, reasons: reasons,
+            zone: arena.displayZone(at: slot.blob, phone: Int(slot.phoneIndex)))
         return Lease(id: leaseID(sequence), debtor: debtorID, debt: debt, phone: phone, leasedAt: leasedAt,
                      expires: expires, score: Double(slot.score), decision: decision, windowEnds: decision.windowEnds,
                      reasons: reasons, holder: holder)

@@ -166,6 +166,12 @@ public struct HTTP2Body: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: queue) }
+
+    /// Makes a read that is waiting for data throw `error` (for example an idle timeout); later
+    /// reads work as before. Does nothing when no read is waiting.
+    public func interruptPendingRead(with error: any Error) {
+        queue.interrupt(with: error)
+    }
 }
 
 /// The request body as seen by a server handler.

@@ -166,3 +166,44 @@ final class OrderedResults: Sendable {
         }
     }
 }
+
+/// The request body sent no line for the configured idle time.
+struct BodyIdleTimeout: Error {
+    var message: String
+}
+
+/// Watches a body-reading loop and interrupts it when no input came for `timeout`.
+final class IdleWatchdog: Sendable {
+    private let lastActivity = Mutex(ContinuousClock.now)
+    private let stopped = Atomic<Bool>(false)
+    private let doorbell = Doorbell()
+    let timeout: Duration
+
+    init(timeout: Duration) { self.timeout = timeout }
+
+    /// Records input activity.
+    func touch() { lastActivity.withLock { $0 = ContinuousClock.now } }
+
+    /// Ends `watch` promptly.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        doorbell.ring()
+    }
+
+    /// Calls `onTimeout` (once) when no `touch()` came for `timeout`; returns after `stop()`.
+    func watch(onTimeout: @Sendable () -> Void) async {
+        while !stopped.load(ordering: .relaxed) {
+            let idle = ContinuousClock.now - lastActivity.withLock { $0 }
+            if idle >= timeout {
+                onTimeout()
+                return
+            }
+            await doorbell.wait(timeout: timeout - idle + .milliseconds(10))
+        }
+    }
+
+    var message: String {
+        "no line arrived for \(timeout.components.seconds) s; end the request body (END_STREAM) when done, "
+            + "or send lines more often"
+    }
+}

@@ -11,6 +11,7 @@ extension TagihService {
         _ process: @escaping @Sendable (NDJSONLine) async -> [UInt8]
     ) async throws {
         let results = OrderedResults(window: configuration.inFlightPerStream)
+        let watchdog = IdleWatchdog(timeout: configuration.bodyIdleTimeout)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var buffer = writer.allocator.buffer(capacity: 16 * 1024)
@@ -22,8 +23,13 @@ extension TagihService {
                     }
                 }
             }
+            group.addTask {
+                await watchdog.watch { body.interruptPendingRead(with: BodyIdleTimeout(message: watchdog.message)) }
+            }
+            defer { watchdog.stop() }
             do {
                 for try await item in body.lines(maxLength: configuration.maxLineLength) {
+                    watchdog.touch()
                     let index = try await results.register()
                     switch item {
                     case .success(let line):
@@ -41,11 +47,20 @@ extension TagihService {
                                 error: RecordError(code: error.code, field: "", message: error.message)))
                     }
                 }
+            } catch let timeout as BodyIdleTimeout {
+                // Answer every line received so far, then end with the reason.
+                results.finishInput()
+                watchdog.stop()
+                try await group.waitForAll()
+                try await writer.write(
+                    lineBuffer(JSONLine.errorLine(code: "body_timeout", message: timeout.message)))
+                return
             } catch {
                 results.cancel()
                 throw error
             }
             results.finishInput()
+            watchdog.stop()
             try await group.waitForAll()
         }
     }

@@ -21,6 +21,9 @@ public struct ServiceConfiguration: Sendable {
     public var maxCallsPerRequest: Int = 10_000
     /// Calls leased per engine round trip on a dialer session (default 256).
     public var dialerBatch: Int = 256
+    /// How long a request body may go without a new line before the stream is ended with a
+    /// `body_timeout` error line (default 60 s). Dialer sessions are exempt: they idle by design.
+    public var bodyIdleTimeout: Duration = .seconds(60)
 
     public init() {}
 }

@@ -32,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Lease time-to-live in seconds.") var leaseTtl = 600
     @Option(help: "Number of shard actors (default 2 x cores).") var shards: Int?
     @Option(help: "Longest accepted NDJSON line in bytes.") var maxLine = 1 << 20
+    @Option(help: "Seconds a request body may send no line before its stream is ended (dialer sessions exempt).")
+    var bodyTimeout = 60.0
     @Option(help: "Start the service clock at this RFC 3339 time (it then runs at wall speed); for tests and demos.")
     var clockStart: String?
     @Flag(help: "With --clock-start: keep the clock standing still (golden transcripts).") var clockFrozen = false
@@ -49,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...86_400).contains(leaseTtl) else { throw ValidationError("--lease-ttl must be 1...86400 seconds") }
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
+        guard bodyTimeout > 0 else { throw ValidationError("--body-timeout must be positive") }
     }
 
     func run() async throws {
@@ -66,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let tokens { serviceConfiguration.tokens = try TokenStore(contentsOfFile: tokens) }
         serviceConfiguration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         serviceConfiguration.maxLineLength = maxLine
+        serviceConfiguration.bodyIdleTimeout = .milliseconds(Int64(bodyTimeout * 1000))
 
         let clock: any EngineClock
         if let clockStart, let start = RFC3339.parse(clockStart) {

@@ -83,7 +83,12 @@ final class ServerProcess: @unchecked Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts `tagih serve` and waits until `/readyz` answers 200.
-    init(extraArguments: [String] = [], dataDirectory: URL? = nil, readyTimeout: TimeInterval = 60) throws {
+    enum ReadyCheck { case h2c, tls }
+
+    init(
+        extraArguments: [String] = [], dataDirectory: URL? = nil, readyTimeout: TimeInterval = 60,
+        readyCheck: ReadyCheck = .h2c
+    ) throws {
         let dir = dataDirectory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("tagih-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -91,7 +96,7 @@ final class ServerProcess: @unchecked Sendable {
         let portFile = dir.appendingPathComponent("port")
         try? FileManager.default.removeItem(at: portFile)
         logURL = dir.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: logURL)
         process.executableURL = try tagihBinary()
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--port-file", portFile.path,
@@ -116,8 +121,10 @@ final class ServerProcess: @unchecked Sendable {
         }
         self.port = port
         while Date() < deadline {
-            let r = try runCommand(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                    "--http2-prior-knowledge", "http://127.0.0.1:\(port)/readyz"], timeout: 10)
+            let probe: [String] = readyCheck == .h2c
+                ? ["--http2-prior-knowledge", "http://127.0.0.1:\(port)/readyz"]
+                : ["-k", "--http2", "https://127.0.0.1:\(port)/readyz"]
+            let r = try runCommand(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"] + probe, timeout: 10)
             if r.stdout == "200" { return }
             Thread.sleep(forTimeInterval: 0.1)
         }

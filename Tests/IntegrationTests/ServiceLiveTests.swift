@@ -3,7 +3,9 @@ import Testing
 
 /// The real `tagih serve` binary, driven by real third-party clients.
 @Suite(.serialized) struct ServiceLiveTests {
-    static let clockArguments = ["--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "1", "--lease-ttl", "3"]
+    static let clockArguments = [
+        "--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "1", "--lease-ttl", "3", "--body-timeout", "2",
+    ]
 
     @Test func pythonProtocolSuite() throws {
         let server = try ServerProcess(extraArguments: Self.clockArguments)
@@ -142,5 +144,57 @@ import Testing
                                timeout: 120)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log())")
         #expect(r.stdout.contains(" passed, 0 failed"))
+    }
+}
+
+/// TLS with ALPN h2 when a certificate and key are configured.
+@Suite struct TLSLiveTests {
+    @Test func servesHTTP2OverTLSWithALPN() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let made = try runCommand([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+            "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        try #require(made.status == 0, "\(made.stderr)")
+        let server = try ServerProcess(
+            extraArguments: ["--tls-cert", cert, "--tls-key", key], dataDirectory: dir, readyCheck: .tls)
+        defer { server.stop() }
+        let r = try runCommand([
+            "curl", "-sS", "--cacert", cert, "--http2", "-w", "\n%{http_version} %{http_code}",
+            "https://127.0.0.1:\(server.port)/healthz",
+        ])
+        #expect(r.stdout.hasSuffix("2 200"), "\(r.stdout)\(r.stderr)")
+        // Plain h2c is refused on a TLS port.
+        let plain = try runCommand([
+            "curl", "-sS", "--http2-prior-knowledge", "--max-time", "5", "http://127.0.0.1:\(server.port)/healthz",
+        ])
+        #expect(plain.status != 0)
+    }
+}
+
+/// What the server acknowledged survives `kill -9` of the real process.
+@Suite struct DurabilityLiveTests {
+    @Test func acknowledgedWritesSurviveKill9() throws {
+        let nd = ["content-type: application/x-ndjson"]
+        let first = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"])
+        let debtor = #"{"id":"K-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550199","zone":"America/New_York"}],"debts":[{"id":"KA-1","balance":"10.00","currency":"USD"}]}"#
+        var (code, body) = try curl("\(first.baseURL)/v1/debtors", method: "PUT", headers: nd, body: debtor + "\n")
+        #expect(code == 200 && body.contains(#""ok":true"#))
+        let outcome = #"{"attempt":"k-att-1","debtor":"K-1","debt":"KA-1","phone":"+12125550199","at":"2026-12-01T15:00:00Z","outcome":"no_answer"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
+        #expect(body.contains(#""duplicate":false"#), "\(body)")
+        let status = first.stop(signal: SIGKILL)
+        #expect(status == SIGKILL || status == 9)
+
+        let second = try ServerProcess(
+            extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"], dataDirectory: first.dataDirectory)
+        defer { second.stop() }
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/K-1")
+        #expect(code == 200 && body.contains(#""attempts":1"#), "\(body)")
+        (code, body) = try curl("\(second.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
+        #expect(body.contains(#""duplicate":true"#), "\(body)")
     }
 }

@@ -210,10 +210,30 @@ def test_dialer_session():
     assert any("1/" in r for r in state["decisions"][0]["reasons"]), state
 
 
+def test_body_that_never_ends_times_out():
+    """A body that stops sending (no END_STREAM) gets its answers, then a body_timeout line."""
+    s = DuplexStream(HOST, PORT, "PUT", "/v1/debtors", headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line(debtor(80))
+        first = s.next_line(timeout=5)
+        assert first and first["ok"] and first["line"] == 1, first
+        started = time.time()
+        err = s.next_line(timeout=10)
+        assert err and err["type"] == "error" and err["code"] == "body_timeout", err
+        check_line(err)
+        assert 1.5 < time.time() - started < 8
+        s.next_line(timeout=3)
+        assert s.ended, "the stream must end after the timeout line"
+    finally:
+        s.close()
+    assert client.get("/v1/debtors/D-US-80").status_code == 200  # the line it did send was applied
+
+
 if __name__ == "__main__":
     runner = Runner()
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_calls_lease_exclusively,
-              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session]:
+              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
+              test_body_that_never_ends_times_out]:
         runner.run(t)
     runner.finish()

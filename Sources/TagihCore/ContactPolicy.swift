@@ -642,23 +642,26 @@ struct Evaluator {
         -> (Int64, Int64, Binding)?
     {
         var t = max(t0, st.notBefore)
-        var binding: Binding = st.notBefore > t0 ? st.binding : .none
+        // The binding rule: the last non-window constraint that moved `t`, else the window that did.
+        var rule: Binding = st.notBefore > t0 ? st.binding : .none
+        var windowZone: ZoneTable?
         for _ in 0..<100 {
             if t > limit { return nil }
             let day = primaryDay(t)
             let (d2, b) = capDay(day, debt: di, phone: pi)
             if d2 > day {
                 t = max(t, startOfDay(d2))
-                binding = b
+                rule = b
                 continue
             }
             guard let (s, e, z) = windowIntersection(t, zones, limit) else { return nil }
             if s > t {
                 t = s
-                if let z { binding = .window(z) }
+                if let z { windowZone = z }
                 if primaryDay(s) != day { continue }
             }
-            return (t, e, binding)
+            if rule == .none, let z = windowZone { rule = .window(z) }
+            return (t, e, rule)
         }
         return nil
     }
@@ -716,7 +719,8 @@ struct Evaluator {
         var bestT = earliest
         var bestV = -1.0
         var bestBucket = 0
-        let horizonEnd = now + config.horizonSeconds
+        // When the earliest time lies beyond the horizon, look one day past it.
+        let horizonEnd = max(now + config.horizonSeconds, earliest + 86_400)
         let lnGamma = log(config.discountPerHour)
         withBuckets { att, rpc, recent in
             func p(_ b: Int) -> Double {

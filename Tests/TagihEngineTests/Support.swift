@@ -16,7 +16,7 @@ let quietLogger: Logger = {
     return logger
 }()
 
-let t0: UnixSeconds = 1_796_126_400  // 2026-12-01T12:00:00Z
+let t0: UnixSeconds = 1_796_137_200  // Tuesday 2026-12-01T15:00:00Z, 10:00 in New York
 
 func makeDebtor(_ i: Int, jurisdiction: String = "US-MA", balance: Int64? = nil, debts: Int = 1) -> Debtor {
     Debtor(

@@ -215,6 +215,26 @@ struct DebtorArena {
         return (debtID, number)
     }
 
+    /// Whether the record at `offset` has a debt with id `debt`.
+    func hasDebt(at offset: UInt32, _ debt: String) -> Bool {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var id = debt
+        return id.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            for _ in 0..<debtCount {
+                if idEquals(at: UInt32(at), raw) { return true }
+                at += 1 + Int(bytes[at]) + 10
+            }
+            return false
+        }
+    }
+
     /// The packed length of the record at `offset`.
     func recordLength(at offset: UInt32) -> Int {
         var at = Int(offset)

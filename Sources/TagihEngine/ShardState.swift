@@ -149,7 +149,7 @@ struct ShardState {
         guard let i = find(debtorID) else {
             return .rejected(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first")
         }
-        if !debtor(i).debts.contains(where: { $0.id == debtID }) {
+        if !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
             return .rejected(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'")
         }
         return nil
@@ -160,6 +160,7 @@ struct ShardState {
     mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?) {
         guard let i = find(event.debtor) else { return }
         var slot = slots[Int(i)]
+        if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
             histories.append(DebtorHistory())
             slot.history = UInt32(histories.count)
@@ -256,10 +257,14 @@ struct ShardState {
         return id
     }
 
-    /// Decides every debtor (after recovery).
-    mutating func decideAll(now: UnixSeconds) {
-        for i in slots.indices { redecide(UInt32(i), now: now) }
+    /// Decides every debtor, or files its restored snapshot decision (after recovery).
+    /// Returns how many restored decisions were used as they were.
+    @discardableResult
+    mutating func decideAll(now: UnixSeconds) -> Int {
+        var restored = 0
+        for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
         lastHour = now / 3600
+        return restored
     }
 
     // MARK: time
@@ -388,7 +393,9 @@ struct ShardState {
             ready[bestHeap].pop()
             let i = entry.index
             let slot = slots[Int(i)]
-            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now {
+            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
+                || slot.flags & Self.withoutReasonsFlag != 0
+            {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
                 continue
             }

@@ -62,3 +62,10 @@ actor HeldSet {
 
     func release(_ id: String) { held.remove(id) }
 }
+
+/// The decision without its reasons (a decision restored from a snapshot carries none until re-decided).
+func withoutReasons(_ d: Decision?) -> Decision? {
+    guard var d else { return nil }
+    d.reasons = []
+    return d
+}

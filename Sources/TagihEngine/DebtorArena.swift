@@ -26,7 +26,7 @@ struct Interner {
 /// interned. A record is found by its offset; a replaced record leaves garbage that compaction reclaims.
 ///
 /// Layout: id (u8 length + bytes), zone u16, status u8, segment u16, phone count u8, per phone: number
-/// (u8 length + bytes), kind u8, owner u8, zone u16; debt count u8, per debt: id (u8 length + bytes),
+/// (u8 length + bytes), kind u8, owner u8 (bit 7: opted out), zone u16; debt count u8, per debt: id (u8 length + bytes),
 /// balance i64, currency u16; quiet count u8, per quiet time: day mask u8, from u16, to u16.
 struct DebtorArena {
     var bytes: [UInt8] = []
@@ -58,7 +58,7 @@ struct DebtorArena {
             for p in d.phones {
                 try appendString(p.number, field: "phones.number")
                 bytes.append(UInt8(Self.kinds.firstIndex(of: p.kind)!))
-                bytes.append(UInt8(Self.owners.firstIndex(of: p.owner)!))
+                bytes.append(UInt8(Self.owners.firstIndex(of: p.owner)!) | (p.optedOut ? 0x80 : 0))
                 try appendID(p.zone)
             }
             bytes.append(UInt8(d.debts.count))
@@ -156,10 +156,11 @@ struct DebtorArena {
         for _ in 0..<phoneCount {
             let number = string(&at)
             let kind = Self.kinds[Int(bytes[at])]
-            let owner = Self.owners[Int(bytes[at + 1])]
+            let owner = Self.owners[Int(bytes[at + 1] & 0x7F)]
+            let optedOut = bytes[at + 1] & 0x80 != 0
             let phoneZone = strings.string(u16(at + 2))
             at += 4
-            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner))
+            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
         }
         let debtCount = Int(bytes[at])
         at += 1
@@ -189,23 +190,6 @@ struct DebtorArena {
                       phones: phones, debts: debts, quiet: quiet)
     }
 
-    /// The zone to show local times in for the record at `offset`: the address zone, else the
-    /// zone of phone number `phone`, else nil (unknown).
-    func displayZone(at offset: UInt32, phone: Int) -> String? {
-        var at = Int(offset)
-        at += 1 + Int(bytes[at])  // id
-        if let zone = strings.string(u16(at)) { return zone }
-        at += 5  // zone, status, segment
-        let phoneCount = Int(bytes[at])
-        at += 1
-        for i in 0..<phoneCount {
-            at += 1 + Int(bytes[at])  // number
-            if i == phone { return strings.string(u16(at + 2)) }
-            at += 4
-        }
-        return nil
-    }
-
     /// The id of debt number `index` and the number of phone number `phone` of the record at `offset`.
     func debtAndPhone(at offset: UInt32, debt index: Int, phone: Int) -> (debt: String, phone: String) {
         var at = Int(offset)
@@ -231,13 +215,47 @@ struct DebtorArena {
         return (debtID, number)
     }
 
-    /// Moves every live record into a fresh array; `records` gives and takes (offset, length) per slot.
+    /// Whether the record at `offset` has a debt with id `debt`.
+    func hasDebt(at offset: UInt32, _ debt: String) -> Bool {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var id = debt
+        return id.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            for _ in 0..<debtCount {
+                if idEquals(at: UInt32(at), raw) { return true }
+                at += 1 + Int(bytes[at]) + 10
+            }
+            return false
+        }
+    }
+
+    /// The packed length of the record at `offset`.
+    func recordLength(at offset: UInt32) -> Int {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<debtCount { at += 1 + Int(bytes[at]) + 10 }
+        at += 1 + 5 * Int(bytes[at])
+        return at - Int(offset)
+    }
+
+    /// Moves every live record into a fresh array and updates the slots' offsets.
     mutating func compact(_ records: inout [Slot]) {
         var fresh: [UInt8] = []
         fresh.reserveCapacity(bytes.count - garbage + bytes.count / 8)
         for i in records.indices {
             let start = Int(records[i].blob)
-            let end = start + Int(records[i].blobLength)
+            let end = start + recordLength(at: records[i].blob)
             records[i].blob = UInt32(fresh.count)
             fresh.append(contentsOf: bytes[start..<end])
         }

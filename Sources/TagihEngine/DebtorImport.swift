@@ -83,7 +83,7 @@ public enum DebtorImport {
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
             summary.lines += 1
             do {
-                let debtor = try DebtorLineParser.parse(line)
+                let debtor = try LineDecoder.debtor(from: line).value
                 if let problem = Engine.validate(debtor) {
                     reject(lineNumber, RecordError(code: "invalid_record", field: "", message: problem))
                 } else {

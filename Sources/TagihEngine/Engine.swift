@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import TagihCore
 import TagihStore
 
@@ -16,6 +17,10 @@ public final class Engine: Sendable {
     public let store: Store
     let shards: [Shard]
     let logger: Logger
+    private let restored = Atomic<Int>(0)
+
+    /// How many debtors the last start filed from the decision snapshot without running the policy.
+    public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
 
     private init(configuration: EngineConfiguration, clock: any EngineClock, store: Store, shards: [Shard],
                  logger: Logger) {
@@ -62,11 +67,11 @@ public final class Engine: Sendable {
             after = page.last?.debtor.id
             let cursor = after
             async let following = page.count < pageSize ? [] : store.debtors(after: cursor, limit: pageSize)
-            var parts = Array(repeating: [(Debtor, Int64)](), count: shards.count)
-            for row in page { parts[shardIndex(row.debtor.id)].append((row.debtor, row.lsn)) }
+            var parts = Array(repeating: [StoredDebtor](), count: shards.count)
+            for row in page { parts[shardIndex(row.debtor.id)].append(row) }
             await withTaskGroup(of: Void.self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
-                    group.addTask { _ = await self.shards[s].upsert(part, now: nil) }
+                    group.addTask { await self.shards[s].load(part) }
                 }
             }
             next = try await following
@@ -87,12 +92,15 @@ public final class Engine: Sendable {
             }
         }
         let now = clock.now()
-        await withTaskGroup(of: Void.self) { group in
+        let restoredCount = await withTaskGroup(of: Int.self) { group in
             for shard in shards { group.addTask { await shard.decideAll(now: now) } }
+            return await group.reduce(0, +)
         }
+        restored.store(restoredCount, ordering: .relaxed)
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
+            "restoredFromSnapshot": "\(restoredCount)",
         ])
     }
 
@@ -302,8 +310,10 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` until the task is cancelled.
+    /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` and writes a decision snapshot
+    /// every ``EngineConfiguration/snapshotIntervalSeconds``, until the task is cancelled.
     public func run() async throws {
+        var lastSnapshot = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: .milliseconds(configuration.tickIntervalMilliseconds))
@@ -311,6 +321,32 @@ public final class Engine: Sendable {
                 return
             }
             await tick()
+            if configuration.snapshotIntervalSeconds > 0,
+                ContinuousClock.now - lastSnapshot >= .seconds(configuration.snapshotIntervalSeconds)
+            {
+                lastSnapshot = ContinuousClock.now
+                do {
+                    try await writeSnapshot()
+                } catch {
+                    logger.error("could not write the decision snapshot", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Saves every debtor's current decision to the store (in chunks, interleaved with other writes), so the
+    /// next start need not run the policy for debtors that did not change since. A snapshot is a cache: a
+    /// missing or stale row only costs a decision at start.
+    public func writeSnapshot() async throws {
+        let chunk = max(1, configuration.store.maxRowsPerTransaction)
+        for shard in shards {
+            var start = 0
+            while true {
+                let rows = await shard.snapshotRows(from: start, limit: chunk)
+                if rows.isEmpty { break }
+                try await store.writeSnapshot(rows)
+                start += rows.count
+            }
         }
     }
 
@@ -355,9 +391,10 @@ public final class Engine: Sendable {
         return total
     }
 
-    /// Checkpoints the WAL and closes the store. Outstanding leases are not persisted: after a restart their
-    /// debtors are leasable again.
+    /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are not
+    /// persisted: after a restart their debtors are leasable again.
     public func close() async throws {
+        try await writeSnapshot()
         try await store.checkpoint()
         try await store.close()
     }

@@ -21,13 +21,19 @@ actor Shard {
         items.map { state.upsert($0.0, lsn: $0.1, now: now) }
     }
 
+    func load(_ rows: [StoredDebtor]) {
+        for row in rows { state.load(row) }
+    }
+
+    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] { state.snapshotRows(from: start, limit: limit) }
+
     func validate(_ events: [StoredEvent]) -> [IngestResult?] { events.map { state.validate($0) } }
 
     func apply(_ events: [(StoredEvent, Int64)], now: UnixSeconds?) {
         for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }
     }
 
-    func decideAll(now: UnixSeconds) { state.decideAll(now: now) }
+    func decideAll(now: UnixSeconds) -> Int { state.decideAll(now: now) }
 
     func advance(now: UnixSeconds) -> [LeaseExpiry] { state.advance(now: now) }
 

@@ -11,11 +11,12 @@ enum SlotState: UInt8 {
     case expiring = 4
 }
 
-/// One debtor's compact scheduling state (72 bytes). The record itself lives in the shard's arena.
+/// One debtor's compact scheduling state (72 bytes; `MemoryLayout<Slot>.stride` is checked by a test). The record itself lives in the shard's arena.
 struct Slot {
     var blob: UInt32
-    var blobLength: UInt16
     var jurisdiction: UInt16
+    /// The decision's zone (interned in the arena's table; 0 = none).
+    var zone: UInt16 = 0
     /// 0 = no history; else index + 1 into `histories`.
     var history: UInt32 = 0
     /// Bumped at every re-decision and lease, so queue entries made before are recognised as stale.
@@ -26,6 +27,7 @@ struct Slot {
     /// The debt and phone the current decision picked (0xFF = none).
     var debtIndex: UInt8 = 0xFF
     var phoneIndex: UInt8 = 0xFF
+    /// Bit 0: the decision's `earliest` is a consented callback.
     var flags: UInt8 = 0
     var score: Float = 0
     /// Interned reasons of the current decision (0 = none cached).
@@ -119,15 +121,14 @@ struct ShardState {
         let i: UInt32
         if let existing = find(debtor.id) {
             i = existing
-            arena.garbage += Int(slots[Int(i)].blobLength)
+            arena.garbage += arena.recordLength(at: slots[Int(i)].blob)
             slots[Int(i)].blob = packed.offset
-            slots[Int(i)].blobLength = packed.length
             slots[Int(i)].jurisdiction = jurisdiction
             slots[Int(i)].basis = max(slots[Int(i)].basis, lsn)
             result = .updated
         } else {
             i = UInt32(slots.count)
-            slots.append(Slot(blob: packed.offset, blobLength: packed.length, jurisdiction: jurisdiction, basis: lsn))
+            slots.append(Slot(blob: packed.offset, jurisdiction: jurisdiction, basis: lsn))
             let hash = stableHash(debtor.id)
             index.insert(hash: hash, slot: i) { arena.idHash(at: slots[Int($0)].blob) }
             result = .inserted
@@ -148,7 +149,7 @@ struct ShardState {
         guard let i = find(debtorID) else {
             return .rejected(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first")
         }
-        if !debtor(i).debts.contains(where: { $0.id == debtID }) {
+        if !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
             return .rejected(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'")
         }
         return nil
@@ -159,6 +160,7 @@ struct ShardState {
     mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?) {
         guard let i = find(event.debtor) else { return }
         var slot = slots[Int(i)]
+        if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
             histories.append(DebtorHistory())
             slot.history = UInt32(histories.count)
@@ -175,16 +177,10 @@ struct ShardState {
         case .payment(let p):
             histories[h].record(p)
         case .leaseExpired(let l):
-            histories[h].record(Self.countedAttempt(for: l))
+            histories[h].recordExpiredLease(debtor: l.debtor, debt: l.debt, phone: l.phone, at: l.leasedAt)
             if now != nil, slot.state == .expiring, l.lease == leaseID(slot.lease) { endLease(i) }
         }
         if let now { redecide(i, now: now) }
-    }
-
-    /// How an expired lease enters the history: a counted, unanswered attempt at the instant it was leased.
-    static func countedAttempt(for l: LeaseExpiry) -> OutcomeEvent {
-        OutcomeEvent(attempt: "lease-expired:" + l.lease, debtor: l.debtor, debt: l.debt, phone: l.phone,
-                     at: l.leasedAt, outcome: .noAnswer, lease: l.lease)
     }
 
     private mutating func endLease(_ i: UInt32) {
@@ -198,7 +194,8 @@ struct ShardState {
     /// Runs the policy for debtor `i` at `now` and files it in the right queue (a leased debtor stays leased).
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
         let debtor = self.debtor(i)
-        let decisions = policy.decide(for: debtor, history: history(i), now: now)
+        let history = self.history(i)
+        let decisions = policy.decide(for: debtor, history: history, now: now)
         var chosen: Decision?
         var chosenStart = Int64.max
         for d in decisions {
@@ -219,8 +216,13 @@ struct ShardState {
             slot.earliest = d.earliest!
             slot.best = d.best ?? .max
             slot.windowEnds = d.windowEnds ?? .min
-            slot.score = d.score.isFinite ? Float(d.score) : 0
+            // Ready debtors rank by the value of calling now; waiting ones keep the decision's value at `best`
+            // until their time comes and they are re-decided.
+            let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
+            slot.score = rank.isFinite ? Float(rank) : 0
             slot.reasons = internReasons(d.reasons)
+            slot.zone = arena.strings.id(d.zone) ?? 0
+            slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
                 if slot.earliest <= now {
                     slot.state = .ready
@@ -238,6 +240,8 @@ struct ShardState {
             slot.windowEnds = .min
             slot.score = 0
             slot.reasons = internReasons(decisions.first?.blockedReason.map { [$0] } ?? [])
+            slot.zone = 0
+            slot.flags = 0
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
@@ -253,10 +257,14 @@ struct ShardState {
         return id
     }
 
-    /// Decides every debtor (after recovery).
-    mutating func decideAll(now: UnixSeconds) {
-        for i in slots.indices { redecide(UInt32(i), now: now) }
+    /// Decides every debtor, or files its restored snapshot decision (after recovery).
+    /// Returns how many restored decisions were used as they were.
+    @discardableResult
+    mutating func decideAll(now: UnixSeconds) -> Int {
+        var restored = 0
+        for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
         lastHour = now / 3600
+        return restored
     }
 
     // MARK: time
@@ -385,7 +393,9 @@ struct ShardState {
             ready[bestHeap].pop()
             let i = entry.index
             let slot = slots[Int(i)]
-            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now {
+            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
+                || slot.flags & Self.withoutReasonsFlag != 0
+            {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
                 continue
             }
@@ -417,8 +427,8 @@ struct ShardState {
         let decision = Decision(
             debtor: debtorID, debt: debt, phone: phone, earliest: slot.earliest,
             best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
-            score: Double(slot.score), blockedReason: nil, reasons: reasons,
-            zone: arena.displayZone(at: slot.blob, phone: Int(slot.phoneIndex)))
+            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
+            consentedCallback: slot.flags & 1 != 0)
         return Lease(id: leaseID(sequence), debtor: debtorID, debt: debt, phone: phone, leasedAt: leasedAt,
                      expires: expires, score: Double(slot.score), decision: decision, windowEnds: decision.windowEnds,
                      reasons: reasons, holder: holder)
@@ -489,7 +499,8 @@ struct ShardState {
             return Decision(debtor: arena.id(at: slot.blob), debt: debt, phone: phone, earliest: slot.earliest,
                             best: slot.best == .max ? nil : slot.best,
                             windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
-                            blockedReason: nil, reasons: reasonTable[Int(slot.reasons)])
+                            blockedReason: nil, reasons: reasonTable[Int(slot.reasons)],
+                            zone: arena.strings.string(slot.zone), consentedCallback: slot.flags & 1 != 0)
         }
     }
 
@@ -502,7 +513,8 @@ struct ShardState {
         return Decision(debtor: id, debt: debt, phone: phone, earliest: slot.earliest,
                         best: slot.best == .max ? nil : slot.best,
                         windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
-                        blockedReason: nil, reasons: reasonTable[Int(slot.reasons)])
+                        blockedReason: nil, reasons: reasonTable[Int(slot.reasons)],
+                        zone: arena.strings.string(slot.zone), consentedCallback: slot.flags & 1 != 0)
     }
 
     /// Counts per queue state (for metrics and tests).

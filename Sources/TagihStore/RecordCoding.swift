@@ -75,6 +75,7 @@ public enum RecordCoding {
             w.write(p.kind.rawValue)
             w.write(p.owner.rawValue)
             w.write(p.zone)
+            w.write(UInt8(p.optedOut ? 1 : 0))
         }
         w.write(UInt8(clamping: d.debts.count))
         for debt in d.debts.prefix(255) {
@@ -114,7 +115,8 @@ public enum RecordCoding {
             let kind = try code(PhoneKind.self, try r.readString())
             let owner = try code(PhoneOwner.self, try r.readString())
             let phoneZone = try r.readOptionalString()
-            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner))
+            let optedOut = try r.readUInt8() != 0
+            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
         }
         let debtCount = Int(try r.readUInt8())
         var debts: [Debt] = []

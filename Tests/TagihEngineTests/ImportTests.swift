@@ -10,7 +10,7 @@ import TagihStore
         let file = dir + "/debtors.ndjson"
         let lines = [
             #"{"id":"D-1","jurisdiction":"US-MA","zone":"America/New_York","status":"active","segment":"late","phones":[{"number":"+16175550100","kind":"mobile","zone":"America/New_York","owner":"debtor"}],"debts":[{"id":"A-1","balance":"1250.00","currency":"USD"}],"quiet":[{"days":["sun"],"from":"00:00","to":"24:00"}]}"#,
-            #"{"id":"D-2","jurisdiction":"ID","phones":[{"number":"0811","kind":"pager"}],"debts":[]}"#,
+            #"{"id":"D-2","jurisdiction":"ID","phones":[{"number":"+628111234567","kind":"pager"}],"debts":[]}"#,
             "not json",
             "",
             #"{"id":"D-3","jurisdiction":"ID","phones":[],"debts":[{"id":"A-3","balance":12.5,"currency":"IDR"}]}"#,

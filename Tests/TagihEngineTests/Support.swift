@@ -16,7 +16,7 @@ let quietLogger: Logger = {
     return logger
 }()
 
-let t0: UnixSeconds = 1_796_126_400  // 2026-12-01T12:00:00Z
+let t0: UnixSeconds = 1_796_137_200  // Tuesday 2026-12-01T15:00:00Z, 10:00 in New York
 
 func makeDebtor(_ i: Int, jurisdiction: String = "US-MA", balance: Int64? = nil, debts: Int = 1) -> Debtor {
     Debtor(
@@ -61,4 +61,11 @@ actor HeldSet {
     }
 
     func release(_ id: String) { held.remove(id) }
+}
+
+/// The decision without its reasons (a decision restored from a snapshot carries none until re-decided).
+func withoutReasons(_ d: Decision?) -> Decision? {
+    guard var d else { return nil }
+    d.reasons = []
+    return d
 }

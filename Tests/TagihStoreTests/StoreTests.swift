@@ -13,7 +13,7 @@ let sampleDebtor = Debtor(
     id: "D-1", jurisdiction: "US-MA", zone: "America/New_York", status: .active, segment: "late",
     phones: [
         Phone(number: "+16175550100", kind: .mobile, zone: "America/New_York", owner: .debtor),
-        Phone(number: "+16175550199", kind: .work, zone: nil, owner: .thirdParty),
+        Phone(number: "+16175550199", kind: .work, zone: nil, owner: .thirdParty, optedOut: true),
     ],
     debts: [
         Debt(id: "A-1", balance: Money(decimal: "1250.00")!, currency: "USD"),

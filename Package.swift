@@ -47,6 +47,7 @@ let package = Package(
                 "TagihCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: upcoming
         ),
@@ -81,6 +82,7 @@ let package = Package(
                 "TagihEngine",
                 "TagihStore",
                 "TagihHTTP2",
+                "TagihSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,6 +94,11 @@ let package = Package(
         .target(
             name: "TagihSim",
             dependencies: ["TagihCore", "TagihEngine"],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "tagih-crashtest",
+            dependencies: ["TagihCore", "TagihStore", "TagihEngine"],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -116,7 +123,8 @@ let package = Package(
         ),
         .testTarget(name: "TagihCoreTests", dependencies: ["TagihCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TagihStoreTests", dependencies: ["TagihStore", "TagihCore"]),
-        .testTarget(name: "TagihEngineTests", dependencies: ["TagihEngine", "TagihStore", "TagihCore"]),
+        .testTarget(
+            name: "TagihEngineTests", dependencies: ["TagihEngine", "TagihStore", "TagihCore", "tagih-crashtest"]),
         .testTarget(
             name: "TagihHTTP2Tests",
             dependencies: [

@@ -267,6 +267,9 @@ struct Evaluator {
     let eventCount: Int
     let pack: RulePack
     let primary: ZoneTable
+    /// The zones whose local calendar days the day-based rules are counted in: the address zone; without one,
+    /// every zone of the debtor's phones (the stricter reading wins). `dayZones[0]` is `primary`.
+    let dayZones: ZoneSet
     let address: ZoneTable?
     let holidays: HolidayCalendar?
     let quiet: [QuietTime]
@@ -289,7 +292,17 @@ struct Evaluator {
         self.events = events
         self.pack = RulePack.resolve(debtor.jurisdiction)
         self.address = debtor.zone.flatMap { policy.zones.zone(named: $0) }
-        self.primary = data.primaryZone(debtor)
+        let primary = data.primaryZone(debtor)
+        self.primary = primary
+        var dz = ZoneSet()
+        dz.add(primary)
+        if address == nil {
+            for p in debtor.phones where p.owner == .debtor {
+                let c = data.candidateZones(address: nil, phone: p, jurisdiction: debtor.jurisdiction)
+                for i in 0..<c.count { dz.add(c[i]) }
+            }
+        }
+        self.dayZones = dz
         self.quiet = debtor.quiet
         if pack.closedOnHolidays {
             holidays = data.holidays[String(debtor.jurisdiction.prefix(2))]
@@ -403,6 +416,49 @@ struct Evaluator {
     @inline(__always)
     func primaryDay(_ t: Int64) -> Int64 { CivilTime.day(ofLocalSeconds: primary.localSeconds(at: t)) }
 
+    /// The local day of event `i` in day zone `zi`.
+    @inline(__always)
+    func dayOf(_ i: Int, _ zi: Int) -> Int64 {
+        zi == 0 ? events[i].day : CivilTime.day(ofLocalSeconds: dayZones[zi].localSeconds(at: events[i].at))
+    }
+
+    /// The latest, over the day zones, of the start of local day `(day of t) + days`.
+    func startOfDayAfter(_ t: Int64, days: Int64) -> Int64 {
+        var r = Int64.min
+        for zi in 0..<dayZones.count {
+            let z = dayZones[zi]
+            let d = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t)) + days
+            r = max(r, z.instant(forLocal: d * 86_400, later: false))
+        }
+        return r
+    }
+
+    /// The latest, over the day zones, of the start of calendar day `day`.
+    func startOfCalendarDay(_ day: Int64) -> Int64 {
+        var r = Int64.min
+        for zi in 0..<dayZones.count { r = max(r, dayZones[zi].instant(forLocal: day * 86_400, later: false)) }
+        return r
+    }
+
+    /// The first instant ≥ `t` whose local day, in every day zone, breaks no cap (with the binding cap).
+    func capNext(_ t: Int64, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+        var next = t
+        var binding = Binding.none
+        for zi in 0..<dayZones.count {
+            let z = dayZones[zi]
+            let day = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t))
+            let (d2, b) = capDay(day, zone: zi, debt: di, phone: pi)
+            if d2 > day {
+                let s = z.instant(forLocal: d2 * 86_400, later: false)
+                if s > next {
+                    next = s
+                    binding = b
+                }
+            }
+        }
+        return (next, binding)
+    }
+
     // MARK: Windows
 
     @inline(__always)
@@ -469,7 +525,7 @@ struct Evaluator {
     // MARK: Caps
 
     /// The first primary-zone day ≥ `day` on which a call about debt `di` to phone `pi` breaks no cap.
-    func capDay(_ day: Int64, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+    func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
         var d = day
         var binding = Binding.none
         let personal = debtor.phones[Int(pi)].kind == .mobile || debtor.phones[Int(pi)].kind == .home
@@ -477,7 +533,7 @@ struct Evaluator {
             var c7 = 0, cPersonal = 0, cOther = 0, cDebtor = 0, cAll = 0, cDay = 0, vmDay = 0, busyDay = 0
             for i in 0..<eventCount {
                 let e = events[i]
-                let age = d - e.day
+                let age = d - dayOf(i, zi)
                 if age < 0 || age >= 30 { continue }
                 let counted = e.isCounted
                 if age < 7 {
@@ -592,7 +648,7 @@ struct Evaluator {
             if e.isConversation { lastConversation = max(lastConversation, e.at) }
         }
         if pack.conversationBlock, lastConversation != Int64.min {
-            let until = startOfDay(CivilTime.day(ofLocalSeconds: primary.localSeconds(at: lastConversation)) + 7)
+            let until = startOfDayAfter(lastConversation, days: 7)
             if until > st.notBefore {
                 st.notBefore = until
                 st.binding = .conversationBlock
@@ -601,7 +657,7 @@ struct Evaluator {
         if lastPromise >= 0 {
             let o = history.outcomes[Int(events[lastPromise].source)]
             if let p = o.promise, let due = CivilTime.parseDate(p.due), !promiseKept(o, p) {
-                let holdEnd = startOfDay(due + Int64(config.promiseGraceDays) + 1)
+                let holdEnd = startOfCalendarDay(due + Int64(config.promiseGraceDays) + 1)
                 if now < holdEnd {
                     if holdEnd > st.notBefore {
                         st.notBefore = holdEnd
@@ -642,23 +698,26 @@ struct Evaluator {
         -> (Int64, Int64, Binding)?
     {
         var t = max(t0, st.notBefore)
-        var binding: Binding = st.notBefore > t0 ? st.binding : .none
+        // The binding rule: the last non-window constraint that moved `t`, else the window that did.
+        var rule: Binding = st.notBefore > t0 ? st.binding : .none
+        var windowZone: ZoneTable?
         for _ in 0..<100 {
             if t > limit { return nil }
             let day = primaryDay(t)
-            let (d2, b) = capDay(day, debt: di, phone: pi)
-            if d2 > day {
-                t = max(t, startOfDay(d2))
-                binding = b
+            let (next, b) = capNext(t, debt: di, phone: pi)
+            if next > t {
+                t = next
+                rule = b
                 continue
             }
             guard let (s, e, z) = windowIntersection(t, zones, limit) else { return nil }
             if s > t {
                 t = s
-                if let z { binding = .window(z) }
+                if let z { windowZone = z }
                 if primaryDay(s) != day { continue }
             }
-            return (t, e, binding)
+            if rule == .none, let z = windowZone { rule = .window(z) }
+            return (t, e, rule)
         }
         return nil
     }
@@ -716,7 +775,8 @@ struct Evaluator {
         var bestT = earliest
         var bestV = -1.0
         var bestBucket = 0
-        let horizonEnd = now + config.horizonSeconds
+        // When the earliest time lies beyond the horizon, look one day past it.
+        let horizonEnd = max(now + config.horizonSeconds, earliest + 86_400)
         let lnGamma = log(config.discountPerHour)
         withBuckets { att, rpc, recent in
             func p(_ b: Int) -> Double {

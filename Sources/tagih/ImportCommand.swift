@@ -1,9 +1,100 @@
 import ArgumentParser
+import Foundation
+import Logging
+import TagihEngine
+import TagihStore
 
+/// `tagih import [--data DIR] FILE.ndjson`: bulk-loads debtor lines into the store.
+///
+/// Exit status: 0 when every line was accepted; 1 when any line was rejected (the good lines are applied all the
+/// same, so a re-run after fixing the bad lines is safe: debtors are upserted by id); 2 or more for usage errors
+/// or a failure to read the file or write the store.
 struct ImportCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "import", abstract: "Not built yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import debtors from an NDJSON file into the store.",
+        discussion: """
+            Each line is one debtor (line protocol v1). Good lines are applied in batches, one transaction each;
+            a later line with the same id replaces an earlier one. Bad lines are listed with their line number, \
+            field and reason. Exit status 1 when any line was rejected.
+            """)
+
+    @Option(name: .long, help: "Data directory holding the SQLite store.")
+    var data: String = "./data"
+
+    @Option(name: .long, help: "Debtors per transaction.")
+    var batch: Int = 10_000
+
+    @Flag(name: .long, help: "Print the summary as one JSON object.")
+    var json = false
+
+    @Argument(help: "The NDJSON file of debtors.")
+    var file: String
 
     func run() async throws {
-        throw ValidationError("'tagih import' is not built yet")
+        var logger = Logger(label: "tagih.import")
+        logger.logLevel = .warning
+        let store = try await Store.open(configuration: StoreConfiguration(directory: data), logger: logger)
+        let bar = isatty(2) == 1 ? ProgressBar() : nil
+        let summary: ImportSummary
+        do {
+            summary = try await DebtorImport.run(file: file, into: store, batchSize: max(1, batch)) { p in
+                bar?.update(p)
+            }
+        } catch {
+            bar?.finish()
+            try? await store.close()
+            throw error
+        }
+        bar?.finish()
+        try await store.close()
+        if json {
+            let object: [String: Any] = [
+                "lines": summary.lines, "accepted": summary.accepted, "rejected": summary.rejectedCount,
+                "elapsedSeconds": summary.elapsedSeconds,
+                "rejections": summary.rejections.map {
+                    ["line": $0.line, "code": $0.code, "field": $0.field, "message": $0.message] as [String: Any]
+                },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(
+                "imported \(summary.accepted) debtors from \(file) into \(data): \(summary.lines) lines, "
+                    + "\(summary.accepted) accepted, \(summary.rejectedCount) rejected "
+                    + String(format: "(%.1f s)", summary.elapsedSeconds))
+            for r in summary.rejections {
+                print("  line \(r.line): \(r.code): " + (r.field.isEmpty ? r.message : "\(r.field): \(r.message)"))
+            }
+            if summary.rejectedCount > summary.rejections.count {
+                print("  … and \(summary.rejectedCount - summary.rejections.count) more rejected lines")
+            }
+        }
+        if summary.rejectedCount > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A one-line progress bar on stderr (only used when stderr is a terminal).
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = Date.distantPast
+
+    func update(_ p: ImportProgress) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(last) > 0.1 || p.bytesRead >= p.totalBytes else { return }
+        last = now
+        let fraction = p.totalBytes > 0 ? min(1, Double(p.bytesRead) / Double(p.totalBytes)) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let text = String(format: "\r[%@] %3.0f%%  %d lines, %d accepted, %d rejected", bar, fraction * 100, p.lines,
+                          p.accepted, p.rejected)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func finish() {
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }

@@ -1,9 +1,265 @@
+// Engine benchmarks (release build). Sizes come from the environment:
+//   TAGIH_BENCH_DEBTORS   debtors in the large store (default 1,000,000; the target run uses 10,000,000)
+//   TAGIH_BENCH_DIR       where the stores are kept between runs (default $TMPDIR/tagih-engine-bench)
+// The large store is generated once (through the store, without deciding) and reused by later runs.
+//
+//   cd Benchmarks && TAGIH_BENCH_DEBTORS=10000000 \
+//     swift package --allow-writing-to-package-directory benchmark --target EngineBenchmarks
 import Benchmark
+import Foundation
+import Logging
+import TagihCore
+import TagihEngine
+import TagihStore
+
+let environment = ProcessInfo.processInfo.environment
+let debtorCount = Int(environment["TAGIH_BENCH_DEBTORS"] ?? "") ?? 1_000_000
+let benchRoot = environment["TAGIH_BENCH_DIR"] ?? (NSTemporaryDirectory() + "tagih-engine-bench")
+let largeDirectory = benchRoot + "/large-\(debtorCount)"
+/// Tuesday 2026-12-01T15:00:00Z: 10:00 in New York, 15:00 in London, 22:00 in Jakarta.
+let t0: UnixSeconds = 1_796_137_200
+let logger: Logger = {
+    var l = Logger(label: "bench")
+    l.logLevel = .warning
+    return l
+}()
+
+/// A deterministic synthetic population: mostly US (several states and zones), some GB and ID.
+func syntheticDebtor(_ i: Int) -> Debtor {
+    var x = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
+    x ^= x >> 29
+    let places: [(String, String, String)] = [
+        ("US-MA", "America/New_York", "+1617"), ("US-NY", "America/New_York", "+1212"),
+        ("US-FL", "America/New_York", "+1305"), ("US-TX", "America/Chicago", "+1214"),
+        ("US-IL", "America/Chicago", "+1312"), ("US-CO", "America/Denver", "+1303"),
+        ("US-AZ", "America/Phoenix", "+1602"), ("US-CA", "America/Los_Angeles", "+1213"),
+        ("US-WA", "America/Los_Angeles", "+1206"), ("US", "America/New_York", "+1404"),
+        ("GB", "Europe/London", "+4420"), ("GB", "Europe/London", "+44161"), ("ID", "Asia/Jakarta", "+6221"),
+    ]
+    let place = places[Int(x % UInt64(places.count))]
+    let number = place.2 + String(1_000_000 + Int((x >> 8) % 8_999_999))
+    let balance = Int64(50 + (x >> 20) % 5_000) * 10_000
+    return Debtor(
+        id: "D-\(i)", jurisdiction: place.0, zone: place.1, segment: (x >> 40) % 5 < 2 ? "early" : "late",
+        phones: [Phone(number: number, kind: .mobile, zone: place.1)],
+        debts: [Debt(id: "A-\(i)", balance: Money(tenThousandths: balance), currency: place.0 == "GB" ? "GBP" : "USD")])
+}
+
+/// Writes `n` synthetic debtors into the store at `directory` unless it already holds them.
+func prepareStore(_ directory: String, _ n: Int, durability: StoreConfiguration.Durability = .full) async throws {
+    let store = try await Store.open(
+        configuration: StoreConfiguration(directory: directory, durability: durability), logger: logger)
+    let have = try await store.debtorCount()
+    if have < n {
+        let batch = 20_000
+        var i = have
+        while i < n {
+            let end = min(n, i + batch)
+            _ = try await store.upsert((i..<end).map(syntheticDebtor))
+            i = end
+        }
+        try await store.checkpoint()
+    }
+    try await store.close()
+}
+
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+func openEngine(_ directory: String, clock: VirtualClock) async throws -> Engine {
+    var configuration = EngineConfiguration(dataDirectory: directory)
+    configuration.leaseTTL = 600
+    return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// Shared between a benchmark's setup and its closure (benchmarks run one after the other).
+final class Box<T>: @unchecked Sendable {
+    var value: T?
+}
+let engineBox = Box<Engine>()
+
+let macro = Benchmark.Configuration(
+    metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one,
+    maxDuration: .seconds(600), maxIterations: 1)
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark("placeholder") { benchmark in
-        for _ in benchmark.scaledIterations {
-            blackHole(benchmark.scaledIterations.count)
-        }
-    }
+    // 1. Restart to ready: open the engine on the large store (load records, replay the log, decide every
+    //    debtor); resident memory per debtor is the RSS delta over the open, divided by the debtor count.
+    Benchmark(
+        "Restart to ready + resident bytes per debtor (\(debtorCount) debtors)",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, .custom("bytes per debtor", polarity: .prefersSmaller, useScalingFactor: false),
+                      .custom("seconds to ready", polarity: .prefersSmaller, useScalingFactor: false)],
+            timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(900),
+            maxIterations: 1),
+        closure: { benchmark in
+            let before = residentBytes()
+            let started = ContinuousClock.now
+            let engine = try await openEngine(largeDirectory, clock: VirtualClock(start: t0))
+            let elapsed = ContinuousClock.now - started
+            let after = residentBytes()
+            let count = await engine.count()
+            let perDebtor = (after - before) / max(1, count)
+            benchmark.measurement(.custom("bytes per debtor", polarity: .prefersSmaller, useScalingFactor: false),
+                                  perDebtor)
+            benchmark.measurement(.custom("seconds to ready", polarity: .prefersSmaller, useScalingFactor: false),
+                                  Int(seconds(elapsed).rounded()))
+            let queues = await engine.queueCounts()
+            print("restart: \(count) debtors ready in \(seconds(elapsed)) s; RSS \(before >> 20) → \(after >> 20) MiB "
+                  + "(\(perDebtor) B/debtor); queues \(queues)")
+            try await engine.close()
+        },
+        setup: { try await prepareStore(largeDirectory, debtorCount) })
+
+    // 2. Lease throughput from the engine alone: dialers of 100 leases each, 8 at a time, on the large store.
+    Benchmark(
+        "Lease throughput (\(debtorCount) debtors, batches of 100, 8 concurrent dialers)",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, .custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false)],
+            timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(600),
+            maxIterations: 3),
+        closure: { benchmark in
+            let engine = engineBox.value!
+            let target = min(1_000_000, debtorCount / 5)
+            let started = ContinuousClock.now
+            let leased = await withTaskGroup(of: Int.self) { group in
+                for dialer in 0..<8 {
+                    group.addTask {
+                        var total = 0
+                        while total < target / 8 {
+                            let got = await engine.lease(100, holder: "dialer-\(dialer)").count
+                            if got == 0 { break }
+                            total += got
+                        }
+                        return total
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            let elapsed = seconds(ContinuousClock.now - started)
+            benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
+                                  Int(Double(leased) / elapsed))
+            print("lease: \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s")
+            benchmark.stopMeasurement()
+            for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
+        },
+        setup: {
+            try await prepareStore(largeDirectory, debtorCount)
+            engineBox.value = try await openEngine(largeDirectory, clock: VirtualClock(start: t0))
+        },
+        teardown: {
+            try await engineBox.value?.close()
+            engineBox.value = nil
+        })
+
+    // 3. The VICIdial-style SQL hopper on the same SQLite data: refill 100 at a time (SELECT … ORDER BY … LIMIT,
+    //    then UPDATE), 8 concurrent dialers.
+    Benchmark(
+        "SQL hopper baseline (\(debtorCount) debtors, refills of 100)",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, .custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false)],
+            timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(600),
+            maxIterations: 3),
+        closure: { benchmark in
+            let store = try await Store.open(configuration: StoreConfiguration(directory: largeDirectory), logger: logger)
+            let hopper = try await SQLHopper.prepare(store: store)
+            let offsets = [-5, -6, -7, -8, 0]
+            print("hopper plan: \(try await hopper.plan(offsets: offsets))")
+            benchmark.startMeasurement()
+            let started = ContinuousClock.now
+            let deadline = started + .seconds(20)
+            let leased = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        var total = 0
+                        while ContinuousClock.now < deadline && total < 200_000 {
+                            total += try await hopper.refill(100, offsets: offsets, now: t0).count
+                        }
+                        return total
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let elapsed = seconds(ContinuousClock.now - started)
+            benchmark.stopMeasurement()
+            benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
+                                  Int(Double(leased) / elapsed))
+            print("hopper: \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s")
+            try await hopper.reset()
+            try await store.close()
+        },
+        setup: { try await prepareStore(largeDirectory, debtorCount) })
+
+    // 4. Durable ingestion: 32 streams each sending batches of 100 outcomes (group commit, synchronous=FULL),
+    //    acknowledged after the commit and applied to the shards; 200,000 debtors.
+    let ingestDirectory = benchRoot + "/ingest-\(UUID().uuidString)"
+    Benchmark(
+        "Durable ingestion (32 streams × batches of 100 outcomes, synchronous=FULL)",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, .custom("outcomes per second", polarity: .prefersLarger, useScalingFactor: false)],
+            timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(600),
+            maxIterations: 3),
+        closure: { benchmark in
+            let engine = engineBox.value!
+            let round = UUID().uuidString.prefix(8)
+            let perStream = 10_000
+            let outcomes: [Outcome] = [.noAnswer, .busy, .voicemail, .noAnswer, .rightParty, .noAnswer, .abandoned]
+            let started = ContinuousClock.now
+            let applied = try await withThrowingTaskGroup(of: Int.self) { group in
+                for stream in 0..<32 {
+                    group.addTask {
+                        var n = 0
+                        var k = 0
+                        while k < perStream {
+                            let batch = (k..<(k + 100)).map { j -> OutcomeEvent in
+                                let d = (stream * 104_729 + j * 7_919) % 200_000
+                                return OutcomeEvent(
+                                    attempt: "\(round)-\(stream)-\(j)", debtor: "D-\(d)", debt: "A-\(d)", phone: "",
+                                    at: t0 - 60, outcome: outcomes[j % outcomes.count])
+                            }
+                            k += 100
+                            n += try await engine.ingest(batch).filter { $0 == .applied }.count
+                        }
+                        return n
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let elapsed = seconds(ContinuousClock.now - started)
+            benchmark.measurement(.custom("outcomes per second", polarity: .prefersLarger, useScalingFactor: false),
+                                  Int(Double(applied) / elapsed))
+            print("ingest: \(applied) outcomes in \(elapsed) s = \(Int(Double(applied) / elapsed))/s; "
+                  + "commits \(await engine.store.commitStatistics())")
+        },
+        setup: {
+            try await prepareStore(ingestDirectory, 200_000)
+            engineBox.value = try await openEngine(ingestDirectory, clock: VirtualClock(start: t0))
+        },
+        teardown: {
+            try await engineBox.value?.close()
+            engineBox.value = nil
+            try? FileManager.default.removeItem(atPath: ingestDirectory)
+        })
+
+    // 5. Decision cost per debtor (ContactPolicy.decide + score), which bounds upsert and restart.
+    Benchmark(
+        "Decide one debtor (ContactPolicy.decide)",
+        configuration: Benchmark.Configuration(
+            metrics: [.wallClock, .throughput], timeUnits: .microseconds, scalingFactor: .kilo,
+            maxDuration: .seconds(3)),
+        closure: { benchmark in
+            let policy = ContactPolicy()
+            let debtors = (0..<1000).map(syntheticDebtor)
+            let history = DebtorHistory()
+            for i in benchmark.scaledIterations {
+                blackHole(policy.decide(for: debtors[i % 1000], history: history, now: t0))
+            }
+        })
 }

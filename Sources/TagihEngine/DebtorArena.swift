@@ -1,0 +1,322 @@
+import TagihCore
+
+/// Strings that repeat across debtors (zones, segments, currencies, jurisdictions), numbered once per shard.
+/// Id 0 stands for nil.
+struct Interner {
+    private(set) var strings: [String] = [""]
+    private var ids: [String: UInt16] = [:]
+
+    /// The id of `text` (0 for nil), or nil when the table (65,535 entries) is full.
+    mutating func id(_ text: String?) -> UInt16? {
+        guard let text else { return 0 }
+        if let id = ids[text] { return id }
+        guard strings.count < Int(UInt16.max) else { return nil }
+        let id = UInt16(strings.count)
+        strings.append(text)
+        ids[text] = id
+        return id
+    }
+
+    func existingID(_ text: String) -> UInt16? { ids[text] }
+
+    func string(_ id: UInt16) -> String? { id == 0 ? nil : strings[Int(id)] }
+}
+
+/// Debtor records packed into one byte array per shard: the id and phone numbers inline, repeated strings
+/// interned. A record is found by its offset; a replaced record leaves garbage that compaction reclaims.
+///
+/// Layout: id (u8 length + bytes), zone u16, status u8, segment u16, phone count u8, per phone: number
+/// (u8 length + bytes), kind u8, owner u8 (bit 7: opted out), zone u16; debt count u8, per debt: id (u8 length + bytes),
+/// balance i64, currency u16; quiet count u8, per quiet time: day mask u8, from u16, to u16.
+struct DebtorArena {
+    var bytes: [UInt8] = []
+    var strings = Interner()
+    /// Bytes that belong to replaced records.
+    var garbage = 0
+
+    static let statuses = DebtorStatus.allCases
+    static let kinds = PhoneKind.allCases
+    static let owners = PhoneOwner.allCases
+
+    enum EncodeError: Error {
+        case tooLong(String)
+        case tooManyValues
+    }
+
+    /// Appends a debtor; returns its offset and length.
+    mutating func append(_ d: Debtor) throws(EncodeError) -> (offset: UInt32, length: UInt16) {
+        let start = bytes.count
+        do throws(EncodeError) {
+            try appendString(d.id, field: "id")
+            try appendID(d.zone)
+            bytes.append(UInt8(Self.statuses.firstIndex(of: d.status)!))
+            try appendID(d.segment)
+            guard d.phones.count < 256, d.debts.count < 256, d.quiet.count < 256 else {
+                throw EncodeError.tooLong("phones, debts or quiet (at most 255 each)")
+            }
+            bytes.append(UInt8(d.phones.count))
+            for p in d.phones {
+                try appendString(p.number, field: "phones.number")
+                bytes.append(UInt8(Self.kinds.firstIndex(of: p.kind)!))
+                bytes.append(UInt8(Self.owners.firstIndex(of: p.owner)!) | (p.optedOut ? 0x80 : 0))
+                try appendID(p.zone)
+            }
+            bytes.append(UInt8(d.debts.count))
+            for debt in d.debts {
+                try appendString(debt.id, field: "debts.id")
+                let raw = UInt64(bitPattern: debt.balance.tenThousandths)
+                for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: raw >> UInt64(shift))) }
+                try appendID(debt.currency)
+            }
+            bytes.append(UInt8(d.quiet.count))
+            for q in d.quiet {
+                var mask: UInt8 = 0
+                for day in q.days where (1...7).contains(day) { mask |= 1 << UInt8(day - 1) }
+                bytes.append(mask)
+                append16(UInt16(clamping: max(0, q.fromMinute)))
+                append16(UInt16(clamping: max(0, q.toMinute)))
+            }
+        } catch {
+            bytes.removeSubrange(start...)
+            throw error
+        }
+        let length = bytes.count - start
+        guard length <= Int(UInt16.max) else {
+            bytes.removeSubrange(start...)
+            throw EncodeError.tooLong("record (at most 65,535 bytes packed)")
+        }
+        return (UInt32(start), UInt16(length))
+    }
+
+    private mutating func appendString(_ s: String, field: String) throws(EncodeError) {
+        let utf8 = s.utf8
+        guard utf8.count < 256 else { throw EncodeError.tooLong(field + " (at most 255 bytes)") }
+        bytes.append(UInt8(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    private mutating func appendID(_ s: String?) throws(EncodeError) {
+        guard let id = strings.id(s) else { throw EncodeError.tooManyValues }
+        append16(id)
+    }
+
+    private mutating func append16(_ v: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: v))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+    }
+
+    // MARK: reading
+
+    @inline(__always) private func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+
+    private func string(_ at: inout Int) -> String {
+        let n = Int(bytes[at])
+        let s = bytes.withUnsafeBufferPointer { String(decoding: $0[(at + 1)..<(at + 1 + n)], as: UTF8.self) }
+        at += 1 + n
+        return s
+    }
+
+    /// Whether the id of the record at `offset` equals `id`.
+    func idEquals(at offset: UInt32, _ id: UnsafeRawBufferPointer) -> Bool {
+        let at = Int(offset)
+        let n = Int(bytes[at])
+        guard n == id.count else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            memcmpEqual(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[(at + 1)..<(at + 1 + n)]), id)
+        }
+    }
+
+    /// The hash of the id of the record at `offset`.
+    func idHash(at offset: UInt32) -> UInt64 {
+        let at = Int(offset)
+        let n = Int(bytes[at])
+        return bytes.withUnsafeBytes { stableHash(UnsafeRawBufferPointer(rebasing: $0[(at + 1)..<(at + 1 + n)])) }
+    }
+
+    /// The id of the record at `offset`.
+    func id(at offset: UInt32) -> String {
+        var at = Int(offset)
+        return string(&at)
+    }
+
+    /// The debtor at `offset` (its jurisdiction is kept apart, in the slot).
+    func debtor(at offset: UInt32, jurisdiction: String) -> Debtor {
+        var at = Int(offset)
+        let id = string(&at)
+        let zone = strings.string(u16(at))
+        at += 2
+        let status = Self.statuses[Int(bytes[at])]
+        at += 1
+        let segment = strings.string(u16(at))
+        at += 2
+        let phoneCount = Int(bytes[at])
+        at += 1
+        var phones: [Phone] = []
+        phones.reserveCapacity(phoneCount)
+        for _ in 0..<phoneCount {
+            let number = string(&at)
+            let kind = Self.kinds[Int(bytes[at])]
+            let owner = Self.owners[Int(bytes[at + 1] & 0x7F)]
+            let optedOut = bytes[at + 1] & 0x80 != 0
+            let phoneZone = strings.string(u16(at + 2))
+            at += 4
+            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
+        }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var debts: [Debt] = []
+        debts.reserveCapacity(debtCount)
+        for _ in 0..<debtCount {
+            let debtID = string(&at)
+            var raw: UInt64 = 0
+            for i in 0..<8 { raw |= UInt64(bytes[at + i]) << UInt64(8 * i) }
+            at += 8
+            let currency = strings.string(u16(at)) ?? ""
+            at += 2
+            debts.append(Debt(id: debtID, balance: Money(tenThousandths: Int64(bitPattern: raw)), currency: currency))
+        }
+        let quietCount = Int(bytes[at])
+        at += 1
+        var quiet: [QuietTime] = []
+        for _ in 0..<quietCount {
+            let mask = bytes[at]
+            let from = Int(u16(at + 1))
+            let to = Int(u16(at + 3))
+            at += 5
+            quiet.append(QuietTime(days: (1...7).filter { mask & (1 << UInt8($0 - 1)) != 0 }, fromMinute: from,
+                                   toMinute: to))
+        }
+        return Debtor(id: id, jurisdiction: jurisdiction, zone: zone, status: status, segment: segment,
+                      phones: phones, debts: debts, quiet: quiet)
+    }
+
+    /// The id of debt number `index` and the number of phone number `phone` of the record at `offset`.
+    func debtAndPhone(at offset: UInt32, debt index: Int, phone: Int) -> (debt: String, phone: String) {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at])  // id
+        at += 5  // zone, status, segment
+        let phoneCount = Int(bytes[at])
+        at += 1
+        var number = ""
+        for i in 0..<phoneCount {
+            if i == phone { number = string(&at) } else { at += 1 + Int(bytes[at]) }
+            at += 4
+        }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var debtID = ""
+        for i in 0..<debtCount {
+            if i == index {
+                debtID = string(&at)
+                break
+            }
+            at += 1 + Int(bytes[at]) + 10
+        }
+        return (debtID, number)
+    }
+
+    /// Whether the record at `offset` has a debt with id `debt`.
+    func hasDebt(at offset: UInt32, _ debt: String) -> Bool {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var id = debt
+        return id.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            for _ in 0..<debtCount {
+                if idEquals(at: UInt32(at), raw) { return true }
+                at += 1 + Int(bytes[at]) + 10
+            }
+            return false
+        }
+    }
+
+    /// The packed length of the record at `offset`.
+    func recordLength(at offset: UInt32) -> Int {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<debtCount { at += 1 + Int(bytes[at]) + 10 }
+        at += 1 + 5 * Int(bytes[at])
+        return at - Int(offset)
+    }
+
+    /// Moves every live record into a fresh array and updates the slots' offsets.
+    mutating func compact(_ records: inout [Slot]) {
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(bytes.count - garbage + bytes.count / 8)
+        for i in records.indices {
+            let start = Int(records[i].blob)
+            let end = start + recordLength(at: records[i].blob)
+            records[i].blob = UInt32(fresh.count)
+            fresh.append(contentsOf: bytes[start..<end])
+        }
+        bytes = fresh
+        garbage = 0
+    }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    guard a.count == b.count else { return false }
+    for i in 0..<a.count where a[i] != b[i] { return false }
+    return true
+}
+
+/// Open-addressing hash table from debtor id to slot index; keys are compared against the arena, so the
+/// table itself holds only 4 bytes per bucket.
+struct IDIndex {
+    private(set) var buckets: [UInt32] = Array(repeating: 0, count: 1024)  // 0 = empty, else slot + 1
+    private(set) var count = 0
+
+    private static func bucket(_ hash: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+    }
+
+    func find(hash: UInt64, matches: (UInt32) -> Bool) -> UInt32? {
+        let mask = buckets.count - 1
+        var i = Self.bucket(hash, mask)
+        while true {
+            let v = buckets[i]
+            if v == 0 { return nil }
+            if matches(v - 1) { return v - 1 }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Inserts a slot known to be absent; `rehash` gives the hash of any slot (used when growing).
+    mutating func insert(hash: UInt64, slot: UInt32, rehash: (UInt32) -> UInt64) {
+        if (count + 1) * 10 > buckets.count * 7 {
+            let old = buckets
+            buckets = Array(repeating: 0, count: old.count * 2)
+            count = 0
+            for v in old where v != 0 { place(Self.bucket(rehash(v - 1), buckets.count - 1), v) }
+        }
+        place(Self.bucket(hash, buckets.count - 1), slot + 1)
+    }
+
+    private mutating func place(_ start: Int, _ value: UInt32) {
+        let mask = buckets.count - 1
+        var i = start
+        while buckets[i] != 0 { i = (i + 1) & mask }
+        buckets[i] = value
+        count += 1
+    }
+
+    mutating func reserve(_ n: Int) {
+        var size = buckets.count
+        while n * 10 > size * 7 { size *= 2 }
+        if size != buckets.count {
+            // Growing happens on the next insert through `rehash`; only pre-size when empty.
+            if count == 0 { buckets = Array(repeating: 0, count: size) }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import TagihCore
+import TagihStore
+
+/// One line of an import that was not applied.
+public struct LineRejection: Sendable, Hashable {
+    /// 1-based line number in the file.
+    public var line: Int
+    /// Stable code, for example `missing_field`, `unknown_value`, `invalid_json`.
+    public var code: String
+    /// The JSON field path, empty when the line as a whole is bad.
+    public var field: String
+    /// What is wrong and how to fix it.
+    public var message: String
+}
+
+/// How an import went.
+public struct ImportSummary: Sendable {
+    /// Non-blank lines read.
+    public var lines = 0
+    /// Debtors written (new or replaced).
+    public var accepted = 0
+    /// Lines rejected.
+    public var rejectedCount = 0
+    /// The first ``DebtorImport/maxListedRejections`` rejections, in line order.
+    public var rejections: [LineRejection] = []
+    /// Wall time, seconds.
+    public var elapsedSeconds = 0.0
+}
+
+/// Progress of a running import, for a progress bar.
+public struct ImportProgress: Sendable {
+    public var bytesRead: Int
+    public var totalBytes: Int
+    public var lines: Int
+    public var accepted: Int
+    public var rejected: Int
+}
+
+/// Bulk import of debtor NDJSON into the store, in batches of one transaction each.
+///
+/// It writes the store only (no shards are built), so it needs little memory; the next `serve` recovers the
+/// debtors. Good lines are applied even when others are rejected; a later line with the same id replaces an
+/// earlier one.
+public enum DebtorImport {
+    /// How many rejections the summary lists (all are counted).
+    public static let maxListedRejections = 10_000
+
+    /// Imports `path` into `store`.
+    /// - Parameters:
+    ///   - batchSize: debtors per transaction (default 10,000).
+    ///   - progress: called after each batch.
+    /// - Throws: ``EngineError`` when the file cannot be read; ``StoreError`` when a write fails (batches
+    ///   committed before stay committed).
+    public static func run(
+        file path: String, into store: Store, batchSize: Int = 10_000,
+        progress: (@Sendable (ImportProgress) -> Void)? = nil
+    ) async throws -> ImportSummary {
+        let started = ContinuousClock.now
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw EngineError(code: .invalidRecord, message: "cannot open \(path) for reading; check the path")
+        }
+        defer { try? handle.close() }
+        let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var summary = ImportSummary()
+        var lineNumber = 0
+        var bytesRead = 0
+        var pending = Data()
+        var batch: [Debtor] = []
+        batch.reserveCapacity(batchSize)
+
+        func reject(_ line: Int, _ error: RecordError) {
+            summary.rejectedCount += 1
+            if summary.rejections.count < maxListedRejections {
+                summary.rejections.append(LineRejection(line: line, code: error.code, field: error.field,
+                                                        message: error.message))
+            }
+        }
+        func handleLine(_ bytes: Data) {
+            lineNumber += 1
+            var line = bytes
+            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            summary.lines += 1
+            do {
+                let debtor = try LineDecoder.debtor(from: line).value
+                if let problem = Engine.validate(debtor) {
+                    reject(lineNumber, RecordError(code: "invalid_record", field: "", message: problem))
+                } else {
+                    batch.append(debtor)
+                }
+            } catch {
+                reject(lineNumber, error)
+            }
+        }
+        func flush() async throws {
+            if batch.isEmpty { return }
+            _ = try await store.upsert(batch)
+            summary.accepted += batch.count
+            batch.removeAll(keepingCapacity: true)
+            progress?(ImportProgress(bytesRead: bytesRead, totalBytes: total, lines: summary.lines,
+                                     accepted: summary.accepted, rejected: summary.rejectedCount))
+        }
+
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 22) ?? Data()
+            if chunk.isEmpty { break }
+            bytesRead += chunk.count
+            pending.append(chunk)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                handleLine(pending[start..<newline])
+                start = newline + 1
+                if batch.count >= batchSize { try await flush() }
+            }
+            pending = Data(pending[start...])
+        }
+        if !pending.isEmpty { handleLine(pending) }
+        try await flush()
+        progress?(ImportProgress(bytesRead: bytesRead, totalBytes: total, lines: summary.lines,
+                                 accepted: summary.accepted, rejected: summary.rejectedCount))
+        try await store.checkpoint()
+        let elapsed = ContinuousClock.now - started
+        summary.elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return summary
+    }
+}

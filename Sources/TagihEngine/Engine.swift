@@ -1,0 +1,401 @@
+import Logging
+import Synchronization
+import TagihCore
+import TagihStore
+
+/// The scheduling engine: shards the debtors, leases the best ready ones to dialers, and ingests outcomes,
+/// payments and debtor records durably (acknowledged only after the group commit is on disk).
+///
+/// Isolation: `Sendable`; every method may be called concurrently from any task. State lives in the shard actors;
+/// the store serialises writes through its group committer.
+public final class Engine: Sendable {
+    /// The configuration it was opened with.
+    public let configuration: EngineConfiguration
+    /// The clock it reads.
+    public let clock: any EngineClock
+    /// The durable store.
+    public let store: Store
+    let shards: [Shard]
+    let logger: Logger
+    private let restored = Atomic<Int>(0)
+
+    /// How many debtors the last start filed from the decision snapshot without running the policy.
+    public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
+
+    private init(configuration: EngineConfiguration, clock: any EngineClock, store: Store, shards: [Shard],
+                 logger: Logger) {
+        self.configuration = configuration
+        self.clock = clock
+        self.store = store
+        self.shards = shards
+        self.logger = logger
+    }
+
+    /// Opens the store in `configuration.store.directory` and recovers every debtor and event into the shards.
+    /// - Throws: ``StoreError`` when the store cannot be opened or read.
+    public static func open(
+        configuration: EngineConfiguration = .init(), clock: any EngineClock = WallClock(),
+        policy: ContactPolicy = ContactPolicy(), logger: Logger = Logger(label: "tagih.engine")
+    ) async throws -> Engine {
+        let store = try await Store.open(configuration: configuration.store, logger: logger)
+        var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await store.lastLSN())
+        tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
+        let tag = String(tagValue % 0xFFFF_FFFF, radix: 36)
+        let shards = (0..<configuration.shardCount).map {
+            Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch)
+        }
+        let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards, logger: logger)
+        try await engine.recover()
+        return engine
+    }
+
+    @inline(__always) func shardIndex(_ debtorID: String) -> Int {
+        Int(stableHash(debtorID) % UInt64(shards.count))
+    }
+
+    /// Replays the store: every debtor record, then the event log in order, then one decision per debtor.
+    private func recover() async throws {
+        let started = ContinuousClock.now
+        let total = try await store.debtorCount()
+        let perShard = total / shards.count + total / (shards.count * 8) + 16
+        for shard in shards { await shard.reserve(perShard) }
+        let pageSize = configuration.store.readPageSize
+        var after: String?
+        var next: [StoredDebtor] = try await store.debtors(after: nil, limit: pageSize)
+        while !next.isEmpty {
+            let page = next
+            after = page.last?.debtor.id
+            let cursor = after
+            async let following = page.count < pageSize ? [] : store.debtors(after: cursor, limit: pageSize)
+            var parts = Array(repeating: [StoredDebtor](), count: shards.count)
+            for row in page { parts[shardIndex(row.debtor.id)].append(row) }
+            await withTaskGroup(of: Void.self) { group in
+                for (s, part) in parts.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].load(part) }
+                }
+            }
+            next = try await following
+        }
+        var lsn: Int64 = 0
+        var eventCount = 0
+        while true {
+            let page = try await store.events(after: lsn, limit: pageSize)
+            if page.isEmpty { break }
+            lsn = page.last!.lsn
+            eventCount += page.count
+            var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
+            for e in page { parts[shardIndex(e.event.debtor)].append((e.event, e.lsn)) }
+            await withTaskGroup(of: Void.self) { group in
+                for (s, part) in parts.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].apply(part, now: nil) }
+                }
+            }
+        }
+        let now = clock.now()
+        let restoredCount = await withTaskGroup(of: Int.self) { group in
+            for shard in shards { group.addTask { await shard.decideAll(now: now) } }
+            return await group.reduce(0, +)
+        }
+        restored.store(restoredCount, ordering: .relaxed)
+        let elapsed = ContinuousClock.now - started
+        logger.info("engine recovered", metadata: [
+            "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
+            "restoredFromSnapshot": "\(restoredCount)",
+        ])
+    }
+
+    // MARK: debtors
+
+    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits.
+    public static func validate(_ d: Debtor) -> String? {
+        if d.id.isEmpty { return "id is empty" }
+        if d.id.utf8.count > 255 { return "id is longer than 255 bytes" }
+        if d.jurisdiction.isEmpty { return "jurisdiction is empty" }
+        if d.phones.count > 255 || d.debts.count > 255 || d.quiet.count > 255 {
+            return "more than 255 phones, debts or quiet times"
+        }
+        if let p = d.phones.first(where: { $0.number.utf8.count > 255 || $0.number.isEmpty }) {
+            return "phone number '\(p.number.prefix(20))' is empty or longer than 255 bytes"
+        }
+        if let debt = d.debts.first(where: { $0.id.utf8.count > 255 || $0.id.isEmpty }) {
+            return "debt id '\(debt.id.prefix(20))' is empty or longer than 255 bytes"
+        }
+        return nil
+    }
+
+    /// Inserts or replaces debtor records (their histories are kept) and schedules them. Durable before it
+    /// returns; one transaction for the whole batch (shared with concurrent writers).
+    /// - Throws: ``StoreError`` when the write fails; then none of the batch is applied.
+    public func upsert(_ debtors: [Debtor]) async throws -> [UpsertResult] {
+        var results = [UpsertResult](repeating: .inserted, count: debtors.count)
+        var valid: [Int] = []
+        valid.reserveCapacity(debtors.count)
+        for (i, d) in debtors.enumerated() {
+            if let problem = Self.validate(d) {
+                results[i] = .rejected(code: "invalid_record", message: problem)
+            } else {
+                valid.append(i)
+            }
+        }
+        let lsns = try await store.upsert(valid.map { debtors[$0] })
+        var parts = Array(repeating: [(Int, Debtor, Int64)](), count: shards.count)
+        for (k, i) in valid.enumerated() { parts[shardIndex(debtors[i].id)].append((i, debtors[i], lsns[k])) }
+        let now = clock.now()
+        let outcomes = await withTaskGroup(of: [(Int, UpsertResult)].self) { group in
+            for (s, part) in parts.enumerated() where !part.isEmpty {
+                group.addTask {
+                    let r = await self.shards[s].upsert(part.map { ($0.1, $0.2) }, now: now)
+                    return zip(part, r).map { ($0.0.0, $0.1) }
+                }
+            }
+            var all: [(Int, UpsertResult)] = []
+            for await chunk in group { all += chunk }
+            return all
+        }
+        for (i, r) in outcomes { results[i] = r }
+        return results
+    }
+
+    /// The number of debtors.
+    public func count() async -> Int {
+        var total = 0
+        for shard in shards { total += await shard.count }
+        return total
+    }
+
+    /// Whether the engine holds no debtor (for `serve --demo`: load a demo population only into an empty store).
+    public func isEmpty() async -> Bool { await count() == 0 }
+
+    // MARK: events
+
+    /// Ingests one outcome: durable before it returns; a repeated attempt id is a ``IngestResult/duplicate``.
+    /// An outcome with no lease id, or with the debtor's current lease id, ends that lease.
+    public func ingest(_ outcome: OutcomeEvent) async throws -> IngestResult {
+        try await ingest(events: [.outcome(outcome)])[0]
+    }
+
+    /// Ingests outcomes in one group commit; results are in input order.
+    public func ingest(_ outcomes: [OutcomeEvent]) async throws -> [IngestResult] {
+        try await ingest(events: outcomes.map { .outcome($0) })
+    }
+
+    /// Ingests one payment: durable before it returns; a repeated payment id is a ``IngestResult/duplicate``.
+    public func ingest(_ payment: PaymentEvent) async throws -> IngestResult {
+        try await ingest(events: [.payment(payment)])[0]
+    }
+
+    /// Ingests payments in one group commit; results are in input order.
+    public func ingest(_ payments: [PaymentEvent]) async throws -> [IngestResult] {
+        try await ingest(events: payments.map { .payment($0) })
+    }
+
+    /// Validates, appends durably (group commit) and applies a batch of events.
+    public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
+        if events.isEmpty { return [] }
+        var results = [IngestResult](repeating: .applied, count: events.count)
+        var parts = Array(repeating: [Int](), count: shards.count)
+        for (i, e) in events.enumerated() { parts[shardIndex(e.debtor)].append(i) }
+        let rejections = await withTaskGroup(of: [(Int, IngestResult)].self) { group in
+            for (s, part) in parts.enumerated() where !part.isEmpty {
+                group.addTask {
+                    let verdicts = await self.shards[s].validate(part.map { events[$0] })
+                    return zip(part, verdicts).compactMap { i, v in v.map { (i, $0) } }
+                }
+            }
+            var all: [(Int, IngestResult)] = []
+            for await chunk in group { all += chunk }
+            return all
+        }
+        var rejected = Set<Int>()
+        for (i, r) in rejections {
+            results[i] = r
+            rejected.insert(i)
+        }
+        let valid = events.indices.filter { !rejected.contains($0) }
+        if valid.isEmpty { return results }
+        let appended = try await store.append(valid.map { events[$0] })
+        var toApply = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
+        for (k, i) in valid.enumerated() {
+            switch appended[k] {
+            case .applied(let lsn):
+                toApply[shardIndex(events[i].debtor)].append((events[i], lsn))
+            case .duplicate:
+                results[i] = .duplicate
+            }
+        }
+        let now = clock.now()
+        await withTaskGroup(of: Void.self) { group in
+            for (s, part) in toApply.enumerated() where !part.isEmpty {
+                group.addTask { await self.shards[s].apply(part, now: now) }
+            }
+        }
+        return results
+    }
+
+    // MARK: leasing
+
+    /// Leases the best `n` ready debtors passing `filter` across all shards (k-way merge by score) to `holder`.
+    /// Each is leased exclusively until an outcome arrives or the lease expires (``EngineConfiguration/leaseTTL``).
+    /// Returns fewer than `n` when fewer are ready; best first.
+    public func lease(_ n: Int, filter: LeaseFilter = .all, holder: String) async -> [Lease] {
+        guard n > 0 else { return [] }
+        let now = clock.now()
+        // Phase 1: every shard's best n scores, without taking anything.
+        let peeks = await withTaskGroup(of: (Int, [Float]).self) { group in
+            for (s, shard) in shards.enumerated() { group.addTask { (s, await shard.peekScores(n, filter: filter)) } }
+            var all = Array(repeating: [Float](), count: shards.count)
+            for await (s, scores) in group { all[s] = scores }
+            return all
+        }
+        // Merge: the n best scores overall decide how many each shard hands out.
+        var counts = Array(repeating: 0, count: shards.count)
+        var heads = Array(repeating: 0, count: shards.count)
+        for _ in 0..<n {
+            var best = -1
+            for s in shards.indices where heads[s] < peeks[s].count {
+                if best < 0 || peeks[s][heads[s]] > peeks[best][heads[best]] { best = s }
+            }
+            if best < 0 { break }
+            counts[best] += 1
+            heads[best] += 1
+        }
+        // Phase 2: take them (each shard leases its current best `count`).
+        let ttl = configuration.leaseTTL
+        var leases = await withTaskGroup(of: [Lease].self) { group in
+            for (s, shard) in shards.enumerated() where counts[s] > 0 {
+                let k = counts[s]
+                group.addTask { await shard.take(k, filter: filter, holder: holder, now: now, ttl: ttl) }
+            }
+            var all: [Lease] = []
+            for await chunk in group { all += chunk }
+            return all
+        }
+        leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        return leases
+    }
+
+    /// Ends every lease held by `holder` without counting a call (for a dialer that disconnects cleanly).
+    /// Returns how many leases ended.
+    @discardableResult
+    public func releaseLeases(heldBy holder: String) async -> Int {
+        let now = clock.now()
+        var total = 0
+        for shard in shards { total += await shard.release(heldBy: holder, now: now) }
+        return total
+    }
+
+    /// Advances every shard to `clock.now()`: due debtors become ready, ready ones are re-scored after the hour
+    /// changes, and expired leases are logged durably as counted attempts and return to the queues.
+    public func tick() async {
+        let now = clock.now()
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards {
+                group.addTask {
+                    let expired = await shard.advance(now: now)
+                    if expired.isEmpty { return }
+                    do {
+                        let results = try await self.store.append(expired.map { .leaseExpired($0) })
+                        let applied = zip(expired, results).map { e, r -> (StoredEvent, Int64) in
+                            if case .applied(let lsn) = r { return (.leaseExpired(e), lsn) }
+                            return (.leaseExpired(e), 0)
+                        }
+                        await shard.apply(applied, now: now)
+                    } catch {
+                        self.logger.error("could not log lease expiries; retrying at the next tick",
+                                          metadata: ["error": "\(error)"])
+                        await shard.revertExpiring(expired)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` and writes a decision snapshot
+    /// every ``EngineConfiguration/snapshotIntervalSeconds``, until the task is cancelled.
+    public func run() async throws {
+        var lastSnapshot = ContinuousClock.now
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .milliseconds(configuration.tickIntervalMilliseconds))
+            } catch {
+                return
+            }
+            await tick()
+            if configuration.snapshotIntervalSeconds > 0,
+                ContinuousClock.now - lastSnapshot >= .seconds(configuration.snapshotIntervalSeconds)
+            {
+                lastSnapshot = ContinuousClock.now
+                do {
+                    try await writeSnapshot()
+                } catch {
+                    logger.error("could not write the decision snapshot", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Saves every debtor's current decision to the store (in chunks, interleaved with other writes), so the
+    /// next start need not run the policy for debtors that did not change since. A snapshot is a cache: a
+    /// missing or stale row only costs a decision at start.
+    public func writeSnapshot() async throws {
+        let chunk = max(1, configuration.store.maxRowsPerTransaction)
+        for shard in shards {
+            var start = 0
+            while true {
+                let rows = await shard.snapshotRows(from: start, limit: chunk)
+                if rows.isEmpty { break }
+                try await store.writeSnapshot(rows)
+                start += rows.count
+            }
+        }
+    }
+
+    // MARK: queries
+
+    /// Everything known about one debtor, with fresh decisions at `clock.now()`; nil when unknown.
+    public func debtorState(id: String) async -> DebtorSnapshot? {
+        await shards[shardIndex(id)].snapshot(of: id, now: clock.now())
+    }
+
+    /// The decision the engine holds for a debtor right now: the debt, phone and times it would lease
+    /// (score as kept in the ready queue, single precision). Nil when unknown or when no debt may be called.
+    public func currentDecision(id: String) async -> Decision? {
+        await shards[shardIndex(id)].currentDecision(of: id)
+    }
+
+    /// Planned contacts (the engine's current decision per debtor) whose planned time falls in `from ..< to`,
+    /// earliest first, at most `limit`.
+    public func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) async -> [Decision] {
+        let all = await withTaskGroup(of: [Decision].self) { group in
+            for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit) } }
+            var all: [Decision] = []
+            for await chunk in group { all += chunk }
+            return all
+        }
+        func planned(_ d: Decision) -> Int64 { d.best ?? d.earliest ?? .max }
+        return Array(all.sorted { planned($0) != planned($1) ? planned($0) < planned($1) : $0.debtor < $1.debtor }
+            .prefix(limit))
+    }
+
+    /// How many debtors are in each queue state.
+    public func queueCounts() async -> [DebtorQueueState: Int] {
+        var total: [DebtorQueueState: Int] = [:]
+        for shard in shards { total.merge(await shard.stateCounts(), uniquingKeysWith: +) }
+        return total
+    }
+
+    /// The number of active leases.
+    public func activeLeaseCount() async -> Int {
+        var total = 0
+        for shard in shards { total += await shard.activeLeaseCount() }
+        return total
+    }
+
+    /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are not
+    /// persisted: after a restart their debtors are leasable again.
+    public func close() async throws {
+        try await writeSnapshot()
+        try await store.checkpoint()
+        try await store.close()
+    }
+}

@@ -1,0 +1,63 @@
+import TagihCore
+import TagihStore
+
+/// One partition of the debtors: owns their compact records, histories, time queue, ready queues and leases.
+/// Nothing else touches that state; the engine talks to it in batches.
+actor Shard {
+    var state: ShardState
+
+    init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int) {
+        state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
+    }
+
+    var count: Int { state.count }
+
+    func reserve(_ n: Int) {
+        state.slots.reserveCapacity(n)
+        state.index.reserve(n)
+    }
+
+    func upsert(_ items: [(Debtor, Int64)], now: UnixSeconds?) -> [UpsertResult] {
+        items.map { state.upsert($0.0, lsn: $0.1, now: now) }
+    }
+
+    func load(_ rows: [StoredDebtor]) {
+        for row in rows { state.load(row) }
+    }
+
+    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] { state.snapshotRows(from: start, limit: limit) }
+
+    func validate(_ events: [StoredEvent]) -> [IngestResult?] { events.map { state.validate($0) } }
+
+    func apply(_ events: [(StoredEvent, Int64)], now: UnixSeconds?) {
+        for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }
+    }
+
+    func decideAll(now: UnixSeconds) -> Int { state.decideAll(now: now) }
+
+    func advance(now: UnixSeconds) -> [LeaseExpiry] { state.advance(now: now) }
+
+    func revertExpiring(_ expiries: [LeaseExpiry]) { state.revertExpiring(expiries) }
+
+    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] { state.peekScores(n, filter: filter) }
+
+    func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
+        state.take(n, filter: filter, holder: holder, now: now, ttl: ttl)
+    }
+
+    func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
+
+    func release(heldBy holder: String, now: UnixSeconds) -> Int { state.release(heldBy: holder, now: now) }
+
+    func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? { state.snapshot(of: id, now: now) }
+
+    func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
+        state.schedule(from: from, to: to, limit: limit)
+    }
+
+    func currentDecision(of id: String) -> Decision? { state.currentDecision(of: id) }
+
+    func stateCounts() -> [DebtorQueueState: Int] { state.stateCounts() }
+
+    func activeLeaseCount() -> Int { state.activeLeases.count }
+}

@@ -1,0 +1,103 @@
+import TagihCore
+import TagihStore
+
+/// Decision snapshots: the engine's per-debtor decision saved to the store, so a restart files debtors into
+/// their queues without running the policy for each. A snapshot row is used only when nothing changed for the
+/// debtor after it was taken (its `basis` is the log position of the last change it reflects); restored
+/// decisions are re-decided as soon as they are used at a later hour (`take`, the hourly re-score, the time queue).
+extension ShardState {
+    /// The decision was restored from a snapshot and is not yet in a queue.
+    static let restoredFlag: UInt8 = 2
+    /// The decision was restored without its reasons: re-decide before leasing.
+    static let withoutReasonsFlag: UInt8 = 4
+    static let snapshotVersion: UInt8 = 1
+
+    /// Snapshot rows for slots `start ..< start + limit`.
+    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] {
+        let end = min(slots.count, start + limit)
+        guard start < end else { return [] }
+        var rows: [SnapshotRow] = []
+        rows.reserveCapacity(end - start)
+        for i in start..<end {
+            let slot = slots[i]
+            var w = ByteWriter(capacity: 64)
+            w.write(Self.snapshotVersion)
+            let code: UInt8 =
+                switch slot.state {
+                case .blocked: 0
+                case .waiting: 1
+                case .ready, .leased, .expiring: 2  // leases are not durable: a leased debtor restarts ready
+                }
+            w.write(code)
+            w.write(slot.debtIndex)
+            w.write(slot.phoneIndex)
+            w.write(slot.flags & 1)
+            w.write(slot.score.bitPattern)
+            w.write(slot.earliest)
+            w.write(slot.best)
+            w.write(slot.windowEnds)
+            w.write(slot.decidedAt)
+            w.write(arena.strings.string(slot.zone) ?? "")
+            rows.append(SnapshotRow(debtor: arena.id(at: slot.blob), basis: slot.basis, state: w.bytes))
+        }
+        return rows
+    }
+
+    /// Loads a stored debtor at recovery; restores its snapshot decision when the snapshot covers its record.
+    mutating func load(_ row: StoredDebtor) {
+        guard case .inserted = upsert(row.debtor, lsn: row.lsn, now: nil),
+            let snapshot = row.snapshot, snapshot.basis >= row.lsn, let i = find(row.debtor.id)
+        else { return }
+        snapshot.state.withUnsafeBytes { raw in
+            var r = ByteReader(raw)
+            do {
+                guard try r.readUInt8() == Self.snapshotVersion else { return }
+                let code = try r.readUInt8()
+                var slot = slots[Int(i)]
+                slot.debtIndex = try r.readUInt8()
+                slot.phoneIndex = try r.readUInt8()
+                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag
+                slot.score = Float(bitPattern: try r.readUInt32())
+                slot.earliest = try r.readInt64()
+                slot.best = try r.readInt64()
+                slot.windowEnds = try r.readInt64()
+                slot.decidedAt = try r.readInt64()
+                let zone = try r.readString()
+                slot.zone = zone.isEmpty ? 0 : (arena.strings.id(zone) ?? 0)
+                slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked
+                slot.basis = snapshot.basis
+                slot.reasons = 0
+                slots[Int(i)] = slot
+            } catch {
+                return  // an unreadable snapshot row: the debtor is decided afresh
+            }
+        }
+    }
+
+    /// Files a restored decision into its queue; re-decides when it is due or when nothing was restored.
+    /// Returns whether the restored decision was used as is.
+    @discardableResult
+    mutating func fileOrDecide(_ i: UInt32, now: UnixSeconds) -> Bool {
+        var slot = slots[Int(i)]
+        guard slot.flags & Self.restoredFlag != 0 else {
+            redecide(i, now: now)
+            return false
+        }
+        slot.flags &= ~Self.restoredFlag
+        slot.generation &+= 1
+        switch slot.state {
+        case .waiting where slot.earliest > now:
+            timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
+        case .ready where slot.decidedAt / 3600 == now / 3600 && now < slot.windowEnds:
+            ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
+        case .blocked:
+            break
+        default:
+            slots[Int(i)] = slot
+            redecide(i, now: now)  // due, or decided in another hour
+            return false
+        }
+        slots[Int(i)] = slot
+        return true
+    }
+}

@@ -1,0 +1,526 @@
+import TagihCore
+import TagihStore
+
+/// Where a slot is in the queues.
+enum SlotState: UInt8 {
+    case blocked = 0
+    case waiting = 1
+    case ready = 2
+    case leased = 3
+    /// Leased, the lease ran out, and its expiry is being written to the log.
+    case expiring = 4
+}
+
+/// One debtor's compact scheduling state (72 bytes; `MemoryLayout<Slot>.stride` is checked by a test). The record itself lives in the shard's arena.
+struct Slot {
+    var blob: UInt32
+    var jurisdiction: UInt16
+    /// The decision's zone (interned in the arena's table; 0 = none).
+    var zone: UInt16 = 0
+    /// 0 = no history; else index + 1 into `histories`.
+    var history: UInt32 = 0
+    /// Bumped at every re-decision and lease, so queue entries made before are recognised as stale.
+    var generation: UInt32 = 0
+    /// The active lease's sequence number when leased or expiring.
+    var lease: UInt32 = 0
+    var state: SlotState = .blocked
+    /// The debt and phone the current decision picked (0xFF = none).
+    var debtIndex: UInt8 = 0xFF
+    var phoneIndex: UInt8 = 0xFF
+    /// Bit 0: the decision's `earliest` is a consented callback.
+    var flags: UInt8 = 0
+    var score: Float = 0
+    /// Interned reasons of the current decision (0 = none cached).
+    var reasons: UInt32 = 0
+    /// Earliest permitted instant of the current decision (Int64.max = never).
+    var earliest: Int64 = .max
+    var best: Int64 = .max
+    /// End of the window containing `earliest` (Int64.min = none).
+    var windowEnds: Int64 = .min
+    var decidedAt: Int64 = .min
+    /// Log position of the last change applied (record or event).
+    var basis: Int64 = 0
+}
+
+struct ActiveLease {
+    var index: UInt32
+    var leasedAt: Int64
+    var expires: Int64
+    var holder: String
+}
+
+/// All state of one shard, as a value-type state machine; the `Shard` actor owns one.
+struct ShardState {
+    let shardID: Int
+    let policy: ContactPolicy
+    let leaseTag: String
+    var rescoreBatch: Int
+
+    var slots: [Slot] = []
+    var arena = DebtorArena()
+    var jurisdictions = Interner()
+    var index = IDIndex()
+    var histories: [DebtorHistory] = []
+    var ready: [MaxHeap<ReadyEntry>] = [MaxHeap()]
+    var timeQueue = MaxHeap<TimeEntry>()
+    var leaseQueue = MaxHeap<LeaseEntry>()
+    var activeLeases: [UInt32: ActiveLease] = [:]
+    var nextLeaseSequence: UInt32 = 1
+    var reasonTable: [[String]] = [[]]
+    var reasonIDs: [[String]: UInt32] = [:]
+    static let maxReasonEntries = 1 << 20
+    var lastHour: Int64 = .min
+    var rescoreCursor = Int.max
+
+    init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int) {
+        self.shardID = shardID
+        self.policy = policy
+        self.leaseTag = leaseTag
+        self.rescoreBatch = rescoreBatch
+    }
+
+    var count: Int { slots.count }
+
+    // MARK: lookup
+
+    func find(_ id: String) -> UInt32? {
+        var id = id
+        return id.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            return index.find(hash: stableHash(raw)) { arena.idEquals(at: slots[Int($0)].blob, raw) }
+        }
+    }
+
+    func debtor(_ i: UInt32) -> Debtor {
+        let slot = slots[Int(i)]
+        return arena.debtor(at: slot.blob, jurisdiction: jurisdictions.string(slot.jurisdiction) ?? "")
+    }
+
+    func history(_ i: UInt32) -> DebtorHistory {
+        let h = slots[Int(i)].history
+        return h == 0 ? DebtorHistory() : histories[Int(h - 1)]
+    }
+
+    // MARK: records
+
+    /// Inserts or replaces a record. Decides it at `now` unless `now` is nil (recovery decides later).
+    mutating func upsert(_ debtor: Debtor, lsn: Int64, now: UnixSeconds?) -> UpsertResult {
+        guard let jurisdiction = jurisdictions.id(debtor.jurisdiction) else {
+            return .rejected(code: "too_many_values", message: "more than 65,535 distinct jurisdictions in a shard")
+        }
+        let packed: (offset: UInt32, length: UInt16)
+        do {
+            packed = try arena.append(debtor)
+        } catch .tooLong(let what) {
+            return .rejected(code: "invalid_record", message: "\(what) is too long")
+        } catch {
+            return .rejected(code: "too_many_values", message: "more than 65,535 distinct zones, segments or currencies")
+        }
+        if Int(jurisdiction) >= ready.count { ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(jurisdiction) + 1 - ready.count)) }
+        let result: UpsertResult
+        let i: UInt32
+        if let existing = find(debtor.id) {
+            i = existing
+            arena.garbage += arena.recordLength(at: slots[Int(i)].blob)
+            slots[Int(i)].blob = packed.offset
+            slots[Int(i)].jurisdiction = jurisdiction
+            slots[Int(i)].basis = max(slots[Int(i)].basis, lsn)
+            result = .updated
+        } else {
+            i = UInt32(slots.count)
+            slots.append(Slot(blob: packed.offset, jurisdiction: jurisdiction, basis: lsn))
+            let hash = stableHash(debtor.id)
+            index.insert(hash: hash, slot: i) { arena.idHash(at: slots[Int($0)].blob) }
+            result = .inserted
+        }
+        if let now { redecide(i, now: now) }
+        if arena.garbage > (1 << 20) && arena.garbage > arena.bytes.count / 2 { arena.compact(&slots) }
+        return result
+    }
+
+    /// Checks that an event names a known debtor and debt; nil when it does.
+    func validate(_ event: StoredEvent) -> IngestResult? {
+        let (debtorID, debtID): (String, String)
+        switch event {
+        case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
+        case .payment(let p): (debtorID, debtID) = (p.debtor, p.debt)
+        case .leaseExpired(let l): (debtorID, debtID) = (l.debtor, l.debt)
+        }
+        guard let i = find(debtorID) else {
+            return .rejected(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first")
+        }
+        if !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
+            return .rejected(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'")
+        }
+        return nil
+    }
+
+    /// Adds a durable event to the debtor's history; at runtime (`now` not nil) also ends a lease it answers and
+    /// re-decides.
+    mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?) {
+        guard let i = find(event.debtor) else { return }
+        var slot = slots[Int(i)]
+        if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
+        if slot.history == 0 {
+            histories.append(DebtorHistory())
+            slot.history = UInt32(histories.count)
+        }
+        slot.basis = max(slot.basis, lsn)
+        slots[Int(i)] = slot
+        let h = Int(slot.history - 1)
+        switch event {
+        case .outcome(let o):
+            histories[h].record(o)
+            if now != nil, slot.state == .leased || slot.state == .expiring, o.lease == nil || o.lease == leaseID(slot.lease) {
+                endLease(i)
+            }
+        case .payment(let p):
+            histories[h].record(p)
+        case .leaseExpired(let l):
+            histories[h].recordExpiredLease(debtor: l.debtor, debt: l.debt, phone: l.phone, at: l.leasedAt)
+            if now != nil, slot.state == .expiring, l.lease == leaseID(slot.lease) { endLease(i) }
+        }
+        if let now { redecide(i, now: now) }
+    }
+
+    private mutating func endLease(_ i: UInt32) {
+        activeLeases[slots[Int(i)].lease] = nil
+        slots[Int(i)].lease = 0
+        slots[Int(i)].state = .blocked  // redecide puts it in the right queue
+    }
+
+    // MARK: deciding
+
+    /// Runs the policy for debtor `i` at `now` and files it in the right queue (a leased debtor stays leased).
+    mutating func redecide(_ i: UInt32, now: UnixSeconds) {
+        let debtor = self.debtor(i)
+        let history = self.history(i)
+        let decisions = policy.decide(for: debtor, history: history, now: now)
+        var chosen: Decision?
+        var chosenStart = Int64.max
+        for d in decisions {
+            guard let earliest = d.earliest, d.phone != nil else { continue }
+            let start = max(earliest, now)
+            if chosen == nil || start < chosenStart || (start == chosenStart && d.score > chosen!.score) {
+                chosen = d
+                chosenStart = start
+            }
+        }
+        var slot = slots[Int(i)]
+        slot.generation &+= 1
+        slot.decidedAt = now
+        let leased = slot.state == .leased || slot.state == .expiring
+        if let d = chosen {
+            slot.debtIndex = UInt8(truncatingIfNeeded: debtor.debts.firstIndex { $0.id == d.debt } ?? 0xFF)
+            slot.phoneIndex = UInt8(truncatingIfNeeded: debtor.phones.firstIndex { $0.number == d.phone } ?? 0xFF)
+            slot.earliest = d.earliest!
+            slot.best = d.best ?? .max
+            slot.windowEnds = d.windowEnds ?? .min
+            // Ready debtors rank by the value of calling now; waiting ones keep the decision's value at `best`
+            // until their time comes and they are re-decided.
+            let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
+            slot.score = rank.isFinite ? Float(rank) : 0
+            slot.reasons = internReasons(d.reasons)
+            slot.zone = arena.strings.id(d.zone) ?? 0
+            slot.flags = d.consentedCallback ? 1 : 0
+            if !leased {
+                if slot.earliest <= now {
+                    slot.state = .ready
+                    ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
+                } else {
+                    slot.state = .waiting
+                    timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
+                }
+            }
+        } else {
+            slot.debtIndex = 0xFF
+            slot.phoneIndex = 0xFF
+            slot.earliest = .max
+            slot.best = .max
+            slot.windowEnds = .min
+            slot.score = 0
+            slot.reasons = internReasons(decisions.first?.blockedReason.map { [$0] } ?? [])
+            slot.zone = 0
+            slot.flags = 0
+            if !leased { slot.state = .blocked }
+        }
+        slots[Int(i)] = slot
+    }
+
+    mutating func internReasons(_ reasons: [String]) -> UInt32 {
+        if reasons.isEmpty { return 0 }
+        if let id = reasonIDs[reasons] { return id }
+        guard reasonTable.count < Self.maxReasonEntries else { return 0 }
+        let id = UInt32(reasonTable.count)
+        reasonTable.append(reasons)
+        reasonIDs[reasons] = id
+        return id
+    }
+
+    /// Decides every debtor, or files its restored snapshot decision (after recovery).
+    /// Returns how many restored decisions were used as they were.
+    @discardableResult
+    mutating func decideAll(now: UnixSeconds) -> Int {
+        var restored = 0
+        for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
+        lastHour = now / 3600
+        return restored
+    }
+
+    // MARK: time
+
+    /// Moves debtors whose time has come into the ready queue, re-scores ready debtors after the hour changes,
+    /// and marks leases that ran out as expiring; returns those (the engine logs them, then calls `apply`).
+    mutating func advance(now: UnixSeconds) -> [LeaseExpiry] {
+        while let top = timeQueue.top, top.time <= now {
+            timeQueue.pop()
+            let slot = slots[Int(top.index)]
+            if slot.generation == top.generation && slot.state == .waiting { redecide(top.index, now: now) }
+        }
+        let hour = now / 3600
+        if hour != lastHour {
+            lastHour = hour
+            rescoreCursor = 0
+        }
+        if rescoreCursor < slots.count {
+            let end = min(slots.count, rescoreCursor + rescoreBatch)
+            for i in rescoreCursor..<end where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour {
+                redecide(UInt32(i), now: now)
+            }
+            rescoreCursor = end
+        }
+        shedStaleEntries()
+        var expired: [LeaseExpiry] = []
+        while let top = leaseQueue.top, top.expires <= now {
+            leaseQueue.pop()
+            guard let lease = activeLeases[top.sequence], slots[Int(top.index)].state == .leased,
+                slots[Int(top.index)].lease == top.sequence
+            else { continue }
+            slots[Int(top.index)].state = .expiring
+            let slot = slots[Int(top.index)]
+            let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+            expired.append(LeaseExpiry(lease: leaseID(top.sequence), debtor: arena.id(at: slot.blob), debt: debt,
+                                       phone: phone, leasedAt: lease.leasedAt, expiredAt: now))
+        }
+        return expired
+    }
+
+    /// Puts leases whose expiry could not be logged back under lease; they are retried at the next tick.
+    mutating func revertExpiring(_ expiries: [LeaseExpiry]) {
+        for e in expiries {
+            guard let i = find(e.debtor), slots[Int(i)].state == .expiring,
+                let lease = activeLeases[slots[Int(i)].lease]
+            else { continue }
+            slots[Int(i)].state = .leased
+            leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: slots[Int(i)].lease, index: i))
+        }
+    }
+
+    /// Rebuilds a heap when more than half its entries are stale, so memory stays bounded.
+    mutating func shedStaleEntries() {
+        if timeQueue.count > 4096 && timeQueue.count > 2 * waitingEstimate + 1024 {
+            let s = slots
+            timeQueue.compact { s[Int($0.index)].generation == $0.generation && s[Int($0.index)].state == .waiting }
+        }
+        for j in ready.indices where ready[j].count > 4096 && ready[j].count > 2 * slots.count {
+            let s = slots
+            ready[j].compact { s[Int($0.index)].generation == $0.generation && s[Int($0.index)].state == .ready }
+        }
+    }
+
+    private var waitingEstimate: Int { slots.count }
+
+    // MARK: leasing
+
+    func leaseID(_ sequence: UInt32) -> String { "L\(leaseTag)-\(shardID)-\(sequence)" }
+
+    func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
+        guard filter.jurisdictions != nil else { return Array(ready.indices.dropFirst()) }
+        var ids: [Int] = []
+        for (i, j) in jurisdictions.strings.enumerated() where i > 0 && filter.matches(j) { ids.append(i) }
+        return ids
+    }
+
+    @inline(__always) func isLive(_ e: ReadyEntry) -> Bool {
+        let s = slots[Int(e.index)]
+        return s.generation == e.generation && s.state == .ready
+    }
+
+    /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them.
+    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+        struct Frontier: Comparable {
+            var score: Float
+            var heap: Int
+            var position: Int
+            static func < (a: Frontier, b: Frontier) -> Bool { a.score < b.score }
+        }
+        var frontier = MaxHeap<Frontier>()
+        for j in jurisdictionIDs(filter) where j < ready.count {
+            if let top = ready[j].top { frontier.push(Frontier(score: top.score, heap: j, position: 0)) }
+        }
+        var scores: [Float] = []
+        scores.reserveCapacity(n)
+        var visited = 0
+        while scores.count < n, let f = frontier.pop() {
+            visited += 1
+            if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
+            let storage = ready[f.heap].storage
+            if isLive(storage[f.position]) { scores.append(f.score) }
+            for child in [2 * f.position + 1, 2 * f.position + 2] where child < storage.count {
+                frontier.push(Frontier(score: storage[child].score, heap: f.heap, position: child))
+            }
+        }
+        return scores
+    }
+
+    /// Leases the best `n` ready debtors passing `filter` to `holder` until `now + ttl`.
+    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
+        let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
+        var leases: [Lease] = []
+        leases.reserveCapacity(n)
+        let hour = now / 3600
+        while leases.count < n {
+            var bestHeap = -1
+            var bestEntry: ReadyEntry?
+            for j in heaps {
+                while let top = ready[j].top, !isLive(top) { ready[j].pop() }
+                if let top = ready[j].top, bestEntry == nil || bestEntry! < top {
+                    bestEntry = top
+                    bestHeap = j
+                }
+            }
+            guard let entry = bestEntry else { break }
+            ready[bestHeap].pop()
+            let i = entry.index
+            let slot = slots[Int(i)]
+            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
+                || slot.flags & Self.withoutReasonsFlag != 0
+            {
+                redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                continue
+            }
+            leases.append(grant(i, holder: holder, now: now, ttl: ttl))
+        }
+        return leases
+    }
+
+    private mutating func grant(_ i: UInt32, holder: String, now: UnixSeconds, ttl: Int64) -> Lease {
+        let sequence = nextLeaseSequence
+        nextLeaseSequence &+= 1
+        if nextLeaseSequence == 0 { nextLeaseSequence = 1 }
+        var slot = slots[Int(i)]
+        slot.state = .leased
+        slot.lease = sequence
+        slot.generation &+= 1
+        slots[Int(i)] = slot
+        let expires = now + ttl
+        activeLeases[sequence] = ActiveLease(index: i, leasedAt: now, expires: expires, holder: holder)
+        leaseQueue.push(LeaseEntry(expires: expires, sequence: sequence, index: i))
+        return makeLease(i, sequence: sequence, holder: holder, leasedAt: now, expires: expires)
+    }
+
+    func makeLease(_ i: UInt32, sequence: UInt32, holder: String, leasedAt: Int64, expires: Int64) -> Lease {
+        let slot = slots[Int(i)]
+        let debtorID = arena.id(at: slot.blob)
+        let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+        let reasons = reasonTable[Int(slot.reasons)]
+        let decision = Decision(
+            debtor: debtorID, debt: debt, phone: phone, earliest: slot.earliest,
+            best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
+            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
+            consentedCallback: slot.flags & 1 != 0)
+        return Lease(id: leaseID(sequence), debtor: debtorID, debt: debt, phone: phone, leasedAt: leasedAt,
+                     expires: expires, score: Double(slot.score), decision: decision, windowEnds: decision.windowEnds,
+                     reasons: reasons, holder: holder)
+    }
+
+    /// Gives leases back without a call (the merge did not need them): the debtors are ready again at once.
+    mutating func cancel(_ leaseIDs: [String]) {
+        for id in leaseIDs {
+            guard let sequence = UInt32(id.split(separator: "-").last ?? ""), let lease = activeLeases[sequence],
+                slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
+            else { continue }
+            activeLeases[sequence] = nil
+            var slot = slots[Int(lease.index)]
+            slot.state = .ready
+            slot.lease = 0
+            slot.generation &+= 1
+            slots[Int(lease.index)] = slot
+            ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: lease.index, generation: slot.generation))
+        }
+    }
+
+    /// Ends every lease of `holder` without counting a call (a dialer that disconnected cleanly).
+    mutating func release(heldBy holder: String, now: UnixSeconds) -> Int {
+        let mine = activeLeases.filter { $0.value.holder == holder }
+        for (sequence, lease) in mine where slots[Int(lease.index)].lease == sequence && slots[Int(lease.index)].state == .leased {
+            endLease(lease.index)
+            redecide(lease.index, now: now)
+        }
+        return mine.count
+    }
+
+    // MARK: queries
+
+    func state(of i: UInt32) -> DebtorQueueState {
+        switch slots[Int(i)].state {
+        case .blocked: .blocked
+        case .waiting: .waiting
+        case .ready: .ready
+        case .leased, .expiring: .leased
+        }
+    }
+
+    func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
+        guard let i = find(id) else { return nil }
+        let debtor = self.debtor(i)
+        let history = self.history(i)
+        var lease: Lease?
+        let slot = slots[Int(i)]
+        if slot.state == .leased || slot.state == .expiring, let active = activeLeases[slot.lease] {
+            lease = makeLease(i, sequence: slot.lease, holder: active.holder, leasedAt: active.leasedAt, expires: active.expires)
+        }
+        return DebtorSnapshot(debtor: debtor, decisions: policy.decide(for: debtor, history: history, now: now),
+                              history: history, state: state(of: i), lease: lease)
+    }
+
+    /// The engine's current decision for every debtor whose planned contact (`best`, else `earliest`) falls in
+    /// `from ..< to`, earliest first, at most `limit`.
+    func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
+        var picked: [(Int64, UInt32)] = []
+        for (i, slot) in slots.enumerated() where slot.earliest != .max {
+            let planned = slot.best != .max ? slot.best : slot.earliest
+            if planned >= from && planned < to { picked.append((planned, UInt32(i))) }
+        }
+        picked.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        return picked.prefix(limit).map { (_, i) in
+            let slot = slots[Int(i)]
+            let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+            return Decision(debtor: arena.id(at: slot.blob), debt: debt, phone: phone, earliest: slot.earliest,
+                            best: slot.best == .max ? nil : slot.best,
+                            windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
+                            blockedReason: nil, reasons: reasonTable[Int(slot.reasons)],
+                            zone: arena.strings.string(slot.zone), consentedCallback: slot.flags & 1 != 0)
+        }
+    }
+
+    /// The decision the engine currently holds for debtor `id` (what it would lease), or nil.
+    func currentDecision(of id: String) -> Decision? {
+        guard let i = find(id) else { return nil }
+        let slot = slots[Int(i)]
+        guard slot.earliest != .max else { return nil }
+        let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+        return Decision(debtor: id, debt: debt, phone: phone, earliest: slot.earliest,
+                        best: slot.best == .max ? nil : slot.best,
+                        windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
+                        blockedReason: nil, reasons: reasonTable[Int(slot.reasons)],
+                        zone: arena.strings.string(slot.zone), consentedCallback: slot.flags & 1 != 0)
+    }
+
+    /// Counts per queue state (for metrics and tests).
+    func stateCounts() -> [DebtorQueueState: Int] {
+        var counts: [DebtorQueueState: Int] = [:]
+        for i in slots.indices { counts[state(of: UInt32(i)), default: 0] += 1 }
+        return counts
+    }
+}

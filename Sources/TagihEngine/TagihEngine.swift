@@ -1,1 +1,0 @@
-// TagihEngine: filled by its issue.

@@ -1,0 +1,97 @@
+import TagihCore
+import TagihStore
+
+/// Which debtors a dialer may be given.
+public struct LeaseFilter: Sendable, Hashable {
+    /// Jurisdictions to serve; nil = all. `"US"` also matches every sub-region (`"US-MA"`, `"US-NY-NYC"`).
+    public var jurisdictions: [String]?
+
+    /// Creates a filter.
+    public init(jurisdictions: [String]? = nil) { self.jurisdictions = jurisdictions }
+
+    /// Every debtor.
+    public static let all = LeaseFilter()
+
+    /// Whether `jurisdiction` passes the filter.
+    public func matches(_ jurisdiction: String) -> Bool {
+        guard let jurisdictions else { return true }
+        for j in jurisdictions {
+            if jurisdiction == j { return true }
+            if jurisdiction.count > j.count, jurisdiction.hasPrefix(j),
+                jurisdiction.utf8[jurisdiction.utf8.index(jurisdiction.utf8.startIndex, offsetBy: j.utf8.count)]
+                    == UInt8(ascii: "-")
+            {
+                return true
+            }
+        }
+        return false
+    }
+}
+
+/// A debtor handed to one dialer: nobody else is given this debtor until the lease ends (outcome or expiry).
+public struct Lease: Sendable, Hashable {
+    /// The lease id (unique across restarts); a dialer echoes it in the outcome.
+    public var id: String
+    public var debtor: String
+    public var debt: String
+    public var phone: String
+    /// When the lease was handed out.
+    public var leasedAt: UnixSeconds
+    /// When it expires; an expired lease counts as a placed call.
+    public var expires: UnixSeconds
+    /// The rank it was given by (value of calling now).
+    public var score: Double
+    /// The decision it was leased under.
+    public var decision: Decision
+    /// The end of the permitted window the call must fall in.
+    public var windowEnds: UnixSeconds?
+    /// Why this call, now.
+    public var reasons: [String]
+    /// The dialer that holds it.
+    public var holder: String
+}
+
+/// What became of one ingested event.
+public enum IngestResult: Sendable, Hashable {
+    /// Durable and applied.
+    case applied
+    /// Already in the log (same attempt or payment id); acknowledged, not applied again.
+    case duplicate
+    /// Not written: the code and message say why (for example `unknown_debtor`).
+    case rejected(code: String, message: String)
+}
+
+/// What became of one upserted debtor.
+public enum UpsertResult: Sendable, Hashable {
+    /// A new debtor, durable and scheduled.
+    case inserted
+    /// A known debtor's record was replaced; its history is kept.
+    case updated
+    /// Not written: the code and message say why.
+    case rejected(code: String, message: String)
+}
+
+/// Where a debtor is in the engine's queues.
+public enum DebtorQueueState: String, Sendable, Hashable {
+    /// No open debt may be called (hard stop, no phone, no open debt).
+    case blocked
+    /// Waiting for its next permitted time.
+    case waiting
+    /// Permitted now, in the ready queue.
+    case ready
+    /// Leased to a dialer.
+    case leased
+}
+
+/// Everything the engine knows about one debtor, for `explain` and the API.
+public struct DebtorSnapshot: Sendable {
+    public var debtor: Debtor
+    /// Fresh decisions, one per open debt, at the instant of the query.
+    public var decisions: [Decision]
+    /// The history the decisions were made from.
+    public var history: DebtorHistory
+    /// The queue state.
+    public var state: DebtorQueueState
+    /// The active lease, if any.
+    public var lease: Lease?
+}

@@ -1,0 +1,174 @@
+import DequeModule
+import Foundation
+import GRDB
+import TagihCore
+
+/// One caller's writes.
+enum WriteRequest: Sendable {
+    case events([StoredEvent])
+    case debtors([Debtor])
+
+    var count: Int {
+        switch self {
+        case .events(let e): e.count
+        case .debtors(let d): d.count
+        }
+    }
+}
+
+/// What one caller gets back after the commit.
+enum WriteResponse: Sendable {
+    case events([AppendResult])
+    case debtors([Int64])
+}
+
+/// The single writer: batches concurrent requests into one transaction (group commit).
+///
+/// Leader/follower: the first caller that finds no write in flight becomes the leader; it takes every request
+/// queued meanwhile (up to `maxRows`), commits them in one transaction, resumes the followers with their results,
+/// and hands leadership to the next queued caller, if any. Callers that arrive during a commit wait and are part
+/// of the next batch. No background task: the work runs on the callers' own tasks.
+actor GroupCommitter {
+    private enum Signal: Sendable {
+        case done(WriteResponse)
+        case lead
+    }
+
+    private struct Waiter {
+        var request: WriteRequest
+        var continuation: CheckedContinuation<Signal, any Error>
+    }
+
+    private let pool: DatabasePool
+    private let maxRows: Int
+    private var pending: Deque<Waiter> = []
+    private var writing = false
+    private var closed = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The log position of the last committed row.
+    private(set) var currentLSN: Int64
+    /// Transactions committed since open.
+    private(set) var transactions = 0
+    /// Write requests acknowledged since open.
+    private(set) var requests = 0
+
+    init(pool: DatabasePool, lsn: Int64, maxRows: Int) {
+        self.pool = pool
+        self.currentLSN = lsn
+        self.maxRows = maxRows
+    }
+
+    func submit(_ request: WriteRequest) async throws -> WriteResponse {
+        if closed { throw StoreError(code: .closed, message: "the store is closed") }
+        if writing {
+            let signal = try await withCheckedThrowingContinuation { continuation in
+                pending.append(Waiter(request: request, continuation: continuation))
+            }
+            if case .done(let response) = signal { return response }
+        } else {
+            writing = true
+        }
+        return try await lead(with: request)
+    }
+
+    /// Waits until no write is in flight, then refuses new writes.
+    func close() async {
+        closed = true
+        if writing { await withCheckedContinuation { idleWaiters.append($0) } }
+    }
+
+    private func lead(with first: WriteRequest) async throws -> WriteResponse {
+        var batch = [first]
+        var followers: [Waiter] = []
+        var rows = first.count
+        while let next = pending.first, rows + next.request.count <= maxRows {
+            rows += next.request.count
+            followers.append(pending.removeFirst())
+            batch.append(next.request)
+        }
+        let start = currentLSN
+        let snapshot = batch
+        let outcome: Result<([WriteResponse], Int64), any Error>
+        do {
+            outcome = .success(try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
+        } catch {
+            outcome = .failure(StoreError(code: .writeFailed, message: "the write transaction failed; retry", cause: error))
+        }
+        if case .success(let (_, last)) = outcome {
+            currentLSN = last
+            transactions += 1
+            self.requests += batch.count
+        }
+        // Hand over before resuming anyone, so the queue never stalls.
+        if let next = pending.popFirst() {
+            next.continuation.resume(returning: .lead)
+        } else {
+            writing = false
+            for waiter in idleWaiters { waiter.resume() }
+            idleWaiters = []
+        }
+        switch outcome {
+        case .success(let (responses, _)):
+            for (i, follower) in followers.enumerated() { follower.continuation.resume(returning: .done(responses[i + 1])) }
+            return responses[0]
+        case .failure(let error):
+            for follower in followers { follower.continuation.resume(throwing: error) }
+            throw error
+        }
+    }
+
+    /// Runs inside one write transaction on GRDB's writer queue.
+    private static func commit(_ batch: [WriteRequest], startingAfter start: Int64, in db: Database) throws
+        -> ([WriteResponse], Int64)
+    {
+        var lsn = start
+        var responses: [WriteResponse] = []
+        responses.reserveCapacity(batch.count)
+        var insertEvent: Statement?
+        var upsertDebtor: Statement?
+        for request in batch {
+            switch request {
+            case .events(let events):
+                if insertEvent == nil {
+                    insertEvent = try db.cachedStatement(
+                        sql: "INSERT OR IGNORE INTO event (lsn, kind, key, debtor, body) VALUES (?, ?, ?, ?, ?)")
+                }
+                var results: [AppendResult] = []
+                results.reserveCapacity(events.count)
+                for event in events {
+                    let candidate = lsn + 1
+                    try insertEvent!.execute(arguments: [
+                        candidate, event.kind, event.key, event.debtor, Data(RecordCoding.encode(event)),
+                    ])
+                    if db.changesCount == 1 {
+                        lsn = candidate
+                        results.append(.applied(lsn: candidate))
+                    } else {
+                        results.append(.duplicate)
+                    }
+                }
+                responses.append(.events(results))
+            case .debtors(let debtors):
+                if upsertDebtor == nil {
+                    upsertDebtor = try db.cachedStatement(
+                        sql: """
+                            INSERT INTO debtor (id, lsn, body) VALUES (?, ?, ?)
+                            ON CONFLICT (id) DO UPDATE SET lsn = excluded.lsn, body = excluded.body
+                            """)
+                }
+                var lsns: [Int64] = []
+                lsns.reserveCapacity(debtors.count)
+                for debtor in debtors {
+                    lsn += 1
+                    try upsertDebtor!.execute(arguments: [debtor.id, lsn, Data(RecordCoding.encode(debtor))])
+                    lsns.append(lsn)
+                }
+                responses.append(.debtors(lsns))
+            }
+        }
+        if lsn != start {
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'lsn'", arguments: [lsn])
+        }
+        return (responses, lsn)
+    }
+}

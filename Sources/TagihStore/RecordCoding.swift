@@ -1,0 +1,234 @@
+import TagihCore
+
+/// An event kept in the append-only log. Each kind has its own idempotency key space.
+public enum StoredEvent: Sendable, Hashable {
+    /// The outcome of a placed call; keyed by `attempt`.
+    case outcome(OutcomeEvent)
+    /// A payment; keyed by `payment`.
+    case payment(PaymentEvent)
+    /// A lease that expired without an outcome; keyed by the lease id. It counts as a placed call.
+    case leaseExpired(LeaseExpiry)
+
+    /// The log's kind code for this event.
+    public var kind: Int {
+        switch self {
+        case .outcome: 1
+        case .payment: 2
+        case .leaseExpired: 3
+        }
+    }
+
+    /// The idempotency key within the kind.
+    public var key: String {
+        switch self {
+        case .outcome(let o): o.attempt
+        case .payment(let p): p.payment
+        case .leaseExpired(let l): l.lease
+        }
+    }
+
+    /// The debtor the event belongs to.
+    public var debtor: String {
+        switch self {
+        case .outcome(let o): o.debtor
+        case .payment(let p): p.debtor
+        case .leaseExpired(let l): l.debtor
+        }
+    }
+}
+
+/// A lease that ran out without an outcome: the dialer may have dialed, so it counts as a placed call.
+public struct LeaseExpiry: Sendable, Hashable {
+    /// The lease id.
+    public var lease: String
+    public var debtor: String
+    public var debt: String
+    public var phone: String
+    /// When the lease was handed out (the instant the call may have been placed).
+    public var leasedAt: UnixSeconds
+    /// When it expired.
+    public var expiredAt: UnixSeconds
+    /// Creates an expiry record.
+    public init(lease: String, debtor: String, debt: String, phone: String, leasedAt: UnixSeconds,
+                expiredAt: UnixSeconds) {
+        self.lease = lease
+        self.debtor = debtor
+        self.debt = debt
+        self.phone = phone
+        self.leasedAt = leasedAt
+        self.expiredAt = expiredAt
+    }
+}
+
+/// Binary encoding of records for the store's BLOB columns.
+public enum RecordCoding {
+    /// Encodes a debtor.
+    public static func encode(_ d: Debtor, into w: inout ByteWriter) {
+        w.write(d.id)
+        w.write(d.jurisdiction)
+        w.write(d.zone)
+        w.write(d.status.rawValue)
+        w.write(d.segment)
+        w.write(UInt8(clamping: d.phones.count))
+        for p in d.phones.prefix(255) {
+            w.write(p.number)
+            w.write(p.kind.rawValue)
+            w.write(p.owner.rawValue)
+            w.write(p.zone)
+            w.write(UInt8(p.optedOut ? 1 : 0))
+        }
+        w.write(UInt8(clamping: d.debts.count))
+        for debt in d.debts.prefix(255) {
+            w.write(debt.id)
+            w.write(debt.balance.tenThousandths)
+            w.write(debt.currency)
+        }
+        w.write(UInt8(clamping: d.quiet.count))
+        for q in d.quiet.prefix(255) {
+            var mask: UInt8 = 0
+            for day in q.days where (1...7).contains(day) { mask |= 1 << UInt8(day - 1) }
+            w.write(mask)
+            w.write(UInt16(clamping: q.fromMinute))
+            w.write(UInt16(clamping: q.toMinute))
+        }
+    }
+
+    /// Encodes a debtor into a fresh byte array.
+    public static func encode(_ d: Debtor) -> [UInt8] {
+        var w = ByteWriter(capacity: 96)
+        encode(d, into: &w)
+        return w.bytes
+    }
+
+    /// Decodes a debtor.
+    public static func decodeDebtor(_ r: inout ByteReader) throws(StoreError) -> Debtor {
+        let id = try r.readString()
+        let jurisdiction = try r.readString()
+        let zone = try r.readOptionalString()
+        let status = try code(DebtorStatus.self, try r.readString())
+        let segment = try r.readOptionalString()
+        let phoneCount = Int(try r.readUInt8())
+        var phones: [Phone] = []
+        phones.reserveCapacity(phoneCount)
+        for _ in 0..<phoneCount {
+            let number = try r.readString()
+            let kind = try code(PhoneKind.self, try r.readString())
+            let owner = try code(PhoneOwner.self, try r.readString())
+            let phoneZone = try r.readOptionalString()
+            let optedOut = try r.readUInt8() != 0
+            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
+        }
+        let debtCount = Int(try r.readUInt8())
+        var debts: [Debt] = []
+        debts.reserveCapacity(debtCount)
+        for _ in 0..<debtCount {
+            let debtID = try r.readString()
+            let balance = try r.readInt64()
+            let currency = try r.readString()
+            debts.append(Debt(id: debtID, balance: Money(tenThousandths: balance), currency: currency))
+        }
+        let quietCount = Int(try r.readUInt8())
+        var quiet: [QuietTime] = []
+        for _ in 0..<quietCount {
+            let mask = try r.readUInt8()
+            let from = Int(try r.readUInt16())
+            let to = Int(try r.readUInt16())
+            quiet.append(QuietTime(days: (1...7).filter { mask & (1 << UInt8($0 - 1)) != 0 }, fromMinute: from,
+                                   toMinute: to))
+        }
+        return Debtor(id: id, jurisdiction: jurisdiction, zone: zone, status: status, segment: segment,
+                      phones: phones, debts: debts, quiet: quiet)
+    }
+
+    /// Decodes a debtor from bytes.
+    public static func decodeDebtor(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> Debtor {
+        var r = ByteReader(bytes)
+        return try decodeDebtor(&r)
+    }
+
+    /// Encodes the body of an event (its kind is kept apart).
+    public static func encode(_ e: StoredEvent) -> [UInt8] {
+        var w = ByteWriter(capacity: 80)
+        switch e {
+        case .outcome(let o):
+            w.write(o.attempt)
+            w.write(o.debtor)
+            w.write(o.debt)
+            w.write(o.phone)
+            w.write(o.at)
+            w.write(o.outcome.rawValue)
+            w.write(o.lease)
+            if let p = o.promise {
+                w.write(UInt8(1))
+                w.write(p.amount.tenThousandths)
+                w.write(p.due)
+            } else {
+                w.write(UInt8(0))
+            }
+            w.write(o.callbackAt)
+        case .payment(let p):
+            w.write(p.payment)
+            w.write(p.debtor)
+            w.write(p.debt)
+            w.write(p.amount.tenThousandths)
+            w.write(p.at)
+        case .leaseExpired(let l):
+            w.write(l.lease)
+            w.write(l.debtor)
+            w.write(l.debt)
+            w.write(l.phone)
+            w.write(l.leasedAt)
+            w.write(l.expiredAt)
+        }
+        return w.bytes
+    }
+
+    /// Decodes an event body of the given kind.
+    public static func decodeEvent(kind: Int, _ bytes: UnsafeRawBufferPointer) throws(StoreError) -> StoredEvent {
+        var r = ByteReader(bytes)
+        switch kind {
+        case 1:
+            let attempt = try r.readString()
+            let debtor = try r.readString()
+            let debt = try r.readString()
+            let phone = try r.readString()
+            let at = try r.readInt64()
+            let outcome = try code(Outcome.self, try r.readString())
+            let lease = try r.readOptionalString()
+            var promise: PromiseTerms?
+            if try r.readUInt8() != 0 {
+                let amount = try r.readInt64()
+                promise = PromiseTerms(amount: Money(tenThousandths: amount), due: try r.readString())
+            }
+            let callbackAt = try r.readOptionalInt64()
+            return .outcome(OutcomeEvent(attempt: attempt, debtor: debtor, debt: debt, phone: phone, at: at,
+                                         outcome: outcome, lease: lease, promise: promise, callbackAt: callbackAt))
+        case 2:
+            let payment = try r.readString()
+            let debtor = try r.readString()
+            let debt = try r.readString()
+            let amount = try r.readInt64()
+            let at = try r.readInt64()
+            return .payment(PaymentEvent(payment: payment, debtor: debtor, debt: debt,
+                                         amount: Money(tenThousandths: amount), at: at))
+        case 3:
+            let lease = try r.readString()
+            let debtor = try r.readString()
+            let debt = try r.readString()
+            let phone = try r.readString()
+            let leasedAt = try r.readInt64()
+            let expiredAt = try r.readInt64()
+            return .leaseExpired(LeaseExpiry(lease: lease, debtor: debtor, debt: debt, phone: phone,
+                                             leasedAt: leasedAt, expiredAt: expiredAt))
+        default:
+            throw StoreError(code: .corruptRecord, message: "unknown event kind \(kind) in the log")
+        }
+    }
+
+    static func code<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws(StoreError) -> T {
+        guard let value = T(rawValue: raw) else {
+            throw StoreError(code: .corruptRecord, message: "unknown value '\(raw)' in a stored record")
+        }
+        return value
+    }
+}

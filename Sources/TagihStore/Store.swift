@@ -1,0 +1,286 @@
+import Foundation
+import GRDB
+import Logging
+import TagihCore
+
+/// The result of appending one event to the log.
+public enum AppendResult: Sendable, Hashable {
+    /// Newly written and durable; `lsn` is its position in the log.
+    case applied(lsn: Int64)
+    /// An event with the same kind and key was already in the log; nothing was written.
+    case duplicate
+}
+
+/// A debtor as read back from the store.
+public struct StoredDebtor: Sendable {
+    /// The debtor record.
+    public var debtor: Debtor
+    /// The log position of the write that stored this version of the record.
+    public var lsn: Int64
+    /// The engine's cached scheduling state for this debtor, if a snapshot holds one.
+    public var snapshot: SnapshotRow?
+}
+
+/// One row of a decision snapshot: opaque engine state valid for a debtor whose last change is `basis`.
+public struct SnapshotRow: Sendable {
+    /// The debtor id.
+    public var debtor: String
+    /// The log position of the last change (record or event) reflected in `state`.
+    public var basis: Int64
+    /// Engine-defined bytes.
+    public var state: [UInt8]
+    /// Creates a row.
+    public init(debtor: String, basis: Int64, state: [UInt8]) {
+        self.debtor = debtor
+        self.basis = basis
+        self.state = state
+    }
+}
+
+/// An event as read back from the log.
+public struct LoggedEvent: Sendable {
+    /// Its position in the log.
+    public var lsn: Int64
+    /// The event.
+    public var event: StoredEvent
+}
+
+/// The durable store: SQLite (system libsqlite3) through GRDB, in WAL mode.
+///
+/// Tables: `debtor` (the current record of each debtor, WITHOUT ROWID keyed by id), `event` (the append-only log
+/// of outcomes, payments and lease expiries, unique by kind + idempotency key), `snapshot_state` (the engine's
+/// cached decisions, so a restart need not re-decide every debtor) and `meta`.
+///
+/// Every write goes through one group committer: concurrent callers are batched into one transaction, which is
+/// committed (and, with ``StoreConfiguration/Durability/full``, fsynced) before any of them returns.
+///
+/// Isolation: `Sendable`; all methods may be called from any task. SQLite work runs on GRDB's dispatch queues,
+/// never on the cooperative thread pool.
+public final class Store: Sendable {
+    /// The configuration it was opened with.
+    public let configuration: StoreConfiguration
+    let pool: DatabasePool
+    let committer: GroupCommitter
+    let logger: Logger
+
+    private init(configuration: StoreConfiguration, pool: DatabasePool, lsn: Int64, logger: Logger) {
+        self.configuration = configuration
+        self.pool = pool
+        self.logger = logger
+        self.committer = GroupCommitter(pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction))
+    }
+
+    /// Opens (creating and migrating when needed) the store in `configuration.directory`.
+    /// - Throws: ``StoreError`` with code `cannot_open`.
+    public static func open(configuration: StoreConfiguration = .init(), logger: Logger = Logger(label: "tagih.store"))
+        async throws -> Store
+    {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+            var config = Configuration()
+            config.label = "tagih.store"
+            config.busyMode = .timeout(10)
+            let pool = try DatabasePool(path: configuration.path, configuration: config)
+            let sync = configuration.durability == .full ? "FULL" : "NORMAL"
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(sync)")
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+            }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }
+            }
+            let lsn = try await pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lsn'") ?? 0
+            }
+            logger.debug("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
+            return Store(configuration: configuration, pool: pool, lsn: lsn, logger: logger)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(
+                code: .cannotOpen,
+                message: "cannot open the store at \(configuration.path); check the directory exists and is writable",
+                cause: error)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO meta (key, value) VALUES ('lsn', 0);
+                CREATE TABLE debtor (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    lsn INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE event (
+                    lsn INTEGER PRIMARY KEY NOT NULL,
+                    kind INTEGER NOT NULL,
+                    key TEXT NOT NULL,
+                    debtor TEXT NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE UNIQUE INDEX event_key ON event (kind, key);
+                CREATE TABLE snapshot_state (
+                    debtor TEXT PRIMARY KEY NOT NULL,
+                    basis INTEGER NOT NULL,
+                    state BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    /// The applied migrations, in order (for diagnostics and tests).
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try Array(Self.migrator.appliedIdentifiers(db)).sorted() }
+    }
+
+    /// The current `PRAGMA synchronous` of the writer connection (2 = FULL, 1 = NORMAL).
+    public func synchronousLevel() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Appends events to the log, group-committed with every concurrent writer. Returns after the commit is
+    /// durable. A repeated (kind, key) is reported as ``AppendResult/duplicate`` and not written again.
+    /// - Throws: ``StoreError`` with code `write_failed`; then nothing of the batch was acknowledged.
+    public func append(_ events: [StoredEvent]) async throws -> [AppendResult] {
+        if events.isEmpty { return [] }
+        guard case .events(let results) = try await committer.submit(.events(events)) else { preconditionFailure() }
+        return results
+    }
+
+    /// Inserts or replaces debtor records, group-committed. Returns each record's log position after the commit.
+    /// - Throws: ``StoreError`` with code `write_failed`.
+    public func upsert(_ debtors: [Debtor]) async throws -> [Int64] {
+        if debtors.isEmpty { return [] }
+        guard case .debtors(let lsns) = try await committer.submit(.debtors(debtors)) else { preconditionFailure() }
+        return lsns
+    }
+
+    /// The number of debtor records.
+    public func debtorCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM debtor") ?? 0 }
+    }
+
+    /// The number of events in the log.
+    public func eventCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") ?? 0 }
+    }
+
+    /// Whether the store holds no debtor.
+    public func isEmpty() async throws -> Bool {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM debtor LIMIT 1") == nil }
+    }
+
+    /// Group-commit statistics since open: transactions committed and write requests they carried.
+    public func commitStatistics() async -> (transactions: Int, requests: Int) {
+        (await committer.transactions, await committer.requests)
+    }
+
+    /// The log position of the last committed write.
+    public func lastLSN() async -> Int64 { await committer.currentLSN }
+
+    /// Reads one page of debtors with ids greater than `after`, in id order, with their snapshot rows.
+    public func debtors(after: String?, limit: Int) async throws -> [StoredDebtor] {
+        try await read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT d.lsn, d.body, s.basis, s.state FROM debtor d
+                    LEFT JOIN snapshot_state s ON s.debtor = d.id
+                    WHERE d.id > ? ORDER BY d.id LIMIT ?
+                    """,
+                arguments: [after ?? "", limit])
+            var page: [StoredDebtor] = []
+            page.reserveCapacity(limit)
+            while let row = try rows.next() {
+                let lsn: Int64 = row[0]
+                let debtor = try row.withUnsafeData(atIndex: 1) { data -> Debtor in
+                    guard let data else { throw StoreError(code: .corruptRecord, message: "debtor body is NULL") }
+                    return try data.withUnsafeBytes { raw in try RecordCoding.decodeDebtor(raw) }
+                }
+                var snapshot: SnapshotRow?
+                if let basis: Int64 = row[2] {
+                    let state: Data = row[3]
+                    snapshot = SnapshotRow(debtor: debtor.id, basis: basis, state: [UInt8](state))
+                }
+                page.append(StoredDebtor(debtor: debtor, lsn: lsn, snapshot: snapshot))
+            }
+            return page
+        }
+    }
+
+    /// Reads one page of the log after position `after`, in log order.
+    public func events(after: Int64, limit: Int) async throws -> [LoggedEvent] {
+        try await read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT lsn, kind, body FROM event WHERE lsn > ? ORDER BY lsn LIMIT ?",
+                arguments: [after, limit])
+            var page: [LoggedEvent] = []
+            page.reserveCapacity(limit)
+            while let row = try rows.next() {
+                let lsn: Int64 = row[0]
+                let kind: Int = row[1]
+                let event = try row.withUnsafeData(atIndex: 2) { data -> StoredEvent in
+                    guard let data else { throw StoreError(code: .corruptRecord, message: "event body is NULL") }
+                    return try data.withUnsafeBytes { raw in try RecordCoding.decodeEvent(kind: kind, raw) }
+                }
+                page.append(LoggedEvent(lsn: lsn, event: event))
+            }
+            return page
+        }
+    }
+
+    /// Looks up the log position of an event by kind code and key (see ``StoredEvent/kind``).
+    public func eventLSN(kind: Int, key: String) async throws -> Int64? {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT lsn FROM event WHERE kind = ? AND key = ?", arguments: [kind, key])
+        }
+    }
+
+    /// Writes snapshot rows (insert or replace), in transactions of at most ``StoreConfiguration/maxRowsPerTransaction``.
+    /// Snapshot rows are a cache: losing them costs only re-deciding at start.
+    public func writeSnapshot(_ rows: [SnapshotRow]) async throws {
+        let chunk = max(1, configuration.maxRowsPerTransaction)
+        var start = 0
+        while start < rows.count {
+            let slice = Array(rows[start..<min(rows.count, start + chunk)])
+            start += chunk
+            do {
+                try await pool.write { db in
+                    let statement = try db.cachedStatement(
+                        sql: "INSERT OR REPLACE INTO snapshot_state (debtor, basis, state) VALUES (?, ?, ?)")
+                    for row in slice {
+                        try statement.execute(arguments: [row.debtor, row.basis, Data(row.state)])
+                    }
+                }
+            } catch {
+                throw StoreError(code: .writeFailed, message: "could not write the decision snapshot", cause: error)
+            }
+        }
+    }
+
+    /// Checkpoints the WAL into the database file (TRUNCATE mode), for a clean shutdown or after a bulk import.
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    /// Closes the database. Pending group commits finish first.
+    public func close() async throws {
+        await committer.close()
+        try pool.close()
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(code: .readFailed, message: "a read of the store failed", cause: error)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/// An error of the store: a stable code, a message that says what went wrong and how to fix it, and the cause.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The stable machine-readable name.
+        public let name: String
+        init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The database could not be opened or migrated.
+        public static let cannotOpen = Code("cannot_open")
+        /// A stored record could not be decoded.
+        public static let corruptRecord = Code("corrupt_record")
+        /// A write transaction failed; nothing in it was acknowledged.
+        public static let writeFailed = Code("write_failed")
+        /// A read failed.
+        public static let readFailed = Code("read_failed")
+        /// The store was closed.
+        public static let closed = Code("closed")
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// What went wrong and how to fix it.
+    public var message: String
+    /// The underlying error, if any.
+    public var cause: (any Error)?
+
+    /// Creates an error.
+    public init(code: Code, message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(code): \(message) (cause: \(cause))" }
+        return "\(code): \(message)"
+    }
+}

@@ -1,1 +1,0 @@
-// TagihStore: filled by its issue.

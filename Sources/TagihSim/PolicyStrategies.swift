@@ -24,6 +24,8 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
+    func advance(now: UnixSeconds) async {}
+
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         var served = 0
         let hour = now / 3600

@@ -133,6 +133,8 @@ let coreIsReal: Bool = {
         var promises = 0
         var callbacks = 0
         for line in lines {
+            let decoded = try LineDecoder.outcome(from: line)
+            #expect(decoded.warnings.isEmpty, "\(decoded.warnings)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             for key in ["attempt", "debtor", "debt", "phone", "at", "outcome"] {
                 #expect(object[key] is String, "\(key) in \(line)")
@@ -140,6 +142,7 @@ let coreIsReal: Bool = {
             let outcome = try #require(Outcome(rawValue: object["outcome"] as! String))
             let at = object["at"] as! String
             #expect(at >= last, "time order")
+            #expect(LocalTime.rfc3339(decoded.value.at) == at)
             last = at
             if outcome == .promiseToPay {
                 let promise = try #require(object["promise"] as? [String: Any])

@@ -22,6 +22,10 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
     @usableFromInline let transitions: [Int64]
     /// `offsets[i]` applies from `transitions[i-1]` (inclusive) to `transitions[i]` (exclusive).
     @usableFromInline let offsets: [Int32]
+    /// `bucketIndex[k]` = the number of transitions at or before `k << bucketShift` (a jump table that turns
+    /// the lookup into one load plus a step or two; nil when the zone has no transitions after 1970).
+    @usableFromInline let bucketIndex: [UInt16]
+    @usableFromInline static let bucketShift: Int64 = 22  // ~48.5 days
 
     /// Creates a zone from its transitions; `offsets.count` must be `transitions.count + 1`.
     public init(name: String, id: Int32 = 0, transitions: [Int64], offsets: [Int32]) {
@@ -30,6 +34,18 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         self.id = id
         self.transitions = transitions
         self.offsets = offsets
+        var index: [UInt16] = []
+        if let last = transitions.last, last > 0, transitions.count < Int(UInt16.max) {
+            let buckets = Int(last >> Self.bucketShift) + 2
+            index.reserveCapacity(buckets)
+            var i = 0
+            for k in 0..<buckets {
+                let start = Int64(k) << Self.bucketShift
+                while i < transitions.count, transitions[i] <= start { i += 1 }
+                index.append(UInt16(i))
+            }
+        }
+        self.bucketIndex = index
     }
 
     /// A zone with one fixed offset (used for tests and `Etc/` zones).
@@ -41,6 +57,12 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
 
     @inlinable
     func index(after t: Int64) -> Int {
+        let k = t >> Self.bucketShift
+        if k >= 0, k < Int64(bucketIndex.count) {
+            var i = Int(bucketIndex[Int(k)])
+            while i < transitions.count, transitions[i] <= t { i &+= 1 }
+            return i
+        }
         var lo = 0
         var hi = transitions.count
         while lo < hi {
@@ -56,6 +78,20 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         offsets[index(after: instant)]
     }
 
+    /// The offset at `instant` and the instant at which it next changes (`Int64.max` when it never does).
+    @inlinable
+    public func offsetSegment(at instant: UnixSeconds) -> (offset: Int32, until: UnixSeconds) {
+        let i = index(after: instant)
+        return (offsets[i], i < transitions.count ? transitions[i] : Int64.max)
+    }
+
+    /// The offset at `instant` with the stretch of time it holds for: `[from, until)`.
+    @inlinable
+    public func segment(at instant: UnixSeconds) -> (offset: Int32, from: UnixSeconds, until: UnixSeconds) {
+        let i = index(after: instant)
+        return (offsets[i], i > 0 ? transitions[i - 1] : Int64.min, i < transitions.count ? transitions[i] : Int64.max)
+    }
+
     /// The local wall-clock seconds (seconds since 1970-01-01T00:00 local) at `instant`.
     @inlinable
     public func localSeconds(at instant: UnixSeconds) -> Int64 { instant + Int64(offset(at: instant)) }
@@ -66,6 +102,7 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         if transitions.isEmpty { return local - Int64(offsets[0]) }
         let before = offset(at: local - 93_600)
         let after = offset(at: local + 93_600)
+        if before == after { return local - Int64(before) }
         let u1 = local - Int64(before)
         let u2 = local - Int64(after)
         let ok1 = offset(at: u1) == before

@@ -227,6 +227,8 @@ struct Event {
     var bucket: Int16
     var consented: Bool
     var source: Int32  // index into history.outcomes, -1 for unresolved
+    /// Bit 1: dialed a personal number (mobile, home); bit 2: another number; both when unknown.
+    var kindClass: UInt8 = 3
 
     var isCounted: Bool { outcome != 0 && outcome != 1 }
     /// busy, no_answer, voicemail, abandoned, or an expired lease.
@@ -276,7 +278,12 @@ enum Binding: Equatable {
 final class Evaluator {
     let config: PolicyConfiguration
     let data: PolicyData
-    let debtor: Debtor
+    let debtorID: String
+    let jurisdiction: String
+    let status: DebtorStatus
+    let segment: String?
+    let phones: [Phone]
+    let debts: [Debt]
     let history: DebtorHistory
     let now: Int64
     let events: UnsafeMutableBufferPointer<Event>
@@ -301,7 +308,12 @@ final class Evaluator {
     {
         self.config = data.configuration
         self.data = data
-        self.debtor = debtor
+        self.debtorID = debtor.id
+        self.jurisdiction = debtor.jurisdiction
+        self.status = debtor.status
+        self.segment = debtor.segment
+        self.phones = debtor.phones
+        self.debts = debtor.debts
         self.history = history
         self.now = now
         self.events = events
@@ -348,6 +360,10 @@ final class Evaluator {
             k += 1
         }
         eventCount = k
+        for i in 0..<k where events[i].phone >= 0 {
+            let kind = debtor.phones[Int(events[i].phone)].kind
+            events[i].kindClass = kind == .mobile || kind == .home ? 1 : 2
+        }
         var lastAt = Int64.min
         var lastOutcome: Int8 = -1
         var lastAbandoned = Int64.min
@@ -558,7 +574,7 @@ final class Evaluator {
     func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
         var d = day
         var binding = Binding.none
-        let personal = debtor.phones[Int(pi)].kind == .mobile || debtor.phones[Int(pi)].kind == .home
+        let personal = phones[Int(pi)].kind == .mobile || phones[Int(pi)].kind == .home
         for _ in 0..<120 {
             var c7 = 0, cPersonal = 0, cOther = 0, cDebtor = 0, cAll = 0, cDay = 0, vmDay = 0, busyDay = 0
             for i in 0..<eventCount {
@@ -571,24 +587,12 @@ final class Evaluator {
                         cAll += 1
                         if counted && !e.consented {
                             c7 += 1
-                            if e.phone < 0 {
-                                cPersonal += 1
-                            } else {
-                                let k = debtor.phones[Int(e.phone)].kind
-                                if k == .mobile || k == .home { cPersonal += 1 }
-                            }
+                            if e.kindClass & 1 != 0 { cPersonal += 1 }
                         }
                     }
                     if counted && !e.consented { cDebtor += 1 }
                 }
-                if e.debt == di && counted && !e.consented {
-                    if e.phone < 0 {
-                        cOther += 1
-                    } else {
-                        let k = debtor.phones[Int(e.phone)].kind
-                        if !(k == .mobile || k == .home) { cOther += 1 }
-                    }
-                }
+                if e.debt == di && counted && !e.consented && e.kindClass & 2 != 0 { cOther += 1 }
                 if age == 0 {
                     if counted && !e.consented { cDay += 1 }
                     if e.outcome == Int8(Outcome.voicemail.index) { vmDay += 1 }
@@ -642,7 +646,7 @@ final class Evaluator {
     }
 
     func debtState(_ di: Int32) -> DebtState {
-        let debt = debtor.debts[Int(di)]
+        let debt = debts[Int(di)]
         var st = DebtState(notBefore: max(now, debtorNotBefore), binding: debtorNotBefore > now ? debtorBinding : .none,
                            never: nil, remaining: debt.balance.tenThousandths)
         history.payments.withUnsafeBufferPointer { pays in
@@ -716,7 +720,7 @@ final class Evaluator {
     }
 
     func phoneDialable(_ pi: Int) -> Bool {
-        let p = debtor.phones[pi]
+        let p = phones[pi]
         guard p.owner == .debtor, !p.optedOut else { return false }
         for i in 0..<eventCount where events[i].phone == Int32(pi) {
             let o = events[i].outcome
@@ -756,12 +760,12 @@ final class Evaluator {
 
     func decide(debt index: Int) -> Decision {
         let di = Int32(index)
-        let debt = debtor.debts[index]
+        let debt = debts[index]
         func never(_ why: String, phone: String? = nil) -> Decision {
-            Decision(debtor: debtor.id, debt: debt.id, phone: phone, earliest: nil, best: nil, windowEnds: nil,
+            Decision(debtor: debtorID, debt: debt.id, phone: phone, earliest: nil, best: nil, windowEnds: nil,
                      score: 0, blockedReason: why, reasons: config.includeReasons ? [why] : [], zone: primary.name)
         }
-        if debtor.status != .active { return never("status \(debtor.status.rawValue)") }
+        if status != .active { return never("status \(status.rawValue)") }
         let st = debtState(di)
         if let why = st.never { return never(why) }
         let limit = now + max(config.horizonSeconds, 30 * 86_400)
@@ -770,9 +774,9 @@ final class Evaluator {
         var bestZones = ZoneSet()
         var consented = false
         var anyDialable = false
-        for pi in debtor.phones.indices where phoneDialable(pi) {
+        for pi in phones.indices where phoneDialable(pi) {
             anyDialable = true
-            let zs = data.candidateZones(address: address, phone: debtor.phones[pi], jurisdiction: debtor.jurisdiction)
+            let zs = data.candidateZones(address: address, phone: phones[pi], jurisdiction: jurisdiction)
             var candidate = permitted(now, st, di, Int32(pi), zs, limit)
             var isCallback = false
             if let cb = st.callbackAt {
@@ -795,7 +799,7 @@ final class Evaluator {
         guard bestPhone >= 0 else {
             return never("no permitted time within 30 days (windows, holidays, quiet times or holds)")
         }
-        let phone = debtor.phones[bestPhone]
+        let phone = phones[bestPhone]
         let (earliest, windowEnd, binding) = bestInterval
         // Value model.
         let prop = config.propensity
@@ -803,7 +807,7 @@ final class Evaluator {
             * Double(st.remaining) / 10_000
         if st.broken { k *= prop.brokenPromiseBoost }
         k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let (curve, curveMax) = data.prior(for: debtor.segment)
+        let (curve, curveMax) = data.prior(for: segment)
         var bestT = earliest
         var bestV = -1.0
         var bestBucket = 0
@@ -820,7 +824,7 @@ final class Evaluator {
             let kappa = prop.kappa
             let penalty = prop.sameBucketPenalty
             let penalties = (1.0, penalty, penalty * penalty, penalty * penalty * penalty)
-            let idHash = thompson == nil ? 0 : fnv(debtor.id)
+            let idHash = thompson == nil ? 0 : fnv(debtorID)
             // An upper bound of p̂ over all buckets: once bound × discount falls below the best value found,
             // no later slot can win (branch and bound). Thompson draws are unbounded below 1.
             var bound = curveMax
@@ -904,7 +908,7 @@ final class Evaluator {
             if st.broken { reasons.append("promise broken: raised priority") }
             if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
         }
-        return Decision(debtor: debtor.id, debt: debt.id, phone: phone.number, earliest: earliest, best: bestT,
+        return Decision(debtor: debtorID, debt: debt.id, phone: phone.number, earliest: earliest, best: bestT,
                         windowEnds: windowEnd, score: max(bestV, 0) * k, blockedReason: nil, reasons: reasons,
                         zone: primary.name, consentedCallback: consented)
     }
@@ -918,7 +922,7 @@ final class Evaluator {
             * Double(st.remaining) / 10_000
         if st.broken { k *= prop.brokenPromiseBoost }
         k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let curve = data.prior(for: debtor.segment).curve
+        let curve = data.prior(for: segment).curve
         let b = bucket(now)
         var att = 0.0, rpc = 0.0, recent = 0.0
         for i in 0..<eventCount where events[i].bucket == b && events[i].outcome >= 0 {

@@ -303,7 +303,7 @@ final class Evaluator {
     var brokenPromises = 0
     var recentUnanswered = 0
 
-    init(data: PolicyData, debtor: Debtor, history: DebtorHistory, now: Int64,
+    init(data: PolicyData, debtor: borrowing Debtor, history: DebtorHistory, now: Int64,
          events: UnsafeMutableBufferPointer<Event>)
     {
         self.config = data.configuration

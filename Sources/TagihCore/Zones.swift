@@ -143,6 +143,10 @@ public final class ZoneDatabase: Sendable {
     public let countryZones: [String: [String]]
     /// Where the database was read from.
     public let directory: String
+    /// Open-addressing name index (FNV-1a over UTF-8; cheaper than `Dictionary`'s SipHash on the hot path).
+    let slotNames: [String]
+    let slotZones: [Int32]
+    let slotMask: Int
 
     /// The process-wide database read from `/usr/share/zoneinfo` (or `$TZDIR`).
     public static let system: ZoneDatabase = {
@@ -174,6 +178,7 @@ public final class ZoneDatabase: Sendable {
         }
         self.zonesByName = byName
         self.zones = all
+        (slotNames, slotZones, slotMask) = Self.buildIndex(byName, all)
         var cz: [String: [String]] = [:]
         if let tab = readFile(directory + "/zone.tab") {
             for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
@@ -193,11 +198,49 @@ public final class ZoneDatabase: Sendable {
         self.zones = tables
         self.countryZones = countryZones
         self.directory = ""
+        (slotNames, slotZones, slotMask) = Self.buildIndex(byName, tables)
+    }
+
+    static func buildIndex(_ byName: [String: ZoneTable], _ all: [ZoneTable]) -> ([String], [Int32], Int) {
+        var size = 16
+        while size < byName.count * 2 { size <<= 1 }
+        var names = [String](repeating: "", count: size)
+        var ids = [Int32](repeating: -1, count: size)
+        let position = Dictionary(uniqueKeysWithValues: all.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
+        for (name, table) in byName.sorted(by: { $0.key < $1.key }) {
+            guard let p = position[ObjectIdentifier(table)] else { continue }
+            var i = Int(truncatingIfNeeded: nameHash(name)) & (size - 1)
+            while ids[i] >= 0 { i = (i + 1) & (size - 1) }
+            names[i] = name
+            ids[i] = Int32(p)
+        }
+        return (names, ids, size - 1)
+    }
+
+    @inline(__always)
+    static func nameHash(_ name: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let r = name.utf8.withContiguousStorageIfAvailable({ buf -> UInt64 in
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in buf { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            return h
+        }) {
+            return r
+        }
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 
     /// The zone named `name`, or nil when the tz database has no such zone.
-    @inlinable
-    public func zone(named name: String) -> ZoneTable? { zonesByName[name] }
+    public func zone(named name: String) -> ZoneTable? {
+        var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask
+        while true {
+            let id = slotZones[i]
+            if id < 0 { return nil }
+            if slotNames[i] == name { return zones[Int(id)] }
+            i = (i + 1) & slotMask
+        }
+    }
 
     private static func walk(_ dir: String, prefix: String, into names: inout [String]) {
         guard let d = opendir(dir) else { return }

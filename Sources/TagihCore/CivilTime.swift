@@ -153,6 +153,13 @@ public enum RFC3339 {
         format(instant, offsetSeconds: zone.offset(at: instant))
     }
 
+    /// Formats `instant` in the IANA zone `zoneName` (system tz database) with its offset; UTC (`Z`) when the
+    /// zone is unknown.
+    public static func format(_ instant: UnixSeconds, zoneName: String?) -> String {
+        guard let zoneName, let z = ZoneDatabase.system.zone(named: zoneName) else { return formatUTC(instant) }
+        return format(instant, in: z)
+    }
+
     /// Formats `instant` in UTC with a `Z` suffix, e.g. `2026-11-30T14:05:00Z`.
     public static func formatUTC(_ instant: UnixSeconds) -> String { format(instant, offsetSeconds: 0, zulu: true) }
 }

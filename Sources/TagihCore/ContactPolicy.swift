@@ -58,6 +58,15 @@ public struct ContactPolicy: Sendable {
         return (0..<set.count).map { set[$0].name }
     }
 
+    /// The hour-of-week bucket (0 = Monday 00:00–01:00 … 167 = Sunday 23:00) of `instant` in the debtor's primary
+    /// zone: `score(for:history:debt:at:)` changes only when this changes, so a ready structure can re-rank
+    /// at bucket boundaries.
+    public func hourOfWeek(at instant: UnixSeconds, for debtor: Debtor) -> Int {
+        let local = primaryZone(for: debtor).localSeconds(at: instant)
+        let day = CivilTime.day(ofLocalSeconds: local)
+        return (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
+    }
+
     /// The debtor's primary zone: the address zone, else the first candidate zone.
     public func primaryZone(for debtor: Debtor) -> ZoneTable {
         data.primaryZone(debtor)

@@ -267,16 +267,26 @@ extension Outcome {
 
 /// A placed attempt whose outcome never arrived (a lease that expired): it counts toward the caps as a
 /// call that may have been dialed, and is otherwise treated like `no_answer` for retry delays.
+///
+/// The engine may also record a lease when it is handed out (a dialer may dial at once): give it the lease id,
+/// and the outcome that later arrives with the same `lease` replaces it (`DebtorHistory.record(_:)`).
 public struct UnresolvedAttempt: Sendable, Hashable {
+    /// The debtor id.
     public var debtor: String
+    /// The debt the call was about.
     public var debt: String
+    /// The number handed out.
     public var phone: String
+    /// When the lease was handed out.
     public var at: UnixSeconds
-    public init(debtor: String, debt: String, phone: String, at: UnixSeconds) {
+    /// The lease id, when known.
+    public var lease: String?
+    public init(debtor: String, debt: String, phone: String, at: UnixSeconds, lease: String? = nil) {
         self.debtor = debtor
         self.debt = debt
         self.phone = phone
         self.at = at
+        self.lease = lease
     }
 }
 

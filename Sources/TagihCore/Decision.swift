@@ -1,6 +1,8 @@
 /// The scheduling decision for one open debt of a debtor.
 public struct Decision: Sendable, Hashable {
+    /// The debtor id.
     public var debtor: String
+    /// The debt (account) id.
     public var debt: String
     /// The phone to dial, nil when no phone may be dialed.
     public var phone: String?
@@ -42,7 +44,9 @@ public struct Decision: Sendable, Hashable {
 
 /// What is known of a debtor's past: attempts, promises, payments, disputes, expired leases, clearances.
 public struct DebtorHistory: Sendable, Hashable {
+    /// Outcomes of placed calls, in time order.
     public var outcomes: [OutcomeEvent]
+    /// Payments, in time order.
     public var payments: [PaymentEvent]
     /// Attempts handed out without an outcome (expired leases): counted toward caps.
     public var unresolved: [UnresolvedAttempt]

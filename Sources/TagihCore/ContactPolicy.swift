@@ -171,8 +171,8 @@ final class PolicyData: Sendable {
             for z in phoneZoneList(phone.number) { set.add(z) }
         }
         if set.count == 0 {
+            // Empty when nothing is known at all: the decision is then "never" (conservative).
             set.shared = jurisdictionZoneList(jurisdiction)
-            if set.shared!.isEmpty { set.shared = [utc] }
         }
         return set
     }
@@ -777,15 +777,20 @@ final class Evaluator {
         if status != .active { return never("status \(status.rawValue)") }
         let st = debtState(di)
         if let why = st.never { return never(why) }
-        let limit = now + max(config.horizonSeconds, 30 * 86_400)
+        let limit = max(now, st.notBefore) + max(config.horizonSeconds, 30 * 86_400)
         var bestPhone = -1
         var bestInterval: (Int64, Int64, Binding) = (0, 0, .none)
         var bestZones = ZoneSet()
         var consented = false
         var anyDialable = false
+        var zoneUnknown = false
         for pi in phones.indices where phoneDialable(pi) {
             anyDialable = true
             let zs = data.candidateZones(address: address, phone: phones[pi], jurisdiction: jurisdiction)
+            if zs.count == 0 {
+                zoneUnknown = true
+                continue
+            }
             var candidate = permitted(now, st, di, Int32(pi), zs, limit)
             var isCallback = false
             if let cb = st.callbackAt {
@@ -805,6 +810,9 @@ final class Evaluator {
             }
         }
         if !anyDialable { return never("no dialable phone (none owned by the debtor, or all dead, wrong or opted out)") }
+        if bestPhone < 0 && zoneUnknown {
+            return never("no time zone known (no address zone, no phone zone, unknown jurisdiction \(jurisdiction))")
+        }
         guard bestPhone >= 0 else {
             return never("no permitted time within 30 days (windows, holidays, quiet times or holds)")
         }

@@ -159,6 +159,12 @@ let cases: [Case] = [
              attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
              attempt("2026-12-02T19:10:00Z", .noAnswer),
          ]), now: "2026-12-02T20:00:00Z", earliest: "2026-12-07T13:00:00Z"),
+    Case(name: "nothing known about the zone: never (conservative)", debtor: person("XX", zone: nil,
+         phones: [phone("+999123456789")]), now: "2026-11-30T15:00:00Z", earliest: nil),
+    Case(name: "promise due in 60 days: hold beyond 30 days", debtor: person(),
+         history: DebtorHistory(outcomes: [attempt("2026-11-30T15:00:00Z", .promiseToPay,
+             promise: PromiseTerms(amount: Money(decimal: "100")!, due: "2027-01-29"))]),
+         now: "2026-12-01T15:00:00Z", earliest: "2027-02-01T13:00:00Z", reason: "promise hold"),
     // Hard stops.
     Case(name: "status cease", debtor: person(status: .cease), now: "2026-11-30T15:00:00Z", earliest: nil),
     Case(name: "status bankruptcy", debtor: person(status: .bankruptcy), now: "2026-11-30T15:00:00Z", earliest: nil),

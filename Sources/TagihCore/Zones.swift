@@ -9,7 +9,8 @@ import Darwin
 /// One IANA time zone compiled into a transition table for fast UTC ↔ local conversion.
 ///
 /// Built from a TZif (v1/v2+) file; instants past the file's table follow its POSIX TZ footer, expanded at
-/// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one binary search over integers.
+/// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one load from a jump table plus a step or
+/// two. History before 1970 is dropped: earlier instants get the offset in effect on 1970-01-01.
 public final class ZoneTable: Sendable, CustomStringConvertible {
     /// The last year for which footer rules are expanded; later instants keep the last offset.
     public static let expandedThroughYear = 2100

@@ -159,6 +159,12 @@ let cases: [Case] = [
              attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
              attempt("2026-12-02T19:10:00Z", .noAnswer),
          ]), now: "2026-12-02T20:00:00Z", earliest: "2026-12-07T13:00:00Z"),
+    Case(name: "nothing known about the zone: never (conservative)", debtor: person("XX", zone: nil,
+         phones: [phone("+999123456789")]), now: "2026-11-30T15:00:00Z", earliest: nil),
+    Case(name: "promise due in 60 days: hold beyond 30 days", debtor: person(),
+         history: DebtorHistory(outcomes: [attempt("2026-11-30T15:00:00Z", .promiseToPay,
+             promise: PromiseTerms(amount: Money(decimal: "100")!, due: "2027-01-29"))]),
+         now: "2026-12-01T15:00:00Z", earliest: "2027-02-01T13:00:00Z", reason: "promise hold"),
     // Hard stops.
     Case(name: "status cease", debtor: person(status: .cease), now: "2026-11-30T15:00:00Z", earliest: nil),
     Case(name: "status bankruptcy", debtor: person(status: .bankruptcy), now: "2026-11-30T15:00:00Z", earliest: nil),
@@ -347,5 +353,34 @@ let cases: [Case] = [
         #expect(p.candidateZones(for: person("ID", zone: "Asia/Makassar"), phone: phone("+6281234567890"))
                 == ["Asia/Makassar"])
         #expect(p.candidateZones(for: person("ID", zone: nil), phone: phone("+6281234567890")).count == 3)
+    }
+}
+
+@Suite struct LeaseTests {
+    @Test func leaseCountsAtOnceAndIsReplacedByItsOutcome() {
+        var h = DebtorHistory(outcomes: dailyNoAnswers)
+        h.recordLease("L-1", debtor: "D-1", debt: "A-1", phone: "+16175550100", at: t("2026-11-30T14:00:00Z"))
+        // 6 no-answers + the lease = 7 counted: the debt is capped for today.
+        #expect(decide(person(), h, at: "2026-11-30T19:00:00Z").earliest == t("2026-12-01T13:00:00Z"))
+        // The outcome replaces the lease: a busy does not count, so the cap no longer binds.
+        var busy = attempt("2026-11-30T14:01:00Z", .busy)
+        busy.lease = "L-1"
+        h.record(busy)
+        #expect(h.unresolved.isEmpty)
+        #expect(decide(person(), h, at: "2026-11-30T19:00:00Z").earliest == t("2026-11-30T19:00:00Z"))
+    }
+
+    @Test func expiredLeaseIsRecordedOnce() {
+        var h = DebtorHistory()
+        h.recordLease("L-2", debtor: "D-1", debt: "A-1", phone: "+16175550100", at: 100)
+        h.recordExpiredLease(debtor: "D-1", debt: "A-1", phone: "+16175550100", at: 100, lease: "L-2")
+        #expect(h.unresolved.count == 1)
+    }
+
+    @Test func hourOfWeekAndZoneNameFormatting() {
+        #expect(policy.hourOfWeek(at: t("2026-11-30T14:05:00Z"), for: person()) == 9)
+        #expect(policy.hourOfWeek(at: t("2026-11-30T04:05:00Z"), for: person()) == 6 * 24 + 23)
+        #expect(RFC3339.format(t("2026-11-30T14:05:00Z"), zoneName: "America/New_York") == "2026-11-30T09:05:00-05:00")
+        #expect(RFC3339.format(t("2026-11-30T14:05:00Z"), zoneName: nil) == "2026-11-30T14:05:00Z")
     }
 }

@@ -49,15 +49,38 @@ struct LoadgenCommand: AsyncParsableCommand {
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
+    @Option(help: "requests (default: the URL in a loop), dialer (call lines/s on one POST /v1/dialer session) or outcomes (ack latency of POST /v1/outcomes at --rate).")
+    var scenario: String = "requests"
+
+    @Option(help: "dialer: stop after this many call lines.")
+    var count: Int = 1_000_000
+
+    @Option(help: "outcomes: outcome lines per second.")
+    var rate: Double = 10_000
+
+    @Option(help: "outcomes: spread outcomes over the demo debtors D-1...D-N.")
+    var debtors: Int = 2_000
+
+    @Option(help: "dialer: only this jurisdiction (pack or sub-region).")
+    var jurisdiction: String?
+
     func validate() throws {
         guard connections > 0, streams > 0, duration > 0 else {
             throw ValidationError("--connections, --streams and --duration must be positive")
         }
         _ = try LoadTarget(url)
+        guard LoadScenario(rawValue: scenario) != nil else {
+            throw ValidationError("--scenario must be one of \(LoadScenario.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard count > 0, rate > 0, debtors > 0 else { throw ValidationError("--count, --rate and --debtors must be positive") }
     }
 
     func run() async throws {
         let target = try LoadTarget(url)
+        if let kind = LoadScenario(rawValue: scenario), kind != .requests {
+            try await runScenario(kind, target: target)
+            return
+        }
         if serveOnly {
             try await serve(target: target, forever: true)
             return
@@ -75,6 +98,38 @@ struct LoadgenCommand: AsyncParsableCommand {
             }
         } else {
             try await drive(target: target)
+        }
+    }
+
+    private func runScenario(_ kind: LoadScenario, target: LoadTarget) async throws {
+        let tls: HTTP2Client.TLS? = target.tls ? HTTP2Client.TLS(verifyCertificate: !insecure) : nil
+        let client = try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls)
+        let outcome: Result<ScenarioReport, any Error>
+        do {
+            switch kind {
+            case .dialer:
+                outcome = .success(
+                    try await Scenarios.dialer(client: client, count: count, seconds: duration, jurisdiction: jurisdiction))
+            case .outcomes, .requests:
+                outcome = .success(
+                    try await Scenarios.outcomes(client: client, rate: rate, seconds: duration, debtors: debtors))
+            }
+        } catch {
+            outcome = .failure(error)
+        }
+        await client.close()
+        let report = try outcome.get()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(String(format: "%@: %d lines in %.2f s = %.0f lines/s", report.scenario, report.lines, report.seconds,
+                         report.linesPerSecond))
+            if let latency = report.latencyMicroseconds {
+                let order = ["p50", "p90", "p99", "p999", "max"]
+                print("ack latency (µs): " + order.compactMap { k in latency[k].map { "\(k) \($0)" } }.joined(separator: ", "))
+            }
         }
     }
 

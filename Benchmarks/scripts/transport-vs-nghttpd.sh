@@ -150,6 +150,7 @@ conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, he
 conn.local_settings = h2.settings.Settings(client=True, initial_values={
     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16384})
 conn.initiate_connection()
+conn.increment_flow_control_window(64 << 20)  # only the per-stream windows pace the readers
 sock = socket.create_connection(("127.0.0.1", port))
 sock.sendall(conn.data_to_send())
 ids = []

@@ -46,27 +46,51 @@ public struct HTTP2DebugResponder: HTTP2Responder {
         }
     }
 
-    /// Writes `lines` debug lines in ~64 KiB batches.
+    private static let linePrefix = Array(#"{"type":"debug","seq":"#.utf8)
+    private static let lineSuffix = Array(#","pad":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"}"#.utf8 + [10])
+
+    /// Writes `lines` debug lines in ~64 KiB batches, rendered straight into the buffer.
     static func stream(lines: Int, to writer: HTTP2ResponseWriter) async throws {
-        let batchBytes = 64 << 10
-        var buffer = writer.allocator.buffer(capacity: batchBytes + 256)
+        let linesPerBatch = 640
+        let maxLineBytes = linePrefix.count + lineSuffix.count + 20
         var seq = 0
         while seq < lines {
             if writer.isShutdownRequested {
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 try await writer.writeLine(#"{"type":"end","reason":"shutdown"}"#)
                 return
             }
-            seq += 1
-            buffer.writeStaticString(#"{"type":"debug","seq":"#)
-            buffer.writeString(String(seq))
-            buffer.writeStaticString(#","pad":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"}"#)
-            buffer.writeInteger(UInt8(ascii: "\n"))
-            if buffer.readableBytes >= batchBytes {
-                try await writer.write(buffer)
-                buffer = writer.allocator.buffer(capacity: batchBytes + 256)
+            let count = min(lines - seq, linesPerBatch)
+            var buffer = writer.allocator.buffer(capacity: count * maxLineBytes)
+            let first = seq + 1
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count * maxLineBytes) { raw in
+                var offset = 0
+                for number in first..<(first + count) {
+                    linePrefix.withUnsafeBytes { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    offset += linePrefix.count
+                    offset += writeDecimal(number, into: raw.baseAddress!.advanced(by: offset))
+                    lineSuffix.withUnsafeBytes { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    offset += lineSuffix.count
+                }
+                return offset
             }
+            seq += count
+            try await writer.write(buffer)
         }
-        if buffer.readableBytes > 0 { try await writer.write(buffer) }
     }
+}
+
+/// Writes `value` (non-negative) in decimal at `destination`; returns the number of bytes written.
+private func writeDecimal(_ value: Int, into destination: UnsafeMutableRawPointer) -> Int {
+    var length = 1
+    var probe = value / 10
+    while probe > 0 {
+        length += 1
+        probe /= 10
+    }
+    var rest = value
+    for index in stride(from: length - 1, through: 0, by: -1) {
+        destination.storeBytes(of: UInt8(truncatingIfNeeded: 48 + rest % 10), toByteOffset: index, as: UInt8.self)
+        rest /= 10
+    }
+    return length
 }

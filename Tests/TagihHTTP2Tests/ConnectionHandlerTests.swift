@@ -27,30 +27,39 @@ struct HandlerPair: Sendable {
         limits.shutdownGracePeriod = .seconds(1)
         let spawn: TaskSpawner = { job in Task { await job() } }
         let logger = Logger(label: "test")
-        let serverHandler = HTTP2ConnectionHandler(
-            role: .server(TestResponder(), spawn),
-            settings: SessionSettings(),
-            limits: limits,
-            counters: counters,
-            logger: logger
-        )
         var clientSettings = SessionSettings()
         clientSettings.initialWindowSize = clientWindow
         clientSettings.connectionWindowSize = 1 << 20
-        let clientHandler = HTTP2ConnectionHandler(
-            role: .client,
-            settings: clientSettings,
-            limits: .init(),
-            counters: nil,
-            logger: logger
-        )
         let server = NIOAsyncTestingChannel()
         let client = NIOAsyncTestingChannel()
-        try await server.pipeline.addHandler(serverHandler)
-        try await client.pipeline.addHandler(clientHandler)
+        let serverLimits = limits
+        let settingsOfClient = clientSettings
+        // Handlers are not Sendable: create and add them on their channel's loop.
+        try await server.testingEventLoop.executeInContext {
+            try server.pipeline.syncOperations.addHandler(
+                HTTP2ConnectionHandler(
+                    role: .server(TestResponder(), spawn),
+                    settings: SessionSettings(),
+                    limits: serverLimits,
+                    counters: counters,
+                    logger: logger
+                )
+            )
+        }
+        let clientHandler = try await client.testingEventLoop.executeInContext {
+            let handler = HTTP2ConnectionHandler(
+                role: .client,
+                settings: settingsOfClient,
+                limits: .init(),
+                counters: nil,
+                logger: logger
+            )
+            try client.pipeline.syncOperations.addHandler(handler)
+            return Unchecked(value: handler)
+        }
         try await server.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).get()
         try await client.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).get()
-        let pair = HandlerPair(server: server, client: client, clientHandler: Unchecked(value: clientHandler), counters: counters)
+        let pair = HandlerPair(server: server, client: client, clientHandler: clientHandler, counters: counters)
         _ = try await pair.pump()
         return pair
     }

@@ -68,7 +68,7 @@ struct ShardState {
     var nextLeaseSequence: UInt32 = 1
     var reasonTable: [[String]] = [[]]
     var reasonIDs: [[String]: UInt32] = [:]
-    static let maxReasonEntries = 1 << 20
+    static let maxReasonEntries = 1 << 16
     var lastHour: Int64 = .min
     var rescoreCursor = Int.max
 
@@ -220,7 +220,10 @@ struct ShardState {
             // until their time comes and they are re-decided.
             let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
             slot.score = rank.isFinite ? Float(rank) : 0
-            slot.reasons = internReasons(d.reasons)
+            // Reasons of a debtor that may be called now are few distinct lists ("permitted now", the bucket,
+            // the cap usage) and are interned; a waiting debtor's name a local time and would not share, so they
+            // are not kept (it is re-decided, with reasons, when its time comes; `debtorState` shows fresh ones).
+            slot.reasons = slot.earliest <= now ? internReasons(d.reasons) : 0
             slot.zone = arena.strings.id(d.zone) ?? 0
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {

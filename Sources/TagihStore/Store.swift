@@ -170,6 +170,11 @@ public final class Store: Sendable {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") ?? 0 }
     }
 
+    /// The number of decision snapshot rows.
+    public func snapshotCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshot_state") ?? 0 }
+    }
+
     /// Whether the store holds no debtor.
     public func isEmpty() async throws -> Bool {
         try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM debtor LIMIT 1") == nil }

@@ -168,6 +168,14 @@ public final class Engine: Sendable {
 
     // MARK: events
 
+    /// Re-decides every debtor whose history changed, now (``tick()`` and ``lease(_:filter:holder:)`` do it too).
+    public func settle() async {
+        let now = clock.now()
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { await shard.settle(now: now) } }
+        }
+    }
+
     /// Ingests one outcome: durable before it returns; a repeated attempt id is a ``IngestResult/duplicate``.
     /// An outcome with no lease id, or with the debtor's current lease id, ends that lease.
     public func ingest(_ outcome: OutcomeEvent) async throws -> IngestResult {
@@ -189,7 +197,9 @@ public final class Engine: Sendable {
         try await ingest(events: payments.map { .payment($0) })
     }
 
-    /// Validates, appends durably (group commit) and applies a batch of events.
+    /// Validates, appends durably (group commit) and applies a batch of events. An applied event updates its
+    /// debtor's history at once; the debtor is re-decided before the shard next leases, ticks or answers a query
+    /// (so several events for one debtor cost one decision, and the acknowledgement never waits for the policy).
     public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
         if events.isEmpty { return [] }
         var results = [IngestResult](repeating: .applied, count: events.count)
@@ -342,7 +352,7 @@ public final class Engine: Sendable {
         for shard in shards {
             var start = 0
             while true {
-                let rows = await shard.snapshotRows(from: start, limit: chunk)
+                let rows = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
                 if rows.isEmpty { break }
                 try await store.writeSnapshot(rows)
                 start += rows.count
@@ -360,14 +370,15 @@ public final class Engine: Sendable {
     /// The decision the engine holds for a debtor right now: the debt, phone and times it would lease
     /// (score as kept in the ready queue, single precision). Nil when unknown or when no debt may be called.
     public func currentDecision(id: String) async -> Decision? {
-        await shards[shardIndex(id)].currentDecision(of: id)
+        await shards[shardIndex(id)].currentDecision(of: id, now: clock.now())
     }
 
     /// Planned contacts (the engine's current decision per debtor) whose planned time falls in `from ..< to`,
     /// earliest first, at most `limit`.
     public func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) async -> [Decision] {
         let all = await withTaskGroup(of: [Decision].self) { group in
-            for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit) } }
+            let now = clock.now()
+            for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit, now: now) } }
             var all: [Decision] = []
             for await chunk in group { all += chunk }
             return all
@@ -380,7 +391,8 @@ public final class Engine: Sendable {
     /// How many debtors are in each queue state.
     public func queueCounts() async -> [DebtorQueueState: Int] {
         var total: [DebtorQueueState: Int] = [:]
-        for shard in shards { total.merge(await shard.stateCounts(), uniquingKeysWith: +) }
+        let now = clock.now()
+        for shard in shards { total.merge(await shard.stateCounts(now: now), uniquingKeysWith: +) }
         return total
     }
 

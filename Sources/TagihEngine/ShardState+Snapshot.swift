@@ -25,7 +25,7 @@ extension ShardState {
             let code: UInt8 =
                 switch slot.state {
                 case .blocked: 0
-                case .waiting: 1
+                case .waiting, .pending: 1  // a pending row's basis is older than its events: never restored
                 case .ready, .leased, .expiring: 2  // leases are not durable: a leased debtor restarts ready
                 }
             w.write(code)

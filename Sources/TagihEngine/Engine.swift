@@ -56,26 +56,30 @@ public final class Engine: Sendable {
     /// Replays the store: every debtor record, then the event log in order, then one decision per debtor.
     private func recover() async throws {
         let started = ContinuousClock.now
-        let total = try await store.debtorCount()
-        let perShard = total / shards.count + total / (shards.count * 8) + 16
-        for shard in shards { await shard.reserve(perShard) }
         let pageSize = configuration.store.readPageSize
-        var after: String?
-        var next: [StoredDebtor] = try await store.debtors(after: nil, limit: pageSize)
+        var total = 0
+        var unreadable = 0
+        var next: [StoredRecord] = try await store.records(after: nil, limit: pageSize)
         while !next.isEmpty {
             let page = next
-            after = page.last?.debtor.id
-            let cursor = after
-            async let following = page.count < pageSize ? [] : store.debtors(after: cursor, limit: pageSize)
-            var parts = Array(repeating: [StoredDebtor](), count: shards.count)
-            for row in page { parts[shardIndex(row.debtor.id)].append(row) }
-            await withTaskGroup(of: Void.self) { group in
+            total += page.count
+            let cursor = page.last?.id
+            async let following = page.count < pageSize ? [] : store.records(after: cursor, limit: pageSize)
+            var parts = Array(repeating: [StoredRecord](), count: shards.count)
+            for record in page { parts[shardIndex(record.id)].append(record) }
+            unreadable += await withTaskGroup(of: Int.self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
                     group.addTask { await self.shards[s].load(part) }
                 }
+                return await group.reduce(0, +)
             }
             next = try await following
         }
+        if unreadable > 0 {
+            logger.error("some stored debtor records could not be read and were skipped",
+                         metadata: ["count": "\(unreadable)"])
+        }
+        let loaded = ContinuousClock.now
         var lsn: Int64 = 0
         var eventCount = 0
         while true {
@@ -97,10 +101,13 @@ public final class Engine: Sendable {
             return await group.reduce(0, +)
         }
         restored.store(restoredCount, ordering: .relaxed)
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { await shard.trimStorage() } }
+        }
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
-            "restoredFromSnapshot": "\(restoredCount)",
+            "restoredFromSnapshot": "\(restoredCount)", "loadingRecords": "\(loaded - started)",
         ])
     }
 

@@ -21,9 +21,14 @@ actor Shard {
         items.map { state.upsert($0.0, lsn: $0.1, now: now) }
     }
 
-    func load(_ rows: [StoredDebtor]) {
-        for row in rows { state.load(row) }
+    /// Returns how many records could not be packed.
+    func load(_ records: [StoredRecord]) -> Int {
+        var failed = 0
+        for record in records where !state.load(record) { failed += 1 }
+        return failed
     }
+
+    func trimStorage() { state.trimStorage() }
 
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> [SnapshotRow] {
         state.settle(now: now)

@@ -43,11 +43,47 @@ extension ShardState {
         return rows
     }
 
-    /// Loads a stored debtor at recovery; restores its snapshot decision when the snapshot covers its record.
+    /// Loads a stored debtor at recovery (ids are unique in the store, so no lookup); restores its snapshot
+    /// decision when the snapshot covers its record. A record that cannot be packed is skipped and reported.
+    mutating func load(_ record: StoredRecord) -> Bool {
+        let packed: (offset: UInt32, jurisdiction: UInt16)? = record.body.withUnsafeBytes { raw in
+            guard let (offset, _, j) = try? arena.appendStored(raw),
+                let jurisdiction = jurisdictions.id(bytes: UnsafeRawBufferPointer(rebasing: raw[j]))
+            else { return nil }
+            return (offset, jurisdiction)
+        }
+        guard let packed else { return false }
+        if Int(packed.jurisdiction) >= ready.count {
+            ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(packed.jurisdiction) + 1 - ready.count))
+        }
+        let i = UInt32(slots.count)
+        slots.append(Slot(blob: packed.offset, jurisdiction: packed.jurisdiction, basis: record.lsn))
+        index.insert(hash: stableHash(record.id), slot: i) { arena.idHash(at: slots[Int($0)].blob) }
+        if let snapshot = record.snapshot, snapshot.basis >= record.lsn { restore(i, snapshot) }
+        return true
+    }
+
+    /// Loads a decoded debtor at recovery (used by tests); see `load(_: StoredRecord)`.
     mutating func load(_ row: StoredDebtor) {
         guard case .inserted = upsert(row.debtor, lsn: row.lsn, now: nil),
             let snapshot = row.snapshot, snapshot.basis >= row.lsn, let i = find(row.debtor.id)
         else { return }
+        restore(i, snapshot)
+    }
+
+    /// Gives back the spare capacity that growing left after recovery.
+    mutating func trimStorage() {
+        var compactSlots: [Slot] = []
+        compactSlots.reserveCapacity(slots.count)
+        compactSlots.append(contentsOf: slots)
+        slots = compactSlots
+        var compactBytes: [UInt8] = []
+        compactBytes.reserveCapacity(arena.bytes.count)
+        compactBytes.append(contentsOf: arena.bytes)
+        arena.bytes = compactBytes
+    }
+
+    private mutating func restore(_ i: UInt32, _ snapshot: SnapshotRow) {
         snapshot.state.withUnsafeBytes { raw in
             var r = ByteReader(raw)
             do {

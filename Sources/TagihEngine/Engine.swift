@@ -18,6 +18,7 @@ public final class Engine: Sendable {
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
+    let metrics = EngineMetrics()
 
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
@@ -160,6 +161,7 @@ public final class Engine: Sendable {
             return all
         }
         for (i, r) in outcomes { results[i] = r }
+        metrics.debtorsUpserted.increment(by: valid.count)
         return results
     }
 
@@ -229,7 +231,10 @@ public final class Engine: Sendable {
             rejected.insert(i)
         }
         let valid = events.indices.filter { !rejected.contains($0) }
-        if valid.isEmpty { return results }
+        if valid.isEmpty {
+            metrics.eventsRejected.increment(by: results.count)
+            return results
+        }
         let appended = try await store.append(valid.map { events[$0] })
         var toApply = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
         for (k, i) in valid.enumerated() {
@@ -246,6 +251,14 @@ public final class Engine: Sendable {
                 group.addTask { await self.shards[s].apply(part, now: now) }
             }
         }
+        var applied = 0
+        var duplicates = 0
+        for r in results {
+            if r == .applied { applied += 1 } else if r == .duplicate { duplicates += 1 }
+        }
+        metrics.eventsApplied.increment(by: applied)
+        metrics.eventsDuplicate.increment(by: duplicates)
+        metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return results
     }
 
@@ -288,6 +301,8 @@ public final class Engine: Sendable {
             return all
         }
         leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        metrics.leasesGranted.increment(by: leases.count)
+        metrics.leaseBatch.record(leases.count)
         return leases
     }
 
@@ -310,6 +325,7 @@ public final class Engine: Sendable {
                 group.addTask {
                     let expired = await shard.advance(now: now)
                     if expired.isEmpty { return }
+                    self.metrics.leasesExpired.increment(by: expired.count)
                     do {
                         let results = try await self.store.append(expired.map { .leaseExpired($0) })
                         let applied = zip(expired, results).map { e, r -> (StoredEvent, Int64) in

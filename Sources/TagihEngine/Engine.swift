@@ -367,18 +367,18 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Saves every debtor's current decision to the store (in chunks, interleaved with other writes), so the
-    /// next start need not run the policy for debtors that did not change since. A snapshot is a cache: a
-    /// missing or stale row only costs a decision at start.
+    /// Saves the decisions that changed since the last snapshot to the store (in chunks, interleaved with other
+    /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
+    /// a cache: a missing or stale row only costs a decision at start.
     public func writeSnapshot() async throws {
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
         for shard in shards {
             var start = 0
             while true {
-                let rows = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
-                if rows.isEmpty { break }
-                try await store.writeSnapshot(rows)
-                start += rows.count
+                let (rows, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
+                if !rows.isEmpty { try await store.writeSnapshot(rows) }
+                if rows.count < chunk { break }
+                start = next
             }
         }
     }

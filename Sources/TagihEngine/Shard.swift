@@ -30,7 +30,7 @@ actor Shard {
 
     func trimStorage() { state.trimStorage() }
 
-    func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> [SnapshotRow] {
+    func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
         state.settle(now: now)
         return state.snapshotRows(from: start, limit: limit)
     }

@@ -12,14 +12,19 @@ extension ShardState {
     static let withoutReasonsFlag: UInt8 = 4
     static let snapshotVersion: UInt8 = 1
 
-    /// Snapshot rows for slots `start ..< start + limit`.
-    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] {
-        let end = min(slots.count, start + limit)
-        guard start < end else { return [] }
+    /// The decision is already in the store's snapshot (cleared by every re-decision).
+    static let inSnapshotFlag: UInt8 = 16
+
+    /// Snapshot rows for the slots from `start` on whose decision changed since the last snapshot, at most
+    /// `limit`; marks them written. Returns the rows and where to continue (`slots.count` at the end).
+    mutating func snapshotRows(from start: Int, limit: Int) -> (rows: [SnapshotRow], next: Int) {
         var rows: [SnapshotRow] = []
-        rows.reserveCapacity(end - start)
-        for i in start..<end {
+        var i = start
+        while i < slots.count && rows.count < limit {
+            defer { i += 1 }
             let slot = slots[i]
+            if slot.flags & Self.inSnapshotFlag != 0 { continue }
+            slots[i].flags |= Self.inSnapshotFlag
             var w = ByteWriter(capacity: 64)
             w.write(Self.snapshotVersion)
             let code: UInt8 =
@@ -40,7 +45,7 @@ extension ShardState {
             w.write(arena.strings.string(slot.zone) ?? "")
             rows.append(SnapshotRow(debtor: arena.id(at: slot.blob), basis: slot.basis, state: w.bytes))
         }
-        return rows
+        return (rows, i)
     }
 
     /// Loads a stored debtor at recovery (ids are unique in the store, so no lookup); restores its snapshot
@@ -92,7 +97,7 @@ extension ShardState {
                 var slot = slots[Int(i)]
                 slot.debtIndex = try r.readUInt8()
                 slot.phoneIndex = try r.readUInt8()
-                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag
+                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag | Self.inSnapshotFlag
                 slot.score = Float(bitPattern: try r.readUInt32())
                 slot.earliest = try r.readInt64()
                 slot.best = try r.readInt64()

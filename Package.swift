@@ -93,7 +93,9 @@ let package = Package(
         ),
         .target(
             name: "TagihSim",
-            dependencies: ["TagihCore", "TagihEngine"],
+            dependencies: [
+                "TagihCore", "TagihEngine", "TagihStore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
         .executableTarget(

@@ -48,10 +48,13 @@ struct ComplianceChecker {
         nycStart = LocalTime.dayNumber(year: 2026, month: 9, day: 1)
     }
 
-    private mutating func flag(_ reason: String, debtor: Int, at t: UnixSeconds) {
+    private(set) var byRule: [String: Int] = [:]
+
+    private mutating func flag(_ rule: String, _ detail: String = "", debtor: Int, at t: UnixSeconds) {
         violations += 1
-        if examples.count < 20 {
-            examples.append("\(LocalTime.rfc3339(t)) \(world.debtors[debtor].id): \(reason)")
+        byRule[rule, default: 0] += 1
+        if examples.count < 40 && byRule[rule, default: 0] <= 5 {
+            examples.append("\(LocalTime.rfc3339(t)) \(world.debtors[debtor].id): \(rule)\(detail)")
         }
     }
 
@@ -80,21 +83,26 @@ struct ComplianceChecker {
             let minute = LocalTime.minute(local)
             let day = LocalTime.day(local)
             if minute < r.windowFrom || minute >= r.windowTo {
-                flag("outside window in \(world.clock.names[Int(z)]) (local minute \(minute))", debtor: i, at: t)
+                flag("outside window", " in \(world.clock.names[Int(z)]) (local minute \(minute))", debtor: i, at: t)
             }
             if r.noSunday && LocalTime.weekday(day: day) == 7 { flag("Sunday", debtor: i, at: t) }
             if r.holidays && holidayDays.contains(day) { flag("national holiday", debtor: i, at: t) }
         }
-        // Consumer quiet times, primary zone.
-        let local = world.primaryLocal(i, t)
-        let today = LocalTime.day(local)
-        let minute = LocalTime.minute(local)
-        let weekday = LocalTime.weekday(day: today)
-        for q in world.debtors[i].quiet where (q.days.isEmpty || q.days.contains(weekday))
-            && minute >= q.fromMinute && minute < q.toMinute
-        {
-            flag("consumer quiet time", debtor: i, at: t)
+        // Consumer quiet times, in every candidate zone (where the consumer is may be unknown).
+        let quiet = world.debtors[i].quiet
+        if !quiet.isEmpty {
+            for z in world.zoneSets[Int(world.phoneZones[p])] {
+                let local = world.clock.local(z, t)
+                let minute = LocalTime.minute(local)
+                let weekday = LocalTime.weekday(day: LocalTime.day(local))
+                for q in quiet where (q.days.isEmpty || q.days.contains(weekday))
+                    && minute >= q.fromMinute && minute < q.toMinute
+                {
+                    flag("consumer quiet time", " in \(world.clock.names[Int(z)])", debtor: i, at: t)
+                }
+            }
         }
+        let today = LocalTime.day(world.primaryLocal(i, t))
         if r.gb && t - lastAbandoned[i] < 72 * 3600 { flag("GB redial within 72 h of an abandoned call", debtor: i, at: t) }
         guard r.usCaps else { return }
         let consented = isConsentedCallback(debt: debt, at: t)

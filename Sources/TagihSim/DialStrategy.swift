@@ -19,6 +19,8 @@ protocol DialStrategy: AnyObject {
     func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async
     /// A payment arrived.
     func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async
+    /// Called at every dialer step, before `next`, with the simulated time.
+    func advance(now: UnixSeconds) async
     /// Calls the strategy wanted but the permission check refused.
     var blockedCalls: Int { get }
     /// How many times the decision function ran.
@@ -39,6 +41,7 @@ final class PolicyBook {
     var phone: [Int32]
     var leased: [Bool]
     var decisions = 0
+    var scored = 0
 
     static let never = Int64.max
 

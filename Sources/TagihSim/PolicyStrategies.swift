@@ -24,6 +24,8 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
+    func advance(now: UnixSeconds) async {}
+
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         var served = 0
         let hour = now / 3600
@@ -65,18 +67,44 @@ class HopperStrategy: DialStrategy {
 final class TagihPolicyStrategy: HopperStrategy {
     /// γ^h for h hours until the best time (γ = 0.97 per hour), h in 0..<169.
     private let discount: [Double] = (0..<169).map { pow(0.97, Double($0)) }
+    private var pool: [Int32] = []
+    private let threshold: Double
 
+    init(book: PolicyBook, threshold: Double) {
+        self.threshold = threshold
+        super.init(book: book)
+    }
+    private var exact: [(value: Double, debtor: Int32)] = []
+
+    /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
+    /// the hours until it), then ranks that pool by the policy's value of calling now
+    /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
     override func refill(now: UnixSeconds, size: Int) {
         let book = self.book
         let discount = self.discount
-        selector.select(count: size, size: book.world.debtors.count, key: { i in
+        selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
             let e = book.earliest[i]
             if book.leased[i] || e > now { return 0 }
             let hours = min(168, max(0, Int((book.best[i] - now) / 3600)))
             let v = Double(book.score[i]) * discount[hours]
             guard v > 0 else { return 0 }
             return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
-        }, into: &hopper)
+        }, into: &pool)
+        exact.removeAll(keepingCapacity: true)
+        let world = book.world
+        for i32 in pool {
+            let i = Int(i32)
+            let debtor = world.debtors[i]
+            let debtID = debtor.debts[Int(book.debt[i] - world.debtStart[i])].id
+            let value = book.policy.score(for: debtor, history: book.histories[i], debt: debtID, at: now)
+            book.scored += 1
+            // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
+            // best permitted time ahead (the decision's discounted value at `best`).
+            if value > 0 && value >= threshold * Double(book.score[i]) { exact.append((value, i32)) }
+        }
+        exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
+        hopper.removeAll(keepingCapacity: true)
+        for e in exact.prefix(size) { hopper.append(e.debtor) }
         hopperPosition = 0
     }
 }

@@ -46,25 +46,42 @@ public final class Simulation {
     ///   - index: position of this run among `count` runs (for progress fractions).
     ///   - progress: called once per simulated day.
     ///   - attempt: when given, receives every attempt as an outcome event, in time order.
+    /// - Throws: `SimulationError` (`engine_error`) when the engine cannot be opened.
     public func run(
         _ kind: StrategyKind, index: Int = 0, of count: Int = 1,
         progress: (SimulationProgress) -> Void = { _ in },
         attempt: ((OutcomeEvent) -> Void)? = nil
-    ) async -> StrategyReport {
+    ) async throws(SimulationError) -> StrategyReport {
         let began = Date()
-        let book = PolicyBook(world: world, policy: policy, now: configuration.start)
         let strategy: any DialStrategy
+        var backend = "ContactPolicy"
+        var engineStrategy: EngineStrategy?
         switch kind {
-        case .tagih: strategy = TagihPolicyStrategy(book: book)
-        case .earliest: strategy = EarliestStrategy(book: book)
+        case .tagih where configuration.backend == .engine:
+            do {
+                let e = try await EngineStrategy.open(
+                    world: world, start: configuration.start, policy: policy, seed: configuration.seed)
+                engineStrategy = e
+                strategy = e
+                backend = "Engine"
+            } catch {
+                throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
+            }
+        case .tagih:
+            let book = PolicyBook(world: world, policy: policy, now: configuration.start)
+            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
+        case .earliest:
+            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start))
         case .baseline:
-            strategy = BaselineStrategy(book: book, start: configuration.start,
-                                        retryDelay: configuration.baselineRetrySeconds)
+            strategy = BaselineStrategy(
+                book: PolicyBook(world: world, policy: policy, now: configuration.start), start: configuration.start,
+                retryDelay: configuration.baselineRetrySeconds)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
-        report.backend = "ContactPolicy"
+        await engineStrategy?.close()
+        report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)
         return report
     }
@@ -91,7 +108,7 @@ final class FloorRun {
     // Floor.
     var busy = 0
     var inFlight = 0
-    var pacing = 0.8
+    var pacing = 0.5
     var dialsToday = 0
     var humansToday = 0
 
@@ -104,6 +121,7 @@ final class FloorRun {
     var lineDialAt: [Int64] = []
     var lineRing: [Int32] = []
     var lineAttempt: [Int] = []
+    var lineLease: [String?] = []
     var freeLines: [Int32] = []
 
     // World truth that changes.
@@ -235,6 +253,7 @@ final class FloorRun {
     }
 
     func step(now: UnixSeconds) async {
+        await strategy.advance(now: now)
         let staffed = onDuty(now)
         totals.agentSeconds += Int64(staffed) * Self.step
         totals.busySeconds += Int64(min(busy, staffed)) * Self.step
@@ -245,11 +264,14 @@ final class FloorRun {
         case .preview, .progressive:
             wanted = idle
         case .predictive:
-            let live = Double(humansToday + 5) / Double(dialsToday + 100)
+            // Lines in flight are paced so the expected live answers stay below the idle agents; the
+            // pacing factor adapts to keep the run's abandon rate under the limit with a margin.
+            let live = Double(totals.live + 10) / Double(totals.dials + 100)
             let abandonRate = Double(totals.abandoned) / Double(max(totals.live, 1))
-            let target = configuration.abandonLimit * 0.8
-            if totals.live > 200 {
-                if abandonRate > target { pacing = max(0.2, pacing * 0.98) } else { pacing = min(1.5, pacing * 1.005) }
+            let target = configuration.abandonLimit * 0.75
+            if totals.live > 100 {
+                if abandonRate > target { pacing = max(0.1, pacing * 0.95) } else { pacing = min(1.0, pacing * 1.002) }
+                if abandonRate > configuration.abandonLimit * 0.9 { pacing = min(pacing, 0.3) }
             }
             let lines = Int(Double(idle) * pacing / live)
             wanted = min(max(lines - inFlight, 0), staffed * 20)
@@ -290,6 +312,7 @@ final class FloorRun {
             lineDialAt[line] = now + preview
             lineRing[line] = Int32(ring)
             lineAttempt[line] = attemptCounter
+            lineLease[line] = lead.lease
         } else {
             line = lineDebtor.count
             lineDebtor.append(Int32(i))
@@ -300,6 +323,7 @@ final class FloorRun {
             lineDialAt.append(now + preview)
             lineRing.append(Int32(ring))
             lineAttempt.append(attemptCounter)
+            lineLease.append(lead.lease)
         }
         inFlight += 1
         events.push(now + preview + Int64(ring), .resolve, Int32(line))
@@ -372,6 +396,7 @@ final class FloorRun {
         let dialAt = lineDialAt[line]
         let ring = Int64(lineRing[line])
         let attemptNumber = lineAttempt[line]
+        let lease = lineLease[line]
         freeLines.append(Int32(line))
 
         let human: Bool
@@ -439,7 +464,7 @@ final class FloorRun {
         let event = OutcomeEvent(
             attempt: "c\(configuration.seed)-\(attemptNumber)", debtor: d.id,
             debt: d.debts[debt - Int(world.debtStart[i])].id,
-            phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: nil,
+            phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
             promise: promise, callbackAt: callback)
         if recordAttempts { pendingLog.append((event, attemptNumber)) }
         await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
@@ -575,7 +600,7 @@ final class FloorRun {
             countedCallsPerDebtPerWeek: Double(checker.countedCalls) / Double(max(world.debtCount, 1)) / weeks,
             callsAtCapShare: checker.countedCalls > 0 ? Double(checker.callsAtCap) / Double(checker.countedCalls) : 0,
             blockedCalls: strategy.blockedCalls, violations: checker.violations,
-            violationExamples: checker.examples, decisions: strategy.decisions, backend: "", wallSeconds: 0,
+            violationExamples: checker.examples, violationsByRule: checker.byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
             perDay: perDay)
     }
 }

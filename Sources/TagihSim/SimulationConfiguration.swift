@@ -20,6 +20,14 @@ public enum StrategyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case earliest
 }
 
+/// What drives the `tagih` strategy.
+public enum SimulationBackend: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The real `Engine` (shards, leases, store) under a virtual clock.
+    case engine
+    /// `ContactPolicy` directly, with the simulator keeping histories and a ranked hopper (faster).
+    case policy
+}
+
 /// A work shift of part of the floor, in the floor's local time.
 public struct Shift: Sendable, Hashable, Codable {
     /// ISO weekdays 1 (Monday) ... 7 (Sunday) the shift works.
@@ -64,6 +72,13 @@ public struct SimulationConfiguration: Sendable, Hashable, Codable {
     public var world: WorldConfiguration = .init()
     /// Baseline retry delay after an unanswered call, in seconds. Default 4 h.
     public var baselineRetrySeconds: Int64 = 4 * 3600
+
+    /// The tagih strategy calls a debtor now only when the value of calling now is at least this share of the
+    /// value at the decision's best time (discounted); 0 calls whoever is worth most now. Default 0.5.
+    public var tagihThreshold: Double = 0.5
+
+    /// What drives the `tagih` strategy. Default `.engine`.
+    public var backend: SimulationBackend = .engine
 
     /// Creates a configuration starting at `start`.
     public init(start: UnixSeconds) { self.start = start }

@@ -64,6 +64,8 @@ public struct StrategyReport: Sendable, Hashable, Codable {
     /// Violations found by the simulator's independent checker; must be 0.
     public var violations: Int
     public var violationExamples: [String]
+    /// Violations by rule.
+    public var violationsByRule: [String: Int]
     /// How often the decision function ran.
     public var decisions: Int
     /// What drove the strategy (`ContactPolicy` or `Engine`).

@@ -22,7 +22,7 @@ public enum SimulationRunner {
         var results: [StrategyReport] = []
         for (k, kind) in strategies.enumerated() {
             results.append(
-                await simulation.run(
+                try await simulation.run(
                     kind, index: k, of: strategies.count, progress: progress, attempt: k == 0 ? attempt : nil))
         }
         var comparison: SimulationReport.Comparison?

@@ -50,6 +50,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "The floor's IANA zone (shifts are in this zone).")
     var floorZone: String = "America/New_York"
 
+    @Option(help: "What drives the tagih strategy: engine (the real Engine, virtual clock) or policy (ContactPolicy directly, faster).")
+    var backend: String = "engine"
+
+    @Option(help: "tagih calls now only when now is worth at least this share of the best time ahead (0...1).")
+    var tagihThreshold: Double = 0.5
+
     @Option(help: "Write every attempt of the first strategy as an outcome line to FILE, in time order.")
     var attemptLog: String?
 
@@ -86,6 +92,11 @@ struct SimulateCommand: AsyncParsableCommand {
         config.seed = seed
         config.dialer = mode
         config.floorZone = floorZone
+        config.tagihThreshold = tagihThreshold
+        guard let b = SimulationBackend(rawValue: backend) else {
+            throw ValidationError("--backend must be engine or policy")
+        }
+        config.backend = b
         if let mix { config.world.mix = try WorldConfiguration.parseMix(mix) }
 
         let debtorRecords: [Debtor]

@@ -97,7 +97,7 @@ import TagihCore
         let text = """
             {"id":"D-1","jurisdiction":"US-MA","zone":"America/New_York","status":"active","segment":"late","phones":[{"number":"+16175550100","kind":"mobile","zone":"America/New_York","owner":"debtor"}],"debts":[{"id":"A-1","balance":"1250.00","currency":"USD"}],"quiet":[{"days":["sun"],"from":"00:00","to":"24:00"}]}
 
-            {"id":"D-2","jurisdiction":"ID","phones":[{"number":"+628123456789"}],"debts":[{"id":"A-2","balance":300000}]}
+            {"id":"D-2","jurisdiction":"ID","phones":[{"number":"+628123456789","kind":"mobile","owner":"debtor"}],"debts":[{"id":"A-2","balance":"300000","currency":"IDR"}]}
             """
         let debtors = try PopulationReader.parse(Data(text.utf8))
         #expect(debtors.count == 2)

@@ -164,7 +164,14 @@ final class PolicyData: Sendable {
 
     func candidateZones(address: ZoneTable?, phone: Phone, jurisdiction: String) -> ZoneSet {
         var set = ZoneSet()
-        if let a = address { set.add(a) }
+        if let a = address {
+            set.add(a)
+        } else {
+            // An unknown address may be in any zone of the jurisdiction (DESIGN.md: "unknown means every
+            // zone of the jurisdiction"); the stricter reading wins, so those zones join the phone's.
+            let all = jurisdictionZoneList(jurisdiction)
+            if !all.isEmpty { set.shared = all }
+        }
         if let pz = phone.zone, let z = zones.zone(named: pz) {
             set.add(z)
         } else {
@@ -489,13 +496,15 @@ final class Evaluator {
     }
 
     /// The first instant ≥ `t` whose local day, in every day zone, breaks no cap (with the binding cap).
-    func capNext(_ t: Int64, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+    /// With `callback`, the checks of a consented callback: the Reg F 7-in-7 count and the house caps are
+    /// waived, the state caps (NYC attempts, MA, WA) are not.
+    func capNext(_ t: Int64, debt di: Int32, phone pi: Int32, callback: Bool = false) -> (Int64, Binding) {
         var next = t
         var binding = Binding.none
         for zi in 0..<dayZones.count {
             let z = dayZones[zi]
             let day = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t))
-            let (d2, b) = capDay(day, zone: zi, debt: di, phone: pi)
+            let (d2, b) = capDay(day, zone: zi, debt: di, phone: pi, callback: callback)
             if d2 > day {
                 let s = z.instant(forLocal: d2 * 86_400, later: false)
                 if s > next {
@@ -580,7 +589,9 @@ final class Evaluator {
     // MARK: Caps
 
     /// The first primary-zone day ≥ `day` on which a call about debt `di` to phone `pi` breaks no cap.
-    func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+    func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32, callback: Bool = false)
+        -> (Int64, Binding)
+    {
         var d = day
         var binding = Binding.none
         let personal = phones[Int(pi)].kind == .mobile || phones[Int(pi)].kind == .home
@@ -609,7 +620,7 @@ final class Evaluator {
                 }
             }
             var next = Binding.none
-            if let cap = sevenDayCap, c7 >= cap {
+            if !callback, let cap = sevenDayCap, c7 >= cap {
                 next = .capDebt7(c7)
             } else if personal, let cap = pack.personalPerDebtPer7Days, cPersonal >= cap {
                 next = .capPersonal7
@@ -619,6 +630,8 @@ final class Evaluator {
                 next = .capDebtor7
             } else if let cap = pack.attemptsPerDebtPer7Days, d >= pack.attemptsCapFromDay, cAll >= cap {
                 next = .capAttempts7
+            } else if callback {
+                // house caps do not apply to a call the consumer asked for
             } else if cDay >= config.maxAttemptsPerDay {
                 next = .dailyMax
             } else if vmDay >= config.voicemailsPerDay {
@@ -795,7 +808,10 @@ final class Evaluator {
             var isCallback = false
             if let cb = st.callbackAt {
                 let cbEnd = cb + config.callbackWindowSeconds
-                if let (s, e, _) = windowIntersection(max(now, cb), zs, cbEnd), s < cbEnd,
+                // A consented callback waives the 7-in-7 count and the conversation block, never the state caps.
+                let from = max(now, cb)
+                let (capped, _) = capNext(from, debt: di, phone: Int32(pi), callback: true)
+                if capped < cbEnd, let (s, e, _) = windowIntersection(max(from, capped), zs, cbEnd), s < cbEnd,
                     candidate == nil || s < candidate!.0
                 {
                     candidate = (s, min(e, cbEnd), .none)

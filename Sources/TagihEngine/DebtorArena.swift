@@ -1,4 +1,5 @@
 import TagihCore
+import TagihStore
 
 /// Strings that repeat across debtors (zones, segments, currencies, jurisdictions), numbered once per shard.
 /// Id 0 stands for nil.
@@ -18,6 +19,18 @@ struct Interner {
     }
 
     func existingID(_ text: String) -> UInt16? { ids[text] }
+
+    /// FNV-1a of a string's UTF-8 → its id, so recovery can intern straight from stored bytes.
+    private var byHash: [UInt64: UInt16] = [:]
+
+    /// The id of the UTF-8 string in `bytes` (interning it when new); nil when the table is full.
+    mutating func id(bytes: UnsafeRawBufferPointer) -> UInt16? {
+        let hash = stableHash(bytes)
+        if let id = byHash[hash], strings[Int(id)].utf8.elementsEqual(bytes) { return id }
+        guard let id = id(String(decoding: bytes, as: UTF8.self)) else { return nil }
+        byHash[hash] = id
+        return id
+    }
 
     func string(_ id: UInt16) -> String? { id == 0 ? nil : strings[Int(id)] }
 }
@@ -104,6 +117,81 @@ struct DebtorArena {
         bytes.append(UInt8(truncatingIfNeeded: v))
         bytes.append(UInt8(truncatingIfNeeded: v >> 8))
     }
+
+    /// Appends a record straight from the store's encoding (`RecordCoding`), without building a `Debtor`.
+    /// Returns its offset, the id's bytes range within `stored`, and the jurisdiction's bytes range.
+    mutating func appendStored(_ stored: UnsafeRawBufferPointer) throws(StoreError)
+        -> (offset: UInt32, id: Range<Int>, jurisdiction: Range<Int>)
+    {
+        var r = ByteReader(stored)
+        let start = bytes.count
+        func copyString(_ range: Range<Int>) throws(StoreError) {
+            guard range.count < 256 else {
+                throw StoreError(code: .corruptRecord, message: "a stored string is longer than 255 bytes")
+            }
+            bytes.append(UInt8(range.count))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[range]))
+        }
+        func intern(_ range: Range<Int>?) throws(StoreError) {
+            guard let range else { return append16(0) }
+            guard let id = strings.id(bytes: UnsafeRawBufferPointer(rebasing: stored[range])) else {
+                throw StoreError(code: .corruptRecord, message: "more than 65,535 distinct interned values")
+            }
+            append16(id)
+        }
+        func optional(_ r: inout ByteReader) throws(StoreError) -> Range<Int>? {
+            try r.readUInt8() == 0 ? nil : try r.readStringRange()
+        }
+        func code(_ range: Range<Int>, _ table: [[UInt8]]) throws(StoreError) -> UInt8 {
+            let raw = UnsafeRawBufferPointer(rebasing: stored[range])
+            guard let i = table.firstIndex(where: { $0.elementsEqual(raw) }) else {
+                throw StoreError(code: .corruptRecord, message: "unknown enumeration value in a stored debtor")
+            }
+            return UInt8(i)
+        }
+        do throws(StoreError) {
+            let id = try r.readStringRange()
+            try copyString(id)
+            let jurisdiction = try r.readStringRange()
+            try intern(try optional(&r))  // zone
+            bytes.append(try code(try r.readStringRange(), Self.statusNames))
+            try intern(try optional(&r))  // segment
+            let phones = try r.readUInt8()
+            bytes.append(phones)
+            for _ in 0..<phones {
+                try copyString(try r.readStringRange())
+                bytes.append(try code(try r.readStringRange(), Self.kindNames))
+                let owner = try code(try r.readStringRange(), Self.ownerNames)
+                let zone = try optional(&r)
+                let optedOut = try r.readUInt8() != 0
+                bytes.append(owner | (optedOut ? 0x80 : 0))
+                try intern(zone)
+            }
+            let debts = try r.readUInt8()
+            bytes.append(debts)
+            for _ in 0..<debts {
+                try copyString(try r.readStringRange())
+                let raw = UInt64(bitPattern: try r.readInt64())
+                for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: raw >> UInt64(shift))) }
+                try intern(try r.readStringRange())
+            }
+            let quiet = try r.readUInt8()
+            bytes.append(quiet)
+            for _ in 0..<quiet {
+                bytes.append(try r.readUInt8())
+                append16(try r.readUInt16())
+                append16(try r.readUInt16())
+            }
+            return (UInt32(start), id, jurisdiction)
+        } catch {
+            bytes.removeSubrange(start...)
+            throw error
+        }
+    }
+
+    static let statusNames = DebtorStatus.allCases.map { Array($0.rawValue.utf8) }
+    static let kindNames = PhoneKind.allCases.map { Array($0.rawValue.utf8) }
+    static let ownerNames = PhoneOwner.allCases.map { Array($0.rawValue.utf8) }
 
     // MARK: reading
 

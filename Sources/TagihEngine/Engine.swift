@@ -18,6 +18,7 @@ public final class Engine: Sendable {
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
+    let metrics = EngineMetrics()
 
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
@@ -56,26 +57,30 @@ public final class Engine: Sendable {
     /// Replays the store: every debtor record, then the event log in order, then one decision per debtor.
     private func recover() async throws {
         let started = ContinuousClock.now
-        let total = try await store.debtorCount()
-        let perShard = total / shards.count + total / (shards.count * 8) + 16
-        for shard in shards { await shard.reserve(perShard) }
         let pageSize = configuration.store.readPageSize
-        var after: String?
-        var next: [StoredDebtor] = try await store.debtors(after: nil, limit: pageSize)
+        var total = 0
+        var unreadable = 0
+        var next: [StoredRecord] = try await store.records(after: nil, limit: pageSize)
         while !next.isEmpty {
             let page = next
-            after = page.last?.debtor.id
-            let cursor = after
-            async let following = page.count < pageSize ? [] : store.debtors(after: cursor, limit: pageSize)
-            var parts = Array(repeating: [StoredDebtor](), count: shards.count)
-            for row in page { parts[shardIndex(row.debtor.id)].append(row) }
-            await withTaskGroup(of: Void.self) { group in
+            total += page.count
+            let cursor = page.last?.id
+            async let following = page.count < pageSize ? [] : store.records(after: cursor, limit: pageSize)
+            var parts = Array(repeating: [StoredRecord](), count: shards.count)
+            for record in page { parts[shardIndex(record.id)].append(record) }
+            unreadable += await withTaskGroup(of: Int.self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
                     group.addTask { await self.shards[s].load(part) }
                 }
+                return await group.reduce(0, +)
             }
             next = try await following
         }
+        if unreadable > 0 {
+            logger.error("some stored debtor records could not be read and were skipped",
+                         metadata: ["count": "\(unreadable)"])
+        }
+        let loaded = ContinuousClock.now
         var lsn: Int64 = 0
         var eventCount = 0
         while true {
@@ -97,10 +102,13 @@ public final class Engine: Sendable {
             return await group.reduce(0, +)
         }
         restored.store(restoredCount, ordering: .relaxed)
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { await shard.trimStorage() } }
+        }
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
-            "restoredFromSnapshot": "\(restoredCount)",
+            "restoredFromSnapshot": "\(restoredCount)", "loadingRecords": "\(loaded - started)",
         ])
     }
 
@@ -153,6 +161,7 @@ public final class Engine: Sendable {
             return all
         }
         for (i, r) in outcomes { results[i] = r }
+        metrics.debtorsUpserted.increment(by: valid.count)
         return results
     }
 
@@ -167,6 +176,14 @@ public final class Engine: Sendable {
     public func isEmpty() async -> Bool { await count() == 0 }
 
     // MARK: events
+
+    /// Re-decides every debtor whose history changed, now (``tick()`` and ``lease(_:filter:holder:)`` do it too).
+    public func settle() async {
+        let now = clock.now()
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { await shard.settle(now: now) } }
+        }
+    }
 
     /// Ingests one outcome: durable before it returns; a repeated attempt id is a ``IngestResult/duplicate``.
     /// An outcome with no lease id, or with the debtor's current lease id, ends that lease.
@@ -189,7 +206,9 @@ public final class Engine: Sendable {
         try await ingest(events: payments.map { .payment($0) })
     }
 
-    /// Validates, appends durably (group commit) and applies a batch of events.
+    /// Validates, appends durably (group commit) and applies a batch of events. An applied event updates its
+    /// debtor's history at once; the debtor is re-decided before the shard next leases, ticks or answers a query
+    /// (so several events for one debtor cost one decision, and the acknowledgement never waits for the policy).
     public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
         if events.isEmpty { return [] }
         var results = [IngestResult](repeating: .applied, count: events.count)
@@ -212,7 +231,10 @@ public final class Engine: Sendable {
             rejected.insert(i)
         }
         let valid = events.indices.filter { !rejected.contains($0) }
-        if valid.isEmpty { return results }
+        if valid.isEmpty {
+            metrics.eventsRejected.increment(by: results.count)
+            return results
+        }
         let appended = try await store.append(valid.map { events[$0] })
         var toApply = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
         for (k, i) in valid.enumerated() {
@@ -229,6 +251,14 @@ public final class Engine: Sendable {
                 group.addTask { await self.shards[s].apply(part, now: now) }
             }
         }
+        var applied = 0
+        var duplicates = 0
+        for r in results {
+            if r == .applied { applied += 1 } else if r == .duplicate { duplicates += 1 }
+        }
+        metrics.eventsApplied.increment(by: applied)
+        metrics.eventsDuplicate.increment(by: duplicates)
+        metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return results
     }
 
@@ -271,6 +301,8 @@ public final class Engine: Sendable {
             return all
         }
         leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        metrics.leasesGranted.increment(by: leases.count)
+        metrics.leaseBatch.record(leases.count)
         return leases
     }
 
@@ -293,6 +325,7 @@ public final class Engine: Sendable {
                 group.addTask {
                     let expired = await shard.advance(now: now)
                     if expired.isEmpty { return }
+                    self.metrics.leasesExpired.increment(by: expired.count)
                     do {
                         let results = try await self.store.append(expired.map { .leaseExpired($0) })
                         let applied = zip(expired, results).map { e, r -> (StoredEvent, Int64) in
@@ -334,18 +367,18 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Saves every debtor's current decision to the store (in chunks, interleaved with other writes), so the
-    /// next start need not run the policy for debtors that did not change since. A snapshot is a cache: a
-    /// missing or stale row only costs a decision at start.
+    /// Saves the decisions that changed since the last snapshot to the store (in chunks, interleaved with other
+    /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
+    /// a cache: a missing or stale row only costs a decision at start.
     public func writeSnapshot() async throws {
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
         for shard in shards {
             var start = 0
             while true {
-                let rows = await shard.snapshotRows(from: start, limit: chunk)
-                if rows.isEmpty { break }
-                try await store.writeSnapshot(rows)
-                start += rows.count
+                let (rows, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
+                if !rows.isEmpty { try await store.writeSnapshot(rows) }
+                if rows.count < chunk { break }
+                start = next
             }
         }
     }
@@ -360,14 +393,15 @@ public final class Engine: Sendable {
     /// The decision the engine holds for a debtor right now: the debt, phone and times it would lease
     /// (score as kept in the ready queue, single precision). Nil when unknown or when no debt may be called.
     public func currentDecision(id: String) async -> Decision? {
-        await shards[shardIndex(id)].currentDecision(of: id)
+        await shards[shardIndex(id)].currentDecision(of: id, now: clock.now())
     }
 
     /// Planned contacts (the engine's current decision per debtor) whose planned time falls in `from ..< to`,
     /// earliest first, at most `limit`.
     public func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) async -> [Decision] {
         let all = await withTaskGroup(of: [Decision].self) { group in
-            for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit) } }
+            let now = clock.now()
+            for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit, now: now) } }
             var all: [Decision] = []
             for await chunk in group { all += chunk }
             return all
@@ -380,7 +414,8 @@ public final class Engine: Sendable {
     /// How many debtors are in each queue state.
     public func queueCounts() async -> [DebtorQueueState: Int] {
         var total: [DebtorQueueState: Int] = [:]
-        for shard in shards { total.merge(await shard.stateCounts(), uniquingKeysWith: +) }
+        let now = clock.now()
+        for shard in shards { total.merge(await shard.stateCounts(now: now), uniquingKeysWith: +) }
         return total
     }
 

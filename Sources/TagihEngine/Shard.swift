@@ -21,11 +21,19 @@ actor Shard {
         items.map { state.upsert($0.0, lsn: $0.1, now: now) }
     }
 
-    func load(_ rows: [StoredDebtor]) {
-        for row in rows { state.load(row) }
+    /// Returns how many records could not be packed.
+    func load(_ records: [StoredRecord]) -> Int {
+        var failed = 0
+        for record in records where !state.load(record) { failed += 1 }
+        return failed
     }
 
-    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] { state.snapshotRows(from: start, limit: limit) }
+    func trimStorage() { state.trimStorage() }
+
+    func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
+        state.settle(now: now)
+        return state.snapshotRows(from: start, limit: limit)
+    }
 
     func validate(_ events: [StoredEvent]) -> [IngestResult?] { events.map { state.validate($0) } }
 
@@ -47,17 +55,32 @@ actor Shard {
 
     func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
 
-    func release(heldBy holder: String, now: UnixSeconds) -> Int { state.release(heldBy: holder, now: now) }
-
-    func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? { state.snapshot(of: id, now: now) }
-
-    func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
-        state.schedule(from: from, to: to, limit: limit)
+    func release(heldBy holder: String, now: UnixSeconds) -> Int {
+        state.settle(now: now)
+        return state.release(heldBy: holder, now: now)
     }
 
-    func currentDecision(of id: String) -> Decision? { state.currentDecision(of: id) }
+    func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
+        state.settle(now: now)
+        return state.snapshot(of: id, now: now)
+    }
 
-    func stateCounts() -> [DebtorQueueState: Int] { state.stateCounts() }
+    func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
+        state.settle(now: now)
+        return state.schedule(from: from, to: to, limit: limit)
+    }
+
+    func currentDecision(of id: String, now: UnixSeconds) -> Decision? {
+        state.settle(now: now)
+        return state.currentDecision(of: id)
+    }
+
+    func stateCounts(now: UnixSeconds) -> [DebtorQueueState: Int] {
+        state.settle(now: now)
+        return state.stateCounts()
+    }
+
+    func settle(now: UnixSeconds) { state.settle(now: now) }
 
     func activeLeaseCount() -> Int { state.activeLeases.count }
 }

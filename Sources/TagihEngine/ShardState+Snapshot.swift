@@ -12,20 +12,25 @@ extension ShardState {
     static let withoutReasonsFlag: UInt8 = 4
     static let snapshotVersion: UInt8 = 1
 
-    /// Snapshot rows for slots `start ..< start + limit`.
-    func snapshotRows(from start: Int, limit: Int) -> [SnapshotRow] {
-        let end = min(slots.count, start + limit)
-        guard start < end else { return [] }
+    /// The decision is already in the store's snapshot (cleared by every re-decision).
+    static let inSnapshotFlag: UInt8 = 16
+
+    /// Snapshot rows for the slots from `start` on whose decision changed since the last snapshot, at most
+    /// `limit`; marks them written. Returns the rows and where to continue (`slots.count` at the end).
+    mutating func snapshotRows(from start: Int, limit: Int) -> (rows: [SnapshotRow], next: Int) {
         var rows: [SnapshotRow] = []
-        rows.reserveCapacity(end - start)
-        for i in start..<end {
+        var i = start
+        while i < slots.count && rows.count < limit {
+            defer { i += 1 }
             let slot = slots[i]
+            if slot.flags & Self.inSnapshotFlag != 0 { continue }
+            slots[i].flags |= Self.inSnapshotFlag
             var w = ByteWriter(capacity: 64)
             w.write(Self.snapshotVersion)
             let code: UInt8 =
                 switch slot.state {
                 case .blocked: 0
-                case .waiting: 1
+                case .waiting, .pending: 1  // a pending row's basis is older than its events: never restored
                 case .ready, .leased, .expiring: 2  // leases are not durable: a leased debtor restarts ready
                 }
             w.write(code)
@@ -40,14 +45,50 @@ extension ShardState {
             w.write(arena.strings.string(slot.zone) ?? "")
             rows.append(SnapshotRow(debtor: arena.id(at: slot.blob), basis: slot.basis, state: w.bytes))
         }
-        return rows
+        return (rows, i)
     }
 
-    /// Loads a stored debtor at recovery; restores its snapshot decision when the snapshot covers its record.
+    /// Loads a stored debtor at recovery (ids are unique in the store, so no lookup); restores its snapshot
+    /// decision when the snapshot covers its record. A record that cannot be packed is skipped and reported.
+    mutating func load(_ record: StoredRecord) -> Bool {
+        let packed: (offset: UInt32, jurisdiction: UInt16)? = record.body.withUnsafeBytes { raw in
+            guard let (offset, _, j) = try? arena.appendStored(raw),
+                let jurisdiction = jurisdictions.id(bytes: UnsafeRawBufferPointer(rebasing: raw[j]))
+            else { return nil }
+            return (offset, jurisdiction)
+        }
+        guard let packed else { return false }
+        if Int(packed.jurisdiction) >= ready.count {
+            ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(packed.jurisdiction) + 1 - ready.count))
+        }
+        let i = UInt32(slots.count)
+        slots.append(Slot(blob: packed.offset, jurisdiction: packed.jurisdiction, basis: record.lsn))
+        index.insert(hash: stableHash(record.id), slot: i) { arena.idHash(at: slots[Int($0)].blob) }
+        if let snapshot = record.snapshot, snapshot.basis >= record.lsn { restore(i, snapshot) }
+        return true
+    }
+
+    /// Loads a decoded debtor at recovery (used by tests); see `load(_: StoredRecord)`.
     mutating func load(_ row: StoredDebtor) {
         guard case .inserted = upsert(row.debtor, lsn: row.lsn, now: nil),
             let snapshot = row.snapshot, snapshot.basis >= row.lsn, let i = find(row.debtor.id)
         else { return }
+        restore(i, snapshot)
+    }
+
+    /// Gives back the spare capacity that growing left after recovery.
+    mutating func trimStorage() {
+        var compactSlots: [Slot] = []
+        compactSlots.reserveCapacity(slots.count)
+        compactSlots.append(contentsOf: slots)
+        slots = compactSlots
+        var compactBytes: [UInt8] = []
+        compactBytes.reserveCapacity(arena.bytes.count)
+        compactBytes.append(contentsOf: arena.bytes)
+        arena.bytes = compactBytes
+    }
+
+    private mutating func restore(_ i: UInt32, _ snapshot: SnapshotRow) {
         snapshot.state.withUnsafeBytes { raw in
             var r = ByteReader(raw)
             do {
@@ -56,7 +97,7 @@ extension ShardState {
                 var slot = slots[Int(i)]
                 slot.debtIndex = try r.readUInt8()
                 slot.phoneIndex = try r.readUInt8()
-                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag
+                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag | Self.inSnapshotFlag
                 slot.score = Float(bitPattern: try r.readUInt32())
                 slot.earliest = try r.readInt64()
                 slot.best = try r.readInt64()

@@ -9,6 +9,9 @@ enum SlotState: UInt8 {
     case leased = 3
     /// Leased, the lease ran out, and its expiry is being written to the log.
     case expiring = 4
+    /// Its history changed; it is re-decided (with any other change that arrives meanwhile) before the shard
+    /// next leases, ticks or answers a query.
+    case pending = 5
 }
 
 /// One debtor's compact scheduling state (72 bytes; `MemoryLayout<Slot>.stride` is checked by a test). The record itself lives in the shard's arena.
@@ -68,9 +71,13 @@ struct ShardState {
     var nextLeaseSequence: UInt32 = 1
     var reasonTable: [[String]] = [[]]
     var reasonIDs: [[String]: UInt32] = [:]
-    static let maxReasonEntries = 1 << 20
+    static let maxReasonEntries = 1 << 16
     var lastHour: Int64 = .min
     var rescoreCursor = Int.max
+    /// Debtors whose history changed since their last decision (see `SlotState.pending`).
+    var pendingDecisions: [UInt32] = []
+    /// Flag bit: the slot is in `pendingDecisions`.
+    static let pendingFlag: UInt8 = 8
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int) {
         self.shardID = shardID
@@ -180,7 +187,28 @@ struct ShardState {
             histories[h].recordExpiredLease(debtor: l.debtor, debt: l.debt, phone: l.phone, at: l.leasedAt)
             if now != nil, slot.state == .expiring, l.lease == leaseID(slot.lease) { endLease(i) }
         }
-        if let now { redecide(i, now: now) }
+        if now != nil { markPending(i) }
+    }
+
+    /// Takes the debtor out of the ready and time queues until it is re-decided by `settle`. Several events for
+    /// one debtor between two settles cost one decision, and the acknowledgement of an event never waits for
+    /// the policy.
+    mutating func markPending(_ i: UInt32) {
+        var slot = slots[Int(i)]
+        slot.generation &+= 1
+        if slot.state != .leased && slot.state != .expiring { slot.state = .pending }
+        if slot.flags & Self.pendingFlag == 0 {
+            slot.flags |= Self.pendingFlag
+            pendingDecisions.append(i)
+        }
+        slots[Int(i)] = slot
+    }
+
+    /// Re-decides every pending debtor at `now`.
+    mutating func settle(now: UnixSeconds) {
+        while let i = pendingDecisions.popLast() {
+            if slots[Int(i)].flags & Self.pendingFlag != 0 { redecide(i, now: now) }
+        }
     }
 
     private mutating func endLease(_ i: UInt32) {
@@ -220,7 +248,10 @@ struct ShardState {
             // until their time comes and they are re-decided.
             let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
             slot.score = rank.isFinite ? Float(rank) : 0
-            slot.reasons = internReasons(d.reasons)
+            // Reasons of a debtor that may be called now are few distinct lists ("permitted now", the bucket,
+            // the cap usage) and are interned; a waiting debtor's name a local time and would not share, so they
+            // are not kept (it is re-decided, with reasons, when its time comes; `debtorState` shows fresh ones).
+            slot.reasons = slot.earliest <= now ? internReasons(d.reasons) : 0
             slot.zone = arena.strings.id(d.zone) ?? 0
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
@@ -272,6 +303,7 @@ struct ShardState {
     /// Moves debtors whose time has come into the ready queue, re-scores ready debtors after the hour changes,
     /// and marks leases that ran out as expiring; returns those (the engine logs them, then calls `apply`).
     mutating func advance(now: UnixSeconds) -> [LeaseExpiry] {
+        settle(now: now)
         while let top = timeQueue.top, top.time <= now {
             timeQueue.pop()
             let slot = slots[Int(top.index)]
@@ -375,6 +407,7 @@ struct ShardState {
 
     /// Leases the best `n` ready debtors passing `filter` to `holder` until `now + ttl`.
     mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
+        settle(now: now)
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
         var leases: [Lease] = []
         leases.reserveCapacity(n)
@@ -468,6 +501,7 @@ struct ShardState {
         case .waiting: .waiting
         case .ready: .ready
         case .leased, .expiring: .leased
+        case .pending: .waiting  // not visible after `settle`, which every query runs first
         }
     }
 

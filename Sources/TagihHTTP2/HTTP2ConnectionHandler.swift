@@ -70,6 +70,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private var flushing = false
     private var flushAgain = false
     private var flushScheduled = false
+    private var lastBatchSize = 4096
     private var closed = false
     private var misbehaved = false
     private var goAwaySent = false
@@ -228,7 +229,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             flushAgain = false
             var wrote = false
             while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
+                // Size the batch buffer after the previous one so streaming does not regrow it every time.
+                var buffer = context.channel.allocator.buffer(capacity: lastBatchSize)
                 let n = session.send(into: &buffer, limit: 256 << 10)
                 if n < 0 {
                     misbehaved = true
@@ -236,6 +238,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                     return
                 }
                 if buffer.readableBytes == 0 { break }
+                lastBatchSize = min(max(buffer.readableBytes + 1024, 4096), (256 << 10) + (32 << 10))
                 counters?.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 wrote = true

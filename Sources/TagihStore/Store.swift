@@ -21,6 +21,19 @@ public struct StoredDebtor: Sendable {
     public var snapshot: SnapshotRow?
 }
 
+/// A debtor as read back for recovery: its record still encoded, so the engine can pack it without
+/// materialising a `Debtor`.
+public struct StoredRecord: Sendable {
+    /// The debtor id.
+    public var id: String
+    /// The log position of the write that stored this version of the record.
+    public var lsn: Int64
+    /// The record in the store's encoding (``RecordCoding``).
+    public var body: [UInt8]
+    /// The engine's cached scheduling state for this debtor, if a snapshot holds one.
+    public var snapshot: SnapshotRow?
+}
+
 /// One row of a decision snapshot: opaque engine state valid for a debtor whose last change is `basis`.
 public struct SnapshotRow: Sendable {
     /// The debtor id.
@@ -170,6 +183,11 @@ public final class Store: Sendable {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") ?? 0 }
     }
 
+    /// The number of decision snapshot rows.
+    public func snapshotCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshot_state") ?? 0 }
+    }
+
     /// Whether the store holds no debtor.
     public func isEmpty() async throws -> Bool {
         try await read { db in try Int.fetchOne(db, sql: "SELECT 1 FROM debtor LIMIT 1") == nil }
@@ -208,6 +226,37 @@ public final class Store: Sendable {
                     snapshot = SnapshotRow(debtor: debtor.id, basis: basis, state: [UInt8](state))
                 }
                 page.append(StoredDebtor(debtor: debtor, lsn: lsn, snapshot: snapshot))
+            }
+            return page
+        }
+    }
+
+    /// Reads one page of encoded debtor records with ids greater than `after`, in id order, with snapshot rows.
+    public func records(after: String?, limit: Int) async throws -> [StoredRecord] {
+        try await read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT d.id, d.lsn, d.body, s.basis, s.state FROM debtor d
+                    LEFT JOIN snapshot_state s ON s.debtor = d.id
+                    WHERE d.id > ? ORDER BY d.id LIMIT ?
+                    """,
+                arguments: [after ?? "", limit])
+            var page: [StoredRecord] = []
+            page.reserveCapacity(limit)
+            while let row = try rows.next() {
+                let id: String = row[0]
+                let lsn: Int64 = row[1]
+                let body = try row.withUnsafeData(atIndex: 2) { data -> [UInt8] in
+                    guard let data else { throw StoreError(code: .corruptRecord, message: "debtor body is NULL") }
+                    return [UInt8](data)
+                }
+                var snapshot: SnapshotRow?
+                if let basis: Int64 = row[3] {
+                    let state = try row.withUnsafeData(atIndex: 4) { data in [UInt8](data ?? Data()) }
+                    snapshot = SnapshotRow(debtor: id, basis: basis, state: state)
+                }
+                page.append(StoredRecord(id: id, lsn: lsn, body: body, snapshot: snapshot))
             }
             return page
         }

@@ -85,8 +85,12 @@ let cases: [Case] = [
     Case(name: "Newfoundland (UTC-3:30)", debtor: person("CA-NL", zone: "America/St_Johns",
          phones: [phone("+17095550100", zone: "America/St_Johns")]), now: "2026-11-30T11:00:00Z", earliest: "2026-11-30T11:30:00Z",
          windowEnds: "2026-12-01T00:30:00Z"),
-    Case(name: "709 without zones: Atlantic and Newfoundland intersect", debtor: person("CA-NL", zone: nil,
-         phones: [phone("+17095550100")]), now: "2026-11-30T11:00:00Z", earliest: "2026-11-30T12:00:00Z"),
+    Case(name: "709 without zones, jurisdiction without a zone list: Atlantic and Newfoundland intersect",
+         debtor: person("XX", zone: nil, phones: [phone("+17095550100")]), now: "2026-11-30T11:00:00Z",
+         earliest: "2026-11-30T12:00:00Z"),
+    Case(name: "address zone unknown, phone zone known: every US zone joins the phone's (stricter reading)",
+         debtor: person(zone: nil, phones: [phone("+13105550100", zone: "America/Los_Angeles")]),
+         now: "2026-11-30T14:00:00Z", earliest: "2026-11-30T18:00:00Z", windowEnds: "2026-12-01T02:00:00Z"),
     Case(name: "zone unknown: intersection of every US zone (ET 13:00 HST)", debtor: person(zone: nil,
          phones: [phone("+15005550100")]), now: "2026-11-30T14:00:00Z", earliest: "2026-11-30T18:00:00Z",
          windowEnds: "2026-12-01T02:00:00Z"),
@@ -159,6 +163,12 @@ let cases: [Case] = [
              attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
              attempt("2026-12-02T19:10:00Z", .noAnswer),
          ]), now: "2026-12-02T20:00:00Z", earliest: "2026-12-07T13:00:00Z"),
+    Case(name: "nothing known about the zone: never (conservative)", debtor: person("XX", zone: nil,
+         phones: [phone("+999123456789")]), now: "2026-11-30T15:00:00Z", earliest: nil),
+    Case(name: "promise due in 60 days: hold beyond 30 days", debtor: person(),
+         history: DebtorHistory(outcomes: [attempt("2026-11-30T15:00:00Z", .promiseToPay,
+             promise: PromiseTerms(amount: Money(decimal: "100")!, due: "2027-01-29"))]),
+         now: "2026-12-01T15:00:00Z", earliest: "2027-02-01T13:00:00Z", reason: "promise hold"),
     // Hard stops.
     Case(name: "status cease", debtor: person(status: .cease), now: "2026-11-30T15:00:00Z", earliest: nil),
     Case(name: "status bankruptcy", debtor: person(status: .bankruptcy), now: "2026-11-30T15:00:00Z", earliest: nil),
@@ -237,6 +247,11 @@ let cases: [Case] = [
                                                               phone: "+12125550000"),
              attempt("2026-11-29T15:00:00Z", .busy),
          ]), now: "2026-11-30T15:00:00Z", earliest: "2026-12-04T13:00:00Z", reason: "US-NY-NYC"),
+    Case(name: "US-NY-NYC: a consented callback is still an attempt under the NYC cap",
+         debtor: person("US-NY-NYC"), history: DebtorHistory(outcomes: [
+             attempt("2026-11-28T15:00:00Z", .busy), attempt("2026-11-29T15:00:00Z", .busy),
+             attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
+         ]), now: "2026-12-01T15:00:00Z", earliest: "2026-12-07T13:00:00Z"),
     Case(name: "US-NY-NYC rule not in force before 2026-09-01",
          debtor: person("US-NY-NYC"), history: DebtorHistory(outcomes: [
              attempt("2026-08-27T15:00:00Z", .busy), attempt("2026-08-28T15:00:00Z", .busy),
@@ -347,5 +362,34 @@ let cases: [Case] = [
         #expect(p.candidateZones(for: person("ID", zone: "Asia/Makassar"), phone: phone("+6281234567890"))
                 == ["Asia/Makassar"])
         #expect(p.candidateZones(for: person("ID", zone: nil), phone: phone("+6281234567890")).count == 3)
+    }
+}
+
+@Suite struct LeaseTests {
+    @Test func leaseCountsAtOnceAndIsReplacedByItsOutcome() {
+        var h = DebtorHistory(outcomes: dailyNoAnswers)
+        h.recordLease("L-1", debtor: "D-1", debt: "A-1", phone: "+16175550100", at: t("2026-11-30T14:00:00Z"))
+        // 6 no-answers + the lease = 7 counted: the debt is capped for today.
+        #expect(decide(person(), h, at: "2026-11-30T19:00:00Z").earliest == t("2026-12-01T13:00:00Z"))
+        // The outcome replaces the lease: a busy does not count, so the cap no longer binds.
+        var busy = attempt("2026-11-30T14:01:00Z", .busy)
+        busy.lease = "L-1"
+        h.record(busy)
+        #expect(h.unresolved.isEmpty)
+        #expect(decide(person(), h, at: "2026-11-30T19:00:00Z").earliest == t("2026-11-30T19:00:00Z"))
+    }
+
+    @Test func expiredLeaseIsRecordedOnce() {
+        var h = DebtorHistory()
+        h.recordLease("L-2", debtor: "D-1", debt: "A-1", phone: "+16175550100", at: 100)
+        h.recordExpiredLease(debtor: "D-1", debt: "A-1", phone: "+16175550100", at: 100, lease: "L-2")
+        #expect(h.unresolved.count == 1)
+    }
+
+    @Test func hourOfWeekAndZoneNameFormatting() {
+        #expect(policy.hourOfWeek(at: t("2026-11-30T14:05:00Z"), for: person()) == 9)
+        #expect(policy.hourOfWeek(at: t("2026-11-30T04:05:00Z"), for: person()) == 6 * 24 + 23)
+        #expect(RFC3339.format(t("2026-11-30T14:05:00Z"), zoneName: "America/New_York") == "2026-11-30T09:05:00-05:00")
+        #expect(RFC3339.format(t("2026-11-30T14:05:00Z"), zoneName: nil) == "2026-11-30T14:05:00Z")
     }
 }

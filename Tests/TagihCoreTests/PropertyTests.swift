@@ -208,6 +208,44 @@ import Testing
         #expect(checked > 100)
     }
 
+    /// Every DST change of every zone used, deterministically: debtors in that zone (alone, and paired with a
+    /// second zone of the same jurisdiction) with a day of history, decided around the change.
+    @Test func everyDSTChange() {
+        var count = 0
+        for (j, zones) in Self.zonesByJurisdiction.sorted(by: { $0.key < $1.key }) {
+            for zone in zones {
+                let tz = TimeZone(identifier: zone)!
+                var d = Date(timeIntervalSince1970: 1_767_225_600)
+                while let next = tz.nextDaylightSavingTimeTransition(after: d), next.timeIntervalSince1970 < 1_830_297_600 {
+                    d = next
+                    let change = Int64(next.timeIntervalSince1970)
+                    for other in [zone, zones.first { $0 != zone } ?? zone] {
+                        let debtor = Debtor(id: "T", jurisdiction: j, zone: zone, segment: "late",
+                                            phones: [Phone(number: "+19995550000", zone: other)],
+                                            debts: [Debt(id: "A-1", balance: Money(tenThousandths: 10_000_000),
+                                                         currency: "USD")])
+                        let history = DebtorHistory(outcomes: [
+                            OutcomeEvent(attempt: "1", debtor: "T", debt: "A-1", phone: "+19995550000",
+                                         at: change - 30 * 3600, outcome: .noAnswer),
+                            OutcomeEvent(attempt: "2", debtor: "T", debt: "A-1", phone: "+19995550000",
+                                         at: change - 6 * 86_400, outcome: .rightParty),
+                        ])
+                        for delta: Int64 in [-26 * 3600, -7200, -1800, 0, 1800, 7200, 26 * 3600, 6 * 86_400] {
+                            let now = change + delta
+                            for dec in policy.decide(for: debtor, history: history, now: now) {
+                                if let v = Self.violation(dec, debtor: debtor, history: history, now: now) {
+                                    Issue.record("\(v) \(zone)/\(other) now \(RFC3339.formatUTC(now)): \(DecisionEncoding.jsonLine(dec))")
+                                }
+                                count += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(count > 300)
+    }
+
     @Test func checkerCatchesAViolation() {
         // The checker must be able to fail: a decision at 07:00 local is flagged.
         let debtor = person()

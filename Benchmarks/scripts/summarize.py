@@ -1,0 +1,117 @@
+"""Prints the harness's one table from a run folder of Benchmarks/run-all.sh: for each figure its
+value, target, the anchor measured in the same run, and the ratio. Usage: summarize.py RUN_DIR"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+run = sys.argv[1]
+rows = []  # (area, figure, value, target, anchor, ratio, met)
+
+
+def add(area, figure, value, target, anchor="-", ratio="-", met=None):
+    rows.append((area, figure, value, target, anchor, ratio, "-" if met is None else ("yes" if met else "no")))
+
+
+def text(name):
+    path = os.path.join(run, name)
+    return open(path, errors="replace").read() if os.path.exists(path) else ""
+
+
+# --- package-benchmark (JMH export): p50 of every metric -------------------------------------
+jmh = {}
+for path in glob.glob(os.path.join(run, "**", "*.json"), recursive=True):
+    try:
+        data = json.load(open(path))
+    except (ValueError, OSError):
+        continue
+    if not isinstance(data, list):
+        continue
+    for item in data:
+        if not isinstance(item, dict) or "benchmark" not in item:
+            continue
+        metrics = {}
+        for key in ("primaryMetric",):
+            if key in item:
+                metrics[item.get("metric", key)] = item[key]
+        for name, m in (item.get("secondaryMetrics") or {}).items():
+            metrics[name] = m
+        jmh[item["benchmark"]] = metrics
+
+
+def p50(bench_substring, unit_hint="# / s"):
+    for name, metrics in jmh.items():
+        if bench_substring in name:
+            for m in metrics.values():
+                if m.get("scoreUnit") == unit_hint:
+                    return float(m["scorePercentiles"]["50.0"])
+    return None
+
+
+decide = p50("20 attempts (no reasons)")
+foundation = p50("Foundation Calendar/TimeZone")
+if decide:
+    add("decision", "decisions/s, typical US debtor (1 core)", f"{decide:,.0f}", ">= 2,000,000", "-",
+        f"{decide / 2e6:.2f}", decide >= 2e6)
+if decide and foundation:
+    add("decision", "decide vs Foundation Calendar window computation", f"{decide:,.0f}/s", ">= 10x",
+        f"Foundation {foundation:,.0f}/s", f"{decide / foundation:.0f}x", decide / foundation >= 10)
+
+# --- RESULT lines of the macro scripts ------------------------------------------------------
+for name in ("debtor-get.txt", "service-streams.txt", "transport.txt", "sim.txt"):
+    for line in text(name).splitlines():
+        if not line.startswith("RESULT "):
+            continue
+        parts = line.split()
+        fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+        add(name.split(".")[0], parts[1], f"{fields.get('value')} {fields.get('unit', '')}", fields.get("target", "-"),
+            f"{fields.get('anchor', '-')} {fields.get('anchor_value', '')}".strip(), fields.get("ratio", "-"))
+
+# --- transport script (its own text format) -------------------------------------------------
+t = text("transport.txt")
+m = re.search(r"small GET\s+tagih ([\d,]+) req/s\s+nghttpd ([\d,]+) req/s\s+ratio ([\d.]+)", t)
+if m:
+    tv, nv, r = float(m[1].replace(",", "")), float(m[2].replace(",", "")), float(m[3])
+    add("transport", "small GET req/s", f"{tv:,.0f}", ">= 0.6x nghttpd", f"nghttpd {nv:,.0f}", f"{r:.2f}", r >= 0.6)
+mbs = [float(x) for x in re.findall(r"([\d.]+) MB/s", t)]
+if mbs:
+    best = max(mbs)
+    add("transport", "NDJSON streaming, one connection", f"{best:,.0f} MB/s", ">= 500 MB/s", "-",
+        f"{best / 500:.2f}", best >= 500)
+m = re.search(r"peak (\d+) MiB", t)
+if m:
+    peak = int(m[1])
+    add("transport", "slow readers (20 KB/s): server RSS", f"{peak} MiB", "< 64 MiB", "-", f"{peak / 64:.2f}", peak < 64)
+
+# --- simulation reports ---------------------------------------------------------------------
+sim = {}
+for path in glob.glob(os.path.join(run, "sim", "*.json")):
+    try:
+        sim[os.path.basename(path)[:-5]] = json.load(open(path))
+    except ValueError:
+        pass
+lifts = [(k, r["comparison"]) for k, r in sorted(sim.items()) if r.get("comparison")]
+if lifts:
+    rpc = statistics.median(c["rpcPerDialLift"] for _, c in lifts)
+    col = statistics.median(c["collectedLift"] for _, c in lifts)
+    add("simulation", f"tagih vs baseline RPC/dial ({len(lifts)} worlds, median)", f"{rpc * 100:+.1f}%", ">= +15%",
+        "baseline, same world and seed", f"{(1 + rpc):.2f}x", rpc >= 0.15)
+    add("simulation", f"tagih vs baseline collected ({len(lifts)} worlds, median)", f"{col * 100:+.1f}%", ">= +8%",
+        "baseline, same world and seed", f"{(1 + col):.2f}x", col >= 0.08)
+violations = sum(s["violations"] for r in sim.values() for s in r.get("strategies", []))
+if sim:
+    add("simulation", "compliance violations (all runs)", str(violations), "0", "-", "-", violations == 0)
+for k, r in sorted(sim.items()):
+    if k.startswith("speed"):
+        wall = sum(s.get("wallSeconds", 0) for s in r["strategies"])
+        add("simulation", f"{r['debtors']:,} debtors x {r['agents']} agents x {r['days']} days", f"{wall:.1f} s",
+            "1M x 500 x 30 in <= 30 s", "-", "-")
+
+print("| area | figure | value | target | anchor (same run) | ratio | met |")
+print("|---|---|---|---|---|---|---|")
+for row in rows:
+    print("| " + " | ".join(str(c) for c in row) + " |")
+if not rows:
+    print("| - | no figures found in " + run + " | | | | | |")

@@ -82,6 +82,7 @@ let package = Package(
                 "TagihEngine",
                 "TagihStore",
                 "TagihHTTP2",
+                "TagihSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,7 +93,9 @@ let package = Package(
         ),
         .target(
             name: "TagihSim",
-            dependencies: ["TagihCore", "TagihEngine"],
+            dependencies: [
+                "TagihCore", "TagihEngine", "TagihStore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
         .executableTarget(

@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 
-apt_packages=(libnghttp2-dev libsqlite3-dev pkg-config tzdata curl nghttp2-client nghttp2-server)
+apt_packages=(libnghttp2-dev libsqlite3-dev pkg-config tzdata curl openssl nghttp2-client nghttp2-server)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

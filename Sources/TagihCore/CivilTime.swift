@@ -138,6 +138,54 @@ public enum RFC3339 {
         let local = instant + Int64(offsetSeconds)
         let day = CivilTime.day(ofLocalSeconds: local)
         let sod = Int(local - day * 86_400)
+        let (y, mo, d) = CivilTime.date(ofDay: day)
+        // One buffer, one String: this runs for every call line the service writes.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
+            var i = 0
+            @inline(__always) func put(_ v: Int, _ width: Int) {
+                var v = v
+                var k = width - 1
+                while k >= 0 {
+                    buf[i + k] = UInt8(48 + v % 10)
+                    v /= 10
+                    k -= 1
+                }
+                i += width
+            }
+            @inline(__always) func ch(_ c: Unicode.Scalar) {
+                buf[i] = UInt8(ascii: c)
+                i += 1
+            }
+            if y < 0 || y > 9999 { return formatSlow(instant, offsetSeconds: offsetSeconds, zulu: zulu) }
+            put(y, 4)
+            ch("-")
+            put(mo, 2)
+            ch("-")
+            put(d, 2)
+            ch("T")
+            put(sod / 3600, 2)
+            ch(":")
+            put(sod / 60 % 60, 2)
+            ch(":")
+            put(sod % 60, 2)
+            if offsetSeconds == 0 && zulu {
+                ch("Z")
+            } else {
+                let o = Int(offsetSeconds)
+                let a = abs(o)
+                ch(o < 0 ? "-" : "+")
+                put(a / 3600, 2)
+                ch(":")
+                put(a / 60 % 60, 2)
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<i]), as: UTF8.self)
+        }
+    }
+
+    static func formatSlow(_ instant: UnixSeconds, offsetSeconds: Int32, zulu: Bool) -> String {
+        let local = instant + Int64(offsetSeconds)
+        let day = CivilTime.day(ofLocalSeconds: local)
+        let sod = Int(local - day * 86_400)
         var s = CivilTime.formatDate(day)
         s += "T" + CivilTime.pad(sod / 3600, 2) + ":" + CivilTime.pad(sod / 60 % 60, 2) + ":"
             + CivilTime.pad(sod % 60, 2)
@@ -151,6 +199,13 @@ public enum RFC3339 {
     /// Formats `instant` in `zone` with its UTC offset at that instant, e.g. `2026-11-30T09:05:00-05:00`.
     public static func format(_ instant: UnixSeconds, in zone: ZoneTable) -> String {
         format(instant, offsetSeconds: zone.offset(at: instant))
+    }
+
+    /// Formats `instant` in the IANA zone `zoneName` (system tz database) with its offset; UTC (`Z`) when the
+    /// zone is unknown.
+    public static func format(_ instant: UnixSeconds, zoneName: String?) -> String {
+        guard let zoneName, let z = ZoneDatabase.system.zone(named: zoneName) else { return formatUTC(instant) }
+        return format(instant, in: z)
     }
 
     /// Formats `instant` in UTC with a `Z` suffix, e.g. `2026-11-30T14:05:00Z`.

@@ -12,9 +12,9 @@ import Darwin
 /// immutable value and may be shared freely across actors.
 public struct ContactPolicy: Sendable {
     /// The house rules and model settings.
-    public let configuration: PolicyConfiguration
+    public var configuration: PolicyConfiguration { data.configuration }
     /// The tz database.
-    public let zones: ZoneDatabase
+    public var zones: ZoneDatabase { data.zones }
     let data: PolicyData
 
     /// The process-wide default policy: documented defaults, the system tz database, the bundled data.
@@ -28,8 +28,6 @@ public struct ContactPolicy: Sendable {
         configuration: PolicyConfiguration, zones: ZoneDatabase = .system,
         phoneZones: PhonePrefixZones = .bundled
     ) {
-        self.configuration = configuration
-        self.zones = zones
         self.data = PolicyData(configuration: configuration, zones: zones, phoneZones: phoneZones)
     }
 
@@ -60,31 +58,57 @@ public struct ContactPolicy: Sendable {
         return (0..<set.count).map { set[$0].name }
     }
 
+    /// The hour-of-week bucket (0 = Monday 00:00–01:00 … 167 = Sunday 23:00) of `instant` in the debtor's primary
+    /// zone: `score(for:history:debt:at:)` changes only when this changes, so a ready structure can re-rank
+    /// at bucket boundaries.
+    public func hourOfWeek(at instant: UnixSeconds, for debtor: Debtor) -> Int {
+        let local = primaryZone(for: debtor).localSeconds(at: instant)
+        let day = CivilTime.day(ofLocalSeconds: local)
+        return (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
+    }
+
     /// The debtor's primary zone: the address zone, else the first candidate zone.
     public func primaryZone(for debtor: Debtor) -> ZoneTable {
         data.primaryZone(debtor)
     }
 
-    func withEvaluator(_ debtor: Debtor, _ history: DebtorHistory, _ now: UnixSeconds, _ body: (inout Evaluator) -> Void) {
+    func withEvaluator(_ debtor: Debtor, _ history: DebtorHistory, _ now: UnixSeconds, _ body: (Evaluator) -> Void) {
         let n = history.outcomes.count + history.unresolved.count
         withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
-            var ev = Evaluator(policy: self, debtor: debtor, history: history, now: now, events: events)
-            body(&ev)
+            let ev = Evaluator(data: data, debtor: debtor, history: history, now: now, events: events)
+            body(ev)
         }
     }
 }
 
 /// Precomputed, immutable lookup data of a policy (zones per jurisdiction, phone prefixes, holidays).
 final class PolicyData: Sendable {
+    let configuration: PolicyConfiguration
     let zones: ZoneDatabase
     let jurisdictionZones: [String: [ZoneTable]]
     let prefixZones: [String: [ZoneTable]]
     let maxPrefix: Int
     let holidays: [String: HolidayCalendar]
     let utc: ZoneTable
+    /// Segment prior curves with their maxima (a short list: a linear scan beats hashing).
+    let curves: [(name: String, curve: [Double], max: Double)]
+    let defaultCurve: (curve: [Double], max: Double)
+
+    /// The prior curve of `segment` and its maximum.
+    func prior(for segment: String?) -> (curve: [Double], max: Double) {
+        if let segment {
+            for c in curves where c.name == segment { return (c.curve, c.max) }
+        }
+        return defaultCurve
+    }
 
     init(configuration: PolicyConfiguration, zones: ZoneDatabase, phoneZones: PhonePrefixZones) {
+        self.configuration = configuration
         self.zones = zones
+        curves = configuration.propensity.segmentCurves.sorted { $0.key < $1.key }.map {
+            (name: $0.key, curve: $0.value, max: $0.value.max() ?? 1)
+        }
+        defaultCurve = (configuration.propensity.defaultCurve, configuration.propensity.defaultCurve.max() ?? 1)
         utc = zones.zone(named: "UTC") ?? ZoneTable(fixedName: "UTC", offsetSeconds: 0)
         var jz: [String: [ZoneTable]] = [:]
         var codes = Set(zones.countryZones.keys)
@@ -147,8 +171,8 @@ final class PolicyData: Sendable {
             for z in phoneZoneList(phone.number) { set.add(z) }
         }
         if set.count == 0 {
+            // Empty when nothing is known at all: the decision is then "never" (conservative).
             set.shared = jurisdictionZoneList(jurisdiction)
-            if set.shared!.isEmpty { set.shared = [utc] }
         }
         return set
     }
@@ -212,8 +236,12 @@ struct Event {
     var bucket: Int16
     var consented: Bool
     var source: Int32  // index into history.outcomes, -1 for unresolved
+    /// Bit 1: dialed a personal number (mobile, home); bit 2: another number; both when unknown.
+    var kindClass: UInt8 = 3
 
     var isCounted: Bool { outcome != 0 && outcome != 1 }
+    /// busy, no_answer, voicemail, abandoned, or an expired lease.
+    var isUnanswered: Bool { outcome == -1 || outcome == 0 || outcome == 2 || outcome == 3 || outcome == 4 }
     var isConversation: Bool {
         switch outcome {
         case 5, 8, 9, 10, 11, 12, 13: return true
@@ -255,18 +283,25 @@ enum Binding: Equatable {
     }
 }
 
-/// The per-call working state of one decision (lives on the stack).
-struct Evaluator {
-    let policy: ContactPolicy
+/// The per-call working state of one decision (one object per call; never shared).
+final class Evaluator {
     let config: PolicyConfiguration
     let data: PolicyData
-    let debtor: Debtor
+    let debtorID: String
+    let jurisdiction: String
+    let status: DebtorStatus
+    let segment: String?
+    let phones: [Phone]
+    let debts: [Debt]
     let history: DebtorHistory
     let now: Int64
     let events: UnsafeMutableBufferPointer<Event>
     let eventCount: Int
     let pack: RulePack
     let primary: ZoneTable
+    /// The zones whose local calendar days the day-based rules are counted in: the address zone; without one,
+    /// every zone of the debtor's phones (the stricter reading wins). `dayZones[0]` is `primary`.
+    let dayZones: ZoneSet
     let address: ZoneTable?
     let holidays: HolidayCalendar?
     let quiet: [QuietTime]
@@ -277,19 +312,33 @@ struct Evaluator {
     var brokenPromises = 0
     var recentUnanswered = 0
 
-    init(policy: ContactPolicy, debtor: Debtor, history: DebtorHistory, now: Int64,
+    init(data: PolicyData, debtor: borrowing Debtor, history: DebtorHistory, now: Int64,
          events: UnsafeMutableBufferPointer<Event>)
     {
-        self.policy = policy
-        self.config = policy.configuration
-        self.data = policy.data
-        self.debtor = debtor
+        self.config = data.configuration
+        self.data = data
+        self.debtorID = debtor.id
+        self.jurisdiction = debtor.jurisdiction
+        self.status = debtor.status
+        self.segment = debtor.segment
+        self.phones = debtor.phones
+        self.debts = debtor.debts
         self.history = history
         self.now = now
         self.events = events
         self.pack = RulePack.resolve(debtor.jurisdiction)
-        self.address = debtor.zone.flatMap { policy.zones.zone(named: $0) }
-        self.primary = data.primaryZone(debtor)
+        self.address = debtor.zone.flatMap { data.zones.zone(named: $0) }
+        let primary = address ?? data.primaryZone(debtor)
+        self.primary = primary
+        var dz = ZoneSet()
+        dz.add(primary)
+        if address == nil {
+            for p in debtor.phones where p.owner == .debtor {
+                let c = data.candidateZones(address: nil, phone: p, jurisdiction: debtor.jurisdiction)
+                for i in 0..<c.count { dz.add(c[i]) }
+            }
+        }
+        self.dayZones = dz
         self.quiet = debtor.quiet
         if pack.closedOnHolidays {
             holidays = data.holidays[String(debtor.jurisdiction.prefix(2))]
@@ -304,11 +353,14 @@ struct Evaluator {
         }
         // Preprocess the history into events.
         var k = 0
-        for (si, o) in history.outcomes.enumerated() {
-            events[k] = Event(at: o.at, day: 0, debt: Self.index(of: o.debt, in: debtor.debts),
-                              phone: Self.phoneIndex(o.phone, debtor.phones), outcome: Int8(o.outcome.index),
-                              bucket: 0, consented: false, source: Int32(si))
-            k += 1
+        history.outcomes.withUnsafeBufferPointer { outcomes in
+            for si in outcomes.indices {
+                events[k] = Event(at: outcomes[si].at, day: 0, debt: Self.index(of: outcomes[si].debt, in: debtor.debts),
+                                  phone: Self.phoneIndex(outcomes[si].phone, debtor.phones),
+                                  outcome: Int8(outcomes[si].outcome.index), bucket: 0, consented: false,
+                                  source: Int32(si))
+                k += 1
+            }
         }
         for u in history.unresolved {
             events[k] = Event(at: u.at, day: 0, debt: Self.index(of: u.debt, in: debtor.debts),
@@ -317,6 +369,10 @@ struct Evaluator {
             k += 1
         }
         eventCount = k
+        for i in 0..<k where events[i].phone >= 0 {
+            let kind = debtor.phones[Int(events[i].phone)].kind
+            events[i].kindClass = kind == .mobile || kind == .home ? 1 : 2
+        }
         var lastAt = Int64.min
         var lastOutcome: Int8 = -1
         var lastAbandoned = Int64.min
@@ -335,7 +391,7 @@ struct Evaluator {
             if e.outcome == Int8(Outcome.cease.index) {
                 ceased = !history.clearances.contains { $0.kind == .cease && $0.at > e.at } || ceased
             }
-            if (e.outcome == -1 || Outcome.allCases[Int(e.outcome)].isUnanswered) && e.at >= fatigueFrom
+            if e.isUnanswered && e.at >= fatigueFrom
                 && e.at <= now
             {
                 recentUnanswered += 1
@@ -373,7 +429,8 @@ struct Evaluator {
             debtorBinding = .abandonedHold
         }
         // Broken promises of the debtor (for P(kept)).
-        for o in history.outcomes where o.outcome == .promiseToPay {
+        for i in 0..<k where events[i].outcome == Int8(Outcome.promiseToPay.index) {
+            let o = history.outcomes[Int(events[i].source)]
             if let p = o.promise, let due = CivilTime.parseDate(p.due) {
                 let holdEnd = startOfDay(due + Int64(config.promiseGraceDays) + 1)
                 if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
@@ -393,7 +450,11 @@ struct Evaluator {
 
     func promiseKept(_ o: OutcomeEvent, _ p: PromiseTerms) -> Bool {
         var paid: Int64 = 0
-        for pay in history.payments where pay.debt == o.debt && pay.at >= o.at { paid += pay.amount.tenThousandths }
+        history.payments.withUnsafeBufferPointer { pays in
+            for i in pays.indices where pays[i].at >= o.at && pays[i].debt == o.debt {
+                paid += pays[i].amount.tenThousandths
+            }
+        }
         return paid >= p.amount.tenThousandths
     }
 
@@ -403,6 +464,49 @@ struct Evaluator {
     @inline(__always)
     func primaryDay(_ t: Int64) -> Int64 { CivilTime.day(ofLocalSeconds: primary.localSeconds(at: t)) }
 
+    /// The local day of event `i` in day zone `zi`.
+    @inline(__always)
+    func dayOf(_ i: Int, _ zi: Int) -> Int64 {
+        zi == 0 ? events[i].day : CivilTime.day(ofLocalSeconds: dayZones[zi].localSeconds(at: events[i].at))
+    }
+
+    /// The latest, over the day zones, of the start of local day `(day of t) + days`.
+    func startOfDayAfter(_ t: Int64, days: Int64) -> Int64 {
+        var r = Int64.min
+        for zi in 0..<dayZones.count {
+            let z = dayZones[zi]
+            let d = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t)) + days
+            r = max(r, z.instant(forLocal: d * 86_400, later: false))
+        }
+        return r
+    }
+
+    /// The latest, over the day zones, of the start of calendar day `day`.
+    func startOfCalendarDay(_ day: Int64) -> Int64 {
+        var r = Int64.min
+        for zi in 0..<dayZones.count { r = max(r, dayZones[zi].instant(forLocal: day * 86_400, later: false)) }
+        return r
+    }
+
+    /// The first instant ≥ `t` whose local day, in every day zone, breaks no cap (with the binding cap).
+    func capNext(_ t: Int64, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+        var next = t
+        var binding = Binding.none
+        for zi in 0..<dayZones.count {
+            let z = dayZones[zi]
+            let day = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t))
+            let (d2, b) = capDay(day, zone: zi, debt: di, phone: pi)
+            if d2 > day {
+                let s = z.instant(forLocal: d2 * 86_400, later: false)
+                if s > next {
+                    next = s
+                    binding = b
+                }
+            }
+        }
+        return (next, binding)
+    }
+
     // MARK: Windows
 
     @inline(__always)
@@ -410,7 +514,14 @@ struct Evaluator {
 
     /// The first permitted interval of `zone` (window, days, holidays, quiet times) at or after `t`.
     func nextWindow(_ t: Int64, _ z: ZoneTable) -> (Int64, Int64)? {
-        let local = z.localSeconds(at: t)
+        let (offset, from, until) = z.segment(at: t)
+        let local = t + Int64(offset)
+        // Local → UTC: a subtraction while the offset holds well around the instant, else the full mapping.
+        @inline(__always) func utc(_ l: Int64, later: Bool) -> Int64 {
+            let u = l - Int64(offset)
+            if u > from &+ 93_600 && u < until &- 93_600 { return u }
+            return z.instant(forLocal: l, later: later)
+        }
         let day0 = CivilTime.day(ofLocalSeconds: local)
         let curMin = Int((local - day0 * 86_400) / 60)
         let ws = pack.windowStartMinute
@@ -434,8 +545,8 @@ struct Evaluator {
             if m >= we { continue }
             var endM = we
             for q in quiet where quietApplies(q, wd) && q.fromMinute > m && q.fromMinute < endM { endM = q.fromMinute }
-            let start = (k == 0 && m == curMin) ? t : z.instant(forLocal: d * 86_400 + Int64(m) * 60, later: true)
-            let end = z.instant(forLocal: d * 86_400 + Int64(endM) * 60, later: false)
+            let start = (k == 0 && m == curMin) ? t : utc(d * 86_400 + Int64(m) * 60, later: true)
+            let end = utc(d * 86_400 + Int64(endM) * 60, later: false)
             let s = max(start, t)
             if s < end { return (s, end) }
         }
@@ -469,15 +580,15 @@ struct Evaluator {
     // MARK: Caps
 
     /// The first primary-zone day ≥ `day` on which a call about debt `di` to phone `pi` breaks no cap.
-    func capDay(_ day: Int64, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
+    func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32) -> (Int64, Binding) {
         var d = day
         var binding = Binding.none
-        let personal = debtor.phones[Int(pi)].kind == .mobile || debtor.phones[Int(pi)].kind == .home
+        let personal = phones[Int(pi)].kind == .mobile || phones[Int(pi)].kind == .home
         for _ in 0..<120 {
             var c7 = 0, cPersonal = 0, cOther = 0, cDebtor = 0, cAll = 0, cDay = 0, vmDay = 0, busyDay = 0
             for i in 0..<eventCount {
                 let e = events[i]
-                let age = d - e.day
+                let age = d - dayOf(i, zi)
                 if age < 0 || age >= 30 { continue }
                 let counted = e.isCounted
                 if age < 7 {
@@ -485,24 +596,12 @@ struct Evaluator {
                         cAll += 1
                         if counted && !e.consented {
                             c7 += 1
-                            if e.phone < 0 {
-                                cPersonal += 1
-                            } else {
-                                let k = debtor.phones[Int(e.phone)].kind
-                                if k == .mobile || k == .home { cPersonal += 1 }
-                            }
+                            if e.kindClass & 1 != 0 { cPersonal += 1 }
                         }
                     }
                     if counted && !e.consented { cDebtor += 1 }
                 }
-                if e.debt == di && counted && !e.consented {
-                    if e.phone < 0 {
-                        cOther += 1
-                    } else {
-                        let k = debtor.phones[Int(e.phone)].kind
-                        if !(k == .mobile || k == .home) { cOther += 1 }
-                    }
-                }
+                if e.debt == di && counted && !e.consented && e.kindClass & 2 != 0 { cOther += 1 }
                 if age == 0 {
                     if counted && !e.consented { cDay += 1 }
                     if e.outcome == Int8(Outcome.voicemail.index) { vmDay += 1 }
@@ -556,10 +655,12 @@ struct Evaluator {
     }
 
     func debtState(_ di: Int32) -> DebtState {
-        let debt = debtor.debts[Int(di)]
+        let debt = debts[Int(di)]
         var st = DebtState(notBefore: max(now, debtorNotBefore), binding: debtorNotBefore > now ? debtorBinding : .none,
                            never: nil, remaining: debt.balance.tenThousandths)
-        for p in history.payments where p.debt == debt.id { st.remaining -= p.amount.tenThousandths }
+        history.payments.withUnsafeBufferPointer { pays in
+            for i in pays.indices where pays[i].debt == debt.id { st.remaining -= pays[i].amount.tenThousandths }
+        }
         if st.remaining <= 0 {
             st.never = "debt settled by payments"
             return st
@@ -592,7 +693,7 @@ struct Evaluator {
             if e.isConversation { lastConversation = max(lastConversation, e.at) }
         }
         if pack.conversationBlock, lastConversation != Int64.min {
-            let until = startOfDay(CivilTime.day(ofLocalSeconds: primary.localSeconds(at: lastConversation)) + 7)
+            let until = startOfDayAfter(lastConversation, days: 7)
             if until > st.notBefore {
                 st.notBefore = until
                 st.binding = .conversationBlock
@@ -601,7 +702,7 @@ struct Evaluator {
         if lastPromise >= 0 {
             let o = history.outcomes[Int(events[lastPromise].source)]
             if let p = o.promise, let due = CivilTime.parseDate(p.due), !promiseKept(o, p) {
-                let holdEnd = startOfDay(due + Int64(config.promiseGraceDays) + 1)
+                let holdEnd = startOfCalendarDay(due + Int64(config.promiseGraceDays) + 1)
                 if now < holdEnd {
                     if holdEnd > st.notBefore {
                         st.notBefore = holdEnd
@@ -628,7 +729,7 @@ struct Evaluator {
     }
 
     func phoneDialable(_ pi: Int) -> Bool {
-        let p = debtor.phones[pi]
+        let p = phones[pi]
         guard p.owner == .debtor, !p.optedOut else { return false }
         for i in 0..<eventCount where events[i].phone == Int32(pi) {
             let o = events[i].outcome
@@ -642,46 +743,54 @@ struct Evaluator {
         -> (Int64, Int64, Binding)?
     {
         var t = max(t0, st.notBefore)
-        var binding: Binding = st.notBefore > t0 ? st.binding : .none
+        // The binding rule: the last non-window constraint that moved `t`, else the window that did.
+        var rule: Binding = st.notBefore > t0 ? st.binding : .none
+        var windowZone: ZoneTable?
         for _ in 0..<100 {
             if t > limit { return nil }
             let day = primaryDay(t)
-            let (d2, b) = capDay(day, debt: di, phone: pi)
-            if d2 > day {
-                t = max(t, startOfDay(d2))
-                binding = b
+            let (next, b) = capNext(t, debt: di, phone: pi)
+            if next > t {
+                t = next
+                rule = b
                 continue
             }
             guard let (s, e, z) = windowIntersection(t, zones, limit) else { return nil }
             if s > t {
                 t = s
-                if let z { binding = .window(z) }
+                if let z { windowZone = z }
                 if primaryDay(s) != day { continue }
             }
-            return (t, e, binding)
+            if rule == .none, let z = windowZone { rule = .window(z) }
+            return (t, e, rule)
         }
         return nil
     }
 
     func decide(debt index: Int) -> Decision {
         let di = Int32(index)
-        let debt = debtor.debts[index]
+        let debt = debts[index]
         func never(_ why: String, phone: String? = nil) -> Decision {
-            Decision(debtor: debtor.id, debt: debt.id, phone: phone, earliest: nil, best: nil, windowEnds: nil,
+            Decision(debtor: debtorID, debt: debt.id, phone: phone, earliest: nil, best: nil, windowEnds: nil,
                      score: 0, blockedReason: why, reasons: config.includeReasons ? [why] : [], zone: primary.name)
         }
-        if debtor.status != .active { return never("status \(debtor.status.rawValue)") }
+        if status != .active { return never("status \(status.rawValue)") }
         let st = debtState(di)
         if let why = st.never { return never(why) }
-        let limit = now + max(config.horizonSeconds, 30 * 86_400)
+        let limit = max(now, st.notBefore) + max(config.horizonSeconds, 30 * 86_400)
         var bestPhone = -1
         var bestInterval: (Int64, Int64, Binding) = (0, 0, .none)
         var bestZones = ZoneSet()
         var consented = false
         var anyDialable = false
-        for pi in debtor.phones.indices where phoneDialable(pi) {
+        var zoneUnknown = false
+        for pi in phones.indices where phoneDialable(pi) {
             anyDialable = true
-            let zs = data.candidateZones(address: address, phone: debtor.phones[pi], jurisdiction: debtor.jurisdiction)
+            let zs = data.candidateZones(address: address, phone: phones[pi], jurisdiction: jurisdiction)
+            if zs.count == 0 {
+                zoneUnknown = true
+                continue
+            }
             var candidate = permitted(now, st, di, Int32(pi), zs, limit)
             var isCallback = false
             if let cb = st.callbackAt {
@@ -701,10 +810,13 @@ struct Evaluator {
             }
         }
         if !anyDialable { return never("no dialable phone (none owned by the debtor, or all dead, wrong or opted out)") }
+        if bestPhone < 0 && zoneUnknown {
+            return never("no time zone known (no address zone, no phone zone, unknown jurisdiction \(jurisdiction))")
+        }
         guard bestPhone >= 0 else {
             return never("no permitted time within 30 days (windows, holidays, quiet times or holds)")
         }
-        let phone = debtor.phones[bestPhone]
+        let phone = phones[bestPhone]
         let (earliest, windowEnd, binding) = bestInterval
         // Value model.
         let prop = config.propensity
@@ -712,22 +824,51 @@ struct Evaluator {
             * Double(st.remaining) / 10_000
         if st.broken { k *= prop.brokenPromiseBoost }
         k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let curve = prop.prior(for: debtor.segment)
+        let (curve, curveMax) = data.prior(for: segment)
         var bestT = earliest
         var bestV = -1.0
         var bestBucket = 0
-        let horizonEnd = now + config.horizonSeconds
+        // When the earliest time lies beyond the horizon, look one day past it.
+        let horizonEnd = max(now + config.horizonSeconds, earliest + 86_400)
         let lnGamma = log(config.discountPerHour)
+        let gamma = config.discountPerHour
+        // Caps and holds only loosen as days pass (every counted event is in the past), so after the first
+        // permitted interval only the windows can close a later slot.
+        var capsMonotone = true
+        for i in 0..<eventCount where events[i].at > now { capsMonotone = false }
         withBuckets { att, rpc, recent in
-            func p(_ b: Int) -> Double {
-                var v = (Double(rpc[b]) + prop.kappa * curve[b]) / (Double(att[b]) + prop.kappa)
-                if let seed = prop.thompsonSeed {
-                    let a = Double(rpc[b]) + prop.kappa * curve[b]
-                    let bb = Double(att[b] - rpc[b]) + prop.kappa * (1 - curve[b])
-                    var rng = SplitMix64(seed: seed ^ fnv(debtor.id) ^ UInt64(b) &* 0x9E37_79B9 ^ UInt64(now / 3600))
+            let thompson = prop.thompsonSeed
+            let kappa = prop.kappa
+            let penalty = prop.sameBucketPenalty
+            let penalties = (1.0, penalty, penalty * penalty, penalty * penalty * penalty)
+            let idHash = thompson == nil ? 0 : fnv(debtorID)
+            // An upper bound of p̂ over all buckets: once bound × discount falls below the best value found,
+            // no later slot can win (branch and bound). Thompson draws are unbounded below 1.
+            var bound = curveMax
+            if thompson != nil {
+                bound = 1
+            } else if !att.isEmpty {
+                for b in 0..<168 where rpc[b] > 0 {
+                    bound = max(bound, (Double(rpc[b]) + kappa * curve[b]) / (Double(att[b]) + kappa))
+                }
+            }
+            @inline(__always) func p(_ b: Int) -> Double {
+                if att.isEmpty { return curve[b] }
+                var v = (Double(rpc[b]) + kappa * curve[b]) / (Double(att[b]) + kappa)
+                if let seed = thompson {
+                    let a = Double(rpc[b]) + kappa * curve[b]
+                    let bb = Double(att[b] - rpc[b]) + kappa * (1 - curve[b])
+                    var rng = SplitMix64(seed: seed ^ idHash ^ UInt64(b) &* 0x9E37_79B9 ^ UInt64(now / 3600))
                     v = rng.beta(max(a, 1e-3), max(bb, 1e-3))
                 }
-                if recent[b] > 0 { v *= pow(prop.sameBucketPenalty, Double(recent[b])) }
+                switch recent[b] {
+                case 0: break
+                case 1: v *= penalties.1
+                case 2: v *= penalties.2
+                case 3: v *= penalties.3
+                default: v *= pow(penalty, Double(recent[b]))
+                }
+                _ = penalties.0
                 return v
             }
             if consented {
@@ -737,23 +878,38 @@ struct Evaluator {
                 return
             }
             var interval: (Int64, Int64, Binding)? = bestInterval
-            while let (s, e, _) = interval, s < horizonEnd {
+            search: while let (s, e, _) = interval, s < horizonEnd {
+                let stop = min(e, horizonEnd)
                 var t = s
                 var f = exp(lnGamma * Double(t - now) / 3600)
-                while t < e && t < horizonEnd {
-                    let b = bucket(t)
-                    let v = p(b) * f
-                    if v > bestV {
-                        bestV = v
-                        bestT = t
-                        bestBucket = b
+                while t < stop {
+                    if bestV >= bound * f { break search }
+                    // A stretch of constant offset in the primary zone: buckets advance one per hour.
+                    let (offset, until) = primary.offsetSegment(at: t)
+                    var local = t + Int64(offset)
+                    let day = CivilTime.day(ofLocalSeconds: local)
+                    var b = (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
+                    let segStop = min(stop, until)
+                    var step = 3600 - ((local % 3600) + 3600) % 3600
+                    while t < segStop {
+                        let v = p(b) * f
+                        if v > bestV {
+                            bestV = v
+                            bestT = t
+                            bestBucket = b
+                        }
+                        f *= step == 3600 ? gamma : exp(lnGamma * Double(step) / 3600)
+                        t += step
+                        local += step
+                        step = 3600
+                        b = b == 167 ? 0 : b + 1
                     }
-                    let local = primary.localSeconds(at: t)
-                    let next = t + (3600 - ((local % 3600) + 3600) % 3600)
-                    f *= exp(lnGamma * Double(next - t) / 3600)
-                    t = next
                 }
-                interval = permitted(e, st, di, Int32(bestPhone), bestZones, horizonEnd)
+                if capsMonotone {
+                    interval = windowIntersection(e, bestZones, horizonEnd).map { ($0.0, $0.1, .none) }
+                } else {
+                    interval = permitted(e, st, di, Int32(bestPhone), bestZones, horizonEnd)
+                }
             }
         }
         var reasons: [String] = []
@@ -769,7 +925,7 @@ struct Evaluator {
             if st.broken { reasons.append("promise broken: raised priority") }
             if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
         }
-        return Decision(debtor: debtor.id, debt: debt.id, phone: phone.number, earliest: earliest, best: bestT,
+        return Decision(debtor: debtorID, debt: debt.id, phone: phone.number, earliest: earliest, best: bestT,
                         windowEnds: windowEnd, score: max(bestV, 0) * k, blockedReason: nil, reasons: reasons,
                         zone: primary.name, consentedCallback: consented)
     }
@@ -783,14 +939,13 @@ struct Evaluator {
             * Double(st.remaining) / 10_000
         if st.broken { k *= prop.brokenPromiseBoost }
         k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let curve = prop.prior(for: debtor.segment)
+        let curve = data.prior(for: segment).curve
         let b = bucket(now)
         var att = 0.0, rpc = 0.0, recent = 0.0
         for i in 0..<eventCount where events[i].bucket == b && events[i].outcome >= 0 {
             att += 1
             if events[i].isConversation { rpc += 1 }
-            if Outcome.allCases[Int(events[i].outcome)].isUnanswered
-                && events[i].at >= now - prop.fatigueWindowSeconds
+            if events[i].isUnanswered && events[i].at >= now - prop.fatigueWindowSeconds
             {
                 recent += 1
             }
@@ -809,6 +964,11 @@ struct Evaluator {
     func withBuckets(_ body: (UnsafeBufferPointer<UInt16>, UnsafeBufferPointer<UInt16>, UnsafeBufferPointer<UInt16>)
         -> Void)
     {
+        if eventCount == 0 {
+            let empty = UnsafeBufferPointer<UInt16>(start: nil, count: 0)
+            body(empty, empty, empty)
+            return
+        }
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buf in
             buf.initialize(repeating: 0)
             let fatigueFrom = now - config.propensity.fatigueWindowSeconds
@@ -817,7 +977,7 @@ struct Evaluator {
                 let b = Int(e.bucket)
                 buf[b] &+= 1
                 if e.isConversation { buf[168 + b] &+= 1 }
-                if Outcome.allCases[Int(e.outcome)].isUnanswered && e.at >= fatigueFrom && e.at <= now {
+                if e.isUnanswered && e.at >= fatigueFrom && e.at <= now {
                     buf[336 + b] &+= 1
                 }
             }

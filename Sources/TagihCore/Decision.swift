@@ -1,6 +1,8 @@
 /// The scheduling decision for one open debt of a debtor.
 public struct Decision: Sendable, Hashable {
+    /// The debtor id.
     public var debtor: String
+    /// The debt (account) id.
     public var debt: String
     /// The phone to dial, nil when no phone may be dialed.
     public var phone: String?
@@ -42,7 +44,9 @@ public struct Decision: Sendable, Hashable {
 
 /// What is known of a debtor's past: attempts, promises, payments, disputes, expired leases, clearances.
 public struct DebtorHistory: Sendable, Hashable {
+    /// Outcomes of placed calls, in time order.
     public var outcomes: [OutcomeEvent]
+    /// Payments, in time order.
     public var payments: [PaymentEvent]
     /// Attempts handed out without an outcome (expired leases): counted toward caps.
     public var unresolved: [UnresolvedAttempt]
@@ -58,16 +62,32 @@ public struct DebtorHistory: Sendable, Hashable {
         self.unresolved = unresolved
         self.clearances = clearances
     }
-    /// Adds an outcome in time order.
-    public mutating func record(_ outcome: OutcomeEvent) { outcomes.append(outcome) }
+    /// Adds an outcome in time order. An outcome carrying a `lease` replaces the unresolved attempt recorded
+    /// for that lease (so a leased call is counted once, whether its outcome arrives or the lease expires).
+    public mutating func record(_ outcome: OutcomeEvent) {
+        if let lease = outcome.lease, !unresolved.isEmpty {
+            unresolved.removeAll { $0.lease == lease }
+        }
+        outcomes.append(outcome)
+    }
     /// Adds a payment in time order.
     public mutating func record(_ payment: PaymentEvent) { payments.append(payment) }
     /// Adds an attempt without an outcome (a lease that expired; the dialer may have dialed): it counts.
     public mutating func record(_ attempt: UnresolvedAttempt) { unresolved.append(attempt) }
     /// Adds an operator clearance (dispute resolved, cease withdrawn).
     public mutating func record(_ clearance: HoldClearance) { clearances.append(clearance) }
-    /// Records that the lease for `debt`/`phone` handed out at `at` expired without an outcome.
-    public mutating func recordExpiredLease(debtor: String, debt: String, phone: String, at: UnixSeconds) {
-        unresolved.append(UnresolvedAttempt(debtor: debtor, debt: debt, phone: phone, at: at))
+    /// Records that the lease for `debt`/`phone` handed out at `at` expired without an outcome (it counts).
+    /// Does nothing when the lease is already recorded (by `recordLease`).
+    public mutating func recordExpiredLease(
+        debtor: String, debt: String, phone: String, at: UnixSeconds, lease: String? = nil
+    ) {
+        if let lease, unresolved.contains(where: { $0.lease == lease }) { return }
+        unresolved.append(UnresolvedAttempt(debtor: debtor, debt: debt, phone: phone, at: at, lease: lease))
+    }
+
+    /// Records a lease when it is handed out: it counts toward the caps at once (a dialer may dial
+    /// immediately) until the outcome with the same `lease` replaces it; if the lease expires it stays counted.
+    public mutating func recordLease(_ lease: String, debtor: String, debt: String, phone: String, at: UnixSeconds) {
+        unresolved.append(UnresolvedAttempt(debtor: debtor, debt: debt, phone: phone, at: at, lease: lease))
     }
 }

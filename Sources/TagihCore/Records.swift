@@ -73,6 +73,7 @@ public struct Phone: Sendable, Hashable {
     public var kind: PhoneKind
     /// The phone's IANA zone when known; otherwise the prefix table decides (or unknown).
     public var zone: String?
+    /// Whose number it is; only `debtor` numbers are dialed.
     public var owner: PhoneOwner
     /// The consumer opted this number out: never dialed.
     public var optedOut: Bool
@@ -90,8 +91,11 @@ public struct Phone: Sendable, Hashable {
 
 /// One obligation (account); Regulation F counts calls per debt.
 public struct Debt: Sendable, Hashable {
+    /// The debt (account) id.
     public var id: String
+    /// The outstanding balance (payments recorded in the history are subtracted by the policy).
     public var balance: Money
+    /// ISO 4217 currency code.
     public var currency: String
     public init(id: String, balance: Money, currency: String) {
         self.id = id
@@ -104,7 +108,9 @@ public struct Debt: Sendable, Hashable {
 public struct QuietTime: Sendable, Hashable {
     /// ISO weekdays 1 (Monday) ... 7 (Sunday).
     public var days: [Int]
+    /// Start, local minutes after midnight (inclusive).
     public var fromMinute: Int
+    /// End, local minutes after midnight (exclusive; 1440 = midnight).
     public var toMinute: Int
     public init(days: [Int], fromMinute: Int, toMinute: Int) {
         self.days = days
@@ -115,13 +121,21 @@ public struct QuietTime: Sendable, Hashable {
 
 /// A debtor record (line protocol v1).
 public struct Debtor: Sendable, Hashable {
+    /// The debtor id.
     public var id: String
+    /// ISO 3166-1/3166-2 code (`US`, `US-MA`, `US-NY-NYC`, `ID`, ...): selects the rule pack.
     public var jurisdiction: String
+    /// The address IANA zone, when known.
     public var zone: String?
+    /// Legal status; anything but `active` is a hard stop.
     public var status: DebtorStatus
+    /// Segment name for the propensity prior (`early`, `late`, ...).
     public var segment: String?
+    /// Phone numbers (only `debtor`-owned ones are dialed).
     public var phones: [Phone]
+    /// Debts (accounts); one decision each.
     public var debts: [Debt]
+    /// Consumer-stated quiet times.
     public var quiet: [QuietTime]
     public init(
         id: String, jurisdiction: String, zone: String? = nil, status: DebtorStatus = .active,
@@ -158,6 +172,7 @@ public enum Outcome: String, Sendable, Hashable, CaseIterable {
 
 /// A promise to pay made on a call.
 public struct PromiseTerms: Sendable, Hashable {
+    /// The promised amount.
     public var amount: Money
     /// Due date as a local calendar date `YYYY-MM-DD`.
     public var due: String
@@ -169,14 +184,23 @@ public struct PromiseTerms: Sendable, Hashable {
 
 /// An outcome event (line protocol v1); `attempt` is the idempotency key.
 public struct OutcomeEvent: Sendable, Hashable {
+    /// The idempotency key.
     public var attempt: String
+    /// The debtor id.
     public var debtor: String
+    /// The debt the call was about.
     public var debt: String
+    /// The number dialed.
     public var phone: String
+    /// When the call was placed.
     public var at: UnixSeconds
+    /// What happened.
     public var outcome: Outcome
+    /// The lease it was dialed under (nil for calls outside a lease).
     public var lease: String?
+    /// The promise, with `promise_to_pay`.
     public var promise: PromiseTerms?
+    /// The requested callback time, with `callback_requested`.
     public var callbackAt: UnixSeconds?
     public init(
         attempt: String, debtor: String, debt: String, phone: String, at: UnixSeconds, outcome: Outcome,
@@ -196,10 +220,15 @@ public struct OutcomeEvent: Sendable, Hashable {
 
 /// A payment event (line protocol v1); `payment` is the idempotency key.
 public struct PaymentEvent: Sendable, Hashable {
+    /// The idempotency key.
     public var payment: String
+    /// The debtor id.
     public var debtor: String
+    /// The debt paid.
     public var debt: String
+    /// The amount paid.
     public var amount: Money
+    /// When it was paid.
     public var at: UnixSeconds
     public init(payment: String, debtor: String, debt: String, amount: Money, at: UnixSeconds) {
         self.payment = payment
@@ -267,16 +296,26 @@ extension Outcome {
 
 /// A placed attempt whose outcome never arrived (a lease that expired): it counts toward the caps as a
 /// call that may have been dialed, and is otherwise treated like `no_answer` for retry delays.
+///
+/// The engine may also record a lease when it is handed out (a dialer may dial at once): give it the lease id,
+/// and the outcome that later arrives with the same `lease` replaces it (`DebtorHistory.record(_:)`).
 public struct UnresolvedAttempt: Sendable, Hashable {
+    /// The debtor id.
     public var debtor: String
+    /// The debt the call was about.
     public var debt: String
+    /// The number handed out.
     public var phone: String
+    /// When the lease was handed out.
     public var at: UnixSeconds
-    public init(debtor: String, debt: String, phone: String, at: UnixSeconds) {
+    /// The lease id, when known.
+    public var lease: String?
+    public init(debtor: String, debt: String, phone: String, at: UnixSeconds, lease: String? = nil) {
         self.debtor = debtor
         self.debt = debt
         self.phone = phone
         self.at = at
+        self.lease = lease
     }
 }
 
@@ -284,9 +323,11 @@ public struct UnresolvedAttempt: Sendable, Hashable {
 public struct HoldClearance: Sendable, Hashable {
     /// Which hold is cleared.
     public enum Kind: String, Sendable, Hashable, CaseIterable { case dispute, cease }
+    /// The hold cleared.
     public var kind: Kind
     /// The debt (for `dispute`); ignored for `cease`.
     public var debt: String?
+    /// When it was cleared.
     public var at: UnixSeconds
     public init(kind: Kind, debt: String? = nil, at: UnixSeconds) {
         self.kind = kind

@@ -103,19 +103,25 @@ public struct RulePack: Sendable, Hashable {
 
     /// The pack for a jurisdiction code: its own pack, else its country's (`US-FL` → `US`), else the default.
     public static func resolve(_ jurisdiction: String) -> RulePack {
-        switch jurisdiction {
-        case "US-MA": return usMA
-        case "US-WA": return usWA
-        case "US-NY-NYC": return usNYNYC
-        case "US", "ID", "IN", "GB": break
-        default: break
-        }
-        let country = jurisdiction.utf8.count >= 2 ? String(jurisdiction.prefix(2)) : jurisdiction
-        switch country {
-        case "US": return us
-        case "ID": return id
-        case "IN": return india
-        case "GB": return gb
+        // Compare bytes: this runs on every decision.
+        let u = jurisdiction.utf8
+        guard u.count >= 2 else { return defaultPack }
+        let a = u.first!
+        let b = u[u.index(after: u.startIndex)]
+        switch (a, b) {
+        case (UInt8(ascii: "U"), UInt8(ascii: "S")):
+            switch u.count {
+            case 5:
+                if jurisdiction == "US-MA" { return usMA }
+                if jurisdiction == "US-WA" { return usWA }
+            case 9:
+                if jurisdiction == "US-NY-NYC" { return usNYNYC }
+            default: break
+            }
+            return us
+        case (UInt8(ascii: "I"), UInt8(ascii: "D")): return id
+        case (UInt8(ascii: "I"), UInt8(ascii: "N")): return india
+        case (UInt8(ascii: "G"), UInt8(ascii: "B")): return gb
         default: return defaultPack
         }
     }

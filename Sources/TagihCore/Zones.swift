@@ -9,7 +9,8 @@ import Darwin
 /// One IANA time zone compiled into a transition table for fast UTC ↔ local conversion.
 ///
 /// Built from a TZif (v1/v2+) file; instants past the file's table follow its POSIX TZ footer, expanded at
-/// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one binary search over integers.
+/// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one load from a jump table plus a step or
+/// two. History before 1970 is dropped: earlier instants get the offset in effect on 1970-01-01.
 public final class ZoneTable: Sendable, CustomStringConvertible {
     /// The last year for which footer rules are expanded; later instants keep the last offset.
     public static let expandedThroughYear = 2100
@@ -22,6 +23,10 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
     @usableFromInline let transitions: [Int64]
     /// `offsets[i]` applies from `transitions[i-1]` (inclusive) to `transitions[i]` (exclusive).
     @usableFromInline let offsets: [Int32]
+    /// `bucketIndex[k]` = the number of transitions at or before `k << bucketShift` (a jump table that turns
+    /// the lookup into one load plus a step or two; nil when the zone has no transitions after 1970).
+    @usableFromInline let bucketIndex: [UInt16]
+    @usableFromInline static let bucketShift: Int64 = 22  // ~48.5 days
 
     /// Creates a zone from its transitions; `offsets.count` must be `transitions.count + 1`.
     public init(name: String, id: Int32 = 0, transitions: [Int64], offsets: [Int32]) {
@@ -30,6 +35,18 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         self.id = id
         self.transitions = transitions
         self.offsets = offsets
+        var index: [UInt16] = []
+        if let last = transitions.last, last > 0, transitions.count < Int(UInt16.max) {
+            let buckets = Int(last >> Self.bucketShift) + 2
+            index.reserveCapacity(buckets)
+            var i = 0
+            for k in 0..<buckets {
+                let start = Int64(k) << Self.bucketShift
+                while i < transitions.count, transitions[i] <= start { i += 1 }
+                index.append(UInt16(i))
+            }
+        }
+        self.bucketIndex = index
     }
 
     /// A zone with one fixed offset (used for tests and `Etc/` zones).
@@ -41,6 +58,12 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
 
     @inlinable
     func index(after t: Int64) -> Int {
+        let k = t >> Self.bucketShift
+        if k >= 0, k < Int64(bucketIndex.count) {
+            var i = Int(bucketIndex[Int(k)])
+            while i < transitions.count, transitions[i] <= t { i &+= 1 }
+            return i
+        }
         var lo = 0
         var hi = transitions.count
         while lo < hi {
@@ -56,6 +79,20 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         offsets[index(after: instant)]
     }
 
+    /// The offset at `instant` and the instant at which it next changes (`Int64.max` when it never does).
+    @inlinable
+    public func offsetSegment(at instant: UnixSeconds) -> (offset: Int32, until: UnixSeconds) {
+        let i = index(after: instant)
+        return (offsets[i], i < transitions.count ? transitions[i] : Int64.max)
+    }
+
+    /// The offset at `instant` with the stretch of time it holds for: `[from, until)`.
+    @inlinable
+    public func segment(at instant: UnixSeconds) -> (offset: Int32, from: UnixSeconds, until: UnixSeconds) {
+        let i = index(after: instant)
+        return (offsets[i], i > 0 ? transitions[i - 1] : Int64.min, i < transitions.count ? transitions[i] : Int64.max)
+    }
+
     /// The local wall-clock seconds (seconds since 1970-01-01T00:00 local) at `instant`.
     @inlinable
     public func localSeconds(at instant: UnixSeconds) -> Int64 { instant + Int64(offset(at: instant)) }
@@ -66,6 +103,7 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
         if transitions.isEmpty { return local - Int64(offsets[0]) }
         let before = offset(at: local - 93_600)
         let after = offset(at: local + 93_600)
+        if before == after { return local - Int64(before) }
         let u1 = local - Int64(before)
         let u2 = local - Int64(after)
         let ok1 = offset(at: u1) == before
@@ -106,6 +144,10 @@ public final class ZoneDatabase: Sendable {
     public let countryZones: [String: [String]]
     /// Where the database was read from.
     public let directory: String
+    /// Open-addressing name index (FNV-1a over UTF-8; cheaper than `Dictionary`'s SipHash on the hot path).
+    let slotNames: [String]
+    let slotZones: [Int32]
+    let slotMask: Int
 
     /// The process-wide database read from `/usr/share/zoneinfo` (or `$TZDIR`).
     public static let system: ZoneDatabase = {
@@ -137,6 +179,7 @@ public final class ZoneDatabase: Sendable {
         }
         self.zonesByName = byName
         self.zones = all
+        (slotNames, slotZones, slotMask) = Self.buildIndex(byName, all)
         var cz: [String: [String]] = [:]
         if let tab = readFile(directory + "/zone.tab") {
             for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
@@ -156,11 +199,49 @@ public final class ZoneDatabase: Sendable {
         self.zones = tables
         self.countryZones = countryZones
         self.directory = ""
+        (slotNames, slotZones, slotMask) = Self.buildIndex(byName, tables)
+    }
+
+    static func buildIndex(_ byName: [String: ZoneTable], _ all: [ZoneTable]) -> ([String], [Int32], Int) {
+        var size = 16
+        while size < byName.count * 2 { size <<= 1 }
+        var names = [String](repeating: "", count: size)
+        var ids = [Int32](repeating: -1, count: size)
+        let position = Dictionary(uniqueKeysWithValues: all.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
+        for (name, table) in byName.sorted(by: { $0.key < $1.key }) {
+            guard let p = position[ObjectIdentifier(table)] else { continue }
+            var i = Int(truncatingIfNeeded: nameHash(name)) & (size - 1)
+            while ids[i] >= 0 { i = (i + 1) & (size - 1) }
+            names[i] = name
+            ids[i] = Int32(p)
+        }
+        return (names, ids, size - 1)
+    }
+
+    @inline(__always)
+    static func nameHash(_ name: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let r = name.utf8.withContiguousStorageIfAvailable({ buf -> UInt64 in
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in buf { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            return h
+        }) {
+            return r
+        }
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 
     /// The zone named `name`, or nil when the tz database has no such zone.
-    @inlinable
-    public func zone(named name: String) -> ZoneTable? { zonesByName[name] }
+    public func zone(named name: String) -> ZoneTable? {
+        var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask
+        while true {
+            let id = slotZones[i]
+            if id < 0 { return nil }
+            if slotNames[i] == name { return zones[Int(id)] }
+            i = (i + 1) & slotMask
+        }
+    }
 
     private static func walk(_ dir: String, prefix: String, into names: inout [String]) {
         guard let d = opendir(dir) else { return }

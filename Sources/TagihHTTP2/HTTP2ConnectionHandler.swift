@@ -70,6 +70,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private var flushing = false
     private var flushAgain = false
     private var flushScheduled = false
+    private var lastBatchSize = 4096
     private var closed = false
     private var misbehaved = false
     private var goAwaySent = false
@@ -228,7 +229,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             flushAgain = false
             var wrote = false
             while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
+                // Size the batch buffer after the previous one so streaming does not regrow it every time.
+                var buffer = context.channel.allocator.buffer(capacity: lastBatchSize)
                 let n = session.send(into: &buffer, limit: 256 << 10)
                 if n < 0 {
                     misbehaved = true
@@ -236,6 +238,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                     return
                 }
                 if buffer.readableBytes == 0 { break }
+                lastBatchSize = min(max(buffer.readableBytes + 1024, 4096), (256 << 10) + (32 << 10))
                 counters?.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 wrote = true
@@ -501,6 +504,24 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             let hasBody = body.readableBytes > 0
             if hasBody { stream.fixedBody = body }
             session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: hasBody)
+        case .deferred(let handler):
+            let loopBound = self.loopBound!
+            let eventLoop = context!.eventLoop
+            let streamID = stream.id
+            let logger = self.logger
+            spawn {
+                let response: HTTP2CompleteResponse
+                do {
+                    response = try await handler()
+                } catch {
+                    logger.debug("deferred handler failed", metadata: ["error": "\(error)"])
+                    var body = ByteBuffer()
+                    body.writeString(#"{"error":{"code":"internal","message":"the request handler failed"}}"# + "\n")
+                    response = HTTP2CompleteResponse(
+                        status: 500, headers: [("content-type", "application/json")], body: body)
+                }
+                eventLoop.execute { loopBound.value.completeDeferred(streamID: streamID, response: response) }
+            }
         case .streaming(let status, let headers, let handler):
             let inbound = makeInbound(streamID: stream.id)
             if endStream { inbound.finish() }
@@ -526,6 +547,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                 outbound.finish()
             }
         }
+    }
+
+    /// Sends the answer of a `.deferred` response, if the stream is still open.
+    private func completeDeferred(streamID: Int32, response: HTTP2CompleteResponse) {
+        guard let stream = streams[streamID], let session, !closed else { return }
+        let hasBody = response.body.readableBytes > 0
+        if hasBody { stream.fixedBody = response.body }
+        session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: hasBody)
+        flushOutput()
     }
 
     func sessionRemoteEnded(streamID: Int32) -> Int32 {

@@ -95,6 +95,22 @@ public enum HTTP2Response: Sendable {
         headers: [(String, String)],
         handler: @Sendable (HTTP2RequestBody, HTTP2ResponseWriter) async throws -> Void
     )
+    /// A complete response whose status, headers and body are only known after asynchronous work
+    /// (for example a lookup that may answer 404). The handler runs in its own task; any request
+    /// body is discarded. If the handler throws, the answer is a 500 with a JSON error body.
+    case deferred(handler: @Sendable () async throws -> HTTP2CompleteResponse)
+}
+
+/// A status, headers and a complete body, produced by a `.deferred` response.
+public struct HTTP2CompleteResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: ByteBuffer
+    public init(status: Int, headers: [(String, String)], body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// Answers requests. The service's router implements this.
@@ -150,6 +166,12 @@ public struct HTTP2Body: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: queue) }
+
+    /// Makes a read that is waiting for data throw `error` (for example an idle timeout); later
+    /// reads work as before. Does nothing when no read is waiting.
+    public func interruptPendingRead(with error: any Error) {
+        queue.interrupt(with: error)
+    }
 }
 
 /// The request body as seen by a server handler.

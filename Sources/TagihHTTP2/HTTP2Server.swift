@@ -57,12 +57,12 @@ public final class HTTP2Server: Service, Sendable {
     /// - Parameters:
     ///   - configuration: address, limits and TLS files.
     ///   - responder: answers every request (called on event loops).
-    ///   - logger: for connection-level events (debug) and failures.
+    ///   - logger: for connection-level events (debug) and failures. Payloads are never logged.
     ///   - eventLoopGroup: defaults to `MultiThreadedEventLoopGroup.singleton` (one loop per core).
     public init(
         configuration: HTTP2ServerConfiguration,
         responder: any HTTP2Responder,
-        logger: Logger,
+        logger: Logger = Logger(label: "tagih.http2.server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration

@@ -362,6 +362,15 @@ final class InboundQueue: @unchecked Sendable {
         if schedule { report() }
     }
 
+    /// Wakes a pending `next()` with `error`; the body stays readable. No-op when nobody waits.
+    func interrupt(with error: any Error) {
+        let waiter = lock.withLockedValue { state -> CheckedContinuation<ByteBuffer?, any Error>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(throwing: error)
+    }
+
     func next() async throws -> ByteBuffer? {
         let immediate: Result<ByteBuffer?, any Error>? = lock.withLockedValue { state in
             if let first = state.buffers.popFirst() {

@@ -1,9 +1,176 @@
 import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import TagihCore
+import TagihEngine
+import TagihHTTP2
+import TagihService
+import TagihSim
 
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Not built yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the schedule over HTTP/2 (h2c prior knowledge, or TLS with ALPN h2).",
+        discussion: """
+            Data lives in SQLite under --data. Binding a non-loopback address needs --tokens.
+            The wire contract is proto-docs/README.md.
+            """)
+
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0 = any free port; see --port-file).") var port = 8080
+    @Option(help: "Folder of the SQLite store.") var data = "./data"
+    @Option(help: "Write the bound port to this file once listening.") var portFile: String?
+    @Option(help: "Token file: one 'TOKEN ROLE[,ROLE...] [NAME]' a line (roles: dialer, writer, reader, admin).")
+    var tokens: String?
+    @Option(help: "TLS certificate chain (PEM); with --tls-key serves TLS with ALPN h2.") var tlsCert: String?
+    @Option(help: "TLS private key (PEM).") var tlsKey: String?
+    @Option(help: "On an empty store, generate this many synthetic debtors first.") var demo = 0
+    @Option(help: "Seconds of idle before a dialer session gets a heartbeat line.") var heartbeat = 15.0
+    @Option(help: "Lease time-to-live in seconds.") var leaseTtl = 600
+    @Option(help: "Number of shard actors (default 2 x cores).") var shards: Int?
+    @Option(help: "Longest accepted NDJSON line in bytes.") var maxLine = 1 << 20
+    @Option(help: "Seconds a request body may send no line before its stream is ended (dialer sessions exempt).")
+    var bodyTimeout = 60.0
+    @Option(help: "Start the service clock at this RFC 3339 time (it then runs at wall speed); for tests and demos.")
+    var clockStart: String?
+    @Flag(help: "With --clock-start: keep the clock standing still (golden transcripts).") var clockFrozen = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func validate() throws {
+        if !isLoopback(host: host) && tokens == nil {
+            throw ValidationError(
+                "refusing to bind \(host) without --tokens: a non-loopback address needs bearer tokens (see README)")
+        }
+        if clockFrozen && clockStart == nil { throw ValidationError("--clock-frozen needs --clock-start") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let clockStart, RFC3339.parse(clockStart) == nil {
+            throw ValidationError("--clock-start: '\(clockStart)' is not an RFC 3339 time such as 2026-12-01T15:00:00Z")
+        }
+        guard (1...86_400).contains(leaseTtl) else { throw ValidationError("--lease-ttl must be 1...86400 seconds") }
+        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
+        guard bodyTimeout > 0 else { throw ValidationError("--body-timeout must be positive") }
+    }
 
     func run() async throws {
-        throw ValidationError("'tagih serve' is not built yet")
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "tagih")
+
+        var serviceConfiguration = ServiceConfiguration()
+        if let tokens { serviceConfiguration.tokens = try TokenStore(contentsOfFile: tokens) }
+        serviceConfiguration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
+        serviceConfiguration.maxLineLength = maxLine
+        serviceConfiguration.bodyIdleTimeout = .milliseconds(Int64(bodyTimeout * 1000))
+
+        let clock: any EngineClock
+        if let clockStart, let start = RFC3339.parse(clockStart) {
+            clock = clockFrozen ? VirtualClock(start: start) : ShiftedWallClock(start: start)
+        } else {
+            clock = WallClock()
+        }
+
+        var serverConfiguration = HTTP2ServerConfiguration(host: host, port: port)
+        serverConfiguration.maxLineLength = maxLine
+        if let tlsCert, let tlsKey {
+            serverConfiguration.tls = .init(certificatePath: tlsCert, privateKeyPath: tlsKey)
+        }
+
+        let service = TagihService(
+            configuration: serviceConfiguration, clock: clock, logger: logger,
+            metricsBody: { registry.emitToBuffer() })
+        let server = HTTP2Server(configuration: serverConfiguration, responder: service, logger: logger)
+
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        var engineConfiguration = EngineConfiguration(dataDirectory: data)
+        engineConfiguration.leaseTTL = Int64(leaseTtl)
+        if let shards { engineConfiguration.shardCount = shards }
+        let engineService = EngineService(
+            configuration: engineConfiguration, clock: clock, service: service, demo: demo, logger: logger)
+
+        let portFile = self.portFile
+        let announcer = AnnounceService(
+            server: server, service: service, portFile: portFile, tls: tlsCert != nil, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: engineService),
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: announcer, successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// The wall clock shifted to start at a given instant (`--clock-start`).
+struct ShiftedWallClock: EngineClock {
+    let start: UnixSeconds
+    let began = ContinuousClock.now
+    func now() -> UnixSeconds {
+        start + (ContinuousClock.now - began).components.seconds
+    }
+}
+
+/// Opens the store, recovers the shards, seeds the demo population, then runs the engine's
+/// background work until shutdown.
+struct EngineService: Service {
+    let configuration: EngineConfiguration
+    let clock: any EngineClock
+    let service: TagihService
+    let demo: Int
+    let logger: Logger
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let engine = try await Engine.open(
+            configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
+        if demo > 0, await engine.count() == 0 {
+            logger.info("seeding demo population", metadata: ["debtors": "\(demo)"])
+            let debtors = SyntheticPopulation.generate(count: demo, seed: 1)
+            var index = 0
+            while index < debtors.count {
+                let end = min(index + 10_000, debtors.count)
+                _ = try await engine.upsert(Array(debtors[index..<end]))
+                index = end
+            }
+        }
+        service.ready(engine: engine)
+        let debtors = await engine.count()
+        logger.info("store ready", metadata: ["debtors": "\(debtors)", "elapsed": "\(ContinuousClock.now - started)"])
+        try? await cancelWhenGracefulShutdown {
+            try await engine.run()
+        }
+        try await engine.close()
+    }
+}
+
+/// Prints where the server listens, writes `--port-file` once it is bound, and on graceful
+/// shutdown (it is told first: last in the group) flips `/readyz` to 503.
+struct AnnounceService: Service {
+    let server: HTTP2Server
+    let service: TagihService
+    let portFile: String?
+    let tls: Bool
+    let logger: Logger
+
+    func run() async throws {
+        let port = try await server.boundAddress().port ?? 0
+        let scheme = tls ? "https" : "http"
+        logger.info("listening", metadata: ["url": "\(scheme)://\(server.configuration.host):\(port)"])
+        if let portFile {
+            try "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8)
+        }
+        try? await gracefulShutdown()
+        service.beginShutdown()
     }
 }

@@ -1,9 +1,233 @@
 import ArgumentParser
+import Foundation
+import TagihCore
+import TagihSim
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct SimulateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Not built yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate a collections floor on a synthetic world and compare scheduling strategies.",
+        discussion: """
+            The world hides per-debtor answer curves, base contact rates, wrong numbers and promise keeping;
+            strategies learn only from outcomes. The same inputs and seed give the same report.
+            Example: tagih simulate --debtors 100000 --start 2026-12-01 --days 30 --agents 50 --seed 7 --report out
+            """
+    )
+
+    @Option(help: "Debtor NDJSON file (line protocol v1).")
+    var population: String?
+
+    @Option(help: "Generate a synthetic population of N debtors (default 10000 when --population is absent).")
+    var debtors: Int?
+
+    @Option(help: "First simulated day, YYYY-MM-DD (midnight in the floor zone).")
+    var start: String
+
+    @Option(help: "Days to simulate.")
+    var days: Int = 30
+
+    @Option(help: "Agents on the floor; a list such as 50,100,200 prints the agents curve.")
+    var agents: String = "50"
+
+    @Option(help: "Seed of the world and the run.")
+    var seed: UInt64 = 1
+
+    @Option(help: "tagih, baseline, earliest or all.")
+    var strategy: String = "all"
+
+    @Option(help: "Dialer mode: preview, progressive or predictive.")
+    var dialer: String = "predictive"
+
+    @Option(help: "Archetype mix, for example day-worker=0.5,at-home=0.25,shift=0.15,never=0.10.")
+    var mix: String?
+
+    @Option(help: "The floor's IANA zone (shifts are in this zone).")
+    var floorZone: String = "America/New_York"
+
+    @Option(help: "What drives the tagih strategy: engine (the real Engine, virtual clock) or policy (ContactPolicy directly, faster).")
+    var backend: String = "engine"
+
+    @Option(help: "tagih calls now only when now is worth at least this share of the best time ahead (0...1).")
+    var tagihThreshold: Double = 0.5
+
+    @Option(help: "Write every attempt of the first strategy as an outcome line to FILE, in time order.")
+    var attemptLog: String?
+
+    @Option(help: "Write report.json, days.csv and report.html into DIR.")
+    var report: String?
+
+    @Flag(help: "Print the report JSON on stdout.")
+    var json = false
 
     func run() async throws {
-        throw ValidationError("'tagih simulate' is not built yet")
+        let agentCounts = try agents.split(separator: ",").map { part -> Int in
+            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                throw ValidationError("--agents takes positive integers, for example 50 or 50,100,200")
+            }
+            return n
+        }
+        let kinds: [StrategyKind]
+        if strategy == "all" {
+            kinds = [.tagih, .baseline, .earliest]
+        } else if let k = StrategyKind(rawValue: strategy) {
+            kinds = [k]
+        } else {
+            throw ValidationError("--strategy must be tagih, baseline, earliest or all")
+        }
+        guard let mode = DialerMode(rawValue: dialer) else {
+            throw ValidationError("--dialer must be preview, progressive or predictive")
+        }
+        guard let zone = TimeZone(identifier: floorZone) else { throw ValidationError("unknown --floor-zone") }
+        guard let startTime = Self.midnight(start, zone: zone) else {
+            throw ValidationError("--start must be a date YYYY-MM-DD")
+        }
+        var config = SimulationConfiguration(start: startTime)
+        config.days = days
+        config.seed = seed
+        config.dialer = mode
+        config.floorZone = floorZone
+        config.tagihThreshold = tagihThreshold
+        guard let b = SimulationBackend(rawValue: backend) else {
+            throw ValidationError("--backend must be engine or policy")
+        }
+        config.backend = b
+        if let mix { config.world.mix = try WorldConfiguration.parseMix(mix) }
+
+        let debtorRecords: [Debtor]
+        if let population {
+            guard let data = FileManager.default.contents(atPath: population) else {
+                throw ValidationError("cannot read --population \(population)")
+            }
+            debtorRecords = try PopulationReader.parse(data)
+        } else {
+            debtorRecords = SyntheticPopulation.generate(count: debtors ?? 10_000, seed: seed)
+        }
+
+        let terminal = isatty(2) != 0
+        var reports: [SimulationReport] = []
+        for (k, agentCount) in agentCounts.enumerated() {
+            config.agents = agentCount
+            var log: AttemptLogFile?
+            if let attemptLog, k == 0 { log = try AttemptLogFile(path: attemptLog) }
+            let label = agentCounts.count > 1 ? "\(agentCount) agents " : ""
+            let result = try await SimulationRunner.run(
+                population: debtorRecords, configuration: config, strategies: kinds,
+                progress: { p in
+                    guard terminal else { return }
+                    let width = 30
+                    let filled = Int(p.fraction * Double(width))
+                    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                    FileHandle.standardError.write(
+                        Data("\r\(label)[\(bar)] \(p.strategy) day \(p.day)/\(p.days) dials \(p.dials) RPC \(p.rightPartyContacts)   ".utf8))
+                },
+                attempt: log.map { file in { file.append(OutcomeLine.encode($0)) } })
+            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            try log?.close()
+            if let dir = report {
+                let url = URL(fileURLWithPath: agentCounts.count > 1 ? "\(dir)/agents-\(agentCount)" : dir)
+                try ReportWriter.write(result, to: url)
+            }
+            reports.append(result)
+        }
+
+        if json {
+            if reports.count == 1 {
+                FileHandle.standardOutput.write(ReportWriter.json(reports[0]))
+            } else {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                FileHandle.standardOutput.write(try encoder.encode(["curve": reports]))
+            }
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            return
+        }
+        if reports.count > 1 {
+            print("agents  strategy   RPC/agent-h  RPC/dial   collected(USD)  reached  attempted  violations")
+            for r in reports {
+                for s in r.strategies {
+                    print(
+                        pad("\(r.agents)", 8) + pad(s.strategy, 11) + pad(f(s.rpcPerAgentHour, 2), 13)
+                            + pad(f(s.rpcPerDial * 100, 2) + "%", 11) + pad(f(s.collected, 0), 16)
+                            + pad(f(s.penetrationReached * 100, 1) + "%", 9)
+                            + pad(f(s.penetrationAttempted * 100, 1) + "%", 11) + "\(s.violations)")
+                }
+            }
+            return
+        }
+        let r = reports[0]
+        print("\(r.debtors) debtors, \(r.days) days from \(r.start), \(r.agents) agents, \(r.dialer) dialer, seed \(r.seed)")
+        let header = ["metric"] + r.strategies.map(\.strategy)
+        print(header.map { pad($0, $0 == "metric" ? 34 : 14) }.joined())
+        let rows: [(String, (StrategyReport) -> String)] = [
+            ("dials", { "\($0.dials)" }),
+            ("right-party contacts", { "\($0.rightPartyContacts)" }),
+            ("RPC per dial", { f($0.rpcPerDial * 100, 2) + "%" }),
+            ("RPC per agent-hour", { f($0.rpcPerAgentHour, 2) }),
+            ("promises / kept", { "\($0.promises) / \($0.keptPromises)" }),
+            ("collected (USD eq.)", { f($0.collected, 0) }),
+            ("penetration attempted / reached", { f($0.penetrationAttempted * 100, 0) + "% / " + f($0.penetrationReached * 100, 0) + "%" }),
+            ("list exhausted on day", { $0.exhaustionDay.map { "\($0)" } ?? "never" }),
+            ("occupancy", { f($0.occupancy * 100, 1) + "%" }),
+            ("abandon rate", { f($0.abandonRate * 100, 2) + "%" }),
+            ("counted calls / debt / week", { f($0.countedCallsPerDebtPerWeek, 2) }),
+            ("blocked by permission check", { "\($0.blockedCalls)" }),
+            ("violations (independent check)", { "\($0.violations)" }),
+            ("wall seconds", { f($0.wallSeconds, 1) }),
+        ]
+        for (label, value) in rows {
+            print(pad(label, 34) + r.strategies.map { pad(value($0), 14) }.joined())
+        }
+        if let c = r.comparison {
+            print("tagih vs baseline: RPC/dial \(f(c.rpcPerDialLift * 100, 1))%, collected \(f(c.collectedLift * 100, 1))%")
+        }
+    }
+
+    static func midnight(_ text: String, zone: TimeZone) -> UnixSeconds? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else {
+            return nil
+        }
+        return UnixSeconds(date.timeIntervalSince1970)
+    }
+}
+
+private func f(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+
+/// A buffered writer of attempt lines.
+final class AttemptLogFile {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ValidationError("cannot create --attempt-log \(path)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    func append(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= 1 << 20 {
+            handle.write(Data(buffer))
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    func close() throws {
+        handle.write(Data(buffer))
+        buffer.removeAll()
+        try handle.close()
     }
 }

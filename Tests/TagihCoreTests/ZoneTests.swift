@@ -56,6 +56,21 @@ import Testing
         #expect(RFC3339.formatUTC(1_796_047_500) == "2026-11-30T14:05:00Z")
     }
 
+    @Test(arguments: ["America/St_Johns", "Asia/Kolkata", "Pacific/Chatham", "America/Los_Angeles", "Asia/Jayapura"])
+    func formattingMatchesFoundation(name: String) throws {
+        let z = try #require(Self.db.zone(named: name))
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: name)!
+        var t: Int64 = 1  // tables start in 1970: earlier instants keep the 1970 offset
+        while t < 4_102_444_800 {
+            let ours = RFC3339.format(t, in: z)
+            #expect(ours == f.string(from: Date(timeIntervalSince1970: Double(t))))
+            #expect(RFC3339.parse(ours) == t)
+            t += 86_400 * 37 + 3_607
+        }
+    }
+
     @Test func civilCalendar() {
         for d in stride(from: Int64(-800_000), to: 800_000, by: 997) {
             let (y, m, dd) = CivilTime.date(ofDay: d)

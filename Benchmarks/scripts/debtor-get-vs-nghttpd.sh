@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# GET /v1/debtors/{id} on `tagih serve` against nghttpd serving static files of the same body
+# size, with the same h2load flags, interleaved in the same run. Prints requests/s (median of
+# ROUNDS) and the ratio; target: tagih >= 0.5 x nghttpd.
+#
+#   Benchmarks/scripts/debtor-get-vs-nghttpd.sh            # defaults below
+#   ROUNDS=5 REQUESTS=400000 DEBTORS=100000 Benchmarks/scripts/debtor-get-vs-nghttpd.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROUNDS=${ROUNDS:-3}
+REQUESTS=${REQUESTS:-200000}
+DEBTORS=${DEBTORS:-100000}
+IDS=${IDS:-1000}
+FLAGS=${H2LOAD_FLAGS:--t 1 -c 8 -m 32}
+BIN=${TAGIH_BIN:-.build/release/tagih}
+[ -x "$BIN" ] || swift build -c release --product tagih >&2
+
+work=$(mktemp -d)
+cleanup() { kill "$tagih_pid" "$nghttpd_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$BIN" serve --port 0 --port-file "$work/port" --data "$work/data" --demo "$DEBTORS" \
+    --clock-start 2026-12-01T15:00:00Z --log-level warning &
+tagih_pid=$!
+for _ in $(seq 1 600); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port")
+for _ in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "http://127.0.0.1:$port/readyz")" = 200 ] && break
+    sleep 0.2
+done
+
+# The same number of distinct ids for both servers; nghttpd gets files of tagih's body sizes.
+mkdir -p "$work/www"
+: > "$work/uris-tagih"
+: > "$work/uris-nghttpd"
+nport=$((port + 1))
+total=0
+for i in $(seq 1 "$IDS"); do
+    id="D-$(( (i * 7919) % DEBTORS + 1 ))"
+    curl -s --http2-prior-knowledge "http://127.0.0.1:$port/v1/debtors/$id" > "$work/www/$id"
+    total=$((total + $(stat -c %s "$work/www/$id")))
+    echo "http://127.0.0.1:$port/v1/debtors/$id" >> "$work/uris-tagih"
+    echo "http://127.0.0.1:$nport/$id" >> "$work/uris-nghttpd"
+done
+nghttpd --no-tls -d "$work/www" "$nport" >/dev/null 2>&1 &
+nghttpd_pid=$!
+sleep 0.5
+
+rate() {  # h2load's requests/s for a URI file
+    h2load $FLAGS -n "$REQUESTS" -i "$1" 2>/dev/null | awk '/^finished in/ { gsub(",", "", $4); print $4 }'
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+: > "$work/t"
+: > "$work/n"
+for _ in $(seq 1 "$ROUNDS"); do
+    rate "$work/uris-tagih" >> "$work/t"
+    rate "$work/uris-nghttpd" >> "$work/n"
+done
+t=$(median < "$work/t")
+n=$(median < "$work/n")
+ratio=$(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.2f", t / n }')
+echo "GET /v1/debtors/{id}: body ${total}/${IDS} bytes avg; h2load $FLAGS -n $REQUESTS; rounds $ROUNDS"
+echo "  tagih   req/s (median): $t   [$(tr '\n' ' ' < "$work/t")]"
+echo "  nghttpd req/s (median): $n   [$(tr '\n' ' ' < "$work/n")]"
+echo "  ratio: $ratio (target >= 0.5)"
+echo "RESULT debtor_get_rps value=$t unit=req/s target=0.5x anchor=nghttpd anchor_value=$n ratio=$ratio"

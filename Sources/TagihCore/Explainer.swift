@@ -1,0 +1,202 @@
+/// JSON and text renderings of decisions (used by `tagih explain` and the service).
+public enum DecisionEncoding {
+    /// One NDJSON line (without the trailing newline) for `decision`:
+    /// `{"debtor":..,"debt":..,"phone":..,"earliest":..,"best":..,"windowEnds":..,"score":..,"blockedReason":..,
+    /// "reasons":[..],"zone":..,"consentedCallback":..}`. Times are RFC 3339 in the decision's zone with its
+    /// offset (UTC when the zone is unknown); `earliest`, `best`, `windowEnds` are null when never.
+    public static func jsonLine(_ d: Decision, zones: ZoneDatabase = .system) -> String {
+        let zone = d.zone.flatMap { zones.zone(named: $0) }
+        func time(_ t: UnixSeconds?) -> String {
+            guard let t else { return "null" }
+            return "\"" + (zone.map { RFC3339.format(t, in: $0) } ?? RFC3339.formatUTC(t)) + "\""
+        }
+        var s = "{\"debtor\":" + JSONWriter.quoted(d.debtor) + ",\"debt\":" + JSONWriter.quoted(d.debt)
+        s += ",\"phone\":" + (d.phone.map(JSONWriter.quoted) ?? "null")
+        s += ",\"earliest\":" + time(d.earliest) + ",\"best\":" + time(d.best) + ",\"windowEnds\":" + time(d.windowEnds)
+        s += ",\"score\":" + formatScore(d.score)
+        s += ",\"blockedReason\":" + (d.blockedReason.map(JSONWriter.quoted) ?? "null")
+        s += ",\"reasons\":[" + d.reasons.map(JSONWriter.quoted).joined(separator: ",") + "]"
+        s += ",\"zone\":" + (d.zone.map(JSONWriter.quoted) ?? "null")
+        s += ",\"consentedCallback\":" + (d.consentedCallback ? "true" : "false") + "}"
+        return s
+    }
+
+    /// A human-readable block for `decision`: a headline and one indented line per reason.
+    public static func text(_ d: Decision, zones: ZoneDatabase = .system) -> String {
+        let zone = d.zone.flatMap { zones.zone(named: $0) }
+        func time(_ t: UnixSeconds) -> String { zone.map { RFC3339.format(t, in: $0) } ?? RFC3339.formatUTC(t) }
+        var s = "\(d.debtor) \(d.debt): "
+        if let e = d.earliest {
+            s += "call \(d.phone ?? "-") earliest \(time(e))"
+            if let w = d.windowEnds { s += " (window ends \(time(w)))" }
+            if let b = d.best { s += ", best \(time(b))" }
+            s += ", score \(formatScore(d.score))"
+        } else {
+            s += "never: \(d.blockedReason ?? "blocked")"
+        }
+        for r in d.reasons where r != d.blockedReason { s += "\n    - " + r }
+        return s
+    }
+
+    /// A score with 6 significant digits as a plain JSON decimal (no exponent), e.g. `0.0123457`.
+    public static func formatScore(_ v: Double) -> String {
+        guard v.isFinite, v > 0 else { return "0" }
+        var exp = 0
+        var m = v
+        while m >= 10 {
+            m /= 10
+            exp += 1
+        }
+        while m < 1 {
+            m *= 10
+            exp -= 1
+        }
+        var digits = Int64((m * 100_000).rounded())
+        if digits >= 1_000_000 {
+            digits /= 10
+            exp += 1
+        }
+        // value = digits × 10^(exp − 5)
+        var text = String(digits)
+        let point = exp + 1  // digits before the decimal point
+        if point <= 0 {
+            text = "0." + String(repeating: "0", count: -point) + text
+        } else if point >= 6 {
+            text += String(repeating: "0", count: point - 6)
+        } else {
+            text = String(text.prefix(point)) + "." + String(text.dropFirst(point))
+        }
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
+    }
+}
+
+/// The logic of `tagih explain`: loads a population and its outcome history (NDJSON v1), decides every debt
+/// at a given instant, and renders one decision per debt. Bad lines are reported and skipped.
+public struct Explainer: Sendable {
+    /// A bad or suspicious input line.
+    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        /// `population` or `outcomes`.
+        public var source: String
+        /// 1-based line number.
+        public var line: Int
+        /// `error` (the line was skipped) or `warning`.
+        public var severity: String
+        /// The field and why.
+        public var message: String
+        public var description: String { "\(source):\(line): \(severity): \(message)" }
+    }
+
+    /// The result of an explain run.
+    public struct Report: Sendable {
+        /// The decisions, in population order then debt order.
+        public var decisions: [Decision]
+        /// Bad lines (skipped) and warnings.
+        public var problems: [Problem]
+        /// The rendered output (text blocks or NDJSON lines), one element per decision.
+        public var lines: [String]
+    }
+
+    /// The policy used.
+    public var policy: ContactPolicy
+    /// The decoder used.
+    public var decoder: LineDecoder
+
+    /// Creates an explainer (default policy and decoder).
+    public init(policy: ContactPolicy = ContactPolicy(), decoder: LineDecoder = LineDecoder()) {
+        self.policy = policy
+        self.decoder = decoder
+    }
+
+    /// Decides every debt of the population at `now`. `outcomes` holds outcome lines and payment lines
+    /// (`{"payment":...}` or `"type":"payment"`); events after `now` are ignored (explain shows the state at `now`).
+    public func explain(population: String, outcomes: String?, at now: UnixSeconds, json: Bool) -> Report {
+        var problems: [Problem] = []
+        var debtors: [Debtor] = []
+        var index: [String: Int] = [:]
+        var lineNo = 0
+        for raw in population.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNo += 1
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+            do {
+                let d = try decoder.debtor(from: Array(line.utf8))
+                for w in d.warnings {
+                    problems.append(Problem(source: "population", line: lineNo, severity: "warning",
+                                            message: w.description))
+                }
+                if index[d.value.id] != nil {
+                    problems.append(Problem(source: "population", line: lineNo, severity: "warning",
+                                            message: "id: debtor '\(d.value.id)' repeated; the last line wins"))
+                    debtors[index[d.value.id]!] = d.value
+                } else {
+                    index[d.value.id] = debtors.count
+                    debtors.append(d.value)
+                }
+            } catch {
+                problems.append(Problem(source: "population", line: lineNo, severity: "error",
+                                        message: error.description))
+            }
+        }
+        var histories = [DebtorHistory](repeating: DebtorHistory(), count: debtors.count)
+        if let outcomes {
+            lineNo = 0
+            var seenAttempts = Set<String>()
+            for raw in outcomes.split(separator: "\n", omittingEmptySubsequences: false) {
+                lineNo += 1
+                let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+                if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+                let bytes = Array(line.utf8)
+                do {
+                    let v = try JSONValue.parse(bytes)
+                    let isPayment = v["payment"] != nil || v["type"] == .string("payment")
+                    let debtorID: String
+                    var warnings: [RecordWarning]
+                    if isPayment {
+                        let p = try decoder.payment(from: bytes)
+                        warnings = p.warnings
+                        debtorID = p.value.debtor
+                        if let i = index[debtorID], p.value.at <= now { histories[i].record(p.value) }
+                    } else {
+                        let o = try decoder.outcome(from: bytes)
+                        warnings = o.warnings
+                        debtorID = o.value.debtor
+                        if !seenAttempts.insert(o.value.attempt).inserted {
+                            warnings.append(RecordWarning(code: "duplicate", field: "attempt",
+                                                          message: "attempt '\(o.value.attempt)' repeated; ignored"))
+                        } else if let i = index[debtorID], o.value.at <= now {
+                            histories[i].record(o.value)
+                        }
+                    }
+                    if index[debtorID] == nil {
+                        warnings.append(RecordWarning(code: "unknown_debtor", field: "debtor",
+                                                      message: "unknown debtor '\(debtorID)'; ignored"))
+                    }
+                    for w in warnings {
+                        problems.append(Problem(source: "outcomes", line: lineNo, severity: "warning",
+                                                message: w.description))
+                    }
+                } catch {
+                    problems.append(Problem(source: "outcomes", line: lineNo, severity: "error",
+                                            message: error.description))
+                }
+            }
+        }
+        var decisions: [Decision] = []
+        var lines: [String] = []
+        for (i, d) in debtors.enumerated() {
+            var h = histories[i]
+            h.outcomes.sort { $0.at < $1.at }
+            h.payments.sort { $0.at < $1.at }
+            for dec in policy.decide(for: d, history: h, now: now) {
+                decisions.append(dec)
+                lines.append(json ? DecisionEncoding.jsonLine(dec, zones: policy.zones)
+                                  : DecisionEncoding.text(dec, zones: policy.zones))
+            }
+        }
+        return Report(decisions: decisions, problems: problems, lines: lines)
+    }
+}

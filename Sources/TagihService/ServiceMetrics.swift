@@ -1,0 +1,27 @@
+import Metrics
+import Synchronization
+
+/// The service's metrics, created once each; labels are bounded (route, code, kind), never ids.
+final class ServiceMetrics: Sendable {
+    private let counters = Mutex<[String: Counter]>([:])
+    private let sessions = Meter(label: "tagih_dialer_sessions")
+    private let leased = Counter(label: "tagih_calls_leased_total")
+
+    private func counter(_ label: String, _ key: String, _ value: String) -> Counter {
+        let id = label + "|" + value
+        return counters.withLock { cache in
+            if let c = cache[id] { return c }
+            let c = Counter(label: label, dimensions: [(key, value)])
+            cache[id] = c
+            return c
+        }
+    }
+
+    func request(_ route: String) { counter("tagih_requests_total", "route", route).increment() }
+    func error(_ code: String) { counter("tagih_http_errors_total", "code", code).increment() }
+    func lineRejected(_ code: String) { counter("tagih_lines_rejected_total", "code", code).increment() }
+    func linesAccepted(_ kind: String) { counter("tagih_lines_accepted_total", "kind", kind).increment() }
+    func duplicate(_ kind: String) { counter("tagih_duplicates_total", "kind", kind).increment() }
+    func callsLeased(_ n: Int) { leased.increment(by: n) }
+    func dialerSessions(_ delta: Int) { sessions.increment(by: Double(delta)) }
+}

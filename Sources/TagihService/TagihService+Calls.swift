@@ -1,0 +1,203 @@
+import NIOCore
+import Synchronization
+import TagihCore
+import TagihEngine
+import TagihHTTP2
+
+extension TagihService {
+    func newHolder(_ kind: String) -> String {
+        let n = sessionCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(kind)-\(n)"
+    }
+
+    /// `GET /v1/calls`: lease up to `n`, waiting up to `wait` seconds for more, then end.
+    func streamCalls(n: Int, wait: Int, filter: LeaseFilter, engine: Engine, writer: HTTP2ResponseWriter) async throws {
+        let holder = newHolder("calls")
+        let deadline = ContinuousClock.now + .seconds(wait)
+        var sent = 0
+        while sent < n {
+            let leases = await engine.lease(n - sent, filter: filter, holder: holder)
+            if !leases.isEmpty {
+                var buffer = writer.allocator.buffer(capacity: leases.count * 400)
+                for lease in leases {
+                    sent += 1
+                    buffer.writeBytes(Wire.call(lease, seq: sent, now: clock.now()))
+                }
+                metrics.callsLeased(leases.count)
+                try await writer.write(buffer)
+                continue
+            }
+            guard ContinuousClock.now < deadline else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// `POST /v1/dialer`: credit and outcomes in, calls, acks, heartbeats and errors out.
+    func dialerSession(body: HTTP2RequestBody, writer: HTTP2ResponseWriter, filter: LeaseFilter, engine: Engine)
+        async throws
+    {
+        let holder = newHolder("dialer")
+        let session = DialerSessionState()
+        let doorbell = Doorbell()
+        metrics.dialerSessions(+1)
+        defer { metrics.dialerSessions(-1) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Reader: credit lines and outcome lines. Acks keep input order.
+            group.addTask {
+                let acks = OrderedResults(window: self.configuration.inFlightPerStream)
+                try await withThrowingTaskGroup(of: Void.self) { inner in
+                    inner.addTask {
+                        while let batch = await acks.next() {
+                            for line in batch where !line.isEmpty { session.enqueue(line) }
+                            doorbell.ring()
+                        }
+                    }
+                    do {
+                    for try await item in body.lines(maxLength: self.configuration.maxLineLength) {
+                        let index = try await acks.register()
+                        switch item {
+                        case .failure(let error):
+                            acks.complete(
+                                index, JSONLine.errorLine(code: error.code, message: error.message, line: error.lineNumber))
+                        case .success(let line):
+                            switch DialerInput.classify(line.bytes.readableBytesView) {
+                            case .blank:
+                                acks.complete(index, [])
+                            case .ready(let n):
+                                session.addCredit(n)
+                                acks.complete(index, [])
+                                doorbell.ring()
+                            case .invalid(let code, let field, let message):
+                                acks.complete(
+                                    index, JSONLine.errorLine(code: code, message: message, line: line.number, field: field))
+                            case .outcome:
+                                inner.addTask {
+                                    acks.complete(index, await self.outcomeLine(line, engine, tagged: true))
+                                }
+                            }
+                        }
+                    }
+                    } catch {
+                        acks.cancel()
+                        throw error
+                    }
+                    acks.finishInput()
+                    try await inner.waitForAll()
+                }
+                session.finishInput()
+                doorbell.ring()
+            }
+
+            // Writer: the only task that writes to the response.
+            group.addTask {
+                var lastWrite = ContinuousClock.now
+                var seq = 0
+                while true {
+                    if writer.isShutdownRequested || self.isDraining {
+                        try await writer.write(self.lineBuffer(
+                            JSONLine.errorLine(code: "shutting_down", message: "the server is shutting down; reconnect")))
+                        return
+                    }
+                    var buffer = writer.allocator.buffer(capacity: 4096)
+                    for line in session.drainOutbox() { buffer.writeBytes(line) }
+                    let credit = session.credit
+                    if credit > 0 {
+                        let leases = await engine.lease(
+                            min(credit, self.configuration.dialerBatch), filter: filter, holder: holder)
+                        if !leases.isEmpty {
+                            session.useCredit(leases.count)
+                            let now = self.clock.now()
+                            for lease in leases {
+                                seq += 1
+                                buffer.writeBytes(Wire.call(lease, seq: seq, now: now))
+                            }
+                            self.metrics.callsLeased(leases.count)
+                        }
+                    }
+                    if buffer.readableBytes > 0 {
+                        try await writer.write(buffer)
+                        lastWrite = ContinuousClock.now
+                        continue
+                    }
+                    if session.isInputFinished && session.outboxIsEmpty { return }
+                    let idle = ContinuousClock.now - lastWrite
+                    if idle >= self.configuration.heartbeatInterval {
+                        var hb = JSONLine()
+                        hb.add("type", "heartbeat")
+                        hb.add("at", RFC3339.formatUTC(self.clock.now()))
+                        hb.add("credit", session.credit)
+                        try await writer.write(self.lineBuffer(hb.finish()))
+                        lastWrite = ContinuousClock.now
+                        continue
+                    }
+                    // Sleep until input arrives, a debtor may have become ready, or a heartbeat is due.
+                    let untilHeartbeat = self.configuration.heartbeatInterval - idle
+                    // Wake at least every 250 ms to notice graceful shutdown and newly ready debtors.
+                    await doorbell.wait(timeout: min(.milliseconds(250), untilHeartbeat))
+                }
+            }
+            // The writer ends the session (input finished, shutdown, or a write failed).
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func lineBuffer(_ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+}
+
+/// The mutable state of one dialer session shared by its reader and writer.
+final class DialerSessionState: Sendable {
+    private struct State {
+        var credit = 0
+        var outbox: [[UInt8]] = []
+        var inputFinished = false
+    }
+    private let state = Mutex(State())
+
+    var credit: Int { state.withLock { $0.credit } }
+    var isInputFinished: Bool { state.withLock { $0.inputFinished } }
+    var outboxIsEmpty: Bool { state.withLock { $0.outbox.isEmpty } }
+    func addCredit(_ n: Int) { state.withLock { $0.credit = min($0.credit + n, 1_000_000) } }
+    func useCredit(_ n: Int) { state.withLock { $0.credit = max(0, $0.credit - n) } }
+    func enqueue(_ line: [UInt8]) { state.withLock { $0.outbox.append(line) } }
+    func drainOutbox() -> [[UInt8]] {
+        state.withLock { s in
+            defer { s.outbox.removeAll(keepingCapacity: true) }
+            return s.outbox
+        }
+    }
+    func finishInput() { state.withLock { $0.inputFinished = true } }
+}
+
+/// Classifies dialer-session input lines without decoding outcomes twice.
+enum DialerInput {
+    case blank
+    case ready(Int)
+    case outcome
+    case invalid(code: String, field: String, message: String)
+
+    static func classify(_ bytes: some Collection<UInt8>) -> DialerInput {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return .blank }
+        guard let object = try? JSONValue.parse(bytes), case .object = object else {
+            return .invalid(code: "invalid_json", field: "", message: "the line is not a JSON object")
+        }
+        switch object["type"] {
+        case nil, .string("outcome"):
+            return .outcome
+        case .string("ready"):
+            guard case .number(let text) = object["n"], let n = Int(text), n >= 0, n <= 10_000 else {
+                return .invalid(code: "wrong_type", field: "n", message: "'n' must be an integer from 0 to 10000")
+            }
+            return .ready(n)
+        case .string(let other):
+            return .invalid(
+                code: "unknown_value", field: "type", message: "unknown line type '\(other)'; expected ready or outcome")
+        default:
+            return .invalid(code: "wrong_type", field: "type", message: "'type' must be a string")
+        }
+    }
+}

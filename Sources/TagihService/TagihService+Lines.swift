@@ -1,0 +1,164 @@
+import NIOCore
+import TagihCore
+import TagihEngine
+import TagihHTTP2
+
+extension TagihService {
+    /// Reads NDJSON lines, processes up to `inFlightPerStream` concurrently, and writes one result
+    /// line per input line in input order while more input is still arriving (full duplex).
+    func processLines(
+        _ body: HTTP2RequestBody, _ writer: HTTP2ResponseWriter,
+        _ process: @escaping @Sendable (NDJSONLine) async -> [UInt8]
+    ) async throws {
+        let results = OrderedResults(window: configuration.inFlightPerStream)
+        let watchdog = IdleWatchdog(timeout: configuration.bodyIdleTimeout)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var buffer = writer.allocator.buffer(capacity: 16 * 1024)
+                while let batch = await results.next() {
+                    for line in batch where !line.isEmpty { buffer.writeBytes(line) }
+                    if buffer.readableBytes > 0 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+            }
+            group.addTask {
+                await watchdog.watch { body.interruptPendingRead(with: BodyIdleTimeout(message: watchdog.message)) }
+            }
+            defer { watchdog.stop() }
+            do {
+                for try await item in body.lines(maxLength: configuration.maxLineLength) {
+                    watchdog.touch()
+                    let index = try await results.register()
+                    switch item {
+                    case .success(let line):
+                        if line.bytes.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                            results.complete(index, [])  // blank line: no result
+                            continue
+                        }
+                        group.addTask { results.complete(index, await process(line)) }
+                    case .failure(let error):
+                        self.metrics.lineRejected("line_too_long")
+                        results.complete(
+                            index,
+                            Wire.result(
+                                line: error.lineNumber, id: nil,
+                                error: RecordError(code: error.code, field: "", message: error.message)))
+                    }
+                }
+            } catch let timeout as BodyIdleTimeout {
+                // Answer every line received so far, then end with the reason.
+                results.finishInput()
+                watchdog.stop()
+                try await group.waitForAll()
+                try await writer.write(
+                    lineBuffer(JSONLine.errorLine(code: "body_timeout", message: timeout.message)))
+                return
+            } catch {
+                results.cancel()
+                throw error
+            }
+            results.finishInput()
+            watchdog.stop()
+            try await group.waitForAll()
+        }
+    }
+
+    func upsertLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+        let decoded: Decoded<Debtor>
+        do {
+            decoded = try LineDecoder.debtor(from: line.bytes.readableBytesView)
+        } catch {
+            metrics.lineRejected(error.code)
+            return Wire.result(line: line.number, id: nil, error: error)
+        }
+        do {
+            let outcome = try await engine.upsert([decoded.value]).first
+            if case .rejected(let code, let message) = outcome {
+                metrics.lineRejected(code)
+                return Wire.result(line: line.number, id: nil, error: RecordError(code: code, field: "", message: message))
+            }
+            metrics.linesAccepted("debtor")
+            return Wire.result(line: line.number, id: decoded.value.id, warnings: decoded.warnings)
+        } catch {
+            return storeFailure(line.number, error)
+        }
+    }
+
+    func outcomeLine(_ line: NDJSONLine, _ engine: Engine, tagged: Bool) async -> [UInt8] {
+        let decoded: Decoded<OutcomeEvent>
+        do {
+            decoded = try LineDecoder.outcome(from: line.bytes.readableBytesView)
+        } catch {
+            metrics.lineRejected(error.code)
+            return Wire.result(line: line.number, id: nil, error: error, tagged: tagged)
+        }
+        return await ingestResult(line.number, decoded.value.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
+            try await engine.ingest(decoded.value)
+        }
+    }
+
+    func paymentLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+        let decoded: Decoded<PaymentEvent>
+        do {
+            decoded = try LineDecoder.payment(from: line.bytes.readableBytesView)
+        } catch {
+            metrics.lineRejected(error.code)
+            return Wire.result(line: line.number, id: nil, error: error)
+        }
+        return await ingestResult(line.number, decoded.value.payment, decoded.warnings, tagged: false, kind: "payment") {
+            try await engine.ingest(decoded.value)
+        }
+    }
+
+    private func ingestResult(
+        _ number: Int, _ id: String, _ warnings: [RecordWarning], tagged: Bool, kind: String,
+        _ ingest: () async throws -> IngestResult
+    ) async -> [UInt8] {
+        do {
+            switch try await ingest() {
+            case .applied:
+                metrics.linesAccepted(kind)
+                return Wire.result(line: number, id: id, duplicate: false, warnings: warnings, tagged: tagged)
+            case .duplicate:
+                metrics.duplicate(kind)
+                return Wire.result(line: number, id: id, duplicate: true, warnings: warnings, tagged: tagged)
+            case .rejected(let code, let message):
+                metrics.lineRejected(code)
+                return Wire.result(
+                    line: number, id: nil, error: RecordError(code: code, field: "debtor", message: message),
+                    tagged: tagged)
+            }
+        } catch {
+            return storeFailure(number, error, tagged: tagged)
+        }
+    }
+
+    private func storeFailure(_ number: Int, _ error: any Error, tagged: Bool = false) -> [UInt8] {
+        logger.error("store write failed", metadata: ["error": "\(error)"])
+        metrics.lineRejected("store_unavailable")
+        return Wire.result(
+            line: number, id: nil,
+            error: RecordError(code: "store_unavailable", field: "", message: "not stored: \(error); retry the line"),
+            tagged: tagged)
+    }
+}
+
+extension TagihService {
+    /// `GET /v1/debtors/{id}`: the debtor's state and fresh decisions, or 404.
+    func debtorResponse(id: String, engine: Engine) -> HTTP2Response {
+        .deferred {
+            guard let snapshot = await engine.debtorState(id: id) else {
+                var body = ByteBuffer()
+                body.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
+                return HTTP2CompleteResponse(
+                    status: 404, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
+            }
+            var body = ByteBuffer()
+            body.writeBytes(Wire.debtorState(snapshot))
+            return HTTP2CompleteResponse(
+                status: 200, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
+        }
+    }
+}

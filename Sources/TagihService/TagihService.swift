@@ -1,0 +1,252 @@
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+import TagihCore
+import TagihEngine
+import TagihHTTP2
+import TagihSim
+
+/// Settings of the line-protocol service. Every field has a documented default.
+public struct ServiceConfiguration: Sendable {
+    /// Bearer tokens and roles; `.open` (default) means no authentication (loopback only).
+    public var tokens: TokenStore = .open
+    /// How long a dialer session may be idle before a heartbeat line (default 15 s).
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// The longest accepted input line in bytes (default 1 MiB).
+    public var maxLineLength: Int = 1 << 20
+    /// Input lines processed concurrently per stream; results still go out in order (default 512).
+    public var inFlightPerStream: Int = 512
+    /// The most calls one `GET /v1/calls` may ask for (default 10,000).
+    public var maxCallsPerRequest: Int = 10_000
+    /// Calls leased per engine round trip on a dialer session (default 256).
+    public var dialerBatch: Int = 256
+    /// How long a request body may go without a new line before the stream is ended with a
+    /// `body_timeout` error line (default 60 s). Dialer sessions are exempt: they idle by design.
+    public var bodyIdleTimeout: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// Line protocol v1 (proto-docs/) over the engine: the HTTP/2 responder of `tagih serve`.
+///
+/// Thread-safe: `respond(to:)` runs on event loops; stream handlers run as tasks.
+public final class TagihService: HTTP2Responder, Sendable {
+    let configuration: ServiceConfiguration
+    let clock: any EngineClock
+    let logger: Logger
+    private let engineBox = Mutex<Engine?>(nil)
+    private let draining = Atomic<Bool>(false)
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+    let sessionCounter = Atomic<Int>(0)
+    private let metricsBody: @Sendable () -> [UInt8]
+    let metrics = ServiceMetrics()
+
+    /// Creates the responder; it answers 503 on data endpoints until ``ready(engine:)``.
+    /// - Parameter metricsBody: renders the Prometheus text for `/metrics`.
+    public init(
+        configuration: ServiceConfiguration, clock: any EngineClock, logger: Logger,
+        metricsBody: @escaping @Sendable () -> [UInt8]
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.metricsBody = metricsBody
+    }
+
+    /// Marks the service ready: the store is open and recovered into `engine`.
+    public func ready(engine: Engine) { engineBox.withLock { $0 = engine } }
+
+    /// Begins graceful shutdown: `/readyz` answers 503 and new data requests are refused.
+    public func beginShutdown() { draining.store(true, ordering: .relaxed) }
+
+    var engine: Engine? { engineBox.withLock { $0 } }
+
+    // MARK: - Routing
+
+    public func respond(to head: HTTP2RequestHead) -> HTTP2Response {
+        let endpoint: Endpoint
+        switch matchRoute(method: head.method, path: head.path) {
+        case .notFound:
+            return httpError(404, "not_found", "no endpoint \(head.method) \(head.path); see proto-docs/README.md")
+        case .methodNotAllowed(let allow):
+            return httpError(
+                405, "method_not_allowed", "\(head.path) accepts \(allow.joined(separator: ", ")), not \(head.method)",
+                extraHeaders: [("allow", allow.joined(separator: ", "))])
+        case .found(let found):
+            endpoint = found
+        }
+        let response = route(endpoint, head)
+        metrics.request(endpoint.label)
+        return response
+    }
+
+    private func route(_ endpoint: Endpoint, _ head: HTTP2RequestHead) -> HTTP2Response {
+        switch configuration.tokens.check(authorization: head.header("authorization"), anyOf: endpoint.roles) {
+        case .allowed: break
+        case .unauthenticated:
+            return httpError(
+                401, "unauthenticated", "send 'authorization: Bearer TOKEN' with a token from the server's token file",
+                extraHeaders: [("www-authenticate", "Bearer")])
+        case .forbidden:
+            let roles = endpoint.roles.map(\.rawValue).sorted().joined(separator: " or ")
+            return httpError(403, "forbidden", "this token lacks the role \(roles) that \(head.path) needs")
+        }
+        if let accepted = endpoint.bodyMediaTypes, let contentType = head.header("content-type") {
+            let media = contentType.split(separator: ";").first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
+            if !accepted.contains(media) {
+                return httpError(
+                    415, "unsupported_media_type",
+                    "content-type '\(media)' is not accepted here; send \(accepted.joined(separator: " or "))")
+            }
+        }
+        switch endpoint {
+        case .healthz:
+            return text(200, "ok\n")
+        case .readyz:
+            if engine != nil && !draining.load(ordering: .relaxed) { return text(200, "ready\n") }
+            return text(503, "not ready\n")
+        case .metrics:
+            var buffer = ByteBuffer()
+            buffer.writeBytes(metricsBody())
+            return .immediate(status: 200, headers: [("content-type", "text/plain; version=0.0.4")], body: buffer)
+        case .debugStream:
+            guard let n = intParameter(head, "n", default: 10, range: 0...100_000_000) else {
+                return badQuery("n", "an integer from 0 to 100000000")
+            }
+            return ndjsonStream { _, writer in try await Self.debugStream(n: n, writer: writer) }
+        default:
+            break
+        }
+        if draining.load(ordering: .relaxed) {
+            return httpError(503, "shutting_down", "the server is shutting down; retry on another instance")
+        }
+        guard let engine else {
+            return httpError(503, "not_ready", "the store is still loading; retry when /readyz answers 200")
+        }
+        switch endpoint {
+        case .putDebtors:
+            return ndjsonStream { body, writer in
+                try await self.processLines(body, writer) { line in await self.upsertLine(line, engine) }
+            }
+        case .postOutcomes:
+            return ndjsonStream { body, writer in
+                try await self.processLines(body, writer) { line in await self.outcomeLine(line, engine, tagged: false) }
+            }
+        case .postPayments:
+            return ndjsonStream { body, writer in
+                try await self.processLines(body, writer) { line in await self.paymentLine(line, engine) }
+            }
+        case .getDebtor(let id):
+            return debtorResponse(id: id, engine: engine)
+        case .getCalls:
+            guard let n = intParameter(head, "n", default: 1, range: 1...configuration.maxCallsPerRequest) else {
+                return badQuery("n", "an integer from 1 to \(configuration.maxCallsPerRequest)")
+            }
+            guard let wait = intParameter(head, "wait", default: 0, range: 0...60) else {
+                return badQuery("wait", "a number of seconds from 0 to 60")
+            }
+            let filter = leaseFilter(head)
+            return ndjsonStream { _, writer in
+                try await self.streamCalls(n: n, wait: wait, filter: filter, engine: engine, writer: writer)
+            }
+        case .dialer:
+            let filter = leaseFilter(head)
+            return ndjsonStream { body, writer in
+                try await self.dialerSession(body: body, writer: writer, filter: filter, engine: engine)
+            }
+        case .schedule:
+            let now = clock.now()
+            guard let from = timeParameter(head, "from", default: now) else {
+                return badQuery("from", "an RFC 3339 time such as 2026-12-01T08:00:00Z")
+            }
+            guard let to = timeParameter(head, "to", default: from + 86_400), to >= from else {
+                return badQuery("to", "an RFC 3339 time not before 'from'")
+            }
+            guard let limit = intParameter(head, "limit", default: 1000, range: 1...1_000_000) else {
+                return badQuery("limit", "an integer from 1 to 1000000")
+            }
+            return ndjsonStream { _, writer in
+                let decisions = await engine.schedule(from: from, to: to, limit: limit)
+                var buffer = writer.allocator.buffer(capacity: 64 * 1024)
+                for d in decisions {
+                    buffer.writeBytes(Wire.decision(d, type: true))
+                    if buffer.readableBytes >= 60 * 1024 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+        case .simulations:
+            return ndjsonStream { body, writer in try await self.runSimulation(body: body, writer: writer) }
+        case .healthz, .readyz, .metrics, .debugStream:
+            preconditionFailure("handled above")
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func ndjsonStream(
+        _ handler: @escaping @Sendable (HTTP2RequestBody, HTTP2ResponseWriter) async throws -> Void
+    ) -> HTTP2Response {
+        .streaming(
+            status: 200, headers: [("content-type", "application/x-ndjson"), ("tagih-protocol", "1")],
+            handler: handler)
+    }
+
+    private func text(_ status: Int, _ body: String) -> HTTP2Response {
+        var buffer = ByteBuffer()
+        buffer.writeString(body)
+        return .immediate(status: status, headers: [("content-type", "text/plain"), ("tagih-protocol", "1")], body: buffer)
+    }
+
+    func httpError(
+        _ status: Int, _ code: String, _ message: String, extraHeaders: [(String, String)] = []
+    ) -> HTTP2Response {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(JSONLine.httpErrorBody(code: code, message: message))
+        metrics.error(code)
+        return .immediate(
+            status: status, headers: [("content-type", "application/json"), ("tagih-protocol", "1")] + extraHeaders,
+            body: buffer)
+    }
+
+    private func badQuery(_ name: String, _ expected: String) -> HTTP2Response {
+        httpError(400, "bad_query", "query parameter '\(name)' must be \(expected)")
+    }
+
+    private func intParameter(_ head: HTTP2RequestHead, _ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
+        guard let raw = head.queryItem(name) else { return value }
+        guard let n = Int(raw), range.contains(n) else { return nil }
+        return n
+    }
+
+    private func timeParameter(_ head: HTTP2RequestHead, _ name: String, default value: UnixSeconds) -> UnixSeconds? {
+        guard let raw = head.queryItem(name) else { return value }
+        return RFC3339.parse(raw)
+    }
+
+    private func leaseFilter(_ head: HTTP2RequestHead) -> LeaseFilter {
+        guard let raw = head.queryItem("jurisdiction"), !raw.isEmpty else { return .all }
+        return LeaseFilter(jurisdictions: raw.split(separator: ",").map(String.init))
+    }
+
+    static func debugStream(n: Int, writer: HTTP2ResponseWriter) async throws {
+        var buffer = writer.allocator.buffer(capacity: 64 * 1024)
+        var seq = 0
+        while seq < n {
+            seq += 1
+            buffer.writeStaticString("{\"type\":\"debug\",\"seq\":")
+            buffer.writeString(String(seq))
+            buffer.writeStaticString("}\n")
+            if buffer.readableBytes >= 60 * 1024 {
+                try await writer.write(buffer)
+                buffer.clear()
+            }
+        }
+        if buffer.readableBytes > 0 { try await writer.write(buffer) }
+    }
+}

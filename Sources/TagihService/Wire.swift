@@ -1,0 +1,120 @@
+import TagihCore
+import TagihEngine
+
+/// Encoders of the output line types of proto-docs/lines/.
+enum Wire {
+    /// Formats an instant in a zone (by IANA name), with its UTC offset; UTC when the zone is unknown.
+    static func time(_ instant: UnixSeconds, zone: String?) -> String {
+        if let zone, let table = ZoneDatabase.system.zone(named: zone) { return RFC3339.format(instant, in: table) }
+        return RFC3339.formatUTC(instant)
+    }
+
+    /// A result line: `{"line":N,"id":…,"ok":true,"duplicate":…}` or `{"line":N,"ok":false,"error":{…}}`.
+    static func result(
+        line: Int, id: String?, duplicate: Bool? = nil, warnings: [RecordWarning] = [], error: RecordError? = nil,
+        tagged: Bool = false
+    ) -> [UInt8] {
+        var json = JSONLine()
+        if tagged { json.add("type", "ack") }
+        json.add("line", line)
+        if let id { json.add("id", id) }
+        json.add("ok", error == nil)
+        if let duplicate { json.add("duplicate", duplicate) }
+        if !warnings.isEmpty { json.add("warnings", warnings.map(\.description)) }
+        if let error {
+            var inner = JSONLine()
+            inner.add("code", error.code)
+            inner.add("field", error.field)
+            inner.add("message", error.message)
+            json.addRaw("error", inner.finish(newline: false))
+        }
+        return json.finish()
+    }
+
+    /// A call line for a fresh lease.
+    static func call(_ lease: Lease, seq: Int, now: UnixSeconds) -> [UInt8] {
+        let zone = lease.decision.zone
+        var json = JSONLine(capacity: 384)
+        json.add("type", "call")
+        json.add("seq", seq)
+        json.add("lease", lease.id)
+        json.add("debtor", lease.debtor)
+        json.add("debt", lease.debt)
+        json.add("phone", lease.phone)
+        json.add("leaseExpires", RFC3339.formatUTC(lease.expires))
+        json.add("localTime", time(now, zone: zone))
+        json.add("windowEnds", time(lease.windowEnds ?? lease.expires, zone: zone))
+        json.add("score", lease.score)
+        json.add("reasons", lease.reasons)
+        return json.finish()
+    }
+
+    /// A decision line (schema decision.schema.json).
+    static func decision(_ d: Decision, type: Bool, newline: Bool = true) -> [UInt8] {
+        var json = JSONLine()
+        if type { json.add("type", "decision") }
+        json.add("debtor", d.debtor)
+        json.add("debt", d.debt)
+        json.add("phone", d.phone)
+        json.add("earliest", d.earliest.map { time($0, zone: d.zone) })
+        json.add("best", d.best.map { time($0, zone: d.zone) })
+        json.add("windowEnds", d.windowEnds.map { time($0, zone: d.zone) })
+        json.add("score", d.score)
+        json.add("blocked", d.blockedReason)
+        json.add("reasons", d.reasons)
+        return json.finish(newline: newline)
+    }
+}
+
+extension Wire {
+    /// A debtor record as line protocol v1 JSON (without newline).
+    static func debtor(_ d: Debtor) -> [UInt8] {
+        var json = JSONLine()
+        json.add("id", d.id)
+        json.add("jurisdiction", d.jurisdiction)
+        json.add("zone", d.zone)
+        json.add("status", d.status.rawValue)
+        json.add("segment", d.segment)
+        var phones: [UInt8] = [UInt8(ascii: "[")]
+        for (i, p) in d.phones.enumerated() {
+            if i > 0 { phones.append(UInt8(ascii: ",")) }
+            var pj = JSONLine()
+            pj.add("number", p.number)
+            pj.add("kind", p.kind.rawValue)
+            pj.add("zone", p.zone)
+            pj.add("owner", p.owner.rawValue)
+            phones += pj.finish(newline: false)
+        }
+        phones.append(UInt8(ascii: "]"))
+        json.addRaw("phones", phones)
+        var debts: [UInt8] = [UInt8(ascii: "[")]
+        for (i, debt) in d.debts.enumerated() {
+            if i > 0 { debts.append(UInt8(ascii: ",")) }
+            var dj = JSONLine()
+            dj.add("id", debt.id)
+            dj.add("balance", debt.balance.description)
+            dj.add("currency", debt.currency)
+            debts += dj.finish(newline: false)
+        }
+        debts.append(UInt8(ascii: "]"))
+        json.addRaw("debts", debts)
+        return json.finish(newline: false)
+    }
+
+    /// The body of `GET /v1/debtors/{id}`.
+    static func debtorState(_ s: DebtorSnapshot) -> [UInt8] {
+        var json = JSONLine(capacity: 1024)
+        json.addRaw("debtor", debtor(s.debtor))
+        json.add("state", s.state.rawValue)
+        json.add("leased", s.lease != nil)
+        var decisions: [UInt8] = [UInt8(ascii: "[")]
+        for (i, d) in s.decisions.enumerated() {
+            if i > 0 { decisions.append(UInt8(ascii: ",")) }
+            decisions += decision(d, type: false, newline: false)
+        }
+        decisions.append(UInt8(ascii: "]"))
+        json.addRaw("decisions", decisions)
+        json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
+        return json.finish()
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import TagihCore
+import TagihEngine
+import TagihStore
+
+/// `tagih` on the real `Engine`: debtors are upserted into an engine with a `VirtualClock` and a scratch
+/// store; each dialer step advances the clock, ingests the outcomes and payments of the step in one group
+/// commit, ticks the engine once per simulated minute, and leases the best ready debtors.
+final class EngineStrategy: DialStrategy {
+    let engine: Engine
+    let clock: VirtualClock
+    let world: World
+    let directory: URL
+    private var index: [String: Int32] = [:]
+    private var pendingOutcomes: [OutcomeEvent] = []
+    private var pendingPayments: [PaymentEvent] = []
+    private var lastTick: UnixSeconds
+    /// Events the engine refused (its validation is the permission check on ingest).
+    var blockedCalls = 0
+    var decisions: Int { 0 }
+    static let holder = "tagih-sim"
+
+    private init(engine: Engine, clock: VirtualClock, world: World, directory: URL, start: UnixSeconds) {
+        self.engine = engine
+        self.clock = clock
+        self.world = world
+        self.directory = directory
+        lastTick = start
+        index.reserveCapacity(world.debtors.count)
+        for (i, d) in world.debtors.enumerated() { index[d.id] = Int32(i) }
+    }
+
+    /// Opens an engine in a fresh scratch directory and loads the world's debtors into it.
+    static func open(world: World, start: UnixSeconds, policy: ContactPolicy, seed: UInt64) async throws
+        -> EngineStrategy
+    {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tagih-sim-\(getpid())-\(seed)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let clock = VirtualClock(start: start)
+        var configuration = EngineConfiguration(dataDirectory: directory.path)
+        configuration.store.durability = .normal
+        configuration.snapshotIntervalSeconds = 0
+        var logger = Logger(label: "tagih.sim.engine")
+        logger.logLevel = .warning
+        let engine = try await Engine.open(configuration: configuration, clock: clock, policy: policy, logger: logger)
+        let batch = 20_000
+        var k = 0
+        while k < world.debtors.count {
+            let part = Array(world.debtors[k..<min(k + batch, world.debtors.count)])
+            _ = try await engine.upsert(part)
+            k += batch
+        }
+        return EngineStrategy(engine: engine, clock: clock, world: world, directory: directory, start: start)
+    }
+
+    func advance(now: UnixSeconds) async {
+        clock.set(now)
+        await flush()
+        if now - lastTick >= 60 {
+            await engine.tick()
+            lastTick = now
+        }
+    }
+
+    private func flush() async {
+        if !pendingOutcomes.isEmpty {
+            let batch = pendingOutcomes
+            pendingOutcomes.removeAll(keepingCapacity: true)
+            if let results = try? await engine.ingest(batch) {
+                for r in results { if case .rejected = r { blockedCalls += 1 } }
+            }
+        }
+        if !pendingPayments.isEmpty {
+            let batch = pendingPayments
+            pendingPayments.removeAll(keepingCapacity: true)
+            _ = try? await engine.ingest(batch)
+        }
+    }
+
+    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
+        await advance(now: now)
+        let leases = await engine.lease(count, holder: Self.holder)
+        for lease in leases {
+            guard let i32 = index[lease.debtor] else { continue }
+            let i = Int(i32)
+            let d = world.debtors[i]
+            guard let debt = d.debts.firstIndex(where: { $0.id == lease.debt }),
+                let phone = d.phones.firstIndex(where: { $0.number == lease.phone })
+            else { continue }
+            leads.append(
+                Lead(debtor: i32, debt: world.debtStart[i] + Int32(debt), phone: world.phoneStart[i] + Int32(phone),
+                     lease: lease.id))
+        }
+    }
+
+    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+        pendingOutcomes.append(event)
+    }
+
+    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+        pendingPayments.append(payment)
+    }
+
+    /// Closes the engine and removes its scratch store.
+    func close() async {
+        await flush()
+        try? await engine.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

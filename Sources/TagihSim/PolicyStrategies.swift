@@ -1,0 +1,172 @@
+import Foundation
+import TagihCore
+
+/// Shared hopper logic: an hourly (re-)ranked list of leads, topped up when it runs dry.
+class HopperStrategy: DialStrategy {
+    let book: PolicyBook
+    var hopper: [Int32] = []
+    var hopperPosition = 0
+    var lastRefill: UnixSeconds = .min
+    var dialsThisHour = 0
+    var dialsLastHour = 0
+    var blockedCalls = 0
+    var decisions: Int { book.decisions }
+    var selector: BinSelector
+
+    init(book: PolicyBook) {
+        self.book = book
+        selector = BinSelector(size: book.world.debtors.count)
+    }
+
+    /// Builds a new hopper at `now`; `size` is a hint of how many leads are wanted.
+    func refill(now: UnixSeconds, size: Int) {}
+
+    /// Extra per-strategy gate at pop time.
+    func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
+
+    func advance(now: UnixSeconds) async {}
+
+    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
+        var served = 0
+        let hour = now / 3600
+        if lastRefill / 3600 != hour {
+            dialsLastHour = dialsThisHour
+            dialsThisHour = 0
+            refill(now: now, size: max(512, dialsLastHour * 3 / 2))
+            lastRefill = now
+        }
+        while served < count {
+            if hopperPosition >= hopper.count {
+                guard now - lastRefill >= 300 else { break }
+                refill(now: now, size: max(512, dialsLastHour / 2))
+                lastRefill = now
+                if hopper.isEmpty { break }
+            }
+            let i = Int(hopper[hopperPosition])
+            hopperPosition += 1
+            if book.leased[i] || !wants(i, now: now) { continue }
+            guard book.permitted(i, now: now) else { continue }
+            book.leased[i] = true
+            leads.append(book.lead(i))
+            served += 1
+        }
+        dialsThisHour += served
+    }
+
+    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+        book.record(event, debtor: debtor, now: now)
+    }
+
+    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+        book.record(payment, debtor: debtor, now: now)
+    }
+}
+
+/// `tagih`: permitted debtors ranked by the value of calling now; the policy's best time and score
+/// carry what its propensity model learned from outcomes.
+final class TagihPolicyStrategy: HopperStrategy {
+    /// γ^h for h hours until the best time (γ = 0.97 per hour), h in 0..<169.
+    private let discount: [Double] = (0..<169).map { pow(0.97, Double($0)) }
+    private var pool: [Int32] = []
+    private let threshold: Double
+
+    init(book: PolicyBook, threshold: Double) {
+        self.threshold = threshold
+        super.init(book: book)
+    }
+    private var exact: [(value: Double, debtor: Int32)] = []
+
+    /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
+    /// the hours until it), then ranks that pool by the policy's value of calling now
+    /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
+    override func refill(now: UnixSeconds, size: Int) {
+        let book = self.book
+        let discount = self.discount
+        selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
+            let e = book.earliest[i]
+            if book.leased[i] || e > now { return 0 }
+            let hours = min(168, max(0, Int((book.best[i] - now) / 3600)))
+            let v = Double(book.score[i]) * discount[hours]
+            guard v > 0 else { return 0 }
+            return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
+        }, into: &pool)
+        exact.removeAll(keepingCapacity: true)
+        let world = book.world
+        for i32 in pool {
+            let i = Int(i32)
+            let debtor = world.debtors[i]
+            let debtID = debtor.debts[Int(book.debt[i] - world.debtStart[i])].id
+            let value = book.policy.score(for: debtor, history: book.histories[i], debt: debtID, at: now)
+            book.scored += 1
+            // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
+            // best permitted time ahead (the decision's discounted value at `best`).
+            if value > 0 && value >= threshold * Double(book.score[i]) { exact.append((value, i32)) }
+        }
+        exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
+        hopper.removeAll(keepingCapacity: true)
+        for e in exact.prefix(size) { hopper.append(e.debtor) }
+        hopperPosition = 0
+    }
+}
+
+/// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
+final class EarliestStrategy: HopperStrategy {
+    override func refill(now: UnixSeconds, size: Int) {
+        let book = self.book
+        selector.select(count: size, size: book.world.debtors.count, key: { i in
+            let e = book.earliest[i]
+            if book.leased[i] || e > now { return 0 }
+            return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
+        }, into: &hopper)
+        hopperPosition = 0
+    }
+}
+
+/// `baseline`: a VICIdial-style hopper. Fixed list order, fixed retry delays by outcome, and the
+/// same permission check as everyone else, so it stays legal; what the check refuses is counted.
+final class BaselineStrategy: HopperStrategy {
+    private var nextRetry: [Int64]
+    private var cursor = 0
+    private let retryDelay: Int64
+
+    init(book: PolicyBook, start: UnixSeconds, retryDelay: Int64) {
+        nextRetry = [Int64](repeating: start, count: book.world.debtors.count)
+        self.retryDelay = retryDelay
+        super.init(book: book)
+    }
+
+    override func wants(_ i: Int, now: UnixSeconds) -> Bool { nextRetry[i] <= now }
+
+    override func refill(now: UnixSeconds, size: Int) {
+        hopper.removeAll(keepingCapacity: true)
+        hopperPosition = 0
+        let n = book.world.debtors.count
+        var scanned = 0
+        while hopper.count < size && scanned < n {
+            let i = cursor
+            cursor = cursor + 1 == n ? 0 : cursor + 1
+            scanned += 1
+            guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
+            if book.permitted(i, now: now) {
+                hopper.append(Int32(i))
+            } else {
+                // The list wanted this account now; the permission check said no.
+                blockedCalls += 1
+                nextRetry[i] = now + retryDelay
+            }
+        }
+    }
+
+    override func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+        let delay: Int64
+        switch event.outcome {
+        case .busy: delay = 1800
+        case .noAnswer, .voicemail, .abandoned, .thirdParty, .wrongNumber, .notInService: delay = retryDelay
+        case .rightParty, .refused, .callbackRequested: delay = 86_400
+        case .promiseToPay: delay = 3 * 86_400
+        case .dispute, .cease, .paid: delay = Int64.max / 2
+        }
+        nextRetry[debtor] = now + delay
+        book.record(event, debtor: debtor, now: now)
+    }
+}

@@ -1,0 +1,606 @@
+public import TagihCore
+import Foundation
+
+/// A discrete-event simulation of a collections floor: agents on shifts, a dialer, ring, talk and
+/// wrap times, and a hidden synthetic world that answers. Strategies see only outcomes.
+///
+/// The same population, configuration and seed give the same report. Not thread-safe: run one
+/// strategy at a time on one instance (different instances are independent).
+public final class Simulation {
+    /// The configuration the simulation was created with.
+    public let configuration: SimulationConfiguration
+    let world: World
+    let policy: ContactPolicy
+
+    /// Builds the world (visible records plus hidden truth) for `population`.
+    ///
+    /// - Throws: `SimulationError` (`invalid_configuration`) when days or agents are not positive,
+    ///   or the floor zone is unknown.
+    public init(population: [Debtor], configuration: SimulationConfiguration, policy: ContactPolicy = ContactPolicy())
+        throws(SimulationError)
+    {
+        guard configuration.days > 0, configuration.days <= 366 else {
+            throw SimulationError(code: "invalid_configuration", message: "days must be 1...366")
+        }
+        guard configuration.agents > 0 else {
+            throw SimulationError(code: "invalid_configuration", message: "agents must be positive")
+        }
+        guard TimeZone(identifier: configuration.floorZone) != nil else {
+            throw SimulationError(
+                code: "invalid_configuration", message: "unknown floor zone '\(configuration.floorZone)'")
+        }
+        self.configuration = configuration
+        self.policy = policy
+        world = World(debtors: population, configuration: configuration)
+    }
+
+    /// Number of debtors in the world.
+    public var debtorCount: Int { world.debtors.count }
+    /// Number of debts in the world.
+    public var debtCount: Int { world.debtCount }
+
+    /// Runs one strategy from the start over the configured days.
+    ///
+    /// - Parameters:
+    ///   - kind: the strategy.
+    ///   - index: position of this run among `count` runs (for progress fractions).
+    ///   - progress: called once per simulated day.
+    ///   - attempt: when given, receives every attempt as an outcome event, in time order.
+    /// - Throws: `SimulationError` (`engine_error`) when the engine cannot be opened.
+    public func run(
+        _ kind: StrategyKind, index: Int = 0, of count: Int = 1,
+        progress: (SimulationProgress) -> Void = { _ in },
+        attempt: ((OutcomeEvent) -> Void)? = nil
+    ) async throws(SimulationError) -> StrategyReport {
+        let began = Date()
+        let strategy: any DialStrategy
+        var backend = "ContactPolicy"
+        var engineStrategy: EngineStrategy?
+        switch kind {
+        case .tagih where configuration.backend == .engine:
+            do {
+                let e = try await EngineStrategy.open(
+                    world: world, start: configuration.start, policy: policy, seed: configuration.seed)
+                engineStrategy = e
+                strategy = e
+                backend = "Engine"
+            } catch {
+                throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
+            }
+        case .tagih:
+            let book = PolicyBook(world: world, policy: policy, now: configuration.start)
+            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
+        case .earliest:
+            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start))
+        case .baseline:
+            strategy = BaselineStrategy(
+                book: PolicyBook(world: world, policy: policy, now: configuration.start), start: configuration.start,
+                retryDelay: configuration.baselineRetrySeconds)
+        }
+        let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
+                             index: index, count: count)
+        var report = await floor.run(progress: progress, attempt: attempt)
+        await engineStrategy?.close()
+        report.backend = backend
+        report.wallSeconds = Date().timeIntervalSince(began)
+        return report
+    }
+}
+
+/// The state of one run: the floor, the dialer, the lines in flight, and the world's mutable truth.
+final class FloorRun {
+    let world: World
+    let configuration: SimulationConfiguration
+    let strategy: any DialStrategy
+    let name: String
+    let index: Int
+    let count: Int
+    var rng: SeededRandom
+    var checker: ComplianceChecker
+    var events = EventQueue()
+
+    let start: UnixSeconds
+    let end: UnixSeconds
+    static let step: Int64 = 5
+    static let slot: Int64 = 900
+    var onDutyBySlot: [Int32]
+
+    // Floor.
+    var busy = 0
+    var inFlight = 0
+    var pacing = 0.5
+    var dialsToday = 0
+    var humansToday = 0
+
+    // Lines (slots reused through a free list).
+    var lineDebtor: [Int32] = []
+    var lineDebt: [Int32] = []
+    var linePhone: [Int32] = []
+    var lineOutcome: [Outcome] = []
+    var lineReserved: [Bool] = []
+    var lineDialAt: [Int64] = []
+    var lineRing: [Int32] = []
+    var lineAttempt: [Int] = []
+    var lineLease: [String?] = []
+    var freeLines: [Int32] = []
+
+    // World truth that changes.
+    var balance: [Int64]
+    var promiseAmount: [Int64]
+    var promiseKeep: [Bool]
+    var broken: [UInt8]
+    var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
+    var callbackAt: [Int64]
+    var attempted: [Bool]
+    var reached: [Bool]
+    var dueBuckets: [[Int32]]
+    var attemptedCount = 0
+    var reachedCount = 0
+
+    // Counters.
+    var totals = Counters()
+    var dayStartTotals = Counters()
+    var perDay: [DayReport] = []
+    var attemptCounter = 0
+    var pendingLog: [(OutcomeEvent, Int)] = []
+    var leadBuffer: [Lead] = []
+    var exhaustionDay: Int?
+    var recordAttempts = false
+
+    struct Counters {
+        var dials = 0
+        var rpc = 0
+        var promises = 0
+        var promisedAmount = 0.0
+        var kept = 0
+        var broken = 0
+        var collected = 0.0
+        var abandoned = 0
+        var live = 0
+        var agentSeconds: Int64 = 0
+        var busySeconds: Int64 = 0
+        var starvedSeconds: Int64 = 0
+    }
+
+    init(world: World, configuration: SimulationConfiguration, strategy: any DialStrategy, name: String, index: Int,
+         count: Int)
+    {
+        self.world = world
+        self.configuration = configuration
+        self.strategy = strategy
+        self.name = name
+        self.index = index
+        self.count = count
+        rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
+        checker = ComplianceChecker(world: world)
+        start = configuration.start
+        end = configuration.start + Int64(configuration.days) * 86_400
+        let debts = world.debtCount
+        let n = world.debtors.count
+        balance = world.debtBalance
+        promiseAmount = [Int64](repeating: 0, count: debts)
+        promiseKeep = [Bool](repeating: false, count: debts)
+        broken = [UInt8](repeating: 0, count: n)
+        unanswered = [Int32](repeating: 0, count: n * 4)
+        callbackAt = [Int64](repeating: Int64.min, count: n)
+        attempted = [Bool](repeating: false, count: n)
+        reached = [Bool](repeating: false, count: n)
+        dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
+        // Staffing per 15-minute slot in the floor's zone.
+        var clock = world.clock
+        let floorZone = clock.intern(configuration.floorZone) ?? 0
+        let slots = Int((end - start) / Self.slot) + 1
+        onDutyBySlot = [Int32](repeating: 0, count: slots)
+        let perShift = configuration.shifts.map { Int((Double(configuration.agents) * $0.share).rounded()) }
+        for s in 0..<slots {
+            let t = start + Int64(s) * Self.slot
+            let local = clock.local(floorZone, t)
+            let minute = LocalTime.minute(local)
+            let weekday = LocalTime.weekday(day: LocalTime.day(local))
+            var agents = 0
+            for (k, shift) in configuration.shifts.enumerated()
+            where shift.days.contains(weekday) && minute >= shift.fromMinute && minute < shift.toMinute {
+                agents += perShift[k]
+            }
+            onDutyBySlot[s] = Int32(agents)
+        }
+        world.clock = clock
+    }
+
+    @inline(__always)
+    func onDuty(_ t: UnixSeconds) -> Int {
+        let s = Int((t - start) / Self.slot)
+        return s >= 0 && s < onDutyBySlot.count ? Int(onDutyBySlot[s]) : 0
+    }
+
+    func run(progress: (SimulationProgress) -> Void, attempt: ((OutcomeEvent) -> Void)?) async -> StrategyReport {
+        recordAttempts = attempt != nil
+        for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
+        events.push(start, .step)
+        while let e = events.pop() {
+            let now = e.time
+            if now >= end && e.kind != .resolve && e.kind != .agentFree { continue }
+            switch e.kind {
+            case .step:
+                await step(now: now)
+                flushLog(before: now - 60, attempt: attempt)
+                let next = nextStepTime(after: now)
+                if next < end { events.push(next, .step) }
+            case .resolve:
+                await resolve(line: Int(e.argument), now: now)
+            case .agentFree:
+                busy -= 1
+            case .dayStart:
+                let d = Int(e.argument)
+                if d > 0 { closeDay(d - 1, progress: progress) }
+                await dayStart(d, now: now)
+            case .payment:
+                await pay(debt: Int(e.argument), now: now)
+            }
+        }
+        flushLog(before: Int64.max, attempt: attempt)
+        closeDay(configuration.days - 1, progress: progress)
+        return report()
+    }
+
+    /// The next step time: 5 s later while staffed or lines ring, else the next staffed slot.
+    func nextStepTime(after now: UnixSeconds) -> UnixSeconds {
+        let next = now + Self.step
+        if onDuty(next) > 0 || inFlight > 0 || busy > 0 { return next }
+        var s = Int((next - start) / Self.slot) + 1
+        while s < onDutyBySlot.count && onDutyBySlot[s] == 0 { s += 1 }
+        return start + Int64(s) * Self.slot
+    }
+
+    func step(now: UnixSeconds) async {
+        await strategy.advance(now: now)
+        let staffed = onDuty(now)
+        totals.agentSeconds += Int64(staffed) * Self.step
+        totals.busySeconds += Int64(min(busy, staffed)) * Self.step
+        let idle = staffed - busy
+        guard idle > 0 else { return }
+        var wanted: Int
+        switch configuration.dialer {
+        case .preview, .progressive:
+            wanted = idle
+        case .predictive:
+            // Lines in flight are paced so the expected live answers stay below the idle agents; the
+            // pacing factor adapts to keep the run's abandon rate under the limit with a margin.
+            let live = Double(totals.live + 10) / Double(totals.dials + 100)
+            let abandonRate = Double(totals.abandoned) / Double(max(totals.live, 1))
+            let target = configuration.abandonLimit * 0.75
+            if totals.live > 100 {
+                if abandonRate > target { pacing = max(0.1, pacing * 0.95) } else { pacing = min(1.0, pacing * 1.002) }
+                if abandonRate > configuration.abandonLimit * 0.9 { pacing = min(pacing, 0.3) }
+            }
+            let lines = Int(Double(idle) * pacing / live)
+            wanted = min(max(lines - inFlight, 0), staffed * 20)
+        }
+        guard wanted > 0 else { return }
+        leadBuffer.removeAll(keepingCapacity: true)
+        await strategy.next(wanted, now: now, into: &leadBuffer)
+        if leadBuffer.count < wanted && inFlight == 0 {
+            totals.starvedSeconds += Int64(idle) * Self.step
+        }
+        for lead in leadBuffer { dial(lead, now: now) }
+    }
+
+    func dial(_ lead: Lead, now: UnixSeconds) {
+        let i = Int(lead.debtor)
+        let debt = Int(lead.debt)
+        let p = Int(lead.phone)
+        checker.check(debtor: i, debt: debt, phone: p, at: now)
+        totals.dials += 1
+        dialsToday += 1
+        attemptCounter += 1
+        if !attempted[i] {
+            attempted[i] = true
+            attemptedCount += 1
+        }
+        let (outcome, ring) = drawOutcome(debtor: i, debt: debt, phone: p, now: now)
+        let reserved = configuration.dialer != .predictive
+        let preview: Int64 = configuration.dialer == .preview ? 15 : 0
+        if reserved { busy += 1 }
+        let line: Int
+        if let free = freeLines.popLast() {
+            line = Int(free)
+            lineDebtor[line] = Int32(i)
+            lineDebt[line] = Int32(debt)
+            linePhone[line] = Int32(p)
+            lineOutcome[line] = outcome
+            lineReserved[line] = reserved
+            lineDialAt[line] = now + preview
+            lineRing[line] = Int32(ring)
+            lineAttempt[line] = attemptCounter
+            lineLease[line] = lead.lease
+        } else {
+            line = lineDebtor.count
+            lineDebtor.append(Int32(i))
+            lineDebt.append(Int32(debt))
+            linePhone.append(Int32(p))
+            lineOutcome.append(outcome)
+            lineReserved.append(reserved)
+            lineDialAt.append(now + preview)
+            lineRing.append(Int32(ring))
+            lineAttempt.append(attemptCounter)
+            lineLease.append(lead.lease)
+        }
+        inFlight += 1
+        events.push(now + preview + Int64(ring), .resolve, Int32(line))
+    }
+
+    /// The hidden world answers: the outcome of a dial and how long the line rings.
+    func drawOutcome(debtor i: Int, debt: Int, phone p: Int, now: UnixSeconds) -> (Outcome, Int) {
+        if world.phoneDead[p] { return (.notInService, 3) }
+        if rng.chance(0.02) { return (.busy, 4) }
+        let answerRing = rng.between(5, 15)
+        if world.phoneWrong[p] {
+            return rng.chance(0.4) ? (.wrongNumber, answerRing) : (.noAnswer, rng.between(20, 25))
+        }
+        let kind = world.phoneKind[p]
+        var pRPC = Double(world.baseRPC[i]) * world.curve(i, now)
+        switch kind {
+        case .mobile: break
+        case .home: pRPC *= 0.8
+        case .work, .other: pRPC *= 0.5
+        }
+        let fatigueCount = recentUnanswered(i, now: now)
+        if fatigueCount > 0 { pRPC *= pow(configuration.world.fatigue, Double(fatigueCount)) }
+        let cb = callbackAt[i]
+        if cb != Int64.min && now >= cb - 600 && now <= cb + 7200 && world.archetype[i] != .never {
+            pRPC = max(pRPC, 0.6)
+        }
+        let u = rng.uniform()
+        if u < pRPC { return (conversation(debtor: i, debt: debt), answerRing) }
+        let third = kind == .mobile ? 0.01 : 0.05
+        if u < pRPC + third { return (.thirdParty, answerRing) }
+        let voicemail = kind == .mobile ? 0.45 : 0.25
+        if rng.chance(voicemail) { return (.voicemail, rng.between(18, 25)) }
+        return (.noAnswer, rng.between(20, 25))
+    }
+
+    func conversation(debtor i: Int, debt: Int) -> Outcome {
+        let w = configuration.world
+        let u = rng.uniform()
+        if u < w.ptpShare { return .promiseToPay }
+        if u < w.ptpShare + w.refusedShare { return rng.chance(0.8) ? .refused : .dispute }
+        if u < w.ptpShare + w.refusedShare + w.paysShare { return .paid }
+        let r = rng.uniform()
+        return r < 0.80 ? .rightParty : (r < 0.95 ? .callbackRequested : .cease)
+    }
+
+    func recentUnanswered(_ i: Int, now: UnixSeconds) -> Int {
+        let minute = Int32((now - start) / 60) + 1
+        var n = 0
+        for k in 0..<4 {
+            let m = unanswered[i * 4 + k]
+            if m > 0 && minute - m < 7 * 1440 { n += 1 }
+        }
+        return n
+    }
+
+    func noteUnanswered(_ i: Int, now: UnixSeconds) {
+        let minute = Int32((now - start) / 60) + 1
+        var oldest = 0
+        for k in 1..<4 where unanswered[i * 4 + k] < unanswered[i * 4 + oldest] { oldest = k }
+        unanswered[i * 4 + oldest] = minute
+    }
+
+    func resolve(line: Int, now: UnixSeconds) async {
+        inFlight -= 1
+        let i = Int(lineDebtor[line])
+        let debt = Int(lineDebt[line])
+        let p = Int(linePhone[line])
+        var outcome = lineOutcome[line]
+        let reserved = lineReserved[line]
+        let dialAt = lineDialAt[line]
+        let ring = Int64(lineRing[line])
+        let attemptNumber = lineAttempt[line]
+        let lease = lineLease[line]
+        freeLines.append(Int32(line))
+
+        let human: Bool
+        switch outcome {
+        case .busy, .notInService, .noAnswer, .voicemail, .abandoned: human = false
+        default: human = true
+        }
+        var handle: Int64 = 0
+        if human {
+            humansToday += 1
+            totals.live += 1
+            if reserved || onDuty(now) - busy > 0 {
+                if !reserved { busy += 1 }
+                switch outcome {
+                case .thirdParty, .wrongNumber: handle = Int64(rng.between(20, 40))
+                default:
+                    let talk = rng.logNormal(median: configuration.world.talkMedianSeconds, sigma: 0.5)
+                    handle = Int64(min(talk * (outcome == .promiseToPay ? 1.2 : 1), 3600)) + Int64(rng.between(30, 60))
+                }
+                events.push(now + handle, .agentFree)
+            } else {
+                outcome = .abandoned
+                totals.abandoned += 1
+            }
+        } else if reserved {
+            busy -= 1
+        }
+        if reserved { totals.busySeconds += 0 }  // ring time of reserved agents is counted by the step sampler
+        _ = ring
+
+        // Consequences in the world.
+        var promise: PromiseTerms?
+        var callback: UnixSeconds?
+        let rate = world.debtUSDRate[debt]
+        switch outcome {
+        case .noAnswer, .voicemail, .abandoned, .thirdParty: noteUnanswered(i, now: dialAt)
+        case .rightParty, .refused, .dispute, .cease, .promiseToPay, .callbackRequested, .paid:
+            totals.rpc += 1
+            if !reached[i] {
+                reached[i] = true
+                reachedCount += 1
+            }
+            for k in 0..<4 { unanswered[i * 4 + k] = 0 }
+            if callbackAt[i] != Int64.min && dialAt >= callbackAt[i] - 600 { callbackAt[i] = Int64.min }
+        default: break
+        }
+        switch outcome {
+        case .promiseToPay:
+            promise = makePromise(debtor: i, debt: debt, now: dialAt)
+            if promise == nil { outcome = .rightParty }
+        case .paid:
+            totals.collected += Double(balance[debt]) / 10_000 * rate
+            balance[debt] = 0
+        case .callbackRequested:
+            let local = world.primaryLocal(i, dialAt)
+            let day = LocalTime.day(local)
+            let targetLocal = Int64(day + Int32(rng.between(1, 2))) * 86_400 + Int64(rng.between(10, 18)) * 3600
+            let cb = dialAt + (targetLocal - local)
+            callbackAt[i] = cb
+            callback = cb
+        default: break
+        }
+        checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
+        let d = world.debtors[i]
+        let event = OutcomeEvent(
+            attempt: "c\(configuration.seed)-\(attemptNumber)", debtor: d.id,
+            debt: d.debts[debt - Int(world.debtStart[i])].id,
+            phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
+            promise: promise, callbackAt: callback)
+        if recordAttempts { pendingLog.append((event, attemptNumber)) }
+        await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
+    }
+
+    func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {
+        let left = balance[debt]
+        guard left > 0 else { return nil }
+        let amount = rng.chance(0.4) ? left : max(10_000, (left * Int64(rng.between(25, 60)) / 100) / 10_000 * 10_000)
+        let local = world.primaryLocal(i, now)
+        let today = LocalTime.day(local)
+        let u = rng.uniform()
+        var dueDay: Int32
+        if u < 0.5 {
+            dueDay = today + Int32(rng.between(0, 3))
+        } else if u < 0.8 {
+            let c = LocalTime.civil(day: today)
+            if c.day < 15 {
+                dueDay = LocalTime.dayNumber(year: c.year, month: c.month, day: 15)
+            } else {
+                dueDay = LocalTime.dayNumber(year: c.month == 12 ? c.year + 1 : c.year, month: c.month % 12 + 1, day: 1)
+            }
+        } else {
+            dueDay = today + Int32(rng.between(4, 30))
+        }
+        let keep = rng.chance(configuration.world.keptBase * pow(configuration.world.keptAfterBroken, Double(broken[i])))
+        let simDay = Int((Int64(dueDay) * 86_400 - (world.primaryLocal(i, start) - (world.primaryLocal(i, start) % 86_400))) / 86_400)
+        let bucket = max(0, min(dueBuckets.count - 1, simDay))
+        promiseAmount[debt] = amount
+        promiseKeep[debt] = keep
+        dueBuckets[bucket].append(Int32(debt))
+        totals.promises += 1
+        totals.promisedAmount += Double(amount) / 10_000 * world.debtUSDRate[debt]
+        return PromiseTerms(amount: Money(tenThousandths: amount), due: LocalTime.dateString(day: dueDay))
+    }
+
+    func dayStart(_ d: Int, now: UnixSeconds) async {
+        dialsToday = 0
+        humansToday = 0
+        guard d < dueBuckets.count else { return }
+        for debt32 in dueBuckets[d] {
+            let debt = Int(debt32)
+            guard promiseAmount[debt] > 0 else { continue }
+            if promiseKeep[debt] {
+                events.push(now + 8 * 3600 + Int64(rng.below(10 * 3600)), .payment, debt32)
+            } else {
+                promiseAmount[debt] = 0
+                totals.broken += 1
+                broken[Int(world.debtDebtor[debt])] &+= 1
+            }
+        }
+        dueBuckets[d] = []
+    }
+
+    func pay(debt: Int, now: UnixSeconds) async {
+        let amount = min(promiseAmount[debt], balance[debt])
+        promiseAmount[debt] = 0
+        guard amount > 0 else { return }
+        balance[debt] -= amount
+        totals.kept += 1
+        totals.collected += Double(amount) / 10_000 * world.debtUSDRate[debt]
+        if balance[debt] == 0 { checker.recordSettled(debt: debt) }
+        let i = Int(world.debtDebtor[debt])
+        let d = world.debtors[i]
+        let payment = PaymentEvent(
+            payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: d.id,
+            debt: d.debts[debt - Int(world.debtStart[i])].id, amount: Money(tenThousandths: amount), at: now)
+        await strategy.record(payment, debtor: i, now: now)
+    }
+
+    func flushLog(before limit: UnixSeconds, attempt: ((OutcomeEvent) -> Void)?) {
+        guard !pendingLog.isEmpty else { return }
+        guard let attempt else {
+            pendingLog.removeAll(keepingCapacity: true)
+            return
+        }
+        pendingLog.sort { ($0.0.at, $0.1) < ($1.0.at, $1.1) }
+        var k = 0
+        while k < pendingLog.count && pendingLog[k].0.at <= limit {
+            attempt(pendingLog[k].0)
+            k += 1
+        }
+        pendingLog.removeFirst(k)
+    }
+
+    func closeDay(_ d: Int, progress: (SimulationProgress) -> Void) {
+        guard d >= 0, perDay.count == d else { return }
+        let a = totals
+        let b = dayStartTotals
+        let n = Double(max(world.debtors.count, 1))
+        let floorLocal = world.clock.local(world.clock.id(of: configuration.floorZone) ?? 0, start + Int64(d) * 86_400 + 43_200)
+        let starvedHours = Double(a.starvedSeconds - b.starvedSeconds) / 3600
+        let agentHours = Double(a.agentSeconds - b.agentSeconds) / 3600
+        if exhaustionDay == nil && agentHours > 0 && starvedHours >= 0.25 * agentHours { exhaustionDay = d + 1 }
+        perDay.append(
+            DayReport(
+                date: LocalTime.dateString(day: LocalTime.day(floorLocal)), dials: a.dials - b.dials,
+                rightPartyContacts: a.rpc - b.rpc, promises: a.promises - b.promises, keptPromises: a.kept - b.kept,
+                collected: a.collected - b.collected, abandoned: a.abandoned - b.abandoned, liveAnswers: a.live - b.live,
+                agentHours: agentHours, busyAgentHours: Double(a.busySeconds - b.busySeconds) / 3600,
+                starvedAgentHours: starvedHours,
+                blockedCalls: strategy.blockedCalls - (perDay.last.map { _ in blockedSoFar } ?? 0),
+                violations: checker.violations - violationsSoFar,
+                attemptedShare: Double(attemptedCount) / n, reachedShare: Double(reachedCount) / n))
+        blockedSoFar = strategy.blockedCalls
+        violationsSoFar = checker.violations
+        dayStartTotals = totals
+        let fraction = (Double(index) + Double(d + 1) / Double(configuration.days)) / Double(count)
+        progress(
+            SimulationProgress(
+                strategy: name, day: d + 1, days: configuration.days, strategyIndex: index, strategyCount: count,
+                dials: totals.dials, rightPartyContacts: totals.rpc, fraction: fraction))
+    }
+    var blockedSoFar = 0
+    var violationsSoFar = 0
+
+    func report() -> StrategyReport {
+        let t = totals
+        let n = Double(max(world.debtors.count, 1))
+        let agentHours = Double(t.agentSeconds) / 3600
+        let weeks = Double(configuration.days) / 7
+        return StrategyReport(
+            strategy: name, dials: t.dials, rightPartyContacts: t.rpc,
+            rpcPerDial: t.dials > 0 ? Double(t.rpc) / Double(t.dials) : 0,
+            rpcPerAgentHour: agentHours > 0 ? Double(t.rpc) / agentHours : 0, agentHours: agentHours,
+            promises: t.promises, promisedAmount: t.promisedAmount, keptPromises: t.kept, brokenPromises: t.broken,
+            collected: t.collected, penetrationAttempted: Double(attemptedCount) / n,
+            penetrationReached: Double(reachedCount) / n, exhaustionDay: exhaustionDay,
+            starvedAgentHours: Double(t.starvedSeconds) / 3600,
+            occupancy: t.agentSeconds > 0 ? Double(t.busySeconds) / Double(t.agentSeconds) : 0,
+            abandonRate: t.live > 0 ? Double(t.abandoned) / Double(t.live) : 0, abandoned: t.abandoned,
+            liveAnswers: t.live, countedCalls: checker.countedCalls,
+            countedCallsPerDebtPerWeek: Double(checker.countedCalls) / Double(max(world.debtCount, 1)) / weeks,
+            callsAtCapShare: checker.countedCalls > 0 ? Double(checker.callsAtCap) / Double(checker.countedCalls) : 0,
+            blockedCalls: strategy.blockedCalls, violations: checker.violations,
+            violationExamples: checker.examples, violationsByRule: checker.byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
+            perDay: perDay)
+    }
+}

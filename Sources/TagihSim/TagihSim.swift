@@ -1,1 +1,0 @@
-// TagihSim: filled by its issue.

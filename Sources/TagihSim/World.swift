@@ -1,0 +1,194 @@
+import TagihCore
+
+/// The static part of a simulated world in flat arrays: the visible records (indexed), their
+/// zones, and the hidden truth (archetype, base RPC, dead and wrong numbers) that no strategy sees.
+final class World {
+    let debtors: [Debtor]
+    var clock: ZoneClock
+
+    // Per debtor.
+    var primaryZone: [Int32]
+    var archetype: [Archetype]
+    var baseRPC: [Float]
+    var phoneStart: [Int32]
+    var debtStart: [Int32]
+    var rules: [RuleSet]
+    var active: [Bool]
+
+    // Per phone (flat).
+    var phoneZones: [Int32]  // zone-set id of the candidate zones when this phone is dialed
+    var phoneKind: [PhoneKind]
+    var phoneDialable: [Bool]  // owner == debtor
+    var phoneDead: [Bool]
+    var phoneWrong: [Bool]
+
+    // Per debt (flat).
+    var debtBalance: [Int64]
+    var debtUSDRate: [Double]
+    var debtDebtor: [Int32]
+
+    var zoneSets: [[Int32]] = []
+    private var zoneSetIndex: [[Int32]: Int32] = [:]
+
+    /// Which legal rules the independent checker applies to a debtor.
+    struct RuleSet: Hashable {
+        var windowFrom: Int
+        var windowTo: Int
+        var noSunday: Bool
+        var holidays: Bool
+        var usCaps: Bool
+        var ma: Bool
+        var wa: Bool
+        var nyc: Bool
+        var gb: Bool
+    }
+
+    var phoneCount: Int { phoneKind.count }
+    var debtCount: Int { debtBalance.count }
+
+    init(debtors: [Debtor], configuration: SimulationConfiguration) {
+        self.debtors = debtors
+        let end = configuration.start + Int64(configuration.days) * 86_400
+        clock = ZoneClock(from: configuration.start, to: end)
+        let n = debtors.count
+        primaryZone = []
+        primaryZone.reserveCapacity(n)
+        archetype = []
+        archetype.reserveCapacity(n)
+        baseRPC = []
+        baseRPC.reserveCapacity(n)
+        phoneStart = []
+        phoneStart.reserveCapacity(n + 1)
+        debtStart = []
+        debtStart.reserveCapacity(n + 1)
+        rules = []
+        rules.reserveCapacity(n)
+        active = []
+        active.reserveCapacity(n)
+        phoneZones = []
+        phoneKind = []
+        phoneDialable = []
+        phoneDead = []
+        phoneWrong = []
+        debtBalance = []
+        debtUSDRate = []
+        debtDebtor = []
+
+        let w = configuration.world
+        let mix = Archetype.allCases.map { max(0, w.mix[$0] ?? 0) }
+        let mixTotal = max(mix.reduce(0, +), 1e-12)
+        var jurisdictionZones: [String: [Int32]] = [:]
+        for (i, d) in debtors.enumerated() {
+            var rng = SeededRandom(seed: configuration.seed ^ 0x5EED_0F_70_7E, stream: UInt64(i))
+            // Hidden truth.
+            var pick = rng.uniform() * mixTotal
+            var kind = Archetype.never
+            for (k, share) in zip(Archetype.allCases, mix) {
+                pick -= share
+                if pick < 0 {
+                    kind = k
+                    break
+                }
+            }
+            archetype.append(kind)
+            let mean = d.segment == "early" ? w.baseRPCEarly : w.baseRPCLate
+            baseRPC.append(Float(rng.beta(mean: mean, concentration: w.concentration)))
+            active.append(d.status == .active)
+
+            // Zones.
+            let jz: [Int32]
+            if let cached = jurisdictionZones[d.jurisdiction] {
+                jz = cached
+            } else {
+                jz = Jurisdictions.zones(of: d.jurisdiction).compactMap { clock.intern($0) }
+                jurisdictionZones[d.jurisdiction] = jz
+            }
+            let address: [Int32] = d.zone.flatMap { clock.intern($0) }.map { [$0] } ?? jz
+            primaryZone.append(address.first ?? (clock.intern("UTC") ?? 0))
+
+            phoneStart.append(Int32(phoneKind.count))
+            for p in d.phones {
+                var zones = Set(address)
+                if let z = p.zone, let id = clock.intern(z) { zones.insert(id) }
+                if let z = Self.numberZone(p.number), let id = clock.intern(z) { zones.insert(id) }
+                phoneZones.append(internSet(zones.sorted()))
+                phoneKind.append(p.kind)
+                phoneDialable.append(p.owner == .debtor)
+                let u = rng.uniform()
+                phoneDead.append(u < w.deadShare)
+                phoneWrong.append(u >= w.deadShare && u < w.deadShare + w.wrongShare)
+            }
+            debtStart.append(Int32(debtBalance.count))
+            for debt in d.debts {
+                debtBalance.append(debt.balance.tenThousandths)
+                debtUSDRate.append(Self.usdRate(debt.currency))
+                debtDebtor.append(Int32(i))
+            }
+            let win = Jurisdictions.window(of: d.jurisdiction)
+            let country = Jurisdictions.country(d.jurisdiction)
+            rules.append(
+                RuleSet(
+                    windowFrom: win.from, windowTo: win.to, noSunday: win.noSunday, holidays: country == "ID",
+                    usCaps: country == "US", ma: d.jurisdiction == "US-MA", wa: d.jurisdiction == "US-WA",
+                    nyc: d.jurisdiction == "US-NY-NYC", gb: country == "GB"))
+        }
+        phoneStart.append(Int32(phoneKind.count))
+        debtStart.append(Int32(debtBalance.count))
+    }
+
+    private func internSet(_ zones: [Int32]) -> Int32 {
+        if let id = zoneSetIndex[zones] { return id }
+        let id = Int32(zoneSets.count)
+        zoneSets.append(zones)
+        zoneSetIndex[zones] = id
+        return id
+    }
+
+    /// The zone the number's prefix points to (the simulator's own small table), nil if none.
+    static func numberZone(_ number: String) -> String? {
+        let u = Array(number.utf8)
+        if u.count >= 5 && u[0] == UInt8(ascii: "+") && u[1] == UInt8(ascii: "1") {
+            let area = Int(u[2] - 48) * 100 + Int(u[3] - 48) * 10 + Int(u[4] - 48)
+            return areaZones[area]
+        }
+        if number.hasPrefix("+44") { return "Europe/London" }
+        if number.hasPrefix("+91") { return "Asia/Kolkata" }
+        return nil
+    }
+
+    static let areaZones: [Int: String] = {
+        var m: [Int: String] = [:]
+        for s in SyntheticPopulation.states where s.zones.count == 1 {
+            for a in s.areaCodes { m[a] = s.zones[0] }
+        }
+        // States spanning zones: their metro area codes are in the main zone.
+        for s in SyntheticPopulation.states where s.zones.count > 1 {
+            for a in s.areaCodes { m[a] = s.zones[0] }
+        }
+        return m
+    }()
+
+    /// Fixed conversion rates used only to add amounts up in the report (documented, not live).
+    static func usdRate(_ currency: String) -> Double {
+        switch currency {
+        case "USD": 1
+        case "IDR": 1.0 / 15_000
+        case "GBP": 1.25
+        case "INR": 1.0 / 80
+        case "EUR": 1.1
+        default: 1
+        }
+    }
+
+    /// Local (zone) epoch seconds of the debtor's primary zone.
+    @inline(__always)
+    func primaryLocal(_ debtor: Int, _ t: UnixSeconds) -> Int64 { clock.local(primaryZone[debtor], t) }
+
+    /// The hidden RPC probability multiplier of a debtor at instant `t`.
+    @inline(__always)
+    func curve(_ debtor: Int, _ t: UnixSeconds) -> Double {
+        let local = primaryLocal(debtor, t)
+        let day = LocalTime.day(local)
+        return archetype[debtor].multiplier(hour: LocalTime.minute(local) / 60, weekday: LocalTime.weekday(day: day))
+    }
+}

@@ -1,0 +1,239 @@
+"""Line protocol v1 against a live `tagih serve` (started by the Swift test with
+--clock-start 2026-12-01T15:00:00Z, --heartbeat 1 and --lease-ttl 3), using httpx over HTTP/2
+and a raw h2 full-duplex stream. Usage: protocol_test.py HOST PORT"""
+import json
+import sys
+import time
+
+import httpx
+
+from tagih_client import DuplexStream, Runner, check_line, check_schema
+
+HOST, PORT = sys.argv[1], int(sys.argv[2])
+BASE = f"http://{HOST}:{PORT}"
+NDJSON = {"content-type": "application/x-ndjson"}
+client = httpx.Client(http2=True, http1=False, base_url=BASE, timeout=30)
+
+
+def debtor(i, jurisdiction="US", zone="America/New_York", phone_zone="America/New_York", **extra):
+    d = {"id": f"D-{jurisdiction}-{i}", "jurisdiction": jurisdiction, "zone": zone, "segment": "late",
+         "phones": [{"number": f"+1212555{i:04d}", "kind": "mobile", "zone": phone_zone, "owner": "debtor"}],
+         "debts": [{"id": f"A-{jurisdiction}-{i}", "balance": "1250.00", "currency": "USD"}]}
+    d.update(extra)
+    return d
+
+
+def ndjson(lines):
+    return "".join((l if isinstance(l, str) else json.dumps(l)) + "\n" for l in lines)
+
+
+def results(response):
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.http_version == "HTTP/2"
+    out = [json.loads(l) for l in response.text.splitlines() if l.strip()]
+    for line in out:
+        check_line(line)
+    return out
+
+
+def put_debtors(lines):
+    return results(client.put("/v1/debtors", content=ndjson(lines), headers=NDJSON))
+
+
+def test_health():
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.http_version == "HTTP/2"
+    assert client.get("/readyz").status_code == 200
+    m = client.get("/metrics")
+    assert m.status_code == 200 and "tagih_" in m.text, m.text[:500]
+
+
+def test_put_debtors_good_and_bad_lines():
+    lines = [
+        debtor(1),
+        '{"id": "broken", ',
+        debtor(2, zone="Mars/Olympus"),
+        debtor(3, debts=[{"id": "A-x", "balance": "-5", "currency": "USD"}]),
+        debtor(4, status="zombie"),
+        debtor(5, phones="not-a-list"),
+        debtor(6, favouriteColour="blue"),
+        debtor(7),
+    ]
+    out = put_debtors(lines)
+    assert [o["line"] for o in out] == list(range(1, 9)), out
+    assert [o["ok"] for o in out] == [True, False, False, False, False, False, True, True], out
+    assert out[1]["error"]["code"] == "invalid_json"
+    assert out[2]["error"]["code"] == "unknown_zone" and out[2]["error"]["field"] == "zone"
+    assert "Mars/Olympus" in out[2]["error"]["message"]
+    assert out[3]["error"]["code"] == "invalid_money" and "balance" in out[3]["error"]["field"]
+    assert out[4]["error"]["code"] == "unknown_value" and out[4]["error"]["field"] == "status"
+    assert out[5]["error"]["code"] == "wrong_type" and out[5]["error"]["field"] == "phones"
+    assert any("favouriteColour" in w for w in out[6].get("warnings", [])), out[6]
+    assert client.get("/v1/debtors/D-US-1").status_code == 200
+    assert client.get("/v1/debtors/D-US-7").status_code == 200
+    assert client.get("/v1/debtors/D-US-2").status_code == 404  # bad line applied nothing
+
+
+def test_get_debtor_and_404():
+    put_debtors([debtor(10)])
+    r = client.get("/v1/debtors/D-US-10")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["debtor"]["id"] == "D-US-10"
+    assert len(body["decisions"]) == 1
+    decision = body["decisions"][0]
+    check_schema("decision", decision)
+    assert decision["debt"] == "A-US-10" and decision["earliest"] is not None
+    r = client.get("/v1/debtors/nobody-here")
+    assert r.status_code == 404
+    check_schema("http-error", r.json())
+
+
+def test_http_errors():
+    r = client.post("/v1/debtors", content="", headers=NDJSON)
+    assert r.status_code == 405 and "PUT" in r.headers.get("allow", ""), (r.status_code, r.headers)
+    check_schema("http-error", r.json())
+    r = client.get("/v1/nothing")
+    assert r.status_code == 404
+    check_schema("http-error", r.json())
+    r = client.put("/v1/debtors", content=ndjson([debtor(11)]), headers={"content-type": "text/csv"})
+    assert r.status_code == 415, r.status_code
+    check_schema("http-error", r.json())
+    r = client.get("/v1/calls?n=banana")
+    assert r.status_code == 400 and "n" in r.json()["error"]["message"]
+
+
+def test_outcomes_idempotent_and_rescheduled():
+    put_debtors([debtor(20)])
+    before = client.get("/v1/debtors/D-US-20").json()["decisions"][0]
+    outcome = {"attempt": "it-att-20", "debtor": "D-US-20", "debt": "A-US-20", "phone": "+12125550020",
+               "at": "2026-12-01T15:00:00Z", "outcome": "no_answer"}
+    bad = dict(outcome, attempt="it-att-20b", outcome="exploded")
+    out = results(client.post("/v1/outcomes", content=ndjson([outcome, outcome, bad]), headers=NDJSON))
+    assert out[0] == {"line": 1, "id": "it-att-20", "ok": True, "duplicate": False}, out[0]
+    assert out[1]["ok"] and out[1]["duplicate"] is True
+    assert not out[2]["ok"] and out[2]["error"]["field"] == "outcome"
+    after = client.get("/v1/debtors/D-US-20").json()
+    assert after["attempts"] == 1, after
+    assert after["decisions"][0]["earliest"] != before["earliest"], (before, after)
+    # A replay of the same attempt in a later request is still a duplicate.
+    out = results(client.post("/v1/outcomes", content=ndjson([outcome]), headers=NDJSON))
+    assert out[0]["duplicate"] is True
+    assert client.get("/v1/debtors/D-US-20").json()["attempts"] == 1
+
+
+def test_payments_idempotent():
+    put_debtors([debtor(30)])
+    p = {"payment": "it-pay-30", "debtor": "D-US-30", "debt": "A-US-30", "amount": "50.00",
+         "at": "2026-12-01T15:00:00Z"}
+    out = results(client.post("/v1/payments", content=ndjson([p, p, dict(p, payment="it-pay-30b", amount="-1")]),
+                               headers={"content-type": "application/jsonl"}))
+    assert out[0]["ok"] and out[0]["duplicate"] is False
+    assert out[1]["ok"] and out[1]["duplicate"] is True
+    assert not out[2]["ok"] and out[2]["error"]["code"] == "invalid_money"
+
+
+def test_calls_lease_exclusively():
+    put_debtors([debtor(i, jurisdiction="US-NY") for i in range(40, 46)])
+    r = client.get("/v1/calls?n=4&jurisdiction=US-NY")
+    first = results(r)
+    assert len(first) == 4, first
+    assert all(c["type"] == "call" for c in first)
+    r = client.get("/v1/calls?n=10&jurisdiction=US-NY")
+    second = results(r)
+    ids1 = {c["debtor"] for c in first}
+    ids2 = {c["debtor"] for c in second}
+    assert len(second) == 2 and not (ids1 & ids2), (ids1, ids2)
+
+
+def test_schedule_stream():
+    put_debtors([debtor(50, jurisdiction="US-FL")])
+    r = client.get("/v1/schedule?from=2026-12-01T00:00:00Z&to=2026-12-09T00:00:00Z&limit=1000")
+    out = results(r)
+    assert any(o["debtor"] == "D-US-FL-50" for o in out), out[:3]
+    bests = [o["best"] for o in out if o["best"]]
+    assert len(bests) == len(out)
+
+
+def test_line_too_long_keeps_stream():
+    big = json.dumps(debtor(60, segment="x" * (1100 * 1024)))
+    out = put_debtors([big, debtor(61)])
+    assert not out[0]["ok"] and out[0]["error"]["code"] == "line_too_long", out[0]
+    assert out[1]["ok"] and out[1]["line"] == 2
+
+
+def test_dialer_session():
+    put_debtors([debtor(i, jurisdiction="US-WA") for i in range(70, 73)])
+    s = DuplexStream(HOST, PORT, "POST", "/v1/dialer?jurisdiction=US-WA",
+                     headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line({"type": "ready", "n": 2})
+        c1 = s.next_line(predicate=lambda l: l.get("type") == "call")
+        c2 = s.next_line(predicate=lambda l: l.get("type") == "call")
+        assert c1 and c2 and c1["debtor"] != c2["debtor"], (c1, c2)
+        assert s.status == 200
+        for c in (c1, c2):
+            check_line(c)
+        assert c1["seq"] == 1 and c2["seq"] == 2
+        # Report one outcome on the same stream: acked after it is durable.
+        s.send_line({"type": "outcome", "attempt": "dial-" + c1["lease"], "debtor": c1["debtor"],
+                     "debt": c1["debt"], "phone": c1["phone"], "at": "2026-12-01T15:00:01Z",
+                     "outcome": "no_answer", "lease": c1["lease"]})
+        ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack and ack["ok"] and ack["line"] == 2, ack
+        check_line(ack)
+        s.send_line('{"type": "ready", "n": "many"}')
+        err = s.next_line(predicate=lambda l: l.get("type") == "error")
+        assert err and err["line"] == 3 and err.get("field") == "n", err
+        check_line(err)
+        hb = s.next_line(timeout=5, predicate=lambda l: l.get("type") == "heartbeat")
+        assert hb is not None, "no heartbeat while idle"
+        check_line(hb)
+        unreported = c2
+    finally:
+        s.close()  # disconnect with c2's lease unreported
+    # While its lease lives, c2's debtor is leased to nobody else; the third debtor still is leasable.
+    state = client.get(f"/v1/debtors/{unreported['debtor']}").json()
+    assert state["leased"] is True and state["attempts"] == 0, state
+    got = results(client.get("/v1/calls?n=5&jurisdiction=US-WA"))
+    assert unreported["debtor"] not in {c["debtor"] for c in got}, got
+    # After the TTL (3 s) the lease expires: the debtor returns to the queues and the lease
+    # counts as a placed call, which the caps and the retry rules see.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        state = client.get(f"/v1/debtors/{unreported['debtor']}").json()
+        if not state["leased"]:
+            break
+        time.sleep(0.25)
+    assert state["leased"] is False, state
+    assert state["attempts"] == 1, state
+    assert any("1/" in r for r in state["decisions"][0]["reasons"]), state
+
+
+def test_body_that_never_ends_times_out():
+    """A body that stops sending (no END_STREAM) gets its answers, then a body_timeout line."""
+    s = DuplexStream(HOST, PORT, "PUT", "/v1/debtors", headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line(debtor(80))
+        first = s.next_line(timeout=5)
+        assert first and first["ok"] and first["line"] == 1, first
+        started = time.time()
+        err = s.next_line(timeout=10)
+        assert err and err["type"] == "error" and err["code"] == "body_timeout", err
+        check_line(err)
+        assert 1.5 < time.time() - started < 8
+        s.next_line(timeout=3)
+        assert s.ended, "the stream must end after the timeout line"
+    finally:
+        s.close()
+    assert client.get("/v1/debtors/D-US-80").status_code == 200  # the line it did send was applied
+
+
+if __name__ == "__main__":
+    runner = Runner()
+    for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_http_errors,
+              test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_calls_lease_exclusively,
+              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
+              test_body_that_never_ends_times_out]:
+        runner.run(t)
+    runner.finish()

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+
+/// The real `tagih serve` binary, driven by real third-party clients.
+@Suite(.serialized) struct ServiceLiveTests {
+    static let clockArguments = [
+        "--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "1", "--lease-ttl", "3", "--body-timeout", "2",
+    ]
+
+    @Test func pythonProtocolSuite() throws {
+        let server = try ServerProcess(extraArguments: Self.clockArguments)
+        defer { server.stop() }
+        let r = try runCommand(["python3", clientScript("protocol_test.py"), "127.0.0.1", String(server.port)],
+                               timeout: 300)
+        let summary = r.stdout + r.stderr
+        #expect(r.status == 0, "\(summary)\n--- server log ---\n\(server.log())")
+        #expect(summary.contains(" passed, 0 failed"))
+    }
+
+    @Test func curlEveryEndpoint() throws {
+        let server = try ServerProcess(extraArguments: Self.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        let nd = ["content-type: application/x-ndjson"]
+
+        var (code, body) = try curl("\(base)/healthz")
+        #expect(code == 200 && body.contains("ok"))
+        (code, body) = try curl("\(base)/readyz")
+        #expect(code == 200)
+        (code, body) = try curl("\(base)/metrics")
+        #expect(code == 200 && body.contains("# TYPE"))
+
+        let debtor = #"{"id":"C-1","jurisdiction":"US","zone":"America/Chicago","phones":[{"number":"+13125550100","zone":"America/Chicago"}],"debts":[{"id":"CA-1","balance":"99.50","currency":"USD"}]}"#
+        (code, body) = try curl("\(base)/v1/debtors", method: "PUT", headers: nd, body: debtor + "\n")
+        #expect(code == 200 && body.contains(#""ok":true"#), "\(body)")
+
+        (code, body) = try curl("\(base)/v1/debtors/C-1")
+        #expect(code == 200 && body.contains(#""decisions""#), "\(body)")
+        (code, body) = try curl("\(base)/v1/debtors/none")
+        #expect(code == 404 && body.contains("unknown_debtor"), "\(body)")
+
+        (code, body) = try curl("\(base)/v1/calls?n=1")
+        #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")
+
+        let outcome = #"{"attempt":"curl-1","debtor":"C-1","debt":"CA-1","phone":"+13125550100","at":"2026-12-01T15:00:00Z","outcome":"busy"}"#
+        (code, body) = try curl("\(base)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n" + outcome + "\n")
+        #expect(code == 200 && body.contains(#""duplicate":false"#) && body.contains(#""duplicate":true"#), "\(body)")
+
+        let payment = #"{"payment":"curl-p1","debtor":"C-1","debt":"CA-1","amount":10,"at":"2026-12-01T15:00:00Z"}"#
+        (code, body) = try curl("\(base)/v1/payments", method: "POST", headers: nd, body: payment + "\n")
+        #expect(code == 200 && body.contains(#""ok":true"#), "\(body)")
+
+        (code, body) = try curl("\(base)/v1/schedule?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z")
+        #expect(code == 200)
+
+        (code, body) = try curl("\(base)/v1/debug/stream?n=3")
+        #expect(code == 200 && body.split(separator: "\n").count == 3 && body.contains(#""seq":3"#), "\(body)")
+
+        (code, body) = try curl("\(base)/v1/dialer", method: "POST", headers: nd, body: #"{"type":"ready","n":0}"# + "\n")
+        #expect(code == 200, "\(body)")
+
+        (code, body) = try curl("\(base)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
+                                body: #"{"debtors":200,"start":"2026-12-01","days":1,"agents":2,"seed":1,"strategy":"tagih"}"#)
+        #expect(code == 200 && body.contains(#""type":"report""#), "\(body)")
+
+        (code, _) = try curl("\(base)/v1/outcomes", method: "POST", headers: ["content-type: text/plain"], body: "x")
+        #expect(code == 415)
+        (code, _) = try curl("\(base)/v1/outcomes", method: "GET")
+        #expect(code == 405)
+        (code, _) = try curl("\(base)/nope")
+        #expect(code == 404)
+    }
+
+    @Test func tokensAreEnforced() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tokens = dir.appendingPathComponent("tokens")
+        try "reader-token-0123456789 reader\ndialer-token-0123456789 dialer\n".write(to: tokens, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(extraArguments: ["--tokens", tokens.path], dataDirectory: dir)
+        defer { server.stop() }
+        var (code, _) = try curl("\(server.baseURL)/v1/schedule")
+        #expect(code == 401)
+        (code, _) = try curl("\(server.baseURL)/v1/schedule", headers: ["authorization: Bearer reader-token-0123456789"])
+        #expect(code == 200)
+        (code, _) = try curl("\(server.baseURL)/v1/calls?n=1", headers: ["authorization: Bearer reader-token-0123456789"])
+        #expect(code == 403)
+        (code, _) = try curl("\(server.baseURL)/healthz")
+        #expect(code == 200)
+    }
+
+    @Test func refusesPublicBindWithoutTokens() throws {
+        let r = try runCommand([try tagihBinary().path, "serve", "--host", "0.0.0.0", "--port", "0",
+                                "--data", FileManager.default.temporaryDirectory.path + "/tagih-nobind"], timeout: 60)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--tokens"), "\(r.stderr)")
+    }
+
+    @Test func h2loadOnRequestEndpoints() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "500"] + Self.clockArguments)
+        defer { server.stop() }
+        for path in ["/healthz", "/v1/debtors/D-1", "/v1/debug/stream?n=100"] {
+            let r = try runCommand(["h2load", "-n", "2000", "-c", "4", "-m", "10", "\(server.baseURL)\(path)"], timeout: 120)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(r.stdout.contains("2000 succeeded, 0 failed, 0 errored"), "\(path): \(r.stdout)")
+            #expect(r.stdout.contains("status codes: 2000 2xx"), "\(path): \(r.stdout)")
+        }
+    }
+
+    @Test func gracefulShutdownEndsLiveStreamsWithAFinalLine() throws {
+        let server = try ServerProcess(extraArguments: Self.clockArguments)
+        // A dialer session that stays open; SIGTERM must end it with a shutting_down line.
+        let script = """
+            import sys, time
+            sys.path.insert(0, sys.argv[1])
+            from tagih_client import DuplexStream
+            s = DuplexStream("127.0.0.1", int(sys.argv[2]), "POST", "/v1/dialer", headers=[("content-type", "application/x-ndjson")])
+            s.send_line({"type": "ready", "n": 0})
+            print("open", flush=True)
+            line = s.next_line(timeout=30, predicate=lambda l: l.get("type") == "error")
+            print("final", line, s.ended or s.closed, flush=True)
+            """
+        let clients = repositoryRoot.appendingPathComponent("Tests/IntegrationTests/Clients").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, clients, String(server.port)]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        let status = server.stop(signal: SIGTERM)
+        process.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == 0, "server exit status \(status): \(server.log())")
+        #expect(text.contains("shutting_down"), "\(text)")
+    }
+}
+
+/// proto-docs/transcripts replayed as golden fixtures against a frozen-clock server.
+@Suite struct TranscriptTests {
+    @Test func transcriptsReplayExactly() throws {
+        let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T17:00:00Z", "--clock-frozen"])
+        defer { server.stop() }
+        let r = try runCommand(["python3", clientScript("transcripts_test.py"), "127.0.0.1", String(server.port)],
+                               timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log())")
+        #expect(r.stdout.contains(" passed, 0 failed"))
+    }
+}
+
+/// TLS with ALPN h2 when a certificate and key are configured.
+@Suite struct TLSLiveTests {
+    @Test func servesHTTP2OverTLSWithALPN() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let made = try runCommand([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+            "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        try #require(made.status == 0, "\(made.stderr)")
+        let server = try ServerProcess(
+            extraArguments: ["--tls-cert", cert, "--tls-key", key], dataDirectory: dir, readyCheck: .tls)
+        defer { server.stop() }
+        let r = try runCommand([
+            "curl", "-sS", "--cacert", cert, "--http2", "-w", "\n%{http_version} %{http_code}",
+            "https://127.0.0.1:\(server.port)/healthz",
+        ])
+        #expect(r.stdout.hasSuffix("2 200"), "\(r.stdout)\(r.stderr)")
+        // Plain h2c is refused on a TLS port.
+        let plain = try runCommand([
+            "curl", "-sS", "--http2-prior-knowledge", "--max-time", "5", "http://127.0.0.1:\(server.port)/healthz",
+        ])
+        #expect(plain.status != 0)
+    }
+}
+
+/// What the server acknowledged survives `kill -9` of the real process.
+@Suite struct DurabilityLiveTests {
+    @Test func acknowledgedWritesSurviveKill9() throws {
+        let nd = ["content-type: application/x-ndjson"]
+        let first = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"])
+        let debtor = #"{"id":"K-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550199","zone":"America/New_York"}],"debts":[{"id":"KA-1","balance":"10.00","currency":"USD"}]}"#
+        var (code, body) = try curl("\(first.baseURL)/v1/debtors", method: "PUT", headers: nd, body: debtor + "\n")
+        #expect(code == 200 && body.contains(#""ok":true"#))
+        let outcome = #"{"attempt":"k-att-1","debtor":"K-1","debt":"KA-1","phone":"+12125550199","at":"2026-12-01T15:00:00Z","outcome":"no_answer"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
+        #expect(body.contains(#""duplicate":false"#), "\(body)")
+        let status = first.stop(signal: SIGKILL)
+        #expect(status == SIGKILL || status == 9)
+
+        let second = try ServerProcess(
+            extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"], dataDirectory: first.dataDirectory)
+        defer { second.stop() }
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/K-1")
+        #expect(code == 200 && body.contains(#""attempts":1"#), "\(body)")
+        (code, body) = try curl("\(second.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
+        #expect(body.contains(#""duplicate":true"#), "\(body)")
+    }
+}

@@ -1,0 +1,138 @@
+import Testing
+
+@testable import TagihCore
+
+@Suite struct LineDecoderTests {
+    static let good = """
+        {"id":"D-1","jurisdiction":"US-MA","zone":"America/New_York","status":"active","segment":"late",
+         "phones":[{"number":"+16175550100","kind":"mobile","zone":"America/New_York","owner":"debtor"}],
+         "debts":[{"id":"A-1","balance":"1250.00","currency":"USD"}],
+         "quiet":[{"days":["sun"],"from":"00:00","to":"24:00"}]}
+        """
+
+    @Test func decodesTheDesignExample() throws {
+        let d = try LineDecoder.debtor(from: Self.good)
+        #expect(d.warnings.isEmpty)
+        #expect(d.value == Debtor(id: "D-1", jurisdiction: "US-MA", zone: "America/New_York", status: .active,
+                                  segment: "late",
+                                  phones: [Phone(number: "+16175550100", kind: .mobile, zone: "America/New_York")],
+                                  debts: [Debt(id: "A-1", balance: Money(tenThousandths: 12_500_000), currency: "USD")],
+                                  quiet: [QuietTime(days: [7], fromMinute: 0, toMinute: 1440)]))
+    }
+
+    struct Bad: Sendable, CustomTestStringConvertible {
+        var line: String
+        var code: String
+        var field: String
+        var contains: String
+        var testDescription: String { "\(field) \(code)" }
+    }
+
+    static let bad: [Bad] = [
+        Bad(line: #"{"id":"D","jurisdiction":"US","zone":"Mars/Olympus","debts":[]}"#, code: "unknown_zone",
+            field: "zone", contains: "unknown IANA time zone 'Mars/Olympus'"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"-1","currency":"USD"}]}"#,
+            code: "invalid_money", field: "debts[0].balance", contains: "negative"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":-1,"currency":"USD"}]}"#,
+            code: "invalid_money", field: "debts[0].balance", contains: "negative"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"12,50","currency":"USD"}]}"#,
+            code: "invalid_money", field: "debts[0].balance", contains: "decimal"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":1e3,"currency":"USD"}]}"#,
+            code: "invalid_money", field: "debts[0].balance", contains: "decimal"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":true,"currency":"USD"}]}"#,
+            code: "wrong_type", field: "debts[0].balance", contains: "found a boolean"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"usd"}]}"#,
+            code: "invalid_value", field: "debts[0].currency", contains: "ISO 4217"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","status":"gone","debts":[]}"#, code: "unknown_value",
+            field: "status", contains: "allowed: active, cease, attorney, bankruptcy, deceased"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+1617","kind":"pager"}],"debts":[]}"#,
+            code: "invalid_value", field: "phones[0].number", contains: "E.164"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+16175550100","kind":"pager"}],"debts":[]}"#,
+            code: "unknown_value", field: "phones[0].kind", contains: "allowed: mobile, home, work, other"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+16175550100","owner":"friend"}],"debts":[]}"#,
+            code: "unknown_value", field: "phones[0].owner", contains: "third_party"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","quiet":[{"days":["sunday"]}],"debts":[]}"#,
+            code: "unknown_value", field: "quiet[0].days[0]", contains: "mon, tue"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","quiet":[{"from":"10:00","to":"09:00"}],"debts":[]}"#,
+            code: "invalid_value", field: "quiet[0].to", contains: "later"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","quiet":[{"from":"25:00"}],"debts":[]}"#,
+            code: "invalid_value", field: "quiet[0].from", contains: "HH:MM"),
+        Bad(line: #"{"jurisdiction":"US","debts":[]}"#, code: "missing_field", field: "id", contains: "missing"),
+        Bad(line: #"{"id":"D","jurisdiction":"usa","debts":[]}"#, code: "invalid_value", field: "jurisdiction",
+            contains: "ISO 3166"),
+        Bad(line: #"{"id":"D","jurisdiction":"US"}"#, code: "missing_field", field: "debts", contains: "missing"),
+        Bad(line: #"{"id":7,"jurisdiction":"US","debts":[]}"#, code: "wrong_type", field: "id",
+            contains: "expected a string, found a number"),
+        Bad(line: #"[1,2]"#, code: "wrong_type", field: "", contains: "expected a JSON object"),
+        Bad(line: #"{"id":"D",}"#, code: "invalid_json", field: "", contains: "byte 11"),
+        Bad(line: #"{"id":"D\u00"}"#, code: "invalid_json", field: "", contains: "escape"),
+    ]
+
+    @Test(arguments: bad)
+    func rejects(_ b: Bad) {
+        #expect {
+            _ = try LineDecoder.debtor(from: b.line)
+        } throws: { error in
+            guard let e = error as? RecordError else { return false }
+            return e.code == b.code && e.field == b.field && e.message.contains(b.contains)
+        }
+    }
+
+    @Test func unknownFieldsAreWarnings() throws {
+        let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","x":1,"debts":[{"id":"A","balance":5,"currency":"USD","y":2}]}"#)
+        #expect(d.warnings.map(\.description) == ["x: unknown field (ignored)", "debts[0].y: unknown field (ignored)"])
+        #expect(d.value.debts[0].balance == Money(decimal: "5"))
+    }
+
+    @Test func moneyAsNumberIsExact() throws {
+        let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":0.1,"currency":"USD"},{"id":"B","balance":"1250.0001","currency":"USD"}]}"#)
+        #expect(d.value.debts[0].balance.tenThousandths == 1000)
+        #expect(d.value.debts[1].balance.tenThousandths == 12_500_001)
+    }
+
+    @Test func outcomes() throws {
+        let o = try LineDecoder.outcome(from: #"{"attempt":"c0ffee-1","debtor":"D-1","debt":"A-1","phone":"+16175550100","at":"2026-11-30T09:05:00-05:00","outcome":"promise_to_pay","lease":"L-9","promise":{"amount":"100.00","due":"2026-12-05"}}"#)
+        #expect(o.value.at == t("2026-11-30T14:05:00Z"))
+        #expect(o.value.promise == PromiseTerms(amount: Money(decimal: "100")!, due: "2026-12-05"))
+        #expect(o.value.lease == "L-9")
+        let cb = try LineDecoder.outcome(from: #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"callback_requested","callbackAt":"2026-12-01T15:00:00+00:00"}"#)
+        #expect(cb.value.callbackAt == t("2026-12-01T15:00:00Z"))
+        let cases: [(String, String, String)] = [
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00","outcome":"busy"}"#,
+             "at", "RFC 3339"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"ok"}"#,
+             "outcome", "allowed: busy, not_in_service"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay"}"#,
+             "promise", "required when outcome is promise_to_pay"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"2026-13-01"}}"#,
+             "promise.due", "YYYY-MM-DD"),
+            (#"{"debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"busy"}"#,
+             "attempt", "missing"),
+        ]
+        for (line, field, why) in cases {
+            #expect {
+                _ = try LineDecoder.outcome(from: line)
+            } throws: { e in
+                guard let e = e as? RecordError else { return false }
+                return e.field == field && e.message.contains(why)
+            }
+        }
+    }
+
+    @Test func payments() throws {
+        let p = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"100.50","at":"2026-11-30T14:05:00Z"}"#)
+        #expect(p.value.amount.tenThousandths == 1_005_000)
+        #expect(throws: RecordError.self) {
+            _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"abc","at":"2026-11-30T14:05:00Z"}"#)
+        }
+    }
+
+    @Test func jsonParserEdgeCases() throws {
+        #expect(try JSONValue.parse(#"{"a":"\u00e9\ud83d\ude00\n","b":[true,false,null,-0.5e+3]}"#)
+                == .object([("a", .string("é😀\n")), ("b", .array([.bool(true), .bool(false), .null, .number("-0.5e+3")]))]))
+        for bad in ["", "{", "[1,]", "01", "\"a", "{\"a\" 1}", "tru", "1 2", "\"\u{01}\""] {
+            #expect(throws: RecordError.self) { _ = try JSONValue.parse(bad) }
+        }
+        #expect(JSONWriter.quoted("a\"b\\\n\u{01}") == #""a\"b\\\n\u0001""#)
+    }
+}

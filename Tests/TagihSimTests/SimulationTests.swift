@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+import TagihCore
+@testable import TagihSim
+
+/// 2026-12-01T05:00:00Z = midnight in New York.
+let testStart: UnixSeconds = 1_796_101_200
+
+func smallConfiguration(
+    days: Int = 3, agents: Int = 4, seed: UInt64 = 11, backend: SimulationBackend = .policy
+) -> SimulationConfiguration {
+    var c = SimulationConfiguration(start: testStart)
+    c.backend = backend
+    c.days = days
+    c.agents = agents
+    c.seed = seed
+    return c
+}
+
+/// Whether the linked TagihCore is the real decision function (not the skeleton's contract stub).
+let coreIsReal: Bool = {
+    let d = SyntheticPopulation.generate(count: 1, seed: 1)[0]
+    return ContactPolicy().decide(for: d, history: DebtorHistory(), now: testStart).first?.reasons != ["stub"]
+}()
+
+@Suite struct SimulationTests {
+    @Test func sameSeedGivesIdenticalReport() async throws {
+        let population = SyntheticPopulation.generate(count: 1500, seed: 5)
+        var a = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(), strategies: [.tagih, .baseline])
+        var b = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(), strategies: [.tagih, .baseline])
+        for k in a.strategies.indices {
+            a.strategies[k].wallSeconds = 0
+            b.strategies[k].wallSeconds = 0
+        }
+        #expect(a == b)
+        #expect(a.strategies[0].dials > 0)
+        var other = smallConfiguration()
+        other.seed = 12
+        let c = try await SimulationRunner.run(population: population, configuration: other, strategies: [.tagih])
+        #expect(c.strategies[0].dials != a.strategies[0].dials || c.strategies[0].rightPartyContacts
+            != a.strategies[0].rightPartyContacts)
+    }
+
+    /// Known disagreement (reported to Core): a consented callback is exempt from the 7-in-7 count and the
+    /// conversation block (DOMAIN.md), but not from the NYC 3-attempts-in-7-days rule; Core exempts it there too.
+    static let nycCallbackRule = "US-NY-NYC: 4th attempt in 7 days"
+
+    @Test(arguments: [
+        (StrategyKind.tagih, SimulationBackend.policy), (.baseline, .policy), (.earliest, .policy), (.tagih, .engine),
+    ])
+    func noViolationsFoundByTheIndependentChecker(kind: StrategyKind, backend: SimulationBackend) async throws {
+        var pc = SyntheticPopulation.Configuration()
+        pc.unknownZoneShare = 0
+        let population = SyntheticPopulation.generate(count: backend == .engine ? 1500 : 3000, seed: 9, configuration: pc)
+        let config = smallConfiguration(days: backend == .engine ? 3 : 8, agents: backend == .engine ? 2 : 6, backend: backend)
+        let report = try await SimulationRunner.run(population: population, configuration: config, strategies: [kind])
+        let r = report.strategies[0]
+        #expect(r.dials > 1000)
+        #expect(r.backend == (kind == .tagih && backend == .engine ? "Engine" : "ContactPolicy"))
+        let known = r.violationsByRule[Self.nycCallbackRule] ?? 0
+        #expect(r.violations - known == 0, "\(r.violationsByRule) \(r.violationExamples)")
+        withKnownIssue("Core exempts a consented callback from the NYC attempt cap", isIntermittent: true) {
+            #expect(known == 0)
+        }
+    }
+
+    /// Known disagreement (reported to Core): with the address zone unknown and the phone's zone known, Core
+    /// checks the window in the phone's zone only; the checker takes the stricter reading (DOMAIN.md:
+    /// "unknown means all zones of the jurisdiction"; "the stricter reading wins") and adds every zone of the
+    /// jurisdiction, so calls to Florida or Texas debtors of unknown address at 08:xx Eastern are flagged.
+    @Test func unknownAddressZoneUsesTheStricterReading() async throws {
+        let population = SyntheticPopulation.generate(count: 3000, seed: 9)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 4, agents: 6), strategies: [.tagih])
+        let r = report.strategies[0]
+        let window = r.violationsByRule["outside window"] ?? 0
+        let quiet = r.violationsByRule["consumer quiet time"] ?? 0
+        let known = r.violationsByRule[Self.nycCallbackRule] ?? 0
+        #expect(r.violations - window - quiet - known == 0, "\(r.violationsByRule)")
+        withKnownIssue("Core: unknown address zone + known phone zone checks the phone zone only", isIntermittent: true) {
+            #expect(r.violations == 0)
+        }
+    }
+
+    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"))
+    func tagihBeatsBaselineOnASmallWorld() async throws {
+        // Agents are the scarce resource here (3,000 debtors per agent), as on a real floor.
+        let population = SyntheticPopulation.generate(count: 6000, seed: 21)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 7, agents: 2, seed: 21),
+            strategies: [.tagih, .baseline])
+        let tagih = report.strategies[0]
+        let baseline = report.strategies[1]
+        #expect(tagih.rpcPerDial >= baseline.rpcPerDial)
+        #expect(tagih.agentHours == baseline.agentHours)
+    }
+
+    @Test func reportFilesAreWrittenAndWellFormed() async throws {
+        let population = SyntheticPopulation.generate(count: 800, seed: 2)
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 2, agents: 2),
+            strategies: [.tagih, .baseline, .earliest])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-sim-\(getpid())-report")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ReportWriter.write(report, to: dir)
+        let json = try Data(contentsOf: dir.appendingPathComponent("report.json"))
+        let decoded = try JSONDecoder().decode(SimulationReport.self, from: json)
+        #expect(decoded == report)
+        let csv = try String(contentsOf: dir.appendingPathComponent("days.csv"), encoding: .utf8)
+        let lines = csv.split(separator: "\n")
+        #expect(lines.count == 1 + 3 * 2)
+        let columns = lines[0].split(separator: ",").count
+        #expect(columns == 16)
+        #expect(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == columns })
+        let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4)
+        #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
+        #expect(html.hasSuffix("</html>\n"))
+        #expect(html.contains("baseline") && html.contains("earliest"))
+    }
+
+    @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
+        let population = SyntheticPopulation.generate(count: 1500, seed: 4)
+        var lines: [String] = []
+        let report = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 4, agents: 4), strategies: [.tagih],
+            attempt: { lines.append(OutcomeLine.encode($0)) })
+        #expect(lines.count == report.strategies[0].dials)
+        var last = ""
+        var promises = 0
+        var callbacks = 0
+        for line in lines {
+            let decoded = try LineDecoder.outcome(from: line)
+            #expect(decoded.warnings.isEmpty, "\(decoded.warnings)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            for key in ["attempt", "debtor", "debt", "phone", "at", "outcome"] {
+                #expect(object[key] is String, "\(key) in \(line)")
+            }
+            let outcome = try #require(Outcome(rawValue: object["outcome"] as! String))
+            let at = object["at"] as! String
+            #expect(at >= last, "time order")
+            #expect(LocalTime.rfc3339(decoded.value.at) == at)
+            last = at
+            if outcome == .promiseToPay {
+                let promise = try #require(object["promise"] as? [String: Any])
+                #expect(promise["amount"] is String)
+                #expect(LocalTime.parseDate(promise["due"] as? String ?? "") != nil)
+                promises += 1
+            }
+            if outcome == .callbackRequested {
+                #expect(object["callbackAt"] is String)
+                callbacks += 1
+            }
+        }
+        #expect(promises == report.strategies[0].promises)
+        _ = callbacks
+    }
+
+    @Test func progressIsReportedOncePerDayAndStrategy() async throws {
+        let population = SyntheticPopulation.generate(count: 300, seed: 4)
+        var seen: [SimulationProgress] = []
+        _ = try await SimulationRunner.run(
+            population: population, configuration: smallConfiguration(days: 3, agents: 2),
+            strategies: [.tagih, .earliest], progress: { seen.append($0) })
+        #expect(seen.count == 6)
+        #expect(seen.last?.fraction == 1)
+        #expect(seen.map(\.day) == [1, 2, 3, 1, 2, 3])
+        let encoded = try JSONEncoder().encode(seen[0])
+        #expect(try JSONDecoder().decode(SimulationProgress.self, from: encoded) == seen[0])
+    }
+
+    @Test func invalidConfigurationsAreRejected() async {
+        var c = smallConfiguration()
+        c.agents = 0
+        await #expect(throws: SimulationError.self) {
+            _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
+        }
+        c = smallConfiguration()
+        c.floorZone = "Mars/Olympus"
+        await #expect(throws: SimulationError.self) {
+            _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
+        }
+    }
+}
+
+@Suite struct EngineBackendTests {
+    @Test func engineBackedRunIsDeterministicAndCarriesLeases() async throws {
+        let population = SyntheticPopulation.generate(count: 800, seed: 13)
+        let config = smallConfiguration(days: 2, agents: 2, seed: 13, backend: .engine)
+        var leased = 0
+        var a = try await SimulationRunner.run(
+            population: population, configuration: config, strategies: [.tagih],
+            attempt: { if $0.lease != nil { leased += 1 } })
+        var b = try await SimulationRunner.run(population: population, configuration: config, strategies: [.tagih])
+        a.strategies[0].wallSeconds = 0
+        b.strategies[0].wallSeconds = 0
+        #expect(a == b)
+        #expect(a.strategies[0].backend == "Engine")
+        #expect(a.strategies[0].dials > 100)
+        #expect(leased == a.strategies[0].dials)
+    }
+}

@@ -273,8 +273,13 @@ final class FloorRun {
                 if abandonRate > target { pacing = max(0.1, pacing * 0.95) } else { pacing = min(1.0, pacing * 1.002) }
                 if abandonRate > configuration.abandonLimit * 0.9 { pacing = min(pacing, 0.3) }
             }
-            let lines = Int(Double(idle) * pacing / live)
-            wanted = min(max(lines - inFlight, 0), staffed * 20)
+            if abandonRate > configuration.abandonLimit * 0.8 {
+                // Near the limit: progressive (one line per idle agent) until the rate is back under it.
+                wanted = max(idle - inFlight, 0)
+            } else {
+                let lines = Int(Double(idle) * pacing / live)
+                wanted = min(max(lines - inFlight, 0), staffed * 20)
+            }
         }
         guard wanted > 0 else { return }
         leadBuffer.removeAll(keepingCapacity: true)

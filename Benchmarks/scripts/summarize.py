@@ -41,23 +41,57 @@ for path in glob.glob(os.path.join(run, "**", "*.json"), recursive=True):
         jmh[item["benchmark"]] = metrics
 
 
-def p50(bench_substring, unit_hint="# / s"):
+def p50(bench_substring, scale=1, unit_hint="# / s"):
+    """The median of a benchmark's throughput metric. JMH export names use '_' for spaces and keep
+    package-benchmark's scaled units: pass the benchmark's scalingFactor (.kilo = 1000)."""
+    key = bench_substring.replace(" ", "_")
     for name, metrics in jmh.items():
-        if bench_substring in name:
+        if key in name:
             for m in metrics.values():
                 if m.get("scoreUnit") == unit_hint:
-                    return float(m["scorePercentiles"]["50.0"])
+                    return float(m["scorePercentiles"]["50.0"]) * scale
     return None
 
 
-decide = p50("20 attempts (no reasons)")
-foundation = p50("Foundation Calendar/TimeZone")
+decide = p50("20 attempts (no reasons)", scale=1000)
+foundation = p50("Foundation Calendar/TimeZone", scale=1000)
 if decide:
     add("decision", "decisions/s, typical US debtor (1 core)", f"{decide:,.0f}", ">= 2,000,000", "-",
         f"{decide / 2e6:.2f}", decide >= 2e6)
 if decide and foundation:
     add("decision", "decide vs Foundation Calendar window computation", f"{decide:,.0f}/s", ">= 10x",
         f"Foundation {foundation:,.0f}/s", f"{decide / foundation:.0f}x", decide / foundation >= 10)
+
+def custom(bench_substring, metric_name):
+    """The median of a custom metric (package-benchmark `.custom(...)`, exported unscaled)."""
+    key = bench_substring.replace(" ", "_")
+    for name, metrics in jmh.items():
+        if key in name:
+            for mname, m in metrics.items():
+                if metric_name in mname:
+                    return float(m["scorePercentiles"]["50.0"])
+    return None
+
+
+size = os.environ.get("TAGIH_BENCH_DEBTORS", "1000000")
+bpd = custom("Restart to ready", "bytes per debtor")
+if bpd is not None:
+    add("engine", f"resident bytes per debtor ({size} debtors)", f"{bpd:.0f} B", "<= 256 B", "-", f"{bpd / 256:.2f}",
+        bpd <= 256)
+ready = custom("Restart to ready", "seconds to ready")
+if ready is not None:
+    add("engine", f"restart to ready ({size} debtors)", f"{ready:.1f} s", "<= 20 s at 10M", "-", "-",
+        ready <= 20 if size == "10000000" else None)
+lease = custom("Lease throughput", "debtors leased per second")
+hopper = custom("SQL hopper baseline", "debtors leased per second")
+if lease is not None:
+    add("engine", "lease throughput, engine alone", f"{lease:,.0f}/s", ">= 300,000/s; >= 30x hopper",
+        f"SQL hopper {hopper:,.0f}/s" if hopper else "-", f"{lease / hopper:.0f}x" if hopper else "-",
+        lease >= 300_000 and (hopper is None or lease / hopper >= 30))
+ingest = custom("Durable ingestion", "outcomes per second")
+if ingest is not None:
+    add("engine", "durable ingestion (fsync, group commit)", f"{ingest:,.0f}/s", ">= 100,000/s", "-",
+        f"{ingest / 100_000:.2f}", ingest >= 100_000)
 
 # --- RESULT lines of the macro scripts ------------------------------------------------------
 for name in ("debtor-get.txt", "service-streams.txt", "transport.txt", "sim.txt"):

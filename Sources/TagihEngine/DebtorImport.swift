@@ -30,10 +30,15 @@ public struct ImportSummary: Sendable {
 
 /// Progress of a running import, for a progress bar.
 public struct ImportProgress: Sendable {
+    /// Bytes of the file read so far.
     public var bytesRead: Int
+    /// The size of the file.
     public var totalBytes: Int
+    /// Non-blank lines read so far.
     public var lines: Int
+    /// Debtors written so far.
     public var accepted: Int
+    /// Lines rejected so far.
     public var rejected: Int
 }
 

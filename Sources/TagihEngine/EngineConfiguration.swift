@@ -1,3 +1,4 @@
+import Foundation
 import TagihCore
 import TagihStore
 
@@ -19,7 +20,7 @@ public struct EngineConfiguration: Sendable {
 
     /// Creates a configuration; see each property for its default.
     public init(
-        shardCount: Int = 2 * max(1, ProcessInfoShim.activeProcessorCount),
+        shardCount: Int = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount),
         leaseTTL: Int64 = 600,
         store: StoreConfiguration = .init(),
         tickIntervalMilliseconds: Int = 1_000,
@@ -39,18 +40,3 @@ public struct EngineConfiguration: Sendable {
         self.init(store: StoreConfiguration(directory: dataDirectory))
     }
 }
-
-/// The processor count without importing Foundation into every file.
-public enum ProcessInfoShim {
-    /// Active processor cores.
-    public static var activeProcessorCount: Int {
-        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        return n > 0 ? Int(n) : 1
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

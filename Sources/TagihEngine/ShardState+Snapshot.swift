@@ -103,8 +103,8 @@ extension ShardState {
                 slot.best = try r.readInt64()
                 slot.windowEnds = try r.readInt64()
                 slot.decidedAt = try r.readInt64()
-                let zone = try r.readString()
-                slot.zone = zone.isEmpty ? 0 : (arena.strings.id(zone) ?? 0)
+                let zone = try r.readStringRange()
+                slot.zone = zone.isEmpty ? 0 : (arena.strings.id(bytes: UnsafeRawBufferPointer(rebasing: raw[zone])) ?? 0)
                 slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked
                 slot.basis = snapshot.basis
                 slot.reasons = 0

@@ -32,8 +32,11 @@ public struct LeaseFilter: Sendable, Hashable {
 public struct Lease: Sendable, Hashable {
     /// The lease id (unique across restarts); a dialer echoes it in the outcome.
     public var id: String
+    /// The debtor id.
     public var debtor: String
+    /// The debt to call about.
     public var debt: String
+    /// The number to dial.
     public var phone: String
     /// When the lease was handed out.
     public var leasedAt: UnixSeconds
@@ -85,6 +88,7 @@ public enum DebtorQueueState: String, Sendable, Hashable {
 
 /// Everything the engine knows about one debtor, for `explain` and the API.
 public struct DebtorSnapshot: Sendable {
+    /// The debtor record.
     public var debtor: Debtor
     /// Fresh decisions, one per open debt, at the instant of the query.
     public var decisions: [Decision]

@@ -44,6 +44,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         var outbound: OutboundQueue?
         /// Client: resolved with the response head.
         var responsePromise: EventLoopPromise<(ClientResponseHead, HTTP2Body)>?
+        /// Server: the request was dispatched (a later HEADERS frame carries trailers).
+        var dispatched = false
 
         init(id: Int32) { self.id = id }
     }
@@ -456,7 +458,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         guard let stream = streams[streamID] else { return 0 }
         switch role {
         case .server(let responder, let spawn):
-            if stream.inbound != nil || stream.fixedBody != nil || stream.outbound != nil {
+            if stream.dispatched {
                 // Trailers.
                 if endStream { stream.inbound?.finish() }
                 return 0
@@ -483,6 +485,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     }
 
     private func dispatch(_ stream: Stream, responder: any HTTP2Responder, spawn: TaskSpawner, endStream: Bool) {
+        stream.dispatched = true
         var path = stream.path
         var query = ""
         if let question = path.utf8.firstIndex(of: UInt8(ascii: "?")) {

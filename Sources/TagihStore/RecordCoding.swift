@@ -41,8 +41,11 @@ public enum StoredEvent: Sendable, Hashable {
 public struct LeaseExpiry: Sendable, Hashable {
     /// The lease id.
     public var lease: String
+    /// The debtor that was leased.
     public var debtor: String
+    /// The debt the call was about.
     public var debt: String
+    /// The phone number that may have been dialed.
     public var phone: String
     /// When the lease was handed out (the instant the call may have been placed).
     public var leasedAt: UnixSeconds

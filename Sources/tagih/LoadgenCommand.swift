@@ -182,7 +182,7 @@ struct LoadgenCommand: AsyncParsableCommand {
                                 if response.status >= 400 { tally.errors += 1 }
                                 for try await chunk in response.body {
                                     tally.bytes += chunk.readableBytes
-                                    tally.lines += chunk.readableBytesView.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+                                    tally.lines += countNewlines(chunk)
                                 }
                                 tally.requests += 1
                                 let elapsed = clock.now - began
@@ -251,6 +251,20 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     private func fmt(_ value: Double) -> String { String(format: "%.3f", value) }
+}
+
+/// Counts `\n` bytes with memchr (the body is not parsed, only measured).
+private func countNewlines(_ buffer: ByteBuffer) -> Int {
+    buffer.withUnsafeReadableBytes { raw in
+        guard var cursor = raw.baseAddress else { return 0 }
+        let end = cursor + raw.count
+        var count = 0
+        while cursor < end, let hit = memchr(cursor, 10, end - cursor) {
+            count += 1
+            cursor = UnsafeRawPointer(hit) + 1
+        }
+        return count
+    }
 }
 
 /// The parsed `--url`.

@@ -76,6 +76,18 @@ struct LiveClientTests {
         }
     }
 
+    @Test(arguments: [0, 1, 100_000, 3_000_000])
+    func requestWithCompleteBody(bytes: Int) async throws {
+        try await withTestServer { _, port in
+            let client = try await HTTP2Client.connect(host: "127.0.0.1", port: port)
+            let body = ByteBuffer(repeating: UInt8(ascii: "z"), count: bytes)
+            let response = try await client.request(method: "POST", path: "/upload", body: body)
+            #expect(response.status == 200)
+            #expect(String(buffer: try await response.body.collect(upTo: 100)) == #"{"bytes":\#(bytes)}"# + "\n")
+            await client.close()
+        }
+    }
+
     @Test func gracefulShutdownLetsHandlersWriteFinalLine() async throws {
         var client: HTTP2Client?
         let lines = try await withTestServer { server, port in

@@ -5,8 +5,8 @@ import NIOCore
 /// - `GET /healthz` → `200 ok\n`
 /// - `GET /small` → `200 hello\n`
 /// - `GET /v1/debug/stream?n=N` → N NDJSON lines `{"type":"debug","seq":i,"pad":"…"}` (about 100 bytes each),
-///   written in batches of about 64 KiB; stops early with a final `{"type":"end","reason":"shutdown"}` line
-///   when graceful shutdown begins
+///   written in batches of about 64 KiB; stops early with a final
+///   `{"type":"error","code":"shutting_down",...}` line when graceful shutdown begins
 /// - `POST /v1/debug/echo` → every request line echoed back, full duplex
 /// - anything else → `404` with a JSON error line
 public struct HTTP2DebugResponder: HTTP2Responder {
@@ -27,7 +27,7 @@ public struct HTTP2DebugResponder: HTTP2Responder {
         case ("GET", "/v1/debug/stream"):
             let n = max(0, head.queryItem("n").flatMap(Int.init) ?? 100)
             return .streaming(status: 200, headers: [("content-type", "application/x-ndjson")]) { _, writer in
-                try await Self.stream(lines: n, to: writer)
+                try await Self.writeDebugLines(n, to: writer)
             }
         case ("POST", "/v1/debug/echo"):
             return .streaming(status: 200, headers: [("content-type", "application/x-ndjson")]) { body, writer in
@@ -49,14 +49,17 @@ public struct HTTP2DebugResponder: HTTP2Responder {
     private static let linePrefix = Array(#"{"type":"debug","seq":"#.utf8)
     private static let lineSuffix = Array(#","pad":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"}"#.utf8 + [10])
 
-    /// Writes `lines` debug lines in ~64 KiB batches, rendered straight into the buffer.
-    static func stream(lines: Int, to writer: HTTP2ResponseWriter) async throws {
+    /// Writes `lines` debug lines `{"type":"debug","seq":i,"pad":"…"}` (i = 1…lines, about 100 bytes each)
+    /// in ~64 KiB batches rendered straight into the buffer; ends early with a `shutting_down` error line
+    /// when graceful shutdown begins. `tagih serve`'s `/v1/debug/stream` uses it too.
+    public static func writeDebugLines(_ lines: Int, to writer: HTTP2ResponseWriter) async throws {
         let linesPerBatch = 640
         let maxLineBytes = linePrefix.count + lineSuffix.count + 20
         var seq = 0
         while seq < lines {
             if writer.isShutdownRequested {
-                try await writer.writeLine(#"{"type":"end","reason":"shutdown"}"#)
+                try await writer.writeLine(
+                    #"{"type":"error","code":"shutting_down","message":"the server is shutting down"}"#)
                 return
             }
             let count = min(lines - seq, linesPerBatch)

@@ -116,7 +116,7 @@ public final class TagihService: HTTP2Responder, Sendable {
             guard let n = intParameter(head, "n", default: 10, range: 0...100_000_000) else {
                 return badQuery("n", "an integer from 0 to 100000000")
             }
-            return ndjsonStream { _, writer in try await Self.debugStream(n: n, writer: writer) }
+            return ndjsonStream { _, writer in try await HTTP2DebugResponder.writeDebugLines(n, to: writer) }
         default:
             break
         }
@@ -232,21 +232,5 @@ public final class TagihService: HTTP2Responder, Sendable {
     private func leaseFilter(_ head: HTTP2RequestHead) -> LeaseFilter {
         guard let raw = head.queryItem("jurisdiction"), !raw.isEmpty else { return .all }
         return LeaseFilter(jurisdictions: raw.split(separator: ",").map(String.init))
-    }
-
-    static func debugStream(n: Int, writer: HTTP2ResponseWriter) async throws {
-        var buffer = writer.allocator.buffer(capacity: 64 * 1024)
-        var seq = 0
-        while seq < n {
-            seq += 1
-            buffer.writeStaticString("{\"type\":\"debug\",\"seq\":")
-            buffer.writeString(String(seq))
-            buffer.writeStaticString("}\n")
-            if buffer.readableBytes >= 60 * 1024 {
-                try await writer.write(buffer)
-                buffer.clear()
-            }
-        }
-        if buffer.readableBytes > 0 { try await writer.write(buffer) }
     }
 }

@@ -60,6 +60,17 @@ public struct JSONLine: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// Adds an array member whose elements `render` turns into JSON bytes.
+    public mutating func addArray<Element>(_ key: StaticString, _ elements: [Element], _ render: (Element) -> [UInt8]) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (i, element) in elements.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: render(element))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// Adds a member whose value is already JSON text.
     public mutating func addRaw(_ key: StaticString, _ json: String) {
         self.key(key)

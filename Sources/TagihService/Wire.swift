@@ -75,30 +75,38 @@ extension Wire {
         json.add("zone", d.zone)
         json.add("status", d.status.rawValue)
         json.add("segment", d.segment)
-        var phones: [UInt8] = [UInt8(ascii: "[")]
-        for (i, p) in d.phones.enumerated() {
-            if i > 0 { phones.append(UInt8(ascii: ",")) }
+        json.addArray("phones", d.phones) { p in
             var pj = JSONLine()
             pj.add("number", p.number)
             pj.add("kind", p.kind.rawValue)
             pj.add("zone", p.zone)
             pj.add("owner", p.owner.rawValue)
-            phones += pj.finish(newline: false)
+            pj.add("optedOut", p.optedOut)
+            return pj.finish(newline: false)
         }
-        phones.append(UInt8(ascii: "]"))
-        json.addRaw("phones", phones)
-        var debts: [UInt8] = [UInt8(ascii: "[")]
-        for (i, debt) in d.debts.enumerated() {
-            if i > 0 { debts.append(UInt8(ascii: ",")) }
+        json.addArray("debts", d.debts) { debt in
             var dj = JSONLine()
             dj.add("id", debt.id)
             dj.add("balance", debt.balance.description)
             dj.add("currency", debt.currency)
-            debts += dj.finish(newline: false)
+            return dj.finish(newline: false)
         }
-        debts.append(UInt8(ascii: "]"))
-        json.addRaw("debts", debts)
+        json.addArray("quiet", d.quiet) { q in
+            var qj = JSONLine()
+            qj.add("days", q.days.map { weekdayNames[($0 - 1 + 7) % 7] })
+            qj.add("from", clock(q.fromMinute))
+            qj.add("to", clock(q.toMinute))
+            return qj.finish(newline: false)
+        }
         return json.finish(newline: false)
+    }
+
+    private static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    private static func clock(_ minute: Int) -> String {
+        let h = minute / 60
+        let m = minute % 60
+        return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
     }
 
     /// The body of `GET /v1/debtors/{id}`.
@@ -107,13 +115,7 @@ extension Wire {
         json.addRaw("debtor", debtor(s.debtor))
         json.add("state", s.state.rawValue)
         json.add("leased", s.lease != nil)
-        var decisions: [UInt8] = [UInt8(ascii: "[")]
-        for (i, d) in s.decisions.enumerated() {
-            if i > 0 { decisions.append(UInt8(ascii: ",")) }
-            decisions += decision(d, type: false, newline: false)
-        }
-        decisions.append(UInt8(ascii: "]"))
-        json.addRaw("decisions", decisions)
+        json.addArray("decisions", s.decisions) { decision($0, type: false, newline: false) }
         json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
         return json.finish()
     }

@@ -40,23 +40,6 @@ public enum OutcomeLine {
     }
 
     static func appendString(_ value: String, to s: inout String) {
-        s += "\""
-        for ch in value.unicodeScalars {
-            switch ch {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            default:
-                if ch.value < 0x20 {
-                    let hex = String(ch.value, radix: 16)
-                    s += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    s.unicodeScalars.append(ch)
-                }
-            }
-        }
-        s += "\""
+        s += JSONWriter.quoted(value)
     }
 }

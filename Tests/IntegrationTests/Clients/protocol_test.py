@@ -229,11 +229,31 @@ def test_body_that_never_ends_times_out():
     assert client.get("/v1/debtors/D-US-80").status_code == 200  # the line it did send was applied
 
 
+def test_debug_stream_lines():
+    out = results(client.get("/v1/debug/stream?n=2000"))
+    assert [o["seq"] for o in out] == list(range(1, 2001))
+
+
+def test_simulation_streams_progress_then_report():
+    body = {"debtors": 300, "start": "2026-12-01", "days": 2, "agents": 2, "seed": 3, "strategy": "all"}
+    r = client.post("/v1/simulations", json=body)
+    out = results(r)
+    kinds = [o["type"] for o in out]
+    assert kinds[-1] == "report" and kinds.count("report") == 1, kinds
+    assert kinds.count("progress") >= 2 * 3, kinds  # a line per simulated day of each strategy
+    report = out[-1]
+    assert {s["strategy"] for s in report["strategies"]} == {"tagih", "baseline", "earliest"}
+    bad = client.post("/v1/simulations", json=dict(body, strategy="magic"))
+    err = results(bad)[-1]
+    assert err["type"] == "error" and err["field"] == "strategy", err
+
+
 if __name__ == "__main__":
     runner = Runner()
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
-              test_body_that_never_ends_times_out]:
+              test_body_that_never_ends_times_out, test_debug_stream_lines,
+              test_simulation_streams_progress_then_report]:
         runner.run(t)
     runner.finish()

@@ -161,6 +161,7 @@ for _ in range(streams):
     ids.append(sid)
 sock.sendall(conn.data_to_send())
 received = {sid: 0 for sid in ids}
+statuses = []
 owed = {sid: 0 for sid in ids}
 start = time.time()
 sock.settimeout(0.05)
@@ -170,6 +171,8 @@ while time.time() - start < seconds:
         if not data:
             break
         for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                statuses.append(int(dict(event.headers)[":status"]))
             if isinstance(event, h2.events.DataReceived):
                 received[event.stream_id] += len(event.data)
                 owed[event.stream_id] += event.flow_controlled_length
@@ -187,7 +190,7 @@ while time.time() - start < seconds:
     if out:
         sock.sendall(out)
 total = sum(received.values())
-print(json.dumps({"seconds": time.time() - start, "bytes": total,
+print(json.dumps({"seconds": time.time() - start, "bytes": total, "statuses": sorted(set(statuses)),
                   "bytesPerSecondPerStream": total / streams / (time.time() - start)}))
 PY
 SLOW_PID=$!
@@ -202,3 +205,9 @@ done
 wait "$SLOW_PID" || true
 echo "slow readers $(cat "$WORK/slow.json")"
 echo "slow readers server RSS: before $((START_KB / 1024)) MiB, peak $((PEAK_KB / 1024)) MiB (target < 64 MiB)"
+# The RSS bound only means something if the readers really were fed at their pace.
+python3 - "$WORK/slow.json" <<'PY' || { echo "slow readers: FAILED: the streams were not served at 20 KB/s" >&2; exit 1; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["statuses"] == [200] and r["bytesPerSecondPerStream"] >= 10_000 else 1)
+PY

@@ -113,8 +113,8 @@ public final class TagihService: HTTP2Responder, Sendable {
             buffer.writeBytes(metricsBody())
             return .immediate(status: 200, headers: [("content-type", "text/plain; version=0.0.4")], body: buffer)
         case .debugStream:
-            guard let n = intParameter(head, "n", default: 10, range: 0...100_000_000) else {
-                return badQuery("n", "an integer from 0 to 100000000")
+            guard let n = intParameter(head, "n", default: 10, range: 0...1_000_000_000_000) else {
+                return badQuery("n", "an integer from 0 to 1000000000000")
             }
             return ndjsonStream { _, writer in try await HTTP2DebugResponder.writeDebugLines(n, to: writer) }
         default:

@@ -19,15 +19,10 @@ work=$(mktemp -d)
 cleanup() { kill "$tagih_pid" "$nghttpd_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$BIN" serve --port 0 --port-file "$work/port" --data "$work/data" --demo "$DEBTORS" \
-    --clock-start 2026-12-01T15:00:00Z --log-level warning &
-tagih_pid=$!
-for _ in $(seq 1 600); do [ -s "$work/port" ] && break; sleep 0.1; done
-port=$(cat "$work/port")
-for _ in $(seq 1 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "http://127.0.0.1:$port/readyz")" = 200 ] && break
-    sleep 0.2
-done
+source Benchmarks/scripts/lib.sh
+start_tagih "$BIN" "$work" "$DEBTORS"
+tagih_pid=$TAGIH_PID
+port=$TAGIH_PORT
 
 # The same number of distinct ids for both servers; nghttpd gets files of tagih's body sizes.
 mkdir -p "$work/www"
@@ -49,7 +44,6 @@ sleep 0.5
 rate() {  # h2load's requests/s for a URI file
     h2load $FLAGS -n "$REQUESTS" -i "$1" 2>/dev/null | awk '/^finished in/ { gsub(",", "", $4); print $4 }'
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 : > "$work/t"
 : > "$work/n"

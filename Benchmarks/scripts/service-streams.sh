@@ -20,19 +20,12 @@ work=$(mktemp -d)
 cleanup() { kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+source Benchmarks/scripts/lib.sh
 start_server() {
-    rm -rf "$work/data" "$work/port"
-    "$BIN" serve --port 0 --port-file "$work/port" --data "$work/data" --demo "$DEBTORS" \
-        --clock-start 2026-12-01T17:00:00Z --log-level warning &
-    pid=$!
-    for _ in $(seq 1 1200); do [ -s "$work/port" ] && break; sleep 0.1; done
-    port=$(cat "$work/port")
-    for _ in $(seq 1 1200); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "http://127.0.0.1:$port/readyz")" = 200 ] && break
-        sleep 0.2
-    done
+    start_tagih "$BIN" "$work" "$DEBTORS"
+    pid=$TAGIH_PID
+    port=$TAGIH_PORT
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 : > "$work/dialer"
 for _ in $(seq 1 "$ROUNDS"); do   # a fresh store each round: every call is a new exclusive lease

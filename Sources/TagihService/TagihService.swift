@@ -64,6 +64,8 @@ public final class TagihService: HTTP2Responder, Sendable {
 
     // MARK: - Routing
 
+    /// Routes one request (called on the connection's event loop): health, readiness and metrics are
+    /// answered at once; everything that touches the engine runs as a streaming or deferred response.
     public func respond(to head: HTTP2RequestHead) -> HTTP2Response {
         let endpoint: Endpoint
         switch matchRoute(method: head.method, path: head.path) {

@@ -67,11 +67,9 @@ extension TagihService {
 
     func upsertLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
         let decoded: Decoded<Debtor>
-        do {
-            decoded = try LineDecoder.debtor(from: line.bytes.readableBytesView)
-        } catch {
-            metrics.lineRejected(error.code)
-            return Wire.result(line: line.number, id: nil, error: error)
+        switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.debtor(from: b) }) {
+        case .decoded(let value): decoded = value
+        case .rejected(let result): return result
         }
         do {
             let outcome = try await engine.upsert([decoded.value]).first
@@ -88,11 +86,9 @@ extension TagihService {
 
     func outcomeLine(_ line: NDJSONLine, _ engine: Engine, tagged: Bool) async -> [UInt8] {
         let decoded: Decoded<OutcomeEvent>
-        do {
-            decoded = try LineDecoder.outcome(from: line.bytes.readableBytesView)
-        } catch {
-            metrics.lineRejected(error.code)
-            return Wire.result(line: line.number, id: nil, error: error, tagged: tagged)
+        switch decode(line, tagged: tagged, { (b) throws(RecordError) in try LineDecoder.outcome(from: b) }) {
+        case .decoded(let value): decoded = value
+        case .rejected(let result): return result
         }
         return await ingestResult(line.number, decoded.value.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
             try await engine.ingest(decoded.value)
@@ -101,14 +97,30 @@ extension TagihService {
 
     func paymentLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
         let decoded: Decoded<PaymentEvent>
-        do {
-            decoded = try LineDecoder.payment(from: line.bytes.readableBytesView)
-        } catch {
-            metrics.lineRejected(error.code)
-            return Wire.result(line: line.number, id: nil, error: error)
+        switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.payment(from: b) }) {
+        case .decoded(let value): decoded = value
+        case .rejected(let result): return result
         }
         return await ingestResult(line.number, decoded.value.payment, decoded.warnings, tagged: false, kind: "payment") {
             try await engine.ingest(decoded.value)
+        }
+    }
+
+    /// A decoded input line, or the result line that rejects it.
+    enum ParsedLine<Value: Sendable> {
+        case decoded(Decoded<Value>)
+        case rejected([UInt8])
+    }
+
+    /// Decodes one input line; a bad line becomes its per-line error result (and is counted).
+    private func decode<Value>(
+        _ line: NDJSONLine, tagged: Bool, _ decoder: (ByteBufferView) throws(RecordError) -> Decoded<Value>
+    ) -> ParsedLine<Value> {
+        do {
+            return .decoded(try decoder(line.bytes.readableBytesView))
+        } catch {
+            metrics.lineRejected(error.code)
+            return .rejected(Wire.result(line: line.number, id: nil, error: error, tagged: tagged))
         }
     }
 

@@ -55,9 +55,10 @@ actor Shard {
 
     func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
 
-    func release(heldBy holder: String, now: UnixSeconds) -> Int {
-        state.settle(now: now)
-        return state.release(heldBy: holder, now: now)
+    func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] { state.confirm(grants) }
+
+    func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
+        state.leasesHeld(by: holder, now: now)
     }
 
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {

@@ -61,8 +61,9 @@ public struct LoggedEvent: Sendable {
 /// The durable store: SQLite (system libsqlite3) through GRDB, in WAL mode.
 ///
 /// Tables: `debtor` (the current record of each debtor, WITHOUT ROWID keyed by id), `event` (the append-only log
-/// of outcomes, payments and lease expiries, unique by kind + idempotency key), `snapshot_state` (the engine's
-/// cached decisions, so a restart need not re-decide every debtor) and `meta`.
+/// of outcomes, payments, lease grants, releases and expiries and operator clearances, unique by kind +
+/// idempotency key), `snapshot_state` (the engine's cached decisions, so a restart need not re-decide every
+/// debtor) and `meta`.
 ///
 /// Every write goes through one group committer: concurrent callers are batched into one transaction, which is
 /// committed (and, with ``StoreConfiguration/Durability/full``, fsynced) before any of them returns.

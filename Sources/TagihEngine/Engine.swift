@@ -83,8 +83,9 @@ public final class Engine: Sendable {
         let loaded = ContinuousClock.now
         var lsn: Int64 = 0
         var eventCount = 0
+        let leaseFloor = try await store.leaseReplayFloor()
         while true {
-            let page = try await store.events(after: lsn, limit: pageSize)
+            let page = try await store.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
             if page.isEmpty { break }
             lsn = page.last!.lsn
             eventCount += page.count
@@ -454,6 +455,17 @@ public final class Engine: Sendable {
     /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
     /// a cache: a missing or stale row only costs a decision at start.
     public func writeSnapshot() async throws {
+        // Every lease granted before `floor` has ended: the next start need not replay those grants.
+        let logged = await store.lastLSN()
+        var floor: Int64? = logged + 1
+        for shard in shards {
+            guard let current = floor else { break }
+            switch await shard.oldestLeaseGrant() {
+            case .none: break
+            case .some(.some(let lsn)): floor = min(current, lsn)
+            case .some(.none): floor = nil  // a grant is being committed: keep the previous floor
+            }
+        }
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
         for shard in shards {
             var start = 0
@@ -464,6 +476,7 @@ public final class Engine: Sendable {
                 start = next
             }
         }
+        if let floor { try await store.setLeaseReplayFloor(floor) }
     }
 
     // MARK: queries

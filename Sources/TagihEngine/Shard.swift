@@ -55,6 +55,16 @@ actor Shard {
 
     func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
 
+    /// nil: no lease; `.some(nil)`: a grant is being committed; else the oldest grant's log position.
+    func oldestLeaseGrant() -> Int64?? {
+        var oldest: Int64?
+        for lease in state.activeLeases.values {
+            if lease.grantLSN == 0 { return .some(nil) }
+            oldest = min(oldest ?? .max, lease.grantLSN)
+        }
+        return oldest.map { .some($0) }
+    }
+
     func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] { state.confirm(grants) }
 
     func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {

@@ -14,6 +14,7 @@ struct Interner {
         guard strings.count < Int(UInt16.max) else { return nil }
         let id = UInt16(strings.count)
         strings.append(text)
+        utf8.append(Array(text.utf8))
         ids[text] = id
         return id
     }
@@ -22,14 +23,30 @@ struct Interner {
 
     /// FNV-1a of a string's UTF-8 → its id, so recovery can intern straight from stored bytes.
     private var byHash: [UInt64: UInt16] = [:]
+    /// A direct-mapped cache in front of `byHash` (low hash bits → id; 0 = empty): the few distinct zones,
+    /// segments and currencies of a population are found with one hash, one load and one memcmp.
+    private var recent = [UInt16](repeating: 0, count: 256)
+    /// The UTF-8 bytes of every interned string, for comparing without going through `String`.
+    private var utf8: [[UInt8]] = [[]]
 
     /// The id of the UTF-8 string in `bytes` (interning it when new); nil when the table is full.
     mutating func id(bytes: UnsafeRawBufferPointer) -> UInt16? {
         let hash = stableHash(bytes)
-        if let id = byHash[hash], strings[Int(id)].utf8.elementsEqual(bytes) { return id }
+        let cached = recent[Int(truncatingIfNeeded: hash & 255)]
+        if cached != 0 && matches(cached, bytes) { return cached }
+        if let id = byHash[hash], matches(id, bytes) {
+            recent[Int(truncatingIfNeeded: hash & 255)] = id
+            return id
+        }
         guard let id = id(String(decoding: bytes, as: UTF8.self)) else { return nil }
         byHash[hash] = id
+        recent[Int(truncatingIfNeeded: hash & 255)] = id
         return id
+    }
+
+    private func matches(_ id: UInt16, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let stored = utf8[Int(id)]
+        return stored.count == bytes.count && stored.withUnsafeBytes { memcmpEqual($0, bytes) }
     }
 
     func string(_ id: UInt16) -> String? { id == 0 ? nil : strings[Int(id)] }
@@ -144,7 +161,9 @@ struct DebtorArena {
         }
         func code(_ range: Range<Int>, _ table: [[UInt8]]) throws(StoreError) -> UInt8 {
             let raw = UnsafeRawBufferPointer(rebasing: stored[range])
-            guard let i = table.firstIndex(where: { $0.elementsEqual(raw) }) else {
+            guard let i = table.firstIndex(where: { name in
+                name.count == raw.count && name.withUnsafeBytes { memcmpEqual($0, raw) }
+            }) else {
                 throw StoreError(code: .corruptRecord, message: "unknown enumeration value in a stored debtor")
             }
             return UInt8(i)

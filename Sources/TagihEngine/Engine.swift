@@ -60,17 +60,22 @@ public final class Engine: Sendable {
         let pageSize = configuration.store.readPageSize
         var total = 0
         var unreadable = 0
-        var next: [StoredRecord] = try await store.records(after: nil, limit: pageSize)
-        while !next.isEmpty {
+        var next = try await store.recordPage(after: nil, limit: pageSize)
+        while next.count > 0 {
             let page = next
             total += page.count
-            let cursor = page.last?.id
-            async let following = page.count < pageSize ? [] : store.records(after: cursor, limit: pageSize)
-            var parts = Array(repeating: [StoredRecord](), count: shards.count)
-            for record in page { parts[shardIndex(record.id)].append(record) }
+            async let following =
+                page.count < pageSize ? RecordPage() : store.recordPage(after: page.lastID, limit: pageSize)
+            var parts = Array(repeating: [Int32](), count: shards.count)
+            page.bytes.withUnsafeBytes { raw in
+                for (k, entry) in page.entries.enumerated() {
+                    let hash = stableHash(UnsafeRawBufferPointer(rebasing: raw[entry.id]))
+                    parts[Int(hash % UInt64(shards.count))].append(Int32(k))
+                }
+            }
             unreadable += await withTaskGroup(of: Int.self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
-                    group.addTask { await self.shards[s].load(part) }
+                    group.addTask { await self.shards[s].load(page, part) }
                 }
                 return await group.reduce(0, +)
             }

@@ -21,11 +21,9 @@ actor Shard {
         items.map { state.upsert($0.0, lsn: $0.1, now: now) }
     }
 
-    /// Returns how many records could not be packed.
-    func load(_ records: [StoredRecord]) -> Int {
-        var failed = 0
-        for record in records where !state.load(record) { failed += 1 }
-        return failed
+    /// Loads the page's entries at `rows`; returns how many records could not be packed.
+    func load(_ page: RecordPage, _ rows: [Int32]) -> Int {
+        state.load(page, rows)
     }
 
     func trimStorage() { state.trimStorage() }

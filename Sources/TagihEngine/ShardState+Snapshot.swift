@@ -48,23 +48,38 @@ extension ShardState {
         return (rows, i)
     }
 
-    /// Loads a stored debtor at recovery (ids are unique in the store, so no lookup); restores its snapshot
-    /// decision when the snapshot covers its record. A record that cannot be packed is skipped and reported.
-    mutating func load(_ record: StoredRecord) -> Bool {
-        let packed: (offset: UInt32, jurisdiction: UInt16)? = record.body.withUnsafeBytes { raw in
-            guard let (offset, _, j) = try? arena.appendStored(raw),
-                let jurisdiction = jurisdictions.id(bytes: UnsafeRawBufferPointer(rebasing: raw[j]))
-            else { return nil }
-            return (offset, jurisdiction)
+    /// Loads stored debtors at recovery (ids are unique in the store, so no lookup) straight from the page's
+    /// bytes; restores a snapshot decision when the snapshot covers the record. A record that cannot be packed
+    /// is skipped; returns how many were.
+    mutating func load(_ page: RecordPage, _ rows: [Int32]) -> Int {
+        var failed = 0
+        page.bytes.withUnsafeBytes { raw in
+            for k in rows {
+                let entry = page.entries[Int(k)]
+                let body = UnsafeRawBufferPointer(rebasing: raw[entry.body])
+                let state = entry.state.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
+                if !load(body: body, lsn: entry.lsn, snapshot: state, basis: entry.basis) { failed += 1 }
+            }
         }
-        guard let packed else { return false }
-        if Int(packed.jurisdiction) >= ready.count {
-            ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(packed.jurisdiction) + 1 - ready.count))
+        return failed
+    }
+
+    /// Loads one stored record body (see `load(_:_:)`).
+    mutating func load(body: UnsafeRawBufferPointer, lsn: Int64, snapshot: UnsafeRawBufferPointer?, basis: Int64)
+        -> Bool
+    {
+        guard let (offset, id, j) = try? arena.appendStored(body),
+            let jurisdiction = jurisdictions.id(bytes: UnsafeRawBufferPointer(rebasing: body[j]))
+        else { return false }
+        if Int(jurisdiction) >= ready.count {
+            ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(jurisdiction) + 1 - ready.count))
         }
         let i = UInt32(slots.count)
-        slots.append(Slot(blob: packed.offset, jurisdiction: packed.jurisdiction, basis: record.lsn))
-        index.insert(hash: stableHash(record.id), slot: i) { arena.idHash(at: slots[Int($0)].blob) }
-        if let snapshot = record.snapshot, snapshot.basis >= record.lsn { restore(i, snapshot) }
+        slots.append(Slot(blob: offset, jurisdiction: jurisdiction, basis: lsn))
+        index.insert(hash: stableHash(UnsafeRawBufferPointer(rebasing: body[id])), slot: i) {
+            arena.idHash(at: slots[Int($0)].blob)
+        }
+        if let snapshot, basis >= lsn { restore(i, snapshot, basis: basis) }
         return true
     }
 
@@ -73,7 +88,7 @@ extension ShardState {
         guard case .inserted = upsert(row.debtor, lsn: row.lsn, now: nil),
             let snapshot = row.snapshot, snapshot.basis >= row.lsn, let i = find(row.debtor.id)
         else { return }
-        restore(i, snapshot)
+        snapshot.state.withUnsafeBytes { restore(i, $0, basis: snapshot.basis) }
     }
 
     /// Gives back the spare capacity that growing left after recovery.
@@ -88,30 +103,28 @@ extension ShardState {
         arena.bytes = compactBytes
     }
 
-    private mutating func restore(_ i: UInt32, _ snapshot: SnapshotRow) {
-        snapshot.state.withUnsafeBytes { raw in
+    private mutating func restore(_ i: UInt32, _ raw: UnsafeRawBufferPointer, basis: Int64) {
+        do {
             var r = ByteReader(raw)
-            do {
-                guard try r.readUInt8() == Self.snapshotVersion else { return }
-                let code = try r.readUInt8()
-                var slot = slots[Int(i)]
-                slot.debtIndex = try r.readUInt8()
-                slot.phoneIndex = try r.readUInt8()
-                slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag | Self.inSnapshotFlag
-                slot.score = Float(bitPattern: try r.readUInt32())
-                slot.earliest = try r.readInt64()
-                slot.best = try r.readInt64()
-                slot.windowEnds = try r.readInt64()
-                slot.decidedAt = try r.readInt64()
-                let zone = try r.readStringRange()
-                slot.zone = zone.isEmpty ? 0 : (arena.strings.id(bytes: UnsafeRawBufferPointer(rebasing: raw[zone])) ?? 0)
-                slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked
-                slot.basis = snapshot.basis
-                slot.reasons = 0
-                slots[Int(i)] = slot
-            } catch {
-                return  // an unreadable snapshot row: the debtor is decided afresh
-            }
+            guard try r.readUInt8() == Self.snapshotVersion else { return }
+            let code = try r.readUInt8()
+            var slot = slots[Int(i)]
+            slot.debtIndex = try r.readUInt8()
+            slot.phoneIndex = try r.readUInt8()
+            slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag | Self.inSnapshotFlag
+            slot.score = Float(bitPattern: try r.readUInt32())
+            slot.earliest = try r.readInt64()
+            slot.best = try r.readInt64()
+            slot.windowEnds = try r.readInt64()
+            slot.decidedAt = try r.readInt64()
+            let zone = try r.readStringRange()
+            slot.zone = zone.isEmpty ? 0 : (arena.strings.id(bytes: UnsafeRawBufferPointer(rebasing: raw[zone])) ?? 0)
+            slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked
+            slot.basis = basis
+            slot.reasons = 0
+            slots[Int(i)] = slot
+        } catch {
+            return  // an unreadable snapshot row: the debtor is decided afresh
         }
     }
 

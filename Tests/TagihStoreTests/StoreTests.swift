@@ -146,6 +146,49 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
+    /// Pages of encoded records come back in id order with their snapshot rows merged in: rows for every
+    /// other debtor, plus orphan rows (no debtor) before, between and after the page's ids, which are ignored.
+    @Test(arguments: [1, 7, 50, 1_000])
+    func recordPagesMergeSnapshotRows(pageSize: Int) async throws {
+        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
+        var debtors: [Debtor] = []
+        for i in 0..<120 {
+            var d = sampleDebtor
+            d.id = "D-\(String(1000 + i * 3))"
+            debtors.append(d)
+        }
+        let lsns = try await store.upsert(debtors)
+        var rows = debtors.enumerated().filter { $0.offset % 2 == 0 }.map { k, d in
+            SnapshotRow(debtor: d.id, basis: lsns[k] + 5, state: [UInt8(k % 256), 1, 2])
+        }
+        rows += ["A", "D-1001", "D-1200", "Z"].map { SnapshotRow(debtor: $0, basis: 1, state: [9]) }
+        try await store.writeSnapshot(rows)
+        var seen: [String] = []
+        var after: String?
+        while true {
+            let page = try await store.recordPage(after: after, limit: pageSize)
+            if page.count == 0 { break }
+            #expect(page.count <= pageSize)
+            for entry in page.entries {
+                let id = String(decoding: page.bytes[entry.id], as: UTF8.self)
+                let k = debtors.firstIndex { $0.id == id }!
+                let body = try page.bytes[entry.body].withUnsafeBytes { try RecordCoding.decodeDebtor($0) }
+                #expect(body == debtors[k])
+                #expect(entry.lsn == lsns[k])
+                if k % 2 == 0 {
+                    #expect(entry.state.map { Array(page.bytes[$0]) } == [UInt8(k % 256), 1, 2], "\(id)")
+                    #expect(entry.basis == lsns[k] + 5)
+                } else {
+                    #expect(entry.state == nil, "\(id)")
+                }
+                seen.append(id)
+            }
+            after = page.lastID
+        }
+        #expect(seen == debtors.map(\.id).sorted())
+        try await store.close()
+    }
+
     @Test func snapshotRowsComeBackWithDebtors() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         _ = try await store.upsert([sampleDebtor])

@@ -418,6 +418,16 @@ struct IDIndex {
         count += 1
     }
 
+    /// Replaces the table with one holding slots `0..<n`, sized for them at once (recovery loads every record
+    /// first and indexes them in one pass, in slot order: no growth, no rehashing).
+    mutating func rebuild(count n: Int, hash: (UInt32) -> UInt64) {
+        var size = 1024
+        while n * 10 > size * 7 { size *= 2 }
+        buckets = Array(repeating: 0, count: size)
+        count = 0
+        for i in 0..<n { place(Self.bucket(hash(UInt32(i)), size - 1), UInt32(i) + 1) }
+    }
+
     mutating func reserve(_ n: Int) {
         var size = buckets.count
         while n * 10 > size * 7 { size *= 2 }

@@ -81,6 +81,9 @@ public final class Engine: Sendable {
             }
             next = try await following
         }
+        await withTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { await shard.finishLoading() } }
+        }
         if unreadable > 0 {
             logger.error("some stored debtor records could not be read and were skipped",
                          metadata: ["count": "\(unreadable)"])

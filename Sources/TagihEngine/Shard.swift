@@ -28,6 +28,8 @@ actor Shard {
 
     func trimStorage() { state.trimStorage() }
 
+    func finishLoading() { state.finishLoading() }
+
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
         state.settle(now: now)
         return state.snapshotRows(from: start, limit: limit)

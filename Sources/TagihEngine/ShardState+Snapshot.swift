@@ -64,7 +64,14 @@ extension ShardState {
         return failed
     }
 
-    /// Loads one stored record body (see `load(_:_:)`).
+    /// Indexes every loaded record by id (after the last page, before the log is replayed).
+    mutating func finishLoading() {
+        let slots = self.slots
+        let arena = self.arena
+        index.rebuild(count: slots.count) { arena.idHash(at: slots[Int($0)].blob) }
+    }
+
+    /// Loads one stored record body (see `load(_:_:)`); the record is not findable by id until `finishLoading`.
     mutating func load(body: UnsafeRawBufferPointer, lsn: Int64, snapshot: UnsafeRawBufferPointer?, basis: Int64)
         -> Bool
     {
@@ -76,9 +83,7 @@ extension ShardState {
         }
         let i = UInt32(slots.count)
         slots.append(Slot(blob: offset, jurisdiction: jurisdiction, basis: lsn))
-        index.insert(hash: stableHash(UnsafeRawBufferPointer(rebasing: body[id])), slot: i) {
-            arena.idHash(at: slots[Int($0)].blob)
-        }
+        _ = id  // indexed by `finishLoading`, once every record is in
         if let snapshot, basis >= lsn { restore(i, snapshot, basis: basis) }
         return true
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import TagihCore
 
@@ -303,63 +304,74 @@ public final class Store: Sendable {
             var page = RecordPage()
             page.entries.reserveCapacity(limit)
             page.bytes.reserveCapacity(limit * 128)
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, lsn, body FROM debtor WHERE id > ? ORDER BY id LIMIT ?",
-                arguments: [after ?? "", limit])
-            while let row = try rows.next() {
-                let id = try Self.append(row, column: 0, to: &page.bytes)
-                let lsn: Int64 = row[1]
-                let body = try Self.append(row, column: 2, to: &page.bytes)
-                page.entries.append(RecordPage.Entry(id: id, body: body, state: nil, lsn: lsn, basis: 0))
+            // Raw column access: no `Row`/`Data` per value (this loop runs once per debtor at every start).
+            let records = try db.makeStatement(sql: "SELECT id, lsn, body FROM debtor WHERE id > ? ORDER BY id LIMIT ?")
+            try records.setArguments([after ?? "", limit])
+            let r = records.sqliteStatement
+            defer { sqlite3_reset(r) }
+            while try Self.step(r) {
+                let id = Self.append(r, 0, to: &page.bytes)
+                let body = Self.append(r, 2, to: &page.bytes)
+                page.entries.append(
+                    RecordPage.Entry(id: id, body: body, state: nil, lsn: sqlite3_column_int64(r, 1), basis: 0))
             }
             guard let last = page.entries.last else { return page }
             let lastID = String(decoding: page.bytes[last.id], as: UTF8.self)
             page.lastID = lastID
-            let snapshots = try Row.fetchCursor(
-                db,
-                sql: "SELECT debtor, basis, state FROM snapshot_state WHERE debtor > ? AND debtor <= ? ORDER BY debtor",
-                arguments: [after ?? "", lastID])
+            let snapshots = try db.makeStatement(
+                sql: "SELECT debtor, basis, state FROM snapshot_state WHERE debtor > ? AND debtor <= ? ORDER BY debtor")
+            try snapshots.setArguments([after ?? "", lastID])
+            let q = snapshots.sqliteStatement
+            defer { sqlite3_reset(q) }
             var k = 0
-            while let row = try snapshots.next() {
+            while try Self.step(q) {
                 // Advance the record cursor to the first id ≥ the snapshot row's debtor.
                 var order = 1
                 while k < page.entries.count {
-                    order = try Self.compare(row, column: 0, with: page.bytes, page.entries[k].id)
+                    order = Self.compare(q, 0, with: page.bytes, page.entries[k].id)
                     if order <= 0 { break }
                     k += 1
                 }
                 if k == page.entries.count { break }
                 guard order == 0 else { continue }  // a snapshot row of a debtor not in the table: ignore
-                page.entries[k].basis = row[1]
-                page.entries[k].state = try Self.append(row, column: 2, to: &page.bytes)
+                page.entries[k].basis = sqlite3_column_int64(q, 1)
+                page.entries[k].state = Self.append(q, 2, to: &page.bytes)
                 k += 1
             }
             return page
         }
     }
 
-    /// Appends a BLOB or TEXT column's bytes; returns where they are.
-    private static func append(_ row: Row, column: Int, to bytes: inout [UInt8]) throws -> Range<Int> {
-        try row.withUnsafeData(atIndex: column) { data -> Range<Int> in
-            guard let data else { throw StoreError(code: .corruptRecord, message: "a stored value is NULL") }
-            let start = bytes.count
-            data.withUnsafeBytes { bytes.append(contentsOf: $0) }
-            return start..<bytes.count
+    /// Steps a raw statement: true for a row, false at the end.
+    private static func step(_ statement: OpaquePointer) throws -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code:
+            throw StoreError(code: .readFailed, message: "reading the store failed (SQLite result \(code))")
         }
     }
 
+    /// Appends a BLOB or TEXT column's bytes; returns where they are.
+    private static func append(_ statement: OpaquePointer, _ column: Int32, to bytes: inout [UInt8]) -> Range<Int> {
+        let start = bytes.count
+        if let pointer = sqlite3_column_blob(statement, column) {
+            let count = Int(sqlite3_column_bytes(statement, column))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: pointer, count: count))
+        }
+        return start..<bytes.count
+    }
+
     /// Compares a TEXT column's bytes with `bytes[range]` (memcmp order, as SQLite's BINARY collation).
-    private static func compare(_ row: Row, column: Int, with bytes: [UInt8], _ range: Range<Int>) throws -> Int {
-        try row.withUnsafeData(atIndex: column) { data -> Int in
-            guard let data else { return -1 }
-            return data.withUnsafeBytes { a in
-                bytes.withUnsafeBytes { all in
-                    let b = UnsafeRawBufferPointer(rebasing: all[range])
-                    let n = min(a.count, b.count)
-                    let c = n == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, n))
-                    return c != 0 ? c : a.count - b.count
-                }
-            }
+    private static func compare(_ statement: OpaquePointer, _ column: Int32, with bytes: [UInt8], _ range: Range<Int>)
+        -> Int
+    {
+        let pointer = sqlite3_column_blob(statement, column)
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return bytes.withUnsafeBytes { all in
+            let n = min(count, range.count)
+            let c = n == 0 ? 0 : Int(memcmp(pointer!, all.baseAddress! + range.lowerBound, n))
+            return c != 0 ? c : count - range.count
         }
     }
 

@@ -105,12 +105,14 @@ public final class Engine: Sendable {
                 }
             }
         }
+        let replayed = ContinuousClock.now
         let now = clock.now()
         let restoredCount = await withTaskGroup(of: Int.self) { group in
             for shard in shards { group.addTask { await shard.decideAll(now: now) } }
             return await group.reduce(0, +)
         }
         restored.store(restoredCount, ordering: .relaxed)
+        let decided = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
             for shard in shards { group.addTask { await shard.trimStorage() } }
         }
@@ -121,6 +123,7 @@ public final class Engine: Sendable {
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
             "restoredFromSnapshot": "\(restoredCount)", "loadingRecords": "\(loaded - started)",
+            "replayingLog": "\(replayed - loaded)", "deciding": "\(decided - replayed)",
         ])
     }
 
@@ -243,33 +246,37 @@ public final class Engine: Sendable {
         var results = [IngestResult](repeating: .applied, count: events.count)
         var parts = Array(repeating: [Int](), count: shards.count)
         for (i, e) in events.enumerated() { parts[shardIndex(e.debtor)].append(i) }
-        let rejections = await withTaskGroup(of: [(Int, IngestResult)].self) { group in
+        // Validate (one lookup per event; the slot found is reused to apply it after the commit).
+        var slotOf = [UInt32](repeating: .max, count: events.count)
+        let verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
             for (s, part) in parts.enumerated() where !part.isEmpty {
-                group.addTask {
-                    let verdicts = await self.shards[s].validate(part.map { events[$0] })
-                    return zip(part, verdicts).compactMap { i, v in v.map { (i, $0) } }
-                }
+                group.addTask { (s, await self.shards[s].validate(events, part)) }
             }
-            var all: [(Int, IngestResult)] = []
-            for await chunk in group { all += chunk }
+            var all: [(Int, [Result<UInt32, Rejection>])] = []
+            for await chunk in group { all.append(chunk) }
             return all
         }
-        var rejected = Set<Int>()
-        for (i, r) in rejections {
-            results[i] = r
-            rejected.insert(i)
+        var valid: [Int] = []
+        valid.reserveCapacity(events.count)
+        for (s, verdict) in verdicts {
+            for (i, v) in zip(parts[s], verdict) {
+                switch v {
+                case .success(let slot): slotOf[i] = slot
+                case .failure(let r): results[i] = .rejected(code: r.code, message: r.message)
+                }
+            }
         }
-        let valid = events.indices.filter { !rejected.contains($0) }
+        for i in events.indices where slotOf[i] != .max { valid.append(i) }
         if valid.isEmpty {
             metrics.eventsRejected.increment(by: results.count)
             return results
         }
-        let appended = try await store.append(valid.map { events[$0] })
-        var toApply = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
+        let appended = try await store.append(valid.count == events.count ? events : valid.map { events[$0] })
+        var toApply = Array(repeating: [(index: Int, lsn: Int64, slot: UInt32)](), count: shards.count)
         for (k, i) in valid.enumerated() {
             switch appended[k] {
             case .applied(let lsn):
-                toApply[shardIndex(events[i].debtor)].append((events[i], lsn))
+                toApply[shardIndex(events[i].debtor)].append((i, lsn, slotOf[i]))
             case .duplicate:
                 results[i] = .duplicate
             }
@@ -277,7 +284,7 @@ public final class Engine: Sendable {
         let now = clock.now()
         await withTaskGroup(of: Void.self) { group in
             for (s, part) in toApply.enumerated() where !part.isEmpty {
-                group.addTask { await self.shards[s].apply(part, now: now) }
+                group.addTask { await self.shards[s].apply(events, part, now: now) }
             }
         }
         var applied = 0

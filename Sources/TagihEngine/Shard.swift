@@ -35,7 +35,15 @@ actor Shard {
         return state.snapshotRows(from: start, limit: limit)
     }
 
-    func validate(_ events: [StoredEvent]) -> [IngestResult?] { events.map { state.validate($0) } }
+    /// For each event at `indices`: its debtor's slot, or why it is refused.
+    func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
+        indices.map { state.validate(events[$0]) }
+    }
+
+    /// Applies events to known slots (from `validate`).
+    func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
+        for item in items { state.apply(events[item.index], lsn: item.lsn, now: now, slot: item.slot) }
+    }
 
     func apply(_ events: [(StoredEvent, Int64)], now: UnixSeconds?) {
         for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }

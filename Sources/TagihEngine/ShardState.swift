@@ -1,6 +1,12 @@
 import TagihCore
 import TagihStore
 
+/// Why an event was refused (becomes ``IngestResult/rejected(code:message:)``).
+struct Rejection: Error {
+    var code: String
+    var message: String
+}
+
 /// Where a slot is in the queues.
 enum SlotState: UInt8 {
     case blocked = 0
@@ -161,28 +167,32 @@ struct ShardState {
         return result
     }
 
-    /// Checks that an event names a known debtor and debt; nil when it does.
-    func validate(_ event: StoredEvent) -> IngestResult? {
+    /// Checks that an event names a known debtor and debt: `.failure` with the rejection, or the debtor's slot
+    /// (slots are never removed or renumbered, so `apply(_:lsn:now:slot:)` can use it after the commit).
+    func validate(_ event: StoredEvent) -> Result<UInt32, Rejection> {
         let (debtorID, debtID): (String, String?)
         switch event {
         case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
         case .payment(let p): (debtorID, debtID) = (p.debtor, p.debt)
         case .leaseExpired(let l): (debtorID, debtID) = (l.debtor, l.debt)
         case .leaseGranted, .leaseReleased:
-            return .rejected(code: "invalid_event", message: "lease grants and releases are logged by the engine only")
+            return .failure(
+                Rejection(code: "invalid_event", message: "lease grants and releases are logged by the engine only"))
         case .clearance(let c):
             if c.kind == .dispute && (c.debt ?? "").isEmpty {
-                return .rejected(code: "missing_field", message: "debt: a dispute is cleared per debt; name the debt")
+                return .failure(
+                    Rejection(code: "missing_field", message: "debt: a dispute is cleared per debt; name the debt"))
             }
             (debtorID, debtID) = (c.debtor, c.kind == .dispute ? c.debt : nil)
         }
         guard let i = find(debtorID) else {
-            return .rejected(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first")
+            return .failure(
+                Rejection(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first"))
         }
         if let debtID, !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
-            return .rejected(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'")
+            return .failure(Rejection(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'"))
         }
-        return nil
+        return .success(i)
     }
 
     /// Adds a durable event to the debtor's history. At runtime (`now` not nil) it also ends a lease the event
@@ -192,8 +202,8 @@ struct ShardState {
     /// An expired lease counts as a placed call until the outcome for the same lease arrives, which replaces it;
     /// an expiry applied after that outcome adds nothing. Either order gives the same history, so runtime and
     /// replay (log order) agree.
-    mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?) {
-        guard let i = find(event.debtor) else { return }
+    mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?, slot: UInt32? = nil) {
+        guard let i = slot ?? find(event.debtor) else { return }
         switch event {
         case .leaseGranted(let g):
             if now == nil { replayGrant(g, slot: i, lsn: lsn) }

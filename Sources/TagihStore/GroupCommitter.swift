@@ -1,11 +1,27 @@
 import DequeModule
 import Foundation
 import GRDB
+import GRDBSQLite
 import TagihCore
+
+/// An event ready for the log: encoded by the caller's task, so the single writer only binds and inserts.
+struct EncodedEvent: Sendable {
+    var kind: Int64
+    var key: String
+    var debtor: String
+    var body: [UInt8]
+
+    init(_ event: StoredEvent) {
+        kind = Int64(event.kind)
+        key = event.key
+        debtor = event.debtor
+        body = RecordCoding.encode(event)
+    }
+}
 
 /// One caller's writes.
 enum WriteRequest: Sendable {
-    case events([StoredEvent])
+    case events([EncodedEvent])
     case debtors([Debtor])
 
     var count: Int {
@@ -133,14 +149,36 @@ actor GroupCommitter {
                     insertEvent = try db.cachedStatement(
                         sql: "INSERT OR IGNORE INTO event (lsn, kind, key, debtor, body) VALUES (?, ?, ?, ?, ?)")
                 }
+                let statement = insertEvent!.sqliteStatement
+                let connection = db.sqliteConnection
                 var results: [AppendResult] = []
                 results.reserveCapacity(events.count)
                 for event in events {
                     let candidate = lsn + 1
-                    try insertEvent!.execute(arguments: [
-                        candidate, event.kind, event.key, event.debtor, Data(RecordCoding.encode(event)),
-                    ])
-                    if db.changesCount == 1 {
+                    // Raw binds and step (this loop is the single writer's hot path): the key, debtor and body
+                    // bytes stay valid for the step (SQLITE_STATIC), nothing is copied.
+                    var key = event.key
+                    var debtor = event.debtor
+                    let code = key.withUTF8 { k in
+                        debtor.withUTF8 { d in
+                            event.body.withUnsafeBytes { b -> Int32 in
+                                sqlite3_bind_int64(statement, 1, candidate)
+                                sqlite3_bind_int64(statement, 2, event.kind)
+                                sqlite3_bind_text(statement, 3, k.baseAddress, Int32(k.count), nil)
+                                sqlite3_bind_text(statement, 4, d.baseAddress, Int32(d.count), nil)
+                                sqlite3_bind_blob(statement, 5, b.baseAddress, Int32(b.count), nil)
+                                let code = sqlite3_step(statement)
+                                sqlite3_reset(statement)
+                                return code
+                            }
+                        }
+                    }
+                    sqlite3_clear_bindings(statement)
+                    guard code == SQLITE_DONE else {
+                        let message = String(cString: sqlite3_errmsg(connection))
+                        throw StoreError(code: .writeFailed, message: "appending to the log failed: \(message)")
+                    }
+                    if sqlite3_changes(connection) == 1 {
                         lsn = candidate
                         results.append(.applied(lsn: candidate))
                     } else {

@@ -195,7 +195,8 @@ public final class Store: Sendable {
     /// - Throws: ``StoreError`` with code `write_failed`; then nothing of the batch was acknowledged.
     public func append(_ events: [StoredEvent]) async throws -> [AppendResult] {
         if events.isEmpty { return [] }
-        guard case .events(let results) = try await committer.submit(.events(events)) else { preconditionFailure() }
+        let encoded = events.map(EncodedEvent.init)  // on the caller's task, not the single writer's
+        guard case .events(let results) = try await committer.submit(.events(encoded)) else { preconditionFailure() }
         return results
     }
 

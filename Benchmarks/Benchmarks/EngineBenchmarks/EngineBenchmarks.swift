@@ -84,10 +84,12 @@ func residentBytes() -> Int {
     return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-func openEngine(_ directory: String, clock: VirtualClock) async throws -> Engine {
+func openEngine(_ directory: String, clock: VirtualClock, verbose: Bool = false) async throws -> Engine {
     var configuration = EngineConfiguration(dataDirectory: directory)
     configuration.leaseTTL = 600
-    return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
+    var log = logger
+    if verbose { log.logLevel = .info }  // prints the recovery phases
+    return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: log)
 }
 
 func seconds(_ d: Duration) -> Double {
@@ -113,7 +115,7 @@ let benchmarks: @Sendable () -> Void = {
         closure: { benchmark in
             let before = residentBytes()
             let started = ContinuousClock.now
-            let engine = try await openEngine(largeDirectory, clock: VirtualClock(start: t0))
+            let engine = try await openEngine(largeDirectory, clock: VirtualClock(start: t0), verbose: true)
             let elapsed = ContinuousClock.now - started
             let after = residentBytes()
             let count = await engine.count()

@@ -132,6 +132,10 @@ public final class Store: Sendable {
             try await pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync)")
                 try db.execute(sql: "PRAGMA cache_size = -65536")
+                // Checkpoint the WAL every 16,384 pages (64 MiB) instead of SQLite's 1,000: a checkpoint runs inside
+                // the commit that crosses the limit, and pages rewritten by many commits (index leaves, `meta`)
+                // are copied into the database once per checkpoint.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(configuration.walCheckpointPages)")
             }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }

@@ -78,6 +78,15 @@ func prepareSnapshot(_ directory: String, _ n: Int) async throws {
           + "writing the snapshot at close: \(seconds(ContinuousClock.now - opened)) s")
 }
 
+/// CPU seconds (user + system) this process has used so far: a figure that does not depend on how many other
+/// processes share the cores.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
@@ -114,6 +123,7 @@ let benchmarks: @Sendable () -> Void = {
             maxIterations: 1),
         closure: { benchmark in
             let before = residentBytes()
+            let cpuBefore = cpuSeconds()
             let started = ContinuousClock.now
             let engine = try await openEngine(largeDirectory, clock: VirtualClock(start: t0), verbose: true)
             let elapsed = ContinuousClock.now - started
@@ -125,8 +135,8 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(.custom("seconds to ready", polarity: .prefersSmaller, useScalingFactor: false),
                                   Int(seconds(elapsed).rounded()))
             let queues = await engine.queueCounts()
-            print("restart: \(count) debtors ready in \(seconds(elapsed)) s; RSS \(before >> 20) → \(after >> 20) MiB "
-                  + "(\(perDebtor) B/debtor); queues \(queues)")
+            print("restart: \(count) debtors ready in \(seconds(elapsed)) s using \(cpuSeconds() - cpuBefore) CPU s; "
+                  + "RSS \(before >> 20) → \(after >> 20) MiB (\(perDebtor) B/debtor); queues \(queues)")
             try await engine.close()
         },
         setup: {
@@ -228,6 +238,7 @@ let benchmarks: @Sendable () -> Void = {
             let perStream = 10_000
             let outcomes: [Outcome] = [.noAnswer, .busy, .voicemail, .noAnswer, .rightParty, .noAnswer, .abandoned]
             let started = ContinuousClock.now
+            let cpuBefore = cpuSeconds()
             let applied = try await withThrowingTaskGroup(of: Int.self) { group in
                 for stream in 0..<32 {
                     group.addTask {
@@ -249,13 +260,15 @@ let benchmarks: @Sendable () -> Void = {
                 return try await group.reduce(0, +)
             }
             let elapsed = seconds(ContinuousClock.now - started)
+            let cpu = cpuSeconds() - cpuBefore
             benchmark.stopMeasurement()
             benchmark.measurement(.custom("outcomes per second", polarity: .prefersLarger, useScalingFactor: false),
                                   Int(Double(applied) / elapsed))
             let settleStarted = ContinuousClock.now
             await engine.settle()
             let settle = seconds(ContinuousClock.now - settleStarted)
-            print("ingest: \(applied) outcomes acknowledged (durable) in \(elapsed) s = \(Int(Double(applied) / elapsed))/s; "
+            print("ingest: \(applied) outcomes acknowledged (durable) in \(elapsed) s = \(Int(Double(applied) / elapsed))/s "
+                  + "using \(cpu) CPU s (\(Int(cpu * 1e6 / Double(max(1, applied)))) µs per outcome); "
                   + "re-deciding the touched debtors afterwards took \(settle) s "
                   + "(= \(Int(Double(applied) / (elapsed + settle)))/s including it); "
                   + "commits \(await engine.store.commitStatistics())")

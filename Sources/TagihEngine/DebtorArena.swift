@@ -31,17 +31,32 @@ struct Interner {
 
     /// The id of the UTF-8 string in `bytes` (interning it when new); nil when the table is full.
     mutating func id(bytes: UnsafeRawBufferPointer) -> UInt16? {
-        let hash = stableHash(bytes)
-        let cached = recent[Int(truncatingIfNeeded: hash & 255)]
+        let slot = Self.cacheSlot(bytes)
+        let cached = recent[slot]
         if cached != 0 && matches(cached, bytes) { return cached }
+        let hash = stableHash(bytes)
         if let id = byHash[hash], matches(id, bytes) {
-            recent[Int(truncatingIfNeeded: hash & 255)] = id
+            recent[slot] = id
             return id
         }
         guard let id = id(String(decoding: bytes, as: UTF8.self)) else { return nil }
         byHash[hash] = id
-        recent[Int(truncatingIfNeeded: hash & 255)] = id
+        recent[slot] = id
         return id
+    }
+
+    /// The cache slot of a string: its length and last eight bytes, mixed (cheaper than hashing every byte;
+    /// names that share a prefix, like zones, differ at the end).
+    @inline(__always) private static func cacheSlot(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var tail: UInt64 = 0
+        let n = bytes.count
+        if n >= 8 {
+            tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else {
+            for i in 0..<n { tail = tail << 8 | UInt64(bytes[i]) }
+        }
+        let mixed = (tail ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: mixed >> 56)
     }
 
     private func matches(_ id: UInt16, _ bytes: UnsafeRawBufferPointer) -> Bool {

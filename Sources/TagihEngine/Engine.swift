@@ -113,9 +113,8 @@ public final class Engine: Sendable {
         }
         restored.store(restoredCount, ordering: .relaxed)
         let decided = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for shard in shards { group.addTask { await shard.trimStorage() } }
-        }
+        // No trimming of spare array capacity: pages never touched are not resident, and copying 10 M slots and
+        // their records once more costs a second of CPU and twice the memory while it runs.
         // Leases restored from the log that ran out while the process was down are logged as expired now
         // (counted once: the expiry is keyed by the lease id).
         await tick()

@@ -127,6 +127,8 @@ public final class Store: Sendable {
             var config = Configuration()
             config.label = "tagih.store"
             config.busyMode = .timeout(10)
+            // Readers map the file instead of copying every page through read(2) (recovery reads it all).
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
             let pool = try DatabasePool(path: configuration.path, configuration: config)
             let sync = configuration.durability == .full ? "FULL" : "NORMAL"
             try await pool.writeWithoutTransaction { db in

@@ -60,12 +60,14 @@ public final class Engine: Sendable {
         let pageSize = configuration.store.readPageSize
         var total = 0
         var unreadable = 0
-        var next = try await store.recordPage(after: nil, limit: pageSize)
+        let reader = try store.openRecordReader()
+        defer { try? reader.close() }
+        var next = try await reader.recordPage(after: nil, limit: pageSize)
         while next.count > 0 {
             let page = next
             total += page.count
             async let following =
-                page.count < pageSize ? RecordPage() : store.recordPage(after: page.lastID, limit: pageSize)
+                page.count < pageSize ? RecordPage() : reader.recordPage(after: page.lastID, limit: pageSize)
             var parts = Array(repeating: [Int32](), count: shards.count)
             page.bytes.withUnsafeBytes { raw in
                 for (k, entry) in page.entries.enumerated() {

@@ -127,8 +127,6 @@ public final class Store: Sendable {
             var config = Configuration()
             config.label = "tagih.store"
             config.busyMode = .timeout(10)
-            // Readers map the file instead of copying every page through read(2) (recovery reads it all).
-            config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
             let pool = try DatabasePool(path: configuration.path, configuration: config)
             let sync = configuration.durability == .full ? "FULL" : "NORMAL"
             try await pool.writeWithoutTransaction { db in
@@ -307,7 +305,27 @@ public final class Store: Sendable {
     /// snapshot row, into one contiguous ``RecordPage``. The snapshot rows are read by a second sequential scan
     /// over the same id range and merged (both tables are ordered by id), not looked up one by one.
     public func recordPage(after: String?, limit: Int) async throws -> RecordPage {
-        try await read { db in
+        try await read { db in try Self.recordPage(db, after: after, limit: limit) }
+    }
+
+    /// Opens a read-only connection of its own for reading every record at start: it maps the database file
+    /// into memory (no copy of each page through read(2)), and closing it unmaps the file again, so the
+    /// mapping does not stay in the process's resident memory. Close it when done.
+    /// - Throws: ``StoreError`` with code `cannot_open`.
+    public func openRecordReader() throws -> RecordReader {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "tagih.store.recovery"
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 2147418112") }
+        do {
+            return RecordReader(queue: try DatabaseQueue(path: configuration.path, configuration: config))
+        } catch {
+            throw StoreError(code: .cannotOpen, message: "cannot open a reader on \(configuration.path)", cause: error)
+        }
+    }
+
+    static func recordPage(_ db: Database, after: String?, limit: Int) throws -> RecordPage {
+        do {
             var page = RecordPage()
             page.entries.reserveCapacity(limit)
             page.bytes.reserveCapacity(limit * 128)
@@ -347,6 +365,26 @@ public final class Store: Sendable {
             }
             return page
         }
+    }
+
+    /// A read-only connection for reading every record at start (``Store/openRecordReader()``).
+    public final class RecordReader: Sendable {
+        let queue: DatabaseQueue
+        init(queue: DatabaseQueue) { self.queue = queue }
+
+        /// Reads one page; see ``Store/recordPage(after:limit:)``.
+        public func recordPage(after: String?, limit: Int) async throws -> RecordPage {
+            do {
+                return try await queue.read { db in try Store.recordPage(db, after: after, limit: limit) }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError(code: .readFailed, message: "a read of the store failed", cause: error)
+            }
+        }
+
+        /// Closes the connection (and unmaps the file).
+        public func close() throws { try queue.close() }
     }
 
     /// Steps a raw statement: true for a row, false at the end.

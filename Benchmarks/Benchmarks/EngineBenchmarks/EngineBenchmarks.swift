@@ -82,9 +82,17 @@ func prepareSnapshot(_ directory: String, _ n: Int) async throws {
 /// processes share the cores.
 func cpuSeconds() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// Anonymous resident memory (heap; without file pages such as a memory-mapped database), from /proc.
+func anonymousResidentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
+    else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
 }
 
 func residentBytes() -> Int {
@@ -123,6 +131,7 @@ let benchmarks: @Sendable () -> Void = {
             maxIterations: 1),
         closure: { benchmark in
             let before = residentBytes()
+            let anonymousBefore = anonymousResidentBytes()
             let cpuBefore = cpuSeconds()
             let started = ContinuousClock.now
             let engine = try await openEngine(largeDirectory, clock: VirtualClock(start: t0), verbose: true)
@@ -136,7 +145,8 @@ let benchmarks: @Sendable () -> Void = {
                                   Int(seconds(elapsed).rounded()))
             let queues = await engine.queueCounts()
             print("restart: \(count) debtors ready in \(seconds(elapsed)) s using \(cpuSeconds() - cpuBefore) CPU s; "
-                  + "RSS \(before >> 20) → \(after >> 20) MiB (\(perDebtor) B/debtor); queues \(queues)")
+                  + "RSS \(before >> 20) → \(after >> 20) MiB (\(perDebtor) B/debtor); anonymous RSS "
+                  + "\((anonymousResidentBytes() - anonymousBefore) / max(1, count)) B/debtor; queues \(queues)")
             try await engine.close()
         },
         setup: {

@@ -355,7 +355,7 @@ public final class Engine: Sendable {
         }
         var parts = Array(repeating: [(id: String, lsn: Int64)](), count: shards.count)
         do {
-            let results = try await store.append(grants)
+            let results = try await store.append(grants, durability: configuration.leaseDurability)
             for (lease, result) in zip(leases, results) {
                 // A duplicate would be a lease id reused across runs (a 1 in 2^32 start tag collision); its grant
                 // is in the log under the earlier lease, so it is treated as durable at the log's current end.
@@ -395,7 +395,7 @@ public final class Engine: Sendable {
         if releases.isEmpty { return 0 }
         let results: [AppendResult]
         do {
-            results = try await store.append(releases.map { .leaseReleased($0) })
+            results = try await store.append(releases.map { .leaseReleased($0) }, durability: configuration.leaseDurability)
         } catch {
             logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
             return 0

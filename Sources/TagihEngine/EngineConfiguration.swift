@@ -17,6 +17,14 @@ public struct EngineConfiguration: Sendable {
     public var snapshotIntervalSeconds: Int
     /// How many ready debtors a shard re-scores per tick after the hour changes. Default 50,000.
     public var rescoreBatch: Int
+    /// How durable a lease grant (and a release) is before the lease is handed out. Default: the store's
+    /// durability (``StoreConfiguration/Durability/full``: fsynced, survives a power loss).
+    /// ``StoreConfiguration/Durability/normal`` commits grants without their own fsync: a grant survives a
+    /// crash or kill of the process (it is in the WAL file) and becomes power-loss safe with the next fully
+    /// synchronous commit (the next outcome batch) or checkpoint; after a power loss the leases granted since
+    /// then (usually milliseconds) may be forgotten and those debtors leased again. About 3-5× the lease
+    /// throughput when dialers are few (see Benchmarks/results/engine.md).
+    public var leaseDurability: StoreConfiguration.Durability? = nil
 
     /// Creates a configuration; see each property for its default.
     public init(

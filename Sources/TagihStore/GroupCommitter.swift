@@ -21,12 +21,14 @@ struct EncodedEvent: Sendable {
 
 /// One caller's writes.
 enum WriteRequest: Sendable {
-    case events([EncodedEvent])
+    /// Events; `relaxed`: the caller accepts a commit that survives a process crash but is fsynced only with
+    /// the next fully synchronous commit (see ``StoreConfiguration/Durability/normal``).
+    case events([EncodedEvent], relaxed: Bool)
     case debtors([Debtor])
 
     var count: Int {
         switch self {
-        case .events(let e): e.count
+        case .events(let e, _): e.count
         case .debtors(let d): d.count
         }
     }
@@ -68,8 +70,12 @@ actor GroupCommitter {
     /// Write requests acknowledged since open.
     private(set) var requests = 0
 
-    init(pool: DatabasePool, lsn: Int64, maxRows: Int) {
+    /// Whether the writer runs with `synchronous = FULL` (relaxed batches then switch to NORMAL for their commit).
+    private let fullySynchronous: Bool
+
+    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool) {
         self.pool = pool
+        self.fullySynchronous = fullySynchronous
         self.currentLSN = lsn
         self.maxRows = maxRows
     }
@@ -106,7 +112,23 @@ actor GroupCommitter {
         let snapshot = batch
         let outcome: Result<([WriteResponse], Int64), any Error>
         do {
-            outcome = .success(try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
+            let relaxed = fullySynchronous && snapshot.allSatisfy { if case .events(_, true) = $0 { true } else { false } }
+            if relaxed {
+                // Only writes whose callers accept process-crash durability: commit without the WAL fsync, then
+                // restore FULL (the next FULL commit fsyncs these frames too).
+                outcome = .success(try await pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                    defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                    var result: ([WriteResponse], Int64)?
+                    try db.inTransaction {
+                        result = try Self.commit(snapshot, startingAfter: start, in: db)
+                        return .commit
+                    }
+                    return result!
+                })
+            } else {
+                outcome = .success(try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
+            }
         } catch {
             outcome = .failure(StoreError(code: .writeFailed, message: "the write transaction failed; retry", cause: error))
         }
@@ -144,7 +166,7 @@ actor GroupCommitter {
         var upsertDebtor: Statement?
         for request in batch {
             switch request {
-            case .events(let events):
+            case .events(let events, _):
                 if insertEvent == nil {
                     insertEvent = try db.cachedStatement(
                         sql: "INSERT OR IGNORE INTO event (lsn, kind, key, debtor, body) VALUES (?, ?, ?, ?, ?)")

@@ -114,7 +114,9 @@ public final class Store: Sendable {
         self.configuration = configuration
         self.pool = pool
         self.logger = logger
-        self.committer = GroupCommitter(pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction))
+        self.committer = GroupCommitter(
+            pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
+            fullySynchronous: configuration.durability == .full)
     }
 
     /// Opens (creating and migrating when needed) the store in `configuration.directory`.
@@ -195,12 +197,20 @@ public final class Store: Sendable {
     }
 
     /// Appends events to the log, group-committed with every concurrent writer. Returns after the commit is
-    /// durable. A repeated (kind, key) is reported as ``AppendResult/duplicate`` and not written again.
+    /// durable at `durability` (default: the store's ``StoreConfiguration/durability``; asking for
+    /// ``StoreConfiguration/Durability/normal`` in a `full` store lets a transaction made only of such writes
+    /// skip the WAL fsync: it survives a crash of the process, and is fsynced with the next full commit).
+    /// A repeated (kind, key) is reported as ``AppendResult/duplicate`` and not written again.
     /// - Throws: ``StoreError`` with code `write_failed`; then nothing of the batch was acknowledged.
-    public func append(_ events: [StoredEvent]) async throws -> [AppendResult] {
+    public func append(_ events: [StoredEvent], durability: StoreConfiguration.Durability? = nil) async throws
+        -> [AppendResult]
+    {
         if events.isEmpty { return [] }
         let encoded = events.map(EncodedEvent.init)  // on the caller's task, not the single writer's
-        guard case .events(let results) = try await committer.submit(.events(encoded)) else { preconditionFailure() }
+        let relaxed = (durability ?? configuration.durability) == .normal
+        guard case .events(let results) = try await committer.submit(.events(encoded, relaxed: relaxed)) else {
+            preconditionFailure()
+        }
         return results
     }
 

@@ -189,6 +189,23 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
+    /// A batch that asks only for process-crash durability commits without the WAL fsync and the writer is back
+    /// to FULL afterwards; the rows are there and the key space is shared with fully synchronous appends.
+    @Test func relaxedAppendsKeepTheStoreFullySynchronous() async throws {
+        let dir = temporaryDirectory()
+        let store = try await Store.open(configuration: .init(directory: dir))
+        let first = try await store.append([.outcome(outcome("r-1"))], durability: .normal)
+        #expect(first.count == 1 && first[0] != .duplicate)
+        #expect(try await store.synchronousLevel() == 2)
+        #expect(try await store.append([.outcome(outcome("r-1"))]) == [.duplicate])
+        let second = try await store.append([.outcome(outcome("r-2"))])
+        #expect(second[0] != .duplicate)
+        try await store.close()
+        let reopened = try await Store.open(configuration: .init(directory: dir))
+        #expect(try await reopened.eventCount() == 2)
+        try await reopened.close()
+    }
+
     @Test func snapshotRowsComeBackWithDebtors() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         _ = try await store.upsert([sampleDebtor])

@@ -101,9 +101,13 @@ func residentBytes() -> Int {
     return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-func openEngine(_ directory: String, clock: VirtualClock, verbose: Bool = false) async throws -> Engine {
+func openEngine(
+    _ directory: String, clock: VirtualClock, verbose: Bool = false,
+    leaseDurability: StoreConfiguration.Durability? = nil
+) async throws -> Engine {
     var configuration = EngineConfiguration(dataDirectory: directory)
     configuration.leaseTTL = 600
+    configuration.leaseDurability = leaseDurability
     var log = logger
     if verbose { log.logLevel = .info }  // prints the recovery phases
     return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: log)
@@ -155,45 +159,52 @@ let benchmarks: @Sendable () -> Void = {
         })
 
     // 2. Lease throughput from the engine alone: dialers of 100 leases each, 8 at a time, on the large store.
-    Benchmark(
-        "Lease throughput (\(debtorCount) debtors, batches of 100, 8 concurrent dialers)",
-        configuration: Benchmark.Configuration(
-            metrics: [.wallClock, .custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false)],
-            timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(600),
-            maxIterations: 3),
-        closure: { benchmark in
-            let engine = engineBox.value!
-            let target = min(400_000, debtorCount / 5)
-            let started = ContinuousClock.now
-            let leased = await withTaskGroup(of: Int.self) { group in
-                for dialer in 0..<8 {
-                    group.addTask {
-                        var total = 0
-                        while total < target / 8 {
-                            let got = await engine.lease(100, holder: "dialer-\(dialer)").count
-                            if got == 0 { break }
-                            total += got
+    //    Every grant is logged (group commit) before the lease is returned: fsynced (the default), or, in the
+    //    second run, committed without its own fsync (`leaseDurability = .normal`: survives a process crash).
+    for durability in [StoreConfiguration.Durability.full, .normal] {
+        Benchmark(
+            "Lease throughput (\(debtorCount) debtors, batches of 100, 8 concurrent dialers, grants "
+                + (durability == .full ? "fsynced)" : "without fsync)"),
+            configuration: Benchmark.Configuration(
+                metrics: [.wallClock, .custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false)],
+                timeUnits: .milliseconds, warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(600),
+                maxIterations: 3),
+            closure: { benchmark in
+                let engine = engineBox.value!
+                let target = min(400_000, debtorCount / 5)
+                let started = ContinuousClock.now
+                let leased = await withTaskGroup(of: Int.self) { group in
+                    for dialer in 0..<8 {
+                        group.addTask {
+                            var total = 0
+                            while total < target / 8 {
+                                let got = await engine.lease(100, holder: "dialer-\(dialer)").count
+                                if got == 0 { break }
+                                total += got
+                            }
+                            return total
                         }
-                        return total
                     }
+                    return await group.reduce(0, +)
                 }
-                return await group.reduce(0, +)
-            }
-            let elapsed = seconds(ContinuousClock.now - started)
-            benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
-                                  Int(Double(leased) / elapsed))
-            print("lease: \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s")
-            benchmark.stopMeasurement()
-            for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
-        },
-        setup: {
-            try await prepareStore(largeDirectory, debtorCount)
-            engineBox.value = try await openEngine(largeDirectory, clock: VirtualClock(start: t0))
-        },
-        teardown: {
-            try await engineBox.value?.close()
-            engineBox.value = nil
-        })
+                let elapsed = seconds(ContinuousClock.now - started)
+                benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
+                                      Int(Double(leased) / elapsed))
+                print("lease (\(durability)): \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s; "
+                      + "commits \(await engine.store.commitStatistics())")
+                benchmark.stopMeasurement()
+                for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
+            },
+            setup: {
+                try await prepareStore(largeDirectory, debtorCount)
+                engineBox.value = try await openEngine(
+                    largeDirectory, clock: VirtualClock(start: t0), leaseDurability: durability)
+            },
+            teardown: {
+                try await engineBox.value?.close()
+                engineBox.value = nil
+            })
+    }
 
     // 3. The VICIdial-style SQL hopper on the same SQLite data: refill 100 at a time (SELECT … ORDER BY … LIMIT,
     //    then UPDATE), 8 concurrent dialers.

@@ -100,7 +100,24 @@ public final class Engine: Sendable {
             lsn = page.last!.lsn
             eventCount += page.count
             var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
-            for e in page { parts[shardIndex(e.event.debtor)].append((e.event, e.lsn)) }
+            for e in page {
+                switch e.event {
+                case .leasesGranted(let batch):  // a batch spans shards: each gets its part
+                    var perShard = Array(repeating: [LeaseGrant](), count: shards.count)
+                    for g in batch.grants { perShard[shardIndex(g.debtor)].append(g) }
+                    for (s, part) in perShard.enumerated() where !part.isEmpty {
+                        parts[s].append((.leasesGranted(LeaseGrants(id: batch.id, grants: part)), e.lsn))
+                    }
+                case .leasesReleased(let batch):
+                    var perShard = Array(repeating: [LeaseRelease](), count: shards.count)
+                    for r in batch.releases { perShard[shardIndex(r.debtor)].append(r) }
+                    for (s, part) in perShard.enumerated() where !part.isEmpty {
+                        parts[s].append((.leasesReleased(LeaseReleases(id: batch.id, releases: part)), e.lsn))
+                    }
+                default:
+                    parts[shardIndex(e.event.debtor)].append((e.event, e.lsn))
+                }
+            }
             await withTaskGroup(of: Void.self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
                     group.addTask { await self.shards[s].apply(part, now: nil) }
@@ -349,19 +366,17 @@ public final class Engine: Sendable {
     /// grant was committed; none when the log cannot be written (the debtors are given back).
     private func makeDurable(_ leases: [Lease], now: UnixSeconds) async -> [Lease] {
         if leases.isEmpty { return leases }
-        let grants = leases.map {
-            StoredEvent.leaseGranted(LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone,
-                                                holder: $0.holder, leasedAt: $0.leasedAt, expires: $0.expires))
-        }
+        let grants = LeaseGrants(id: leases[0].id, grants: leases.map {
+            LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone, holder: $0.holder,
+                       leasedAt: $0.leasedAt, expires: $0.expires)
+        })
         var parts = Array(repeating: [(id: String, lsn: Int64)](), count: shards.count)
         do {
-            let results = try await store.append(grants, durability: configuration.leaseDurability)
-            for (lease, result) in zip(leases, results) {
-                // A duplicate would be a lease id reused across runs (a 1 in 2^32 start tag collision); its grant
-                // is in the log under the earlier lease, so it is treated as durable at the log's current end.
-                let lsn: Int64 = if case .applied(let lsn) = result { lsn } else { await store.lastLSN() }
-                parts[shardIndex(lease.debtor)].append((lease.id, lsn))
-            }
+            let result = try await store.append([.leasesGranted(grants)], durability: configuration.leaseDurability)
+            // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
+            // are then treated as durable at the log's current end.
+            let lsn: Int64 = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }
+            for lease in leases { parts[shardIndex(lease.debtor)].append((lease.id, lsn)) }
         } catch {
             logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
             for lease in leases { parts[shardIndex(lease.debtor)].append((lease.id, 0)) }
@@ -393,17 +408,27 @@ public final class Engine: Sendable {
         var releases: [LeaseRelease] = []
         for shard in shards { releases += await shard.leasesHeld(by: holder, now: now) }
         if releases.isEmpty { return 0 }
+        // One event per 1,000 releases.
+        let batches = stride(from: 0, to: releases.count, by: 1_000).map {
+            let chunk = Array(releases[$0..<min(releases.count, $0 + 1_000)])
+            return LeaseReleases(id: "R" + chunk[0].lease, releases: chunk)
+        }
         let results: [AppendResult]
         do {
-            results = try await store.append(releases.map { .leaseReleased($0) }, durability: configuration.leaseDurability)
+            results = try await store.append(batches.map { .leasesReleased($0) },
+                                             durability: configuration.leaseDurability)
         } catch {
             logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
             return 0
         }
         var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
-        for (release, result) in zip(releases, results) {
+        for (batch, result) in zip(batches, results) {
             let lsn: Int64 = if case .applied(let lsn) = result { lsn } else { 0 }
-            parts[shardIndex(release.debtor)].append((.leaseReleased(release), lsn))
+            var perShard = Array(repeating: [LeaseRelease](), count: shards.count)
+            for release in batch.releases { perShard[shardIndex(release.debtor)].append(release) }
+            for (s, part) in perShard.enumerated() where !part.isEmpty {
+                parts[s].append((.leasesReleased(LeaseReleases(id: batch.id, releases: part)), lsn))
+            }
         }
         await withTaskGroup(of: Void.self) { group in
             for (s, part) in parts.enumerated() where !part.isEmpty {

@@ -1,7 +1,7 @@
 import TagihCore
 import TagihStore
 
-/// Leases: granted by `take`, made durable by the engine (a `leaseGranted` event) and then `confirm`ed before the
+/// Leases: granted by `take`, made durable by the engine (one `leasesGranted` event per call) and then `confirm`ed before the
 /// dialer sees them; ended by their outcome, their expiry or a release, each a logged event. Recovery replays
 /// the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases still open.
 extension ShardState {

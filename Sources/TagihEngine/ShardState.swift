@@ -175,7 +175,7 @@ struct ShardState {
         case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
         case .payment(let p): (debtorID, debtID) = (p.debtor, p.debt)
         case .leaseExpired(let l): (debtorID, debtID) = (l.debtor, l.debt)
-        case .leaseGranted, .leaseReleased:
+        case .leasesGranted, .leasesReleased:
             return .failure(
                 Rejection(code: "invalid_event", message: "lease grants and releases are logged by the engine only"))
         case .clearance(let c):
@@ -203,17 +203,21 @@ struct ShardState {
     /// an expiry applied after that outcome adds nothing. Either order gives the same history, so runtime and
     /// replay (log order) agree.
     mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?, slot: UInt32? = nil) {
-        guard let i = slot ?? find(event.debtor) else { return }
         switch event {
-        case .leaseGranted(let g):
-            if now == nil { replayGrant(g, slot: i, lsn: lsn) }
-            return  // at runtime the shard made the grant itself (`take`, `confirm`)
-        case .leaseReleased(let r):
-            endLease(id: r.lease, slot: i, now: now)
-            return  // a release changes no history, so it does not touch the decision's basis
+        case .leasesGranted(let batch):
+            // At runtime the shard made the grants itself (`take`, `confirm`); replay re-creates them.
+            if now == nil {
+                for g in batch.grants { if let i = find(g.debtor) { replayGrant(g, slot: i, lsn: lsn) } }
+            }
+            return
+        case .leasesReleased(let batch):
+            // A release changes no history, so it does not touch the decision's basis.
+            for r in batch.releases { if let i = find(r.debtor) { endLease(id: r.lease, slot: i, now: now) } }
+            return
         default:
             break
         }
+        guard let i = slot ?? find(event.debtor) else { return }
         var slot = slots[Int(i)]
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
@@ -241,7 +245,7 @@ struct ShardState {
             endLease(id: l.lease, slot: i, now: now)
         case .clearance(let c):
             histories[h].record(c.holdClearance)
-        case .leaseGranted, .leaseReleased:
+        case .leasesGranted, .leasesReleased:
             break
         }
         if now != nil { markPending(i) }

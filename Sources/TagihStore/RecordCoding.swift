@@ -8,11 +8,12 @@ public enum StoredEvent: Sendable, Hashable {
     case payment(PaymentEvent)
     /// A lease that expired without an outcome; keyed by the lease id. It counts as a placed call.
     case leaseExpired(LeaseExpiry)
-    /// A lease handed to a dialer; keyed by the lease id. Logged before the dialer is given the lease, so a
-    /// restart knows who holds which debtor.
-    case leaseGranted(LeaseGrant)
-    /// A lease given back without a call (a dialer that disconnected cleanly); keyed by the lease id.
-    case leaseReleased(LeaseRelease)
+    /// The leases of one `lease` call, handed to a dialer; keyed by the batch id. Logged before the dialer is
+    /// given them, so a restart knows who holds which debtor. One row per call, not per lease: the single
+    /// writer inserts one row for a hundred grants.
+    case leasesGranted(LeaseGrants)
+    /// Leases given back without a call (a dialer that disconnected cleanly); keyed by the batch id.
+    case leasesReleased(LeaseReleases)
     /// An operator's clearance of a hold (a resolved dispute, a withdrawn cease); keyed by its id.
     case clearance(ClearanceEvent)
 
@@ -22,8 +23,8 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome: 1
         case .payment: 2
         case .leaseExpired: 3
-        case .leaseGranted: 4
-        case .leaseReleased: 5
+        case .leasesGranted: 4
+        case .leasesReleased: 5
         case .clearance: 6
         }
     }
@@ -34,8 +35,8 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome(let o): o.attempt
         case .payment(let p): p.payment
         case .leaseExpired(let l): l.lease
-        case .leaseGranted(let g): g.lease
-        case .leaseReleased(let r): r.lease
+        case .leasesGranted(let g): g.id
+        case .leasesReleased(let r): r.id
         case .clearance(let c): c.id
         }
     }
@@ -46,8 +47,8 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome(let o): o.debtor
         case .payment(let p): p.debtor
         case .leaseExpired(let l): l.debtor
-        case .leaseGranted(let g): g.debtor
-        case .leaseReleased(let r): r.debtor
+        case .leasesGranted(let g): g.grants.first?.debtor ?? ""
+        case .leasesReleased(let r): r.releases.first?.debtor ?? ""
         case .clearance(let c): c.debtor
         }
     }
@@ -106,6 +107,32 @@ public struct LeaseGrant: Sendable, Hashable {
         self.holder = holder
         self.leasedAt = leasedAt
         self.expires = expires
+    }
+}
+
+/// The grants of one batch of leases (one `lease` call), logged as one event.
+public struct LeaseGrants: Sendable, Hashable {
+    /// The batch id (the idempotency key): the first lease's id.
+    public var id: String
+    /// The grants, each for another debtor.
+    public var grants: [LeaseGrant]
+    /// Creates a batch.
+    public init(id: String, grants: [LeaseGrant]) {
+        self.id = id
+        self.grants = grants
+    }
+}
+
+/// A batch of releases, logged as one event.
+public struct LeaseReleases: Sendable, Hashable {
+    /// The batch id (the idempotency key).
+    public var id: String
+    /// The releases.
+    public var releases: [LeaseRelease]
+    /// Creates a batch.
+    public init(id: String, releases: [LeaseRelease]) {
+        self.id = id
+        self.releases = releases
     }
 }
 
@@ -277,18 +304,26 @@ public enum RecordCoding {
             w.write(l.phone)
             w.write(l.leasedAt)
             w.write(l.expiredAt)
-        case .leaseGranted(let g):
-            w.write(g.lease)
-            w.write(g.debtor)
-            w.write(g.debt)
-            w.write(g.phone)
-            w.write(g.holder)
-            w.write(g.leasedAt)
-            w.write(g.expires)
-        case .leaseReleased(let r):
-            w.write(r.lease)
-            w.write(r.debtor)
-            w.write(r.at)
+        case .leasesGranted(let b):
+            w.write(b.id)
+            w.write(UInt32(b.grants.count))
+            for g in b.grants {
+                w.write(g.lease)
+                w.write(g.debtor)
+                w.write(g.debt)
+                w.write(g.phone)
+                w.write(g.holder)
+                w.write(g.leasedAt)
+                w.write(g.expires)
+            }
+        case .leasesReleased(let b):
+            w.write(b.id)
+            w.write(UInt32(b.releases.count))
+            for r in b.releases {
+                w.write(r.lease)
+                w.write(r.debtor)
+                w.write(r.at)
+            }
         case .clearance(let c):
             w.write(c.id)
             w.write(c.debtor)
@@ -339,20 +374,34 @@ public enum RecordCoding {
             return .leaseExpired(LeaseExpiry(lease: lease, debtor: debtor, debt: debt, phone: phone,
                                              leasedAt: leasedAt, expiredAt: expiredAt))
         case 4:
-            let lease = try r.readString()
-            let debtor = try r.readString()
-            let debt = try r.readString()
-            let phone = try r.readString()
-            let holder = try r.readString()
-            let leasedAt = try r.readInt64()
-            let expires = try r.readInt64()
-            return .leaseGranted(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
-                                            leasedAt: leasedAt, expires: expires))
+            let id = try r.readString()
+            let count = Int(try r.readUInt32())
+            var grants: [LeaseGrant] = []
+            grants.reserveCapacity(min(count, 100_000))
+            for _ in 0..<count {
+                let lease = try r.readString()
+                let debtor = try r.readString()
+                let debt = try r.readString()
+                let phone = try r.readString()
+                let holder = try r.readString()
+                let leasedAt = try r.readInt64()
+                let expires = try r.readInt64()
+                grants.append(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
+                                         leasedAt: leasedAt, expires: expires))
+            }
+            return .leasesGranted(LeaseGrants(id: id, grants: grants))
         case 5:
-            let lease = try r.readString()
-            let debtor = try r.readString()
-            let at = try r.readInt64()
-            return .leaseReleased(LeaseRelease(lease: lease, debtor: debtor, at: at))
+            let id = try r.readString()
+            let count = Int(try r.readUInt32())
+            var releases: [LeaseRelease] = []
+            releases.reserveCapacity(min(count, 100_000))
+            for _ in 0..<count {
+                let lease = try r.readString()
+                let debtor = try r.readString()
+                let at = try r.readInt64()
+                releases.append(LeaseRelease(lease: lease, debtor: debtor, at: at))
+            }
+            return .leasesReleased(LeaseReleases(id: id, releases: releases))
         case 6:
             let id = try r.readString()
             let debtor = try r.readString()

@@ -76,11 +76,13 @@ struct LeaseLedger {
         var expiredLeases: Set<String> = []
         for e in events {
             switch e.event {
-            case .leaseGranted(let g):
-                grants += 1
-                granted.insert(g.lease)
-                if open[g.debtor] != nil { leasedTwice.append(g.debtor) }
-                open[g.debtor] = (g.lease, e.lsn)
+            case .leasesGranted(let batch):
+                for g in batch.grants {
+                    grants += 1
+                    granted.insert(g.lease)
+                    if open[g.debtor] != nil { leasedTwice.append(g.debtor) }
+                    open[g.debtor] = (g.lease, e.lsn)
+                }
             case .outcome(let o):
                 outcomeKeys[o.attempt, default: 0] += 1
                 if let lease = o.lease {
@@ -94,8 +96,8 @@ struct LeaseLedger {
                 expiries[x.lease, default: 0] += 1
                 expiredLeases.insert(x.lease)
                 if open[x.debtor]?.id == x.lease { open[x.debtor] = nil }
-            case .leaseReleased(let r):
-                if open[r.debtor]?.id == r.lease { open[r.debtor] = nil }
+            case .leasesReleased(let batch):
+                for r in batch.releases where open[r.debtor]?.id == r.lease { open[r.debtor] = nil }
             case .payment, .clearance:
                 break
             }

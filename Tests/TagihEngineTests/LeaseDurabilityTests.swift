@@ -36,10 +36,11 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         let held = await engine.lease(3, holder: "dialer-1")
         #expect(held.count == 3)
         // No close: as if killed. The grants are in the log already.
-        let grants = try await loggedEvents(dir).compactMap { e -> String? in
-            if case .leaseGranted(let g) = e.event { return g.lease } else { return nil }
+        let grants = try await loggedEvents(dir).flatMap { e -> [String] in
+            if case .leasesGranted(let b) = e.event { return b.grants.map(\.lease) } else { return [] }
         }
         #expect(Set(grants) == Set(held.map(\.id)))
+        #expect(grants.count == 3)
 
         clock.advance(by: 60)
         let reopened = try await openEngine(dir, clock: clock, shards: 3)
@@ -186,8 +187,12 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         let replayed = try await store.events(after: 0, limit: 1_000, leaseFloor: floor)
         try await store.close()
         #expect(floor > 0)
-        #expect(all.filter { $0.event.kind == 4 }.count == 9)
-        #expect(replayed.filter { $0.event.kind == 4 }.count == 5, "the four released grants are skipped")
+        func grants(_ events: [LoggedEvent]) -> Int {
+            events.reduce(0) { n, e in if case .leasesGranted(let b) = e.event { n + b.grants.count } else { n } }
+        }
+        #expect(grants(all) == 9)
+        #expect(all.filter { $0.event.kind == 4 }.count == 3, "one event per lease call")
+        #expect(grants(replayed) == 5, "the four released grants are skipped")
         #expect(replayed.filter { $0.event.kind == 5 }.isEmpty)
 
         let reopened = try await openEngine(dir, clock: clock)
@@ -203,9 +208,10 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
         let d = makeDebtor(1)
         _ = try await engine.upsert([d])
-        let grant = StoredEvent.leaseGranted(
+        let grant = StoredEvent.leasesGranted(LeaseGrants(id: "L-x", grants: [
             LeaseGrant(lease: "L-x", debtor: d.id, debt: d.debts[0].id, phone: d.phones[0].number, holder: "h",
-                       leasedAt: t0, expires: t0 + 600))
+                       leasedAt: t0, expires: t0 + 600)
+        ]))
         let result = try await engine.ingest(events: [grant])
         #expect(result.first.map { if case .rejected("invalid_event", _) = $0 { true } else { false } } == true)
         try await engine.close()

@@ -47,10 +47,15 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
             PaymentEvent(payment: "P-1", debtor: "D-1", debt: "A-1", amount: Money(decimal: "10")!, at: 1_790_000_000)),
         StoredEvent.leaseExpired(
             LeaseExpiry(lease: "Lx-1-2", debtor: "D-1", debt: "A-1", phone: "+1", leasedAt: 5, expiredAt: 605)),
-        StoredEvent.leaseGranted(
+        StoredEvent.leasesGranted(LeaseGrants(id: "Lx-1-3", grants: [
             LeaseGrant(lease: "Lx-1-3", debtor: "D-1", debt: "A-1", phone: "+1", holder: "dialer-7", leasedAt: 5,
-                       expires: 605)),
-        StoredEvent.leaseReleased(LeaseRelease(lease: "Lx-1-3", debtor: "D-1", at: 9)),
+                       expires: 605),
+            LeaseGrant(lease: "Lx-2-1", debtor: "D-2", debt: "A-2", phone: "+2", holder: "dialer-7", leasedAt: 5,
+                       expires: 605),
+        ])),
+        StoredEvent.leasesReleased(LeaseReleases(id: "RLx-1-3", releases: [
+            LeaseRelease(lease: "Lx-1-3", debtor: "D-1", at: 9), LeaseRelease(lease: "Lx-2-1", debtor: "D-2", at: 9),
+        ])),
         StoredEvent.clearance(
             ClearanceEvent(id: "op-1", debtor: "D-1", kind: .dispute, debt: "A-1", at: 77, clearedBy: "alice",
                            note: "documents received")),

@@ -256,9 +256,10 @@ public final class Engine: Sendable {
     }
 
     /// Validates, appends durably (group commit) and applies a batch of events (outcomes, payments, lease
-    /// expiries, clearances; lease grants and releases are the engine's own and are rejected here). An applied event updates its
-    /// debtor's history at once; the debtor is re-decided before the shard next leases, ticks or answers a query
-    /// (so several events for one debtor cost one decision, and the acknowledgement never waits for the policy).
+    /// expiries, clearances; lease grants and releases are the engine's own and are rejected here). An applied
+    /// event updates its debtor's history at once; the debtor is re-decided before the shard next leases, ticks or
+    /// answers a query (so several events for one debtor cost one decision, and the acknowledgement never waits
+    /// for the policy).
     public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
         if events.isEmpty { return [] }
         var results = [IngestResult](repeating: .applied, count: events.count)

@@ -1,9 +1,10 @@
 import TagihCore
 import TagihStore
 
-/// Leases: granted by `take`, made durable by the engine (one `leasesGranted` event per call) and then `confirm`ed before the
-/// dialer sees them; ended by their outcome, their expiry or a release, each a logged event. Recovery replays
-/// the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases still open.
+/// Leases: granted by `take`, made durable by the engine (one `leasesGranted` event per call) and then
+/// `confirm`ed before the dialer sees them; ended by their outcome, their expiry or a release, each a logged
+/// event. Recovery replays the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases
+/// still open.
 extension ShardState {
     mutating func nextSequence() -> UInt32 {
         let sequence = nextLeaseSequence

@@ -112,7 +112,8 @@ actor GroupCommitter {
         let snapshot = batch
         let outcome: Result<([WriteResponse], Int64), any Error>
         do {
-            let relaxed = fullySynchronous && snapshot.allSatisfy { if case .events(_, true) = $0 { true } else { false } }
+            let relaxed = fullySynchronous
+                && snapshot.allSatisfy { if case .events(_, true) = $0 { true } else { false } }
             if relaxed {
                 // Only writes whose callers accept process-crash durability: commit without the WAL fsync, then
                 // restore FULL (the next FULL commit fsyncs these frames too).
@@ -127,7 +128,8 @@ actor GroupCommitter {
                     return result!
                 })
             } else {
-                outcome = .success(try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
+                outcome = .success(
+                    try await pool.write { db in try Self.commit(snapshot, startingAfter: start, in: db) })
             }
         } catch {
             outcome = .failure(StoreError(code: .writeFailed, message: "the write transaction failed; retry", cause: error))

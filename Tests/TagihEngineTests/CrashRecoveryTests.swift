@@ -199,10 +199,12 @@ struct LeaseLedger {
                         countedWrongly.append(id)
                     }
                 }
-                #expect(seen.count == ledger.outcomeKeys.count, "round \(round): recovered histories differ from the log")
+                #expect(seen.count == ledger.outcomeKeys.count,
+                        "round \(round): recovered histories differ from the log")
                 #expect(seen.values.allSatisfy { $0 == 1 })
                 #expect(acknowledged.isSubset(of: Set(seen.keys)))
-                #expect(heldWrongly.isEmpty, "round \(round): lease state differs from the log: \(heldWrongly.prefix(5))")
+                #expect(heldWrongly.isEmpty,
+                        "round \(round): lease state differs from the log: \(heldWrongly.prefix(5))")
                 #expect(countedWrongly.isEmpty, "round \(round): expiries counted wrongly: \(countedWrongly.prefix(5))")
                 try await engine.close()
             }

@@ -75,7 +75,7 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
         let prefix = "/v1/debtors/"
         if path.hasPrefix(prefix) {
             let raw = path.dropFirst(prefix.count)
-            guard !raw.isEmpty, !raw.contains("/"), let id = percentDecode(raw), !id.isEmpty else { return .notFound }
+            guard !raw.isEmpty, !raw.utf8.contains(UInt8(ascii: "/")), let id = percentDecode(raw), !id.isEmpty else { return .notFound }
             return only("GET", .getDebtor(id: id))
         }
         return .notFound

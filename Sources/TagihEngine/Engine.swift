@@ -83,8 +83,9 @@ public final class Engine: Sendable {
         let loaded = ContinuousClock.now
         var lsn: Int64 = 0
         var eventCount = 0
+        let leaseFloor = try await store.leaseReplayFloor()
         while true {
-            let page = try await store.events(after: lsn, limit: pageSize)
+            let page = try await store.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
             if page.isEmpty { break }
             lsn = page.last!.lsn
             eventCount += page.count
@@ -105,6 +106,9 @@ public final class Engine: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for shard in shards { group.addTask { await shard.trimStorage() } }
         }
+        // Leases restored from the log that ran out while the process was down are logged as expired now
+        // (counted once: the expiry is keyed by the lease id).
+        await tick()
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
@@ -206,7 +210,24 @@ public final class Engine: Sendable {
         try await ingest(events: payments.map { .payment($0) })
     }
 
-    /// Validates, appends durably (group commit) and applies a batch of events. An applied event updates its
+    /// Records operator clearances of holds (DOMAIN.md: a `dispute` holds its debt until an operator clears it;
+    /// a `cease` outcome stops every call to the debtor until cleared). Each is validated (known debtor; for a
+    /// dispute a known debt), durable before this returns (group commit, shared with concurrent writers), logged
+    /// in the event log (the audit trail: who, when, why) and replayed at every start. A clearance lifts the holds
+    /// recorded before its `at` (use `clock.now()`), not later ones. A repeated clearance id is a
+    /// ``IngestResult/duplicate``: acknowledged, not applied again. Results are in input order.
+    /// - Throws: ``StoreError`` when the write fails; then none of the batch is applied.
+    public func clear(_ clearances: [ClearanceEvent]) async throws -> [IngestResult] {
+        try await ingest(events: clearances.map { .clearance($0) })
+    }
+
+    /// Records one operator clearance; see ``clear(_:)-([ClearanceEvent])``.
+    public func clear(_ clearance: ClearanceEvent) async throws -> IngestResult {
+        try await ingest(events: [.clearance(clearance)])[0]
+    }
+
+    /// Validates, appends durably (group commit) and applies a batch of events (outcomes, payments, lease
+    /// expiries, clearances; lease grants and releases are the engine's own and are rejected here). An applied event updates its
     /// debtor's history at once; the debtor is re-decided before the shard next leases, ticks or answers a query
     /// (so several events for one debtor cost one decision, and the acknowledgement never waits for the policy).
     public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
@@ -301,19 +322,82 @@ public final class Engine: Sendable {
             return all
         }
         leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        leases = await makeDurable(leases, now: now)
         metrics.leasesGranted.increment(by: leases.count)
         metrics.leaseBatch.record(leases.count)
         return leases
     }
 
-    /// Ends every lease held by `holder` without counting a call (for a dialer that disconnects cleanly).
-    /// Returns how many leases ended.
+    /// Logs the grants of freshly taken leases (group commit, durable before it returns) and lets them expire
+    /// from then on. Returns the leases that may be handed out: all of them, minus any an outcome ended while the
+    /// grant was committed; none when the log cannot be written (the debtors are given back).
+    private func makeDurable(_ leases: [Lease], now: UnixSeconds) async -> [Lease] {
+        if leases.isEmpty { return leases }
+        let grants = leases.map {
+            StoredEvent.leaseGranted(LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone,
+                                                holder: $0.holder, leasedAt: $0.leasedAt, expires: $0.expires))
+        }
+        var parts = Array(repeating: [(id: String, lsn: Int64)](), count: shards.count)
+        do {
+            let results = try await store.append(grants)
+            for (lease, result) in zip(leases, results) {
+                // A duplicate would be a lease id reused across runs (a 1 in 2^32 start tag collision); its grant
+                // is in the log under the earlier lease, so it is treated as durable at the log's current end.
+                let lsn: Int64 = if case .applied(let lsn) = result { lsn } else { await store.lastLSN() }
+                parts[shardIndex(lease.debtor)].append((lease.id, lsn))
+            }
+        } catch {
+            logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
+            for lease in leases { parts[shardIndex(lease.debtor)].append((lease.id, 0)) }
+            await withTaskGroup(of: Void.self) { group in
+                for (s, part) in parts.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].cancel(part.map(\.id)) }
+                }
+            }
+            return []
+        }
+        let withdrawn = await withTaskGroup(of: [String].self) { group in
+            for (s, part) in parts.enumerated() where !part.isEmpty {
+                group.addTask { await self.shards[s].confirm(part) }
+            }
+            var all: Set<String> = []
+            for await ids in group { all.formUnion(ids) }
+            return all
+        }
+        return withdrawn.isEmpty ? leases : leases.filter { !withdrawn.contains($0.id) }
+    }
+
+    /// Ends every lease `holder` got from this process without counting a call (for a dialer that disconnects
+    /// cleanly): each release is logged (group commit) before the debtor is leasable again. Leases restored at
+    /// start are never released this way (their holder was a session of an earlier process); they end by outcome
+    /// or expiry. Returns how many leases ended; 0 when the log cannot be written (the leases then expire).
     @discardableResult
     public func releaseLeases(heldBy holder: String) async -> Int {
         let now = clock.now()
-        var total = 0
-        for shard in shards { total += await shard.release(heldBy: holder, now: now) }
-        return total
+        var releases: [LeaseRelease] = []
+        for shard in shards { releases += await shard.leasesHeld(by: holder, now: now) }
+        if releases.isEmpty { return 0 }
+        let results: [AppendResult]
+        do {
+            results = try await store.append(releases.map { .leaseReleased($0) })
+        } catch {
+            logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
+            return 0
+        }
+        var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
+        for (release, result) in zip(releases, results) {
+            let lsn: Int64 = if case .applied(let lsn) = result { lsn } else { 0 }
+            parts[shardIndex(release.debtor)].append((.leaseReleased(release), lsn))
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (s, part) in parts.enumerated() where !part.isEmpty {
+                group.addTask {
+                    await self.shards[s].apply(part, now: now)
+                    await self.shards[s].settle(now: now)  // leasable again at once
+                }
+            }
+        }
+        return releases.count
     }
 
     /// Advances every shard to `clock.now()`: due debtors become ready, ready ones are re-scored after the hour
@@ -371,6 +455,17 @@ public final class Engine: Sendable {
     /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
     /// a cache: a missing or stale row only costs a decision at start.
     public func writeSnapshot() async throws {
+        // Every lease granted before `floor` has ended: the next start need not replay those grants.
+        let logged = await store.lastLSN()
+        var floor: Int64? = logged + 1
+        for shard in shards {
+            guard let current = floor else { break }
+            switch await shard.oldestLeaseGrant() {
+            case .none: break
+            case .some(.some(let lsn)): floor = min(current, lsn)
+            case .some(.none): floor = nil  // a grant is being committed: keep the previous floor
+            }
+        }
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
         for shard in shards {
             var start = 0
@@ -381,6 +476,7 @@ public final class Engine: Sendable {
                 start = next
             }
         }
+        if let floor { try await store.setLeaseReplayFloor(floor) }
     }
 
     // MARK: queries
@@ -426,8 +522,8 @@ public final class Engine: Sendable {
         return total
     }
 
-    /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are not
-    /// persisted: after a restart their debtors are leasable again.
+    /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are in the log
+    /// already: the next start holds them again until their outcome or expiry.
     public func close() async throws {
         try await writeSnapshot()
         try await store.checkpoint()

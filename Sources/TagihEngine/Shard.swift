@@ -55,9 +55,20 @@ actor Shard {
 
     func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
 
-    func release(heldBy holder: String, now: UnixSeconds) -> Int {
-        state.settle(now: now)
-        return state.release(heldBy: holder, now: now)
+    /// nil: no lease; `.some(nil)`: a grant is being committed; else the oldest grant's log position.
+    func oldestLeaseGrant() -> Int64?? {
+        var oldest: Int64?
+        for lease in state.activeLeases.values {
+            if lease.grantLSN == 0 { return .some(nil) }
+            oldest = min(oldest ?? .max, lease.grantLSN)
+        }
+        return oldest.map { .some($0) }
+    }
+
+    func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] { state.confirm(grants) }
+
+    func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
+        state.leasesHeld(by: holder, now: now)
     }
 
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {

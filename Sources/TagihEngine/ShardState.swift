@@ -45,11 +45,23 @@ struct Slot {
     var basis: Int64 = 0
 }
 
+/// A lease a dialer holds (or is about to be given: `grantLSN` is 0 until its grant is durable in the log).
 struct ActiveLease {
     var index: UInt32
+    var id: String
     var leasedAt: Int64
     var expires: Int64
     var holder: String
+    /// The debt and phone handed out (kept apart from the slot's decision, which may change while leased).
+    var debt: String
+    var phone: String
+    /// The log position of the grant; 0 while the grant is being committed.
+    var grantLSN: Int64 = 0
+    /// The latest outcome without a lease id applied while the grant was being committed (see `confirm`).
+    var unleasedOutcomeLSN: Int64 = 0
+    /// Restored from the log at start: its holder is a session of an earlier process, so `release(heldBy:)`
+    /// of a new session with the same name never ends it; it ends by outcome or expiry.
+    var restored = false
 }
 
 /// All state of one shard, as a value-type state machine; the `Shard` actor owns one.
@@ -68,6 +80,10 @@ struct ShardState {
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases: [UInt32: ActiveLease] = [:]
+    /// Lease id → sequence, for every entry of `activeLeases`.
+    var leaseSequences: [String: UInt32] = [:]
+    /// Recovery only: the leases open so far in the replayed log, by slot (installed by `installReplayedLeases`).
+    var replayLeases: [UInt32: ActiveLease] = [:]
     var nextLeaseSequence: UInt32 = 1
     var reasonTable: [[String]] = [[]]
     var reasonIDs: [[String]: UInt32] = [:]
@@ -147,25 +163,47 @@ struct ShardState {
 
     /// Checks that an event names a known debtor and debt; nil when it does.
     func validate(_ event: StoredEvent) -> IngestResult? {
-        let (debtorID, debtID): (String, String)
+        let (debtorID, debtID): (String, String?)
         switch event {
         case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
         case .payment(let p): (debtorID, debtID) = (p.debtor, p.debt)
         case .leaseExpired(let l): (debtorID, debtID) = (l.debtor, l.debt)
+        case .leaseGranted, .leaseReleased:
+            return .rejected(code: "invalid_event", message: "lease grants and releases are logged by the engine only")
+        case .clearance(let c):
+            if c.kind == .dispute && (c.debt ?? "").isEmpty {
+                return .rejected(code: "missing_field", message: "debt: a dispute is cleared per debt; name the debt")
+            }
+            (debtorID, debtID) = (c.debtor, c.kind == .dispute ? c.debt : nil)
         }
         guard let i = find(debtorID) else {
             return .rejected(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first")
         }
-        if !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
+        if let debtID, !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
             return .rejected(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'")
         }
         return nil
     }
 
-    /// Adds a durable event to the debtor's history; at runtime (`now` not nil) also ends a lease it answers and
-    /// re-decides.
+    /// Adds a durable event to the debtor's history. At runtime (`now` not nil) it also ends a lease the event
+    /// answers and marks the debtor for re-decision; during recovery (`now` nil) leases are tracked in
+    /// `replayLeases` and installed once the whole log is replayed.
+    ///
+    /// An expired lease counts as a placed call until the outcome for the same lease arrives, which replaces it;
+    /// an expiry applied after that outcome adds nothing. Either order gives the same history, so runtime and
+    /// replay (log order) agree.
     mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?) {
         guard let i = find(event.debtor) else { return }
+        switch event {
+        case .leaseGranted(let g):
+            if now == nil { replayGrant(g, slot: i, lsn: lsn) }
+            return  // at runtime the shard made the grant itself (`take`, `confirm`)
+        case .leaseReleased(let r):
+            endLease(id: r.lease, slot: i, now: now)
+            return  // a release changes no history, so it does not touch the decision's basis
+        default:
+            break
+        }
         var slot = slots[Int(i)]
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
@@ -178,14 +216,23 @@ struct ShardState {
         switch event {
         case .outcome(let o):
             histories[h].record(o)
-            if now != nil, slot.state == .leased || slot.state == .expiring, o.lease == nil || o.lease == leaseID(slot.lease) {
-                endLease(i)
+            if let lease = o.lease {
+                endLease(id: lease, slot: i, now: now)
+            } else {
+                endLeaseForUnleasedOutcome(slot: i, lsn: lsn, now: now)
             }
         case .payment(let p):
             histories[h].record(p)
         case .leaseExpired(let l):
-            histories[h].recordExpiredLease(debtor: l.debtor, debt: l.debt, phone: l.phone, at: l.leasedAt)
-            if now != nil, slot.state == .expiring, l.lease == leaseID(slot.lease) { endLease(i) }
+            if !histories[h].outcomes.contains(where: { $0.lease == l.lease }) {
+                histories[h].recordExpiredLease(debtor: l.debtor, debt: l.debt, phone: l.phone, at: l.leasedAt,
+                                                lease: l.lease)
+            }
+            endLease(id: l.lease, slot: i, now: now)
+        case .clearance(let c):
+            histories[h].record(c.holdClearance)
+        case .leaseGranted, .leaseReleased:
+            break
         }
         if now != nil { markPending(i) }
     }
@@ -211,8 +258,8 @@ struct ShardState {
         }
     }
 
-    private mutating func endLease(_ i: UInt32) {
-        activeLeases[slots[Int(i)].lease] = nil
+    mutating func endLease(_ i: UInt32) {
+        if let lease = activeLeases.removeValue(forKey: slots[Int(i)].lease) { leaseSequences[lease.id] = nil }
         slots[Int(i)].lease = 0
         slots[Int(i)].state = .blocked  // redecide puts it in the right queue
     }
@@ -292,6 +339,7 @@ struct ShardState {
     /// Returns how many restored decisions were used as they were.
     @discardableResult
     mutating func decideAll(now: UnixSeconds) -> Int {
+        installReplayedLeases()
         var restored = 0
         for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
         lastHour = now / 3600
@@ -330,9 +378,8 @@ struct ShardState {
             else { continue }
             slots[Int(top.index)].state = .expiring
             let slot = slots[Int(top.index)]
-            let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
-            expired.append(LeaseExpiry(lease: leaseID(top.sequence), debtor: arena.id(at: slot.blob), debt: debt,
-                                       phone: phone, leasedAt: lease.leasedAt, expiredAt: now))
+            expired.append(LeaseExpiry(lease: lease.id, debtor: arena.id(at: slot.blob), debt: lease.debt,
+                                       phone: lease.phone, leasedAt: lease.leasedAt, expiredAt: now))
         }
         return expired
     }
@@ -437,62 +484,6 @@ struct ShardState {
         return leases
     }
 
-    private mutating func grant(_ i: UInt32, holder: String, now: UnixSeconds, ttl: Int64) -> Lease {
-        let sequence = nextLeaseSequence
-        nextLeaseSequence &+= 1
-        if nextLeaseSequence == 0 { nextLeaseSequence = 1 }
-        var slot = slots[Int(i)]
-        slot.state = .leased
-        slot.lease = sequence
-        slot.generation &+= 1
-        slots[Int(i)] = slot
-        let expires = now + ttl
-        activeLeases[sequence] = ActiveLease(index: i, leasedAt: now, expires: expires, holder: holder)
-        leaseQueue.push(LeaseEntry(expires: expires, sequence: sequence, index: i))
-        return makeLease(i, sequence: sequence, holder: holder, leasedAt: now, expires: expires)
-    }
-
-    func makeLease(_ i: UInt32, sequence: UInt32, holder: String, leasedAt: Int64, expires: Int64) -> Lease {
-        let slot = slots[Int(i)]
-        let debtorID = arena.id(at: slot.blob)
-        let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
-        let reasons = reasonTable[Int(slot.reasons)]
-        let decision = Decision(
-            debtor: debtorID, debt: debt, phone: phone, earliest: slot.earliest,
-            best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
-            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
-            consentedCallback: slot.flags & 1 != 0)
-        return Lease(id: leaseID(sequence), debtor: debtorID, debt: debt, phone: phone, leasedAt: leasedAt,
-                     expires: expires, score: Double(slot.score), decision: decision, windowEnds: decision.windowEnds,
-                     reasons: reasons, holder: holder)
-    }
-
-    /// Gives leases back without a call (the merge did not need them): the debtors are ready again at once.
-    mutating func cancel(_ leaseIDs: [String]) {
-        for id in leaseIDs {
-            guard let sequence = UInt32(id.split(separator: "-").last ?? ""), let lease = activeLeases[sequence],
-                slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
-            else { continue }
-            activeLeases[sequence] = nil
-            var slot = slots[Int(lease.index)]
-            slot.state = .ready
-            slot.lease = 0
-            slot.generation &+= 1
-            slots[Int(lease.index)] = slot
-            ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: lease.index, generation: slot.generation))
-        }
-    }
-
-    /// Ends every lease of `holder` without counting a call (a dialer that disconnected cleanly).
-    mutating func release(heldBy holder: String, now: UnixSeconds) -> Int {
-        let mine = activeLeases.filter { $0.value.holder == holder }
-        for (sequence, lease) in mine where slots[Int(lease.index)].lease == sequence && slots[Int(lease.index)].state == .leased {
-            endLease(lease.index)
-            redecide(lease.index, now: now)
-        }
-        return mine.count
-    }
-
     // MARK: queries
 
     func state(of i: UInt32) -> DebtorQueueState {
@@ -512,7 +503,7 @@ struct ShardState {
         var lease: Lease?
         let slot = slots[Int(i)]
         if slot.state == .leased || slot.state == .expiring, let active = activeLeases[slot.lease] {
-            lease = makeLease(i, sequence: slot.lease, holder: active.holder, leasedAt: active.leasedAt, expires: active.expires)
+            lease = makeLease(i, active)
         }
         return DebtorSnapshot(debtor: debtor, decisions: policy.decide(for: debtor, history: history, now: now),
                               history: history, state: state(of: i), lease: lease)

@@ -8,6 +8,13 @@ public enum StoredEvent: Sendable, Hashable {
     case payment(PaymentEvent)
     /// A lease that expired without an outcome; keyed by the lease id. It counts as a placed call.
     case leaseExpired(LeaseExpiry)
+    /// A lease handed to a dialer; keyed by the lease id. Logged before the dialer is given the lease, so a
+    /// restart knows who holds which debtor.
+    case leaseGranted(LeaseGrant)
+    /// A lease given back without a call (a dialer that disconnected cleanly); keyed by the lease id.
+    case leaseReleased(LeaseRelease)
+    /// An operator's clearance of a hold (a resolved dispute, a withdrawn cease); keyed by its id.
+    case clearance(ClearanceEvent)
 
     /// The log's kind code for this event.
     public var kind: Int {
@@ -15,6 +22,9 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome: 1
         case .payment: 2
         case .leaseExpired: 3
+        case .leaseGranted: 4
+        case .leaseReleased: 5
+        case .clearance: 6
         }
     }
 
@@ -24,6 +34,9 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome(let o): o.attempt
         case .payment(let p): p.payment
         case .leaseExpired(let l): l.lease
+        case .leaseGranted(let g): g.lease
+        case .leaseReleased(let r): r.lease
+        case .clearance(let c): c.id
         }
     }
 
@@ -33,6 +46,9 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome(let o): o.debtor
         case .payment(let p): p.debtor
         case .leaseExpired(let l): l.debtor
+        case .leaseGranted(let g): g.debtor
+        case .leaseReleased(let r): r.debtor
+        case .clearance(let c): c.debtor
         }
     }
 }
@@ -61,6 +77,85 @@ public struct LeaseExpiry: Sendable, Hashable {
         self.leasedAt = leasedAt
         self.expiredAt = expiredAt
     }
+}
+
+/// A lease handed to a dialer: from `leasedAt` until `expires` (or its outcome, or a release) nobody else is
+/// given the debtor.
+public struct LeaseGrant: Sendable, Hashable {
+    /// The lease id.
+    public var lease: String
+    /// The debtor leased.
+    public var debtor: String
+    /// The debt to call about.
+    public var debt: String
+    /// The number to dial.
+    public var phone: String
+    /// The dialer (session) that holds it.
+    public var holder: String
+    /// When it was handed out.
+    public var leasedAt: UnixSeconds
+    /// When it expires without an outcome.
+    public var expires: UnixSeconds
+    /// Creates a grant record.
+    public init(lease: String, debtor: String, debt: String, phone: String, holder: String, leasedAt: UnixSeconds,
+                expires: UnixSeconds) {
+        self.lease = lease
+        self.debtor = debtor
+        self.debt = debt
+        self.phone = phone
+        self.holder = holder
+        self.leasedAt = leasedAt
+        self.expires = expires
+    }
+}
+
+/// A lease given back without a call: it does not count.
+public struct LeaseRelease: Sendable, Hashable {
+    /// The lease id.
+    public var lease: String
+    /// The debtor that was leased.
+    public var debtor: String
+    /// When it was released.
+    public var at: UnixSeconds
+    /// Creates a release record.
+    public init(lease: String, debtor: String, at: UnixSeconds) {
+        self.lease = lease
+        self.debtor = debtor
+        self.at = at
+    }
+}
+
+/// An operator's clearance of a hold (DOMAIN.md: a `dispute` holds a debt until an operator clears it; a `cease`
+/// stops every call to the debtor until cleared).
+public struct ClearanceEvent: Sendable, Hashable {
+    /// The idempotency key: a repeat with the same id is acknowledged, never applied twice.
+    public var id: String
+    /// The debtor.
+    public var debtor: String
+    /// Which hold is cleared.
+    public var kind: HoldClearance.Kind
+    /// The debt whose dispute is cleared (required for `dispute`; nil for `cease`, which is debtor-wide).
+    public var debt: String?
+    /// When it was cleared: it clears holds recorded before this instant.
+    public var at: UnixSeconds
+    /// Who cleared it (an operator id, for the audit trail); may be empty.
+    public var clearedBy: String
+    /// Why (free text for the audit trail); may be empty.
+    public var note: String
+    /// Creates a clearance record.
+    public init(id: String, debtor: String, kind: HoldClearance.Kind, debt: String? = nil, at: UnixSeconds,
+                clearedBy: String = "", note: String = "") {
+        self.id = id
+        self.debtor = debtor
+        self.kind = kind
+        self.debt = debt
+        self.at = at
+        self.clearedBy = clearedBy
+        self.note = note
+    }
+
+    /// The clearance as the policy reads it.
+    public var holdClearance: HoldClearance { HoldClearance(kind: kind, debt: debt, at: at) }
 }
 
 /// Binary encoding of records for the store's BLOB columns.
@@ -182,6 +277,26 @@ public enum RecordCoding {
             w.write(l.phone)
             w.write(l.leasedAt)
             w.write(l.expiredAt)
+        case .leaseGranted(let g):
+            w.write(g.lease)
+            w.write(g.debtor)
+            w.write(g.debt)
+            w.write(g.phone)
+            w.write(g.holder)
+            w.write(g.leasedAt)
+            w.write(g.expires)
+        case .leaseReleased(let r):
+            w.write(r.lease)
+            w.write(r.debtor)
+            w.write(r.at)
+        case .clearance(let c):
+            w.write(c.id)
+            w.write(c.debtor)
+            w.write(c.kind.rawValue)
+            w.write(c.debt)
+            w.write(c.at)
+            w.write(c.clearedBy)
+            w.write(c.note)
         }
         return w.bytes
     }
@@ -223,6 +338,31 @@ public enum RecordCoding {
             let expiredAt = try r.readInt64()
             return .leaseExpired(LeaseExpiry(lease: lease, debtor: debtor, debt: debt, phone: phone,
                                              leasedAt: leasedAt, expiredAt: expiredAt))
+        case 4:
+            let lease = try r.readString()
+            let debtor = try r.readString()
+            let debt = try r.readString()
+            let phone = try r.readString()
+            let holder = try r.readString()
+            let leasedAt = try r.readInt64()
+            let expires = try r.readInt64()
+            return .leaseGranted(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
+                                            leasedAt: leasedAt, expires: expires))
+        case 5:
+            let lease = try r.readString()
+            let debtor = try r.readString()
+            let at = try r.readInt64()
+            return .leaseReleased(LeaseRelease(lease: lease, debtor: debtor, at: at))
+        case 6:
+            let id = try r.readString()
+            let debtor = try r.readString()
+            let kind = try code(HoldClearance.Kind.self, try r.readString())
+            let debt = try r.readOptionalString()
+            let at = try r.readInt64()
+            let clearedBy = try r.readString()
+            let note = try r.readString()
+            return .clearance(ClearanceEvent(id: id, debtor: debtor, kind: kind, debt: debt, at: at,
+                                             clearedBy: clearedBy, note: note))
         default:
             throw StoreError(code: .corruptRecord, message: "unknown event kind \(kind) in the log")
         }

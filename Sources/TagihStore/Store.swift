@@ -61,8 +61,9 @@ public struct LoggedEvent: Sendable {
 /// The durable store: SQLite (system libsqlite3) through GRDB, in WAL mode.
 ///
 /// Tables: `debtor` (the current record of each debtor, WITHOUT ROWID keyed by id), `event` (the append-only log
-/// of outcomes, payments and lease expiries, unique by kind + idempotency key), `snapshot_state` (the engine's
-/// cached decisions, so a restart need not re-decide every debtor) and `meta`.
+/// of outcomes, payments, lease grants, releases and expiries and operator clearances, unique by kind +
+/// idempotency key), `snapshot_state` (the engine's cached decisions, so a restart need not re-decide every
+/// debtor) and `meta`.
 ///
 /// Every write goes through one group committer: concurrent callers are batched into one transaction, which is
 /// committed (and, with ``StoreConfiguration/Durability/full``, fsynced) before any of them returns.
@@ -262,12 +263,17 @@ public final class Store: Sendable {
         }
     }
 
-    /// Reads one page of the log after position `after`, in log order.
-    public func events(after: Int64, limit: Int) async throws -> [LoggedEvent] {
+    /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 4
+    /// and 5) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
+    public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT lsn, kind, body FROM event WHERE lsn > ? ORDER BY lsn LIMIT ?",
-                arguments: [after, limit])
+                db,
+                sql: """
+                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5))
+                    ORDER BY lsn LIMIT ?
+                    """,
+                arguments: [after, leaseFloor, limit])
             var page: [LoggedEvent] = []
             page.reserveCapacity(limit)
             while let row = try rows.next() {
@@ -280,6 +286,27 @@ public final class Store: Sendable {
                 page.append(LoggedEvent(lsn: lsn, event: event))
             }
             return page
+        }
+    }
+
+    /// The log position from which lease grants and releases must be replayed at start: every lease granted
+    /// before it had ended when it was recorded (``setLeaseReplayFloor(_:)``). 0 when never recorded.
+    public func leaseReplayFloor() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lease_floor'") ?? 0 }
+    }
+
+    /// Records the lease replay floor (the engine does it with each decision snapshot).
+    /// - Throws: ``StoreError`` with code `write_failed`.
+    public func setLeaseReplayFloor(_ lsn: Int64) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO meta (key, value) VALUES ('lease_floor', ?) "
+                        + "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    arguments: [lsn])
+            }
+        } catch {
+            throw StoreError(code: .writeFailed, message: "could not record the lease replay floor", cause: error)
         }
     }
 

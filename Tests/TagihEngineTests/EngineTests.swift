@@ -146,7 +146,9 @@ import TagihStore
         let state = try #require(await engine.debtorState(id: d.id))
         #expect(state.state != .leased)
         #expect(state.lease == nil)
-        #expect(state.history.unresolved == [UnresolvedAttempt(debtor: d.id, debt: first[0].debt, phone: first[0].phone, at: t0)])
+        #expect(state.history.unresolved == [
+            UnresolvedAttempt(debtor: d.id, debt: first[0].debt, phone: first[0].phone, at: t0, lease: first[0].id)
+        ])
         // It is leasable again once the policy permits (the expired lease counted as a call).
         let next = try #require(await engine.currentDecision(id: d.id)?.earliest)
         clock.set(next)

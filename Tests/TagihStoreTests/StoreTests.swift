@@ -47,11 +47,21 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
             PaymentEvent(payment: "P-1", debtor: "D-1", debt: "A-1", amount: Money(decimal: "10")!, at: 1_790_000_000)),
         StoredEvent.leaseExpired(
             LeaseExpiry(lease: "Lx-1-2", debtor: "D-1", debt: "A-1", phone: "+1", leasedAt: 5, expiredAt: 605)),
+        StoredEvent.leaseGranted(
+            LeaseGrant(lease: "Lx-1-3", debtor: "D-1", debt: "A-1", phone: "+1", holder: "dialer-7", leasedAt: 5,
+                       expires: 605)),
+        StoredEvent.leaseReleased(LeaseRelease(lease: "Lx-1-3", debtor: "D-1", at: 9)),
+        StoredEvent.clearance(
+            ClearanceEvent(id: "op-1", debtor: "D-1", kind: .dispute, debt: "A-1", at: 77, clearedBy: "alice",
+                           note: "documents received")),
+        StoredEvent.clearance(ClearanceEvent(id: "op-2", debtor: "D-1", kind: .cease, at: 78)),
     ])
     func eventRoundTrips(_ event: StoredEvent) throws {
         let bytes = RecordCoding.encode(event)
         let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: event.kind, $0) }
         #expect(back == event)
+        // Each kind has its own key space: the kind codes are distinct and stable.
+        #expect(Set([1, 2, 3, 4, 5, 6]).contains(event.kind))
     }
 
     @Test func truncatedRecordIsAnError() {

@@ -1,0 +1,142 @@
+import TagihCore
+import TagihStore
+
+/// Leases: granted by `take`, made durable by the engine (a `leaseGranted` event) and then `confirm`ed before the
+/// dialer sees them; ended by their outcome, their expiry or a release, each a logged event. Recovery replays
+/// the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases still open.
+extension ShardState {
+    mutating func nextSequence() -> UInt32 {
+        let sequence = nextLeaseSequence
+        nextLeaseSequence &+= 1
+        if nextLeaseSequence == 0 { nextLeaseSequence = 1 }
+        return sequence
+    }
+
+    /// Marks debtor `i` leased to `holder`. The lease does not expire until `confirm` (its grant is durable).
+    mutating func grant(_ i: UInt32, holder: String, now: UnixSeconds, ttl: Int64) -> Lease {
+        let sequence = nextSequence()
+        var slot = slots[Int(i)]
+        slot.state = .leased
+        slot.lease = sequence
+        slot.generation &+= 1
+        slots[Int(i)] = slot
+        let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
+        let lease = ActiveLease(index: i, id: leaseID(sequence), leasedAt: now, expires: now + ttl, holder: holder,
+                                debt: debt, phone: phone)
+        activeLeases[sequence] = lease
+        leaseSequences[lease.id] = sequence
+        return makeLease(i, lease)
+    }
+
+    func makeLease(_ i: UInt32, _ lease: ActiveLease) -> Lease {
+        let slot = slots[Int(i)]
+        let debtorID = arena.id(at: slot.blob)
+        let reasons = reasonTable[Int(slot.reasons)]
+        let decision = Decision(
+            debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
+            best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
+            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
+            consentedCallback: slot.flags & 1 != 0)
+        return Lease(id: lease.id, debtor: debtorID, debt: lease.debt, phone: lease.phone, leasedAt: lease.leasedAt,
+                     expires: lease.expires, score: Double(slot.score), decision: decision,
+                     windowEnds: decision.windowEnds, reasons: reasons, holder: lease.holder)
+    }
+
+    /// The grants of these leases are durable at the given log positions: they may expire from now on. Returns
+    /// the ids of leases that must not be handed out after all: an outcome without a lease id, logged after the
+    /// grant, ended them while the grant was being committed (replay ends them the same way).
+    mutating func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] {
+        var withdrawn: [String] = []
+        for (id, lsn) in grants {
+            guard let sequence = leaseSequences[id], var lease = activeLeases[sequence] else {
+                withdrawn.append(id)
+                continue
+            }
+            lease.grantLSN = lsn
+            activeLeases[sequence] = lease
+            if lease.unleasedOutcomeLSN > lsn {
+                endLease(lease.index)
+                markPending(lease.index)
+                withdrawn.append(id)
+                continue
+            }
+            leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
+        }
+        return withdrawn
+    }
+
+    /// Gives back leases whose grant could not be logged (never handed out): the debtors are re-decided.
+    mutating func cancel(_ leaseIDs: [String]) {
+        for id in leaseIDs {
+            guard let sequence = leaseSequences[id], let lease = activeLeases[sequence],
+                slots[Int(lease.index)].lease == sequence
+            else { continue }
+            endLease(lease.index)
+            markPending(lease.index)
+        }
+    }
+
+    /// The durable, unexpired leases `holder` got from this process (for `releaseLeases(heldBy:)`).
+    func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
+        activeLeases.compactMap { sequence, lease in
+            guard lease.holder == holder, !lease.restored, lease.grantLSN != 0,
+                slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
+            else { return nil }
+            return LeaseRelease(lease: lease.id, debtor: arena.id(at: slots[Int(lease.index)].blob), at: now)
+        }
+    }
+
+    /// Ends lease `id` of debtor `i` if it is the debtor's current one (an outcome, expiry or release for it).
+    mutating func endLease(id: String, slot i: UInt32, now: UnixSeconds?) {
+        if now == nil {
+            if replayLeases[i]?.id == id { replayLeases[i] = nil }
+            return
+        }
+        let slot = slots[Int(i)]
+        guard slot.state == .leased || slot.state == .expiring, activeLeases[slot.lease]?.id == id else { return }
+        endLease(i)
+        markPending(i)
+    }
+
+    /// An outcome without a lease id (logged at `lsn`) ends the debtor's current lease when that lease was
+    /// granted before it in the log. While the grant is still being committed, the outcome's position is kept
+    /// and `confirm` decides.
+    mutating func endLeaseForUnleasedOutcome(slot i: UInt32, lsn: Int64, now: UnixSeconds?) {
+        if now == nil {
+            if let lease = replayLeases[i], lease.grantLSN < lsn { replayLeases[i] = nil }
+            return
+        }
+        let slot = slots[Int(i)]
+        guard slot.state == .leased || slot.state == .expiring, var lease = activeLeases[slot.lease] else { return }
+        if lease.grantLSN == 0 {
+            lease.unleasedOutcomeLSN = max(lease.unleasedOutcomeLSN, lsn)
+            activeLeases[slot.lease] = lease
+        } else if lease.grantLSN < lsn {
+            endLease(i)
+            markPending(i)
+        }
+    }
+
+    /// Recovery: a grant read from the log. A later grant for the same debtor replaces an earlier one (the
+    /// earlier lease must have ended for the later one to be granted).
+    mutating func replayGrant(_ grant: LeaseGrant, slot i: UInt32, lsn: Int64) {
+        replayLeases[i] = ActiveLease(
+            index: i, id: grant.lease, leasedAt: grant.leasedAt, expires: grant.expires, holder: grant.holder,
+            debt: grant.debt, phone: grant.phone, grantLSN: lsn, restored: true)
+    }
+
+    /// Recovery: the leases still open at the end of the log are held again, until their outcome or expiry
+    /// (an expired one is logged as expired at the engine's first tick, once: the expiry is keyed by lease id).
+    mutating func installReplayedLeases() {
+        for (i, lease) in replayLeases {
+            let sequence = nextSequence()
+            activeLeases[sequence] = lease
+            leaseSequences[lease.id] = sequence
+            slots[Int(i)].state = .leased
+            slots[Int(i)].lease = sequence
+            slots[Int(i)].generation &+= 1
+            leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: i))
+        }
+        replayLeases = [:]
+    }
+}

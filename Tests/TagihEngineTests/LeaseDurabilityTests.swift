@@ -1,0 +1,271 @@
+import Foundation
+import Testing
+import TagihCore
+import TagihEngine
+import TagihStore
+
+/// Every lease event in the log, by kind, for one store directory.
+func loggedEvents(_ dir: String) async throws -> [LoggedEvent] {
+    let store = try await Store.open(configuration: .init(directory: dir))
+    var all: [LoggedEvent] = []
+    var after: Int64 = 0
+    while true {
+        let page = try await store.events(after: after, limit: 10_000)
+        if page.isEmpty { break }
+        after = page.last!.lsn
+        all += page
+    }
+    try await store.close()
+    return all
+}
+
+/// Attempts counted toward the caps for one debtor: outcomes that count plus unresolved (expired) leases.
+func countedAttempts(_ history: DebtorHistory) -> Int {
+    history.outcomes.filter(\.outcome.isCounted).count + history.unresolved.count
+}
+
+@Suite struct LeaseDurabilityTests {
+    /// A crash (no clean close) right after leasing: the restarted engine holds the same leases for the same
+    /// holders until their outcome or expiry, and never hands those debtors to anyone else meanwhile.
+    @Test func leasesSurviveACrash() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, ttl: 600)
+        let debtors = (0..<10).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let held = await engine.lease(3, holder: "dialer-1")
+        #expect(held.count == 3)
+        // No close: as if killed. The grants are in the log already.
+        let grants = try await loggedEvents(dir).compactMap { e -> String? in
+            if case .leaseGranted(let g) = e.event { return g.lease } else { return nil }
+        }
+        #expect(Set(grants) == Set(held.map(\.id)))
+
+        clock.advance(by: 60)
+        let reopened = try await openEngine(dir, clock: clock, shards: 3)
+        #expect(await reopened.activeLeaseCount() == 3)
+        for lease in held {
+            let state = try #require(await reopened.debtorState(id: lease.debtor))
+            #expect(state.state == .leased)
+            #expect(state.lease?.id == lease.id)
+            #expect(state.lease?.holder == "dialer-1")
+            #expect(state.lease?.expires == lease.expires)
+            #expect(state.lease?.debt == lease.debt && state.lease?.phone == lease.phone)
+        }
+        let others = await reopened.lease(100, holder: "dialer-2")
+        #expect(others.count == 7)
+        #expect(Set(others.map(\.debtor)).isDisjoint(with: held.map(\.debtor)))
+        // A new session that happens to reuse the old holder name does not release the restored leases.
+        #expect(await reopened.releaseLeases(heldBy: "dialer-1") == 0)
+        #expect(await reopened.debtorState(id: held[0].debtor)?.state == .leased)
+        // The outcome with the restored lease id ends it.
+        let d = debtors.first { $0.id == held[0].debtor }!
+        #expect(try await reopened.ingest(outcome("o-1", d, .noAnswer, at: clock.now(), lease: held[0].id)) == .applied)
+        #expect(await reopened.debtorState(id: d.id)?.lease == nil)
+        #expect(await reopened.activeLeaseCount() == 2 + 7)
+        try await reopened.close()
+    }
+
+    /// A lease that ran out while the process was down is logged as expired at start, exactly once, and counts
+    /// as one placed call; later starts neither log it again nor count it twice.
+    @Test func leaseThatExpiredDuringTheOutageExpiresOnce() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, ttl: 600)
+        let d = makeDebtor(1)
+        _ = try await engine.upsert([d])
+        let lease = try #require(await engine.lease(1, holder: "a").first)
+        clock.advance(by: 900)  // down for 15 minutes
+        for round in 0..<3 {
+            let reopened = try await openEngine(dir, clock: clock)
+            let state = try #require(await reopened.debtorState(id: d.id))
+            #expect(state.lease == nil, "round \(round)")
+            #expect(state.state != .leased)
+            #expect(state.history.unresolved.map(\.lease) == [lease.id], "round \(round)")
+            #expect(countedAttempts(state.history) == 1)
+            try await reopened.close()
+            clock.advance(by: 60)
+        }
+        let expiries = try await loggedEvents(dir).filter { $0.event.kind == 3 }
+        #expect(expiries.count == 1)
+        _ = engine
+    }
+
+    /// An outcome that arrives after its lease expired replaces the expiry's counted attempt: one call, not two,
+    /// now and after a restart.
+    @Test func lateOutcomeReplacesTheExpiredLeasesAttempt() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, ttl: 600)
+        let d = makeDebtor(2)
+        _ = try await engine.upsert([d])
+        let lease = try #require(await engine.lease(1, holder: "a").first)
+        clock.advance(by: 600)
+        await engine.tick()
+        #expect(await engine.debtorState(id: d.id)?.history.unresolved.count == 1)
+        let late = outcome("late-1", d, .voicemail, at: t0 + 30, lease: lease.id)
+        #expect(try await engine.ingest(late) == .applied)
+        let state = try #require(await engine.debtorState(id: d.id))
+        #expect(state.history.unresolved.isEmpty)
+        #expect(state.history.outcomes.map(\.attempt) == ["late-1"])
+        #expect(countedAttempts(state.history) == 1)
+        // The decision agrees with the policy on the reconciled history.
+        let expected = ContactPolicy().decide(for: d, history: state.history, now: clock.now())
+        #expect(withoutReasons(await engine.currentDecision(id: d.id))?.earliest == expected.first?.earliest)
+        try await engine.close()
+        let reopened = try await openEngine(dir, clock: clock)
+        let after = try #require(await reopened.debtorState(id: d.id))
+        #expect(after.history.unresolved.isEmpty)
+        #expect(countedAttempts(after.history) == 1)
+        try await reopened.close()
+    }
+
+    /// The outcome committed before the expiry (the race: the lease ran out while its outcome was in flight):
+    /// the expiry adds nothing, at runtime and when the log is replayed in either order.
+    @Test(arguments: [false, true])
+    func expiryAfterTheOutcomeAddsNothing(outcomeFirst: Bool) async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, ttl: 600)
+        let d = makeDebtor(3)
+        _ = try await engine.upsert([d])
+        let lease = try #require(await engine.lease(1, holder: "a").first)
+        let answer = StoredEvent.outcome(outcome("race-1", d, .noAnswer, at: t0 + 10, lease: lease.id))
+        let expiry = StoredEvent.leaseExpired(
+            LeaseExpiry(lease: lease.id, debtor: d.id, debt: lease.debt, phone: lease.phone, leasedAt: t0,
+                        expiredAt: t0 + 600))
+        for event in outcomeFirst ? [answer, expiry] : [expiry, answer] {
+            #expect(try await engine.ingest(events: [event]) == [.applied])
+        }
+        let state = try #require(await engine.debtorState(id: d.id))
+        #expect(countedAttempts(state.history) == 1)
+        #expect(state.history.unresolved.isEmpty)
+        #expect(state.lease == nil)
+        try await engine.close()
+        let reopened = try await openEngine(dir, clock: clock)
+        let replayed = try #require(await reopened.debtorState(id: d.id))
+        #expect(replayed.history == state.history)
+        #expect(replayed.lease == nil)
+        try await reopened.close()
+    }
+
+    /// A clean release is logged: after a crash the released debtors are not held by anyone.
+    @Test func releasesAreDurable() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock)
+        _ = try await engine.upsert((0..<6).map { makeDebtor($0) })
+        #expect(await engine.lease(4, holder: "a").count == 4)
+        #expect(await engine.lease(1, holder: "b").count == 1)
+        #expect(await engine.releaseLeases(heldBy: "a") == 4)
+        let reopened = try await openEngine(dir, clock: clock)
+        #expect(await reopened.activeLeaseCount() == 1)
+        #expect(await reopened.lease(10, holder: "c").count == 5)
+        try await reopened.close()
+        _ = engine
+    }
+
+    /// The snapshot records a lease replay floor: grants of leases that had all ended are not read again at
+    /// start, while every lease still open (granted before or after the floor) is restored.
+    @Test func startSkipsGrantsBelowTheLeaseFloor() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock)
+        _ = try await engine.upsert((0..<12).map { makeDebtor($0) })
+        #expect(await engine.lease(4, holder: "a").count == 4)
+        #expect(await engine.releaseLeases(heldBy: "a") == 4)
+        let kept = await engine.lease(2, holder: "b")
+        #expect(kept.count == 2)
+        try await engine.writeSnapshot()
+        let later = await engine.lease(3, holder: "c")  // granted after the floor; then a crash
+        #expect(later.count == 3)
+
+        let store = try await Store.open(configuration: .init(directory: dir))
+        let floor = try await store.leaseReplayFloor()
+        let all = try await store.events(after: 0, limit: 1_000)
+        let replayed = try await store.events(after: 0, limit: 1_000, leaseFloor: floor)
+        try await store.close()
+        #expect(floor > 0)
+        #expect(all.filter { $0.event.kind == 4 }.count == 9)
+        #expect(replayed.filter { $0.event.kind == 4 }.count == 5, "the four released grants are skipped")
+        #expect(replayed.filter { $0.event.kind == 5 }.isEmpty)
+
+        let reopened = try await openEngine(dir, clock: clock)
+        #expect(await reopened.activeLeaseCount() == 5)
+        for lease in kept + later { #expect(await reopened.debtorState(id: lease.debtor)?.lease?.id == lease.id) }
+        #expect(await reopened.lease(100, holder: "d").count == 7)
+        try await reopened.close()
+        _ = engine
+    }
+
+    /// Lease grants and releases are the engine's own events: `ingest(events:)` refuses them.
+    @Test func ingestRefusesLeaseGrants() async throws {
+        let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
+        let d = makeDebtor(1)
+        _ = try await engine.upsert([d])
+        let grant = StoredEvent.leaseGranted(
+            LeaseGrant(lease: "L-x", debtor: d.id, debt: d.debts[0].id, phone: d.phones[0].number, holder: "h",
+                       leasedAt: t0, expires: t0 + 600))
+        let result = try await engine.ingest(events: [grant])
+        #expect(result.first.map { if case .rejected("invalid_event", _) = $0 { true } else { false } } == true)
+        try await engine.close()
+    }
+}
+
+@Suite struct ClearanceTests {
+    /// A dispute holds its debt until an operator clears it; the clearance is durable, idempotent and replayed.
+    @Test(arguments: [Outcome.dispute, Outcome.cease])
+    func operatorClearsAHold(_ hold: Outcome) async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock)
+        let d = makeDebtor(5)
+        _ = try await engine.upsert([d])
+        _ = try await engine.ingest(outcome("h-1", d, hold, at: t0))
+        #expect(await engine.currentDecision(id: d.id) == nil, "held")
+        #expect(await engine.debtorState(id: d.id)?.state == .blocked)
+        clock.advance(by: 3_600)
+        let kind: HoldClearance.Kind = hold == .dispute ? .dispute : .cease
+        let clearance = ClearanceEvent(
+            id: "op-1", debtor: d.id, kind: kind, debt: kind == .dispute ? d.debts[0].id : nil, at: clock.now(),
+            clearedBy: "alice", note: "resolved")
+        #expect(try await engine.clear(clearance) == .applied)
+        #expect(try await engine.clear(clearance) == .duplicate)
+        let cleared = try #require(await engine.debtorState(id: d.id))
+        #expect(cleared.history.clearances == [HoldClearance(kind: kind, debt: clearance.debt, at: clock.now())])
+        #expect(cleared.state == .waiting, "schedulable again (after the conversation's 7-day block)")
+        #expect(await engine.currentDecision(id: d.id) != nil)
+        try await engine.close()
+        let reopened = try await openEngine(dir, clock: clock)
+        #expect(await reopened.debtorState(id: d.id)?.history.clearances.count == 1)
+        #expect(await reopened.currentDecision(id: d.id) != nil)
+        // A new hold after the clearance holds again.
+        clock.advance(by: 60)
+        _ = try await reopened.ingest(outcome("h-2", d, hold, at: clock.now()))
+        #expect(await reopened.currentDecision(id: d.id) == nil)
+        try await reopened.close()
+        let events = try await loggedEvents(dir).filter { $0.event.kind == 6 }
+        #expect(events.count == 1)
+    }
+
+    @Test func clearanceValidation() async throws {
+        let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
+        let d = makeDebtor(6)
+        _ = try await engine.upsert([d])
+        let results = try await engine.clear([
+            ClearanceEvent(id: "v-1", debtor: "nobody", kind: .cease, at: t0),
+            ClearanceEvent(id: "v-2", debtor: d.id, kind: .dispute, at: t0),
+            ClearanceEvent(id: "v-3", debtor: d.id, kind: .dispute, debt: "A-none", at: t0),
+            ClearanceEvent(id: "v-4", debtor: d.id, kind: .dispute, debt: d.debts[0].id, at: t0),
+        ])
+        let codes = results.map { r -> String in
+            switch r {
+            case .applied: "applied"
+            case .duplicate: "duplicate"
+            case .rejected(let code, _): code
+            }
+        }
+        #expect(codes == ["unknown_debtor", "missing_field", "unknown_debt", "applied"])
+        try await engine.close()
+    }
+}

@@ -141,6 +141,10 @@ public final class TagihService: HTTP2Responder, Sendable {
             return ndjsonStream { body, writer in
                 try await self.processLines(body, writer) { line in await self.paymentLine(line, engine) }
             }
+        case .postClearances:
+            return ndjsonStream { body, writer in
+                try await self.processLines(body, writer) { line in await self.clearanceLine(line, engine) }
+            }
         case .getDebtor(let id):
             return debtorResponse(id: id, engine: engine)
         case .getCalls:

@@ -9,6 +9,8 @@ import Foundation
         ("PUT", "/v1/debtors", .found(.putDebtors)),
         ("POST", "/v1/debtors", .methodNotAllowed(allow: ["PUT"])),
         ("GET", "/v1/debtors/D-1", .found(.getDebtor(id: "D-1"))),
+        ("POST", "/v1/clearances", .found(.postClearances)),
+        ("GET", "/v1/clearances", .methodNotAllowed(allow: ["POST"])),
         ("GET", "/v1/debtors/D%2F1", .found(.getDebtor(id: "D/1"))),
         ("GET", "/v1/debtors/", .notFound),
         ("GET", "/v1/debtors/a/b", .notFound),

@@ -1,3 +1,5 @@
+import TagihCore
+
 /// Builds one JSON object line (`{...}\n`) straight into bytes, for hot output paths.
 ///
 /// Keys are trusted ASCII literals; string values are escaped per RFC 8259.
@@ -38,6 +40,18 @@ public struct JSONLine: Sendable {
     public mutating func add(_ key: StaticString, _ value: Int) {
         self.key(key)
         bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// Adds an instant as RFC 3339 local time with the offset `offsetSeconds` (`null` when nil).
+    public mutating func addTime(_ key: StaticString, _ instant: Int64?, offsetSeconds: (Int64) -> Int32, zulu: Bool = false) {
+        self.key(key)
+        guard let instant else {
+            bytes.append(contentsOf: "null".utf8)
+            return
+        }
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(instant, offsetSeconds: offsetSeconds(instant), zulu: zulu, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Adds a boolean member.

@@ -41,9 +41,11 @@ enum Wire {
         json.add("debtor", lease.debtor)
         json.add("debt", lease.debt)
         json.add("phone", lease.phone)
-        json.add("leaseExpires", RFC3339.formatUTC(lease.expires))
-        json.add("localTime", time(now, zone: zone))
-        json.add("windowEnds", time(lease.windowEnds ?? lease.expires, zone: zone))
+        let table = zone.flatMap { ZoneDatabase.system.zone(named: $0) }
+        let offset: (UnixSeconds) -> Int32 = { t in table?.offset(at: t) ?? 0 }
+        json.addTime("leaseExpires", lease.expires, offsetSeconds: { _ in 0 }, zulu: true)
+        json.addTime("localTime", now, offsetSeconds: offset, zulu: table == nil)
+        json.addTime("windowEnds", lease.windowEnds ?? lease.expires, offsetSeconds: offset, zulu: table == nil)
         json.add("score", lease.score)
         json.add("reasons", lease.reasons)
         return json.finish()
@@ -60,16 +62,13 @@ enum Wire {
     /// Writes the members of a decision (without `type`) into `json`.
     static func decision(_ d: Decision, into json: inout JSONLine) {
         let zone = d.zone.flatMap { ZoneDatabase.system.zone(named: $0) }
-        func time(_ t: UnixSeconds?) -> String? {
-            guard let t else { return nil }
-            return zone.map { RFC3339.format(t, in: $0) } ?? RFC3339.formatUTC(t)
-        }
+        let offset: (UnixSeconds) -> Int32 = { t in zone?.offset(at: t) ?? 0 }
         json.add("debtor", d.debtor)
         json.add("debt", d.debt)
         json.add("phone", d.phone)
-        json.add("earliest", time(d.earliest))
-        json.add("best", time(d.best))
-        json.add("windowEnds", time(d.windowEnds))
+        json.addTime("earliest", d.earliest, offsetSeconds: offset, zulu: zone == nil)
+        json.addTime("best", d.best, offsetSeconds: offset, zulu: zone == nil)
+        json.addTime("windowEnds", d.windowEnds, offsetSeconds: offset, zulu: zone == nil)
         json.add("score", d.score)
         json.add("blocked", d.blockedReason)
         json.add("reasons", d.reasons)

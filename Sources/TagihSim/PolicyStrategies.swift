@@ -24,7 +24,15 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
-    func advance(now: UnixSeconds) async {}
+    private var lastFlush: UnixSeconds = 0
+
+    /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
+    func advance(now: UnixSeconds) async {
+        if now - lastFlush >= 60 {
+            book.flush()
+            lastFlush = now
+        }
+    }
 
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         var served = 0
@@ -32,12 +40,14 @@ class HopperStrategy: DialStrategy {
         if lastRefill / 3600 != hour {
             dialsLastHour = dialsThisHour
             dialsThisHour = 0
+            book.flush()
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
             lastRefill = now
         }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
+                book.flush()
                 refill(now: now, size: max(512, dialsLastHour / 2))
                 lastRefill = now
                 if hopper.isEmpty { break }

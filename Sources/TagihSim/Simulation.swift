@@ -7,6 +7,14 @@ import Foundation
 /// The same population, configuration and seed give the same report. Not thread-safe: run one
 /// strategy at a time on one instance (different instances are independent).
 public final class Simulation {
+    /// The default policy of a simulation: the documented house rules without human-readable reasons (a
+    /// simulation never shows them, and formatting them is a large share of a decision's cost).
+    public static let policy: ContactPolicy = {
+        var c = PolicyConfiguration()
+        c.includeReasons = false
+        return ContactPolicy(configuration: c)
+    }()
+
     /// The configuration the simulation was created with.
     public let configuration: SimulationConfiguration
     let world: World
@@ -16,7 +24,7 @@ public final class Simulation {
     ///
     /// - Throws: `SimulationError` (`invalid_configuration`) when days or agents are not positive,
     ///   or the floor zone is unknown.
-    public init(population: [Debtor], configuration: SimulationConfiguration, policy: ContactPolicy = ContactPolicy())
+    public init(population: [Debtor], configuration: SimulationConfiguration, policy: ContactPolicy = Simulation.policy)
         throws(SimulationError)
     {
         guard configuration.days > 0, configuration.days <= 366 else {

@@ -17,6 +17,16 @@ public struct EngineConfiguration: Sendable {
     public var snapshotIntervalSeconds: Int
     /// How many ready debtors a shard re-scores per tick after the hour changes. Default 50,000.
     public var rescoreBatch: Int
+    /// Best-time gate on leasing (cap planning): when set to θ in 0...1, a debtor that may be called now but whose
+    /// value now is below θ × its decision's discounted value at its best time is held (not leasable) until that
+    /// best time, so the limited calls the caps allow are spent at the hours the model rates best. Default nil:
+    /// every permitted debtor is leasable, ranked by its value now.
+    public var holdBelowShareOfBest: Double? = nil
+    /// With the best-time gate: only debtors whose value at their best time is in this top share (of the debtors
+    /// recently found callable, per shard) are held; the rest are leasable at once, so the calls the floor can
+    /// place at the best hours go to the debtors worth most and the remaining cap budget is still used. Default 1
+    /// (every debtor the gate would hold is held).
+    public var holdTopShare: Double = 1
 
     /// Creates a configuration; see each property for its default.
     public init(

@@ -68,9 +68,13 @@ final class PolicyBook {
         var phone: Int32 = -1
     }
 
-    init(world: World, policy: ContactPolicy, now: UnixSeconds) {
+    /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
+    let deferred: Bool
+
+    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true) {
         self.world = world
         self.policy = policy
+        self.deferred = deferred
         let n = world.debtors.count
         histories = [DebtorHistory](repeating: DebtorHistory(), count: n)
         earliest = [Int64](repeating: Self.never, count: n)
@@ -196,7 +200,7 @@ final class PolicyBook {
     func record(_ event: OutcomeEvent, debtor i: Int, now: UnixSeconds) {
         histories[i].record(event)
         leased[i] = false
-        markPending(i, now: now)
+        if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {

@@ -42,6 +42,10 @@ public final class Simulation {
         world = World(debtors: population, configuration: configuration)
     }
 
+    /// Whether the ContactPolicy-backed strategies batch their re-decisions (default); tests turn it off to check
+    /// that batching changes no result.
+    var deferDecisions = true
+
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
     /// Number of debts in the world.
@@ -68,7 +72,8 @@ public final class Simulation {
         case .tagih where configuration.backend == .engine:
             do {
                 let e = try await EngineStrategy.open(
-                    world: world, start: configuration.start, policy: policy, seed: configuration.seed)
+                    world: world, start: configuration.start, policy: policy, seed: configuration.seed,
+                    holdBelowShareOfBest: configuration.tagihThreshold > 0 ? configuration.tagihThreshold : nil)
                 engineStrategy = e
                 strategy = e
                 backend = "Engine"
@@ -76,13 +81,13 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            let book = PolicyBook(world: world, policy: policy, now: configuration.start)
+            let book = PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions)
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start))
+            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start), start: configuration.start,
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions), start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
@@ -154,6 +159,7 @@ final class FloorRun {
     var leadBuffer: [Lead] = []
     var exhaustionDay: Int?
     var recordAttempts = false
+    var attemptIDs = true
 
     struct Counters {
         var dials = 0
@@ -223,6 +229,8 @@ final class FloorRun {
 
     func run(progress: (SimulationProgress) -> Void, attempt: ((OutcomeEvent) -> Void)?) async -> StrategyReport {
         recordAttempts = attempt != nil
+        // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
+        attemptIDs = recordAttempts || strategy is EngineStrategy
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {
@@ -475,7 +483,7 @@ final class FloorRun {
         checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
         let d = world.debtors[i]
         let event = OutcomeEvent(
-            attempt: "c\(configuration.seed)-\(attemptNumber)", debtor: d.id,
+            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: d.id,
             debt: d.debts[debt - Int(world.debtStart[i])].id,
             phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
             promise: promise, callbackAt: callback)

@@ -44,7 +44,7 @@ public final class Engine: Sendable {
         let tag = String(tagValue % 0xFFFF_FFFF, radix: 36)
         let shards = (0..<configuration.shardCount).map {
             Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
-                  holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdTopShare: configuration.holdTopShare)
+                  holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
         }
         let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards, logger: logger)
         try await engine.recover()

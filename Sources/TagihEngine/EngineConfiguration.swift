@@ -22,11 +22,11 @@ public struct EngineConfiguration: Sendable {
     /// best time, so the limited calls the caps allow are spent at the hours the model rates best. Default nil:
     /// every permitted debtor is leasable, ranked by its value now.
     public var holdBelowShareOfBest: Double? = nil
-    /// With the best-time gate: only debtors whose value at their best time is in this top share (of the debtors
-    /// recently found callable, per shard) are held; the rest are leasable at once, so the calls the floor can
-    /// place at the best hours go to the debtors worth most and the remaining cap budget is still used. Default 1
-    /// (every debtor the gate would hold is held).
-    public var holdTopShare: Double = 1
+    /// With the best-time gate: only debtors whose value at their best time is among the lowest this share (of the
+    /// debtors recently found callable, per shard, decayed by half every hour) are held; the others stay leasable
+    /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
+    /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
+    public var holdShare: Double = 1
 
     /// Creates a configuration; see each property for its default.
     public init(

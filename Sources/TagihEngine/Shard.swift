@@ -7,10 +7,10 @@ actor Shard {
     var state: ShardState
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
-         holdTopShare: Double = 1) {
+         holdShare: Double = 1) {
         state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
         state.holdBelowShareOfBest = holdBelowShareOfBest
-        state.holdTopShare = holdTopShare
+        state.holdShare = holdShare
     }
 
     var count: Int { state.count }

@@ -60,8 +60,8 @@ struct ShardState {
     var rescoreBatch: Int
     /// `EngineConfiguration.holdBelowShareOfBest`: nil = no best-time gate.
     var holdBelowShareOfBest: Double?
-    /// `EngineConfiguration.holdTopShare`.
-    var holdTopShare: Double = 1
+    /// `EngineConfiguration.holdShare`.
+    var holdShare: Double = 1
     /// Decayed counts (halved every hour) of the values at best of callable debtors, by half-octave bins.
     var valueBins = [Double](repeating: 0, count: 128)
     var valueBinsTotal = 0.0
@@ -264,7 +264,7 @@ struct ShardState {
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
                 if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
-                    rank < theta * d.score, isTopValue(d.score, now: now)
+                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
                 {
                     // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
                     // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
@@ -293,10 +293,10 @@ struct ShardState {
         slots[Int(i)] = slot
     }
 
-    /// Records `value` (a callable debtor's value at its best time) and tells whether it is in the top
-    /// `holdTopShare` of the values recorded lately (always true when the share is 1).
-    mutating func isTopValue(_ value: Double, now: UnixSeconds) -> Bool {
-        if holdTopShare >= 1 { return true }
+    /// Records `value` (a callable debtor's value at its best time) and tells whether it is among the lowest
+    /// `holdShare` of the values recorded lately in this shard (always true when the share is 1).
+    mutating func isAmongLowestValues(_ value: Double, now: UnixSeconds) -> Bool {
+        if holdShare >= 1 { return true }
         let hour = now / 3600
         if hour != valueBinsHour {
             let halvings = valueBinsHour == .min ? 0 : min(64, hour - valueBinsHour)
@@ -309,9 +309,9 @@ struct ShardState {
             ? min(127, max(0, (Int(value.exponent) + 40) * 2 + (value.significand >= 1.414_213_56 ? 1 : 0))) : 0
         valueBins[bin] += 1
         valueBinsTotal += 1
-        var above = 0.0
-        for b in bin..<128 { above += valueBins[b] }
-        return above <= holdTopShare * valueBinsTotal
+        var atOrBelow = 0.0
+        for b in 0...bin { atOrBelow += valueBins[b] }
+        return atOrBelow <= holdShare * valueBinsTotal
     }
 
     mutating func internReasons(_ reasons: [String]) -> UInt32 {

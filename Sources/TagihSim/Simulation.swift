@@ -73,7 +73,7 @@ public final class Simulation {
             do {
                 let e = try await EngineStrategy.open(
                     world: world, start: configuration.start, policy: policy, seed: configuration.seed,
-                    holdBelowShareOfBest: configuration.tagihThreshold > 0 ? configuration.tagihThreshold : nil)
+                    holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
                 engineStrategy = e
                 strategy = e
                 backend = "Engine"
@@ -84,10 +84,12 @@ public final class Simulation {
             let book = PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions)
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
+            strategy = EarliestStrategy(
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions), start: configuration.start,
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
+                start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
@@ -146,6 +148,7 @@ final class FloorRun {
     var callbackAt: [Int64]
     var attempted: [Bool]
     var reached: [Bool]
+    var talks: [UInt16]
     var dueBuckets: [[Int32]]
     var attemptedCount = 0
     var reachedCount = 0
@@ -199,6 +202,7 @@ final class FloorRun {
         callbackAt = [Int64](repeating: Int64.min, count: n)
         attempted = [Bool](repeating: false, count: n)
         reached = [Bool](repeating: false, count: n)
+        talks = [UInt16](repeating: 0, count: n)
         dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
         // Staffing per 15-minute slot in the floor's zone.
         var clock = world.clock
@@ -380,8 +384,17 @@ final class FloorRun {
         return (.noAnswer, rng.between(20, 25))
     }
 
+    /// The generator of debtor `i`'s `k`-th conversation: what a debtor says (and whether a promise is kept) is
+    /// the debtor's own, the same whichever strategy reaches them (common random numbers: comparisons between
+    /// strategies are not drowned by who happened to draw the large payments).
+    func conversationRandom(_ i: Int, _ k: Int, purpose: UInt64) -> SeededRandom {
+        SeededRandom(seed: configuration.seed ^ 0xC0_4E45_5A71 ^ purpose, stream: UInt64(i) << 10 | UInt64(min(k, 1023)))
+    }
+
     func conversation(debtor i: Int, debt: Int) -> Outcome {
         let w = configuration.world
+        var rng = conversationRandom(i, Int(talks[i]), purpose: 1)
+        talks[i] &+= 1
         let u = rng.uniform()
         if u < w.ptpShare { return .promiseToPay }
         if u < w.ptpShare + w.refusedShare { return rng.chance(0.8) ? .refused : .dispute }
@@ -494,6 +507,7 @@ final class FloorRun {
     func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {
         let left = balance[debt]
         guard left > 0 else { return nil }
+        var rng = conversationRandom(i, Int(talks[i]) - 1, purpose: 2)
         let amount = rng.chance(0.4) ? left : max(10_000, (left * Int64(rng.between(25, 60)) / 100) / 10_000 * 10_000)
         let local = world.primaryLocal(i, now)
         let today = LocalTime.day(local)

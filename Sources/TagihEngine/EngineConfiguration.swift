@@ -23,7 +23,7 @@ public struct EngineConfiguration: Sendable {
     /// every permitted debtor is leasable, ranked by its value now.
     public var holdBelowShareOfBest: Double? = nil
     /// With the best-time gate: only debtors whose value at their best time is among the lowest this share (of the
-    /// debtors recently found callable, per shard, decayed by half every hour) are held; the others stay leasable
+    /// debtors the gate flagged lately, per shard, counts halved every hour) are held; the others stay leasable
     /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
     /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
     public var holdShare: Double = 1

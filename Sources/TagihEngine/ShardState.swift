@@ -62,7 +62,7 @@ struct ShardState {
     var holdBelowShareOfBest: Double?
     /// `EngineConfiguration.holdShare`.
     var holdShare: Double = 1
-    /// Decayed counts (halved every hour) of the values at best of callable debtors, by half-octave bins.
+    /// Decayed counts (halved every hour) of the values at best of the debtors the gate flagged, by half-octave bins.
     var valueBins = [Double](repeating: 0, count: 128)
     var valueBinsTotal = 0.0
     var valueBinsHour: Int64 = .min
@@ -293,7 +293,7 @@ struct ShardState {
         slots[Int(i)] = slot
     }
 
-    /// Records `value` (a callable debtor's value at its best time) and tells whether it is among the lowest
+    /// Records `value` (a flagged debtor's value at its best time) and tells whether it is among the lowest
     /// `holdShare` of the values recorded lately in this shard (always true when the share is 1).
     mutating func isAmongLowestValues(_ value: Double, now: UnixSeconds) -> Bool {
         if holdShare >= 1 { return true }

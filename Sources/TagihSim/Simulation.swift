@@ -388,7 +388,8 @@ final class FloorRun {
     /// the debtor's own, the same whichever strategy reaches them (common random numbers: comparisons between
     /// strategies are not drowned by who happened to draw the large payments).
     func conversationRandom(_ i: Int, _ k: Int, purpose: UInt64) -> SeededRandom {
-        SeededRandom(seed: configuration.seed ^ 0xC0_4E45_5A71 ^ purpose, stream: UInt64(i) << 10 | UInt64(min(k, 1023)))
+        SeededRandom(
+            seed: configuration.seed ^ 0xC0_4E45_5A71 ^ purpose, stream: UInt64(i) << 10 | UInt64(min(k, 1023)))
     }
 
     func conversation(debtor i: Int, debt: Int) -> Outcome {

@@ -53,16 +53,19 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "What drives the tagih strategy: engine (the real Engine, virtual clock) or policy (ContactPolicy directly, faster).")
     var backend: String = "engine"
 
-    @Option(help: "Policy backend: tagih calls now only when now is worth at least this share of the best time ahead (0...1).")
+    @Option(help: ArgumentHelp(
+        "Policy backend: tagih calls now only when now is worth at least this share of the best time ahead (0...1)."))
     var tagihThreshold: Double = 0.5
 
     @Option(help: ArgumentHelp(
-        "Engine gate (tagih on the engine): hold a debtor worth less now than this share of its value at its best time until then; 0 turns the gate off.",
+        "Engine gate (tagih on the engine): hold a debtor worth less now than this share of its value at its "
+            + "best time until then; 0 turns the gate off.",
         valueName: "share"))
     var holdBelow: Double = 0.7
 
     @Option(help: ArgumentHelp(
-        "Engine gate: only this share of callable debtors, the lowest by value at their best time, may be held (0...1).",
+        "Engine gate: only this share of the debtors it flags, the lowest by value at their best time, is held "
+            + "(0...1).",
         valueName: "share"))
     var holdShare: Double = 0.6
 

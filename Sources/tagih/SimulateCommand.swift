@@ -54,7 +54,8 @@ struct SimulateCommand: AsyncParsableCommand {
     var backend: String = "engine"
 
     @Option(help: ArgumentHelp(
-        "Policy backend: tagih calls now only when now is worth at least this share of the best time ahead (0...1)."))
+        "Policy backend: tagih calls now only when now is worth at least this share of the best time ahead "
+            + "(0...1)."))
     var tagihThreshold: Double = 0.5
 
     @Option(help: ArgumentHelp(

@@ -167,10 +167,13 @@ final class PolicyBook {
         let shared = Unchecked((world, policy, histories, work))
         results.withUnsafeMutableBufferPointer { out in
             let target = Unchecked(out)
-            Parallel.forEach(count: count) { k in
+            Parallel.forEachChunk(count: count) { range in
                 let (world, policy, histories, work) = shared.value
-                let (i, at) = work[k]
-                target.value[k] = Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                for k in range {
+                    let (i, at) = work[k]
+                    target.value[k] = Self.decide(
+                        Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                }
             }
         }
         for k in 0..<count {
@@ -220,16 +223,15 @@ struct Unchecked<T>: @unchecked Sendable {
 enum Parallel {
     static let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
 
-    static func forEach(count: Int, _ body: @Sendable (Int) -> Void) {
+    /// Calls `body` with contiguous ranges covering `0..<count`, one per worker, in parallel.
+    static func forEachChunk(count: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let chunks = min(workers, count)
         if chunks <= 1 {
-            for k in 0..<count { body(k) }
+            body(0..<count)
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let from = count * c / chunks
-            let to = count * (c + 1) / chunks
-            for k in from..<to { body(k) }
+            body(count * c / chunks..<count * (c + 1) / chunks)
         }
     }
 }

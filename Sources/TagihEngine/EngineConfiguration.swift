@@ -17,6 +17,16 @@ public struct EngineConfiguration: Sendable {
     public var snapshotIntervalSeconds: Int
     /// How many ready debtors a shard re-scores per tick after the hour changes. Default 50,000.
     public var rescoreBatch: Int
+    /// Best-time gate on leasing (cap planning): when set to θ in 0...1, a debtor that may be called now but whose
+    /// value now is below θ × its decision's discounted value at its best time is held (not leasable) until that
+    /// best time, so the limited calls the caps allow are spent at the hours the model rates best. Default nil:
+    /// every permitted debtor is leasable, ranked by its value now.
+    public var holdBelowShareOfBest: Double? = nil
+    /// With the best-time gate: only debtors whose value at their best time is among the lowest this share (of the
+    /// debtors the gate flagged lately, per shard, counts halved every hour) are held; the others stay leasable
+    /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
+    /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
+    public var holdShare: Double = 1
 
     /// Creates a configuration; see each property for its default.
     public init(

@@ -70,6 +70,14 @@ struct ShardState {
     let policy: ContactPolicy
     let leaseTag: String
     var rescoreBatch: Int
+    /// `EngineConfiguration.holdBelowShareOfBest`: nil = no best-time gate.
+    var holdBelowShareOfBest: Double?
+    /// `EngineConfiguration.holdShare`.
+    var holdShare: Double = 1
+    /// Decayed counts (halved every hour) of the values at best of the debtors the gate flagged, by half-octave bins.
+    var valueBins = [Double](repeating: 0, count: 128)
+    var valueBinsTotal = 0.0
+    var valueBinsHour: Int64 = .min
 
     var slots: [Slot] = []
     var arena = DebtorArena()
@@ -302,7 +310,14 @@ struct ShardState {
             slot.zone = arena.strings.id(d.zone) ?? 0
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
-                if slot.earliest <= now {
+                if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
+                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
+                {
+                    // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
+                    // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
+                    slot.state = .waiting
+                    timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
+                } else if slot.earliest <= now {
                     slot.state = .ready
                     ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
                 } else {
@@ -323,6 +338,27 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
+    }
+
+    /// Records `value` (a flagged debtor's value at its best time) and tells whether it is among the lowest
+    /// `holdShare` of the values recorded lately in this shard (always true when the share is 1).
+    mutating func isAmongLowestValues(_ value: Double, now: UnixSeconds) -> Bool {
+        if holdShare >= 1 { return true }
+        let hour = now / 3600
+        if hour != valueBinsHour {
+            let halvings = valueBinsHour == .min ? 0 : min(64, hour - valueBinsHour)
+            let f = Double(sign: .plus, exponent: -Int(halvings), significand: 1)
+            for b in valueBins.indices { valueBins[b] *= f }
+            valueBinsTotal *= f
+            valueBinsHour = hour
+        }
+        let bin = value > 0 && value.isFinite
+            ? min(127, max(0, (Int(value.exponent) + 40) * 2 + (value.significand >= 1.414_213_56 ? 1 : 0))) : 0
+        valueBins[bin] += 1
+        valueBinsTotal += 1
+        var atOrBelow = 0.0
+        for b in 0...bin { atOrBelow += valueBins[b] }
+        return atOrBelow <= holdShare * valueBinsTotal
     }
 
     mutating func internReasons(_ reasons: [String]) -> UInt32 {

@@ -52,9 +52,20 @@ final class Checkpointer: Sendable {
         }
     }
 
-    /// Runs one checkpoint of `kind` now, after any periodic one in progress.
+    /// Runs one checkpoint of `kind` now, after any periodic one in progress. SQLite answers `SQLITE_BUSY` at
+    /// once while another connection (another process on the same files) checkpoints: that is retried for up
+    /// to two seconds.
     func checkpoint(_ kind: Database.CheckpointMode) async throws {
-        try await queue.writeWithoutTransaction { db in _ = try db.checkpoint(kind) }
+        var attempt = 0
+        while true {
+            do {
+                try await queue.writeWithoutTransaction { db in _ = try db.checkpoint(kind) }
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 40 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Stops checkpointing and closes the connection.

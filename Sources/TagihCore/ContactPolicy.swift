@@ -34,10 +34,20 @@ public struct ContactPolicy: Sendable {
     /// Decides every open debt of `debtor` at `now`: one `Decision` per debt, in the debtor's debt order.
     public func decide(for debtor: Debtor, history: DebtorHistory, now: UnixSeconds) -> [Decision] {
         withEvaluator(debtor, history, now) { ev in
-            var out: [Decision] = []
-            out.reserveCapacity(ev.debts.count)
-            for i in 0..<ev.debts.count { out.append(ev.decision(debt: i)) }
-            return out
+            [Decision](unsafeUninitializedCapacity: ev.debts.count) { buffer, count in
+                for i in 0..<ev.debts.count { (buffer.baseAddress! + i).initialize(to: ev.decision(debt: i)) }
+                count = ev.debts.count
+            }
+        }
+    }
+
+    /// Calls `body` with the decision for every open debt of `debtor` at `now`, in the debtor's debt order: the
+    /// same decisions as `decide(for:history:now:)`, without building an array (the engine's hot path).
+    public func forEachDecision(
+        for debtor: Debtor, history: DebtorHistory, now: UnixSeconds, _ body: (Decision) -> Void
+    ) {
+        withEvaluator(debtor, history, now) { ev in
+            for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
         }
     }
 
@@ -107,12 +117,16 @@ public struct ContactPolicy: Sendable {
                                         sets in
                                         withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: zoneCapacity) {
                                             zoneBuffer in
+                                            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) {
+                                            buckets in
                                             let ev = Evaluator(
                                                 data: data, debtor: dp, history: hp, phones: phones, debts: debts,
                                                 outcomes: outcomes, payments: payments, clearances: clearances,
                                                 quiet: quiet, now: now, events: events, phoneSets: sets,
-                                                zoneBuffer: zoneBuffer, setCapacity: setCapacity, address: address)
+                                                zoneBuffer: zoneBuffer, setCapacity: setCapacity, address: address,
+                                                bucketCounts: buckets)
                                             return body(ev)
+                                            }
                                         }
                                     }
                                 }
@@ -526,13 +540,24 @@ struct Evaluator {
     var ceased = false
     var brokenPromises = 0
     var recentUnanswered = 0
+    /// Whether no event lies after `now` (then caps and holds only loosen as time passes).
+    var capsMonotone = true
+    /// Whether any resolved attempt was a conversation (some bucket has an RPC).
+    var anyRPC = false
+    /// Phones (index < 64) dialed with outcome `not_in_service` or `wrong_number`.
+    var deadPhones: UInt64 = 0
+    /// Whether a phone at index ≥ 64 is dead (then `phoneDialable` looks at the events).
+    var deadBeyondMask = false
+    /// Per-bucket attempts, RPCs and recent unanswered counts (`eventCount > 0` only).
+    let bucketCounts: UnsafeMutableBufferPointer<UInt16>
 
     init(data: PolicyData, debtor dp: UnsafePointer<Debtor>, history hp: UnsafePointer<DebtorHistory>,
          phones: UnsafeBufferPointer<Phone>, debts: UnsafeBufferPointer<Debt>,
          outcomes: UnsafeBufferPointer<OutcomeEvent>, payments: UnsafeBufferPointer<PaymentEvent>,
          clearances: UnsafeBufferPointer<HoldClearance>, quiet: UnsafeBufferPointer<QuietTime>, now: Int64,
          events: UnsafeMutableBufferPointer<Event>, phoneSets: UnsafeMutableBufferPointer<ZoneSet>,
-         zoneBuffer: UnsafeMutableBufferPointer<ZoneRef>, setCapacity: Int, address: ZoneRef?)
+         zoneBuffer: UnsafeMutableBufferPointer<ZoneRef>, setCapacity: Int, address: ZoneRef?,
+         bucketCounts: UnsafeMutableBufferPointer<UInt16>)
     {
         self.data = data
         self.debtor = dp
@@ -589,40 +614,44 @@ struct Evaluator {
         curve = prior.curve
         curveMax = prior.max
         idHash = s.pointee.thompsonSeed == nil ? 0 : TagihCore.fnv(dp.pointee.id)
-        // Preprocess the history into events.
-        let k = Self.fillEvents(events, outcomes: outcomes, unresolved: hp, debts: debts, phones: phones,
-                                primary: primary)
-        eventCount = k
-        var lastAt = Int64.min
-        var lastOutcome: Int8 = -1
-        var lastAbandoned = Int64.min
+        // Preprocess the history into events (one pass: indices, local days and buckets, the aggregates).
         let fatigueFrom = now - s.pointee.fatigueWindowSeconds
+        self.bucketCounts = bucketCounts
+        let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: hp, debts: debts, phones: phones,
+                                  primary: primary, now: now, fatigueFrom: fatigueFrom, buckets: bucketCounts)
+        let k = sum.count
+        eventCount = k
+        let lastAt = sum.lastAt
+        let lastOutcome = sum.lastOutcome
+        let lastAbandoned = sum.lastAbandoned
+        recentUnanswered = sum.recentUnanswered
+        capsMonotone = sum.capsMonotone
+        anyRPC = sum.anyRPC
+        deadPhones = sum.deadPhones
+        deadBeyondMask = sum.deadBeyondMask
         let callbackValidity = s.pointee.callbackValiditySeconds
         let callbackWindow = s.pointee.callbackWindowSeconds
-        for i in 0..<k {
-            let e = events[i]
-            if e.at >= lastAt {
-                lastAt = e.at
-                lastOutcome = e.outcome
+        if sum.seen & (1 << UInt32(Outcome.cease.index)) != 0 {
+            for i in 0..<k where events[i].outcome == Int8(Outcome.cease.index) {
+                let at = events[i].at
+                ceased = !clearances.contains { $0.kind == .cease && $0.at > at } || ceased
             }
-            if e.outcome == Int8(Outcome.abandoned.index) { lastAbandoned = max(lastAbandoned, e.at) }
-            if e.outcome == Int8(Outcome.cease.index) {
-                ceased = !clearances.contains { $0.kind == .cease && $0.at > e.at } || ceased
-            }
-            if e.isUnanswered && e.at >= fatigueFrom && e.at <= now {
-                recentUnanswered += 1
-            }
-            // Consented callbacks: the first attempt on the debt inside [callbackAt, callbackAt + window].
-            if e.outcome == Int8(Outcome.callbackRequested.index), i < outcomes.count,
-                let cb = outcomes[i].callbackAt, cb >= e.at, cb - e.at <= callbackValidity
-            {
-                var first = -1
-                for j in 0..<k where events[j].debt == e.debt && events[j].at >= cb
-                    && events[j].at <= cb + callbackWindow
+        }
+        if sum.seen & (1 << UInt32(Outcome.callbackRequested.index)) != 0 {
+            for i in 0..<k {
+                let e = events[i]
+                // Consented callbacks: the first attempt on the debt inside [callbackAt, callbackAt + window].
+                if e.outcome == Int8(Outcome.callbackRequested.index), i < outcomes.count,
+                    let cb = outcomes[i].callbackAt, cb >= e.at, cb - e.at <= callbackValidity
                 {
-                    if first < 0 || events[j].at < events[first].at { first = j }
+                    var first = -1
+                    for j in 0..<k where events[j].debt == e.debt && events[j].at >= cb
+                        && events[j].at <= cb + callbackWindow
+                    {
+                        if first < 0 || events[j].at < events[first].at { first = j }
+                    }
+                    if first >= 0 { events[first].consented = true }
                 }
-                if first >= 0 { events[first].consented = true }
             }
         }
         if lastAt != Int64.min {
@@ -643,7 +672,9 @@ struct Evaluator {
             debtorBinding = .abandonedHold
         }
         // Broken promises of the debtor (for P(kept)).
-        for i in 0..<k where events[i].outcome == Int8(Outcome.promiseToPay.index) {
+        for i in 0..<k where sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0
+            && events[i].outcome == Int8(Outcome.promiseToPay.index)
+        {
             let o = outcomes[i]
             if let p = o.promise, let due = CivilTime.parseDate(p.due) {
                 let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
@@ -698,24 +729,88 @@ struct Evaluator {
     /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed.
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
                            unresolved hp: UnsafePointer<DebtorHistory>, debts: UnsafeBufferPointer<Debt>,
-                           phones: UnsafeBufferPointer<Phone>, primary: ZoneRef) -> Int
+                           phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
+                           buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
     {
-        let z = primary.pointee
-        // The primary zone's offset stretch of the previous event (histories are mostly in time order).
-        var segFrom = Int64.max
-        var segUntil = Int64.min
-        var segOffset: Int64 = 0
+        let total = outcomes.count + hp.pointee.unresolved.count
+        if total > 0 { buckets.initialize(repeating: 0) }
+        var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
+                                 buckets: buckets)
         let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
-        @inline(__always) func event(at: Int64, debt: Int32, phone: Int32, outcome: Int8) -> Event {
-            if !(at >= segFrom && at < segUntil) {
-                let sg = z.segment(at: at)
-                segOffset = Int64(sg.offset)
-                segFrom = sg.from
-                segUntil = sg.until
+        var k = 0
+        if let ob = outcomes.baseAddress {
+            let od = outcomeDebtOffset, op = outcomePhoneOffset
+            for si in 0..<outcomes.count {
+                let o = UnsafeRawPointer(ob + si)
+                let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
+                let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
+                let e = folder.event(at: ob[si].at, debt: debt, phone: phone, outcome: Int8(ob[si].outcome.index))
+                events[k] = e
+                folder.add(e)
+                k += 1
             }
-            let local = at + segOffset
-            let day = CivilTime.day(ofLocalSeconds: local)
-            let bucket = Int16((CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600))
+        }
+        for u in hp.pointee.unresolved {
+            let e = folder.event(at: u.at, debt: Self.index(of: u.debt, in: debts),
+                                 phone: Self.phoneIndex(u.phone, phones), outcome: -1)
+            events[k] = e
+            folder.add(e)
+            k += 1
+        }
+        folder.sum.count = k
+        return folder.sum
+    }
+
+    /// Builds events and folds them into an `EventSummary`, in event order.
+    struct EventFolder {
+        let zone: RawZone
+        let phones: UnsafeBufferPointer<Phone>
+        let now: Int64
+        let fatigueFrom: Int64
+        let buckets: UnsafeMutableBufferPointer<UInt16>
+        var sum = EventSummary()
+        // The stretch of the previous event (histories are mostly in time order): UTC instants in
+        // [cacheFrom, cacheUntil) have the offset `cacheOffset` and lie in the local week (Monday 00:00) that
+        // starts at `weekStart` local seconds, day `weekStartDay`; then day and bucket are two divisions.
+        var cacheFrom = Int64.max
+        var cacheUntil = Int64.min
+        var cacheOffset: Int64 = 0
+        var weekStart: Int64 = 0
+        var weekStartDay: Int64 = 0
+
+        init(zone: RawZone, phones: UnsafeBufferPointer<Phone>, now: Int64, fatigueFrom: Int64,
+             buckets: UnsafeMutableBufferPointer<UInt16>)
+        {
+            self.zone = zone
+            self.phones = phones
+            self.now = now
+            self.fatigueFrom = fatigueFrom
+            self.buckets = buckets
+        }
+
+        @inline(__always)
+        mutating func event(at: Int64, debt: Int32, phone: Int32, outcome: Int8) -> Event {
+            let day: Int64
+            let bucket: Int16
+            if at >= cacheFrom && at < cacheUntil {
+                let rel = at + cacheOffset - weekStart  // 0 ..< 7 days
+                day = weekStartDay + rel / 86_400
+                bucket = Int16(truncatingIfNeeded: rel / 3600)
+            } else {
+                let sg = zone.segment(at: at)
+                let local = at + Int64(sg.offset)
+                day = CivilTime.day(ofLocalSeconds: local)
+                let weekday = CivilTime.weekday(ofDay: day)
+                bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
+                // Cache the stretch only for instants far from the ends of the integer range.
+                if at > -(1 << 50) && at < (1 << 50) {
+                    cacheOffset = Int64(sg.offset)
+                    weekStartDay = day - Int64(weekday - 1)
+                    weekStart = weekStartDay * 86_400
+                    cacheFrom = max(sg.from, weekStart - cacheOffset)
+                    cacheUntil = min(sg.until, weekStart + 7 * 86_400 - cacheOffset)
+                }
+            }
             var kindClass: UInt8 = 3
             if phone >= 0 {
                 let kind = phones[Int(phone)].kind
@@ -724,23 +819,48 @@ struct Evaluator {
             return Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: outcome,
                          consented: false, kindClass: kindClass)
         }
-        var k = 0
-        if let ob = outcomes.baseAddress {
-            let od = outcomeDebtOffset, op = outcomePhoneOffset
-            for si in 0..<outcomes.count {
-                let o = UnsafeRawPointer(ob + si)
-                let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
-                let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
-                events[k] = event(at: ob[si].at, debt: debt, phone: phone, outcome: Int8(ob[si].outcome.index))
-                k += 1
+
+        @inline(__always)
+        mutating func add(_ e: Event) {
+            if e.at >= sum.lastAt {
+                sum.lastAt = e.at
+                sum.lastOutcome = e.outcome
+            }
+            sum.seen |= e.outcome >= 0 ? 1 << UInt32(e.outcome) : 1 << 15
+            if e.outcome == Int8(Outcome.abandoned.index) { sum.lastAbandoned = max(sum.lastAbandoned, e.at) }
+            let recent = e.isUnanswered && e.at >= fatigueFrom && e.at <= now
+            if recent { sum.recentUnanswered += 1 }
+            if e.at > now { sum.capsMonotone = false }
+            if e.outcome >= 0 {
+                let b = Int(e.bucket)
+                buckets[b] &+= 1
+                if e.isConversation {
+                    sum.anyRPC = true
+                    buckets[168 + b] &+= 1
+                }
+                if recent { buckets[336 + b] &+= 1 }
+            }
+            if e.phone >= 0,
+                e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
+            {
+                if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
             }
         }
-        for u in hp.pointee.unresolved {
-            events[k] = event(at: u.at, debt: Self.index(of: u.debt, in: debts), phone: Self.phoneIndex(u.phone, phones),
-                              outcome: -1)
-            k += 1
-        }
-        return k
+    }
+
+    /// What one pass over the events gathers (see `fillEvents`).
+    struct EventSummary {
+        var count = 0
+        var lastAt = Int64.min
+        var lastOutcome: Int8 = -1
+        var lastAbandoned = Int64.min
+        var recentUnanswered = 0
+        var capsMonotone = true
+        var anyRPC = false
+        var deadPhones: UInt64 = 0
+        var deadBeyondMask = false
+        /// Bit `o` set when outcome `o` occurs (bit 15: an unresolved attempt).
+        var seen: UInt32 = 0
     }
 
     @inline(__always)
@@ -865,6 +985,12 @@ struct Evaluator {
     /// `nextWindow` without quiet times and holidays (the common case; the same steps minus those checks).
     @inline(__always)
     func plainWindow(_ t: Int64, _ zr: ZoneRef) -> (Int64, Int64)? {
+        plainWindowInSegment(t, zr).map { ($0.0, $0.1) }
+    }
+
+    /// `plainWindow`, with the end of the offset stretch `t` lies in (`[t, until)` has no zone transition).
+    @inline(__always)
+    func plainWindowInSegment(_ t: Int64, _ zr: ZoneRef) -> (Int64, Int64, Int64)? {
         let z = zr.pointee
         let (offset, from, until) = z.segment(at: t)
         let local = t + Int64(offset)
@@ -887,13 +1013,14 @@ struct Evaluator {
             let start = (k == 0 && m == curMin) ? t : utc(d * 86_400 + Int64(m) * 60, later: true)
             let end = utc(d * 86_400 + Int64(we) * 60, later: false)
             let s = max(start, t)
-            if s < end { return (s, end) }
+            if s < end { return (s, end, until) }
         }
         return nil
     }
 
     /// The first instant ≥ `t` inside the window of every zone of `zones`, with the end of that interval.
     func windowIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneRef?)? {
+        if quiet.isEmpty && holidays == nil && zones.count <= 4 { return plainIntersection(t0, zones, limit) }
         var t = t0
         var binding: ZoneRef?
         for _ in 0..<200 {
@@ -916,12 +1043,64 @@ struct Evaluator {
         return nil
     }
 
+    /// `windowIntersection` without quiet times and holidays, for up to four zones. It remembers each zone's
+    /// last window: when `t` has not passed its start and no offset change lies between the instant it was
+    /// computed for and that start, the zone's next window from `t` is the same (the local clock runs evenly
+    /// there, so no permitted instant lies before the start), and the zone is not asked again.
+    func plainIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneRef?)? {
+        var memoStart = (Int64.max, Int64.max, Int64.max, Int64.max)
+        var memoEnd = (Int64.min, Int64.min, Int64.min, Int64.min)
+        var memoUntil = (Int64.min, Int64.min, Int64.min, Int64.min)
+        @inline(__always) func window(_ i: Int, _ t: Int64) -> (Int64, Int64)? {
+            let (ms, me, mu): (Int64, Int64, Int64)
+            switch i {
+            case 0: (ms, me, mu) = (memoStart.0, memoEnd.0, memoUntil.0)
+            case 1: (ms, me, mu) = (memoStart.1, memoEnd.1, memoUntil.1)
+            case 2: (ms, me, mu) = (memoStart.2, memoEnd.2, memoUntil.2)
+            default: (ms, me, mu) = (memoStart.3, memoEnd.3, memoUntil.3)
+            }
+            if t <= ms && ms < mu { return (ms, me) }
+            guard let (s, e, u) = plainWindowInSegment(t, zones[i]) else { return nil }
+            switch i {
+            case 0: (memoStart.0, memoEnd.0, memoUntil.0) = (s, e, u)
+            case 1: (memoStart.1, memoEnd.1, memoUntil.1) = (s, e, u)
+            case 2: (memoStart.2, memoEnd.2, memoUntil.2) = (s, e, u)
+            default: (memoStart.3, memoEnd.3, memoUntil.3) = (s, e, u)
+            }
+            return (s, e)
+        }
+        var t = t0
+        var binding: ZoneRef?
+        for _ in 0..<200 {
+            if t > limit { return nil }
+            var end = Int64.max
+            var moved = false
+            for i in 0..<zones.count {
+                guard let (s, e) = window(i, t) else { return nil }
+                if s > t {
+                    t = s
+                    binding = zones[i]
+                    moved = true
+                    break
+                }
+                end = min(end, e)
+            }
+            if !moved { return (t, end, binding) }
+        }
+        return nil
+    }
+
     // MARK: Caps
 
     /// The first primary-zone day ≥ `day` on which a call about debt `di` to phone `pi` breaks no cap.
     func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32, callback: Bool = false)
         -> (Int64, Binding)
     {
+        if zi == 0 && pack.personalPerDebtPer7Days == nil && pack.otherPerDebtPer30Days == nil
+            && pack.countedPerDebtorPer7Days == nil && pack.attemptsPerDebtPer7Days == nil
+        {
+            return federalCapDay(day, debt: di, phone: pi, callback: callback)
+        }
         var d = day
         var binding = Binding.none
         let personal = phones[Int(pi)].kind == .mobile || phones[Int(pi)].kind == .home
@@ -963,6 +1142,48 @@ struct Evaluator {
                 next = .capDebtor7
             } else if let cap = pack.attemptsPerDebtPer7Days, d >= pack.attemptsCapFromDay, cAll >= cap {
                 next = .capAttempts7
+            } else if callback {
+                // house caps do not apply to a call the consumer asked for
+            } else if cDay >= maxPerDay {
+                next = .dailyMax
+            } else if vmDay >= vmPerDay {
+                next = .voicemailDay
+            } else if busyDay >= busyPerDay {
+                next = .busyRetries
+            }
+            if next == .none { return (d, binding) }
+            binding = next
+            d += 1
+        }
+        return (d, binding)
+    }
+
+    /// `capDay` in the primary zone for a pack without state caps (no MA, WA or NYC counts): the same checks,
+    /// in the same order, counting only what they use (the 7-day count of the debt and today's counts).
+    func federalCapDay(_ day: Int64, debt di: Int32, phone pi: Int32, callback: Bool) -> (Int64, Binding) {
+        var d = day
+        var binding = Binding.none
+        let maxPerDay = s.pointee.maxAttemptsPerDay
+        let vmPerDay = s.pointee.voicemailsPerDay
+        let busyPerDay = s.pointee.busyRetriesPerPhonePerDay
+        let voicemail = Int8(Outcome.voicemail.index)
+        for _ in 0..<120 {
+            var c7 = 0, cDay = 0, vmDay = 0, busyDay = 0
+            for i in 0..<eventCount {
+                let e = events[i]
+                let age = d &- e.day
+                if age < 0 || age >= 7 { continue }
+                let counted = e.isCounted && !e.consented
+                if counted && e.debt == di { c7 += 1 }
+                if age == 0 {
+                    if counted { cDay += 1 }
+                    if e.outcome == voicemail { vmDay += 1 }
+                    if e.outcome == 0 && e.phone == pi { busyDay += 1 }
+                }
+            }
+            var next = Binding.none
+            if !callback, let cap = sevenDayCap, c7 >= cap {
+                next = .capDebt7(c7)
             } else if callback {
                 // house caps do not apply to a call the consumer asked for
             } else if cDay >= maxPerDay {
@@ -1081,6 +1302,8 @@ struct Evaluator {
 
     func phoneDialable(_ pi: Int) -> Bool {
         guard phones[pi].owner == .debtor, !phones[pi].optedOut else { return false }
+        if pi < 64 { return deadPhones & (1 << UInt64(pi)) == 0 }
+        if !deadBeyondMask { return true }
         for i in 0..<eventCount where events[i].phone == Int32(pi) {
             let o = events[i].outcome
             if o == Int8(Outcome.notInService.index) || o == Int8(Outcome.wrongNumber.index) { return false }
@@ -1128,7 +1351,8 @@ struct Evaluator {
                             zone: primary.pointee.table.name)
         }
         return Decision(debtor: debtor.pointee.id, debt: debtID, phone: phones[r.phone].number, earliest: r.earliest,
-                        best: r.best, windowEnds: r.windowEnd, score: r.score, blockedReason: nil, reasons: r.reasons,
+                        best: r.best, windowEnds: r.windowEnd, score: r.score, blockedReason: nil,
+                        reasons: s.pointee.includeReasons ? reasons(for: r, debt: Int32(index)) : [],
                         zone: primary.pointee.table.name, consentedCallback: r.consented)
     }
 
@@ -1155,7 +1379,10 @@ struct Evaluator {
         var windowEnd: Int64 = 0
         var score = 0.0
         var consented = false
-        var reasons: [String] = []
+        /// What the reasons are made of (rendered by `reasons(for:debt:)` when the configuration asks for them).
+        var binding = Binding.none
+        var bestBucket = 0
+        var broken = false
 
         init(never: NeverReason) { self.never = never }
         init() {}
@@ -1222,11 +1449,7 @@ struct Evaluator {
         let gamma = settings.discountPerHour
         // Caps and holds only loosen as days pass (every counted event is in the past), so after the first
         // permitted interval only the windows can close a later slot.
-        var capsMonotone = true
-        for i in 0..<eventCount where events[i].at > now { capsMonotone = false }
         let primaryZone = primary.pointee
-        var anyRPC = false
-        for i in 0..<eventCount where events[i].outcome >= 0 && events[i].isConversation { anyRPC = true }
         withBuckets { att, rpc, recent in
             let thompson = settings.thompsonSeed
             let kappa = settings.kappa
@@ -1309,21 +1532,26 @@ struct Evaluator {
         r.windowEnd = windowEnd
         r.score = max(bestV, 0) * k
         r.consented = consented
-        if settings.includeReasons {
-            var reasons: [String] = []
-            reasons.append(consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
-                                     : describe(binding, earliest))
-            reasons.append("best hour-of-week bucket " + Self.bucketName(bestBucket))
-            if let cap = sevenDayCap {
-                reasons.append("cap usage \(capUsage(primaryDay(earliest), debt: di))/\(cap) in 7 days (pack \(pack.code))")
-            } else {
-                reasons.append("pack \(pack.code)")
-            }
-            if st.broken { reasons.append("promise broken: raised priority") }
-            if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
-            r.reasons = reasons
-        }
+        r.binding = binding
+        r.bestBucket = bestBucket
+        r.broken = st.broken
         return r
+    }
+
+    /// The human-readable reasons of a decided debt: the binding rule, the best bucket, the cap usage.
+    func reasons(for r: Result, debt di: Int32) -> [String] {
+        var reasons: [String] = []
+        reasons.append(r.consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
+                                   : describe(r.binding, r.earliest))
+        reasons.append("best hour-of-week bucket " + Self.bucketName(r.bestBucket))
+        if let cap = sevenDayCap {
+            reasons.append("cap usage \(capUsage(primaryDay(r.earliest), debt: di))/\(cap) in 7 days (pack \(pack.code))")
+        } else {
+            reasons.append("pack \(pack.code)")
+        }
+        if r.broken { reasons.append("promise broken: raised priority") }
+        if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
+        return reasons
     }
 
     func valueNow(debt index: Int) -> Double {
@@ -1364,22 +1592,9 @@ struct Evaluator {
             body(empty, empty, empty)
             return
         }
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buf in
-            buf.initialize(repeating: 0)
-            let fatigueFrom = now - s.pointee.fatigueWindowSeconds
-            for i in 0..<eventCount where events[i].outcome >= 0 {
-                let e = events[i]
-                let b = Int(e.bucket)
-                buf[b] &+= 1
-                if e.isConversation { buf[168 + b] &+= 1 }
-                if e.isUnanswered && e.at >= fatigueFrom && e.at <= now {
-                    buf[336 + b] &+= 1
-                }
-            }
-            let base = UnsafeBufferPointer(buf)
-            body(UnsafeBufferPointer(rebasing: base[0..<168]), UnsafeBufferPointer(rebasing: base[168..<336]),
-                 UnsafeBufferPointer(rebasing: base[336..<504]))
-        }
+        let base = UnsafeBufferPointer(bucketCounts)
+        body(UnsafeBufferPointer(rebasing: base[0..<168]), UnsafeBufferPointer(rebasing: base[168..<336]),
+             UnsafeBufferPointer(rebasing: base[336..<504]))
     }
 
     static let dayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

@@ -253,6 +253,12 @@ public final class ZoneDatabase: @unchecked Sendable {
     let slotMask: Int
     /// `slotRaw[i]` is the plain view of the zone in slot `i` (immutable).
     let slotRaw: [UnsafePointer<RawZone>?]
+    /// A second open-addressing index over the same names, by `wordHash` (slot numbers; -1 = empty).
+    let fastSlots: [Int32]
+    let fastMask: Int
+    /// The UTF-8 bytes of every slot's name: `(offset into slotByteStore, count)`.
+    let slotBytes: [(Int, Int)]
+    let slotByteStore: UnsafeMutableBufferPointer<UInt8>
 
     /// The process-wide database read from `/usr/share/zoneinfo` (or `$TZDIR`).
     public static let system: ZoneDatabase = {
@@ -286,6 +292,8 @@ public final class ZoneDatabase: @unchecked Sendable {
         self.zones = all
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, all)
         slotRaw = Self.rawSlots(slotZones, all)
+        (slotBytes, slotByteStore) = Self.byteStore(slotNames)
+        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
         var cz: [String: [String]] = [:]
         if let tab = readFile(directory + "/zone.tab") {
             for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
@@ -307,6 +315,8 @@ public final class ZoneDatabase: @unchecked Sendable {
         self.directory = ""
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, tables)
         slotRaw = Self.rawSlots(slotZones, tables)
+        (slotBytes, slotByteStore) = Self.byteStore(slotNames)
+        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
     }
 
     static func buildIndex(_ byName: [String: ZoneTable], _ all: [ZoneTable]) -> ([String], [Int32], Int) {
@@ -339,12 +349,79 @@ public final class ZoneDatabase: @unchecked Sendable {
         return h
     }
 
+    /// A hash over 8-byte words (for the ASCII fast path of `rawZone(named:)`).
+    @inline(__always)
+    static func wordHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var h = UInt64(n) &* 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < n {
+            tail = tail << 8 | UInt64(p[i])
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 29)
+    }
+
+    static func fastIndex(_ names: [String], _ ids: [Int32]) -> ([Int32], Int) {
+        var size = 16
+        while size < names.count * 2 { size <<= 1 }
+        var slots = [Int32](repeating: -1, count: size)
+        for (slot, name) in names.enumerated() where ids[slot] >= 0 {
+            var bytes = Array(name.utf8)
+            let h = bytes.withUnsafeMutableBufferPointer { wordHash($0.baseAddress!, $0.count) }
+            var i = Int(truncatingIfNeeded: h) & (size - 1)
+            while slots[i] >= 0 { i = (i + 1) & (size - 1) }
+            slots[i] = Int32(slot)
+            bytes.removeAll()
+        }
+        return (slots, size - 1)
+    }
+
+    static func byteStore(_ names: [String]) -> ([(Int, Int)], UnsafeMutableBufferPointer<UInt8>) {
+        var bytes: [UInt8] = []
+        var ranges: [(Int, Int)] = []
+        for n in names {
+            ranges.append((bytes.count, n.utf8.count))
+            bytes.append(contentsOf: n.utf8)
+        }
+        let store = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = store.initialize(from: bytes)
+        return (ranges, store)
+    }
+
+    deinit { slotByteStore.deallocate() }
+
     static func rawSlots(_ ids: [Int32], _ all: [ZoneTable]) -> [UnsafePointer<RawZone>?] {
         ids.map { $0 >= 0 ? all[Int($0)].raw : nil }
     }
 
     /// The plain view of the zone named `name` (same lookup as `zone(named:)`, without reference counting).
     func rawZone(named name: String) -> UnsafePointer<RawZone>? {
+        // A contiguous ASCII name (every IANA name) is compared byte by byte: for ASCII strings that is
+        // string equality. Anything else takes the general path.
+        let fast = name.utf8.withContiguousStorageIfAvailable { buf -> (found: Bool, zone: UnsafePointer<RawZone>?) in
+            var ascii: UInt8 = 0
+            for b in buf { ascii |= b }
+            guard ascii < 0x80, let p = buf.baseAddress else { return (false, nil) }
+            var i = Int(truncatingIfNeeded: Self.wordHash(p, buf.count)) & fastMask
+            while true {
+                let slot = Int(fastSlots[i])
+                if slot < 0 { return (true, nil) }
+                let (offset, count) = slotBytes[slot]
+                if count == buf.count && memcmp(slotByteStore.baseAddress! + offset, p, count) == 0 {
+                    return (true, slotRaw[slot])
+                }
+                i = (i + 1) & fastMask
+            }
+        }
+        if let fast, fast.found { return fast.zone }
         var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask
         while true {
             if slotZones[i] < 0 { return nil }

@@ -87,51 +87,63 @@ public struct ContactPolicy: Sendable {
     func withEvaluator<R>(_ debtor: Debtor, _ history: DebtorHistory, _ now: UnixSeconds,
                           _ body: (Evaluator) -> R) -> R
     {
-        // Everything below works on pointers into the caller's values: no copies, no reference counting.
-        withUnsafePointer(to: debtor) { dp in
-            withUnsafePointer(to: history) { hp in
-                Self.withEvaluator(data, dp, hp, now, body)
+        // Everything below works on pointers into the caller's values (borrowed for the call): no copies, no
+        // reference counting.
+        debtor.phones.withUnsafeBufferPointer { phones in
+            debtor.debts.withUnsafeBufferPointer { debts in
+                history.outcomes.withUnsafeBufferPointer { outcomes in
+                    history.payments.withUnsafeBufferPointer { payments in
+                        history.clearances.withUnsafeBufferPointer { clearances in
+                            history.unresolved.withUnsafeBufferPointer { unresolved in
+                                debtor.quiet.withUnsafeBufferPointer { quiet in
+                                    withUnsafePointer(to: debtor) { dp in
+                                        let inputs = Inputs(
+                                            debtor: dp, phones: phones, debts: debts, outcomes: outcomes,
+                                            payments: payments, clearances: clearances, unresolved: unresolved,
+                                            quiet: quiet)
+                                        return Self.withEvaluator(data, inputs, now, body)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
-    static func withEvaluator<R>(_ data: PolicyData, _ dp: UnsafePointer<Debtor>, _ hp: UnsafePointer<DebtorHistory>,
-                                 _ now: UnixSeconds, _ body: (Evaluator) -> R) -> R
+    /// Pointers into one call's debtor and history.
+    struct Inputs {
+        var debtor: UnsafePointer<Debtor>
+        var phones: UnsafeBufferPointer<Phone>
+        var debts: UnsafeBufferPointer<Debt>
+        var outcomes: UnsafeBufferPointer<OutcomeEvent>
+        var payments: UnsafeBufferPointer<PaymentEvent>
+        var clearances: UnsafeBufferPointer<HoldClearance>
+        var unresolved: UnsafeBufferPointer<UnresolvedAttempt>
+        var quiet: UnsafeBufferPointer<QuietTime>
+    }
+
+    static func withEvaluator<R>(_ data: PolicyData, _ inputs: Inputs, _ now: UnixSeconds,
+                                 _ body: (Evaluator) -> R) -> R
     {
-        let n = hp.pointee.outcomes.count + hp.pointee.unresolved.count
-        let phoneCount = dp.pointee.phones.count
+        let dp = inputs.debtor
+        let n = inputs.outcomes.count + inputs.unresolved.count
+        let phoneCount = inputs.phones.count
         let address = dp.pointee.zone.flatMap { data.zones.rawZone(named: $0) }
         // Per phone: the address zone (else the jurisdiction's zones) and the phone's zones; the day zones: the
         // primary zone (else the primary zone and every phone's zones).
         let setCapacity = address != nil ? 1 + max(data.maxPrefixZones, 1)
             : data.jurisdictionZoneList(dp.pointee.jurisdiction).count + max(data.maxPrefixZones, 1) + 1
         let zoneCapacity = phoneCount * setCapacity + (address != nil ? 1 : 1 + phoneCount * setCapacity)
-        return dp.pointee.phones.withUnsafeBufferPointer { phones in
-            dp.pointee.debts.withUnsafeBufferPointer { debts in
-                hp.pointee.outcomes.withUnsafeBufferPointer { outcomes in
-                    hp.pointee.payments.withUnsafeBufferPointer { payments in
-                        hp.pointee.clearances.withUnsafeBufferPointer { clearances in
-                            dp.pointee.quiet.withUnsafeBufferPointer { quiet in
-                                withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
-                                    withUnsafeTemporaryAllocation(of: ZoneSet.self, capacity: max(phoneCount, 1)) {
-                                        sets in
-                                        withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: zoneCapacity) {
-                                            zoneBuffer in
-                                            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) {
-                                            buckets in
-                                            let ev = Evaluator(
-                                                data: data, debtor: dp, history: hp, phones: phones, debts: debts,
-                                                outcomes: outcomes, payments: payments, clearances: clearances,
-                                                quiet: quiet, now: now, events: events, phoneSets: sets,
-                                                zoneBuffer: zoneBuffer, setCapacity: setCapacity, address: address,
-                                                bucketCounts: buckets)
-                                            return body(ev)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+        return withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
+            withUnsafeTemporaryAllocation(of: ZoneSet.self, capacity: max(phoneCount, 1)) { sets in
+                withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: zoneCapacity) { zoneBuffer in
+                    withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buckets in
+                        let ev = Evaluator(
+                            data: data, inputs: inputs, now: now, events: events, phoneSets: sets,
+                            zoneBuffer: zoneBuffer, setCapacity: setCapacity, address: address, bucketCounts: buckets)
+                        return body(ev)
                     }
                 }
             }
@@ -303,10 +315,15 @@ final class PolicyData: @unchecked Sendable {
     let settingsStorage: UnsafeMutablePointer<PolicySettings>
     var settings: UnsafePointer<PolicySettings> { UnsafePointer(settingsStorage) }
 
+    /// `curves` as a plain pointer (read on every decision).
+    let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
+
     /// The prior curve of `segment` and its maximum.
     func prior(for segment: String?) -> (curve: UnsafeMutablePointer<Double>, max: Double) {
         if let segment {
-            for c in curves where c.name == segment { return (c.curve, c.max) }
+            for i in 0..<curves.count where curveTable[i].name == segment {
+                return (curveTable[i].curve, curveTable[i].max)
+            }
         }
         return defaultCurve
     }
@@ -356,6 +373,8 @@ final class PolicyData: @unchecked Sendable {
         holidays = h.mapValues { RawHolidays($0) }
         settingsStorage = .allocate(capacity: 1)
         settingsStorage.initialize(to: PolicySettings(configuration))
+        curveTable = .allocate(capacity: max(curves.count, 1))
+        curveTable.initialize(from: curves, count: curves.count)
     }
 
     deinit {
@@ -367,6 +386,8 @@ final class PolicyData: @unchecked Sendable {
         settingsStorage.pointee.free()
         settingsStorage.deinitialize(count: 1)
         settingsStorage.deallocate()
+        curveTable.deinitialize(count: curves.count)
+        curveTable.deallocate()
     }
 
     /// Drops zones that behave identically from 2020 on (e.g. the Indiana zones), keeping the first.
@@ -551,14 +572,13 @@ struct Evaluator {
     /// Per-bucket attempts, RPCs and recent unanswered counts (`eventCount > 0` only).
     let bucketCounts: UnsafeMutableBufferPointer<UInt16>
 
-    init(data: PolicyData, debtor dp: UnsafePointer<Debtor>, history hp: UnsafePointer<DebtorHistory>,
-         phones: UnsafeBufferPointer<Phone>, debts: UnsafeBufferPointer<Debt>,
-         outcomes: UnsafeBufferPointer<OutcomeEvent>, payments: UnsafeBufferPointer<PaymentEvent>,
-         clearances: UnsafeBufferPointer<HoldClearance>, quiet: UnsafeBufferPointer<QuietTime>, now: Int64,
-         events: UnsafeMutableBufferPointer<Event>, phoneSets: UnsafeMutableBufferPointer<ZoneSet>,
-         zoneBuffer: UnsafeMutableBufferPointer<ZoneRef>, setCapacity: Int, address: ZoneRef?,
-         bucketCounts: UnsafeMutableBufferPointer<UInt16>)
+    init(data: PolicyData, inputs: ContactPolicy.Inputs, now: Int64, events: UnsafeMutableBufferPointer<Event>,
+         phoneSets: UnsafeMutableBufferPointer<ZoneSet>, zoneBuffer: UnsafeMutableBufferPointer<ZoneRef>,
+         setCapacity: Int, address: ZoneRef?, bucketCounts: UnsafeMutableBufferPointer<UInt16>)
     {
+        let dp = inputs.debtor
+        let phones = inputs.phones, debts = inputs.debts, outcomes = inputs.outcomes
+        let payments = inputs.payments, clearances = inputs.clearances, quiet = inputs.quiet
         self.data = data
         self.debtor = dp
         let s = data.settings
@@ -617,7 +637,7 @@ struct Evaluator {
         // Preprocess the history into events (one pass: indices, local days and buckets, the aggregates).
         let fatigueFrom = now - s.pointee.fatigueWindowSeconds
         self.bucketCounts = bucketCounts
-        let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: hp, debts: debts, phones: phones,
+        let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
                                   primary: primary, now: now, fatigueFrom: fatigueFrom, buckets: bucketCounts)
         let k = sum.count
         eventCount = k
@@ -728,11 +748,11 @@ struct Evaluator {
     /// Fills `events` from the outcomes and the unresolved attempts (in that order): indices instead of
     /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed.
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
-                           unresolved hp: UnsafePointer<DebtorHistory>, debts: UnsafeBufferPointer<Debt>,
+                           unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
                            phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
                            buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
     {
-        let total = outcomes.count + hp.pointee.unresolved.count
+        let total = outcomes.count + unresolved.count
         if total > 0 { buckets.initialize(repeating: 0) }
         var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
                                  buckets: buckets)
@@ -750,9 +770,9 @@ struct Evaluator {
                 k += 1
             }
         }
-        for u in hp.pointee.unresolved {
-            let e = folder.event(at: u.at, debt: Self.index(of: u.debt, in: debts),
-                                 phone: Self.phoneIndex(u.phone, phones), outcome: -1)
+        for ui in 0..<unresolved.count {
+            let e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
+                                 phone: Self.phoneIndex(unresolved[ui].phone, phones), outcome: -1)
             events[k] = e
             folder.add(e)
             k += 1

@@ -180,8 +180,12 @@ struct PackRules {
         abandonedHoldSeconds = p.abandonedHoldSeconds
     }
 
-    /// The rules of every pack kind (index = `RulePack.resolveKind(_:)`).
-    static let all: [PackRules] = (0..<8).map { PackRules(kind: UInt8($0)) }
+    /// The rules of every pack kind (index = `RulePack.resolveKind(_:)`), immutable.
+    nonisolated(unsafe) static let all: UnsafeMutablePointer<PackRules> = {
+        let p = UnsafeMutablePointer<PackRules>.allocate(capacity: 8)
+        for k in 0..<8 { (p + k).initialize(to: PackRules(kind: UInt8(k))) }
+        return p
+    }()
 
     /// The pack's code (for reasons).
     var code: String { RulePack.pack(kind: kind).code }

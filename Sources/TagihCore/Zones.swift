@@ -254,8 +254,11 @@ public final class ZoneDatabase: @unchecked Sendable {
     /// `slotRaw[i]` is the plain view of the zone in slot `i` (immutable).
     let slotRaw: [UnsafePointer<RawZone>?]
     /// A second open-addressing index over the same names, by `wordHash` (slot numbers; -1 = empty).
-    let fastSlots: [Int32]
+    let fastSlots: UnsafeMutablePointer<Int32>
     let fastMask: Int
+    /// `slotRaw` and `slotBytes` as plain pointers (read on every decision).
+    let slotRawPointers: UnsafeMutablePointer<UnsafePointer<RawZone>?>
+    let slotBytePointers: UnsafeMutablePointer<(Int, Int)>
     /// The UTF-8 bytes of every slot's name: `(offset into slotByteStore, count)`.
     let slotBytes: [(Int, Int)]
     let slotByteStore: UnsafeMutableBufferPointer<UInt8>
@@ -294,6 +297,8 @@ public final class ZoneDatabase: @unchecked Sendable {
         slotRaw = Self.rawSlots(slotZones, all)
         (slotBytes, slotByteStore) = Self.byteStore(slotNames)
         (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        slotRawPointers = Self.copy(slotRaw)
+        slotBytePointers = Self.copy(slotBytes)
         var cz: [String: [String]] = [:]
         if let tab = readFile(directory + "/zone.tab") {
             for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
@@ -317,6 +322,8 @@ public final class ZoneDatabase: @unchecked Sendable {
         slotRaw = Self.rawSlots(slotZones, tables)
         (slotBytes, slotByteStore) = Self.byteStore(slotNames)
         (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        slotRawPointers = Self.copy(slotRaw)
+        slotBytePointers = Self.copy(slotBytes)
     }
 
     static func buildIndex(_ byName: [String: ZoneTable], _ all: [ZoneTable]) -> ([String], [Int32], Int) {
@@ -369,7 +376,7 @@ public final class ZoneDatabase: @unchecked Sendable {
         return h ^ (h >> 29)
     }
 
-    static func fastIndex(_ names: [String], _ ids: [Int32]) -> ([Int32], Int) {
+    static func fastIndex(_ names: [String], _ ids: [Int32]) -> (UnsafeMutablePointer<Int32>, Int) {
         var size = 16
         while size < names.count * 2 { size <<= 1 }
         var slots = [Int32](repeating: -1, count: size)
@@ -381,7 +388,7 @@ public final class ZoneDatabase: @unchecked Sendable {
             slots[i] = Int32(slot)
             bytes.removeAll()
         }
-        return (slots, size - 1)
+        return (copy(slots), size - 1)
     }
 
     static func byteStore(_ names: [String]) -> ([(Int, Int)], UnsafeMutableBufferPointer<UInt8>) {
@@ -396,7 +403,18 @@ public final class ZoneDatabase: @unchecked Sendable {
         return (ranges, store)
     }
 
-    deinit { slotByteStore.deallocate() }
+    deinit {
+        slotByteStore.deallocate()
+        fastSlots.deallocate()
+        slotRawPointers.deallocate()
+        slotBytePointers.deallocate()
+    }
+
+    static func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
 
     static func rawSlots(_ ids: [Int32], _ all: [ZoneTable]) -> [UnsafePointer<RawZone>?] {
         ids.map { $0 >= 0 ? all[Int($0)].raw : nil }
@@ -414,9 +432,9 @@ public final class ZoneDatabase: @unchecked Sendable {
             while true {
                 let slot = Int(fastSlots[i])
                 if slot < 0 { return (true, nil) }
-                let (offset, count) = slotBytes[slot]
+                let (offset, count) = slotBytePointers[slot]
                 if count == buf.count && memcmp(slotByteStore.baseAddress! + offset, p, count) == 0 {
-                    return (true, slotRaw[slot])
+                    return (true, slotRawPointers[slot])
                 }
                 i = (i + 1) & fastMask
             }

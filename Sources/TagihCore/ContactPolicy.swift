@@ -1064,9 +1064,10 @@ struct Evaluator {
     }
 
     /// `windowIntersection` without quiet times and holidays, for up to four zones. It remembers each zone's
-    /// last window: when `t` has not passed its start and no offset change lies between the instant it was
-    /// computed for and that start, the zone's next window from `t` is the same (the local clock runs evenly
-    /// there, so no permitted instant lies before the start), and the zone is not asked again.
+    /// last window `[s, e)`, computed at an instant `t0 ≤ t` whose offset holds until `until`: when `t ≤ s < until`
+    /// the zone's next window from `t` is the same (the local clock runs evenly there, so no permitted instant
+    /// lies before `s`); when `s ≤ t < e` and the offset holds past `e` (and the day after, so that the end maps
+    /// the same way), it is `[t, e)`. The zone is then not asked again.
     func plainIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneRef?)? {
         var memoStart = (Int64.max, Int64.max, Int64.max, Int64.max)
         var memoEnd = (Int64.min, Int64.min, Int64.min, Int64.min)
@@ -1079,7 +1080,10 @@ struct Evaluator {
             case 2: (ms, me, mu) = (memoStart.2, memoEnd.2, memoUntil.2)
             default: (ms, me, mu) = (memoStart.3, memoEnd.3, memoUntil.3)
             }
+            // Not yet at the window's start, no offset change before it: the same window.
             if t <= ms && ms < mu { return (ms, me) }
+            // Inside the window, no offset change until a day after its end: the rest of the same window.
+            if ms <= t && t < me && me < mu &- 93_600 { return (t, me) }
             guard let (s, e, u) = plainWindowInSegment(t, zones[i]) else { return nil }
             switch i {
             case 0: (memoStart.0, memoEnd.0, memoUntil.0) = (s, e, u)
@@ -1537,6 +1541,12 @@ struct Evaluator {
                         step = 3600
                         b = b == 167 ? 0 : b + 1
                     }
+                }
+                // The next interval starts after `e` (at least a second later), where the discount is smaller
+                // still: when the bound cannot beat the best value even at `e`, the check at the next
+                // interval's start would stop the search, so it is not computed.
+                if lnGamma <= 0 && bound >= 0 && bestV >= bound * exp(lnGamma * Double(e - now) / 3600) {
+                    break search
                 }
                 if capsMonotone {
                     interval = windowIntersection(e, bestZones, horizonEnd).map { ($0.0, $0.1, .none) }

@@ -757,26 +757,26 @@ struct Evaluator {
         var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
                                  buckets: buckets)
         let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
-        var k = 0
-        if let ob = outcomes.baseAddress {
-            let od = outcomeDebtOffset, op = outcomePhoneOffset
-            for si in 0..<outcomes.count {
-                let o = UnsafeRawPointer(ob + si)
+        let ob = outcomes.baseAddress
+        let od = outcomeDebtOffset, op = outcomePhoneOffset
+        let outcomeCount = outcomes.count
+        // One loop over the outcomes, then the unresolved attempts (one call site, so `add` is inlined).
+        for k in 0..<total {
+            let e: Event
+            if k < outcomeCount, let ob {
+                let o = UnsafeRawPointer(ob + k)
                 let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
                 let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
-                let e = folder.event(at: ob[si].at, debt: debt, phone: phone, outcome: Int8(ob[si].outcome.index))
-                events[k] = e
-                folder.add(e)
-                k += 1
-            }
-        }
-        for ui in 0..<unresolved.count {
-            let e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
+                e = folder.event(at: ob[k].at, debt: debt, phone: phone, outcome: Int8(ob[k].outcome.index))
+            } else {
+                let ui = k - outcomeCount
+                e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
                                  phone: Self.phoneIndex(unresolved[ui].phone, phones), outcome: -1)
+            }
             events[k] = e
             folder.add(e)
-            k += 1
         }
+        let k = total
         folder.sum.count = k
         return folder.sum
     }

@@ -1518,7 +1518,8 @@ struct Evaluator {
             search: while let (s, e, _) = interval, s < horizonEnd {
                 let stop = min(e, horizonEnd)
                 var t = s
-                var f = exp(lnGamma * Double(t - now) / 3600)
+                // exp(±0) is exactly 1: skip the call when the interval starts now.
+                var f = t == now && lnGamma.isFinite ? 1.0 : exp(lnGamma * Double(t - now) / 3600)
                 while t < stop {
                     if bestV >= bound * f { break search }
                     // A stretch of constant offset in the primary zone: buckets advance one per hour.

@@ -356,6 +356,24 @@ public final class ZoneDatabase: @unchecked Sendable {
         return h
     }
 
+    /// Whether `n` bytes at `a` and `b` are equal (8 bytes at a time).
+    @inline(__always)
+    static func sameBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 8 <= n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// A hash over 8-byte words (for the ASCII fast path of `rawZone(named:)`).
     @inline(__always)
     static func wordHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
@@ -433,7 +451,7 @@ public final class ZoneDatabase: @unchecked Sendable {
                 let slot = Int(fastSlots[i])
                 if slot < 0 { return (true, nil) }
                 let (offset, count) = slotBytePointers[slot]
-                if count == buf.count && memcmp(slotByteStore.baseAddress! + offset, p, count) == 0 {
+                if count == buf.count && Self.sameBytes(slotByteStore.baseAddress! + offset, p, count) {
                     return (true, slotRawPointers[slot])
                 }
                 i = (i + 1) & fastMask

@@ -278,11 +278,17 @@ struct ShardState {
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
         let debtor = self.debtor(i)
         let history = self.history(i)
-        let decisions = policy.decide(for: debtor, history: history, now: now)
         var chosen: Decision?
         var chosenStart = Int64.max
-        for d in decisions {
-            guard let earliest = d.earliest, d.phone != nil else { continue }
+        var firstBlockedReason: String?
+        var first = true
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
+        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+            if first {
+                firstBlockedReason = d.blockedReason
+                first = false
+            }
+            guard let earliest = d.earliest, d.phone != nil else { return }
             let start = max(earliest, now)
             if chosen == nil || start < chosenStart || (start == chosenStart && d.score > chosen!.score) {
                 chosen = d
@@ -332,7 +338,7 @@ struct ShardState {
             slot.best = .max
             slot.windowEnds = .min
             slot.score = 0
-            slot.reasons = internReasons(decisions.first?.blockedReason.map { [$0] } ?? [])
+            slot.reasons = internReasons(firstBlockedReason.map { [$0] } ?? [])
             slot.zone = 0
             slot.flags = 0
             if !leased { slot.state = .blocked }

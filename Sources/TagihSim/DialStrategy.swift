@@ -94,13 +94,13 @@ final class PolicyBook {
         -> Cached
     {
         let debtor = world.debtors[i]
-        let decided = policy.decide(for: debtor, history: history, now: now)
         var chosen: Decision?
-        for d in decided {
-            guard let e = d.earliest, d.phone != nil else { continue }
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
+        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+            guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
-                continue
+                return
             }
             let nowE = max(e, now)
             let nowC = max(ce, now)

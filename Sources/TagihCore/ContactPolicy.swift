@@ -558,6 +558,8 @@ struct Evaluator {
     let idHash: UInt64
     var debtorNotBefore: Int64 = Int64.min
     var debtorBinding: Binding = .none
+    /// The end of a legal no-redial hold after an abandoned call (GB: 72 h); a consented callback does not lift it.
+    var abandonedHoldEnds: Int64 = Int64.min
     var ceased = false
     var brokenPromises = 0
     var recentUnanswered = 0
@@ -684,6 +686,9 @@ struct Evaluator {
                 debtorNotBefore = lastAt + s.pointee.minimumGapSeconds
                 debtorBinding = .minimumGap
             }
+        }
+        if pack.abandonedHoldSeconds > 0, lastAbandoned != Int64.min {
+            abandonedHoldEnds = lastAbandoned + pack.abandonedHoldSeconds
         }
         if pack.abandonedHoldSeconds > 0, lastAbandoned != Int64.min,
             lastAbandoned + pack.abandonedHoldSeconds > debtorNotBefore
@@ -1436,8 +1441,9 @@ struct Evaluator {
             var isCallback = false
             if let cb = st.callbackAt {
                 let cbEnd = cb + settings.callbackWindowSeconds
-                // A consented callback waives the 7-in-7 count and the conversation block, never the state caps.
-                let from = max(now, cb)
+                // A consented callback waives the 7-in-7 count and the conversation block, never the state caps
+                // or the no-redial hold after an abandoned call.
+                let from = max(now, cb, abandonedHoldEnds)
                 let (capped, _) = capNext(from, debt: di, phone: Int32(pi), callback: true)
                 if capped < cbEnd, let (s, e, _) = windowIntersection(max(from, capped), zs, cbEnd), s < cbEnd,
                     candidate == nil || s < candidate!.0

@@ -20,8 +20,9 @@ step() { echo; echo "=== $1"; }
 step "micro: package-benchmark (Decision, Engine, Transport)"
 if [ "$QUICK" = 1 ]; then export TAGIH_BENCH_DEBTORS=${TAGIH_BENCH_DEBTORS:-200000}; fi
 for target in DecisionBenchmarks TransportBenchmarks EngineBenchmarks; do
+    mkdir -p "$OUT/$target"   # one JMH export per target (each is named Current_run.jmh.json)
     (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --target "$target" \
-        --format jmh --path "$OUT") > "$OUT/$target.txt" 2>&1 || echo "$target failed: see $OUT/$target.txt"
+        --format jmh --path "$OUT/$target") > "$OUT/$target.txt" 2>&1 || echo "$target failed: see $OUT/$target.txt"
 done
 
 step "transport: tagih vs nghttpd (small GET, NDJSON streaming, slow readers)"
@@ -32,11 +33,18 @@ else
 fi
 
 step "service: GET /v1/debtors/{id} vs nghttpd"
-if [ "$QUICK" = 1 ]; then export ROUNDS=1 REQUESTS=50000 DEBTORS=20000; fi
-Benchmarks/scripts/debtor-get-vs-nghttpd.sh | tee "$OUT/debtor-get.txt"
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=1 REQUESTS=50000 DEBTORS=20000 Benchmarks/scripts/debtor-get-vs-nghttpd.sh | tee "$OUT/debtor-get.txt"
+else
+    Benchmarks/scripts/debtor-get-vs-nghttpd.sh | tee "$OUT/debtor-get.txt"
+fi
 
 step "service: dialer session lines/s and outcome ack latency"
-Benchmarks/scripts/service-streams.sh | tee "$OUT/service-streams.txt"
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=1 Benchmarks/scripts/service-streams.sh | tee "$OUT/service-streams.txt"
+else
+    Benchmarks/scripts/service-streams.sh | tee "$OUT/service-streams.txt"
+fi
 
 step "simulation: speed and strategy comparison"
 if [ "$QUICK" = 1 ]; then

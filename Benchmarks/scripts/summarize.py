@@ -74,26 +74,54 @@ def custom(bench_substring, metric_name):
 
 
 size = os.environ.get("TAGIH_BENCH_DEBTORS", "1000000")
-bpd = custom("Restart to ready", "bytes per debtor")
+
+
+def engine_lines(prefix, pattern):
+    """The median of a figure EngineBenchmarks prints once per iteration (its custom metrics are not in the
+    JMH export, which keeps only throughput metrics), e.g. `lease: 40000 debtors in 0.08 s = 488983/s`."""
+    values = []
+    for line in text("EngineBenchmarks.txt").replace("\r", "\n").splitlines():
+        if line.startswith(prefix):
+            m = re.search(pattern, line)
+            if m:
+                values.append(float(m[1]))
+    values.sort()
+    return values[(len(values) - 1) // 2] if values else None
+
+
+bpd = custom("Restart to ready", "bytes per debtor") or engine_lines("restart:", r"\((\d+) B/debtor\)")
 if bpd is not None:
     add("engine", f"resident bytes per debtor ({size} debtors)", f"{bpd:.0f} B", "<= 256 B", "-", f"{bpd / 256:.2f}",
         bpd <= 256)
-ready = custom("Restart to ready", "seconds to ready")
+ready = custom("Restart to ready", "seconds to ready") or engine_lines("restart:", r"ready in ([\d.]+) s")
 if ready is not None:
     add("engine", f"restart to ready ({size} debtors)", f"{ready:.1f} s", "<= 20 s at 10M", "-", "-",
         ready <= 20 if size == "10000000" else None)
-lease = custom("Lease throughput", "debtors leased per second")
-hopper = custom("SQL hopper baseline", "debtors leased per second")
+lease = custom("Lease throughput", "debtors leased per second") or engine_lines("lease:", r"= (\d+)/s")
+hopper = custom("SQL hopper baseline", "debtors leased per second") or engine_lines("hopper:", r"= (\d+)/s")
 if lease is not None:
     add("engine", "lease throughput, engine alone", f"{lease:,.0f}/s", ">= 300,000/s; >= 30x hopper",
         f"SQL hopper {hopper:,.0f}/s" if hopper else "-", f"{lease / hopper:.0f}x" if hopper else "-",
         lease >= 300_000 and (hopper is None or lease / hopper >= 30))
-ingest = custom("Durable ingestion", "outcomes per second")
+ingest = custom("Durable ingestion", "outcomes per second") or engine_lines("ingest:", r"= (\d+)/s")
 if ingest is not None:
     add("engine", "durable ingestion (fsync, group commit)", f"{ingest:,.0f}/s", ">= 100,000/s", "-",
         f"{ingest / 100_000:.2f}", ingest >= 100_000)
 
 # --- RESULT lines of the macro scripts ------------------------------------------------------
+def result_met(fields):
+    """Whether a RESULT line meets its target: `0.5x` (ratio to the anchor), `<=5` (at most), `200000` (at least)."""
+    try:
+        target, value = fields.get("target", ""), float(fields.get("value", "nan"))
+        if target.endswith("x"):
+            return float(fields.get("ratio", "nan")) >= float(target[:-1])
+        if target.startswith("<="):
+            return value <= float(target[2:])
+        return value >= float(target)
+    except ValueError:
+        return None
+
+
 for name in ("debtor-get.txt", "service-streams.txt", "transport.txt", "sim.txt"):
     for line in text(name).splitlines():
         if not line.startswith("RESULT "):
@@ -101,7 +129,8 @@ for name in ("debtor-get.txt", "service-streams.txt", "transport.txt", "sim.txt"
         parts = line.split()
         fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
         add(name.split(".")[0], parts[1], f"{fields.get('value')} {fields.get('unit', '')}", fields.get("target", "-"),
-            f"{fields.get('anchor', '-')} {fields.get('anchor_value', '')}".strip(), fields.get("ratio", "-"))
+            f"{fields.get('anchor', '-')} {fields.get('anchor_value', '')}".strip(), fields.get("ratio", "-"),
+            result_met(fields))
 
 # --- transport script (its own text format) -------------------------------------------------
 t = text("transport.txt")

@@ -33,12 +33,22 @@ public struct ContactPolicy: Sendable {
 
     /// Decides every open debt of `debtor` at `now`: one `Decision` per debt, in the debtor's debt order.
     public func decide(for debtor: Debtor, history: DebtorHistory, now: UnixSeconds) -> [Decision] {
-        var out: [Decision] = []
-        out.reserveCapacity(debtor.debts.count)
         withEvaluator(debtor, history, now) { ev in
-            for i in debtor.debts.indices { out.append(ev.decide(debt: i)) }
+            [Decision](unsafeUninitializedCapacity: ev.debts.count) { buffer, count in
+                for i in 0..<ev.debts.count { (buffer.baseAddress! + i).initialize(to: ev.decision(debt: i)) }
+                count = ev.debts.count
+            }
         }
-        return out
+    }
+
+    /// Calls `body` with the decision for every open debt of `debtor` at `now`, in the debtor's debt order: the
+    /// same decisions as `decide(for:history:now:)`, without building an array (the engine's hot path).
+    public func forEachDecision(
+        for debtor: Debtor, history: DebtorHistory, now: UnixSeconds, _ body: (Decision) -> Void
+    ) {
+        withEvaluator(debtor, history, now) { ev in
+            for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
+        }
     }
 
     /// The value of calling about `debt` at `at` (no discount, caps and windows not checked): the rank of a
@@ -53,80 +63,331 @@ public struct ContactPolicy: Sendable {
     /// The zones a call to `phone` of `debtor` must be legal in (address zone + the phone's zone; when neither
     /// is known, every zone of the jurisdiction), as IANA names.
     public func candidateZones(for debtor: Debtor, phone: Phone) -> [String] {
-        let set = data.candidateZones(address: debtor.zone.flatMap { zones.zone(named: $0) }, phone: phone,
-                                      jurisdiction: debtor.jurisdiction)
-        return (0..<set.count).map { set[$0].name }
+        withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: data.zoneSetCapacity) { buf in
+            let set = data.candidateZones(address: debtor.zone.flatMap { zones.rawZone(named: $0) }, phone: phone,
+                                          jurisdiction: debtor.jurisdiction, into: buf.baseAddress!)
+            return (0..<set.count).map { set[$0].pointee.table.name }
+        }
     }
 
     /// The hour-of-week bucket (0 = Monday 00:00–01:00 … 167 = Sunday 23:00) of `instant` in the debtor's primary
     /// zone: `score(for:history:debt:at:)` changes only when this changes, so a ready structure can re-rank
     /// at bucket boundaries.
     public func hourOfWeek(at instant: UnixSeconds, for debtor: Debtor) -> Int {
-        let local = primaryZone(for: debtor).localSeconds(at: instant)
+        let local = data.primaryZone(debtor).pointee.localSeconds(at: instant)
         let day = CivilTime.day(ofLocalSeconds: local)
         return (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
     }
 
     /// The debtor's primary zone: the address zone, else the first candidate zone.
     public func primaryZone(for debtor: Debtor) -> ZoneTable {
-        data.primaryZone(debtor)
+        data.primaryZone(debtor).pointee.table
     }
 
-    func withEvaluator(_ debtor: Debtor, _ history: DebtorHistory, _ now: UnixSeconds, _ body: (Evaluator) -> Void) {
-        let n = history.outcomes.count + history.unresolved.count
-        withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
-            let ev = Evaluator(data: data, debtor: debtor, history: history, now: now, events: events)
-            body(ev)
+    func withEvaluator<R>(_ debtor: Debtor, _ history: DebtorHistory, _ now: UnixSeconds,
+                          _ body: (Evaluator) -> R) -> R
+    {
+        // Everything below works on pointers into the caller's values (borrowed for the call): no copies, no
+        // reference counting.
+        debtor.phones.withUnsafeBufferPointer { phones in
+            debtor.debts.withUnsafeBufferPointer { debts in
+                history.outcomes.withUnsafeBufferPointer { outcomes in
+                    history.payments.withUnsafeBufferPointer { payments in
+                        history.clearances.withUnsafeBufferPointer { clearances in
+                            history.unresolved.withUnsafeBufferPointer { unresolved in
+                                debtor.quiet.withUnsafeBufferPointer { quiet in
+                                    withUnsafePointer(to: debtor) { dp in
+                                        let inputs = Inputs(
+                                            debtor: dp, phones: phones, debts: debts, outcomes: outcomes,
+                                            payments: payments, clearances: clearances, unresolved: unresolved,
+                                            quiet: quiet)
+                                        return Self.withEvaluator(data, inputs, now, body)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pointers into one call's debtor and history.
+    struct Inputs {
+        var debtor: UnsafePointer<Debtor>
+        var phones: UnsafeBufferPointer<Phone>
+        var debts: UnsafeBufferPointer<Debt>
+        var outcomes: UnsafeBufferPointer<OutcomeEvent>
+        var payments: UnsafeBufferPointer<PaymentEvent>
+        var clearances: UnsafeBufferPointer<HoldClearance>
+        var unresolved: UnsafeBufferPointer<UnresolvedAttempt>
+        var quiet: UnsafeBufferPointer<QuietTime>
+    }
+
+    static func withEvaluator<R>(_ data: PolicyData, _ inputs: Inputs, _ now: UnixSeconds,
+                                 _ body: (Evaluator) -> R) -> R
+    {
+        let dp = inputs.debtor
+        let n = inputs.outcomes.count + inputs.unresolved.count
+        let phoneCount = inputs.phones.count
+        let address = dp.pointee.zone.flatMap { data.zones.rawZone(named: $0) }
+        // Per phone: the address zone (else the jurisdiction's zones) and the phone's zones; the day zones: the
+        // primary zone (else the primary zone and every phone's zones).
+        let setCapacity = address != nil ? 1 + max(data.maxPrefixZones, 1)
+            : data.jurisdictionZoneList(dp.pointee.jurisdiction).count + max(data.maxPrefixZones, 1) + 1
+        let zoneCapacity = phoneCount * setCapacity + (address != nil ? 1 : 1 + phoneCount * setCapacity)
+        return withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
+            withUnsafeTemporaryAllocation(of: ZoneSet.self, capacity: max(phoneCount, 1)) { sets in
+                withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: zoneCapacity) { zoneBuffer in
+                    withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buckets in
+                        let ev = Evaluator(
+                            data: data, inputs: inputs, now: now, events: events, phoneSets: sets,
+                            zoneBuffer: zoneBuffer, setCapacity: setCapacity, address: address, bucketCounts: buckets)
+                        return body(ev)
+                    }
+                }
+            }
         }
     }
 }
 
-/// Precomputed, immutable lookup data of a policy (zones per jurisdiction, phone prefixes, holidays).
-final class PolicyData: Sendable {
+/// A zone on the decision hot path: a pointer to its table's plain view (identity = the table's identity).
+typealias ZoneRef = UnsafePointer<RawZone>
+
+/// A list of zones owned by a `PolicyData` (immutable).
+struct ZoneList {
+    var base: UnsafeMutablePointer<ZoneRef>?
+    var count: Int
+
+    static var empty: ZoneList { ZoneList(base: nil, count: 0) }
+
+    init(base: UnsafeMutablePointer<ZoneRef>?, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    init(_ zones: [ZoneTable]) {
+        count = zones.count
+        guard count > 0 else {
+            base = nil
+            return
+        }
+        let p = UnsafeMutablePointer<ZoneRef>.allocate(capacity: count)
+        for (i, z) in zones.enumerated() { (p + i).initialize(to: z.raw) }
+        base = p
+    }
+
+    @inline(__always) subscript(i: Int) -> ZoneRef { base![i] }
+    var first: ZoneRef? { count > 0 ? base![0] : nil }
+    func free() { base?.deallocate() }
+}
+
+/// A holiday calendar's bit set (same test as `HolidayCalendar.contains`), without reference counting.
+struct RawHolidays {
+    var base: Int64
+    var bits: UnsafeMutablePointer<UInt64>?
+    var count: Int
+
+    init(_ cal: HolidayCalendar) {
+        base = cal.base
+        count = cal.bits.count
+        if count > 0 {
+            let p = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+            p.initialize(from: cal.bits, count: count)
+            bits = p
+        } else {
+            bits = nil
+        }
+    }
+
+    @inline(__always)
+    func contains(_ day: Int64) -> Bool {
+        let off = day - base
+        guard off >= 0 else { return false }
+        let w = Int(off / 64)
+        guard w < count else { return false }
+        return bits![w] & (1 << UInt64(off % 64)) != 0
+    }
+}
+
+/// The scalar house rules and model settings of a configuration (copied out once per policy).
+struct PolicySettings {
+    var retryDelays: UnsafeMutablePointer<Int64>
+    var retryDelayCount: Int
+    var maxAttemptsPerDay: Int
+    var minimumGapSeconds: Int64
+    var voicemailsPerDay: Int
+    var busyRetriesPerPhonePerDay: Int
+    var promiseGraceDays: Int
+    var houseCountedPerDebtPer7Days: Int?
+    var horizonSeconds: Int64
+    var discountPerHour: Double
+    var lnDiscountPerHour: Double
+    var callbackWindowSeconds: Int64
+    var callbackValiditySeconds: Int64
+    var includeReasons: Bool
+    var kappa: Double
+    var fatigueWindowSeconds: Int64
+    var sameBucketPenalty: Double
+    var ptpGivenRPC: Double
+    var keptProbability: Double
+    var brokenPromiseBoost: Double
+    var thompsonSeed: UInt64?
+    /// `keptPow[n]` = pow(keptDecayPerBroken, n), `fatiguePow[n]` = pow(fatiguePerUnanswered, n) for n < 64.
+    var keptPow: UnsafeMutablePointer<Double>
+    var fatiguePow: UnsafeMutablePointer<Double>
+    var keptDecayPerBroken: Double
+    var fatiguePerUnanswered: Double
+
+    static let powTableSize = 64
+
+    init(_ c: PolicyConfiguration) {
+        retryDelayCount = c.retryDelaySeconds.count
+        retryDelays = .allocate(capacity: max(retryDelayCount, 1))
+        retryDelays.initialize(from: c.retryDelaySeconds, count: retryDelayCount)
+        maxAttemptsPerDay = c.maxAttemptsPerDay
+        minimumGapSeconds = c.minimumGapSeconds
+        voicemailsPerDay = c.voicemailsPerDay
+        busyRetriesPerPhonePerDay = c.busyRetriesPerPhonePerDay
+        promiseGraceDays = c.promiseGraceDays
+        houseCountedPerDebtPer7Days = c.houseCountedPerDebtPer7Days
+        horizonSeconds = c.horizonSeconds
+        discountPerHour = c.discountPerHour
+        lnDiscountPerHour = log(c.discountPerHour)
+        callbackWindowSeconds = c.callbackWindowSeconds
+        callbackValiditySeconds = c.callbackValiditySeconds
+        includeReasons = c.includeReasons
+        let p = c.propensity
+        kappa = p.kappa
+        fatigueWindowSeconds = p.fatigueWindowSeconds
+        sameBucketPenalty = p.sameBucketPenalty
+        ptpGivenRPC = p.ptpGivenRPC
+        keptProbability = p.keptProbability
+        brokenPromiseBoost = p.brokenPromiseBoost
+        thompsonSeed = p.thompsonSeed
+        keptDecayPerBroken = p.keptDecayPerBroken
+        fatiguePerUnanswered = p.fatiguePerUnanswered
+        keptPow = .allocate(capacity: Self.powTableSize)
+        fatiguePow = .allocate(capacity: Self.powTableSize)
+        for n in 0..<Self.powTableSize {
+            (keptPow + n).initialize(to: pow(p.keptDecayPerBroken, Double(n)))
+            (fatiguePow + n).initialize(to: pow(p.fatiguePerUnanswered, Double(n)))
+        }
+    }
+
+    @inline(__always)
+    func retryDelay(_ outcome: Int) -> Int64 {
+        precondition(outcome >= 0 && outcome < retryDelayCount, "retryDelaySeconds needs one entry per outcome")
+        return retryDelays[outcome]
+    }
+
+    /// pow(keptDecayPerBroken, n), bit-identical to calling `pow`.
+    @inline(__always)
+    func keptDecay(_ n: Int) -> Double { n < Self.powTableSize ? keptPow[n] : pow(keptDecayPerBroken, Double(n)) }
+
+    /// pow(fatiguePerUnanswered, n), bit-identical to calling `pow`.
+    @inline(__always)
+    func fatigue(_ n: Int) -> Double { n < Self.powTableSize ? fatiguePow[n] : pow(fatiguePerUnanswered, Double(n)) }
+
+    func free() {
+        retryDelays.deallocate()
+        keptPow.deallocate()
+        fatiguePow.deallocate()
+    }
+}
+
+/// Precomputed, immutable lookup data of a policy (zones per jurisdiction, phone prefixes, holidays, the
+/// configuration's scalars), kept as plain pointers so that a decision does no reference counting.
+final class PolicyData: @unchecked Sendable {
     let configuration: PolicyConfiguration
     let zones: ZoneDatabase
-    let jurisdictionZones: [String: [ZoneTable]]
-    let prefixZones: [String: [ZoneTable]]
+    let jurisdictionZones: [String: ZoneList]
+    let prefixZones: [String: ZoneList]
     let maxPrefix: Int
-    let holidays: [String: HolidayCalendar]
+    /// The longest jurisdiction and prefix zone lists (bounds for per-call zone buffers).
+    let maxJurisdictionZones: Int
+    let maxPrefixZones: Int
+    let holidays: [String: RawHolidays]
     let utc: ZoneTable
     /// Segment prior curves with their maxima (a short list: a linear scan beats hashing).
-    let curves: [(name: String, curve: [Double], max: Double)]
-    let defaultCurve: (curve: [Double], max: Double)
+    let curves: [(name: String, curve: UnsafeMutablePointer<Double>, max: Double)]
+    let defaultCurve: (curve: UnsafeMutablePointer<Double>, max: Double)
+    let settingsStorage: UnsafeMutablePointer<PolicySettings>
+    var settings: UnsafePointer<PolicySettings> { UnsafePointer(settingsStorage) }
+
+    /// `curves` as a plain pointer (read on every decision).
+    let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
 
     /// The prior curve of `segment` and its maximum.
-    func prior(for segment: String?) -> (curve: [Double], max: Double) {
+    func prior(for segment: String?) -> (curve: UnsafeMutablePointer<Double>, max: Double) {
         if let segment {
-            for c in curves where c.name == segment { return (c.curve, c.max) }
+            for i in 0..<curves.count where curveTable[i].name == segment {
+                return (curveTable[i].curve, curveTable[i].max)
+            }
         }
         return defaultCurve
+    }
+
+    static func curve(_ values: [Double]) -> UnsafeMutablePointer<Double> {
+        precondition(values.count >= 168, "a propensity curve needs 168 hour-of-week values")
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: values.count)
+        p.initialize(from: values, count: values.count)
+        return p
     }
 
     init(configuration: PolicyConfiguration, zones: ZoneDatabase, phoneZones: PhonePrefixZones) {
         self.configuration = configuration
         self.zones = zones
         curves = configuration.propensity.segmentCurves.sorted { $0.key < $1.key }.map {
-            (name: $0.key, curve: $0.value, max: $0.value.max() ?? 1)
+            (name: $0.key, curve: Self.curve($0.value), max: $0.value.max() ?? 1)
         }
-        defaultCurve = (configuration.propensity.defaultCurve, configuration.propensity.defaultCurve.max() ?? 1)
+        defaultCurve = (Self.curve(configuration.propensity.defaultCurve),
+                        configuration.propensity.defaultCurve.max() ?? 1)
         utc = zones.zone(named: "UTC") ?? ZoneTable(fixedName: "UTC", offsetSeconds: 0)
-        var jz: [String: [ZoneTable]] = [:]
+        var jz: [String: ZoneList] = [:]
         var codes = Set(zones.countryZones.keys)
         codes.insert("US")
         for s in JurisdictionZones.usStates.keys { codes.insert("US-" + s) }
         codes.insert("US-NY-NYC")
+        var maxJ = 0
         for code in codes {
-            jz[code] = Self.dedupe(JurisdictionZones.names(for: code, in: zones).compactMap { zones.zone(named: $0) })
+            let list = Self.dedupe(JurisdictionZones.names(for: code, in: zones).compactMap { zones.zone(named: $0) })
+            jz[code] = ZoneList(list)
+            maxJ = max(maxJ, list.count)
         }
         jurisdictionZones = jz
-        var pz: [String: [ZoneTable]] = [:]
-        for (p, names) in phoneZones.table { pz[p] = names.compactMap { zones.zone(named: $0) } }
+        maxJurisdictionZones = maxJ
+        var pz: [String: ZoneList] = [:]
+        var maxP = 0
+        for (p, names) in phoneZones.table {
+            let list = names.compactMap { zones.zone(named: $0) }
+            pz[p] = ZoneList(list)
+            maxP = max(maxP, list.count)
+        }
         prefixZones = pz
+        maxPrefixZones = maxP
         maxPrefix = phoneZones.maxLength
         var h: [String: HolidayCalendar] = ["ID": .bundled(country: "ID",
                                                              includeCollectiveLeave: configuration.blockCollectiveLeave)]
         for (k, v) in configuration.holidayOverrides { h[k] = v }
-        holidays = h
+        holidays = h.mapValues { RawHolidays($0) }
+        settingsStorage = .allocate(capacity: 1)
+        settingsStorage.initialize(to: PolicySettings(configuration))
+        curveTable = .allocate(capacity: max(curves.count, 1))
+        curveTable.initialize(from: curves, count: curves.count)
+    }
+
+    deinit {
+        for (_, l) in jurisdictionZones { l.free() }
+        for (_, l) in prefixZones { l.free() }
+        for (_, h) in holidays { h.bits?.deallocate() }
+        for c in curves { c.curve.deallocate() }
+        defaultCurve.curve.deallocate()
+        settingsStorage.pointee.free()
+        settingsStorage.deinitialize(count: 1)
+        settingsStorage.deallocate()
+        curveTable.deinitialize(count: curves.count)
+        curveTable.deallocate()
     }
 
     /// Drops zones that behave identically from 2020 on (e.g. the Indiana zones), keeping the first.
@@ -145,13 +406,13 @@ final class PolicyData: Sendable {
         return out
     }
 
-    func jurisdictionZoneList(_ code: String) -> [ZoneTable] {
+    func jurisdictionZoneList(_ code: String) -> ZoneList {
         if let z = jurisdictionZones[code] { return z }
         if code.utf8.count > 2, let z = jurisdictionZones[String(code.prefix(2))] { return z }
-        return []
+        return .empty
     }
 
-    func phoneZoneList(_ number: String) -> [ZoneTable] {
+    func phoneZoneList(_ number: String) -> ZoneList {
         var digits = Substring(number)
         if digits.hasPrefix("+") { digits = digits.dropFirst() }
         var n = min(maxPrefix, digits.count)
@@ -159,90 +420,80 @@ final class PolicyData: Sendable {
             if let z = prefixZones[String(digits.prefix(n))] { return z }
             n -= 1
         }
-        return []
+        return .empty
     }
 
-    func candidateZones(address: ZoneTable?, phone: Phone, jurisdiction: String) -> ZoneSet {
-        var set = ZoneSet()
+    /// The capacity a zone set of one phone needs: the jurisdiction's zones, the address zone, the phone's zones.
+    var zoneSetCapacity: Int { maxJurisdictionZones + max(maxPrefixZones, 1) + 1 }
+
+    /// The candidate zones of `phone` into `buffer` (capacity `zoneSetCapacity`).
+    func candidateZones(address: ZoneRef?, phone: Phone, jurisdiction: String,
+                        into buffer: UnsafeMutablePointer<ZoneRef>) -> ZoneSet
+    {
+        var set = ZoneSet(base: buffer)
         if let a = address {
             set.add(a)
         } else {
             // An unknown address may be in any zone of the jurisdiction (DESIGN.md: "unknown means every
             // zone of the jurisdiction"); the stricter reading wins, so those zones join the phone's.
-            let all = jurisdictionZoneList(jurisdiction)
-            if !all.isEmpty { set.shared = all }
+            set.append(jurisdictionZoneList(jurisdiction))
         }
-        if let pz = phone.zone, let z = zones.zone(named: pz) {
+        if let pz = phone.zone, let z = zones.rawZone(named: pz) {
             set.add(z)
         } else {
-            for z in phoneZoneList(phone.number) { set.add(z) }
+            let list = phoneZoneList(phone.number)
+            for i in 0..<list.count { set.add(list[i]) }
         }
         if set.count == 0 {
             // Empty when nothing is known at all: the decision is then "never" (conservative).
-            set.shared = jurisdictionZoneList(jurisdiction)
+            set.append(jurisdictionZoneList(jurisdiction))
         }
         return set
     }
 
-    func primaryZone(_ debtor: Debtor) -> ZoneTable {
-        if let a = debtor.zone, let z = zones.zone(named: a) { return z }
+    func primaryZone(_ debtor: Debtor) -> ZoneRef {
+        if let a = debtor.zone, let z = zones.rawZone(named: a) { return z }
         for p in debtor.phones where p.owner == .debtor {
-            if let pz = p.zone, let z = zones.zone(named: pz) { return z }
+            if let pz = p.zone, let z = zones.rawZone(named: pz) { return z }
             if let z = phoneZoneList(p.number).first { return z }
         }
-        return jurisdictionZoneList(debtor.jurisdiction).first ?? utc
+        return jurisdictionZoneList(debtor.jurisdiction).first ?? utc.raw
     }
 }
 
-/// Up to four zones inline (no allocation), or a shared array.
+/// An ordered set of zones in a caller-provided buffer (no allocation, no reference counting).
 struct ZoneSet {
-    var z0: ZoneTable?
-    var z1: ZoneTable?
-    var z2: ZoneTable?
-    var z3: ZoneTable?
-    var n = 0
-    var shared: [ZoneTable]?
+    var base: UnsafeMutablePointer<ZoneRef>
+    var count = 0
 
-    var count: Int { shared?.count ?? n }
+    init(base: UnsafeMutablePointer<ZoneRef>) { self.base = base }
 
-    subscript(i: Int) -> ZoneTable {
-        if let s = shared { return s[i] }
-        switch i {
-        case 0: return z0!
-        case 1: return z1!
-        case 2: return z2!
-        default: return z3!
-        }
+    @inline(__always) subscript(i: Int) -> ZoneRef { base[i] }
+
+    @inline(__always)
+    mutating func add(_ z: ZoneRef) {
+        for i in 0..<count where base[i] == z { return }
+        base[count] = z
+        count += 1
     }
 
-    mutating func add(_ z: ZoneTable) {
-        for i in 0..<count where self[i] === z { return }
-        if shared != nil {
-            shared!.append(z)
-            return
-        }
-        switch n {
-        case 0: z0 = z
-        case 1: z1 = z
-        case 2: z2 = z
-        case 3: z3 = z
-        default:
-            shared = [z0!, z1!, z2!, z3!, z]
-        }
-        n += 1
+    /// Appends a whole list without de-duplication (only into an empty set, as the list is de-duplicated).
+    mutating func append(_ list: ZoneList) {
+        for i in 0..<list.count { base[count + i] = list[i] }
+        count += list.count
     }
 }
 
-/// One past attempt, preprocessed (day in the primary zone, indices instead of strings).
+/// One past attempt, preprocessed (day in the primary zone, indices instead of strings). 32 bytes, so that a
+/// typical history fits the per-call stack buffer.
 struct Event {
     var at: Int64
     var day: Int64
     var debt: Int32  // index into debtor.debts, -1 = unknown debt
     var phone: Int32  // index into debtor.phones, -1 = unknown number
-    var outcome: Int8  // Outcome.index, -1 = unresolved (expired lease)
     var bucket: Int16
+    var outcome: Int8  // Outcome.index, -1 = unresolved (expired lease)
     var consented: Bool
-    var source: Int32  // index into history.outcomes, -1 for unresolved
     /// Bit 1: dialed a personal number (mobile, home); bit 2: another number; both when unknown.
     var kindClass: UInt8 = 3
 
@@ -273,161 +524,171 @@ enum Binding: Equatable {
     case dailyMax
     case voicemailDay
     case busyRetries
-    case window(ZoneTable)
-
-    static func == (a: Binding, b: Binding) -> Bool {
-        switch (a, b) {
-        case (.window(let x), .window(let y)): return x === y
-        case (.none, .none), (.minimumGap, .minimumGap), (.abandonedHold, .abandonedHold),
-            (.conversationBlock, .conversationBlock), (.promiseHold, .promiseHold), (.capPersonal7, .capPersonal7),
-            (.capOther30, .capOther30), (.capDebtor7, .capDebtor7), (.capAttempts7, .capAttempts7),
-            (.dailyMax, .dailyMax), (.voicemailDay, .voicemailDay), (.busyRetries, .busyRetries):
-            return true
-        case (.retryDelay(let x), .retryDelay(let y)): return x == y
-        case (.capDebt7(let x), .capDebt7(let y)): return x == y
-        default: return false
-        }
-    }
+    case window(ZoneRef)
 }
 
-/// The per-call working state of one decision (one object per call; never shared).
-final class Evaluator {
-    let config: PolicyConfiguration
-    let data: PolicyData
-    let debtorID: String
-    let jurisdiction: String
+/// The per-call working state of one decision: plain values and pointers into the caller's inputs and the
+/// policy's tables (no reference counting); valid only inside `ContactPolicy.withEvaluator`.
+struct Evaluator {
+    unowned(unsafe) let data: PolicyData
+    let debtor: UnsafePointer<Debtor>
+    let s: UnsafePointer<PolicySettings>
     let status: DebtorStatus
-    let segment: String?
-    let phones: [Phone]
-    let debts: [Debt]
-    let history: DebtorHistory
+    let phones: UnsafeBufferPointer<Phone>
+    let debts: UnsafeBufferPointer<Debt>
+    let outcomes: UnsafeBufferPointer<OutcomeEvent>
+    let payments: UnsafeBufferPointer<PaymentEvent>
+    let clearances: UnsafeBufferPointer<HoldClearance>
+    let quiet: UnsafeBufferPointer<QuietTime>
     let now: Int64
     let events: UnsafeMutableBufferPointer<Event>
     let eventCount: Int
-    let pack: RulePack
-    let primary: ZoneTable
+    let pack: PackRules
+    let primary: ZoneRef
     /// The zones whose local calendar days the day-based rules are counted in: the address zone; without one,
     /// every zone of the debtor's phones (the stricter reading wins). `dayZones[0]` is `primary`.
     let dayZones: ZoneSet
-    let address: ZoneTable?
-    let holidays: HolidayCalendar?
-    let quiet: [QuietTime]
+    /// The candidate zones of each debtor-owned phone (others: empty).
+    let phoneSets: UnsafeMutableBufferPointer<ZoneSet>
+    let address: ZoneRef?
+    let holidays: RawHolidays?
     let sevenDayCap: Int?
+    let curve: UnsafeMutablePointer<Double>
+    let curveMax: Double
+    let idHash: UInt64
     var debtorNotBefore: Int64 = Int64.min
     var debtorBinding: Binding = .none
+    /// The end of a legal no-redial hold after an abandoned call (GB: 72 h); a consented callback does not lift it.
+    var abandonedHoldEnds: Int64 = Int64.min
     var ceased = false
     var brokenPromises = 0
     var recentUnanswered = 0
+    /// Whether no event lies after `now` (then caps and holds only loosen as time passes).
+    var capsMonotone = true
+    /// Whether any resolved attempt was a conversation (some bucket has an RPC).
+    var anyRPC = false
+    /// Phones (index < 64) dialed with outcome `not_in_service` or `wrong_number`.
+    var deadPhones: UInt64 = 0
+    /// Whether a phone at index ≥ 64 is dead (then `phoneDialable` looks at the events).
+    var deadBeyondMask = false
+    /// Per-bucket attempts, RPCs and recent unanswered counts (`eventCount > 0` only).
+    let bucketCounts: UnsafeMutableBufferPointer<UInt16>
 
-    init(data: PolicyData, debtor: borrowing Debtor, history: DebtorHistory, now: Int64,
-         events: UnsafeMutableBufferPointer<Event>)
+    init(data: PolicyData, inputs: ContactPolicy.Inputs, now: Int64, events: UnsafeMutableBufferPointer<Event>,
+         phoneSets: UnsafeMutableBufferPointer<ZoneSet>, zoneBuffer: UnsafeMutableBufferPointer<ZoneRef>,
+         setCapacity: Int, address: ZoneRef?, bucketCounts: UnsafeMutableBufferPointer<UInt16>)
     {
-        self.config = data.configuration
+        let dp = inputs.debtor
+        let phones = inputs.phones, debts = inputs.debts, outcomes = inputs.outcomes
+        let payments = inputs.payments, clearances = inputs.clearances, quiet = inputs.quiet
         self.data = data
-        self.debtorID = debtor.id
-        self.jurisdiction = debtor.jurisdiction
-        self.status = debtor.status
-        self.segment = debtor.segment
-        self.phones = debtor.phones
-        self.debts = debtor.debts
-        self.history = history
+        self.debtor = dp
+        let s = data.settings
+        self.s = s
+        self.status = dp.pointee.status
+        self.phones = phones
+        self.debts = debts
+        self.outcomes = outcomes
+        self.payments = payments
+        self.clearances = clearances
+        self.quiet = quiet
         self.now = now
         self.events = events
-        self.pack = RulePack.resolve(debtor.jurisdiction)
-        self.address = debtor.zone.flatMap { data.zones.zone(named: $0) }
-        let primary = address ?? data.primaryZone(debtor)
+        let kind = RulePack.resolveKind(dp.pointee.jurisdiction)
+        let pack = PackRules.all[Int(kind)]
+        self.pack = pack
+        self.address = address
+        // Candidate zones of every debtor-owned phone (the ones that may be dialed, and the day zones).
+        var next = zoneBuffer.baseAddress!
+        for pi in 0..<phones.count {
+            if phones[pi].owner == .debtor {
+                phoneSets[pi] = data.candidateZones(address: address, phone: phones[pi],
+                                                    jurisdiction: dp.pointee.jurisdiction, into: next)
+                next += setCapacity
+            } else {
+                phoneSets[pi] = ZoneSet(base: next)
+            }
+        }
+        self.phoneSets = phoneSets
+        let primary = address ?? data.primaryZone(dp.pointee)
         self.primary = primary
-        var dz = ZoneSet()
+        var dz = ZoneSet(base: next)
         dz.add(primary)
         if address == nil {
-            for p in debtor.phones where p.owner == .debtor {
-                let c = data.candidateZones(address: nil, phone: p, jurisdiction: debtor.jurisdiction)
+            for pi in 0..<phones.count where phones[pi].owner == .debtor {
+                let c = phoneSets[pi]
                 for i in 0..<c.count { dz.add(c[i]) }
             }
         }
         self.dayZones = dz
-        self.quiet = debtor.quiet
         if pack.closedOnHolidays {
-            holidays = data.holidays[String(debtor.jurisdiction.prefix(2))]
+            holidays = data.holidays[String(dp.pointee.jurisdiction.prefix(2))]
         } else {
             holidays = nil
         }
-        switch (pack.countedPerDebtPer7Days, config.houseCountedPerDebtPer7Days) {
+        switch (pack.countedPerDebtPer7Days, s.pointee.houseCountedPerDebtPer7Days) {
         case (let a?, let b?): sevenDayCap = min(a, b)
         case (let a?, nil): sevenDayCap = a
         case (nil, let b?): sevenDayCap = b
         default: sevenDayCap = nil
         }
-        // Preprocess the history into events.
-        var k = 0
-        history.outcomes.withUnsafeBufferPointer { outcomes in
-            for si in outcomes.indices {
-                events[k] = Event(at: outcomes[si].at, day: 0, debt: Self.index(of: outcomes[si].debt, in: debtor.debts),
-                                  phone: Self.phoneIndex(outcomes[si].phone, debtor.phones),
-                                  outcome: Int8(outcomes[si].outcome.index), bucket: 0, consented: false,
-                                  source: Int32(si))
-                k += 1
-            }
-        }
-        for u in history.unresolved {
-            events[k] = Event(at: u.at, day: 0, debt: Self.index(of: u.debt, in: debtor.debts),
-                              phone: Self.phoneIndex(u.phone, debtor.phones), outcome: -1, bucket: 0,
-                              consented: false, source: -1)
-            k += 1
-        }
+        let prior = data.prior(for: dp.pointee.segment)
+        curve = prior.curve
+        curveMax = prior.max
+        idHash = s.pointee.thompsonSeed == nil ? 0 : TagihCore.fnv(dp.pointee.id)
+        // Preprocess the history into events (one pass: indices, local days and buckets, the aggregates).
+        let fatigueFrom = now - s.pointee.fatigueWindowSeconds
+        self.bucketCounts = bucketCounts
+        let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
+                                  primary: primary, now: now, fatigueFrom: fatigueFrom, buckets: bucketCounts)
+        let k = sum.count
         eventCount = k
-        for i in 0..<k where events[i].phone >= 0 {
-            let kind = debtor.phones[Int(events[i].phone)].kind
-            events[i].kindClass = kind == .mobile || kind == .home ? 1 : 2
+        let lastAt = sum.lastAt
+        let lastOutcome = sum.lastOutcome
+        let lastAbandoned = sum.lastAbandoned
+        recentUnanswered = sum.recentUnanswered
+        capsMonotone = sum.capsMonotone
+        anyRPC = sum.anyRPC
+        deadPhones = sum.deadPhones
+        deadBeyondMask = sum.deadBeyondMask
+        let callbackValidity = s.pointee.callbackValiditySeconds
+        let callbackWindow = s.pointee.callbackWindowSeconds
+        if sum.seen & (1 << UInt32(Outcome.cease.index)) != 0 {
+            for i in 0..<k where events[i].outcome == Int8(Outcome.cease.index) {
+                let at = events[i].at
+                ceased = !clearances.contains { $0.kind == .cease && $0.at > at } || ceased
+            }
         }
-        var lastAt = Int64.min
-        var lastOutcome: Int8 = -1
-        var lastAbandoned = Int64.min
-        let fatigueFrom = now - config.propensity.fatigueWindowSeconds
-        for i in 0..<k {
-            let local = primary.localSeconds(at: events[i].at)
-            let day = CivilTime.day(ofLocalSeconds: local)
-            events[i].day = day
-            events[i].bucket = Int16((CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600))
-            let e = events[i]
-            if e.at >= lastAt {
-                lastAt = e.at
-                lastOutcome = e.outcome
-            }
-            if e.outcome == Int8(Outcome.abandoned.index) { lastAbandoned = max(lastAbandoned, e.at) }
-            if e.outcome == Int8(Outcome.cease.index) {
-                ceased = !history.clearances.contains { $0.kind == .cease && $0.at > e.at } || ceased
-            }
-            if e.isUnanswered && e.at >= fatigueFrom
-                && e.at <= now
-            {
-                recentUnanswered += 1
-            }
-            // Consented callbacks: the first attempt on the debt inside [callbackAt, callbackAt + window].
-            if e.outcome == Int8(Outcome.callbackRequested.index), e.source >= 0,
-                let cb = history.outcomes[Int(e.source)].callbackAt, cb >= e.at,
-                cb - e.at <= config.callbackValiditySeconds
-            {
-                var first = -1
-                for j in 0..<k where events[j].debt == e.debt && events[j].at >= cb
-                    && events[j].at <= cb + config.callbackWindowSeconds
+        if sum.seen & (1 << UInt32(Outcome.callbackRequested.index)) != 0 {
+            for i in 0..<k {
+                let e = events[i]
+                // Consented callbacks: the first attempt on the debt inside [callbackAt, callbackAt + window].
+                if e.outcome == Int8(Outcome.callbackRequested.index), i < outcomes.count,
+                    let cb = outcomes[i].callbackAt, cb >= e.at, cb - e.at <= callbackValidity
                 {
-                    if first < 0 || events[j].at < events[first].at { first = j }
+                    var first = -1
+                    for j in 0..<k where events[j].debt == e.debt && events[j].at >= cb
+                        && events[j].at <= cb + callbackWindow
+                    {
+                        if first < 0 || events[j].at < events[first].at { first = j }
+                    }
+                    if first >= 0 { events[first].consented = true }
                 }
-                if first >= 0 { events[first].consented = true }
             }
         }
         if lastAt != Int64.min {
-            let retry = lastOutcome >= 0 ? config.retryDelaySeconds[Int(lastOutcome)]
-                : config.retryDelay(after: .noAnswer)
+            let retry = lastOutcome >= 0 ? s.pointee.retryDelay(Int(lastOutcome)) : s.pointee.retryDelay(Outcome.noAnswer.index)
             if lastAt + retry > debtorNotBefore {
                 debtorNotBefore = lastAt + retry
                 debtorBinding = .retryDelay(lastOutcome)
             }
-            if lastAt + config.minimumGapSeconds > debtorNotBefore {
-                debtorNotBefore = lastAt + config.minimumGapSeconds
+            if lastAt + s.pointee.minimumGapSeconds > debtorNotBefore {
+                debtorNotBefore = lastAt + s.pointee.minimumGapSeconds
                 debtorBinding = .minimumGap
             }
+        }
+        if pack.abandonedHoldSeconds > 0, lastAbandoned != Int64.min {
+            abandonedHoldEnds = lastAbandoned + pack.abandonedHoldSeconds
         }
         if pack.abandonedHoldSeconds > 0, lastAbandoned != Int64.min,
             lastAbandoned + pack.abandonedHoldSeconds > debtorNotBefore
@@ -436,52 +697,234 @@ final class Evaluator {
             debtorBinding = .abandonedHold
         }
         // Broken promises of the debtor (for P(kept)).
-        for i in 0..<k where events[i].outcome == Int8(Outcome.promiseToPay.index) {
-            let o = history.outcomes[Int(events[i].source)]
+        for i in 0..<k where sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0
+            && events[i].outcome == Int8(Outcome.promiseToPay.index)
+        {
+            let o = outcomes[i]
             if let p = o.promise, let due = CivilTime.parseDate(p.due) {
-                let holdEnd = startOfDay(due + Int64(config.promiseGraceDays) + 1)
+                let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
                 if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
             }
         }
     }
 
-    static func index(of id: String, in debts: [Debt]) -> Int32 {
-        for (i, d) in debts.enumerated() where d.id == id { return Int32(i) }
+    /// Equal strings: identical representations (the common case: the same storage or the same small
+    /// string), else the full comparison.
+    @inline(__always)
+    static func same(_ a: UnsafePointer<String>, _ b: UnsafePointer<String>) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        if ra.load(as: UInt64.self) == rb.load(as: UInt64.self)
+            && ra.load(fromByteOffset: 8, as: UInt64.self) == rb.load(fromByteOffset: 8, as: UInt64.self)
+        {
+            return true
+        }
+        return a.pointee == b.pointee
+    }
+
+    static let outcomeDebtOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.debt)!
+    static let outcomePhoneOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
+    static let debtIDOffset = MemoryLayout<Debt>.offset(of: \Debt.id)!
+    static let phoneNumberOffset = MemoryLayout<Phone>.offset(of: \Phone.number)!
+
+    /// The index of the debt whose id is the string at `id`, -1 when none.
+    @inline(__always)
+    static func debtIndex(_ id: UnsafePointer<String>, _ debts: UnsafeBufferPointer<Debt>, _ offset: Int) -> Int32 {
+        guard let base = debts.baseAddress else { return -1 }
+        for i in 0..<debts.count {
+            let p = (UnsafeRawPointer(base + i) + offset).assumingMemoryBound(to: String.self)
+            if same(id, p) { return Int32(i) }
+        }
         return -1
     }
 
-    static func phoneIndex(_ number: String, _ phones: [Phone]) -> Int32 {
-        for (i, p) in phones.enumerated() where p.number == number { return Int32(i) }
+    /// The index of the phone whose number is the string at `number`, -1 when none.
+    @inline(__always)
+    static func phoneIndex(_ number: UnsafePointer<String>, _ phones: UnsafeBufferPointer<Phone>, _ offset: Int)
+        -> Int32
+    {
+        guard let base = phones.baseAddress else { return -1 }
+        for i in 0..<phones.count {
+            let p = (UnsafeRawPointer(base + i) + offset).assumingMemoryBound(to: String.self)
+            if same(number, p) { return Int32(i) }
+        }
+        return -1
+    }
+
+    /// Fills `events` from the outcomes and the unresolved attempts (in that order): indices instead of
+    /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed.
+    static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
+                           unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
+                           phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
+                           buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
+    {
+        let total = outcomes.count + unresolved.count
+        if total > 0 { buckets.initialize(repeating: 0) }
+        var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
+                                 buckets: buckets)
+        let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
+        let ob = outcomes.baseAddress
+        let od = outcomeDebtOffset, op = outcomePhoneOffset
+        let outcomeCount = outcomes.count
+        // One loop over the outcomes, then the unresolved attempts (one call site, so `add` is inlined).
+        for k in 0..<total {
+            let e: Event
+            if k < outcomeCount, let ob {
+                let o = UnsafeRawPointer(ob + k)
+                let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
+                let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
+                e = folder.event(at: ob[k].at, debt: debt, phone: phone, outcome: Int8(ob[k].outcome.index))
+            } else {
+                let ui = k - outcomeCount
+                e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
+                                 phone: Self.phoneIndex(unresolved[ui].phone, phones), outcome: -1)
+            }
+            events[k] = e
+            folder.add(e)
+        }
+        let k = total
+        folder.sum.count = k
+        return folder.sum
+    }
+
+    /// Builds events and folds them into an `EventSummary`, in event order.
+    struct EventFolder {
+        let zone: RawZone
+        let phones: UnsafeBufferPointer<Phone>
+        let now: Int64
+        let fatigueFrom: Int64
+        let buckets: UnsafeMutableBufferPointer<UInt16>
+        var sum = EventSummary()
+        // The stretch of the previous event (histories are mostly in time order): UTC instants in
+        // [cacheFrom, cacheUntil) have the offset `cacheOffset` and lie in the local week (Monday 00:00) that
+        // starts at `weekStart` local seconds, day `weekStartDay`; then day and bucket are two divisions.
+        var cacheFrom = Int64.max
+        var cacheUntil = Int64.min
+        var cacheOffset: Int64 = 0
+        var weekStart: Int64 = 0
+        var weekStartDay: Int64 = 0
+
+        init(zone: RawZone, phones: UnsafeBufferPointer<Phone>, now: Int64, fatigueFrom: Int64,
+             buckets: UnsafeMutableBufferPointer<UInt16>)
+        {
+            self.zone = zone
+            self.phones = phones
+            self.now = now
+            self.fatigueFrom = fatigueFrom
+            self.buckets = buckets
+        }
+
+        @inline(__always)
+        mutating func event(at: Int64, debt: Int32, phone: Int32, outcome: Int8) -> Event {
+            let day: Int64
+            let bucket: Int16
+            if at >= cacheFrom && at < cacheUntil {
+                let rel = at + cacheOffset - weekStart  // 0 ..< 7 days
+                day = weekStartDay + rel / 86_400
+                bucket = Int16(truncatingIfNeeded: rel / 3600)
+            } else {
+                let sg = zone.segment(at: at)
+                let local = at + Int64(sg.offset)
+                day = CivilTime.day(ofLocalSeconds: local)
+                let weekday = CivilTime.weekday(ofDay: day)
+                bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
+                // Cache the stretch only for instants far from the ends of the integer range.
+                if at > -(1 << 50) && at < (1 << 50) {
+                    cacheOffset = Int64(sg.offset)
+                    weekStartDay = day - Int64(weekday - 1)
+                    weekStart = weekStartDay * 86_400
+                    cacheFrom = max(sg.from, weekStart - cacheOffset)
+                    cacheUntil = min(sg.until, weekStart + 7 * 86_400 - cacheOffset)
+                }
+            }
+            var kindClass: UInt8 = 3
+            if phone >= 0 {
+                let kind = phones[Int(phone)].kind
+                kindClass = kind == .mobile || kind == .home ? 1 : 2
+            }
+            return Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: outcome,
+                         consented: false, kindClass: kindClass)
+        }
+
+        @inline(__always)
+        mutating func add(_ e: Event) {
+            if e.at >= sum.lastAt {
+                sum.lastAt = e.at
+                sum.lastOutcome = e.outcome
+            }
+            sum.seen |= e.outcome >= 0 ? 1 << UInt32(e.outcome) : 1 << 15
+            if e.outcome == Int8(Outcome.abandoned.index) { sum.lastAbandoned = max(sum.lastAbandoned, e.at) }
+            let recent = e.isUnanswered && e.at >= fatigueFrom && e.at <= now
+            if recent { sum.recentUnanswered += 1 }
+            if e.at > now { sum.capsMonotone = false }
+            if e.outcome >= 0 {
+                let b = Int(e.bucket)
+                buckets[b] &+= 1
+                if e.isConversation {
+                    sum.anyRPC = true
+                    buckets[168 + b] &+= 1
+                }
+                if recent { buckets[336 + b] &+= 1 }
+            }
+            if e.phone >= 0,
+                e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
+            {
+                if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
+            }
+        }
+    }
+
+    /// What one pass over the events gathers (see `fillEvents`).
+    struct EventSummary {
+        var count = 0
+        var lastAt = Int64.min
+        var lastOutcome: Int8 = -1
+        var lastAbandoned = Int64.min
+        var recentUnanswered = 0
+        var capsMonotone = true
+        var anyRPC = false
+        var deadPhones: UInt64 = 0
+        var deadBeyondMask = false
+        /// Bit `o` set when outcome `o` occurs (bit 15: an unresolved attempt).
+        var seen: UInt32 = 0
+    }
+
+    @inline(__always)
+    static func index(of id: String, in debts: UnsafeBufferPointer<Debt>) -> Int32 {
+        for i in 0..<debts.count where debts[i].id == id { return Int32(i) }
+        return -1
+    }
+
+    @inline(__always)
+    static func phoneIndex(_ number: String, _ phones: UnsafeBufferPointer<Phone>) -> Int32 {
+        for i in 0..<phones.count where phones[i].number == number { return Int32(i) }
         return -1
     }
 
     func promiseKept(_ o: OutcomeEvent, _ p: PromiseTerms) -> Bool {
         var paid: Int64 = 0
-        history.payments.withUnsafeBufferPointer { pays in
-            for i in pays.indices where pays[i].at >= o.at && pays[i].debt == o.debt {
-                paid += pays[i].amount.tenThousandths
-            }
+        for i in 0..<payments.count where payments[i].at >= o.at && payments[i].debt == o.debt {
+            paid += payments[i].amount.tenThousandths
         }
         return paid >= p.amount.tenThousandths
     }
 
     @inline(__always)
-    func startOfDay(_ day: Int64) -> Int64 { primary.instant(forLocal: day * 86_400, later: false) }
+    func startOfDay(_ day: Int64) -> Int64 { primary.pointee.instant(forLocal: day * 86_400, later: false) }
 
     @inline(__always)
-    func primaryDay(_ t: Int64) -> Int64 { CivilTime.day(ofLocalSeconds: primary.localSeconds(at: t)) }
+    func primaryDay(_ t: Int64) -> Int64 { CivilTime.day(ofLocalSeconds: primary.pointee.localSeconds(at: t)) }
 
     /// The local day of event `i` in day zone `zi`.
     @inline(__always)
     func dayOf(_ i: Int, _ zi: Int) -> Int64 {
-        zi == 0 ? events[i].day : CivilTime.day(ofLocalSeconds: dayZones[zi].localSeconds(at: events[i].at))
+        zi == 0 ? events[i].day : CivilTime.day(ofLocalSeconds: dayZones[zi].pointee.localSeconds(at: events[i].at))
     }
 
     /// The latest, over the day zones, of the start of local day `(day of t) + days`.
     func startOfDayAfter(_ t: Int64, days: Int64) -> Int64 {
         var r = Int64.min
         for zi in 0..<dayZones.count {
-            let z = dayZones[zi]
+            let z = dayZones[zi].pointee
             let d = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t)) + days
             r = max(r, z.instant(forLocal: d * 86_400, later: false))
         }
@@ -491,7 +934,7 @@ final class Evaluator {
     /// The latest, over the day zones, of the start of calendar day `day`.
     func startOfCalendarDay(_ day: Int64) -> Int64 {
         var r = Int64.min
-        for zi in 0..<dayZones.count { r = max(r, dayZones[zi].instant(forLocal: day * 86_400, later: false)) }
+        for zi in 0..<dayZones.count { r = max(r, dayZones[zi].pointee.instant(forLocal: day * 86_400, later: false)) }
         return r
     }
 
@@ -502,7 +945,7 @@ final class Evaluator {
         var next = t
         var binding = Binding.none
         for zi in 0..<dayZones.count {
-            let z = dayZones[zi]
+            let z = dayZones[zi].pointee
             let day = CivilTime.day(ofLocalSeconds: z.localSeconds(at: t))
             let (d2, b) = capDay(day, zone: zi, debt: di, phone: pi, callback: callback)
             if d2 > day {
@@ -522,7 +965,9 @@ final class Evaluator {
     func quietApplies(_ q: QuietTime, _ wd: Int) -> Bool { q.days.isEmpty || q.days.contains(wd) }
 
     /// The first permitted interval of `zone` (window, days, holidays, quiet times) at or after `t`.
-    func nextWindow(_ t: Int64, _ z: ZoneTable) -> (Int64, Int64)? {
+    func nextWindow(_ t: Int64, _ zr: ZoneRef) -> (Int64, Int64)? {
+        if quiet.isEmpty && holidays == nil { return plainWindow(t, zr) }
+        let z = zr.pointee
         let (offset, from, until) = z.segment(at: t)
         let local = t + Int64(offset)
         // Local → UTC: a subtraction while the offset holds well around the instant, else the full mapping.
@@ -562,10 +1007,47 @@ final class Evaluator {
         return nil
     }
 
+    /// `nextWindow` without quiet times and holidays (the common case; the same steps minus those checks).
+    @inline(__always)
+    func plainWindow(_ t: Int64, _ zr: ZoneRef) -> (Int64, Int64)? {
+        plainWindowInSegment(t, zr).map { ($0.0, $0.1) }
+    }
+
+    /// `plainWindow`, with the end of the offset stretch `t` lies in (`[t, until)` has no zone transition).
+    @inline(__always)
+    func plainWindowInSegment(_ t: Int64, _ zr: ZoneRef) -> (Int64, Int64, Int64)? {
+        let z = zr.pointee
+        let (offset, from, until) = z.segment(at: t)
+        let local = t + Int64(offset)
+        @inline(__always) func utc(_ l: Int64, later: Bool) -> Int64 {
+            let u = l - Int64(offset)
+            if u > from &+ 93_600 && u < until &- 93_600 { return u }
+            return z.instant(forLocal: l, later: later)
+        }
+        let day0 = CivilTime.day(ofLocalSeconds: local)
+        let curMin = Int((local - day0 * 86_400) / 60)
+        let ws = pack.windowStartMinute
+        let we = pack.windowEndMinute
+        var wd = CivilTime.weekday(ofDay: day0)
+        for k in 0..<21 {
+            defer { wd = wd == 7 ? 1 : wd + 1 }
+            if !pack.allows(weekday: wd) { continue }
+            let d = day0 + Int64(k)
+            let m = k == 0 ? max(curMin, ws) : ws
+            if m >= we { continue }
+            let start = (k == 0 && m == curMin) ? t : utc(d * 86_400 + Int64(m) * 60, later: true)
+            let end = utc(d * 86_400 + Int64(we) * 60, later: false)
+            let s = max(start, t)
+            if s < end { return (s, end, until) }
+        }
+        return nil
+    }
+
     /// The first instant ≥ `t` inside the window of every zone of `zones`, with the end of that interval.
-    func windowIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneTable?)? {
+    func windowIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneRef?)? {
+        if quiet.isEmpty && holidays == nil && zones.count <= 4 { return plainIntersection(t0, zones, limit) }
         var t = t0
-        var binding: ZoneTable?
+        var binding: ZoneRef?
         for _ in 0..<200 {
             if t > limit { return nil }
             var end = Int64.max
@@ -586,15 +1068,74 @@ final class Evaluator {
         return nil
     }
 
+    /// `windowIntersection` without quiet times and holidays, for up to four zones. It remembers each zone's
+    /// last window `[s, e)`, computed at an instant `t0 ≤ t` whose offset holds until `until`: when `t ≤ s < until`
+    /// the zone's next window from `t` is the same (the local clock runs evenly there, so no permitted instant
+    /// lies before `s`); when `s ≤ t < e` and the offset holds past `e` (and the day after, so that the end maps
+    /// the same way), it is `[t, e)`. The zone is then not asked again.
+    func plainIntersection(_ t0: Int64, _ zones: ZoneSet, _ limit: Int64) -> (Int64, Int64, ZoneRef?)? {
+        var memoStart = (Int64.max, Int64.max, Int64.max, Int64.max)
+        var memoEnd = (Int64.min, Int64.min, Int64.min, Int64.min)
+        var memoUntil = (Int64.min, Int64.min, Int64.min, Int64.min)
+        @inline(__always) func window(_ i: Int, _ t: Int64) -> (Int64, Int64)? {
+            let (ms, me, mu): (Int64, Int64, Int64)
+            switch i {
+            case 0: (ms, me, mu) = (memoStart.0, memoEnd.0, memoUntil.0)
+            case 1: (ms, me, mu) = (memoStart.1, memoEnd.1, memoUntil.1)
+            case 2: (ms, me, mu) = (memoStart.2, memoEnd.2, memoUntil.2)
+            default: (ms, me, mu) = (memoStart.3, memoEnd.3, memoUntil.3)
+            }
+            // Not yet at the window's start, no offset change before it: the same window.
+            if t <= ms && ms < mu { return (ms, me) }
+            // Inside the window, no offset change until a day after its end: the rest of the same window.
+            if ms <= t && t < me && me < mu &- 93_600 { return (t, me) }
+            guard let (s, e, u) = plainWindowInSegment(t, zones[i]) else { return nil }
+            switch i {
+            case 0: (memoStart.0, memoEnd.0, memoUntil.0) = (s, e, u)
+            case 1: (memoStart.1, memoEnd.1, memoUntil.1) = (s, e, u)
+            case 2: (memoStart.2, memoEnd.2, memoUntil.2) = (s, e, u)
+            default: (memoStart.3, memoEnd.3, memoUntil.3) = (s, e, u)
+            }
+            return (s, e)
+        }
+        var t = t0
+        var binding: ZoneRef?
+        for _ in 0..<200 {
+            if t > limit { return nil }
+            var end = Int64.max
+            var moved = false
+            for i in 0..<zones.count {
+                guard let (s, e) = window(i, t) else { return nil }
+                if s > t {
+                    t = s
+                    binding = zones[i]
+                    moved = true
+                    break
+                }
+                end = min(end, e)
+            }
+            if !moved { return (t, end, binding) }
+        }
+        return nil
+    }
+
     // MARK: Caps
 
     /// The first primary-zone day ≥ `day` on which a call about debt `di` to phone `pi` breaks no cap.
     func capDay(_ day: Int64, zone zi: Int, debt di: Int32, phone pi: Int32, callback: Bool = false)
         -> (Int64, Binding)
     {
+        if zi == 0 && pack.personalPerDebtPer7Days == nil && pack.otherPerDebtPer30Days == nil
+            && pack.countedPerDebtorPer7Days == nil && pack.attemptsPerDebtPer7Days == nil
+        {
+            return federalCapDay(day, debt: di, phone: pi, callback: callback)
+        }
         var d = day
         var binding = Binding.none
         let personal = phones[Int(pi)].kind == .mobile || phones[Int(pi)].kind == .home
+        let maxPerDay = s.pointee.maxAttemptsPerDay
+        let vmPerDay = s.pointee.voicemailsPerDay
+        let busyPerDay = s.pointee.busyRetriesPerPhonePerDay
         for _ in 0..<120 {
             var c7 = 0, cPersonal = 0, cOther = 0, cDebtor = 0, cAll = 0, cDay = 0, vmDay = 0, busyDay = 0
             for i in 0..<eventCount {
@@ -632,11 +1173,53 @@ final class Evaluator {
                 next = .capAttempts7
             } else if callback {
                 // house caps do not apply to a call the consumer asked for
-            } else if cDay >= config.maxAttemptsPerDay {
+            } else if cDay >= maxPerDay {
                 next = .dailyMax
-            } else if vmDay >= config.voicemailsPerDay {
+            } else if vmDay >= vmPerDay {
                 next = .voicemailDay
-            } else if busyDay >= config.busyRetriesPerPhonePerDay {
+            } else if busyDay >= busyPerDay {
+                next = .busyRetries
+            }
+            if next == .none { return (d, binding) }
+            binding = next
+            d += 1
+        }
+        return (d, binding)
+    }
+
+    /// `capDay` in the primary zone for a pack without state caps (no MA, WA or NYC counts): the same checks,
+    /// in the same order, counting only what they use (the 7-day count of the debt and today's counts).
+    func federalCapDay(_ day: Int64, debt di: Int32, phone pi: Int32, callback: Bool) -> (Int64, Binding) {
+        var d = day
+        var binding = Binding.none
+        let maxPerDay = s.pointee.maxAttemptsPerDay
+        let vmPerDay = s.pointee.voicemailsPerDay
+        let busyPerDay = s.pointee.busyRetriesPerPhonePerDay
+        let voicemail = Int8(Outcome.voicemail.index)
+        for _ in 0..<120 {
+            var c7 = 0, cDay = 0, vmDay = 0, busyDay = 0
+            for i in 0..<eventCount {
+                let e = events[i]
+                let age = d &- e.day
+                if age < 0 || age >= 7 { continue }
+                let counted = e.isCounted && !e.consented
+                if counted && e.debt == di { c7 += 1 }
+                if age == 0 {
+                    if counted { cDay += 1 }
+                    if e.outcome == voicemail { vmDay += 1 }
+                    if e.outcome == 0 && e.phone == pi { busyDay += 1 }
+                }
+            }
+            var next = Binding.none
+            if !callback, let cap = sevenDayCap, c7 >= cap {
+                next = .capDebt7(c7)
+            } else if callback {
+                // house caps do not apply to a call the consumer asked for
+            } else if cDay >= maxPerDay {
+                next = .dailyMax
+            } else if vmDay >= vmPerDay {
+                next = .voicemailDay
+            } else if busyDay >= busyPerDay {
                 next = .busyRetries
             }
             if next == .none { return (d, binding) }
@@ -661,25 +1244,30 @@ final class Evaluator {
     struct DebtState {
         var notBefore: Int64
         var binding: Binding
-        var never: String?
+        var never: NeverReason?
         var broken = false
         var remaining: Int64
         var callbackAt: Int64?
     }
 
+    /// Why a debt is never called (rendered by `NeverReason.text`).
+    enum NeverReason {
+        case settled, ceased, paidOnCall, disputeOpen, status, noDialablePhone, noZone, noPermittedTime
+    }
+
     func debtState(_ di: Int32) -> DebtState {
-        let debt = debts[Int(di)]
+        let debt = debts.baseAddress! + Int(di)
         var st = DebtState(notBefore: max(now, debtorNotBefore), binding: debtorNotBefore > now ? debtorBinding : .none,
-                           never: nil, remaining: debt.balance.tenThousandths)
-        history.payments.withUnsafeBufferPointer { pays in
-            for i in pays.indices where pays[i].debt == debt.id { st.remaining -= pays[i].amount.tenThousandths }
+                           never: nil, remaining: debt.pointee.balance.tenThousandths)
+        for i in 0..<payments.count where payments[i].debt == debt.pointee.id {
+            st.remaining -= payments[i].amount.tenThousandths
         }
         if st.remaining <= 0 {
-            st.never = "debt settled by payments"
+            st.never = .settled
             return st
         }
         if ceased {
-            st.never = "cease requested"
+            st.never = .ceased
             return st
         }
         var lastConversation = Int64.min
@@ -689,12 +1277,12 @@ final class Evaluator {
             let e = events[i]
             switch e.outcome {
             case Int8(Outcome.paid.index):
-                st.never = "paid on a call"
+                st.never = .paidOnCall
                 return st
             case Int8(Outcome.dispute.index):
-                let cleared = history.clearances.contains { $0.kind == .dispute && $0.debt == debt.id && $0.at > e.at }
+                let cleared = clearances.contains { $0.kind == .dispute && $0.debt == debt.pointee.id && $0.at > e.at }
                 if !cleared {
-                    st.never = "dispute open (until an operator clears it)"
+                    st.never = .disputeOpen
                     return st
                 }
             case Int8(Outcome.promiseToPay.index):
@@ -713,9 +1301,9 @@ final class Evaluator {
             }
         }
         if lastPromise >= 0 {
-            let o = history.outcomes[Int(events[lastPromise].source)]
+            let o = outcomes[lastPromise]
             if let p = o.promise, let due = CivilTime.parseDate(p.due), !promiseKept(o, p) {
-                let holdEnd = startOfCalendarDay(due + Int64(config.promiseGraceDays) + 1)
+                let holdEnd = startOfCalendarDay(due + Int64(s.pointee.promiseGraceDays) + 1)
                 if now < holdEnd {
                     if holdEnd > st.notBefore {
                         st.notBefore = holdEnd
@@ -728,12 +1316,12 @@ final class Evaluator {
         }
         if lastCallback >= 0 {
             let e = events[lastCallback]
-            let o = history.outcomes[Int(e.source)]
-            if let cb = o.callbackAt, cb >= e.at, cb - e.at <= config.callbackValiditySeconds,
-                now < cb + config.callbackWindowSeconds
+            let window = s.pointee.callbackWindowSeconds
+            if let cb = outcomes[lastCallback].callbackAt, cb >= e.at, cb - e.at <= s.pointee.callbackValiditySeconds,
+                now < cb + window
             {
                 let used = (0..<eventCount).contains {
-                    events[$0].debt == di && events[$0].at >= cb && events[$0].at <= cb + config.callbackWindowSeconds
+                    events[$0].debt == di && events[$0].at >= cb && events[$0].at <= cb + window
                 }
                 if !used { st.callbackAt = cb }
             }
@@ -742,8 +1330,9 @@ final class Evaluator {
     }
 
     func phoneDialable(_ pi: Int) -> Bool {
-        let p = phones[pi]
-        guard p.owner == .debtor, !p.optedOut else { return false }
+        guard phones[pi].owner == .debtor, !phones[pi].optedOut else { return false }
+        if pi < 64 { return deadPhones & (1 << UInt64(pi)) == 0 }
+        if !deadBeyondMask { return true }
         for i in 0..<eventCount where events[i].phone == Int32(pi) {
             let o = events[i].outcome
             if o == Int8(Outcome.notInService.index) || o == Int8(Outcome.wrongNumber.index) { return false }
@@ -758,7 +1347,7 @@ final class Evaluator {
         var t = max(t0, st.notBefore)
         // The binding rule: the last non-window constraint that moved `t`, else the window that did.
         var rule: Binding = st.notBefore > t0 ? st.binding : .none
-        var windowZone: ZoneTable?
+        var windowZone: ZoneRef?
         for _ in 0..<100 {
             if t > limit { return nil }
             let day = primaryDay(t)
@@ -780,26 +1369,70 @@ final class Evaluator {
         return nil
     }
 
-    func decide(debt index: Int) -> Decision {
-        let di = Int32(index)
-        let debt = debts[index]
-        func never(_ why: String, phone: String? = nil) -> Decision {
-            Decision(debtor: debtorID, debt: debt.id, phone: phone, earliest: nil, best: nil, windowEnds: nil,
-                     score: 0, blockedReason: why, reasons: config.includeReasons ? [why] : [], zone: primary.name)
+    /// The decision for debt `index`, with the strings of `debtor` (the debtor `withEvaluator` was given).
+    func decision(debt index: Int) -> Decision {
+        let r = decide(debt: index)
+        let debtID = debts[index].id
+        if let why = r.never {
+            let text = Self.text(why, status: status, jurisdiction: debtor.pointee.jurisdiction)
+            return Decision(debtor: debtor.pointee.id, debt: debtID, phone: nil, earliest: nil, best: nil, windowEnds: nil,
+                            score: 0, blockedReason: text, reasons: s.pointee.includeReasons ? [text] : [],
+                            zone: primary.pointee.table.name)
         }
-        if status != .active { return never("status \(status.rawValue)") }
+        return Decision(debtor: debtor.pointee.id, debt: debtID, phone: phones[r.phone].number, earliest: r.earliest,
+                        best: r.best, windowEnds: r.windowEnd, score: r.score, blockedReason: nil,
+                        reasons: s.pointee.includeReasons ? reasons(for: r, debt: Int32(index)) : [],
+                        zone: primary.pointee.table.name, consentedCallback: r.consented)
+    }
+
+    static func text(_ why: NeverReason, status: DebtorStatus, jurisdiction: String) -> String {
+        switch why {
+        case .settled: return "debt settled by payments"
+        case .ceased: return "cease requested"
+        case .paidOnCall: return "paid on a call"
+        case .disputeOpen: return "dispute open (until an operator clears it)"
+        case .status: return "status \(status.rawValue)"
+        case .noDialablePhone: return "no dialable phone (none owned by the debtor, or all dead, wrong or opted out)"
+        case .noZone:
+            return "no time zone known (no address zone, no phone zone, unknown jurisdiction \(jurisdiction))"
+        case .noPermittedTime: return "no permitted time within 30 days (windows, holidays, quiet times or holds)"
+        }
+    }
+
+    /// The outcome of `decide(debt:)` before strings are attached.
+    struct Result {
+        var never: NeverReason?
+        var phone = -1
+        var earliest: Int64 = 0
+        var best: Int64 = 0
+        var windowEnd: Int64 = 0
+        var score = 0.0
+        var consented = false
+        /// What the reasons are made of (rendered by `reasons(for:debt:)` when the configuration asks for them).
+        var binding = Binding.none
+        var bestBucket = 0
+        var broken = false
+
+        init(never: NeverReason) { self.never = never }
+        init() {}
+    }
+
+    func decide(debt index: Int) -> Result {
+        let di = Int32(index)
+        if status != .active { return Result(never: .status) }
         let st = debtState(di)
-        if let why = st.never { return never(why) }
-        let limit = max(now, st.notBefore) + max(config.horizonSeconds, 30 * 86_400)
+        if let why = st.never { return Result(never: why) }
+        let settings = s.pointee
+        let limit = max(now, st.notBefore) + max(settings.horizonSeconds, 30 * 86_400)
         var bestPhone = -1
         var bestInterval: (Int64, Int64, Binding) = (0, 0, .none)
-        var bestZones = ZoneSet()
+        var bestZones = dayZones
         var consented = false
         var anyDialable = false
         var zoneUnknown = false
-        for pi in phones.indices where phoneDialable(pi) {
+        for pi in 0..<phones.count where phoneDialable(pi) {
             anyDialable = true
-            let zs = data.candidateZones(address: address, phone: phones[pi], jurisdiction: jurisdiction)
+            let zs = phoneSets[pi]
             if zs.count == 0 {
                 zoneUnknown = true
                 continue
@@ -807,9 +1440,10 @@ final class Evaluator {
             var candidate = permitted(now, st, di, Int32(pi), zs, limit)
             var isCallback = false
             if let cb = st.callbackAt {
-                let cbEnd = cb + config.callbackWindowSeconds
-                // A consented callback waives the 7-in-7 count and the conversation block, never the state caps.
-                let from = max(now, cb)
+                let cbEnd = cb + settings.callbackWindowSeconds
+                // A consented callback waives the 7-in-7 count and the conversation block, never the state caps
+                // or the no-redial hold after an abandoned call.
+                let from = max(now, cb, abandonedHoldEnds)
                 let (capped, _) = capNext(from, debt: di, phone: Int32(pi), callback: true)
                 if capped < cbEnd, let (s, e, _) = windowIntersection(max(from, capped), zs, cbEnd), s < cbEnd,
                     candidate == nil || s < candidate!.0
@@ -825,45 +1459,39 @@ final class Evaluator {
                 consented = isCallback
             }
         }
-        if !anyDialable { return never("no dialable phone (none owned by the debtor, or all dead, wrong or opted out)") }
-        if bestPhone < 0 && zoneUnknown {
-            return never("no time zone known (no address zone, no phone zone, unknown jurisdiction \(jurisdiction))")
-        }
-        guard bestPhone >= 0 else {
-            return never("no permitted time within 30 days (windows, holidays, quiet times or holds)")
-        }
-        let phone = phones[bestPhone]
+        if !anyDialable { return Result(never: .noDialablePhone) }
+        if bestPhone < 0 && zoneUnknown { return Result(never: .noZone) }
+        guard bestPhone >= 0 else { return Result(never: .noPermittedTime) }
         let (earliest, windowEnd, binding) = bestInterval
         // Value model.
-        let prop = config.propensity
-        var k = prop.ptpGivenRPC * prop.keptProbability * pow(prop.keptDecayPerBroken, Double(brokenPromises))
+        var k = settings.ptpGivenRPC * settings.keptProbability * settings.keptDecay(brokenPromises)
             * Double(st.remaining) / 10_000
-        if st.broken { k *= prop.brokenPromiseBoost }
-        k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let (curve, curveMax) = data.prior(for: segment)
+        if st.broken { k *= settings.brokenPromiseBoost }
+        k *= settings.fatigue(recentUnanswered)
+        let curve = self.curve
+        let curveMax = self.curveMax
         var bestT = earliest
         var bestV = -1.0
         var bestBucket = 0
         // When the earliest time lies beyond the horizon, look one day past it.
-        let horizonEnd = max(now + config.horizonSeconds, earliest + 86_400)
-        let lnGamma = log(config.discountPerHour)
-        let gamma = config.discountPerHour
+        let horizonEnd = max(now + settings.horizonSeconds, earliest + 86_400)
+        let lnGamma = settings.lnDiscountPerHour
+        let gamma = settings.discountPerHour
         // Caps and holds only loosen as days pass (every counted event is in the past), so after the first
         // permitted interval only the windows can close a later slot.
-        var capsMonotone = true
-        for i in 0..<eventCount where events[i].at > now { capsMonotone = false }
+        let primaryZone = primary.pointee
         withBuckets { att, rpc, recent in
-            let thompson = prop.thompsonSeed
-            let kappa = prop.kappa
-            let penalty = prop.sameBucketPenalty
+            let thompson = settings.thompsonSeed
+            let kappa = settings.kappa
+            let penalty = settings.sameBucketPenalty
             let penalties = (1.0, penalty, penalty * penalty, penalty * penalty * penalty)
-            let idHash = thompson == nil ? 0 : fnv(debtorID)
+            let idHash = self.idHash
             // An upper bound of p̂ over all buckets: once bound × discount falls below the best value found,
             // no later slot can win (branch and bound). Thompson draws are unbounded below 1.
             var bound = curveMax
             if thompson != nil {
                 bound = 1
-            } else if !att.isEmpty {
+            } else if !att.isEmpty && anyRPC {
                 for b in 0..<168 where rpc[b] > 0 {
                     bound = max(bound, (Double(rpc[b]) + kappa * curve[b]) / (Double(att[b]) + kappa))
                 }
@@ -884,7 +1512,6 @@ final class Evaluator {
                 case 3: v *= penalties.3
                 default: v *= pow(penalty, Double(recent[b]))
                 }
-                _ = penalties.0
                 return v
             }
             if consented {
@@ -897,11 +1524,12 @@ final class Evaluator {
             search: while let (s, e, _) = interval, s < horizonEnd {
                 let stop = min(e, horizonEnd)
                 var t = s
-                var f = exp(lnGamma * Double(t - now) / 3600)
+                // exp(±0) is exactly 1: skip the call when the interval starts now.
+                var f = t == now && lnGamma.isFinite ? 1.0 : exp(lnGamma * Double(t - now) / 3600)
                 while t < stop {
                     if bestV >= bound * f { break search }
                     // A stretch of constant offset in the primary zone: buckets advance one per hour.
-                    let (offset, until) = primary.offsetSegment(at: t)
+                    let (offset, until) = primaryZone.offsetSegment(at: t)
                     var local = t + Int64(offset)
                     let day = CivilTime.day(ofLocalSeconds: local)
                     var b = (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
@@ -921,6 +1549,12 @@ final class Evaluator {
                         b = b == 167 ? 0 : b + 1
                     }
                 }
+                // The next interval starts after `e` (at least a second later), where the discount is smaller
+                // still: when the bound cannot beat the best value even at `e`, the check at the next
+                // interval's start would stop the search, so it is not computed.
+                if lnGamma <= 0 && bound >= 0 && bestV >= bound * exp(lnGamma * Double(e - now) / 3600) {
+                    break search
+                }
                 if capsMonotone {
                     interval = windowIntersection(e, bestZones, horizonEnd).map { ($0.0, $0.1, .none) }
                 } else {
@@ -928,50 +1562,60 @@ final class Evaluator {
                 }
             }
         }
+        var r = Result()
+        r.phone = bestPhone
+        r.earliest = earliest
+        r.best = bestT
+        r.windowEnd = windowEnd
+        r.score = max(bestV, 0) * k
+        r.consented = consented
+        r.binding = binding
+        r.bestBucket = bestBucket
+        r.broken = st.broken
+        return r
+    }
+
+    /// The human-readable reasons of a decided debt: the binding rule, the best bucket, the cap usage.
+    func reasons(for r: Result, debt di: Int32) -> [String] {
         var reasons: [String] = []
-        if config.includeReasons {
-            reasons.append(consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
-                                     : describe(binding, earliest))
-            reasons.append("best hour-of-week bucket " + Self.bucketName(bestBucket))
-            if let cap = sevenDayCap {
-                reasons.append("cap usage \(capUsage(primaryDay(earliest), debt: di))/\(cap) in 7 days (pack \(pack.code))")
-            } else {
-                reasons.append("pack \(pack.code)")
-            }
-            if st.broken { reasons.append("promise broken: raised priority") }
-            if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
+        reasons.append(r.consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
+                                   : describe(r.binding, r.earliest))
+        reasons.append("best hour-of-week bucket " + Self.bucketName(r.bestBucket))
+        if let cap = sevenDayCap {
+            reasons.append("cap usage \(capUsage(primaryDay(r.earliest), debt: di))/\(cap) in 7 days (pack \(pack.code))")
+        } else {
+            reasons.append("pack \(pack.code)")
         }
-        return Decision(debtor: debtorID, debt: debt.id, phone: phone.number, earliest: earliest, best: bestT,
-                        windowEnds: windowEnd, score: max(bestV, 0) * k, blockedReason: nil, reasons: reasons,
-                        zone: primary.name, consentedCallback: consented)
+        if r.broken { reasons.append("promise broken: raised priority") }
+        if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
+        return reasons
     }
 
     func valueNow(debt index: Int) -> Double {
         let di = Int32(index)
         let st = debtState(di)
         if st.never != nil { return 0 }
-        let prop = config.propensity
-        var k = prop.ptpGivenRPC * prop.keptProbability * pow(prop.keptDecayPerBroken, Double(brokenPromises))
+        let settings = s.pointee
+        var k = settings.ptpGivenRPC * settings.keptProbability * settings.keptDecay(brokenPromises)
             * Double(st.remaining) / 10_000
-        if st.broken { k *= prop.brokenPromiseBoost }
-        k *= pow(prop.fatiguePerUnanswered, Double(recentUnanswered))
-        let curve = data.prior(for: segment).curve
+        if st.broken { k *= settings.brokenPromiseBoost }
+        k *= settings.fatigue(recentUnanswered)
         let b = bucket(now)
         var att = 0.0, rpc = 0.0, recent = 0.0
+        let fatigueFrom = now - settings.fatigueWindowSeconds
         for i in 0..<eventCount where events[i].bucket == b && events[i].outcome >= 0 {
             att += 1
             if events[i].isConversation { rpc += 1 }
-            if events[i].isUnanswered && events[i].at >= now - prop.fatigueWindowSeconds
-            {
+            if events[i].isUnanswered && events[i].at >= fatigueFrom {
                 recent += 1
             }
         }
-        return (rpc + prop.kappa * curve[b]) / (att + prop.kappa) * pow(prop.sameBucketPenalty, recent) * k
+        return (rpc + settings.kappa * curve[b]) / (att + settings.kappa) * pow(settings.sameBucketPenalty, recent) * k
     }
 
     @inline(__always)
     func bucket(_ t: Int64) -> Int {
-        let local = primary.localSeconds(at: t)
+        let local = primary.pointee.localSeconds(at: t)
         let day = CivilTime.day(ofLocalSeconds: local)
         return (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
     }
@@ -985,22 +1629,9 @@ final class Evaluator {
             body(empty, empty, empty)
             return
         }
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buf in
-            buf.initialize(repeating: 0)
-            let fatigueFrom = now - config.propensity.fatigueWindowSeconds
-            for i in 0..<eventCount where events[i].outcome >= 0 {
-                let e = events[i]
-                let b = Int(e.bucket)
-                buf[b] &+= 1
-                if e.isConversation { buf[168 + b] &+= 1 }
-                if e.isUnanswered && e.at >= fatigueFrom && e.at <= now {
-                    buf[336 + b] &+= 1
-                }
-            }
-            let base = UnsafeBufferPointer(buf)
-            body(UnsafeBufferPointer(rebasing: base[0..<168]), UnsafeBufferPointer(rebasing: base[168..<336]),
-                 UnsafeBufferPointer(rebasing: base[336..<504]))
-        }
+        let base = UnsafeBufferPointer(bucketCounts)
+        body(UnsafeBufferPointer(rebasing: base[0..<168]), UnsafeBufferPointer(rebasing: base[168..<336]),
+             UnsafeBufferPointer(rebasing: base[336..<504]))
     }
 
     static let dayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -1010,9 +1641,10 @@ final class Evaluator {
         return dayNames[b / 24] + " " + (h < 10 ? "0" : "") + String(h)
     }
 
-    func local(_ t: Int64) -> String { RFC3339.format(t, in: primary) }
+    func local(_ t: Int64) -> String { RFC3339.format(t, in: primary.pointee.table) }
 
     func describe(_ b: Binding, _ t: Int64) -> String {
+        let config = data.configuration
         switch b {
         case .none: return "permitted now"
         case .retryDelay(let o):
@@ -1033,7 +1665,7 @@ final class Evaluator {
         case .busyRetries: return "house rule: \(config.busyRetriesPerPhonePerDay) busy retries today, next \(local(t))"
         case .window(let z):
             let ws = pack.windowStartMinute, we = pack.windowEndMinute
-            return "window \(ws / 60 < 10 ? "0" : "")\(ws / 60):00-\(we / 60):00 \(z.name) (\(pack.code)) opens \(local(t))"
+            return "window \(ws / 60 < 10 ? "0" : "")\(ws / 60):00-\(we / 60):00 \(z.pointee.table.name) (\(pack.code)) opens \(local(t))"
         }
     }
 }

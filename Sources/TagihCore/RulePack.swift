@@ -102,32 +102,95 @@ public struct RulePack: Sendable, Hashable {
         attemptsCapFromDay: 0, abandonedHoldSeconds: 0, source: "conservative default")
 
     /// The pack for a jurisdiction code: its own pack, else its country's (`US-FL` → `US`), else the default.
-    public static func resolve(_ jurisdiction: String) -> RulePack {
+    public static func resolve(_ jurisdiction: String) -> RulePack { pack(kind: resolveKind(jurisdiction)) }
+
+    /// The pack of a kind number from `resolveKind(_:)`.
+    static func pack(kind: UInt8) -> RulePack {
+        switch kind {
+        case 1: return us
+        case 2: return usMA
+        case 3: return usWA
+        case 4: return usNYNYC
+        case 5: return id
+        case 6: return india
+        case 7: return gb
+        default: return defaultPack
+        }
+    }
+
+    /// Which pack a jurisdiction code selects: 0 default, 1 US, 2 US-MA, 3 US-WA, 4 US-NY-NYC, 5 ID, 6 IN, 7 GB.
+    static func resolveKind(_ jurisdiction: String) -> UInt8 {
         // Compare bytes: this runs on every decision.
         let u = jurisdiction.utf8
-        guard u.count >= 2 else { return defaultPack }
+        guard u.count >= 2 else { return 0 }
         let a = u.first!
         let b = u[u.index(after: u.startIndex)]
         switch (a, b) {
         case (UInt8(ascii: "U"), UInt8(ascii: "S")):
             switch u.count {
             case 5:
-                if jurisdiction == "US-MA" { return usMA }
-                if jurisdiction == "US-WA" { return usWA }
+                if jurisdiction == "US-MA" { return 2 }
+                if jurisdiction == "US-WA" { return 3 }
             case 9:
-                if jurisdiction == "US-NY-NYC" { return usNYNYC }
+                if jurisdiction == "US-NY-NYC" { return 4 }
             default: break
             }
-            return us
-        case (UInt8(ascii: "I"), UInt8(ascii: "D")): return id
-        case (UInt8(ascii: "I"), UInt8(ascii: "N")): return india
-        case (UInt8(ascii: "G"), UInt8(ascii: "B")): return gb
-        default: return defaultPack
+            return 1
+        case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
+        case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
+        case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
+        default: return 0
         }
     }
 
     /// Whether ISO weekday `wd` (1...7) is a permitted day.
     @inlinable public func allows(weekday wd: Int) -> Bool { weekdayMask & (1 << UInt8(wd)) != 0 }
+}
+
+/// The numeric rules of a `RulePack` (no strings: copied freely on the decision hot path).
+struct PackRules {
+    var kind: UInt8
+    var windowStartMinute: Int
+    var windowEndMinute: Int
+    var weekdayMask: UInt8
+    var closedOnHolidays: Bool
+    var countedPerDebtPer7Days: Int?
+    var conversationBlock: Bool
+    var personalPerDebtPer7Days: Int?
+    var otherPerDebtPer30Days: Int?
+    var countedPerDebtorPer7Days: Int?
+    var attemptsPerDebtPer7Days: Int?
+    var attemptsCapFromDay: Int64
+    var abandonedHoldSeconds: Int64
+
+    init(kind: UInt8) {
+        let p = RulePack.pack(kind: kind)
+        self.kind = kind
+        windowStartMinute = p.windowStartMinute
+        windowEndMinute = p.windowEndMinute
+        weekdayMask = p.weekdayMask
+        closedOnHolidays = p.closedOnHolidays
+        countedPerDebtPer7Days = p.countedPerDebtPer7Days
+        conversationBlock = p.conversationBlock
+        personalPerDebtPer7Days = p.personalPerDebtPer7Days
+        otherPerDebtPer30Days = p.otherPerDebtPer30Days
+        countedPerDebtorPer7Days = p.countedPerDebtorPer7Days
+        attemptsPerDebtPer7Days = p.attemptsPerDebtPer7Days
+        attemptsCapFromDay = p.attemptsCapFromDay
+        abandonedHoldSeconds = p.abandonedHoldSeconds
+    }
+
+    /// The rules of every pack kind (index = `RulePack.resolveKind(_:)`), immutable.
+    nonisolated(unsafe) static let all: UnsafeMutablePointer<PackRules> = {
+        let p = UnsafeMutablePointer<PackRules>.allocate(capacity: 8)
+        for k in 0..<8 { (p + k).initialize(to: PackRules(kind: UInt8(k))) }
+        return p
+    }()
+
+    /// The pack's code (for reasons).
+    var code: String { RulePack.pack(kind: kind).code }
+
+    @inline(__always) func allows(weekday wd: Int) -> Bool { weekdayMask & (1 << UInt8(wd)) != 0 }
 }
 
 /// The zones a jurisdiction spans, used when neither the address nor the phone has a known zone.

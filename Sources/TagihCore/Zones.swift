@@ -11,7 +11,7 @@ import Darwin
 /// Built from a TZif (v1/v2+) file; instants past the file's table follow its POSIX TZ footer, expanded at
 /// load time up to `ZoneTable.expandedThroughYear`, so a lookup is one load from a jump table plus a step or
 /// two. History before 1970 is dropped: earlier instants get the offset in effect on 1970-01-01.
-public final class ZoneTable: Sendable, CustomStringConvertible {
+public final class ZoneTable: @unchecked Sendable, CustomStringConvertible {
     /// The last year for which footer rules are expanded; later instants keep the last offset.
     public static let expandedThroughYear = 2100
 
@@ -47,7 +47,31 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
             }
         }
         self.bucketIndex = index
+        let t = UnsafeMutablePointer<Int64>.allocate(capacity: max(transitions.count, 1))
+        t.initialize(from: transitions, count: transitions.count)
+        let o = UnsafeMutablePointer<Int32>.allocate(capacity: offsets.count)
+        o.initialize(from: offsets, count: offsets.count)
+        let b = UnsafeMutablePointer<UInt16>.allocate(capacity: max(index.count, 1))
+        b.initialize(from: index, count: index.count)
+        self.rawStorage = UnsafeMutablePointer<RawZone>.allocate(capacity: 1)
+        rawStorage.initialize(to: RawZone(table: self, transitions: t, offsets: o, buckets: b,
+                                          transitionCount: transitions.count, bucketCount: index.count))
     }
+
+    deinit {
+        let r = rawStorage.pointee
+        UnsafeMutablePointer(mutating: r.transitions).deallocate()
+        UnsafeMutablePointer(mutating: r.offsets).deallocate()
+        UnsafeMutablePointer(mutating: r.buckets).deallocate()
+        rawStorage.deinitialize(count: 1)
+        rawStorage.deallocate()
+    }
+
+    /// The table's reference-count-free view (immutable; lives as long as the table).
+    let rawStorage: UnsafeMutablePointer<RawZone>
+
+    /// A pointer to the reference-count-free view of this table (its identity is the table's identity).
+    @inline(__always) var raw: UnsafePointer<RawZone> { UnsafePointer(rawStorage) }
 
     /// A zone with one fixed offset (used for tests and `Etc/` zones).
     public convenience init(fixedName name: String, offsetSeconds: Int32, id: Int32 = 0) {
@@ -121,6 +145,85 @@ public final class ZoneTable: Sendable, CustomStringConvertible {
     }
 }
 
+/// A plain view of a `ZoneTable` (pointers into its immutable tables): the decision hot path uses it so that
+/// no reference counting happens per lookup. Valid as long as its table lives (tables live in their database).
+struct RawZone {
+    unowned(unsafe) let table: ZoneTable
+    let transitions: UnsafePointer<Int64>
+    let offsets: UnsafePointer<Int32>
+    let buckets: UnsafePointer<UInt16>
+    let transitionCount: Int
+    let bucketCount: Int
+
+    init(table: ZoneTable, transitions: UnsafePointer<Int64>, offsets: UnsafePointer<Int32>,
+         buckets: UnsafePointer<UInt16>, transitionCount: Int, bucketCount: Int)
+    {
+        self.table = table
+        self.transitions = transitions
+        self.offsets = offsets
+        self.buckets = buckets
+        self.transitionCount = transitionCount
+        self.bucketCount = bucketCount
+    }
+
+    /// Same as `ZoneTable.index(after:)`.
+    @inline(__always)
+    func index(after t: Int64) -> Int {
+        let k = t >> ZoneTable.bucketShift
+        if k >= 0, k < Int64(bucketCount) {
+            var i = Int(buckets[Int(k)])
+            while i < transitionCount, transitions[i] <= t { i &+= 1 }
+            return i
+        }
+        var lo = 0
+        var hi = transitionCount
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if transitions[mid] <= t { lo = mid &+ 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    @inline(__always)
+    func offset(at instant: Int64) -> Int32 { offsets[index(after: instant)] }
+
+    @inline(__always)
+    func offsetSegment(at instant: Int64) -> (offset: Int32, until: Int64) {
+        let i = index(after: instant)
+        return (offsets[i], i < transitionCount ? transitions[i] : Int64.max)
+    }
+
+    @inline(__always)
+    func segment(at instant: Int64) -> (offset: Int32, from: Int64, until: Int64) {
+        let i = index(after: instant)
+        return (offsets[i], i > 0 ? transitions[i - 1] : Int64.min, i < transitionCount ? transitions[i] : Int64.max)
+    }
+
+    @inline(__always)
+    func localSeconds(at instant: Int64) -> Int64 { instant + Int64(offset(at: instant)) }
+
+    /// Same as `ZoneTable.instant(forLocal:later:)`.
+    func instant(forLocal local: Int64, later: Bool = false) -> Int64 {
+        if transitionCount == 0 { return local - Int64(offsets[0]) }
+        let before = offset(at: local - 93_600)
+        let after = offset(at: local + 93_600)
+        if before == after { return local - Int64(before) }
+        let u1 = local - Int64(before)
+        let u2 = local - Int64(after)
+        let ok1 = offset(at: u1) == before
+        let ok2 = offset(at: u2) == after
+        switch (ok1, ok2) {
+        case (true, true): return later ? max(u1, u2) : min(u1, u2)
+        case (true, false): return u1
+        case (false, true): return u2
+        case (false, false):
+            let lo = min(u1, u2)
+            let i = index(after: lo)
+            return i < transitionCount ? transitions[i] : u1
+        }
+    }
+}
+
 /// Errors while reading the tz database.
 public struct ZoneError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `unknown_zone`, `bad_tzif`.
@@ -135,7 +238,7 @@ public struct ZoneError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Every IANA zone of the system tz database, compiled and interned (immutable after load).
-public final class ZoneDatabase: Sendable {
+public final class ZoneDatabase: @unchecked Sendable {
     /// The zones by name (links included: `US/Eastern` resolves to its own table).
     public let zonesByName: [String: ZoneTable]
     /// The zones by interned id.
@@ -148,6 +251,17 @@ public final class ZoneDatabase: Sendable {
     let slotNames: [String]
     let slotZones: [Int32]
     let slotMask: Int
+    /// `slotRaw[i]` is the plain view of the zone in slot `i` (immutable).
+    let slotRaw: [UnsafePointer<RawZone>?]
+    /// A second open-addressing index over the same names, by `wordHash` (slot numbers; -1 = empty).
+    let fastSlots: UnsafeMutablePointer<Int32>
+    let fastMask: Int
+    /// `slotRaw` and `slotBytes` as plain pointers (read on every decision).
+    let slotRawPointers: UnsafeMutablePointer<UnsafePointer<RawZone>?>
+    let slotBytePointers: UnsafeMutablePointer<(Int, Int)>
+    /// The UTF-8 bytes of every slot's name: `(offset into slotByteStore, count)`.
+    let slotBytes: [(Int, Int)]
+    let slotByteStore: UnsafeMutableBufferPointer<UInt8>
 
     /// The process-wide database read from `/usr/share/zoneinfo` (or `$TZDIR`).
     public static let system: ZoneDatabase = {
@@ -180,6 +294,11 @@ public final class ZoneDatabase: Sendable {
         self.zonesByName = byName
         self.zones = all
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, all)
+        slotRaw = Self.rawSlots(slotZones, all)
+        (slotBytes, slotByteStore) = Self.byteStore(slotNames)
+        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        slotRawPointers = Self.copy(slotRaw)
+        slotBytePointers = Self.copy(slotBytes)
         var cz: [String: [String]] = [:]
         if let tab = readFile(directory + "/zone.tab") {
             for line in String(decoding: tab, as: UTF8.self).split(separator: "\n") {
@@ -200,6 +319,11 @@ public final class ZoneDatabase: Sendable {
         self.countryZones = countryZones
         self.directory = ""
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, tables)
+        slotRaw = Self.rawSlots(slotZones, tables)
+        (slotBytes, slotByteStore) = Self.byteStore(slotNames)
+        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        slotRawPointers = Self.copy(slotRaw)
+        slotBytePointers = Self.copy(slotBytes)
     }
 
     static func buildIndex(_ byName: [String: ZoneTable], _ all: [ZoneTable]) -> ([String], [Int32], Int) {
@@ -230,6 +354,116 @@ public final class ZoneDatabase: Sendable {
         }
         for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h
+    }
+
+    /// Whether `n` bytes at `a` and `b` are equal (8 bytes at a time).
+    @inline(__always)
+    static func sameBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 8 <= n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// A hash over 8-byte words (for the ASCII fast path of `rawZone(named:)`).
+    @inline(__always)
+    static func wordHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var h = UInt64(n) &* 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < n {
+            tail = tail << 8 | UInt64(p[i])
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 29)
+    }
+
+    static func fastIndex(_ names: [String], _ ids: [Int32]) -> (UnsafeMutablePointer<Int32>, Int) {
+        var size = 16
+        while size < names.count * 2 { size <<= 1 }
+        var slots = [Int32](repeating: -1, count: size)
+        for (slot, name) in names.enumerated() where ids[slot] >= 0 {
+            var bytes = Array(name.utf8)
+            let h = bytes.withUnsafeMutableBufferPointer { wordHash($0.baseAddress!, $0.count) }
+            var i = Int(truncatingIfNeeded: h) & (size - 1)
+            while slots[i] >= 0 { i = (i + 1) & (size - 1) }
+            slots[i] = Int32(slot)
+            bytes.removeAll()
+        }
+        return (copy(slots), size - 1)
+    }
+
+    static func byteStore(_ names: [String]) -> ([(Int, Int)], UnsafeMutableBufferPointer<UInt8>) {
+        var bytes: [UInt8] = []
+        var ranges: [(Int, Int)] = []
+        for n in names {
+            ranges.append((bytes.count, n.utf8.count))
+            bytes.append(contentsOf: n.utf8)
+        }
+        let store = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = store.initialize(from: bytes)
+        return (ranges, store)
+    }
+
+    deinit {
+        slotByteStore.deallocate()
+        fastSlots.deallocate()
+        slotRawPointers.deallocate()
+        slotBytePointers.deallocate()
+    }
+
+    static func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
+
+    static func rawSlots(_ ids: [Int32], _ all: [ZoneTable]) -> [UnsafePointer<RawZone>?] {
+        ids.map { $0 >= 0 ? all[Int($0)].raw : nil }
+    }
+
+    /// The plain view of the zone named `name` (same lookup as `zone(named:)`, without reference counting).
+    func rawZone(named name: String) -> UnsafePointer<RawZone>? {
+        // A contiguous ASCII name (every IANA name) is compared byte by byte: for ASCII strings that is
+        // string equality. Anything else takes the general path.
+        let fast = name.utf8.withContiguousStorageIfAvailable { buf -> (found: Bool, zone: UnsafePointer<RawZone>?) in
+            var ascii: UInt8 = 0
+            for b in buf { ascii |= b }
+            guard ascii < 0x80, let p = buf.baseAddress else { return (false, nil) }
+            var i = Int(truncatingIfNeeded: Self.wordHash(p, buf.count)) & fastMask
+            while true {
+                let slot = Int(fastSlots[i])
+                if slot < 0 { return (true, nil) }
+                let (offset, count) = slotBytePointers[slot]
+                if count == buf.count && Self.sameBytes(slotByteStore.baseAddress! + offset, p, count) {
+                    return (true, slotRawPointers[slot])
+                }
+                i = (i + 1) & fastMask
+            }
+        }
+        if let fast, fast.found { return fast.zone }
+        var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask
+        while true {
+            if slotZones[i] < 0 { return nil }
+            if slotNames[i] == name { return slotRaw[i] }
+            i = (i + 1) & slotMask
+        }
     }
 
     /// The zone named `name`, or nil when the tz database has no such zone.

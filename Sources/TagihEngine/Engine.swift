@@ -43,7 +43,8 @@ public final class Engine: Sendable {
         tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
         let tag = String(tagValue % 0xFFFF_FFFF, radix: 36)
         let shards = (0..<configuration.shardCount).map {
-            Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch)
+            Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
+                  holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
         }
         let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards, logger: logger)
         try await engine.recover()

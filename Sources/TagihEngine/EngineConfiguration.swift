@@ -22,9 +22,19 @@ public struct EngineConfiguration: Sendable {
     /// ``StoreConfiguration/Durability/normal`` commits grants without their own fsync: a grant survives a
     /// crash or kill of the process (it is in the WAL file) and becomes power-loss safe with the next fully
     /// synchronous commit (the next outcome batch) or checkpoint; after a power loss the leases granted since
-    /// then (usually milliseconds) may be forgotten and those debtors leased again. About 3-5× the lease
-    /// throughput when dialers are few (see Benchmarks/results/engine.md).
+    /// then (usually milliseconds) may be forgotten and those debtors leased again. See Benchmarks/results/engine.md
+    /// for the lease throughput of both.
     public var leaseDurability: StoreConfiguration.Durability? = nil
+    /// Best-time gate on leasing (cap planning): when set to θ in 0...1, a debtor that may be called now but whose
+    /// value now is below θ × its decision's discounted value at its best time is held (not leasable) until that
+    /// best time, so the limited calls the caps allow are spent at the hours the model rates best. Default nil:
+    /// every permitted debtor is leasable, ranked by its value now.
+    public var holdBelowShareOfBest: Double? = nil
+    /// With the best-time gate: only debtors whose value at their best time is among the lowest this share (of the
+    /// debtors the gate flagged lately, per shard, counts halved every hour) are held; the others stay leasable
+    /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
+    /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
+    public var holdShare: Double = 1
 
     /// Creates a configuration; see each property for its default.
     public init(

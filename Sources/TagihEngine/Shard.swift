@@ -6,8 +6,11 @@ import TagihStore
 actor Shard {
     var state: ShardState
 
-    init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int) {
+    init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
+         holdShare: Double = 1) {
         state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
+        state.holdBelowShareOfBest = holdBelowShareOfBest
+        state.holdShare = holdShare
     }
 
     var count: Int { state.count }

@@ -76,6 +76,14 @@ struct ShardState {
     let policy: ContactPolicy
     let leaseTag: String
     var rescoreBatch: Int
+    /// `EngineConfiguration.holdBelowShareOfBest`: nil = no best-time gate.
+    var holdBelowShareOfBest: Double?
+    /// `EngineConfiguration.holdShare`.
+    var holdShare: Double = 1
+    /// Decayed counts (halved every hour) of the values at best of the debtors the gate flagged, by half-octave bins.
+    var valueBins = [Double](repeating: 0, count: 128)
+    var valueBinsTotal = 0.0
+    var valueBinsHour: Int64 = .min
 
     var slots: [Slot] = []
     var arena = DebtorArena()
@@ -284,11 +292,17 @@ struct ShardState {
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
         let debtor = self.debtor(i)
         let history = self.history(i)
-        let decisions = policy.decide(for: debtor, history: history, now: now)
         var chosen: Decision?
         var chosenStart = Int64.max
-        for d in decisions {
-            guard let earliest = d.earliest, d.phone != nil else { continue }
+        var firstBlockedReason: String?
+        var first = true
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
+        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+            if first {
+                firstBlockedReason = d.blockedReason
+                first = false
+            }
+            guard let earliest = d.earliest, d.phone != nil else { return }
             let start = max(earliest, now)
             if chosen == nil || start < chosenStart || (start == chosenStart && d.score > chosen!.score) {
                 chosen = d
@@ -316,7 +330,14 @@ struct ShardState {
             slot.zone = arena.strings.id(d.zone) ?? 0
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
-                if slot.earliest <= now {
+                if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
+                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
+                {
+                    // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
+                    // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
+                    slot.state = .waiting
+                    timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
+                } else if slot.earliest <= now {
                     slot.state = .ready
                     ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
                 } else {
@@ -331,12 +352,33 @@ struct ShardState {
             slot.best = .max
             slot.windowEnds = .min
             slot.score = 0
-            slot.reasons = internReasons(decisions.first?.blockedReason.map { [$0] } ?? [])
+            slot.reasons = internReasons(firstBlockedReason.map { [$0] } ?? [])
             slot.zone = 0
             slot.flags = 0
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
+    }
+
+    /// Records `value` (a flagged debtor's value at its best time) and tells whether it is among the lowest
+    /// `holdShare` of the values recorded lately in this shard (always true when the share is 1).
+    mutating func isAmongLowestValues(_ value: Double, now: UnixSeconds) -> Bool {
+        if holdShare >= 1 { return true }
+        let hour = now / 3600
+        if hour != valueBinsHour {
+            let halvings = valueBinsHour == .min ? 0 : min(64, hour - valueBinsHour)
+            let f = Double(sign: .plus, exponent: -Int(halvings), significand: 1)
+            for b in valueBins.indices { valueBins[b] *= f }
+            valueBinsTotal *= f
+            valueBinsHour = hour
+        }
+        let bin = value > 0 && value.isFinite
+            ? min(127, max(0, (Int(value.exponent) + 40) * 2 + (value.significand >= 1.414_213_56 ? 1 : 0))) : 0
+        valueBins[bin] += 1
+        valueBinsTotal += 1
+        var atOrBelow = 0.0
+        for b in 0...bin { atOrBelow += valueBins[b] }
+        return atOrBelow <= holdShare * valueBinsTotal
     }
 
     mutating func internReasons(_ reasons: [String]) -> UInt32 {

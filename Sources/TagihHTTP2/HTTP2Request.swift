@@ -96,8 +96,10 @@ public enum HTTP2Response: Sendable {
         handler: @Sendable (HTTP2RequestBody, HTTP2ResponseWriter) async throws -> Void
     )
     /// A complete response whose status, headers and body are only known after asynchronous work
-    /// (for example a lookup that may answer 404). The handler runs in its own task; any request
-    /// body is discarded. If the handler throws, the answer is a 500 with a JSON error body.
+    /// (for example a lookup that may answer 404). Any request body is discarded. If the handler throws,
+    /// the answer is a 500 with a JSON error body. The deferred handlers of requests that arrive in the
+    /// same read of a connection run one after the other in one task and their responses leave in one
+    /// write: keep them short (a lookup, not a wait).
     case deferred(handler: @Sendable () async throws -> HTTP2CompleteResponse)
 }
 

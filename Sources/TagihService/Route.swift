@@ -3,7 +3,7 @@ public enum Endpoint: Sendable, Hashable {
     case healthz, readyz, metrics, debugStream
     case putDebtors
     case getDebtor(id: String)
-    case postOutcomes, postPayments
+    case postOutcomes, postPayments, postClearances
     case getCalls, dialer, schedule, simulations
 
     /// A bounded label for metrics (never a debtor id).
@@ -17,6 +17,7 @@ public enum Endpoint: Sendable, Hashable {
         case .getDebtor: "get_debtor"
         case .postOutcomes: "outcomes"
         case .postPayments: "payments"
+        case .postClearances: "clearances"
         case .getCalls: "calls"
         case .dialer: "dialer"
         case .schedule: "schedule"
@@ -32,14 +33,15 @@ public enum Endpoint: Sendable, Hashable {
         case .putDebtors, .postPayments: [.writer]
         case .postOutcomes: [.writer, .dialer]
         case .getCalls, .dialer: [.dialer]
-        case .simulations: [.admin]
+        case .simulations, .postClearances: [.admin]
         }
     }
 
     /// The request media types accepted for the body, or nil when the endpoint takes no body.
     public var bodyMediaTypes: [String]? {
         switch self {
-        case .putDebtors, .postOutcomes, .postPayments, .dialer: ["application/x-ndjson", "application/jsonl"]
+        case .putDebtors, .postOutcomes, .postPayments, .postClearances, .dialer:
+            ["application/x-ndjson", "application/jsonl"]
         case .simulations: ["application/json"]
         default: nil
         }
@@ -67,6 +69,7 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
     case "/v1/debtors": return only("PUT", .putDebtors)
     case "/v1/outcomes": return only("POST", .postOutcomes)
     case "/v1/payments": return only("POST", .postPayments)
+    case "/v1/clearances": return only("POST", .postClearances)
     case "/v1/calls": return only("GET", .getCalls)
     case "/v1/dialer": return only("POST", .dialer)
     case "/v1/schedule": return only("GET", .schedule)
@@ -75,7 +78,7 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
         let prefix = "/v1/debtors/"
         if path.hasPrefix(prefix) {
             let raw = path.dropFirst(prefix.count)
-            guard !raw.isEmpty, !raw.contains("/"), let id = percentDecode(raw), !id.isEmpty else { return .notFound }
+            guard !raw.isEmpty, !raw.utf8.contains(UInt8(ascii: "/")), let id = percentDecode(raw), !id.isEmpty else { return .notFound }
             return only("GET", .getDebtor(id: id))
         }
         return .notFound

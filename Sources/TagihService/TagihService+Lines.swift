@@ -1,6 +1,7 @@
 import NIOCore
 import TagihCore
 import TagihEngine
+import TagihStore
 import TagihHTTP2
 
 extension TagihService {
@@ -106,6 +107,21 @@ extension TagihService {
         }
     }
 
+    /// An operator clearance: stamped with the server's clock, durable before its ack.
+    func clearanceLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+        let decoded: Decoded<ClearanceLine>
+        switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.clearance(from: b) }) {
+        case .decoded(let value): decoded = value
+        case .rejected(let result): return result
+        }
+        let c = decoded.value
+        let event = ClearanceEvent(
+            id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: clock.now(), clearedBy: c.by, note: c.note)
+        return await ingestResult(line.number, c.clearance, decoded.warnings, tagged: false, kind: "clearance") {
+            try await engine.clear(event)
+        }
+    }
+
     /// A decoded input line, or the result line that rejects it.
     enum ParsedLine<Value: Sendable> {
         case decoded(Decoded<Value>)
@@ -139,7 +155,8 @@ extension TagihService {
             case .rejected(let code, let message):
                 metrics.lineRejected(code)
                 return Wire.result(
-                    line: number, id: nil, error: RecordError(code: code, field: "debtor", message: message),
+                    line: number, id: nil,
+                    error: RecordError(code: code, field: code == "unknown_debt" ? "debt" : "debtor", message: message),
                     tagged: tagged)
             }
         } catch {

@@ -19,8 +19,10 @@ public struct ServiceConfiguration: Sendable {
     public var inFlightPerStream: Int = 512
     /// The most calls one `GET /v1/calls` may ask for (default 10,000).
     public var maxCallsPerRequest: Int = 10_000
-    /// Calls leased per engine round trip on a dialer session (default 256).
-    public var dialerBatch: Int = 256
+    /// The most calls leased per engine round trip on a dialer session (default 4,096; never more than the
+    /// session's credit). Each round trip waits for one durable group commit of the lease grants, so large
+    /// credits need large batches to stream at full speed.
+    public var dialerBatch: Int = 4096
     /// How long a request body may go without a new line before the stream is ended with a
     /// `body_timeout` error line (default 60 s). Dialer sessions are exempt: they idle by design.
     public var bodyIdleTimeout: Duration = .seconds(60)
@@ -140,6 +142,10 @@ public final class TagihService: HTTP2Responder, Sendable {
         case .postPayments:
             return ndjsonStream { body, writer in
                 try await self.processLines(body, writer) { line in await self.paymentLine(line, engine) }
+            }
+        case .postClearances:
+            return ndjsonStream { body, writer in
+                try await self.processLines(body, writer) { line in await self.clearanceLine(line, engine) }
             }
         case .getDebtor(let id):
             return debtorResponse(id: id, engine: engine)

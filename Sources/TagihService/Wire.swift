@@ -41,9 +41,11 @@ enum Wire {
         json.add("debtor", lease.debtor)
         json.add("debt", lease.debt)
         json.add("phone", lease.phone)
-        json.add("leaseExpires", RFC3339.formatUTC(lease.expires))
-        json.add("localTime", time(now, zone: zone))
-        json.add("windowEnds", time(lease.windowEnds ?? lease.expires, zone: zone))
+        let table = zone.flatMap { ZoneDatabase.system.zone(named: $0) }
+        let offset: (UnixSeconds) -> Int32 = { t in table?.offset(at: t) ?? 0 }
+        json.addTime("leaseExpires", lease.expires, offsetSeconds: { _ in 0 }, zulu: true)
+        json.addTime("localTime", now, offsetSeconds: offset, zulu: table == nil)
+        json.addTime("windowEnds", lease.windowEnds ?? lease.expires, offsetSeconds: offset, zulu: table == nil)
         json.add("score", lease.score)
         json.add("reasons", lease.reasons)
         return json.finish()
@@ -53,16 +55,23 @@ enum Wire {
     static func decision(_ d: Decision, type: Bool, newline: Bool = true) -> [UInt8] {
         var json = JSONLine()
         if type { json.add("type", "decision") }
+        decision(d, into: &json)
+        return json.finish(newline: newline)
+    }
+
+    /// Writes the members of a decision (without `type`) into `json`.
+    static func decision(_ d: Decision, into json: inout JSONLine) {
+        let zone = d.zone.flatMap { ZoneDatabase.system.zone(named: $0) }
+        let offset: (UnixSeconds) -> Int32 = { t in zone?.offset(at: t) ?? 0 }
         json.add("debtor", d.debtor)
         json.add("debt", d.debt)
         json.add("phone", d.phone)
-        json.add("earliest", d.earliest.map { time($0, zone: d.zone) })
-        json.add("best", d.best.map { time($0, zone: d.zone) })
-        json.add("windowEnds", d.windowEnds.map { time($0, zone: d.zone) })
+        json.addTime("earliest", d.earliest, offsetSeconds: offset, zulu: zone == nil)
+        json.addTime("best", d.best, offsetSeconds: offset, zulu: zone == nil)
+        json.addTime("windowEnds", d.windowEnds, offsetSeconds: offset, zulu: zone == nil)
         json.add("score", d.score)
         json.add("blocked", d.blockedReason)
         json.add("reasons", d.reasons)
-        return json.finish(newline: newline)
     }
 }
 
@@ -70,35 +79,34 @@ extension Wire {
     /// A debtor record as line protocol v1 JSON (without newline).
     static func debtor(_ d: Debtor) -> [UInt8] {
         var json = JSONLine()
+        debtor(d, into: &json)
+        return json.finish(newline: false)
+    }
+
+    /// Writes the members of a debtor record into `json`.
+    static func debtor(_ d: Debtor, into json: inout JSONLine) {
         json.add("id", d.id)
         json.add("jurisdiction", d.jurisdiction)
         json.add("zone", d.zone)
         json.add("status", d.status.rawValue)
         json.add("segment", d.segment)
-        json.addArray("phones", d.phones) { p in
-            var pj = JSONLine()
+        json.addObjects("phones", d.phones) { pj, p in
             pj.add("number", p.number)
             pj.add("kind", p.kind.rawValue)
             pj.add("zone", p.zone)
             pj.add("owner", p.owner.rawValue)
             pj.add("optedOut", p.optedOut)
-            return pj.finish(newline: false)
         }
-        json.addArray("debts", d.debts) { debt in
-            var dj = JSONLine()
+        json.addObjects("debts", d.debts) { dj, debt in
             dj.add("id", debt.id)
             dj.add("balance", debt.balance.description)
             dj.add("currency", debt.currency)
-            return dj.finish(newline: false)
         }
-        json.addArray("quiet", d.quiet) { q in
-            var qj = JSONLine()
+        json.addObjects("quiet", d.quiet) { qj, q in
             qj.add("days", q.days.map { weekdayNames[($0 - 1 + 7) % 7] })
             qj.add("from", clock(q.fromMinute))
             qj.add("to", clock(q.toMinute))
-            return qj.finish(newline: false)
         }
-        return json.finish(newline: false)
     }
 
     private static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -112,10 +120,10 @@ extension Wire {
     /// The body of `GET /v1/debtors/{id}`.
     static func debtorState(_ s: DebtorSnapshot) -> [UInt8] {
         var json = JSONLine(capacity: 1024)
-        json.addRaw("debtor", debtor(s.debtor))
+        json.addObject("debtor") { debtor(s.debtor, into: &$0) }
         json.add("state", s.state.rawValue)
         json.add("leased", s.lease != nil)
-        json.addArray("decisions", s.decisions) { decision($0, type: false, newline: false) }
+        json.addObjects("decisions", s.decisions) { decision($1, into: &$0) }
         json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
         return json.finish()
     }

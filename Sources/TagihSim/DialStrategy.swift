@@ -1,3 +1,4 @@
+import Foundation
 import TagihCore
 
 /// One call the strategy wants placed now.
@@ -29,6 +30,12 @@ protocol DialStrategy: AnyObject {
 
 /// The per-debtor decision cache of the ContactPolicy-backed strategies: histories, the latest
 /// decision (earliest, window end, best, score, debt and phone), and who is currently leased.
+///
+/// Re-decisions after an outcome are deferred: the outcome is recorded at once, the debtor is marked
+/// pending with the instant it would have been re-decided at, and pending debtors are decided in
+/// batches (`flush()`, on both cores) before anything reads their cache. Each decision uses the same
+/// history and instant as an immediate one would, so the cache (and the run) is the same as deciding
+/// at once, only cheaper.
 final class PolicyBook {
     let world: World
     let policy: ContactPolicy
@@ -42,12 +49,32 @@ final class PolicyBook {
     var leased: [Bool]
     var decisions = 0
     var scored = 0
+    /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
+    private var pendingAt: [Int64]
+    private var pendingList: [Int32] = []
+    private var results: [Cached] = []
 
     static let never = Int64.max
+    /// Below this many pending debtors a flush decides on the calling thread.
+    static let parallelThreshold = 48
 
-    init(world: World, policy: ContactPolicy, now: UnixSeconds) {
+    /// One cached decision.
+    struct Cached {
+        var earliest: Int64 = PolicyBook.never
+        var windowEnds: Int64 = 0
+        var best: Int64 = PolicyBook.never
+        var score: Float = 0
+        var debt: Int32 = -1
+        var phone: Int32 = -1
+    }
+
+    /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
+    let deferred: Bool
+
+    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true) {
         self.world = world
         self.policy = policy
+        self.deferred = deferred
         let n = world.debtors.count
         histories = [DebtorHistory](repeating: DebtorHistory(), count: n)
         earliest = [Int64](repeating: Self.never, count: n)
@@ -57,20 +84,23 @@ final class PolicyBook {
         debt = [Int32](repeating: -1, count: n)
         phone = [Int32](repeating: -1, count: n)
         leased = [Bool](repeating: false, count: n)
-        for i in 0..<n { refresh(i, now: now) }
+        pendingAt = [Int64](repeating: now, count: n)
+        pendingList = (0..<Int32(n)).map { $0 }
+        flush()
     }
 
-    /// Runs the decision function for debtor `i` at `now` and caches the result.
-    func refresh(_ i: Int, now: UnixSeconds) {
-        decisions += 1
+    /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
+    static func decide(_ i: Int, now: UnixSeconds, world: World, policy: ContactPolicy, history: DebtorHistory)
+        -> Cached
+    {
         let debtor = world.debtors[i]
-        let decided = policy.decide(for: debtor, history: histories[i], now: now)
         var chosen: Decision?
-        for d in decided {
-            guard let e = d.earliest, d.phone != nil else { continue }
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
+        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+            guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
-                continue
+                return
             }
             let nowE = max(e, now)
             let nowC = max(ce, now)
@@ -79,16 +109,78 @@ final class PolicyBook {
         guard let c = chosen, let e = c.earliest, let number = c.phone,
             let debtOffset = debtor.debts.firstIndex(where: { $0.id == c.debt }),
             let phoneOffset = debtor.phones.firstIndex(where: { $0.number == number })
-        else {
-            earliest[i] = Self.never
+        else { return Cached() }
+        return Cached(
+            earliest: e, windowEnds: c.windowEnds ?? (e + 3600), best: c.best ?? e, score: Float(c.score),
+            debt: world.debtStart[i] + Int32(debtOffset), phone: world.phoneStart[i] + Int32(phoneOffset))
+    }
+
+    @inline(__always)
+    private func store(_ i: Int, _ c: Cached) {
+        earliest[i] = c.earliest
+        windowEnds[i] = c.windowEnds
+        best[i] = c.best
+        score[i] = c.score
+        debt[i] = c.debt
+        phone[i] = c.phone
+    }
+
+    /// Runs the decision function for debtor `i` at `now` and caches the result.
+    func refresh(_ i: Int, now: UnixSeconds) {
+        decisions += 1
+        pendingAt[i] = Int64.min
+        store(i, Self.decide(i, now: now, world: world, policy: policy, history: histories[i]))
+    }
+
+    /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
+    @inline(__always)
+    func markPending(_ i: Int, now: UnixSeconds) {
+        if pendingAt[i] == Int64.min { pendingList.append(Int32(i)) }
+        pendingAt[i] = now
+    }
+
+    /// Decides one pending debtor now (at the instant it was marked with).
+    @inline(__always)
+    func settle(_ i: Int) {
+        let at = pendingAt[i]
+        if at != Int64.min { refresh(i, now: at) }
+    }
+
+    /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
+    func flush() {
+        guard !pendingList.isEmpty else { return }
+        var work: [(Int32, Int64)] = []
+        work.reserveCapacity(pendingList.count)
+        for i in pendingList where pendingAt[Int(i)] != Int64.min { work.append((i, pendingAt[Int(i)])) }
+        pendingList.removeAll(keepingCapacity: true)
+        let count = work.count
+        guard count > 0 else { return }
+        decisions += count
+        if count < Self.parallelThreshold {
+            for (i, at) in work {
+                pendingAt[Int(i)] = Int64.min
+                store(Int(i), Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)]))
+            }
             return
         }
-        earliest[i] = e
-        windowEnds[i] = c.windowEnds ?? (e + 3600)
-        best[i] = c.best ?? e
-        score[i] = Float(c.score)
-        debt[i] = world.debtStart[i] + Int32(debtOffset)
-        phone[i] = world.phoneStart[i] + Int32(phoneOffset)
+        if results.count < count { results = [Cached](repeating: Cached(), count: count) }
+        let shared = Unchecked((world, policy, histories, work))
+        results.withUnsafeMutableBufferPointer { out in
+            let target = Unchecked(out)
+            Parallel.forEachChunk(count: count) { range in
+                let (world, policy, histories, work) = shared.value
+                for k in range {
+                    let (i, at) = work[k]
+                    target.value[k] = Self.decide(
+                        Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                }
+            }
+        }
+        for k in 0..<count {
+            let i = Int(work[k].0)
+            pendingAt[i] = Int64.min
+            store(i, results[k])
+        }
     }
 
     /// Whether the cached decision is out of date at `now` (its window has closed).
@@ -99,6 +191,7 @@ final class PolicyBook {
 
     /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale.
     func permitted(_ i: Int, now: UnixSeconds) -> Bool {
+        settle(i)
         if isStale(i, now: now) { refresh(i, now: now) }
         return earliest[i] <= now && now < windowEnds[i]
     }
@@ -110,12 +203,36 @@ final class PolicyBook {
     func record(_ event: OutcomeEvent, debtor i: Int, now: UnixSeconds) {
         histories[i].record(event)
         leased[i] = false
-        refresh(i, now: now)
+        if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {
+        settle(i)
         histories[i].record(payment)
         if !leased[i] { refresh(i, now: now) }
+    }
+}
+
+/// A value handed to worker threads whose safety the caller guarantees (disjoint writes, shared reads).
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Runs independent work items on all cores (chunked; the caller's thread takes part).
+enum Parallel {
+    static let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// Calls `body` with contiguous ranges covering `0..<count`, one per worker, in parallel.
+    static func forEachChunk(count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let chunks = min(workers, count)
+        if chunks <= 1 {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            body(count * c / chunks..<count * (c + 1) / chunks)
+        }
     }
 }
 

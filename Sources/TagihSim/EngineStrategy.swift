@@ -32,9 +32,10 @@ final class EngineStrategy: DialStrategy {
     }
 
     /// Opens an engine in a fresh scratch directory and loads the world's debtors into it.
-    static func open(world: World, start: UnixSeconds, policy: ContactPolicy, seed: UInt64) async throws
-        -> EngineStrategy
-    {
+    static func open(
+        world: World, start: UnixSeconds, policy: ContactPolicy, seed: UInt64, holdBelowShareOfBest: Double?,
+        holdShare: Double
+    ) async throws -> EngineStrategy {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tagih-sim-\(getpid())-\(seed)-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -42,6 +43,8 @@ final class EngineStrategy: DialStrategy {
         var configuration = EngineConfiguration(dataDirectory: directory.path)
         configuration.store.durability = .normal
         configuration.snapshotIntervalSeconds = 0
+        configuration.holdBelowShareOfBest = holdBelowShareOfBest
+        configuration.holdShare = holdShare
         var logger = Logger(label: "tagih.sim.engine")
         logger.logLevel = .warning
         let engine = try await Engine.open(configuration: configuration, clock: clock, policy: policy, logger: logger)

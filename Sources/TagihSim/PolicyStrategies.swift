@@ -24,7 +24,15 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
-    func advance(now: UnixSeconds) async {}
+    private var lastFlush: UnixSeconds = 0
+
+    /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
+    func advance(now: UnixSeconds) async {
+        if now - lastFlush >= 60 {
+            book.flush()
+            lastFlush = now
+        }
+    }
 
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         var served = 0
@@ -32,12 +40,14 @@ class HopperStrategy: DialStrategy {
         if lastRefill / 3600 != hour {
             dialsLastHour = dialsThisHour
             dialsThisHour = 0
+            book.flush()
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
             lastRefill = now
         }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
+                book.flush()
                 refill(now: now, size: max(512, dialsLastHour / 2))
                 lastRefill = now
                 if hopper.isEmpty { break }
@@ -137,22 +147,38 @@ final class BaselineStrategy: HopperStrategy {
 
     override func wants(_ i: Int, now: UnixSeconds) -> Bool { nextRetry[i] <= now }
 
+    private var batch: [Int32] = []
+
+    /// Walks the list from the cursor. Candidates are gathered in batches of at most the number still wanted
+    /// (so the walk never goes past where a one-by-one walk would stop); the stale decisions of a batch are
+    /// re-decided together on both cores before the permission checks, which then run in list order.
     override func refill(now: UnixSeconds, size: Int) {
         hopper.removeAll(keepingCapacity: true)
         hopperPosition = 0
         let n = book.world.debtors.count
         var scanned = 0
         while hopper.count < size && scanned < n {
-            let i = cursor
-            cursor = cursor + 1 == n ? 0 : cursor + 1
-            scanned += 1
-            guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
-            if book.permitted(i, now: now) {
-                hopper.append(Int32(i))
-            } else {
-                // The list wanted this account now; the permission check said no.
-                blockedCalls += 1
-                nextRetry[i] = now + retryDelay
+            batch.removeAll(keepingCapacity: true)
+            let want = size - hopper.count
+            while batch.count < want && scanned < n {
+                let i = cursor
+                cursor = cursor + 1 == n ? 0 : cursor + 1
+                scanned += 1
+                guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
+                batch.append(Int32(i))
+                book.settle(i)
+                if book.isStale(i, now: now) { book.markPending(i, now: now) }
+            }
+            book.flush()
+            for i32 in batch {
+                let i = Int(i32)
+                if book.permitted(i, now: now) {
+                    hopper.append(i32)
+                } else {
+                    // The list wanted this account now; the permission check said no.
+                    blockedCalls += 1
+                    nextRetry[i] = now + retryDelay
+                }
             }
         }
     }

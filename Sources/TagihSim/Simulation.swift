@@ -7,6 +7,14 @@ import Foundation
 /// The same population, configuration and seed give the same report. Not thread-safe: run one
 /// strategy at a time on one instance (different instances are independent).
 public final class Simulation {
+    /// The default policy of a simulation: the documented house rules without human-readable reasons (a
+    /// simulation never shows them, and formatting them is a large share of a decision's cost).
+    public static let policy: ContactPolicy = {
+        var c = PolicyConfiguration()
+        c.includeReasons = false
+        return ContactPolicy(configuration: c)
+    }()
+
     /// The configuration the simulation was created with.
     public let configuration: SimulationConfiguration
     let world: World
@@ -16,7 +24,7 @@ public final class Simulation {
     ///
     /// - Throws: `SimulationError` (`invalid_configuration`) when days or agents are not positive,
     ///   or the floor zone is unknown.
-    public init(population: [Debtor], configuration: SimulationConfiguration, policy: ContactPolicy = ContactPolicy())
+    public init(population: [Debtor], configuration: SimulationConfiguration, policy: ContactPolicy = Simulation.policy)
         throws(SimulationError)
     {
         guard configuration.days > 0, configuration.days <= 366 else {
@@ -33,6 +41,10 @@ public final class Simulation {
         self.policy = policy
         world = World(debtors: population, configuration: configuration)
     }
+
+    /// Whether the ContactPolicy-backed strategies batch their re-decisions (default); tests turn it off to check
+    /// that batching changes no result.
+    var deferDecisions = true
 
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
@@ -60,7 +72,8 @@ public final class Simulation {
         case .tagih where configuration.backend == .engine:
             do {
                 let e = try await EngineStrategy.open(
-                    world: world, start: configuration.start, policy: policy, seed: configuration.seed)
+                    world: world, start: configuration.start, policy: policy, seed: configuration.seed,
+                    holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
                 engineStrategy = e
                 strategy = e
                 backend = "Engine"
@@ -68,13 +81,15 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            let book = PolicyBook(world: world, policy: policy, now: configuration.start)
+            let book = PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions)
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(book: PolicyBook(world: world, policy: policy, now: configuration.start))
+            strategy = EarliestStrategy(
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start), start: configuration.start,
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
+                start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
@@ -133,6 +148,7 @@ final class FloorRun {
     var callbackAt: [Int64]
     var attempted: [Bool]
     var reached: [Bool]
+    var talks: [UInt16]
     var dueBuckets: [[Int32]]
     var attemptedCount = 0
     var reachedCount = 0
@@ -146,6 +162,7 @@ final class FloorRun {
     var leadBuffer: [Lead] = []
     var exhaustionDay: Int?
     var recordAttempts = false
+    var attemptIDs = true
 
     struct Counters {
         var dials = 0
@@ -185,6 +202,7 @@ final class FloorRun {
         callbackAt = [Int64](repeating: Int64.min, count: n)
         attempted = [Bool](repeating: false, count: n)
         reached = [Bool](repeating: false, count: n)
+        talks = [UInt16](repeating: 0, count: n)
         dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
         // Staffing per 15-minute slot in the floor's zone.
         var clock = world.clock
@@ -215,6 +233,8 @@ final class FloorRun {
 
     func run(progress: (SimulationProgress) -> Void, attempt: ((OutcomeEvent) -> Void)?) async -> StrategyReport {
         recordAttempts = attempt != nil
+        // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
+        attemptIDs = recordAttempts || strategy is EngineStrategy
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {
@@ -364,8 +384,18 @@ final class FloorRun {
         return (.noAnswer, rng.between(20, 25))
     }
 
+    /// The generator of debtor `i`'s `k`-th conversation: what a debtor says (and whether a promise is kept) is
+    /// the debtor's own, the same whichever strategy reaches them (common random numbers: comparisons between
+    /// strategies are not drowned by who happened to draw the large payments).
+    func conversationRandom(_ i: Int, _ k: Int, purpose: UInt64) -> SeededRandom {
+        SeededRandom(
+            seed: configuration.seed ^ 0xC0_4E45_5A71 ^ purpose, stream: UInt64(i) << 10 | UInt64(min(k, 1023)))
+    }
+
     func conversation(debtor i: Int, debt: Int) -> Outcome {
         let w = configuration.world
+        var rng = conversationRandom(i, Int(talks[i]), purpose: 1)
+        talks[i] &+= 1
         let u = rng.uniform()
         if u < w.ptpShare { return .promiseToPay }
         if u < w.ptpShare + w.refusedShare { return rng.chance(0.8) ? .refused : .dispute }
@@ -467,7 +497,7 @@ final class FloorRun {
         checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
         let d = world.debtors[i]
         let event = OutcomeEvent(
-            attempt: "c\(configuration.seed)-\(attemptNumber)", debtor: d.id,
+            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: d.id,
             debt: d.debts[debt - Int(world.debtStart[i])].id,
             phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
             promise: promise, callbackAt: callback)
@@ -478,6 +508,7 @@ final class FloorRun {
     func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {
         let left = balance[debt]
         guard left > 0 else { return nil }
+        var rng = conversationRandom(i, Int(talks[i]) - 1, purpose: 2)
         let amount = rng.chance(0.4) ? left : max(10_000, (left * Int64(rng.between(25, 60)) / 100) / 10_000 * 10_000)
         let local = world.primaryLocal(i, now)
         let today = LocalTime.day(local)

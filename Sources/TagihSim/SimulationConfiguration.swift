@@ -77,6 +77,15 @@ public struct SimulationConfiguration: Sendable, Hashable, Codable {
     /// value at the decision's best time (discounted); 0 calls whoever is worth most now. Default 0.5.
     public var tagihThreshold: Double = 0.5
 
+    /// The Engine's best-time gate for the `tagih` strategy (`EngineConfiguration.holdBelowShareOfBest`): a debtor
+    /// that may be called now but is worth less than this share of its value at its best time is held until then.
+    /// Nil turns the gate off. Default 0.7.
+    public var holdBelowShareOfBest: Double? = 0.7
+
+    /// The share of callable debtors, the lowest by value at their best time, the Engine's gate may hold
+    /// (`EngineConfiguration.holdShare`). Default 0.6.
+    public var holdShare: Double = 0.6
+
     /// What drives the `tagih` strategy. Default `.engine`.
     public var backend: SimulationBackend = .engine
 

@@ -108,11 +108,15 @@ public final class Store: Sendable {
     public let configuration: StoreConfiguration
     let pool: DatabasePool
     let committer: GroupCommitter
+    let checkpointer: Checkpointer
     let logger: Logger
 
-    private init(configuration: StoreConfiguration, pool: DatabasePool, lsn: Int64, logger: Logger) {
+    private init(
+        configuration: StoreConfiguration, pool: DatabasePool, checkpointer: Checkpointer, lsn: Int64, logger: Logger
+    ) {
         self.configuration = configuration
         self.pool = pool
+        self.checkpointer = checkpointer
         self.logger = logger
         self.committer = GroupCommitter(
             pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
@@ -134,10 +138,8 @@ public final class Store: Sendable {
             try await pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync)")
                 try db.execute(sql: "PRAGMA cache_size = -65536")
-                // Checkpoint the WAL every 16,384 pages (64 MiB) instead of SQLite's 1,000: a checkpoint runs inside
-                // the commit that crosses the limit, and pages rewritten by many commits (index leaves, `meta`)
-                // are copied into the database once per checkpoint.
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(configuration.walCheckpointPages)")
+                // Checkpoints run on a connection of their own (Checkpointer), never inside a commit.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }
@@ -146,7 +148,8 @@ public final class Store: Sendable {
                 try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lsn'") ?? 0
             }
             logger.debug("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
-            return Store(configuration: configuration, pool: pool, lsn: lsn, logger: logger)
+            let checkpointer = try Checkpointer(path: configuration.path, interval: .milliseconds(200), logger: logger)
+            return Store(configuration: configuration, pool: pool, checkpointer: checkpointer, lsn: lsn, logger: logger)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -508,11 +511,12 @@ public final class Store: Sendable {
 
     /// Checkpoints the WAL into the database file (TRUNCATE mode), for a clean shutdown or after a bulk import.
     public func checkpoint() async throws {
-        try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try await checkpointer.checkpoint(.truncate)
     }
 
     /// Closes the database. Pending group commits finish first.
     public func close() async throws {
+        await checkpointer.stop()
         await committer.close()
         try pool.close()
     }

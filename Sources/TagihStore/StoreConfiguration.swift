@@ -21,9 +21,6 @@ public struct StoreConfiguration: Sendable {
     public var maxRowsPerTransaction: Int
     /// Rows per page when the engine reads the store back at start. Default 20,000.
     public var readPageSize: Int
-    /// WAL pages after which a commit checkpoints the WAL into the database file (`PRAGMA wal_autocheckpoint`).
-    /// Default 16,384 (64 MiB of 4 KiB pages; SQLite's own default is 1,000).
-    public var walCheckpointPages: Int = 16_384
 
     /// Creates a configuration; see each property for its default.
     public init(

@@ -53,8 +53,22 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "What drives the tagih strategy: engine (the real Engine, virtual clock) or policy (ContactPolicy directly, faster).")
     var backend: String = "engine"
 
-    @Option(help: "tagih calls now only when now is worth at least this share of the best time ahead (0...1).")
+    @Option(help: ArgumentHelp(
+        "Policy backend: tagih calls now only when now is worth at least this share of the best time ahead "
+            + "(0...1)."))
     var tagihThreshold: Double = 0.5
+
+    @Option(help: ArgumentHelp(
+        "Engine gate (tagih on the engine): hold a debtor worth less now than this share of its value at its "
+            + "best time until then; 0 turns the gate off.",
+        valueName: "share"))
+    var holdBelow: Double = 0.7
+
+    @Option(help: ArgumentHelp(
+        "Engine gate: only this share of the debtors it flags, the lowest by value at their best time, is held "
+            + "(0...1).",
+        valueName: "share"))
+    var holdShare: Double = 0.6
 
     @Option(help: "Write every attempt of the first strategy as an outcome line to FILE, in time order.")
     var attemptLog: String?
@@ -93,6 +107,11 @@ struct SimulateCommand: AsyncParsableCommand {
         config.dialer = mode
         config.floorZone = floorZone
         config.tagihThreshold = tagihThreshold
+        guard (0...1).contains(holdBelow), (0...1).contains(holdShare) else {
+            throw ValidationError("--hold-below and --hold-share take a share in 0...1")
+        }
+        config.holdBelowShareOfBest = holdBelow > 0 ? holdBelow : nil
+        config.holdShare = holdShare
         guard let b = SimulationBackend(rawValue: backend) else {
             throw ValidationError("--backend must be engine or policy")
         }

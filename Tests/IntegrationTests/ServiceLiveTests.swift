@@ -50,6 +50,10 @@ import Testing
         (code, body) = try curl("\(base)/v1/payments", method: "POST", headers: nd, body: payment + "\n")
         #expect(code == 200 && body.contains(#""ok":true"#), "\(body)")
 
+        let clearance = #"{"clearance":"curl-cl-1","debtor":"C-1","clears":"cease","by":"ops"}"#
+        (code, body) = try curl("\(base)/v1/clearances", method: "POST", headers: nd, body: clearance + "\n")
+        #expect(code == 200 && body.contains(#""id":"curl-cl-1","ok":true"#), "\(body)")
+
         (code, body) = try curl("\(base)/v1/schedule?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z")
         #expect(code == 200)
 
@@ -186,6 +190,20 @@ import Testing
         let outcome = #"{"attempt":"k-att-1","debtor":"K-1","debt":"KA-1","phone":"+12125550199","at":"2026-12-01T15:00:00Z","outcome":"no_answer"}"#
         (code, body) = try curl("\(first.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
         #expect(body.contains(#""duplicate":false"#), "\(body)")
+        // A lease handed out and a clearance acknowledged before the kill survive it too.
+        let leased = #"{"id":"K-2","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550198","zone":"America/New_York"}],"debts":[{"id":"KB-1","balance":"20.00","currency":"USD"}]}"#
+        let disputed = #"{"id":"K-3","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550197","zone":"America/New_York"}],"debts":[{"id":"KC-1","balance":"30.00","currency":"USD"}]}"#
+        (code, body) = try curl("\(first.baseURL)/v1/debtors", method: "PUT", headers: nd, body: leased + "\n")
+        #expect(body.contains(#""ok":true"#), "\(body)")
+        (code, body) = try curl("\(first.baseURL)/v1/calls?n=1")
+        #expect(code == 200 && body.contains(#""debtor":"K-2""#), "\(body)")
+        (code, body) = try curl("\(first.baseURL)/v1/debtors", method: "PUT", headers: nd, body: disputed + "\n")
+        let dispute = #"{"attempt":"k-att-3","debtor":"K-3","debt":"KC-1","phone":"+12125550197","at":"2026-11-20T15:00:00Z","outcome":"dispute"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/outcomes", method: "POST", headers: nd, body: dispute + "\n")
+        #expect(body.contains(#""duplicate":false"#), "\(body)")
+        let clearance = #"{"clearance":"k-cl-1","debtor":"K-3","clears":"dispute","debt":"KC-1","by":"ops"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/clearances", method: "POST", headers: nd, body: clearance + "\n")
+        #expect(body.contains(#""duplicate":false"#), "\(body)")
         let status = first.stop(signal: SIGKILL)
         #expect(status == SIGKILL || status == 9)
 
@@ -195,6 +213,16 @@ import Testing
         (code, body) = try curl("\(second.baseURL)/v1/debtors/K-1")
         #expect(code == 200 && body.contains(#""attempts":1"#), "\(body)")
         (code, body) = try curl("\(second.baseURL)/v1/outcomes", method: "POST", headers: nd, body: outcome + "\n")
+        #expect(body.contains(#""duplicate":true"#), "\(body)")
+        // K-2 is still leased to the dialer of the first process: nobody else gets it.
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/K-2")
+        #expect(code == 200 && body.contains(#""leased":true"#), "\(body)")
+        (code, body) = try curl("\(second.baseURL)/v1/calls?n=10")
+        #expect(code == 200 && !body.contains(#""debtor":"K-2""#), "\(body)")
+        // K-3's dispute stays cleared, and the clearance is not applied twice.
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/K-3")
+        #expect(code == 200 && !body.contains("dispute open"), "\(body)")
+        (code, body) = try curl("\(second.baseURL)/v1/clearances", method: "POST", headers: nd, body: clearance + "\n")
         #expect(body.contains(#""duplicate":true"#), "\(body)")
     }
 }

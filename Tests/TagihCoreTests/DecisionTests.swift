@@ -117,6 +117,13 @@ let cases: [Case] = [
          phones: [phone("+447700900123")]),
          history: DebtorHistory(outcomes: [attempt("2026-12-01T10:00:00Z", .abandoned, phone: "+447700900123")]),
          now: "2026-12-01T15:00:00Z", earliest: "2026-12-04T10:00:00Z", reason: "72 h"),
+    Case(name: "GB: a consented callback does not lift the 72 h hold after an abandoned call",
+         debtor: person("GB", zone: "Europe/London", phones: [phone("+447700900123")]),
+         history: DebtorHistory(outcomes: [
+            attempt("2026-12-02T17:03:15Z", .callbackRequested, phone: "+447700900123", callbackAt: "2026-12-04T12:00:00Z"),
+            attempt("2026-12-03T17:01:40Z", .abandoned, phone: "+447700900123"),
+         ]),
+         now: "2026-12-04T12:30:00Z", earliest: "2026-12-06T17:01:40Z", reason: "72 h"),
     Case(name: "default pack 08-21", debtor: person("FR", zone: "Europe/Paris", phones: [phone("+33612345678")]),
          now: "2026-12-01T20:30:00Z", earliest: "2026-12-02T07:00:00Z"),
     // Promises.

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import TagihService
 
 @Suite struct RouteTests {
@@ -8,6 +9,8 @@ import Testing
         ("PUT", "/v1/debtors", .found(.putDebtors)),
         ("POST", "/v1/debtors", .methodNotAllowed(allow: ["PUT"])),
         ("GET", "/v1/debtors/D-1", .found(.getDebtor(id: "D-1"))),
+        ("POST", "/v1/clearances", .found(.postClearances)),
+        ("GET", "/v1/clearances", .methodNotAllowed(allow: ["POST"])),
         ("GET", "/v1/debtors/D%2F1", .found(.getDebtor(id: "D/1"))),
         ("GET", "/v1/debtors/", .notFound),
         ("GET", "/v1/debtors/a/b", .notFound),
@@ -98,5 +101,20 @@ import Testing
         line.add("z", nil as String?)
         #expect(String(decoding: line.finish(), as: UTF8.self) == "{\"a\":\"q\\\"b\\\\\\n\\u0001\",\"n\":3,\"ok\":true,\"r\":[\"x\",\"y\"],\"z\":null}\n")
         #expect(String(decoding: JSONLine.httpErrorBody(code: "c", message: "m"), as: UTF8.self) == "{\"error\":{\"code\":\"c\",\"message\":\"m\"}}\n")
+    }
+
+    /// Random strings mixing plain runs, every control byte, quotes, backslashes and non-ASCII text
+    /// survive a round trip through Foundation's JSON parser.
+    @Test func escapedStringsRoundTripThroughAJSONParser() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["plain text", "\"", "\\", "\n", "\r", "\t", "é", "日本", "💸", "", "a\\\"b"]
+            + (0..<0x20).map { String(UnicodeScalar(UInt8($0))) }
+        for _ in 0..<500 {
+            let value = (0..<Int.random(in: 0...8, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            var line = JSONLine()
+            line.add("v", value)
+            let parsed = try JSONSerialization.jsonObject(with: Data(line.finish())) as? [String: String]
+            #expect(parsed?["v"] == value, "round trip of \(value.debugDescription)")
+        }
     }
 }

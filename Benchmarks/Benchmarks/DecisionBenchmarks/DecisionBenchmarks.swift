@@ -79,6 +79,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The engine's path (ShardState.redecide): the same decisions, handed to a closure instead of an array.
+    Benchmark("forEachDecision: US, 2 zones, 20 attempts (no reasons)") { benchmark in
+        for i in benchmark.scaledIterations {
+            lean.forEachDecision(for: debtor, history: history, now: now + Int64(i % 4096) * 61) { blackHole($0) }
+        }
+    }
+
+    Benchmark("forEachDecision: US, 2 zones, 20 attempts (with reasons)") { benchmark in
+        for i in benchmark.scaledIterations {
+            policy.forEachDecision(for: debtor, history: history, now: now + Int64(i % 4096) * 61) { blackHole($0) }
+        }
+    }
+
     Benchmark("decide: US, 2 zones, no history (no reasons)") { benchmark in
         for i in benchmark.scaledIterations {
             blackHole(lean.decide(for: debtor, history: DebtorHistory(), now: now + Int64(i % 4096) * 61))

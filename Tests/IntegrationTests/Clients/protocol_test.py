@@ -89,6 +89,51 @@ def test_get_debtor_and_404():
     check_schema("http-error", r.json())
 
 
+def test_many_gets_in_one_write():
+    """30 GETs sent in a single TCP write (known, unknown and percent-encoded ids) are answered together by
+    the server's batched lookups; every stream still gets its own status and body."""
+    import socket
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    put_debtors([debtor(i) for i in range(40, 50)])
+    ids = [f"D-US-{40 + i % 10}" if i % 3 else f"ghost-{i}" for i in range(30)]
+    sock = socket.create_connection((HOST, PORT), timeout=10)
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    streams = {}
+    for debtor_id in ids:
+        sid = conn.get_next_available_stream_id()
+        streams[sid] = debtor_id
+        conn.send_headers(sid, [(":method", "GET"), (":path", "/v1/debtors/" + debtor_id.replace("-", "%2D")),
+                                (":scheme", "http"), (":authority", f"{HOST}:{PORT}")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status, bodies, done = {}, {}, set()
+    while len(done) < len(streams):
+        data = sock.recv(65536)
+        assert data, "connection closed early"
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                status[event.stream_id] = int(dict(event.headers)[b":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                bodies[event.stream_id] = bodies.get(event.stream_id, b"") + event.data
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                done.add(event.stream_id)
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    for sid, debtor_id in streams.items():
+        body = json.loads(bodies[sid])
+        if debtor_id.startswith("ghost"):
+            assert status[sid] == 404, (debtor_id, status[sid])
+            assert debtor_id in body["error"]["message"], body
+        else:
+            assert status[sid] == 200, (debtor_id, status[sid])
+            assert body["debtor"]["id"] == debtor_id, (sid, debtor_id, body["debtor"]["id"])
+
+
 def test_http_errors():
     r = client.post("/v1/debtors", content="", headers=NDJSON)
     assert r.status_code == 405 and "PUT" in r.headers.get("allow", ""), (r.status_code, r.headers)
@@ -250,7 +295,7 @@ def test_simulation_streams_progress_then_report():
 
 if __name__ == "__main__":
     runner = Runner()
-    for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_http_errors,
+    for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
               test_body_that_never_ends_times_out, test_debug_stream_lines,

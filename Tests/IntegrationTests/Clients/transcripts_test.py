@@ -12,6 +12,10 @@ HOST, PORT = sys.argv[1], int(sys.argv[2])
 client = httpx.Client(http2=True, http1=False, base_url=f"http://{HOST}:{PORT}", timeout=30)
 
 
+INPUT_SCHEMAS = {"/v1/debtors": "debtor", "/v1/outcomes": "outcome", "/v1/payments": "payment",
+                 "/v1/clearances": "clearance"}
+
+
 def matches(expected, actual, path="$"):
     """Every key in `expected` must be in `actual` with an equal value; "*" matches anything."""
     if expected == "*":
@@ -47,6 +51,12 @@ def run_request(step):
         for line in lines:
             check_line(line)
         matches(exp["lines"], lines)
+        # The input lines the server accepted must satisfy the input schema the docs publish.
+        schema = INPUT_SCHEMAS.get(req["path"])
+        if schema and "lines" in req:
+            for sent, answer in zip(req["lines"], lines):
+                if answer.get("ok") and not isinstance(sent, str):
+                    check_schema(schema, sent)
     if "json" in exp:
         body = r.json()
         if r.status_code >= 400:

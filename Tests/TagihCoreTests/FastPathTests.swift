@@ -1,0 +1,100 @@
+import Testing
+
+@testable import TagihCore
+
+/// The decision hot path's shortcuts against the general code they stand in for.
+@Suite struct FastPathTests {
+    /// Debtors covering the shortcuts: two candidate zones (window memo), several debts, a dead phone, a callback,
+    /// a state cap pack (general cap check), an unknown address (several day zones), no history.
+    static let debtors: [(String, Debtor, DebtorHistory)] = {
+        let twoZones = person("US-NY", phones: [phone("+13125550100", zone: "America/Chicago")])
+        var history = DebtorHistory()
+        let outcomes: [Outcome] = [.noAnswer, .busy, .voicemail, .noAnswer, .noAnswer]
+        for i in 0..<20 {
+            let at = t("2026-11-09T15:05:00Z") + Int64(i) * 86_400 + Int64(i % 5) * 3600
+            history.record(OutcomeEvent(attempt: "a\(i)", debtor: "D-1", debt: "A-1", phone: "+13125550100", at: at,
+                                        outcome: outcomes[i % 5]))
+        }
+        let twoDebts = person(debts: [Debt(id: "A-1", balance: Money(decimal: "100.00")!, currency: "USD"),
+                                      Debt(id: "A-2", balance: Money(decimal: "900.00")!, currency: "USD")])
+        let callback = DebtorHistory(outcomes: [
+            attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-01T16:00:00Z"),
+        ])
+        let dead = DebtorHistory(outcomes: [attempt("2026-11-28T15:00:00Z", .wrongNumber)])
+        let massachusetts = person("US-MA", phones: [phone("+16175550100", .work)])
+        let noAddress = person("US-FL", zone: nil, phones: [phone("+18505550100"), phone("+12085550101")])
+        return [
+            ("two zones, 20 attempts", twoZones, history),
+            ("two zones, no history", twoZones, DebtorHistory()),
+            ("two debts", twoDebts, DebtorHistory(outcomes: [attempt("2026-11-30T14:00:00Z", .rightParty, debt: "A-2")])),
+            ("consented callback", person(), callback),
+            ("wrong number", person(phones: [phone("+16175550100"), phone("+16175550199")]), dead),
+            ("US-MA caps", massachusetts, DebtorHistory(outcomes: dailyNoAnswers)),
+            ("no address zone", noAddress, DebtorHistory(outcomes: dailyNoAnswers)),
+        ]
+    }()
+
+    /// Instants over three days, across the 2026-11-01 DST end and at window edges.
+    static let instants: [Int64] = {
+        var out: [Int64] = []
+        for base in [t("2026-10-31T10:00:00Z"), t("2026-11-30T10:00:00Z")] {
+            for k in 0..<40 { out.append(base + Int64(k) * 5_413) }
+        }
+        out.append(t("2026-12-01T01:59:59Z"))
+        out.append(t("2026-12-01T02:00:00Z"))
+        return out
+    }()
+
+    @Test(arguments: 0..<debtors.count)
+    func forEachDecisionMatchesDecide(_ index: Int) {
+        let (_, debtor, history) = Self.debtors[index]
+        for now in Self.instants {
+            var each: [Decision] = []
+            policy.forEachDecision(for: debtor, history: history, now: now) { each.append($0) }
+            #expect(each == policy.decide(for: debtor, history: history, now: now), "at \(fmt(now))")
+        }
+    }
+
+    /// A quiet time that never applies (`[0, 0)`) sends windows down the general path (quiet times checked day by
+    /// day, no memo): the decisions must be the same as on the plain path.
+    @Test(arguments: 0..<debtors.count)
+    func plainWindowsMatchTheGeneralPath(_ index: Int) {
+        let (_, debtor, history) = Self.debtors[index]
+        var general = debtor
+        general.quiet = [QuietTime(days: [], fromMinute: 0, toMinute: 0)]
+        for now in Self.instants {
+            #expect(policy.decide(for: general, history: history, now: now)
+                    == policy.decide(for: debtor, history: history, now: now), "at \(fmt(now))")
+        }
+    }
+
+    @Test func plainWindowsMatchAcrossEveryDSTChange() {
+        let zones = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+                     "America/Anchorage", "America/St_Johns", "Europe/London", "Australia/Lord_Howe"]
+        for (i, address) in zones.enumerated() {
+            let other = zones[(i + 3) % zones.count]
+            let debtor = person("XX", zone: address, phones: [phone("+99912345", zone: other)])
+            var general = debtor
+            general.quiet = [QuietTime(days: [], fromMinute: 0, toMinute: 0)]
+            let z = ZoneDatabase.system.zone(named: address)!
+            for tr in z.transitions where tr > t("2026-01-01T00:00:00Z") && tr < t("2027-12-31T00:00:00Z") {
+                for k in stride(from: -40, through: 40, by: 3) {
+                    let now = tr + Int64(k) * 1_811
+                    #expect(policy.decide(for: general, history: DebtorHistory(), now: now)
+                            == policy.decide(for: debtor, history: DebtorHistory(), now: now),
+                            "\(address) + \(other) at \(fmt(now))")
+                }
+            }
+        }
+    }
+
+    @Test func zoneLookupByBytesMatchesTheNameIndex() {
+        let db = ZoneDatabase.system
+        for (name, table) in db.zonesByName {
+            #expect(db.rawZone(named: name) == table.raw, "\(name)")
+        }
+        for miss in ["", "Bad/Zone", "america/new_york", "America/New_York ", "Europe/L\u{00F6}ndon", "UTC\u{0301}"] {
+            #expect(db.rawZone(named: miss) == db.zone(named: miss)?.raw, "\(miss)")
+        }
+    }
+}

@@ -23,8 +23,8 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome: 1
         case .payment: 2
         case .leaseExpired: 3
-        case .leasesGranted: 4
-        case .leasesReleased: 5
+        case .leasesGranted: 7
+        case .leasesReleased: 8
         case .clearance: 6
         }
     }
@@ -373,7 +373,25 @@ public enum RecordCoding {
             let expiredAt = try r.readInt64()
             return .leaseExpired(LeaseExpiry(lease: lease, debtor: debtor, debt: debt, phone: phone,
                                              leasedAt: leasedAt, expiredAt: expiredAt))
-        case 4:
+        case 4:  // a single grant, as logged before grants were batched (read back as a batch of one)
+            let lease = try r.readString()
+            let debtor = try r.readString()
+            let debt = try r.readString()
+            let phone = try r.readString()
+            let holder = try r.readString()
+            let leasedAt = try r.readInt64()
+            let expires = try r.readInt64()
+            return .leasesGranted(LeaseGrants(id: lease, grants: [
+                LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder, leasedAt: leasedAt,
+                           expires: expires)
+            ]))
+        case 5:  // a single release, as logged before releases were batched
+            let lease = try r.readString()
+            let debtor = try r.readString()
+            let at = try r.readInt64()
+            return .leasesReleased(
+                LeaseReleases(id: lease, releases: [LeaseRelease(lease: lease, debtor: debtor, at: at)]))
+        case 7:
             let id = try r.readString()
             let count = Int(try r.readUInt32())
             var grants: [LeaseGrant] = []
@@ -390,7 +408,7 @@ public enum RecordCoding {
                                          leasedAt: leasedAt, expires: expires))
             }
             return .leasesGranted(LeaseGrants(id: id, grants: grants))
-        case 5:
+        case 8:
             let id = try r.readString()
             let count = Int(try r.readUInt32())
             var releases: [LeaseRelease] = []

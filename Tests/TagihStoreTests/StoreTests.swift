@@ -66,7 +66,26 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: event.kind, $0) }
         #expect(back == event)
         // Each kind has its own key space: the kind codes are distinct and stable.
-        #expect(Set([1, 2, 3, 4, 5, 6]).contains(event.kind))
+        #expect(Set([1, 2, 3, 6, 7, 8]).contains(event.kind))
+    }
+
+    /// Grants and releases logged one per lease (kinds 4 and 5, before batching) still read back, as batches of one.
+    @Test func singleLeaseEventsOfEarlierLogsReadAsBatches() throws {
+        var grant = ByteWriter(capacity: 64)
+        for s in ["L-1", "D-1", "A-1", "+1", "dialer-1"] { grant.write(s) }
+        grant.write(Int64(5))
+        grant.write(Int64(605))
+        let g = try grant.bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 4, $0) }
+        #expect(g == .leasesGranted(LeaseGrants(id: "L-1", grants: [
+            LeaseGrant(lease: "L-1", debtor: "D-1", debt: "A-1", phone: "+1", holder: "dialer-1", leasedAt: 5,
+                       expires: 605)
+        ])))
+        var release = ByteWriter(capacity: 32)
+        release.write("L-1")
+        release.write("D-1")
+        release.write(Int64(9))
+        let r = try release.bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 5, $0) }
+        #expect(r == .leasesReleased(LeaseReleases(id: "L-1", releases: [LeaseRelease(lease: "L-1", debtor: "D-1", at: 9)])))
     }
 
     @Test func truncatedRecordIsAnError() {

@@ -501,8 +501,10 @@ struct ShardState {
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
             let storage = ready[f.heap].storage
             if isLive(storage[f.position]) { scores.append(f.score) }
-            for child in [2 * f.position + 1, 2 * f.position + 2] where child < storage.count {
-                frontier.push(Frontier(score: storage[child].score, heap: f.heap, position: child))
+            let left = 2 * f.position + 1
+            if left < storage.count { frontier.push(Frontier(score: storage[left].score, heap: f.heap, position: left)) }
+            if left + 1 < storage.count {
+                frontier.push(Frontier(score: storage[left + 1].score, heap: f.heap, position: left + 1))
             }
         }
         return scores

@@ -314,6 +314,10 @@ final class PolicyData: @unchecked Sendable {
     let defaultCurve: (curve: UnsafeMutablePointer<Double>, max: Double)
     let settingsStorage: UnsafeMutablePointer<PolicySettings>
     var settings: UnsafePointer<PolicySettings> { UnsafePointer(settingsStorage) }
+    /// Per pack kind: its 7-day cap under this configuration and the "cap usage u/cap …" reasons for u < 32.
+    let capReasons: [(cap: Int?, reasons: [String])]
+    /// Per pack kind: "pack CODE".
+    let packReasons: [String]
 
     /// `curves` as a plain pointer (read on every decision).
     let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
@@ -373,6 +377,24 @@ final class PolicyData: @unchecked Sendable {
         holidays = h.mapValues { RawHolidays($0) }
         settingsStorage = .allocate(capacity: 1)
         settingsStorage.initialize(to: PolicySettings(configuration))
+        // Reasons rendered once per policy instead of once per decision (same text as the interpolations).
+        var capTables: [(cap: Int?, reasons: [String])] = []
+        var packTexts: [String] = []
+        for k in 0..<8 {
+            let rules = PackRules.all[k]
+            let code = rules.code
+            packTexts.append("pack \(code)")
+            let cap: Int? =
+                switch (rules.countedPerDebtPer7Days, configuration.houseCountedPerDebtPer7Days) {
+                case (let a?, let b?): min(a, b)
+                case (let a?, nil): a
+                case (nil, let b?): b
+                default: nil
+                }
+            capTables.append((cap, cap.map { c in (0..<32).map { "cap usage \($0)/\(c) in 7 days (pack \(code))" } } ?? []))
+        }
+        capReasons = capTables
+        packReasons = packTexts
         curveTable = .allocate(capacity: max(curves.count, 1))
         curveTable.initialize(from: curves, count: curves.count)
     }
@@ -1580,11 +1602,17 @@ struct Evaluator {
         var reasons: [String] = []
         reasons.append(r.consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
                                    : describe(r.binding, r.earliest))
-        reasons.append("best hour-of-week bucket " + Self.bucketName(r.bestBucket))
+        reasons.append(Self.bucketReasons[r.bestBucket])
         if let cap = sevenDayCap {
-            reasons.append("cap usage \(capUsage(primaryDay(r.earliest), debt: di))/\(cap) in 7 days (pack \(pack.code))")
+            let usage = capUsage(primaryDay(r.earliest), debt: di)
+            let table = data.capReasons[Int(pack.kind)]
+            if table.cap == cap, usage >= 0, usage < table.reasons.count {
+                reasons.append(table.reasons[usage])
+            } else {
+                reasons.append("cap usage \(usage)/\(cap) in 7 days (pack \(pack.code))")
+            }
         } else {
-            reasons.append("pack \(pack.code)")
+            reasons.append(data.packReasons[Int(pack.kind)])
         }
         if r.broken { reasons.append("promise broken: raised priority") }
         if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }
@@ -1635,6 +1663,9 @@ struct Evaluator {
     }
 
     static let dayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+    /// "best hour-of-week bucket Tue 17" for every bucket, rendered once.
+    static let bucketReasons: [String] = (0..<168).map { "best hour-of-week bucket " + bucketName($0) }
 
     static func bucketName(_ b: Int) -> String {
         let h = b % 24

@@ -540,7 +540,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         }
     }
 
-    /// Sends the answer of a `.deferred` response, if the stream is still open.
     /// Runs the `.deferred` handlers of one read in a single task, one after the other, and completes
     /// their responses in one event-loop turn with one flush. A burst of small lookups (h2load -m 32, a
     /// dialer fetching many debtors) then costs one task, one hop back and one write instead of one each.
@@ -574,6 +573,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         }
     }
 
+    /// Submits the answer of a `.deferred` response, if the stream is still open (the caller flushes).
     private func completeDeferred(streamID: Int32, response: HTTP2CompleteResponse) {
         guard let stream = streams[streamID], let session, !closed else { return }
         let hasBody = response.body.readableBytes > 0

@@ -76,17 +76,6 @@ public struct JSONLine: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    /// Adds an array member whose elements `render` turns into JSON bytes.
-    public mutating func addArray<Element>(_ key: StaticString, _ elements: [Element], _ render: (Element) -> [UInt8]) {
-        self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        for (i, element) in elements.enumerated() {
-            if i > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: render(element))
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
     /// Adds an object member whose members `fill` writes in place (no intermediate buffer).
     public mutating func addObject(_ key: StaticString, _ fill: (inout JSONLine) -> Void) {
         self.key(key)
@@ -176,11 +165,11 @@ public struct JSONLine: Sendable {
 
     /// An HTTP error body: `{"error":{"code":…,"message":…}}`.
     public static func httpErrorBody(code: String, message: String) -> [UInt8] {
-        var inner = JSONLine()
-        inner.add("code", code)
-        inner.add("message", message)
         var outer = JSONLine()
-        outer.addRaw("error", inner.finish(newline: false))
+        outer.addObject("error") { inner in
+            inner.add("code", code)
+            inner.add("message", message)
+        }
         return outer.finish()
     }
 }

@@ -3,12 +3,6 @@ import TagihEngine
 
 /// Encoders of the output line types of proto-docs/lines/.
 enum Wire {
-    /// Formats an instant in a zone (by IANA name), with its UTC offset; UTC when the zone is unknown.
-    static func time(_ instant: UnixSeconds, zone: String?) -> String {
-        if let zone, let table = ZoneDatabase.system.zone(named: zone) { return RFC3339.format(instant, in: table) }
-        return RFC3339.formatUTC(instant)
-    }
-
     /// A result line: `{"line":N,"id":…,"ok":true,"duplicate":…}` or `{"line":N,"ok":false,"error":{…}}`.
     static func result(
         line: Int, id: String?, duplicate: Bool? = nil, warnings: [RecordWarning] = [], error: RecordError? = nil,
@@ -22,11 +16,11 @@ enum Wire {
         if let duplicate { json.add("duplicate", duplicate) }
         if !warnings.isEmpty { json.add("warnings", warnings.map(\.description)) }
         if let error {
-            var inner = JSONLine()
-            inner.add("code", error.code)
-            inner.add("field", error.field)
-            inner.add("message", error.message)
-            json.addRaw("error", inner.finish(newline: false))
+            json.addObject("error") { inner in
+                inner.add("code", error.code)
+                inner.add("field", error.field)
+                inner.add("message", error.message)
+            }
         }
         return json.finish()
     }
@@ -76,14 +70,7 @@ enum Wire {
 }
 
 extension Wire {
-    /// A debtor record as line protocol v1 JSON (without newline).
-    static func debtor(_ d: Debtor) -> [UInt8] {
-        var json = JSONLine()
-        debtor(d, into: &json)
-        return json.finish(newline: false)
-    }
-
-    /// Writes the members of a debtor record into `json`.
+    /// Writes the members of a debtor record (line protocol v1) into `json`.
     static func debtor(_ d: Debtor, into json: inout JSONLine) {
         json.add("id", d.id)
         json.add("jurisdiction", d.jurisdiction)

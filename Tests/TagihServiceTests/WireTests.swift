@@ -13,7 +13,9 @@ import Testing
             debts: [Debt(id: "A-1", balance: Money(decimal: "1250.5")!, currency: "USD")],
             quiet: [QuietTime(days: [7], fromMinute: 0, toMinute: 24 * 60), QuietTime(days: [], fromMinute: 8 * 60,
                                                                                         toMinute: 10 * 60 + 30)])
-        let decoded = try LineDecoder.debtor(from: Wire.debtor(original))
+        var json = JSONLine()
+        Wire.debtor(original, into: &json)
+        let decoded = try LineDecoder.debtor(from: json.finish(newline: false))
         #expect(decoded.value == original)
         #expect(decoded.warnings.isEmpty)
     }

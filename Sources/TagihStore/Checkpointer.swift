@@ -23,7 +23,9 @@ final class Checkpointer: Sendable {
     init(path: String, interval: Duration, restartPages: Int = 8192, logger: Logger) throws {
         var config = Configuration()
         config.label = "tagih.store.checkpointer"
-        config.busyMode = .timeout(10)
+        // A RESTART checkpoint holds new commits back while it waits for readers: wait at most 100 ms, then give
+        // up and try again at the next interval (readers in this service are short).
+        config.busyMode = .timeout(0.1)
         let queue = try DatabaseQueue(path: path, configuration: config)
         self.queue = queue
         task = Task.detached(priority: .utility) {
@@ -52,9 +54,8 @@ final class Checkpointer: Sendable {
         }
     }
 
-    /// Runs one checkpoint of `kind` now, after any periodic one in progress. SQLite answers `SQLITE_BUSY` at
-    /// once while another connection (another process on the same files) checkpoints: that is retried for up
-    /// to two seconds.
+    /// Runs one checkpoint of `kind` now, after any periodic one in progress. `SQLITE_BUSY` (another connection
+    /// checkpoints, or a reader holds the WAL past the 100 ms busy timeout) is retried for a few seconds.
     func checkpoint(_ kind: Database.CheckpointMode) async throws {
         var attempt = 0
         while true {

@@ -135,51 +135,62 @@ public enum RFC3339 {
     /// Formats `instant` as local time with its UTC offset for `offsetSeconds`, e.g. `2026-11-30T09:05:00-05:00`;
     /// offset 0 is written `Z` only when `zulu` is true.
     public static func format(_ instant: UnixSeconds, offsetSeconds: Int32, zulu: Bool = false) -> String {
+        // One stack buffer, one String.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
+            guard let n = write(instant, offsetSeconds: offsetSeconds, zulu: zulu, to: buf) else {
+                return formatSlow(instant, offsetSeconds: offsetSeconds, zulu: zulu)
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<n]), as: UTF8.self)
+        }
+    }
+
+    /// Writes what ``format(_:offsetSeconds:zulu:)`` returns into `buf` (at least 32 bytes) and returns its
+    /// length; nil for years outside 0...9999 (``formatSlow(_:offsetSeconds:zulu:)`` handles those).
+    static func write(_ instant: UnixSeconds, offsetSeconds: Int32, zulu: Bool, to buf: UnsafeMutableBufferPointer<UInt8>)
+        -> Int?
+    {
         let local = instant + Int64(offsetSeconds)
         let day = CivilTime.day(ofLocalSeconds: local)
         let sod = Int(local - day * 86_400)
         let (y, mo, d) = CivilTime.date(ofDay: day)
-        // One buffer, one String: this runs for every call line the service writes.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
-            var i = 0
-            @inline(__always) func put(_ v: Int, _ width: Int) {
-                var v = v
-                var k = width - 1
-                while k >= 0 {
-                    buf[i + k] = UInt8(48 + v % 10)
-                    v /= 10
-                    k -= 1
-                }
-                i += width
+        if y < 0 || y > 9999 { return nil }
+        var i = 0
+        @inline(__always) func put(_ v: Int, _ width: Int) {
+            var v = v
+            var k = width - 1
+            while k >= 0 {
+                buf[i + k] = UInt8(48 + v % 10)
+                v /= 10
+                k -= 1
             }
-            @inline(__always) func ch(_ c: Unicode.Scalar) {
-                buf[i] = UInt8(ascii: c)
-                i += 1
-            }
-            if y < 0 || y > 9999 { return formatSlow(instant, offsetSeconds: offsetSeconds, zulu: zulu) }
-            put(y, 4)
-            ch("-")
-            put(mo, 2)
-            ch("-")
-            put(d, 2)
-            ch("T")
-            put(sod / 3600, 2)
-            ch(":")
-            put(sod / 60 % 60, 2)
-            ch(":")
-            put(sod % 60, 2)
-            if offsetSeconds == 0 && zulu {
-                ch("Z")
-            } else {
-                let o = Int(offsetSeconds)
-                let a = abs(o)
-                ch(o < 0 ? "-" : "+")
-                put(a / 3600, 2)
-                ch(":")
-                put(a / 60 % 60, 2)
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<i]), as: UTF8.self)
+            i += width
         }
+        @inline(__always) func ch(_ c: Unicode.Scalar) {
+            buf[i] = UInt8(ascii: c)
+            i += 1
+        }
+        put(y, 4)
+        ch("-")
+        put(mo, 2)
+        ch("-")
+        put(d, 2)
+        ch("T")
+        put(sod / 3600, 2)
+        ch(":")
+        put(sod / 60 % 60, 2)
+        ch(":")
+        put(sod % 60, 2)
+        if offsetSeconds == 0 && zulu {
+            ch("Z")
+        } else {
+            let o = Int(offsetSeconds)
+            let a = abs(o)
+            ch(o < 0 ? "-" : "+")
+            put(a / 3600, 2)
+            ch(":")
+            put(a / 60 % 60, 2)
+        }
+        return i
     }
 
     static func formatSlow(_ instant: UnixSeconds, offsetSeconds: Int32, zulu: Bool) -> String {

@@ -219,7 +219,6 @@ struct PolicySettings {
     var voicemailsPerDay: Int
     var busyRetriesPerPhonePerDay: Int
     var promiseGraceDays: Int
-    var houseCountedPerDebtPer7Days: Int?
     var horizonSeconds: Int64
     var discountPerHour: Double
     var lnDiscountPerHour: Double
@@ -250,7 +249,6 @@ struct PolicySettings {
         voicemailsPerDay = c.voicemailsPerDay
         busyRetriesPerPhonePerDay = c.busyRetriesPerPhonePerDay
         promiseGraceDays = c.promiseGraceDays
-        houseCountedPerDebtPer7Days = c.houseCountedPerDebtPer7Days
         horizonSeconds = c.horizonSeconds
         discountPerHour = c.discountPerHour
         lnDiscountPerHour = log(c.discountPerHour)
@@ -314,7 +312,8 @@ final class PolicyData: @unchecked Sendable {
     let defaultCurve: (curve: UnsafeMutablePointer<Double>, max: Double)
     let settingsStorage: UnsafeMutablePointer<PolicySettings>
     var settings: UnsafePointer<PolicySettings> { UnsafePointer(settingsStorage) }
-    /// Per pack kind: its 7-day cap under this configuration and the "cap usage u/cap …" reasons for u < 32.
+    /// Per pack kind: its 7-day cap per debt under this configuration (the pack's and the house cap, whichever is
+    /// lower; the one every decision applies) and the "cap usage u/cap …" reasons for u < 32.
     let capReasons: [(cap: Int?, reasons: [String])]
     /// Per pack kind: "pack CODE".
     let packReasons: [String]
@@ -377,7 +376,8 @@ final class PolicyData: @unchecked Sendable {
         holidays = h.mapValues { RawHolidays($0) }
         settingsStorage = .allocate(capacity: 1)
         settingsStorage.initialize(to: PolicySettings(configuration))
-        // Reasons rendered once per policy instead of once per decision (same text as the interpolations).
+        // Each pack's 7-day cap under this configuration, and its reasons rendered once per policy instead of
+        // once per decision.
         var capTables: [(cap: Int?, reasons: [String])] = []
         var packTexts: [String] = []
         for k in 0..<8 {
@@ -648,12 +648,7 @@ struct Evaluator {
         } else {
             holidays = nil
         }
-        switch (pack.countedPerDebtPer7Days, s.pointee.houseCountedPerDebtPer7Days) {
-        case (let a?, let b?): sevenDayCap = min(a, b)
-        case (let a?, nil): sevenDayCap = a
-        case (nil, let b?): sevenDayCap = b
-        default: sevenDayCap = nil
-        }
+        sevenDayCap = data.capReasons[Int(kind)].cap
         let prior = data.prior(for: dp.pointee.segment)
         curve = prior.curve
         curveMax = prior.max
@@ -1605,9 +1600,9 @@ struct Evaluator {
         reasons.append(Self.bucketReasons[r.bestBucket])
         if let cap = sevenDayCap {
             let usage = capUsage(primaryDay(r.earliest), debt: di)
-            let table = data.capReasons[Int(pack.kind)]
-            if table.cap == cap, usage >= 0, usage < table.reasons.count {
-                reasons.append(table.reasons[usage])
+            let table = data.capReasons[Int(pack.kind)].reasons
+            if usage >= 0, usage < table.count {
+                reasons.append(table[usage])
             } else {
                 reasons.append("cap usage \(usage)/\(cap) in 7 days (pack \(pack.code))")
             }

@@ -42,15 +42,16 @@ public struct JSONLine: Sendable {
         bytes.append(contentsOf: String(value).utf8)
     }
 
-    /// Adds an instant as RFC 3339 local time with the offset `offsetSeconds` (`null` when nil).
-    public mutating func addTime(_ key: StaticString, _ instant: Int64?, offsetSeconds: (Int64) -> Int32, zulu: Bool = false) {
+    /// Adds an instant as RFC 3339 local time in `zone` with its offset, or in UTC (`Z`) when `zone` is nil;
+    /// `null` when the instant is nil.
+    public mutating func addTime(_ key: StaticString, _ instant: Int64?, in zone: ZoneTable?) {
         self.key(key)
         guard let instant else {
             bytes.append(contentsOf: "null".utf8)
             return
         }
         bytes.append(UInt8(ascii: "\""))
-        RFC3339.append(instant, offsetSeconds: offsetSeconds(instant), zulu: zulu, to: &bytes)
+        RFC3339.append(instant, offsetSeconds: zone?.offset(at: instant) ?? 0, zulu: zone == nil, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -36,10 +36,9 @@ enum Wire {
         json.add("debt", lease.debt)
         json.add("phone", lease.phone)
         let table = zone.flatMap { ZoneDatabase.system.zone(named: $0) }
-        let offset: (UnixSeconds) -> Int32 = { t in table?.offset(at: t) ?? 0 }
-        json.addTime("leaseExpires", lease.expires, offsetSeconds: { _ in 0 }, zulu: true)
-        json.addTime("localTime", now, offsetSeconds: offset, zulu: table == nil)
-        json.addTime("windowEnds", lease.windowEnds ?? lease.expires, offsetSeconds: offset, zulu: table == nil)
+        json.addTime("leaseExpires", lease.expires, in: nil)
+        json.addTime("localTime", now, in: table)
+        json.addTime("windowEnds", lease.windowEnds ?? lease.expires, in: table)
         json.add("score", lease.score)
         json.add("reasons", lease.reasons)
         return json.finish()
@@ -56,13 +55,12 @@ enum Wire {
     /// Writes the members of a decision (without `type`) into `json`.
     static func decision(_ d: Decision, into json: inout JSONLine) {
         let zone = d.zone.flatMap { ZoneDatabase.system.zone(named: $0) }
-        let offset: (UnixSeconds) -> Int32 = { t in zone?.offset(at: t) ?? 0 }
         json.add("debtor", d.debtor)
         json.add("debt", d.debt)
         json.add("phone", d.phone)
-        json.addTime("earliest", d.earliest, offsetSeconds: offset, zulu: zone == nil)
-        json.addTime("best", d.best, offsetSeconds: offset, zulu: zone == nil)
-        json.addTime("windowEnds", d.windowEnds, offsetSeconds: offset, zulu: zone == nil)
+        json.addTime("earliest", d.earliest, in: zone)
+        json.addTime("best", d.best, in: zone)
+        json.addTime("windowEnds", d.windowEnds, in: zone)
         json.add("score", d.score)
         json.add("blocked", d.blockedReason)
         json.add("reasons", d.reasons)

@@ -81,6 +81,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private var scheduledTasks: [Scheduled<Void>] = []
     /// `.deferred` handlers dispatched during the current read, run together in one task (see `spawnDeferred`).
     private var pendingDeferred: [(streamID: Int32, handler: @Sendable () async throws -> HTTP2CompleteResponse)] = []
+    /// Runs `.deferred` handlers on this connection's event loop (created on first use).
+    private var deferredExecutor: EventLoopTaskExecutor?
     /// Client: fulfilled once the connection is usable or failed.
     var onClose: (() -> Void)?
 
@@ -544,13 +546,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     /// their responses in one event-loop turn with one flush. A burst of small lookups (h2load -m 32, a
     /// dialer fetching many debtors) then costs one task, one hop back and one write instead of one each.
     private func spawnDeferred() {
-        guard !pendingDeferred.isEmpty, case .server(_, let spawn) = role, let context else { return }
+        guard !pendingDeferred.isEmpty, isServer, let context else { return }
         let batch = pendingDeferred
         pendingDeferred = []
         let loopBound = self.loopBound!
         let eventLoop = context.eventLoop
         let logger = self.logger
-        spawn {
+        if deferredExecutor == nil { deferredExecutor = EventLoopTaskExecutor(eventLoop) }
+        // Unstructured on purpose: the work is a bounded lookup, and the stream (not the task) is what graceful
+        // shutdown waits for; a late answer to a closed stream is dropped by `completeDeferred`.
+        Task(executorPreference: deferredExecutor) {
             var responses: [(Int32, HTTP2CompleteResponse)] = []
             responses.reserveCapacity(batch.count)
             for (streamID, handler) in batch {
@@ -565,11 +570,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                 }
             }
             let done = responses
-            eventLoop.execute {
+            let complete: @Sendable () -> Void = {
                 let handler = loopBound.value
                 for (streamID, response) in done { handler.completeDeferred(streamID: streamID, response: response) }
                 handler.flushOutput()
             }
+            if eventLoop.inEventLoop { complete() } else { eventLoop.execute(complete) }
         }
     }
 

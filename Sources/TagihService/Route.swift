@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The endpoints of line protocol v1 (proto-docs/README.md).
 public enum Endpoint: Sendable, Hashable {
     case healthz, readyz, metrics, debugStream
@@ -6,36 +12,45 @@ public enum Endpoint: Sendable, Hashable {
     case postOutcomes, postPayments, postClearances
     case getCalls, dialer, schedule, simulations
 
-    /// A bounded label for metrics (never a debtor id).
-    public var label: String {
+    /// A dense number for this kind of endpoint (0 ..< ``kindCount``), for per-endpoint tables.
+    public var kind: Int {
         switch self {
-        case .healthz: "healthz"
-        case .readyz: "readyz"
-        case .metrics: "metrics"
-        case .debugStream: "debug_stream"
-        case .putDebtors: "put_debtors"
-        case .getDebtor: "get_debtor"
-        case .postOutcomes: "outcomes"
-        case .postPayments: "payments"
-        case .postClearances: "clearances"
-        case .getCalls: "calls"
-        case .dialer: "dialer"
-        case .schedule: "schedule"
-        case .simulations: "simulations"
+        case .healthz: 0
+        case .readyz: 1
+        case .metrics: 2
+        case .debugStream: 3
+        case .putDebtors: 4
+        case .getDebtor: 5
+        case .postOutcomes: 6
+        case .postPayments: 7
+        case .postClearances: 8
+        case .getCalls: 9
+        case .dialer: 10
+        case .schedule: 11
+        case .simulations: 12
         }
     }
 
+    /// The number of endpoint kinds.
+    public static let kindCount = 13
+
+    /// Metric labels by ``kind``.
+    static let labels = [
+        "healthz", "readyz", "metrics", "debug_stream", "put_debtors", "get_debtor", "outcomes", "payments",
+        "clearances", "calls", "dialer", "schedule", "simulations",
+    ]
+
+    /// Roles by ``kind`` (built once: a request does not allocate a set).
+    static let roleSets: [Set<Role>] = [
+        [], [], [.reader], [.reader], [.writer], [.reader], [.writer, .dialer], [.writer], [.admin], [.dialer],
+        [.dialer], [.reader], [.admin],
+    ]
+
+    /// A bounded label for metrics (never a debtor id).
+    public var label: String { Self.labels[kind] }
+
     /// The roles that may call this endpoint; empty = no token needed.
-    public var roles: Set<Role> {
-        switch self {
-        case .healthz, .readyz: []
-        case .metrics, .debugStream, .getDebtor, .schedule: [.reader]
-        case .putDebtors, .postPayments: [.writer]
-        case .postOutcomes: [.writer, .dialer]
-        case .getCalls, .dialer: [.dialer]
-        case .simulations, .postClearances: [.admin]
-        }
-    }
+    public var roles: Set<Role> { Self.roleSets[kind] }
 
     /// The request media types accepted for the body, or nil when the endpoint takes no body.
     public var bodyMediaTypes: [String]? {
@@ -61,6 +76,19 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
         if method == allowed || (allowed == "GET" && method == "HEAD") { return .found(endpoint) }
         return .methodNotAllowed(allow: allowed == "GET" ? ["GET", "HEAD"] : [allowed])
     }
+    // The one parameterised route first, on bytes: it is the hot read path.
+    let prefix: StaticString = "/v1/debtors/"
+    let isDebtorPath = path.utf8.withContiguousStorageIfAvailable { utf8 in
+        utf8.count > prefix.utf8CodeUnitCount
+            && memcmp(utf8.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+    } ?? path.hasPrefix("/v1/debtors/")
+    if isDebtorPath {
+        let raw = path.utf8.dropFirst(prefix.utf8CodeUnitCount)
+        guard !raw.contains(UInt8(ascii: "/")), let id = percentDecode(Substring(raw)), !id.isEmpty else {
+            return .notFound
+        }
+        return only("GET", .getDebtor(id: id))
+    }
     switch path {
     case "/healthz": return only("GET", .healthz)
     case "/readyz": return only("GET", .readyz)
@@ -75,18 +103,13 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
     case "/v1/schedule": return only("GET", .schedule)
     case "/v1/simulations": return only("POST", .simulations)
     default:
-        let prefix = "/v1/debtors/"
-        if path.hasPrefix(prefix) {
-            let raw = path.dropFirst(prefix.count)
-            guard !raw.isEmpty, !raw.utf8.contains(UInt8(ascii: "/")), let id = percentDecode(raw), !id.isEmpty else { return .notFound }
-            return only("GET", .getDebtor(id: id))
-        }
         return .notFound
     }
 }
 
 /// Decodes `%XX` escapes; nil for a malformed escape or invalid UTF-8.
 public func percentDecode(_ text: Substring) -> String? {
+    if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(text) }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var it = text.utf8.makeIterator()

@@ -6,6 +6,7 @@ final class ServiceMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let sessions = Meter(label: "tagih_dialer_sessions")
     private let leased = Counter(label: "tagih_calls_leased_total")
+    private let requests = Endpoint.labels.map { Counter(label: "tagih_requests_total", dimensions: [("route", $0)]) }
 
     private func counter(_ label: String, _ key: String, _ value: String) -> Counter {
         let id = label + "|" + value
@@ -17,7 +18,7 @@ final class ServiceMetrics: Sendable {
         }
     }
 
-    func request(_ route: String) { counter("tagih_requests_total", "route", route).increment() }
+    func request(_ endpoint: Endpoint) { requests[endpoint.kind].increment() }
     func error(_ code: String) { counter("tagih_http_errors_total", "code", code).increment() }
     func lineRejected(_ code: String) { counter("tagih_lines_rejected_total", "code", code).increment() }
     func linesAccepted(_ kind: String) { counter("tagih_lines_accepted_total", "kind", kind).increment() }

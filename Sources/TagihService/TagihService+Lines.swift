@@ -184,8 +184,8 @@ extension TagihService {
                 return HTTP2CompleteResponse(
                     status: 404, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
             }
-            var body = ByteBuffer()
-            body.writeBytes(Wire.debtorState(snapshot))
+            var body = ByteBufferAllocator().buffer(capacity: 1024)
+            Wire.debtorState(snapshot, into: &body)
             return HTTP2CompleteResponse(
                 status: 200, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
         }

@@ -81,7 +81,7 @@ public final class TagihService: HTTP2Responder, Sendable {
             endpoint = found
         }
         let response = route(endpoint, head)
-        metrics.request(endpoint.label)
+        metrics.request(endpoint)
         return response
     }
 

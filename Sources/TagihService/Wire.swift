@@ -1,3 +1,4 @@
+import NIOCore
 import TagihCore
 import TagihEngine
 
@@ -103,13 +104,13 @@ extension Wire {
     }
 
     /// The body of `GET /v1/debtors/{id}`.
-    static func debtorState(_ s: DebtorSnapshot) -> [UInt8] {
+    static func debtorState(_ s: DebtorSnapshot, into buffer: inout ByteBuffer) {
         var json = JSONLine(capacity: 1024)
         json.addObject("debtor") { debtor(s.debtor, into: &$0) }
         json.add("state", s.state.rawValue)
         json.add("leased", s.lease != nil)
         json.addObjects("decisions", s.decisions) { decision($1, into: &$0) }
         json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
-        return json.finish()
+        json.finish(into: &buffer)
     }
 }

@@ -117,4 +117,31 @@ import Foundation
             #expect(parsed?["v"] == value, "round trip of \(value.debugDescription)")
         }
     }
+
+    /// Every byte that needs an escape, at every offset of a long run (the encoder skips clean runs eight
+    /// bytes at a time), next to multi-byte UTF-8; nested objects, negative and extreme integers.
+    @Test func escapesAtEveryOffsetAndNestedShapes() throws {
+        for special in ["\"", "\\", "\n", "\u{1F}", "\u{00}", "é"] {
+            for offset in 0..<20 {
+                let value = String(repeating: "a", count: offset) + special + String(repeating: "~", count: 19 - offset)
+                var line = JSONLine(capacity: 8)
+                line.add("v", value)
+                let parsed = try JSONSerialization.jsonObject(with: Data(line.finish())) as? [String: String]
+                #expect(parsed?["v"] == value, "\(special.debugDescription) at \(offset)")
+            }
+        }
+        var line = JSONLine(capacity: 1)
+        line.add("min", Int.min)
+        line.add("max", Int.max)
+        line.add("neg", -42)
+        line.add("zero", 0)
+        line.add("empty", "")
+        line.addObject("o") { inner in
+            inner.add("a", 1)
+            inner.addObjects("list", [1, 2]) { item, n in item.add("n", n) }
+        }
+        line.add("after", true)
+        let text = String(decoding: line.finish(newline: false), as: UTF8.self)
+        #expect(text == #"{"min":-9223372036854775808,"max":9223372036854775807,"neg":-42,"zero":0,"empty":"","o":{"a":1,"list":[{"n":1},{"n":2}]},"after":true}"#)
+    }
 }

@@ -169,18 +169,39 @@ final class Session {
     /// Submits a response (server). `hasBody == false` ends the stream with the headers.
     @discardableResult
     func submitResponse(streamID: Int32, status: Int, headers: [(String, String)], hasBody: Bool) -> Int32 {
-        var block = HeaderBlock()
-        block.append(":status", statusText(status))
-        for (name, value) in headers { block.append(name, value, lowercasing: true) }
-        return block.withNameValues { nva, count in
-            if hasBody {
-                var provider = nghttp2_data_provider(
-                    source: nghttp2_data_source(ptr: nil),
-                    read_callback: Session.readCallback
-                )
-                return nghttp2_submit_response(raw, streamID, nva, count, &provider)
+        // Laid out in temporary (stack) storage: nghttp2 copies the names and values on submit.
+        let statusString = statusText(status)
+        var total = 7 + statusString.utf8.count
+        for (name, value) in headers { total += name.utf8.count + value.utf8.count }
+        let count = headers.count + 1
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total) { bytes in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: count) { nva in
+                var used = 0
+                var index = 0
+                func add(_ name: String, _ value: String, lowercasing: Bool) {
+                    let nameStart = used
+                    used += HeaderBlock.copy(name, to: bytes.baseAddress! + used, lowercasing: lowercasing)
+                    let valueStart = used
+                    used += HeaderBlock.copy(value, to: bytes.baseAddress! + used, lowercasing: false)
+                    nva.initializeElement(
+                        at: index,
+                        to: nghttp2_nv(
+                            name: bytes.baseAddress! + nameStart, value: bytes.baseAddress! + valueStart,
+                            namelen: valueStart - nameStart, valuelen: used - valueStart,
+                            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+                    index += 1
+                }
+                add(":status", statusString, lowercasing: false)
+                for (name, value) in headers { add(name, value, lowercasing: true) }
+                if hasBody {
+                    var provider = nghttp2_data_provider(
+                        source: nghttp2_data_source(ptr: nil),
+                        read_callback: Session.readCallback
+                    )
+                    return nghttp2_submit_response(raw, streamID, nva.baseAddress, count, &provider)
+                }
+                return nghttp2_submit_response(raw, streamID, nva.baseAddress, count, nil)
             }
-            return nghttp2_submit_response(raw, streamID, nva, count, nil)
         }
     }
 
@@ -347,6 +368,17 @@ struct HeaderBlock {
         let valueStart = bytes.count
         bytes.append(contentsOf: value.utf8)
         fields.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
+    }
+
+    /// Copies `text` to `out` (room for its UTF-8 length), ASCII upper case lowered when asked; returns the length.
+    static func copy(_ text: String, to out: UnsafeMutablePointer<UInt8>, lowercasing: Bool) -> Int {
+        var text = text
+        return text.withUTF8 { utf8 in
+            for (i, byte) in utf8.enumerated() {
+                out[i] = lowercasing && byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+            }
+            return utf8.count
+        }
     }
 
     func withNameValues<R>(_ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {

@@ -43,8 +43,17 @@ public struct JSONLine: ~Copyable {
     @inline(__always) private mutating func put(_ bytes: UnsafeRawBufferPointer) {
         guard let from = bytes.baseAddress, bytes.count > 0 else { return }
         reserve(bytes.count)
-        UnsafeMutableRawPointer(base + count).copyMemory(from: from, byteCount: bytes.count)
+        JSONLine.copy(from.assumingMemoryBound(to: UInt8.self), to: base + count, bytes.count)
         count += bytes.count
+    }
+
+    /// Copies `n` bytes; short copies (keys, ids, codes: most of them) in a loop rather than a `memmove` call.
+    @inline(__always) private static func copy(_ from: UnsafePointer<UInt8>, to: UnsafeMutablePointer<UInt8>, _ n: Int) {
+        if n <= 16 {
+            for k in 0..<n { to[k] = from[k] }
+        } else {
+            to.update(from: from, count: n)
+        }
     }
 
     @inline(__always) private mutating func put(_ text: StaticString) {
@@ -60,7 +69,7 @@ public struct JSONLine: ~Copyable {
         }
         first = false
         base[count] = UInt8(ascii: "\"")
-        UnsafeMutableRawPointer(base + count + 1).copyMemory(from: key.utf8Start, byteCount: n)
+        JSONLine.copy(key.utf8Start, to: base + count + 1, n)
         base[count + 1 + n] = UInt8(ascii: "\"")
         base[count + 2 + n] = UInt8(ascii: ":")
         count += n + 3

@@ -455,6 +455,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                 break
             }
         } else {
+            if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
             stream.headers.append((String(decoding: name, as: UTF8.self), valueString))
         }
         return 0
@@ -514,6 +515,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             if hasBody { stream.fixedBody = body }
             session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: hasBody)
         case .deferred(let handler):
+            if pendingDeferred.isEmpty { pendingDeferred.reserveCapacity(16) }
             pendingDeferred.append((stream.id, handler))
         case .streaming(let status, let headers, let handler):
             let inbound = makeInbound(streamID: stream.id)

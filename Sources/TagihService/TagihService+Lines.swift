@@ -182,12 +182,12 @@ extension TagihService {
                 var body = ByteBuffer()
                 body.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
                 return HTTP2CompleteResponse(
-                    status: 404, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
+                    status: 404, headers: TagihService.jsonHeaders, body: body)
             }
             var body = ByteBufferAllocator().buffer(capacity: 1024)
             Wire.debtorState(snapshot, into: &body)
             return HTTP2CompleteResponse(
-                status: 200, headers: [("content-type", "application/json"), ("tagih-protocol", "1")], body: body)
+                status: 200, headers: TagihService.jsonHeaders, body: body)
         }
     }
 }

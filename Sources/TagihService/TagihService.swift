@@ -197,11 +197,15 @@ public final class TagihService: HTTP2Responder, Sendable {
 
     // MARK: - Helpers
 
+    /// Response headers of JSON bodies (one array for every response, not one per response).
+    static let jsonHeaders = [("content-type", "application/json"), ("tagih-protocol", "1")]
+    static let ndjsonHeaders = [("content-type", "application/x-ndjson"), ("tagih-protocol", "1")]
+
     private func ndjsonStream(
         _ handler: @escaping @Sendable (HTTP2RequestBody, HTTP2ResponseWriter) async throws -> Void
     ) -> HTTP2Response {
         .streaming(
-            status: 200, headers: [("content-type", "application/x-ndjson"), ("tagih-protocol", "1")],
+            status: 200, headers: TagihService.ndjsonHeaders,
             handler: handler)
     }
 
@@ -218,7 +222,7 @@ public final class TagihService: HTTP2Responder, Sendable {
         buffer.writeBytes(JSONLine.httpErrorBody(code: code, message: message))
         metrics.error(code)
         return .immediate(
-            status: status, headers: [("content-type", "application/json"), ("tagih-protocol", "1")] + extraHeaders,
+            status: status, headers: extraHeaders.isEmpty ? TagihService.jsonHeaders : TagihService.jsonHeaders + extraHeaders,
             body: buffer)
     }
 

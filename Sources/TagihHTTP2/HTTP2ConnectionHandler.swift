@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CNGHTTP2
 import Logging
 import NIOCore
@@ -81,6 +86,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private var scheduledTasks: [Scheduled<Void>] = []
     /// `.deferred` handlers dispatched during the current read, run together in one task (see `spawnDeferred`).
     private var pendingDeferred: [(streamID: Int32, handler: @Sendable () async throws -> HTTP2CompleteResponse)] = []
+    /// The stream whose header block nghttp2 is delivering (saves a lookup per header field).
+    private var headerStream: Stream?
     /// Runs `.deferred` handlers on this connection's event loop (created on first use).
     private var deferredExecutor: EventLoopTaskExecutor?
     /// Client: fulfilled once the connection is usable or failed.
@@ -425,7 +432,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
 
     func sessionBeginHeaders(streamID: Int32) -> Int32 {
         if isServer, streams[streamID] == nil {
-            streams[streamID] = Stream(id: streamID)
+            let stream = Stream(id: streamID)
+            streams[streamID] = stream
+            headerStream = stream
             counters?.streamsOpened.add(1, ordering: .relaxed)
             counters?.currentStreams.add(1, ordering: .relaxed)
         }
@@ -433,32 +442,43 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     }
 
     func sessionHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
-        guard let stream = streams[streamID] else { return 0 }
+        // nghttp2 delivers a header block's fields one after the other: remember the stream between them.
+        let stream: Stream
+        if let last = headerStream, last.id == streamID {
+            stream = last
+        } else {
+            guard let found = streams[streamID] else { return 0 }
+            headerStream = found
+            stream = found
+        }
         stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > limits.maxHeaderListSize {
             return Session.temporalCallbackFailure
         }
         let valueString = String(decoding: value, as: UTF8.self)
         if name.first == UInt8(ascii: ":") {
-            switch name.count {
-            case 5 where name.elementsEqual(":path".utf8):
+            if Self.equals(name, ":path") {
                 stream.path = valueString
-            case 7 where name.elementsEqual(":method".utf8):
+            } else if Self.equals(name, ":method") {
                 stream.method = valueString
-            case 7 where name.elementsEqual(":status".utf8):
-                stream.status = Int(valueString) ?? 0
-            case 7 where name.elementsEqual(":scheme".utf8):
-                stream.scheme = valueString
-            case 10 where name.elementsEqual(":authority".utf8):
+            } else if Self.equals(name, ":authority") {
                 stream.authority = valueString
-            default:
-                break
+            } else if Self.equals(name, ":scheme") {
+                stream.scheme = valueString
+            } else if Self.equals(name, ":status") {
+                stream.status = Int(valueString) ?? 0
             }
         } else {
             if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
             stream.headers.append((String(decoding: name, as: UTF8.self), valueString))
         }
         return 0
+    }
+
+    /// Byte equality of a header name and a literal.
+    @inline(__always) private static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        bytes.count == literal.utf8CodeUnitCount
+            && memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
     }
 
     func sessionHeadersComplete(streamID: Int32, endStream: Bool) -> Int32 {
@@ -607,6 +627,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     }
 
     func sessionStreamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+        if headerStream?.id == streamID { headerStream = nil }
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
         let error: HTTP2StreamError = errorCode == 0 ? .connectionClosed : .reset(errorCode)
         release(stream, error: errorCode == 0 ? HTTP2StreamError(code: "stream_closed", message: "the stream closed") : error)

@@ -207,3 +207,74 @@ final class IdleWatchdog: Sendable {
             + "or send lines more often"
     }
 }
+
+/// What an input line needs once decoded: a result known at once (the line was rejected), or work
+/// that must follow every earlier line of the same stream sharing one of its keys.
+enum LineJob: Sendable {
+    case done([UInt8])
+    case work(keys: [String], run: @Sendable () async -> [UInt8])
+}
+
+/// Opens once; any number of tasks wait for it.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    var isOpen: Bool { state.withLock { $0.open } }
+
+    func open() {
+        let waiters = state.withLock { s in
+            s.open = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.open { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+}
+
+/// Lines of one stream run concurrently, except that lines sharing a key (a debtor id, an attempt id)
+/// run in input order: the second of two lines with one attempt id is the duplicate, and the later of two
+/// upserts of one debtor is the one that stays.
+struct KeyedOrder {
+    private var tails: [String: Gate] = [:]
+
+    /// Registers work with `keys`: the gates it must wait for, and the gate it opens when done.
+    mutating func enter(_ keys: [String]) -> (wait: [Gate], done: Gate) {
+        // Only lines in flight keep their gate open (at most the in-flight window): forget the others.
+        if tails.count > 4096 { tails = tails.filter { !$0.value.isOpen } }
+        let gate = Gate()
+        var wait: [Gate] = []
+        for key in keys {
+            if let previous = tails.updateValue(gate, forKey: key), !previous.isOpen { wait.append(previous) }
+        }
+        return (wait, gate)
+    }
+}
+
+extension ThrowingTaskGroup where ChildTaskResult == Void, Failure == any Error {
+    /// Completes `index` with the job's result: at once, or in a child task after the earlier lines it follows.
+    mutating func addLineJob(_ job: LineJob, index: Int, order: inout KeyedOrder, results: OrderedResults) {
+        switch job {
+        case .done(let bytes):
+            results.complete(index, bytes)
+        case .work(let keys, let run):
+            let (wait, done) = order.enter(keys)
+            addTask {
+                for gate in wait { await gate.wait() }
+                let bytes = await run()
+                done.open()
+                results.complete(index, bytes)
+            }
+        }
+    }
+}

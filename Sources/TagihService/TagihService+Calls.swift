@@ -52,6 +52,7 @@ extension TagihService {
                             doorbell.ring()
                         }
                     }
+                    var order = KeyedOrder()
                     do {
                     for try await item in body.lines(maxLength: self.configuration.maxLineLength) {
                         let index = try await acks.register()
@@ -71,9 +72,9 @@ extension TagihService {
                                 acks.complete(
                                     index, JSONLine.errorLine(code: code, message: message, line: line.number, field: field))
                             case .outcome:
-                                inner.addTask {
-                                    acks.complete(index, await self.outcomeLine(line, engine, tagged: true))
-                                }
+                                inner.addLineJob(
+                                    self.outcomeLine(line, engine, tagged: true), index: index, order: &order,
+                                    results: acks)
                             }
                         }
                     }

@@ -5,11 +5,12 @@ import TagihStore
 import TagihHTTP2
 
 extension TagihService {
-    /// Reads NDJSON lines, processes up to `inFlightPerStream` concurrently, and writes one result
-    /// line per input line in input order while more input is still arriving (full duplex).
+    /// Reads NDJSON lines, decodes them in order, processes up to `inFlightPerStream` concurrently (lines that
+    /// share a key in input order, see `KeyedOrder`), and writes one result line per input line in input order
+    /// while more input is still arriving (full duplex).
     func processLines(
         _ body: HTTP2RequestBody, _ writer: HTTP2ResponseWriter,
-        _ process: @escaping @Sendable (NDJSONLine) async -> [UInt8]
+        _ prepare: @escaping @Sendable (NDJSONLine) -> LineJob
     ) async throws {
         let results = OrderedResults(window: configuration.inFlightPerStream)
         let watchdog = IdleWatchdog(timeout: configuration.bodyIdleTimeout)
@@ -28,6 +29,7 @@ extension TagihService {
                 await watchdog.watch { body.interruptPendingRead(with: BodyIdleTimeout(message: watchdog.message)) }
             }
             defer { watchdog.stop() }
+            var order = KeyedOrder()
             do {
                 for try await item in body.lines(maxLength: configuration.maxLineLength) {
                     watchdog.touch()
@@ -38,7 +40,7 @@ extension TagihService {
                             results.complete(index, [])  // blank line: no result
                             continue
                         }
-                        group.addTask { results.complete(index, await process(line)) }
+                        group.addLineJob(prepare(line), index: index, order: &order, results: results)
                     case .failure(let error):
                         self.metrics.lineRejected("line_too_long")
                         results.complete(
@@ -66,59 +68,71 @@ extension TagihService {
         }
     }
 
-    func upsertLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+    func upsertLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
         let decoded: Decoded<Debtor>
         switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.debtor(from: b) }) {
         case .decoded(let value): decoded = value
-        case .rejected(let result): return result
+        case .rejected(let result): return .done(result)
         }
-        do {
-            let outcome = try await engine.upsert([decoded.value]).first
-            if case .rejected(let code, let message) = outcome {
-                metrics.lineRejected(code)
-                return Wire.result(line: line.number, id: nil, error: RecordError(code: code, field: "", message: message))
+        return .work(keys: ["d:" + decoded.value.id]) {
+            do {
+                let outcome = try await engine.upsert([decoded.value]).first
+                if case .rejected(let code, let message) = outcome {
+                    self.metrics.lineRejected(code)
+                    return Wire.result(
+                        line: line.number, id: nil, error: RecordError(code: code, field: "", message: message))
+                }
+                self.metrics.linesAccepted("debtor")
+                return Wire.result(line: line.number, id: decoded.value.id, warnings: decoded.warnings)
+            } catch {
+                return self.storeFailure(line.number, error)
             }
-            metrics.linesAccepted("debtor")
-            return Wire.result(line: line.number, id: decoded.value.id, warnings: decoded.warnings)
-        } catch {
-            return storeFailure(line.number, error)
         }
     }
 
-    func outcomeLine(_ line: NDJSONLine, _ engine: Engine, tagged: Bool) async -> [UInt8] {
+    func outcomeLine(_ line: NDJSONLine, _ engine: Engine, tagged: Bool) -> LineJob {
         let decoded: Decoded<OutcomeEvent>
         switch decode(line, tagged: tagged, { (b) throws(RecordError) in try LineDecoder.outcome(from: b) }) {
         case .decoded(let value): decoded = value
-        case .rejected(let result): return result
+        case .rejected(let result): return .done(result)
         }
-        return await ingestResult(line.number, decoded.value.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
-            try await engine.ingest(decoded.value)
+        let event = decoded.value
+        return .work(keys: ["a:" + event.attempt, "d:" + event.debtor]) {
+            await self.ingestResult(line.number, event.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
+                try await engine.ingest(event)
+            }
         }
     }
 
-    func paymentLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+    func paymentLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
         let decoded: Decoded<PaymentEvent>
         switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.payment(from: b) }) {
         case .decoded(let value): decoded = value
-        case .rejected(let result): return result
+        case .rejected(let result): return .done(result)
         }
-        return await ingestResult(line.number, decoded.value.payment, decoded.warnings, tagged: false, kind: "payment") {
-            try await engine.ingest(decoded.value)
+        let event = decoded.value
+        return .work(keys: ["p:" + event.payment, "d:" + event.debtor]) {
+            await self.ingestResult(line.number, event.payment, decoded.warnings, tagged: false, kind: "payment") {
+                try await engine.ingest(event)
+            }
         }
     }
 
     /// An operator clearance: stamped with the server's clock, durable before its ack.
-    func clearanceLine(_ line: NDJSONLine, _ engine: Engine) async -> [UInt8] {
+    func clearanceLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
         let decoded: Decoded<ClearanceLine>
         switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.clearance(from: b) }) {
         case .decoded(let value): decoded = value
-        case .rejected(let result): return result
+        case .rejected(let result): return .done(result)
         }
         let c = decoded.value
-        let event = ClearanceEvent(
-            id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: clock.now(), clearedBy: c.by, note: c.note)
-        return await ingestResult(line.number, c.clearance, decoded.warnings, tagged: false, kind: "clearance") {
-            try await engine.clear(event)
+        return .work(keys: ["c:" + c.clearance, "d:" + c.debtor]) {
+            let event = ClearanceEvent(
+                id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: self.clock.now(), clearedBy: c.by,
+                note: c.note)
+            return await self.ingestResult(line.number, c.clearance, decoded.warnings, tagged: false, kind: "clearance") {
+                try await engine.clear(event)
+            }
         }
     }
 

@@ -133,19 +133,19 @@ public final class TagihService: HTTP2Responder, Sendable {
         switch endpoint {
         case .putDebtors:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in await self.upsertLine(line, engine) }
+                try await self.processLines(body, writer) { line in self.upsertLine(line, engine) }
             }
         case .postOutcomes:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in await self.outcomeLine(line, engine, tagged: false) }
+                try await self.processLines(body, writer) { line in self.outcomeLine(line, engine, tagged: false) }
             }
         case .postPayments:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in await self.paymentLine(line, engine) }
+                try await self.processLines(body, writer) { line in self.paymentLine(line, engine) }
             }
         case .postClearances:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in await self.clearanceLine(line, engine) }
+                try await self.processLines(body, writer) { line in self.clearanceLine(line, engine) }
             }
         case .getDebtor(let id):
             return debtorResponse(id: id, engine: engine)

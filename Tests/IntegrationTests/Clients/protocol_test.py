@@ -178,6 +178,31 @@ def test_payments_idempotent():
     assert not out[2]["ok"] and out[2]["error"]["code"] == "invalid_money"
 
 
+def test_repeats_in_one_body_follow_line_order():
+    """Lines run concurrently, but lines sharing an id run in input order: the first of two lines with one
+    attempt id is applied and the second is the duplicate, and the last upsert of a debtor is the one kept.
+    Hundreds of pairs in one body make a race visible (it was: a later line sometimes won)."""
+    n = 300
+    put_debtors([debtor(1000 + i) for i in range(n)])
+    lines = []
+    for i in range(n):
+        o = {"attempt": f"ord-{i}", "debtor": f"D-US-{1000 + i}", "debt": f"A-US-{1000 + i}",
+             "phone": f"+1212555{1000 + i:04d}", "at": "2026-12-01T15:00:00Z", "outcome": "no_answer"}
+        lines += [o, o]
+    out = results(client.post("/v1/outcomes", content=ndjson(lines), headers=NDJSON))
+    assert len(out) == 2 * n
+    firsts = [o["duplicate"] for o in out[0::2]]
+    seconds = [o["duplicate"] for o in out[1::2]]
+    assert firsts == [False] * n and seconds == [True] * n, (firsts.count(True), seconds.count(False))
+    # Two versions of each debtor in one body: the later line's segment stays.
+    versions = []
+    for i in range(n):
+        versions += [debtor(2000 + i, segment="early"), debtor(2000 + i, segment="late")]
+    assert all(r["ok"] for r in put_debtors(versions))
+    for i in range(0, n, 37):
+        assert client.get(f"/v1/debtors/D-US-{2000 + i}").json()["debtor"]["segment"] == "late", i
+
+
 def test_calls_lease_exclusively():
     put_debtors([debtor(i, jurisdiction="US-NY") for i in range(40, 46)])
     r = client.get("/v1/calls?n=4&jurisdiction=US-NY")
@@ -296,7 +321,8 @@ def test_simulation_streams_progress_then_report():
 if __name__ == "__main__":
     runner = Runner()
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
-              test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_calls_lease_exclusively,
+              test_outcomes_idempotent_and_rescheduled, test_payments_idempotent,
+              test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
               test_body_that_never_ends_times_out, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:

@@ -656,8 +656,10 @@ struct Evaluator {
         // Preprocess the history into events (one pass: indices, local days and buckets, the aggregates).
         let fatigueFrom = now - s.pointee.fatigueWindowSeconds
         self.bucketCounts = bucketCounts
+        let kinds = pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil
         let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
-                                  primary: primary, now: now, fatigueFrom: fatigueFrom, buckets: bucketCounts)
+                                  primary: primary, now: now, fatigueFrom: fatigueFrom, kinds: kinds,
+                                  buckets: bucketCounts)
         let k = sum.count
         eventCount = k
         let lastAt = sum.lastAt
@@ -714,13 +716,13 @@ struct Evaluator {
             debtorBinding = .abandonedHold
         }
         // Broken promises of the debtor (for P(kept)).
-        for i in 0..<k where sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0
-            && events[i].outcome == Int8(Outcome.promiseToPay.index)
-        {
-            let o = outcomes[i]
-            if let p = o.promise, let due = CivilTime.parseDate(p.due) {
-                let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
-                if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
+        if sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0 {
+            for i in 0..<k where events[i].outcome == Int8(Outcome.promiseToPay.index) {
+                let o = outcomes[i]
+                if let p = o.promise, let due = CivilTime.parseDate(p.due) {
+                    let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
+                    if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
+                }
             }
         }
     }
@@ -768,125 +770,168 @@ struct Evaluator {
     }
 
     /// Fills `events` from the outcomes and the unresolved attempts (in that order): indices instead of
-    /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed.
+    /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed (only when
+    /// `kinds`: the pack counts personal and other numbers apart), and gathers the aggregates (`EventSummary`)
+    /// and the per-bucket counts in the same pass. Aggregates that only rare outcomes need (dead phones, the
+    /// last abandoned call) are gathered afterwards, only when such an outcome occurs.
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
                            unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
                            phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
-                           buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
+                           kinds: Bool, buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
     {
-        let total = outcomes.count + unresolved.count
-        if total > 0 { buckets.initialize(repeating: 0) }
-        var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
-                                 buckets: buckets)
-        let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
-        let ob = outcomes.baseAddress
-        let od = outcomeDebtOffset, op = outcomePhoneOffset
         let outcomeCount = outcomes.count
-        // One loop over the outcomes, then the unresolved attempts (one call site, so `add` is inlined).
-        for k in 0..<total {
-            let e: Event
-            if k < outcomeCount, let ob {
+        let total = outcomeCount + unresolved.count
+        var sum = EventSummary()
+        sum.count = total
+        guard total > 0, let ev = events.baseAddress, let bk = buckets.baseAddress else { return sum }
+        buckets.initialize(repeating: 0)
+        var week = WeekCache()
+        let zone = primary
+        var lastAt = Int64.min
+        var lastOutcome: Int8 = -1
+        var seen: UInt32 = 0
+        var recentCount = 0
+        // The common debtor has one debt and one phone: their ids' representations, compared first.
+        let debtWords = debts.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(debts.baseAddress!) + debtIDOffset)
+        let phoneWords = phones.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(phones.baseAddress!) + phoneNumberOffset)
+        let hasDebt = !debts.isEmpty, hasPhone = !phones.isEmpty
+        let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
+        let od = outcomeDebtOffset, op = outcomePhoneOffset
+        if let ob = outcomes.baseAddress {
+            // Pass 1: the debt and phone indices (few live values, so that the loop stays in registers).
+            for k in 0..<outcomeCount {
                 let o = UnsafeRawPointer(ob + k)
-                let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
-                let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
-                e = folder.event(at: ob[k].at, debt: debt, phone: phone, outcome: Int8(ob[k].outcome.index))
-            } else {
-                let ui = k - outcomeCount
-                e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
-                                 phone: Self.phoneIndex(unresolved[ui].phone, phones), outcome: -1)
+                let debt: Int32 = hasDebt && Self.words(o + od) == debtWords ? 0
+                    : debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
+                let phone: Int32 = hasPhone && Self.words(o + op) == phoneWords ? 0
+                    : phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
+                (ev + k).initialize(to: Event(at: ob[k].at, day: 0, debt: debt, phone: phone, bucket: 0,
+                                              outcome: Int8(truncatingIfNeeded: ob[k].outcome.index),
+                                              consented: false, kindClass: 3))
             }
-            events[k] = e
-            folder.add(e)
+            // Pass 2: local day and bucket, the aggregates and the bucket counts.
+            for k in 0..<outcomeCount {
+                let e = ev + k
+                let at = e.pointee.at
+                let oc = UInt32(truncatingIfNeeded: e.pointee.outcome)
+                let (day, bucket) = week.locate(at, zone)
+                e.pointee.day = day
+                e.pointee.bucket = bucket
+                if kinds { e.pointee.kindClass = Self.kindClass(e.pointee.phone, phones) }
+                seen |= 1 &<< oc
+                if at >= lastAt {
+                    lastAt = at
+                    lastOutcome = Int8(truncatingIfNeeded: oc)
+                }
+                // busy, no_answer, voicemail, abandoned: unanswered; a recent one feeds fatigue.
+                let recent = (Self.unansweredMask &>> oc) & 1 != 0 && at >= fatigueFrom && at <= now
+                let b = Int(bucket)
+                bk[b] &+= 1
+                bk[168 + b] &+= UInt16(truncatingIfNeeded: (Self.conversationMask &>> oc) & 1)
+                bk[336 + b] &+= recent ? 1 : 0
+                recentCount &+= recent ? 1 : 0
+            }
         }
-        let k = total
-        folder.sum.count = k
-        return folder.sum
+        for ui in 0..<unresolved.count {
+            let k = outcomeCount + ui
+            let at = unresolved[ui].at
+            let debt = Self.index(of: unresolved[ui].debt, in: debts)
+            let phone = Self.phoneIndex(unresolved[ui].phone, phones)
+            let (day, bucket) = week.locate(at, zone)
+            let kindClass: UInt8 = kinds ? Self.kindClass(phone, phones) : 3
+            (ev + k).initialize(to: Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: -1,
+                                          consented: false, kindClass: kindClass))
+            seen |= 1 << 15
+            if at >= lastAt {
+                lastAt = at
+                lastOutcome = -1
+            }
+            // An expired lease counts as unanswered (fatigue), in no bucket.
+            if at >= fatigueFrom && at <= now { recentCount += 1 }
+        }
+        sum.lastAt = lastAt
+        sum.lastOutcome = lastOutcome
+        sum.seen = seen
+        sum.recentUnanswered = recentCount
+        sum.capsMonotone = lastAt <= now
+        sum.anyRPC = seen & Self.conversationMask != 0
+        if seen & (1 << UInt32(Outcome.abandoned.index)) != 0 {
+            for k in 0..<total where ev[k].outcome == Int8(Outcome.abandoned.index) {
+                sum.lastAbandoned = max(sum.lastAbandoned, ev[k].at)
+            }
+        }
+        if seen & (1 << UInt32(Outcome.notInService.index) | 1 << UInt32(Outcome.wrongNumber.index)) != 0 {
+            for k in 0..<total {
+                let e = ev[k]
+                if e.phone >= 0,
+                    e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
+                {
+                    if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
+                }
+            }
+        }
+        return sum
     }
 
-    /// Builds events and folds them into an `EventSummary`, in event order.
-    struct EventFolder {
-        let zone: RawZone
-        let phones: UnsafeBufferPointer<Phone>
-        let now: Int64
-        let fatigueFrom: Int64
-        let buckets: UnsafeMutableBufferPointer<UInt16>
-        var sum = EventSummary()
-        // The stretch of the previous event (histories are mostly in time order): UTC instants in
-        // [cacheFrom, cacheUntil) have the offset `cacheOffset` and lie in the local week (Monday 00:00) that
-        // starts at `weekStart` local seconds, day `weekStartDay`; then day and bucket are two divisions.
-        var cacheFrom = Int64.max
-        var cacheUntil = Int64.min
-        var cacheOffset: Int64 = 0
-        var weekStart: Int64 = 0
+    /// Outcome bits (by `Outcome.index`) of busy, no_answer, voicemail and abandoned.
+    static let unansweredMask: UInt32 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4
+    /// Outcome bits of the conversations (right_party, promise_to_pay, refused, dispute, cease,
+    /// callback_requested, paid).
+    static let conversationMask: UInt32 = 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13
+
+    /// The two words of a string's representation (equal words: equal strings).
+    @inline(__always)
+    static func words(_ p: UnsafeRawPointer) -> (UInt64, UInt64) {
+        (p.load(as: UInt64.self), p.load(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    /// Bit 1: a personal number (mobile, home); bit 2: another number; both when the number is unknown.
+    @inline(__always)
+    static func kindClass(_ phone: Int32, _ phones: UnsafeBufferPointer<Phone>) -> UInt8 {
+        guard phone >= 0 else { return 3 }
+        let kind = phones[Int(phone)].kind
+        return kind == .mobile || kind == .home ? 1 : 2
+    }
+
+    /// The local day and hour-of-week bucket of instants in the primary zone, with the stretch of the previous
+    /// instant remembered (histories are mostly in time order): UTC instants in `[from, from + span)` have one
+    /// offset and lie in one local week (Monday 00:00), so that `at + shift` is the second of that week; then
+    /// day and bucket are a division or two.
+    struct WeekCache {
+        var from = Int64.max
+        var span: UInt64 = 0
+        var shift: Int64 = 0
         var weekStartDay: Int64 = 0
 
-        init(zone: RawZone, phones: UnsafeBufferPointer<Phone>, now: Int64, fatigueFrom: Int64,
-             buckets: UnsafeMutableBufferPointer<UInt16>)
-        {
-            self.zone = zone
-            self.phones = phones
-            self.now = now
-            self.fatigueFrom = fatigueFrom
-            self.buckets = buckets
+        @inline(__always)
+        mutating func locate(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {
+            if UInt64(bitPattern: at &- from) < span {
+                let hours = UInt64(bitPattern: at &+ shift) / 3600  // 0 ..< 168
+                return (weekStartDay &+ Int64(hours / 24), Int16(truncatingIfNeeded: hours))
+            }
+            return miss(at, zone)
         }
 
-        @inline(__always)
-        mutating func event(at: Int64, debt: Int32, phone: Int32, outcome: Int8) -> Event {
-            let day: Int64
-            let bucket: Int16
-            if at >= cacheFrom && at < cacheUntil {
-                let rel = at + cacheOffset - weekStart  // 0 ..< 7 days
-                day = weekStartDay + rel / 86_400
-                bucket = Int16(truncatingIfNeeded: rel / 3600)
+        @inline(never)
+        mutating func miss(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {
+            let sg = zone.pointee.segment(at: at)
+            let local = at + Int64(sg.offset)
+            let day = CivilTime.day(ofLocalSeconds: local)
+            let weekday = CivilTime.weekday(ofDay: day)
+            let bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
+            // Cache the stretch only for instants far from the ends of the integer range.
+            if at > -(1 << 50) && at < (1 << 50) {
+                let offset = Int64(sg.offset)
+                weekStartDay = day - Int64(weekday - 1)
+                let weekStart = weekStartDay * 86_400
+                from = max(sg.from, weekStart - offset)
+                let until = min(sg.until, weekStart + 7 * 86_400 - offset)
+                span = UInt64(until - from)
+                shift = offset - weekStart
             } else {
-                let sg = zone.segment(at: at)
-                let local = at + Int64(sg.offset)
-                day = CivilTime.day(ofLocalSeconds: local)
-                let weekday = CivilTime.weekday(ofDay: day)
-                bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
-                // Cache the stretch only for instants far from the ends of the integer range.
-                if at > -(1 << 50) && at < (1 << 50) {
-                    cacheOffset = Int64(sg.offset)
-                    weekStartDay = day - Int64(weekday - 1)
-                    weekStart = weekStartDay * 86_400
-                    cacheFrom = max(sg.from, weekStart - cacheOffset)
-                    cacheUntil = min(sg.until, weekStart + 7 * 86_400 - cacheOffset)
-                }
+                span = 0
             }
-            var kindClass: UInt8 = 3
-            if phone >= 0 {
-                let kind = phones[Int(phone)].kind
-                kindClass = kind == .mobile || kind == .home ? 1 : 2
-            }
-            return Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: outcome,
-                         consented: false, kindClass: kindClass)
-        }
-
-        @inline(__always)
-        mutating func add(_ e: Event) {
-            if e.at >= sum.lastAt {
-                sum.lastAt = e.at
-                sum.lastOutcome = e.outcome
-            }
-            sum.seen |= e.outcome >= 0 ? 1 << UInt32(e.outcome) : 1 << 15
-            if e.outcome == Int8(Outcome.abandoned.index) { sum.lastAbandoned = max(sum.lastAbandoned, e.at) }
-            let recent = e.isUnanswered && e.at >= fatigueFrom && e.at <= now
-            if recent { sum.recentUnanswered += 1 }
-            if e.at > now { sum.capsMonotone = false }
-            if e.outcome >= 0 {
-                let b = Int(e.bucket)
-                buckets[b] &+= 1
-                if e.isConversation {
-                    sum.anyRPC = true
-                    buckets[168 + b] &+= 1
-                }
-                if recent { buckets[336 + b] &+= 1 }
-            }
-            if e.phone >= 0,
-                e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
-            {
-                if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
-            }
+            return (day, bucket)
         }
     }
 

@@ -34,10 +34,14 @@ public struct ContactPolicy: Sendable {
     /// Decides every open debt of `debtor` at `now`: one `Decision` per debt, in the debtor's debt order.
     public func decide(for debtor: Debtor, history: DebtorHistory, now: UnixSeconds) -> [Decision] {
         withEvaluator(debtor, history, now) { ev in
-            [Decision](unsafeUninitializedCapacity: ev.debts.count) { buffer, count in
-                for i in 0..<ev.debts.count { (buffer.baseAddress! + i).initialize(to: ev.decision(debt: i)) }
-                count = ev.debts.count
-            }
+            // An array literal allocates through this module's specialization (the generic initializers look
+            // the array's metadata up at run time); most debtors have one debt.
+            let n = ev.debts.count
+            if n == 1 { return [ev.decision(debt: 0)] }
+            var out: [Decision] = []
+            out.reserveCapacity(n)
+            for i in 0..<n { out.append(ev.decision(debt: i)) }
+            return out
         }
     }
 
@@ -64,8 +68,12 @@ public struct ContactPolicy: Sendable {
     /// is known, every zone of the jurisdiction), as IANA names.
     public func candidateZones(for debtor: Debtor, phone: Phone) -> [String] {
         withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: data.zoneSetCapacity) { buf in
-            let set = data.candidateZones(address: debtor.zone.flatMap { zones.rawZone(named: $0) }, phone: phone,
-                                          jurisdiction: debtor.jurisdiction, into: buf.baseAddress!)
+            let address = debtor.zone.flatMap { zones.rawZone(named: $0) }
+            let set = withUnsafePointer(to: phone) { p in
+                withUnsafePointer(to: debtor) { d in
+                    data.candidateZones(address: address, phone: p, debtor: d, into: buf.baseAddress!)
+                }
+            }
             return (0..<set.count).map { set[$0].pointee.table.name }
         }
     }
@@ -320,13 +328,17 @@ final class PolicyData: @unchecked Sendable {
 
     /// `curves` as a plain pointer (read on every decision).
     let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
+    /// The representation (two words) of each curve's name in `curveTable`: equal words, equal names.
+    let curveWords: UnsafeMutablePointer<(UInt64, UInt64)>
 
     /// The prior curve of `segment` and its maximum.
     func prior(for segment: String?) -> (curve: UnsafeMutablePointer<Double>, max: Double) {
-        if let segment {
-            for i in 0..<curves.count where curveTable[i].name == segment {
-                return (curveTable[i].curve, curveTable[i].max)
-            }
+        guard let segment else { return defaultCurve }
+        // Identical representations first (the common case: the same small string), then string equality.
+        let words = withUnsafePointer(to: segment) { Evaluator.words(of: $0) }
+        for i in 0..<curves.count where curveWords[i] == words { return (curveTable[i].curve, curveTable[i].max) }
+        for i in 0..<curves.count where curveTable[i].name == segment {
+            return (curveTable[i].curve, curveTable[i].max)
         }
         return defaultCurve
     }
@@ -397,6 +409,10 @@ final class PolicyData: @unchecked Sendable {
         packReasons = packTexts
         curveTable = .allocate(capacity: max(curves.count, 1))
         curveTable.initialize(from: curves, count: curves.count)
+        curveWords = .allocate(capacity: max(curves.count, 1))
+        for i in 0..<curves.count {
+            (curveWords + i).initialize(to: withUnsafePointer(to: curveTable[i].name) { Evaluator.words(of: $0) })
+        }
     }
 
     deinit {
@@ -410,6 +426,7 @@ final class PolicyData: @unchecked Sendable {
         settingsStorage.deallocate()
         curveTable.deinitialize(count: curves.count)
         curveTable.deallocate()
+        curveWords.deallocate()
     }
 
     /// Drops zones that behave identically from 2020 on (e.g. the Indiana zones), keeping the first.
@@ -449,7 +466,8 @@ final class PolicyData: @unchecked Sendable {
     var zoneSetCapacity: Int { maxJurisdictionZones + max(maxPrefixZones, 1) + 1 }
 
     /// The candidate zones of `phone` into `buffer` (capacity `zoneSetCapacity`).
-    func candidateZones(address: ZoneRef?, phone: Phone, jurisdiction: String,
+    /// (The phone and the debtor are passed by pointer: no copies of their strings.)
+    func candidateZones(address: ZoneRef?, phone: UnsafePointer<Phone>, debtor: UnsafePointer<Debtor>,
                         into buffer: UnsafeMutablePointer<ZoneRef>) -> ZoneSet
     {
         var set = ZoneSet(base: buffer)
@@ -458,17 +476,17 @@ final class PolicyData: @unchecked Sendable {
         } else {
             // An unknown address may be in any zone of the jurisdiction (DESIGN.md: "unknown means every
             // zone of the jurisdiction"); the stricter reading wins, so those zones join the phone's.
-            set.append(jurisdictionZoneList(jurisdiction))
+            set.append(jurisdictionZoneList(debtor.pointee.jurisdiction))
         }
-        if let pz = phone.zone, let z = zones.rawZone(named: pz) {
+        if let pz = phone.pointee.zone, let z = zones.rawZone(named: pz) {
             set.add(z)
         } else {
-            let list = phoneZoneList(phone.number)
+            let list = phoneZoneList(phone.pointee.number)
             for i in 0..<list.count { set.add(list[i]) }
         }
         if set.count == 0 {
             // Empty when nothing is known at all: the decision is then "never" (conservative).
-            set.append(jurisdictionZoneList(jurisdiction))
+            set.append(jurisdictionZoneList(debtor.pointee.jurisdiction))
         }
         return set
     }
@@ -593,6 +611,8 @@ struct Evaluator {
     var deadPhones: UInt64 = 0
     /// Whether a phone at index ≥ 64 is dead (then `phoneDialable` looks at the events).
     var deadBeyondMask = false
+    /// Bit `o` set when outcome `o` occurs in the history (bit 15: an unresolved attempt).
+    var seen: UInt32 = 0
     /// Per-bucket attempts, RPCs and recent unanswered counts (`eventCount > 0` only).
     let bucketCounts: UnsafeMutableBufferPointer<UInt16>
 
@@ -624,8 +644,8 @@ struct Evaluator {
         var next = zoneBuffer.baseAddress!
         for pi in 0..<phones.count {
             if phones[pi].owner == .debtor {
-                phoneSets[pi] = data.candidateZones(address: address, phone: phones[pi],
-                                                    jurisdiction: dp.pointee.jurisdiction, into: next)
+                phoneSets[pi] = data.candidateZones(address: address, phone: phones.baseAddress! + pi, debtor: dp,
+                                                    into: next)
                 next += setCapacity
             } else {
                 phoneSets[pi] = ZoneSet(base: next)
@@ -670,6 +690,7 @@ struct Evaluator {
         anyRPC = sum.anyRPC
         deadPhones = sum.deadPhones
         deadBeyondMask = sum.deadBeyondMask
+        seen = sum.seen
         let callbackValidity = s.pointee.callbackValiditySeconds
         let callbackWindow = s.pointee.callbackWindowSeconds
         if sum.seen & (1 << UInt32(Outcome.cease.index)) != 0 {
@@ -883,6 +904,12 @@ struct Evaluator {
     @inline(__always)
     static func words(_ p: UnsafeRawPointer) -> (UInt64, UInt64) {
         (p.load(as: UInt64.self), p.load(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    /// The two words of the representation of the string at `p`.
+    @inline(__always)
+    static func words(of p: UnsafePointer<String>) -> (UInt64, UInt64) {
+        words(UnsafeRawPointer(p))
     }
 
     /// Bit 1: a personal number (mobile, home); bit 2: another number; both when the number is unknown.
@@ -1335,7 +1362,9 @@ struct Evaluator {
         var lastConversation = Int64.min
         var lastPromise = -1
         var lastCallback = -1
-        for i in 0..<eventCount where events[i].debt == di {
+        // Every outcome the loop looks at is a conversation: without one in the history it finds nothing.
+        let scan = seen & Self.conversationMask != 0
+        for i in 0..<(scan ? eventCount : 0) where events[i].debt == di {
             let e = events[i]
             switch e.outcome {
             case Int8(Outcome.paid.index):

@@ -442,20 +442,23 @@ public final class ZoneDatabase: @unchecked Sendable {
     func rawZone(named name: String) -> UnsafePointer<RawZone>? {
         // A contiguous ASCII name (every IANA name) is compared byte by byte: for ASCII strings that is
         // string equality. Anything else takes the general path.
+        // Equal bytes are equal strings, so a hit is final whatever the name; a miss is final for an ASCII name
+        // (checked only then).
         let fast = name.utf8.withContiguousStorageIfAvailable { buf -> (found: Bool, zone: UnsafePointer<RawZone>?) in
-            var ascii: UInt8 = 0
-            for b in buf { ascii |= b }
-            guard ascii < 0x80, let p = buf.baseAddress else { return (false, nil) }
+            guard let p = buf.baseAddress else { return (false, nil) }
             var i = Int(truncatingIfNeeded: Self.wordHash(p, buf.count)) & fastMask
             while true {
                 let slot = Int(fastSlots[i])
-                if slot < 0 { return (true, nil) }
+                if slot < 0 { break }
                 let (offset, count) = slotBytePointers[slot]
                 if count == buf.count && Self.sameBytes(slotByteStore.baseAddress! + offset, p, count) {
                     return (true, slotRawPointers[slot])
                 }
                 i = (i + 1) & fastMask
             }
+            var ascii: UInt8 = 0
+            for b in buf { ascii |= b }
+            return (ascii < 0x80, nil)
         }
         if let fast, fast.found { return fast.zone }
         var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask

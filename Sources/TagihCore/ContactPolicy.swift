@@ -920,21 +920,24 @@ struct Evaluator {
         return kind == .mobile || kind == .home ? 1 : 2
     }
 
-    /// The local day and hour-of-week bucket of instants in the primary zone, with the stretch of the previous
-    /// instant remembered (histories are mostly in time order): UTC instants in `[from, from + span)` have one
-    /// offset and lie in one local week (Monday 00:00), so that `at + shift` is the second of that week; then
-    /// day and bucket are a division or two.
+    /// The local day and hour-of-week bucket of instants in the primary zone, with the offset stretch of the
+    /// previous instant remembered (histories are mostly in time order, and mostly inside one stretch): UTC
+    /// instants in `[from, from + span)` have the offset `offset` and local times at or after 1970-01-05 00:00 (a
+    /// Monday, day 4), so that day and bucket are unsigned divisions of the local seconds.
     struct WeekCache {
         var from = Int64.max
         var span: UInt64 = 0
-        var shift: Int64 = 0
-        var weekStartDay: Int64 = 0
+        var offset: Int64 = 0
+
+        /// Local seconds of 1970-01-05T00:00, the first Monday of the epoch.
+        static let firstMonday: UInt64 = 4 * 86_400
 
         @inline(__always)
         mutating func locate(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {
             if UInt64(bitPattern: at &- from) < span {
-                let hours = UInt64(bitPattern: at &+ shift) / 3600  // 0 ..< 168
-                return (weekStartDay &+ Int64(hours / 24), Int16(truncatingIfNeeded: hours))
+                let local = UInt64(bitPattern: at &+ offset)  // ≥ firstMonday
+                let hourOfWeek = ((local &- Self.firstMonday) % (7 * 86_400)) / 3600
+                return (Int64(local / 86_400), Int16(truncatingIfNeeded: hourOfWeek))
             }
             return miss(at, zone)
         }
@@ -947,14 +950,13 @@ struct Evaluator {
             let weekday = CivilTime.weekday(ofDay: day)
             let bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
             // Cache the stretch only for instants far from the ends of the integer range.
-            if at > -(1 << 50) && at < (1 << 50) {
-                let offset = Int64(sg.offset)
-                weekStartDay = day - Int64(weekday - 1)
-                let weekStart = weekStartDay * 86_400
-                from = max(sg.from, weekStart - offset)
-                let until = min(sg.until, weekStart + 7 * 86_400 - offset)
-                span = UInt64(until - from)
-                shift = offset - weekStart
+            let offset = Int64(sg.offset)
+            let lo = max(sg.from, Int64(Self.firstMonday) - offset)
+            let hi = min(sg.until, 1 << 50)
+            if at >= lo && at < hi {
+                from = lo
+                span = UInt64(hi - lo)
+                self.offset = offset
             } else {
                 span = 0
             }

@@ -1463,19 +1463,33 @@ struct Evaluator {
     }
 
     /// The decision for debt `index`, with the strings of `debtor` (the debtor `withEvaluator` was given).
-    func decision(debt index: Int) -> Decision {
+    func decision(debt index: Int, into out: UnsafeMutablePointer<Decision>) {
         let r = decide(debt: index)
-        let debtID = debts[index].id
-        if let why = r.never {
-            let text = Self.text(why, status: status, jurisdiction: debtor.pointee.jurisdiction)
-            return Decision(debtor: debtor.pointee.id, debt: debtID, phone: nil, earliest: nil, best: nil, windowEnds: nil,
-                            score: 0, blockedReason: text, reasons: s.pointee.includeReasons ? [text] : [],
-                            zone: primary.pointee.table.name)
+        let blocked = r.never.map { Self.text($0, status: status, jurisdiction: debtor.pointee.jurisdiction) }
+        let open = blocked == nil
+        let reasons: [String]
+        if !s.pointee.includeReasons {
+            reasons = []
+        } else if let blocked {
+            reasons = [blocked]
+        } else {
+            reasons = self.reasons(for: r, debt: Int32(index))
         }
-        return Decision(debtor: debtor.pointee.id, debt: debtID, phone: phones[r.phone].number, earliest: r.earliest,
-                        best: r.best, windowEnds: r.windowEnd, score: r.score, blockedReason: nil,
-                        reasons: s.pointee.includeReasons ? reasons(for: r, debt: Int32(index)) : [],
-                        zone: primary.pointee.table.name, consentedCallback: r.consented)
+        // Initialized in place, field by field (see `Decision.initialize`).
+        Decision.initialize(
+            out, debtor: debtor.pointee.id, debt: debts[index].id, phone: open ? phones[r.phone].number : nil,
+            earliest: open ? r.earliest : nil, best: open ? r.best : nil, windowEnds: open ? r.windowEnd : nil,
+            score: open ? r.score : 0, blockedReason: blocked, reasons: reasons, zone: primary.pointee.table.name,
+            consentedCallback: open && r.consented)
+    }
+
+    /// The decision for debt `index` (see `decision(debt:into:)`).
+    @inline(__always)
+    func decision(debt index: Int) -> Decision {
+        withUnsafeTemporaryAllocation(of: Decision.self, capacity: 1) { p in
+            decision(debt: index, into: p.baseAddress!)
+            return p.baseAddress!.move()
+        }
     }
 
     static func text(_ why: NeverReason, status: DebtorStatus, jurisdiction: String) -> String {

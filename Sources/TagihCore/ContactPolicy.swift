@@ -325,6 +325,10 @@ final class PolicyData: @unchecked Sendable {
     let capReasons: [(cap: Int?, reasons: [String])]
     /// Per pack kind: "pack CODE".
     let packReasons: [String]
+    /// Field offsets read on every decision.
+    let layout = HotLayout()
+    /// `PackRules.all` (a static constant is checked with `swift_once` on every read).
+    let packRules = PackRules.all
 
     /// `curves` as a plain pointer (read on every decision).
     let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
@@ -501,6 +505,16 @@ final class PolicyData: @unchecked Sendable {
     }
 }
 
+/// Field offsets read on every decision (kept in `PolicyData`: a static constant is checked with `swift_once` on
+/// every read).
+struct HotLayout {
+    let outcomeDebt = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.debt)!
+    let outcomePhone = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
+    let debtID = MemoryLayout<Debt>.offset(of: \Debt.id)!
+    let phoneNumber = MemoryLayout<Phone>.offset(of: \Phone.number)!
+    let decision = Decision.Layout()
+}
+
 /// An ordered set of zones in a caller-provided buffer (no allocation, no reference counting).
 struct ZoneSet {
     var base: UnsafeMutablePointer<ZoneRef>
@@ -637,7 +651,7 @@ struct Evaluator {
         self.now = now
         self.events = events
         let kind = RulePack.resolveKind(dp.pointee.jurisdiction)
-        let pack = PackRules.all[Int(kind)]
+        let pack = data.packRules[Int(kind)]
         self.pack = pack
         self.address = address
         // Candidate zones of every debtor-owned phone (the ones that may be dialed, and the day zones).
@@ -679,7 +693,7 @@ struct Evaluator {
         let kinds = pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil
         let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
                                   primary: primary, now: now, fatigueFrom: fatigueFrom, kinds: kinds,
-                                  buckets: bucketCounts)
+                                  buckets: bucketCounts, layout: data.layout)
         let k = sum.count
         eventCount = k
         let lastAt = sum.lastAt
@@ -761,10 +775,6 @@ struct Evaluator {
         return a.pointee == b.pointee
     }
 
-    static let outcomeDebtOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.debt)!
-    static let outcomePhoneOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
-    static let debtIDOffset = MemoryLayout<Debt>.offset(of: \Debt.id)!
-    static let phoneNumberOffset = MemoryLayout<Phone>.offset(of: \Phone.number)!
 
     /// The index of the debt whose id is the string at `id`, -1 when none.
     @inline(__always)
@@ -798,7 +808,8 @@ struct Evaluator {
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
                            unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
                            phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
-                           kinds: Bool, buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
+                           kinds: Bool, buckets: UnsafeMutableBufferPointer<UInt16>, layout: HotLayout)
+        -> EventSummary
     {
         let outcomeCount = outcomes.count
         let total = outcomeCount + unresolved.count
@@ -813,11 +824,11 @@ struct Evaluator {
         var seen: UInt32 = 0
         var recentCount = 0
         // The common debtor has one debt and one phone: their ids' representations, compared first.
-        let debtWords = debts.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(debts.baseAddress!) + debtIDOffset)
-        let phoneWords = phones.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(phones.baseAddress!) + phoneNumberOffset)
+        let debtOffset = layout.debtID, phoneOffset = layout.phoneNumber
+        let od = layout.outcomeDebt, op = layout.outcomePhone
+        let debtWords = debts.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(debts.baseAddress!) + debtOffset)
+        let phoneWords = phones.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(phones.baseAddress!) + phoneOffset)
         let hasDebt = !debts.isEmpty, hasPhone = !phones.isEmpty
-        let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
-        let od = outcomeDebtOffset, op = outcomePhoneOffset
         if let ob = outcomes.baseAddress {
             // Pass 1: the debt and phone indices (few live values, so that the loop stays in registers).
             for k in 0..<outcomeCount {
@@ -895,10 +906,10 @@ struct Evaluator {
     }
 
     /// Outcome bits (by `Outcome.index`) of busy, no_answer, voicemail and abandoned.
-    static let unansweredMask: UInt32 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4
+    static var unansweredMask: UInt32 { 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 }
     /// Outcome bits of the conversations (right_party, promise_to_pay, refused, dispute, cease,
     /// callback_requested, paid).
-    static let conversationMask: UInt32 = 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13
+    static var conversationMask: UInt32 { 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 }
 
     /// The two words of a string's representation (equal words: equal strings).
     @inline(__always)
@@ -1477,7 +1488,7 @@ struct Evaluator {
         }
         // Initialized in place, field by field (see `Decision.initialize`).
         Decision.initialize(
-            out, debtor: debtor.pointee.id, debt: debts[index].id, phone: open ? phones[r.phone].number : nil,
+            out, layout: data.layout.decision, debtor: debtor.pointee.id, debt: debts[index].id, phone: open ? phones[r.phone].number : nil,
             earliest: open ? r.earliest : nil, best: open ? r.best : nil, windowEnds: open ? r.windowEnd : nil,
             score: open ? r.score : 0, blockedReason: blocked, reasons: reasons, zone: primary.pointee.table.name,
             consentedCallback: open && r.consented)
@@ -1633,6 +1644,7 @@ struct Evaluator {
                 var t = s
                 // exp(±0) is exactly 1: skip the call when the interval starts now.
                 var f = t == now && lnGamma.isFinite ? 1.0 : exp(lnGamma * Double(t - now) / 3600)
+                var fLast = f
                 while t < stop {
                     if bestV >= bound * f { break search }
                     // A stretch of constant offset in the primary zone: buckets advance one per hour.
@@ -1644,6 +1656,7 @@ struct Evaluator {
                     var step = 3600 - ((local % 3600) + 3600) % 3600
                     while t < segStop {
                         let v = p(b) * f
+                        fLast = f
                         if v > bestV {
                             bestV = v
                             bestT = t
@@ -1659,7 +1672,13 @@ struct Evaluator {
                 // The next interval starts after `e` (at least a second later), where the discount is smaller
                 // still: when the bound cannot beat the best value even at `e`, the check at the next
                 // interval's start would stop the search, so it is not computed.
-                if lnGamma <= 0 && bound >= 0 && bestV >= bound * exp(lnGamma * Double(e - now) / 3600) {
+                // First without `exp`: the discount at the last slot looked at (before `e`, so not smaller than the
+                // one at `e`; computed by products of normal numbers, so within a few hundred ulps), with a margin
+                // far above that error.
+                if lnGamma <= 0 && bound >= 0
+                    && ((fLast > 1e-300 && bestV >= bound * (fLast * (1 + 1e-9)))
+                        || bestV >= bound * exp(lnGamma * Double(e - now) / 3600))
+                {
                     break search
                 }
                 if capsMonotone {

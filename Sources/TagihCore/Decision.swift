@@ -108,19 +108,16 @@ extension Decision {
         let consentedCallback = MemoryLayout<Decision>.offset(of: \Decision.consentedCallback)!
     }
 
-    static let layout = Layout()
-
     /// Initializes the uninitialized memory at `out` with the decision of these fields (the same value as
     /// `init(debtor:…)`), one stored property at a time. The decision hot path uses it: a value this large built
     /// with `init` was materialized in a temporary and copied out by the optimizer (a retain and a release of
     /// every string), and this writes each field once.
     @inline(__always)
     static func initialize(
-        _ out: UnsafeMutablePointer<Decision>, debtor: String, debt: String, phone: String?, earliest: UnixSeconds?,
+        _ out: UnsafeMutablePointer<Decision>, layout l: Layout, debtor: String, debt: String, phone: String?, earliest: UnixSeconds?,
         best: UnixSeconds?, windowEnds: UnixSeconds?, score: Double, blockedReason: String?, reasons: [String],
         zone: String?, consentedCallback: Bool
     ) {
-        let l = layout
         let raw = UnsafeMutableRawPointer(out)
         (raw + l.debtor).initializeMemory(as: String.self, to: debtor)
         (raw + l.debt).initializeMemory(as: String.self, to: debt)

@@ -801,10 +801,10 @@ struct Evaluator {
     }
 
     /// Fills `events` from the outcomes and the unresolved attempts (in that order): indices instead of
-    /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed (only when
-    /// `kinds`: the pack counts personal and other numbers apart), and gathers the aggregates (`EventSummary`)
-    /// and the per-bucket counts in the same pass. Aggregates that only rare outcomes need (dead phones, the
-    /// last abandoned call) are gathered afterwards, only when such an outcome occurs.
+    /// strings (first pass), then the local day and hour-of-week bucket in the primary zone, the kind of number
+    /// dialed (only when `kinds`: the pack counts personal and other numbers apart), the aggregates
+    /// (`EventSummary`) and the per-bucket counts (second pass). Aggregates that only rare outcomes need (dead
+    /// phones, the last abandoned call) are gathered afterwards, only when such an outcome occurs.
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
                            unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
                            phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
@@ -817,7 +817,7 @@ struct Evaluator {
         sum.count = total
         guard total > 0, let ev = events.baseAddress, let bk = buckets.baseAddress else { return sum }
         buckets.initialize(repeating: 0)
-        var week = WeekCache()
+        var days = LocalDayCache()
         let zone = primary
         var lastAt = Int64.min
         var lastOutcome: Int8 = -1
@@ -846,7 +846,7 @@ struct Evaluator {
                 let e = ev + k
                 let at = e.pointee.at
                 let oc = UInt32(truncatingIfNeeded: e.pointee.outcome)
-                let (day, bucket) = week.locate(at, zone)
+                let (day, bucket) = days.locate(at, zone)
                 e.pointee.day = day
                 e.pointee.bucket = bucket
                 if kinds { e.pointee.kindClass = Self.kindClass(e.pointee.phone, phones) }
@@ -869,7 +869,7 @@ struct Evaluator {
             let at = unresolved[ui].at
             let debt = Self.index(of: unresolved[ui].debt, in: debts)
             let phone = Self.phoneIndex(unresolved[ui].phone, phones)
-            let (day, bucket) = week.locate(at, zone)
+            let (day, bucket) = days.locate(at, zone)
             let kindClass: UInt8 = kinds ? Self.kindClass(phone, phones) : 3
             (ev + k).initialize(to: Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: -1,
                                           consented: false, kindClass: kindClass))
@@ -935,13 +935,13 @@ struct Evaluator {
     /// previous instant remembered (histories are mostly in time order, and mostly inside one stretch): UTC
     /// instants in `[from, from + span)` have the offset `offset` and local times at or after 1970-01-05 00:00 (a
     /// Monday, day 4), so that day and bucket are unsigned divisions of the local seconds.
-    struct WeekCache {
+    struct LocalDayCache {
         var from = Int64.max
         var span: UInt64 = 0
         var offset: Int64 = 0
 
         /// Local seconds of 1970-01-05T00:00, the first Monday of the epoch.
-        static let firstMonday: UInt64 = 4 * 86_400
+        static var firstMonday: UInt64 { 4 * 86_400 }
 
         @inline(__always)
         mutating func locate(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {

@@ -1488,10 +1488,10 @@ struct Evaluator {
         }
         // Initialized in place, field by field (see `Decision.initialize`).
         Decision.initialize(
-            out, layout: data.layout.decision, debtor: debtor.pointee.id, debt: debts[index].id, phone: open ? phones[r.phone].number : nil,
-            earliest: open ? r.earliest : nil, best: open ? r.best : nil, windowEnds: open ? r.windowEnd : nil,
-            score: open ? r.score : 0, blockedReason: blocked, reasons: reasons, zone: primary.pointee.table.name,
-            consentedCallback: open && r.consented)
+            out, layout: data.layout.decision, debtor: debtor.pointee.id, debt: debts[index].id,
+            phone: open ? phones[r.phone].number : nil, earliest: open ? r.earliest : nil, best: open ? r.best : nil,
+            windowEnds: open ? r.windowEnd : nil, score: open ? r.score : 0, blockedReason: blocked, reasons: reasons,
+            zone: primary.pointee.table.name, consentedCallback: open && r.consented)
     }
 
     /// The decision for debt `index` (see `decision(debt:into:)`).

@@ -106,6 +106,14 @@ extension Decision {
         let reasons = MemoryLayout<Decision>.offset(of: \Decision.reasons)!
         let zone = MemoryLayout<Decision>.offset(of: \Decision.zone)!
         let consentedCallback = MemoryLayout<Decision>.offset(of: \Decision.consentedCallback)!
+
+        init() {
+            // `initialize` must write every stored property: a new one would be left uninitialized.
+            let probe = Decision(debtor: "", debt: "", phone: nil, earliest: nil, best: nil, windowEnds: nil, score: 0,
+                                 blockedReason: nil, reasons: [])
+            precondition(Mirror(reflecting: probe).children.count == 11,
+                         "Decision has a new stored property: add it to Decision.Layout and Decision.initialize")
+        }
     }
 
     /// Initializes the uninitialized memory at `out` with the decision of these fields (the same value as
@@ -114,9 +122,9 @@ extension Decision {
     /// every string), and this writes each field once.
     @inline(__always)
     static func initialize(
-        _ out: UnsafeMutablePointer<Decision>, layout l: Layout, debtor: String, debt: String, phone: String?, earliest: UnixSeconds?,
-        best: UnixSeconds?, windowEnds: UnixSeconds?, score: Double, blockedReason: String?, reasons: [String],
-        zone: String?, consentedCallback: Bool
+        _ out: UnsafeMutablePointer<Decision>, layout l: Layout, debtor: String, debt: String, phone: String?,
+        earliest: UnixSeconds?, best: UnixSeconds?, windowEnds: UnixSeconds?, score: Double, blockedReason: String?,
+        reasons: [String], zone: String?, consentedCallback: Bool
     ) {
         let raw = UnsafeMutableRawPointer(out)
         (raw + l.debtor).initializeMemory(as: String.self, to: debtor)

@@ -154,9 +154,9 @@ public struct RulePack: Sendable, Hashable {
             if b.count == 5 && b[2] == UInt8(ascii: "-") && b[4] == UInt8(ascii: "A") {
                 if b[3] == UInt8(ascii: "M") { return 2 }
                 if b[3] == UInt8(ascii: "W") { return 3 }
-            } else if b.count == 9 && b[2] == UInt8(ascii: "-") && b[3] == UInt8(ascii: "N") && b[4] == UInt8(ascii: "Y")
-                && b[5] == UInt8(ascii: "-") && b[6] == UInt8(ascii: "N") && b[7] == UInt8(ascii: "Y")
-                && b[8] == UInt8(ascii: "C")
+            } else if b.count == 9 && b[2] == UInt8(ascii: "-") && b[3] == UInt8(ascii: "N")
+                && b[4] == UInt8(ascii: "Y") && b[5] == UInt8(ascii: "-") && b[6] == UInt8(ascii: "N")
+                && b[7] == UInt8(ascii: "Y") && b[8] == UInt8(ascii: "C")
             {
                 return 4
             }

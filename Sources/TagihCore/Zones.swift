@@ -469,8 +469,8 @@ public final class ZoneDatabase: @unchecked Sendable {
                 if entry.slot < 0 { break }
                 // Equal keys and lengths: equal names up to 16 bytes; longer ones compare their middle bytes.
                 if entry.head == key.head && entry.tail == key.tail && entry.count == n
-                    && (n <= 16
-                        || Self.sameBytes(slotByteStore.baseAddress! + slotBytePointers[entry.slot].0 + 8, p + 8, n - 16))
+                    && (n <= 16 || Self.sameBytes(slotByteStore.baseAddress! + slotBytePointers[entry.slot].0 + 8,
+                                                  p + 8, n - 16))
                 {
                     return (true, slotRawPointers[entry.slot])
                 }

@@ -34,10 +34,14 @@ public struct ContactPolicy: Sendable {
     /// Decides every open debt of `debtor` at `now`: one `Decision` per debt, in the debtor's debt order.
     public func decide(for debtor: Debtor, history: DebtorHistory, now: UnixSeconds) -> [Decision] {
         withEvaluator(debtor, history, now) { ev in
-            [Decision](unsafeUninitializedCapacity: ev.debts.count) { buffer, count in
-                for i in 0..<ev.debts.count { (buffer.baseAddress! + i).initialize(to: ev.decision(debt: i)) }
-                count = ev.debts.count
-            }
+            // An array literal allocates through this module's specialization (the generic initializers look
+            // the array's metadata up at run time); most debtors have one debt.
+            let n = ev.debts.count
+            if n == 1 { return [ev.decision(debt: 0)] }
+            var out: [Decision] = []
+            out.reserveCapacity(n)
+            for i in 0..<n { out.append(ev.decision(debt: i)) }
+            return out
         }
     }
 
@@ -64,8 +68,12 @@ public struct ContactPolicy: Sendable {
     /// is known, every zone of the jurisdiction), as IANA names.
     public func candidateZones(for debtor: Debtor, phone: Phone) -> [String] {
         withUnsafeTemporaryAllocation(of: ZoneRef.self, capacity: data.zoneSetCapacity) { buf in
-            let set = data.candidateZones(address: debtor.zone.flatMap { zones.rawZone(named: $0) }, phone: phone,
-                                          jurisdiction: debtor.jurisdiction, into: buf.baseAddress!)
+            let address = debtor.zone.flatMap { zones.rawZone(named: $0) }
+            let set = withUnsafePointer(to: phone) { p in
+                withUnsafePointer(to: debtor) { d in
+                    data.candidateZones(address: address, phone: p, debtor: d, into: buf.baseAddress!)
+                }
+            }
             return (0..<set.count).map { set[$0].pointee.table.name }
         }
     }
@@ -317,16 +325,24 @@ final class PolicyData: @unchecked Sendable {
     let capReasons: [(cap: Int?, reasons: [String])]
     /// Per pack kind: "pack CODE".
     let packReasons: [String]
+    /// Field offsets read on every decision.
+    let layout = HotLayout()
+    /// `PackRules.all` (a static constant is checked with `swift_once` on every read).
+    let packRules = PackRules.all
 
     /// `curves` as a plain pointer (read on every decision).
     let curveTable: UnsafeMutablePointer<(name: String, curve: UnsafeMutablePointer<Double>, max: Double)>
+    /// The representation (two words) of each curve's name in `curveTable`: equal words, equal names.
+    let curveWords: UnsafeMutablePointer<(UInt64, UInt64)>
 
     /// The prior curve of `segment` and its maximum.
     func prior(for segment: String?) -> (curve: UnsafeMutablePointer<Double>, max: Double) {
-        if let segment {
-            for i in 0..<curves.count where curveTable[i].name == segment {
-                return (curveTable[i].curve, curveTable[i].max)
-            }
+        guard let segment else { return defaultCurve }
+        // Identical representations first (the common case: the same small string), then string equality.
+        let words = withUnsafePointer(to: segment) { Evaluator.words(of: $0) }
+        for i in 0..<curves.count where curveWords[i] == words { return (curveTable[i].curve, curveTable[i].max) }
+        for i in 0..<curves.count where curveTable[i].name == segment {
+            return (curveTable[i].curve, curveTable[i].max)
         }
         return defaultCurve
     }
@@ -397,6 +413,10 @@ final class PolicyData: @unchecked Sendable {
         packReasons = packTexts
         curveTable = .allocate(capacity: max(curves.count, 1))
         curveTable.initialize(from: curves, count: curves.count)
+        curveWords = .allocate(capacity: max(curves.count, 1))
+        for i in 0..<curves.count {
+            (curveWords + i).initialize(to: withUnsafePointer(to: curveTable[i].name) { Evaluator.words(of: $0) })
+        }
     }
 
     deinit {
@@ -410,6 +430,7 @@ final class PolicyData: @unchecked Sendable {
         settingsStorage.deallocate()
         curveTable.deinitialize(count: curves.count)
         curveTable.deallocate()
+        curveWords.deallocate()
     }
 
     /// Drops zones that behave identically from 2020 on (e.g. the Indiana zones), keeping the first.
@@ -449,7 +470,8 @@ final class PolicyData: @unchecked Sendable {
     var zoneSetCapacity: Int { maxJurisdictionZones + max(maxPrefixZones, 1) + 1 }
 
     /// The candidate zones of `phone` into `buffer` (capacity `zoneSetCapacity`).
-    func candidateZones(address: ZoneRef?, phone: Phone, jurisdiction: String,
+    /// (The phone and the debtor are passed by pointer: no copies of their strings.)
+    func candidateZones(address: ZoneRef?, phone: UnsafePointer<Phone>, debtor: UnsafePointer<Debtor>,
                         into buffer: UnsafeMutablePointer<ZoneRef>) -> ZoneSet
     {
         var set = ZoneSet(base: buffer)
@@ -458,17 +480,17 @@ final class PolicyData: @unchecked Sendable {
         } else {
             // An unknown address may be in any zone of the jurisdiction (DESIGN.md: "unknown means every
             // zone of the jurisdiction"); the stricter reading wins, so those zones join the phone's.
-            set.append(jurisdictionZoneList(jurisdiction))
+            set.append(jurisdictionZoneList(debtor.pointee.jurisdiction))
         }
-        if let pz = phone.zone, let z = zones.rawZone(named: pz) {
+        if let pz = phone.pointee.zone, let z = zones.rawZone(named: pz) {
             set.add(z)
         } else {
-            let list = phoneZoneList(phone.number)
+            let list = phoneZoneList(phone.pointee.number)
             for i in 0..<list.count { set.add(list[i]) }
         }
         if set.count == 0 {
             // Empty when nothing is known at all: the decision is then "never" (conservative).
-            set.append(jurisdictionZoneList(jurisdiction))
+            set.append(jurisdictionZoneList(debtor.pointee.jurisdiction))
         }
         return set
     }
@@ -481,6 +503,16 @@ final class PolicyData: @unchecked Sendable {
         }
         return jurisdictionZoneList(debtor.jurisdiction).first ?? utc.raw
     }
+}
+
+/// Field offsets read on every decision (kept in `PolicyData`: a static constant is checked with `swift_once` on
+/// every read).
+struct HotLayout {
+    let outcomeDebt = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.debt)!
+    let outcomePhone = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
+    let debtID = MemoryLayout<Debt>.offset(of: \Debt.id)!
+    let phoneNumber = MemoryLayout<Phone>.offset(of: \Phone.number)!
+    let decision = Decision.Layout()
 }
 
 /// An ordered set of zones in a caller-provided buffer (no allocation, no reference counting).
@@ -593,6 +625,8 @@ struct Evaluator {
     var deadPhones: UInt64 = 0
     /// Whether a phone at index ≥ 64 is dead (then `phoneDialable` looks at the events).
     var deadBeyondMask = false
+    /// Bit `o` set when outcome `o` occurs in the history (bit 15: an unresolved attempt).
+    var seen: UInt32 = 0
     /// Per-bucket attempts, RPCs and recent unanswered counts (`eventCount > 0` only).
     let bucketCounts: UnsafeMutableBufferPointer<UInt16>
 
@@ -617,15 +651,15 @@ struct Evaluator {
         self.now = now
         self.events = events
         let kind = RulePack.resolveKind(dp.pointee.jurisdiction)
-        let pack = PackRules.all[Int(kind)]
+        let pack = data.packRules[Int(kind)]
         self.pack = pack
         self.address = address
         // Candidate zones of every debtor-owned phone (the ones that may be dialed, and the day zones).
         var next = zoneBuffer.baseAddress!
         for pi in 0..<phones.count {
             if phones[pi].owner == .debtor {
-                phoneSets[pi] = data.candidateZones(address: address, phone: phones[pi],
-                                                    jurisdiction: dp.pointee.jurisdiction, into: next)
+                phoneSets[pi] = data.candidateZones(address: address, phone: phones.baseAddress! + pi, debtor: dp,
+                                                    into: next)
                 next += setCapacity
             } else {
                 phoneSets[pi] = ZoneSet(base: next)
@@ -656,8 +690,10 @@ struct Evaluator {
         // Preprocess the history into events (one pass: indices, local days and buckets, the aggregates).
         let fatigueFrom = now - s.pointee.fatigueWindowSeconds
         self.bucketCounts = bucketCounts
+        let kinds = pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil
         let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
-                                  primary: primary, now: now, fatigueFrom: fatigueFrom, buckets: bucketCounts)
+                                  primary: primary, now: now, fatigueFrom: fatigueFrom, kinds: kinds,
+                                  buckets: bucketCounts, layout: data.layout)
         let k = sum.count
         eventCount = k
         let lastAt = sum.lastAt
@@ -668,6 +704,7 @@ struct Evaluator {
         anyRPC = sum.anyRPC
         deadPhones = sum.deadPhones
         deadBeyondMask = sum.deadBeyondMask
+        seen = sum.seen
         let callbackValidity = s.pointee.callbackValiditySeconds
         let callbackWindow = s.pointee.callbackWindowSeconds
         if sum.seen & (1 << UInt32(Outcome.cease.index)) != 0 {
@@ -714,13 +751,13 @@ struct Evaluator {
             debtorBinding = .abandonedHold
         }
         // Broken promises of the debtor (for P(kept)).
-        for i in 0..<k where sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0
-            && events[i].outcome == Int8(Outcome.promiseToPay.index)
-        {
-            let o = outcomes[i]
-            if let p = o.promise, let due = CivilTime.parseDate(p.due) {
-                let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
-                if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
+        if sum.seen & (1 << UInt32(Outcome.promiseToPay.index)) != 0 {
+            for i in 0..<k where events[i].outcome == Int8(Outcome.promiseToPay.index) {
+                let o = outcomes[i]
+                if let p = o.promise, let due = CivilTime.parseDate(p.due) {
+                    let holdEnd = startOfDay(due + Int64(s.pointee.promiseGraceDays) + 1)
+                    if now >= holdEnd && !promiseKept(o, p) { brokenPromises += 1 }
+                }
             }
         }
     }
@@ -738,10 +775,6 @@ struct Evaluator {
         return a.pointee == b.pointee
     }
 
-    static let outcomeDebtOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.debt)!
-    static let outcomePhoneOffset = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
-    static let debtIDOffset = MemoryLayout<Debt>.offset(of: \Debt.id)!
-    static let phoneNumberOffset = MemoryLayout<Phone>.offset(of: \Phone.number)!
 
     /// The index of the debt whose id is the string at `id`, -1 when none.
     @inline(__always)
@@ -768,125 +801,177 @@ struct Evaluator {
     }
 
     /// Fills `events` from the outcomes and the unresolved attempts (in that order): indices instead of
-    /// strings, the local day and hour-of-week bucket in the primary zone, the kind of number dialed.
+    /// strings (first pass), then the local day and hour-of-week bucket in the primary zone, the kind of number
+    /// dialed (only when `kinds`: the pack counts personal and other numbers apart), the aggregates
+    /// (`EventSummary`) and the per-bucket counts (second pass). Aggregates that only rare outcomes need (dead
+    /// phones, the last abandoned call) are gathered afterwards, only when such an outcome occurs.
     static func fillEvents(_ events: UnsafeMutableBufferPointer<Event>, outcomes: UnsafeBufferPointer<OutcomeEvent>,
                            unresolved: UnsafeBufferPointer<UnresolvedAttempt>, debts: UnsafeBufferPointer<Debt>,
                            phones: UnsafeBufferPointer<Phone>, primary: ZoneRef, now: Int64, fatigueFrom: Int64,
-                           buckets: UnsafeMutableBufferPointer<UInt16>) -> EventSummary
+                           kinds: Bool, buckets: UnsafeMutableBufferPointer<UInt16>, layout: HotLayout)
+        -> EventSummary
     {
-        let total = outcomes.count + unresolved.count
-        if total > 0 { buckets.initialize(repeating: 0) }
-        var folder = EventFolder(zone: primary.pointee, phones: phones, now: now, fatigueFrom: fatigueFrom,
-                                 buckets: buckets)
-        let debtOffset = debtIDOffset, phoneOffset = phoneNumberOffset
-        let ob = outcomes.baseAddress
-        let od = outcomeDebtOffset, op = outcomePhoneOffset
         let outcomeCount = outcomes.count
-        // One loop over the outcomes, then the unresolved attempts (one call site, so `add` is inlined).
-        for k in 0..<total {
-            let e: Event
-            if k < outcomeCount, let ob {
+        let total = outcomeCount + unresolved.count
+        var sum = EventSummary()
+        sum.count = total
+        guard total > 0, let ev = events.baseAddress, let bk = buckets.baseAddress else { return sum }
+        buckets.initialize(repeating: 0)
+        var days = LocalDayCache()
+        let zone = primary
+        var lastAt = Int64.min
+        var lastOutcome: Int8 = -1
+        var seen: UInt32 = 0
+        var recentCount = 0
+        // The common debtor has one debt and one phone: their ids' representations, compared first.
+        let debtOffset = layout.debtID, phoneOffset = layout.phoneNumber
+        let od = layout.outcomeDebt, op = layout.outcomePhone
+        let debtWords = debts.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(debts.baseAddress!) + debtOffset)
+        let phoneWords = phones.isEmpty ? (0, 0) : Self.words(UnsafeRawPointer(phones.baseAddress!) + phoneOffset)
+        let hasDebt = !debts.isEmpty, hasPhone = !phones.isEmpty
+        if let ob = outcomes.baseAddress {
+            // Pass 1: the debt and phone indices (few live values, so that the loop stays in registers).
+            for k in 0..<outcomeCount {
                 let o = UnsafeRawPointer(ob + k)
-                let debt = debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
-                let phone = phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
-                e = folder.event(at: ob[k].at, debt: debt, phone: phone, outcome: Int8(ob[k].outcome.index))
-            } else {
-                let ui = k - outcomeCount
-                e = folder.event(at: unresolved[ui].at, debt: Self.index(of: unresolved[ui].debt, in: debts),
-                                 phone: Self.phoneIndex(unresolved[ui].phone, phones), outcome: -1)
+                let debt: Int32 = hasDebt && Self.words(o + od) == debtWords ? 0
+                    : debtIndex((o + od).assumingMemoryBound(to: String.self), debts, debtOffset)
+                let phone: Int32 = hasPhone && Self.words(o + op) == phoneWords ? 0
+                    : phoneIndex((o + op).assumingMemoryBound(to: String.self), phones, phoneOffset)
+                (ev + k).initialize(to: Event(at: ob[k].at, day: 0, debt: debt, phone: phone, bucket: 0,
+                                              outcome: Int8(truncatingIfNeeded: ob[k].outcome.index),
+                                              consented: false, kindClass: 3))
             }
-            events[k] = e
-            folder.add(e)
+            // Pass 2: local day and bucket, the aggregates and the bucket counts.
+            for k in 0..<outcomeCount {
+                let e = ev + k
+                let at = e.pointee.at
+                let oc = UInt32(truncatingIfNeeded: e.pointee.outcome)
+                let (day, bucket) = days.locate(at, zone)
+                e.pointee.day = day
+                e.pointee.bucket = bucket
+                if kinds { e.pointee.kindClass = Self.kindClass(e.pointee.phone, phones) }
+                seen |= 1 &<< oc
+                if at >= lastAt {
+                    lastAt = at
+                    lastOutcome = Int8(truncatingIfNeeded: oc)
+                }
+                // busy, no_answer, voicemail, abandoned: unanswered; a recent one feeds fatigue.
+                let recent = (Self.unansweredMask &>> oc) & 1 != 0 && at >= fatigueFrom && at <= now
+                let b = Int(bucket)
+                bk[b] &+= 1
+                bk[168 + b] &+= UInt16(truncatingIfNeeded: (Self.conversationMask &>> oc) & 1)
+                bk[336 + b] &+= recent ? 1 : 0
+                recentCount &+= recent ? 1 : 0
+            }
         }
-        let k = total
-        folder.sum.count = k
-        return folder.sum
+        for ui in 0..<unresolved.count {
+            let k = outcomeCount + ui
+            let at = unresolved[ui].at
+            let debt = Self.index(of: unresolved[ui].debt, in: debts)
+            let phone = Self.phoneIndex(unresolved[ui].phone, phones)
+            let (day, bucket) = days.locate(at, zone)
+            let kindClass: UInt8 = kinds ? Self.kindClass(phone, phones) : 3
+            (ev + k).initialize(to: Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: -1,
+                                          consented: false, kindClass: kindClass))
+            seen |= 1 << 15
+            if at >= lastAt {
+                lastAt = at
+                lastOutcome = -1
+            }
+            // An expired lease counts as unanswered (fatigue), in no bucket.
+            if at >= fatigueFrom && at <= now { recentCount += 1 }
+        }
+        sum.lastAt = lastAt
+        sum.lastOutcome = lastOutcome
+        sum.seen = seen
+        sum.recentUnanswered = recentCount
+        sum.capsMonotone = lastAt <= now
+        sum.anyRPC = seen & Self.conversationMask != 0
+        if seen & (1 << UInt32(Outcome.abandoned.index)) != 0 {
+            for k in 0..<total where ev[k].outcome == Int8(Outcome.abandoned.index) {
+                sum.lastAbandoned = max(sum.lastAbandoned, ev[k].at)
+            }
+        }
+        if seen & (1 << UInt32(Outcome.notInService.index) | 1 << UInt32(Outcome.wrongNumber.index)) != 0 {
+            for k in 0..<total {
+                let e = ev[k]
+                if e.phone >= 0,
+                    e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
+                {
+                    if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
+                }
+            }
+        }
+        return sum
     }
 
-    /// Builds events and folds them into an `EventSummary`, in event order.
-    struct EventFolder {
-        let zone: RawZone
-        let phones: UnsafeBufferPointer<Phone>
-        let now: Int64
-        let fatigueFrom: Int64
-        let buckets: UnsafeMutableBufferPointer<UInt16>
-        var sum = EventSummary()
-        // The stretch of the previous event (histories are mostly in time order): UTC instants in
-        // [cacheFrom, cacheUntil) have the offset `cacheOffset` and lie in the local week (Monday 00:00) that
-        // starts at `weekStart` local seconds, day `weekStartDay`; then day and bucket are two divisions.
-        var cacheFrom = Int64.max
-        var cacheUntil = Int64.min
-        var cacheOffset: Int64 = 0
-        var weekStart: Int64 = 0
-        var weekStartDay: Int64 = 0
+    /// Outcome bits (by `Outcome.index`) of busy, no_answer, voicemail and abandoned.
+    static var unansweredMask: UInt32 { 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 }
+    /// Outcome bits of the conversations (right_party, promise_to_pay, refused, dispute, cease,
+    /// callback_requested, paid).
+    static var conversationMask: UInt32 { 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 }
 
-        init(zone: RawZone, phones: UnsafeBufferPointer<Phone>, now: Int64, fatigueFrom: Int64,
-             buckets: UnsafeMutableBufferPointer<UInt16>)
-        {
-            self.zone = zone
-            self.phones = phones
-            self.now = now
-            self.fatigueFrom = fatigueFrom
-            self.buckets = buckets
-        }
+    /// The two words of a string's representation (equal words: equal strings).
+    @inline(__always)
+    static func words(_ p: UnsafeRawPointer) -> (UInt64, UInt64) {
+        (p.load(as: UInt64.self), p.load(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    /// The two words of the representation of the string at `p`.
+    @inline(__always)
+    static func words(of p: UnsafePointer<String>) -> (UInt64, UInt64) {
+        words(UnsafeRawPointer(p))
+    }
+
+    /// Bit 1: a personal number (mobile, home); bit 2: another number; both when the number is unknown.
+    @inline(__always)
+    static func kindClass(_ phone: Int32, _ phones: UnsafeBufferPointer<Phone>) -> UInt8 {
+        guard phone >= 0 else { return 3 }
+        let kind = phones[Int(phone)].kind
+        return kind == .mobile || kind == .home ? 1 : 2
+    }
+
+    /// The local day and hour-of-week bucket of instants in the primary zone, with the offset stretch of the
+    /// previous instant remembered (histories are mostly in time order, and mostly inside one stretch): UTC
+    /// instants in `[from, from + span)` have the offset `offset` and local times at or after 1970-01-05 00:00 (a
+    /// Monday, day 4), so that day and bucket are unsigned divisions of the local seconds.
+    struct LocalDayCache {
+        var from = Int64.max
+        var span: UInt64 = 0
+        var offset: Int64 = 0
+
+        /// Local seconds of 1970-01-05T00:00, the first Monday of the epoch.
+        static var firstMonday: UInt64 { 4 * 86_400 }
 
         @inline(__always)
-        mutating func event(at: Int64, debt: Int32, phone: Int32, outcome: Int8) -> Event {
-            let day: Int64
-            let bucket: Int16
-            if at >= cacheFrom && at < cacheUntil {
-                let rel = at + cacheOffset - weekStart  // 0 ..< 7 days
-                day = weekStartDay + rel / 86_400
-                bucket = Int16(truncatingIfNeeded: rel / 3600)
+        mutating func locate(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {
+            if UInt64(bitPattern: at &- from) < span {
+                let local = UInt64(bitPattern: at &+ offset)  // ≥ firstMonday
+                let hourOfWeek = ((local &- Self.firstMonday) % (7 * 86_400)) / 3600
+                return (Int64(local / 86_400), Int16(truncatingIfNeeded: hourOfWeek))
+            }
+            return miss(at, zone)
+        }
+
+        @inline(never)
+        mutating func miss(_ at: Int64, _ zone: ZoneRef) -> (day: Int64, bucket: Int16) {
+            let sg = zone.pointee.segment(at: at)
+            let local = at + Int64(sg.offset)
+            let day = CivilTime.day(ofLocalSeconds: local)
+            let weekday = CivilTime.weekday(ofDay: day)
+            let bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
+            // Cache the stretch only for instants far from the ends of the integer range.
+            let offset = Int64(sg.offset)
+            let lo = max(sg.from, Int64(Self.firstMonday) - offset)
+            let hi = min(sg.until, 1 << 50)
+            if at >= lo && at < hi {
+                from = lo
+                span = UInt64(hi - lo)
+                self.offset = offset
             } else {
-                let sg = zone.segment(at: at)
-                let local = at + Int64(sg.offset)
-                day = CivilTime.day(ofLocalSeconds: local)
-                let weekday = CivilTime.weekday(ofDay: day)
-                bucket = Int16((weekday - 1) * 24 + Int((local - day * 86_400) / 3600))
-                // Cache the stretch only for instants far from the ends of the integer range.
-                if at > -(1 << 50) && at < (1 << 50) {
-                    cacheOffset = Int64(sg.offset)
-                    weekStartDay = day - Int64(weekday - 1)
-                    weekStart = weekStartDay * 86_400
-                    cacheFrom = max(sg.from, weekStart - cacheOffset)
-                    cacheUntil = min(sg.until, weekStart + 7 * 86_400 - cacheOffset)
-                }
+                span = 0
             }
-            var kindClass: UInt8 = 3
-            if phone >= 0 {
-                let kind = phones[Int(phone)].kind
-                kindClass = kind == .mobile || kind == .home ? 1 : 2
-            }
-            return Event(at: at, day: day, debt: debt, phone: phone, bucket: bucket, outcome: outcome,
-                         consented: false, kindClass: kindClass)
-        }
-
-        @inline(__always)
-        mutating func add(_ e: Event) {
-            if e.at >= sum.lastAt {
-                sum.lastAt = e.at
-                sum.lastOutcome = e.outcome
-            }
-            sum.seen |= e.outcome >= 0 ? 1 << UInt32(e.outcome) : 1 << 15
-            if e.outcome == Int8(Outcome.abandoned.index) { sum.lastAbandoned = max(sum.lastAbandoned, e.at) }
-            let recent = e.isUnanswered && e.at >= fatigueFrom && e.at <= now
-            if recent { sum.recentUnanswered += 1 }
-            if e.at > now { sum.capsMonotone = false }
-            if e.outcome >= 0 {
-                let b = Int(e.bucket)
-                buckets[b] &+= 1
-                if e.isConversation {
-                    sum.anyRPC = true
-                    buckets[168 + b] &+= 1
-                }
-                if recent { buckets[336 + b] &+= 1 }
-            }
-            if e.phone >= 0,
-                e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
-            {
-                if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
-            }
+            return (day, bucket)
         }
     }
 
@@ -1290,7 +1375,9 @@ struct Evaluator {
         var lastConversation = Int64.min
         var lastPromise = -1
         var lastCallback = -1
-        for i in 0..<eventCount where events[i].debt == di {
+        // Every outcome the loop looks at is a conversation: without one in the history it finds nothing.
+        let scan = seen & Self.conversationMask != 0
+        for i in 0..<(scan ? eventCount : 0) where events[i].debt == di {
             let e = events[i]
             switch e.outcome {
             case Int8(Outcome.paid.index):
@@ -1387,19 +1474,33 @@ struct Evaluator {
     }
 
     /// The decision for debt `index`, with the strings of `debtor` (the debtor `withEvaluator` was given).
-    func decision(debt index: Int) -> Decision {
+    func decision(debt index: Int, into out: UnsafeMutablePointer<Decision>) {
         let r = decide(debt: index)
-        let debtID = debts[index].id
-        if let why = r.never {
-            let text = Self.text(why, status: status, jurisdiction: debtor.pointee.jurisdiction)
-            return Decision(debtor: debtor.pointee.id, debt: debtID, phone: nil, earliest: nil, best: nil, windowEnds: nil,
-                            score: 0, blockedReason: text, reasons: s.pointee.includeReasons ? [text] : [],
-                            zone: primary.pointee.table.name)
+        let blocked = r.never.map { Self.text($0, status: status, jurisdiction: debtor.pointee.jurisdiction) }
+        let open = blocked == nil
+        let reasons: [String]
+        if !s.pointee.includeReasons {
+            reasons = []
+        } else if let blocked {
+            reasons = [blocked]
+        } else {
+            reasons = self.reasons(for: r, debt: Int32(index))
         }
-        return Decision(debtor: debtor.pointee.id, debt: debtID, phone: phones[r.phone].number, earliest: r.earliest,
-                        best: r.best, windowEnds: r.windowEnd, score: r.score, blockedReason: nil,
-                        reasons: s.pointee.includeReasons ? reasons(for: r, debt: Int32(index)) : [],
-                        zone: primary.pointee.table.name, consentedCallback: r.consented)
+        // Initialized in place, field by field (see `Decision.initialize`).
+        Decision.initialize(
+            out, layout: data.layout.decision, debtor: debtor.pointee.id, debt: debts[index].id,
+            phone: open ? phones[r.phone].number : nil, earliest: open ? r.earliest : nil, best: open ? r.best : nil,
+            windowEnds: open ? r.windowEnd : nil, score: open ? r.score : 0, blockedReason: blocked, reasons: reasons,
+            zone: primary.pointee.table.name, consentedCallback: open && r.consented)
+    }
+
+    /// The decision for debt `index` (see `decision(debt:into:)`).
+    @inline(__always)
+    func decision(debt index: Int) -> Decision {
+        withUnsafeTemporaryAllocation(of: Decision.self, capacity: 1) { p in
+            decision(debt: index, into: p.baseAddress!)
+            return p.baseAddress!.move()
+        }
     }
 
     static func text(_ why: NeverReason, status: DebtorStatus, jurisdiction: String) -> String {
@@ -1543,6 +1644,7 @@ struct Evaluator {
                 var t = s
                 // exp(±0) is exactly 1: skip the call when the interval starts now.
                 var f = t == now && lnGamma.isFinite ? 1.0 : exp(lnGamma * Double(t - now) / 3600)
+                var fLast = f
                 while t < stop {
                     if bestV >= bound * f { break search }
                     // A stretch of constant offset in the primary zone: buckets advance one per hour.
@@ -1554,6 +1656,7 @@ struct Evaluator {
                     var step = 3600 - ((local % 3600) + 3600) % 3600
                     while t < segStop {
                         let v = p(b) * f
+                        fLast = f
                         if v > bestV {
                             bestV = v
                             bestT = t
@@ -1569,7 +1672,13 @@ struct Evaluator {
                 // The next interval starts after `e` (at least a second later), where the discount is smaller
                 // still: when the bound cannot beat the best value even at `e`, the check at the next
                 // interval's start would stop the search, so it is not computed.
-                if lnGamma <= 0 && bound >= 0 && bestV >= bound * exp(lnGamma * Double(e - now) / 3600) {
+                // First without `exp`: the discount at the last slot looked at (before `e`, so not smaller than the
+                // one at `e`; computed by products of normal numbers, so within a few hundred ulps), with a margin
+                // far above that error.
+                if lnGamma <= 0 && bound >= 0
+                    && ((fLast > 1e-300 && bestV >= bound * (fLast * (1 + 1e-9)))
+                        || bestV >= bound * exp(lnGamma * Double(e - now) / 3600))
+                {
                     break search
                 }
                 if capsMonotone {

@@ -91,3 +91,52 @@ public struct DebtorHistory: Sendable, Hashable {
         unresolved.append(UnresolvedAttempt(debtor: debtor, debt: debt, phone: phone, at: at, lease: lease))
     }
 }
+
+extension Decision {
+    /// The offsets of the stored properties (for `initialize(_:…)`).
+    struct Layout {
+        let debtor = MemoryLayout<Decision>.offset(of: \Decision.debtor)!
+        let debt = MemoryLayout<Decision>.offset(of: \Decision.debt)!
+        let phone = MemoryLayout<Decision>.offset(of: \Decision.phone)!
+        let earliest = MemoryLayout<Decision>.offset(of: \Decision.earliest)!
+        let best = MemoryLayout<Decision>.offset(of: \Decision.best)!
+        let windowEnds = MemoryLayout<Decision>.offset(of: \Decision.windowEnds)!
+        let score = MemoryLayout<Decision>.offset(of: \Decision.score)!
+        let blockedReason = MemoryLayout<Decision>.offset(of: \Decision.blockedReason)!
+        let reasons = MemoryLayout<Decision>.offset(of: \Decision.reasons)!
+        let zone = MemoryLayout<Decision>.offset(of: \Decision.zone)!
+        let consentedCallback = MemoryLayout<Decision>.offset(of: \Decision.consentedCallback)!
+
+        init() {
+            // `initialize` must write every stored property: a new one would be left uninitialized.
+            let probe = Decision(debtor: "", debt: "", phone: nil, earliest: nil, best: nil, windowEnds: nil, score: 0,
+                                 blockedReason: nil, reasons: [])
+            precondition(Mirror(reflecting: probe).children.count == 11,
+                         "Decision has a new stored property: add it to Decision.Layout and Decision.initialize")
+        }
+    }
+
+    /// Initializes the uninitialized memory at `out` with the decision of these fields (the same value as
+    /// `init(debtor:…)`), one stored property at a time. The decision hot path uses it: a value this large built
+    /// with `init` was materialized in a temporary and copied out by the optimizer (a retain and a release of
+    /// every string), and this writes each field once.
+    @inline(__always)
+    static func initialize(
+        _ out: UnsafeMutablePointer<Decision>, layout l: Layout, debtor: String, debt: String, phone: String?,
+        earliest: UnixSeconds?, best: UnixSeconds?, windowEnds: UnixSeconds?, score: Double, blockedReason: String?,
+        reasons: [String], zone: String?, consentedCallback: Bool
+    ) {
+        let raw = UnsafeMutableRawPointer(out)
+        (raw + l.debtor).initializeMemory(as: String.self, to: debtor)
+        (raw + l.debt).initializeMemory(as: String.self, to: debt)
+        (raw + l.phone).initializeMemory(as: String?.self, to: phone)
+        (raw + l.earliest).initializeMemory(as: UnixSeconds?.self, to: earliest)
+        (raw + l.best).initializeMemory(as: UnixSeconds?.self, to: best)
+        (raw + l.windowEnds).initializeMemory(as: UnixSeconds?.self, to: windowEnds)
+        (raw + l.score).initializeMemory(as: Double.self, to: score)
+        (raw + l.blockedReason).initializeMemory(as: String?.self, to: blockedReason)
+        (raw + l.reasons).initializeMemory(as: [String].self, to: reasons)
+        (raw + l.zone).initializeMemory(as: String?.self, to: zone)
+        (raw + l.consentedCallback).initializeMemory(as: Bool.self, to: consentedCallback)
+    }
+}

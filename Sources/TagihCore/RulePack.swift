@@ -120,7 +120,9 @@ public struct RulePack: Sendable, Hashable {
 
     /// Which pack a jurisdiction code selects: 0 default, 1 US, 2 US-MA, 3 US-WA, 4 US-NY-NYC, 5 ID, 6 IN, 7 GB.
     static func resolveKind(_ jurisdiction: String) -> UInt8 {
-        // Compare bytes: this runs on every decision.
+        // Compare bytes: this runs on every decision. No code point is canonically equivalent to a part of
+        // "-MA", "-WA" or "-NY-NYC", so for strings of the same UTF-8 length byte equality is string equality.
+        if let k = jurisdiction.utf8.withContiguousStorageIfAvailable({ Self.kind(ofBytes: $0) }) { return k }
         let u = jurisdiction.utf8
         guard u.count >= 2 else { return 0 }
         let a = u.first!
@@ -134,6 +136,29 @@ public struct RulePack: Sendable, Hashable {
             case 9:
                 if jurisdiction == "US-NY-NYC" { return 4 }
             default: break
+            }
+            return 1
+        case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
+        case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
+        case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
+        default: return 0
+        }
+    }
+
+    /// `resolveKind(_:)` over the UTF-8 bytes of a jurisdiction code.
+    @inline(__always)
+    static func kind(ofBytes b: UnsafeBufferPointer<UInt8>) -> UInt8 {
+        guard b.count >= 2 else { return 0 }
+        switch (b[0], b[1]) {
+        case (UInt8(ascii: "U"), UInt8(ascii: "S")):
+            if b.count == 5 && b[2] == UInt8(ascii: "-") && b[4] == UInt8(ascii: "A") {
+                if b[3] == UInt8(ascii: "M") { return 2 }
+                if b[3] == UInt8(ascii: "W") { return 3 }
+            } else if b.count == 9 && b[2] == UInt8(ascii: "-") && b[3] == UInt8(ascii: "N")
+                && b[4] == UInt8(ascii: "Y") && b[5] == UInt8(ascii: "-") && b[6] == UInt8(ascii: "N")
+                && b[7] == UInt8(ascii: "Y") && b[8] == UInt8(ascii: "C")
+            {
+                return 4
             }
             return 1
         case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5

@@ -253,9 +253,12 @@ public final class ZoneDatabase: @unchecked Sendable {
     let slotMask: Int
     /// `slotRaw[i]` is the plain view of the zone in slot `i` (immutable).
     let slotRaw: [UnsafePointer<RawZone>?]
-    /// A second open-addressing index over the same names, by `wordHash` (slot numbers; -1 = empty).
-    let fastSlots: UnsafeMutablePointer<Int32>
+    /// A second open-addressing index over the same names, keyed by their first and last eight bytes and length
+    /// (`nameKey`): for names up to 16 bytes the key is the whole name, so one entry compare is the string
+    /// compare. Empty entries have slot -1.
+    let fastEntries: UnsafeMutablePointer<FastEntry>
     let fastMask: Int
+    let fastShift: UInt64
     /// `slotRaw` and `slotBytes` as plain pointers (read on every decision).
     let slotRawPointers: UnsafeMutablePointer<UnsafePointer<RawZone>?>
     let slotBytePointers: UnsafeMutablePointer<(Int, Int)>
@@ -296,7 +299,7 @@ public final class ZoneDatabase: @unchecked Sendable {
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, all)
         slotRaw = Self.rawSlots(slotZones, all)
         (slotBytes, slotByteStore) = Self.byteStore(slotNames)
-        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        (fastEntries, fastMask, fastShift) = Self.fastIndex(slotNames, slotZones)
         slotRawPointers = Self.copy(slotRaw)
         slotBytePointers = Self.copy(slotBytes)
         var cz: [String: [String]] = [:]
@@ -321,7 +324,7 @@ public final class ZoneDatabase: @unchecked Sendable {
         (slotNames, slotZones, slotMask) = Self.buildIndex(byName, tables)
         slotRaw = Self.rawSlots(slotZones, tables)
         (slotBytes, slotByteStore) = Self.byteStore(slotNames)
-        (fastSlots, fastMask) = Self.fastIndex(slotNames, slotZones)
+        (fastEntries, fastMask, fastShift) = Self.fastIndex(slotNames, slotZones)
         slotRawPointers = Self.copy(slotRaw)
         slotBytePointers = Self.copy(slotBytes)
     }
@@ -374,39 +377,51 @@ public final class ZoneDatabase: @unchecked Sendable {
         return true
     }
 
-    /// A hash over 8-byte words (for the ASCII fast path of `rawZone(named:)`).
-    @inline(__always)
-    static func wordHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        var h = UInt64(n) &* 0x9E37_79B9_7F4A_7C15
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n {
-            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            h ^= h >> 32
-            i += 8
-        }
-        var tail: UInt64 = 0
-        while i < n {
-            tail = tail << 8 | UInt64(p[i])
-            i += 1
-        }
-        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-        return h ^ (h >> 29)
+    /// One entry of the fast name index.
+    struct FastEntry {
+        var head: UInt64
+        var tail: UInt64
+        var count: Int
+        var slot: Int
     }
 
-    static func fastIndex(_ names: [String], _ ids: [Int32]) -> (UnsafeMutablePointer<Int32>, Int) {
+    /// The key of a name of `n` UTF-8 bytes at `p`: its first and last eight bytes (they overlap below 16 bytes),
+    /// or its bytes in one word below eight.
+    @inline(__always)
+    static func nameKey(_ p: UnsafePointer<UInt8>, _ n: Int) -> (head: UInt64, tail: UInt64) {
+        let raw = UnsafeRawPointer(p)
+        if n >= 8 {
+            return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+        }
+        var w: UInt64 = 0
+        for i in 0..<n { w |= UInt64(p[i]) << UInt64(8 * i) }
+        return (w, 0)
+    }
+
+    /// The hash of a key (its top bits pick the entry).
+    @inline(__always)
+    static func keyHash(_ head: UInt64, _ tail: UInt64, _ n: Int) -> UInt64 {
+        ((head ^ UInt64(truncatingIfNeeded: n)) &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xFF51_AFD7_ED55_8CCD)
+    }
+
+    static func fastIndex(_ names: [String], _ ids: [Int32]) -> (UnsafeMutablePointer<FastEntry>, Int, UInt64) {
         var size = 16
-        while size < names.count * 2 { size <<= 1 }
-        var slots = [Int32](repeating: -1, count: size)
+        var bits: UInt64 = 4
+        while size < names.count * 2 {
+            size <<= 1
+            bits += 1
+        }
+        let shift = 64 - bits
+        var entries = [FastEntry](repeating: FastEntry(head: 0, tail: 0, count: 0, slot: -1), count: size)
         for (slot, name) in names.enumerated() where ids[slot] >= 0 {
             var bytes = Array(name.utf8)
-            let h = bytes.withUnsafeMutableBufferPointer { wordHash($0.baseAddress!, $0.count) }
-            var i = Int(truncatingIfNeeded: h) & (size - 1)
-            while slots[i] >= 0 { i = (i + 1) & (size - 1) }
-            slots[i] = Int32(slot)
+            let key = bytes.withUnsafeMutableBufferPointer { nameKey($0.baseAddress!, $0.count) }
+            var i = Int(truncatingIfNeeded: keyHash(key.head, key.tail, bytes.count) >> shift)
+            while entries[i].slot >= 0 { i = (i + 1) & (size - 1) }
+            entries[i] = FastEntry(head: key.head, tail: key.tail, count: bytes.count, slot: slot)
             bytes.removeAll()
         }
-        return (copy(slots), size - 1)
+        return (copy(entries), size - 1, shift)
     }
 
     static func byteStore(_ names: [String]) -> ([(Int, Int)], UnsafeMutableBufferPointer<UInt8>) {
@@ -423,7 +438,7 @@ public final class ZoneDatabase: @unchecked Sendable {
 
     deinit {
         slotByteStore.deallocate()
-        fastSlots.deallocate()
+        fastEntries.deallocate()
         slotRawPointers.deallocate()
         slotBytePointers.deallocate()
     }
@@ -442,20 +457,28 @@ public final class ZoneDatabase: @unchecked Sendable {
     func rawZone(named name: String) -> UnsafePointer<RawZone>? {
         // A contiguous ASCII name (every IANA name) is compared byte by byte: for ASCII strings that is
         // string equality. Anything else takes the general path.
+        // Equal bytes are equal strings, so a hit is final whatever the name; a miss is final for an ASCII name
+        // (checked only then).
         let fast = name.utf8.withContiguousStorageIfAvailable { buf -> (found: Bool, zone: UnsafePointer<RawZone>?) in
-            var ascii: UInt8 = 0
-            for b in buf { ascii |= b }
-            guard ascii < 0x80, let p = buf.baseAddress else { return (false, nil) }
-            var i = Int(truncatingIfNeeded: Self.wordHash(p, buf.count)) & fastMask
+            guard let p = buf.baseAddress else { return (false, nil) }
+            let n = buf.count
+            let key = Self.nameKey(p, n)
+            var i = Int(truncatingIfNeeded: Self.keyHash(key.head, key.tail, n) >> fastShift)
             while true {
-                let slot = Int(fastSlots[i])
-                if slot < 0 { return (true, nil) }
-                let (offset, count) = slotBytePointers[slot]
-                if count == buf.count && Self.sameBytes(slotByteStore.baseAddress! + offset, p, count) {
-                    return (true, slotRawPointers[slot])
+                let entry = fastEntries[i]
+                if entry.slot < 0 { break }
+                // Equal keys and lengths: equal names up to 16 bytes; longer ones compare their middle bytes.
+                if entry.head == key.head && entry.tail == key.tail && entry.count == n
+                    && (n <= 16 || Self.sameBytes(slotByteStore.baseAddress! + slotBytePointers[entry.slot].0 + 8,
+                                                  p + 8, n - 16))
+                {
+                    return (true, slotRawPointers[entry.slot])
                 }
                 i = (i + 1) & fastMask
             }
+            var ascii: UInt8 = 0
+            for b in buf { ascii |= b }
+            return (ascii < 0x80, nil)
         }
         if let fast, fast.found { return fast.zone }
         var i = Int(truncatingIfNeeded: Self.nameHash(name)) & slotMask

@@ -93,8 +93,38 @@ import Testing
         for (name, table) in db.zonesByName {
             #expect(db.rawZone(named: name) == table.raw, "\(name)")
         }
-        for miss in ["", "Bad/Zone", "america/new_york", "America/New_York ", "Europe/L\u{00F6}ndon", "UTC\u{0301}"] {
+        // Same first and last eight bytes and length, another middle (the key alone does not decide); short names.
+        for miss in ["", "Bad/Zone", "america/new_york", "America/New_York ", "Europe/L\u{00F6}ndon", "UTC\u{0301}",
+                     "America/Argentinx/Buenos_Aires", "America/Indiana/Indianapolix", "UTX", "GMT0x"]
+        {
             #expect(db.rawZone(named: miss) == db.zone(named: miss)?.raw, "\(miss)")
+        }
+        #expect(db.rawZone(named: "America/Argentina/Buenos_Aires") != nil)
+    }
+
+    /// `Decision.initialize` (field by field, the hot path) builds the same value as `Decision.init`, and covers
+    /// every stored property (a new one would be left uninitialized).
+    @Test func decisionInitializedInPlaceEqualsInit() {
+        let values = [
+            Decision(debtor: "D-1", debt: "A-1", phone: "+13125550100", earliest: 1_700_000_000, best: 1_700_003_600,
+                     windowEnds: 1_700_010_000, score: 12.5, blockedReason: nil,
+                     reasons: ["permitted now", "best hour-of-week bucket Tue 17"],
+                     zone: "America/Argentina/Buenos_Aires", consentedCallback: true),
+            Decision(debtor: "a debtor id longer than fifteen bytes", debt: "A-2", phone: nil, earliest: nil, best: nil,
+                     windowEnds: nil, score: 0, blockedReason: "status cease", reasons: [], zone: nil),
+        ]
+        #expect(Mirror(reflecting: values[0]).children.count == 11)
+        let layout = Decision.Layout()
+        for d in values {
+            let made = withUnsafeTemporaryAllocation(of: Decision.self, capacity: 1) { p in
+                Decision.initialize(
+                    p.baseAddress!, layout: layout, debtor: d.debtor, debt: d.debt, phone: d.phone,
+                    earliest: d.earliest, best: d.best, windowEnds: d.windowEnds, score: d.score,
+                    blockedReason: d.blockedReason, reasons: d.reasons, zone: d.zone,
+                    consentedCallback: d.consentedCallback)
+                return p.baseAddress!.move()
+            }
+            #expect(made == d)
         }
     }
 }

@@ -310,6 +310,9 @@ final class PolicyData: @unchecked Sendable {
     let jurisdictionZones: [String: ZoneList]
     let prefixZones: [String: ZoneList]
     let maxPrefix: Int
+    /// `prefixZones` keyed by the prefix's digits as a number and its length (`value * 32 + length`), when
+    /// every prefix is at most 17 decimal digits (else nil and the string table is used).
+    let prefixZonesByDigits: [UInt64: ZoneList]?
     /// The longest jurisdiction and prefix zone lists (bounds for per-call zone buffers).
     let maxJurisdictionZones: Int
     let maxPrefixZones: Int
@@ -386,6 +389,13 @@ final class PolicyData: @unchecked Sendable {
         prefixZones = pz
         maxPrefixZones = maxP
         maxPrefix = phoneZones.maxLength
+        if maxPrefix <= 17, pz.keys.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
+            var byDigits: [UInt64: ZoneList] = [:]
+            for (p, list) in pz { byDigits[UInt64(p)! &* 32 &+ UInt64(p.utf8.count)] = list }
+            prefixZonesByDigits = byDigits
+        } else {
+            prefixZonesByDigits = nil
+        }
         var h: [String: HolidayCalendar] = ["ID": .bundled(country: "ID",
                                                              includeCollectiveLeave: configuration.blockCollectiveLeave)]
         for (k, v) in configuration.holidayOverrides { h[k] = v }
@@ -456,6 +466,28 @@ final class PolicyData: @unchecked Sendable {
     }
 
     func phoneZoneList(_ number: String) -> ZoneList {
+        if let byDigits = prefixZonesByDigits {
+            // The longest prefix of the leading digits (after an optional `+`) that has zones: no strings made.
+            var number = number
+            return number.withUTF8 { utf8 in
+                var i = utf8.first == UInt8(ascii: "+") ? 1 : 0
+                var value: UInt64 = 0
+                var length = 0
+                while i < utf8.count && length < maxPrefix {
+                    let b = utf8[i]
+                    guard b >= 0x30 && b <= 0x39 else { break }
+                    value = value &* 10 &+ UInt64(b &- 0x30)
+                    length += 1
+                    i += 1
+                }
+                while length >= 1 {
+                    if let z = byDigits[value &* 32 &+ UInt64(length)] { return z }
+                    value /= 10
+                    length -= 1
+                }
+                return .empty
+            }
+        }
         var digits = Substring(number)
         if digits.hasPrefix("+") { digits = digits.dropFirst() }
         var n = min(maxPrefix, digits.count)

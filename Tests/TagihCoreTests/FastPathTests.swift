@@ -127,4 +127,40 @@ import Testing
             #expect(made == d)
         }
     }
+
+    /// Phone-prefix zones looked up by digits (no strings) agree with the table of prefix strings, for numbers
+    /// of every NANP and Indonesian prefix in the table, random digits, short numbers and numbers with
+    /// punctuation or letters.
+    @Test func prefixZonesByDigitsAgreeWithTheStringTable() throws {
+        let data = ContactPolicy().data
+        #expect(data.prefixZonesByDigits != nil)
+        func reference(_ number: String) -> [ZoneRef] {
+            var digits = Substring(number)
+            if digits.hasPrefix("+") { digits = digits.dropFirst() }
+            var n = min(data.maxPrefix, digits.count)
+            while n >= 1 {
+                if let z = data.prefixZones[String(digits.prefix(n))] { return (0..<z.count).map { z[$0] } }
+                n -= 1
+            }
+            return []
+        }
+        var numbers = data.prefixZones.keys.flatMap { ["+" + $0 + "5550100", $0, "+" + $0] }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let length = Int.random(in: 0...14, using: &rng)
+            var text = Bool.random(using: &rng) ? "+" : ""
+            for _ in 0..<length { text += String("0123456789+- ()x".randomElement(using: &rng)!) }
+            numbers.append(text)
+            numbers.append("+1" + String(Int.random(in: 200...999, using: &rng)) + "5550100")
+            numbers.append("+62" + String(Int.random(in: 10...999, using: &rng)) + "123456")
+        }
+        var found = 0
+        for number in numbers {
+            let list = data.phoneZoneList(number)
+            let fast = (0..<list.count).map { list[$0] }
+            #expect(fast == reference(number), "\(number)")
+            if !fast.isEmpty { found += 1 }
+        }
+        #expect(found > 1000)
+    }
 }

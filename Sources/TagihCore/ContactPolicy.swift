@@ -1736,6 +1736,7 @@ struct Evaluator {
     /// The human-readable reasons of a decided debt: the binding rule, the best bucket, the cap usage.
     func reasons(for r: Result, debt di: Int32) -> [String] {
         var reasons: [String] = []
+        reasons.reserveCapacity(5)  // one allocation instead of growing 1 → 2 → 4 → 8
         reasons.append(r.consented ? "consented callback (exempt from the 7-in-7 count and the conversation block)"
                                    : describe(r.binding, r.earliest))
         reasons.append(Self.bucketReasons[r.bestBucket])

@@ -89,8 +89,8 @@ struct ComplianceChecker {
             if r.holidays && holidayDays.contains(day) { flag("national holiday", debtor: i, at: t) }
         }
         // Consumer quiet times, in every candidate zone (where the consumer is may be unknown).
-        let quiet = world.debtors[i].quiet
-        if !quiet.isEmpty {
+        if world.hasQuiet[i] {
+            let quiet = world.debtors[i].quiet
             for z in world.zoneSets[Int(world.phoneZones[p])] {
                 let local = world.clock.local(z, t)
                 let minute = LocalTime.minute(local)

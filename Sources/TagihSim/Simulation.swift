@@ -110,59 +110,59 @@ final class FloorRun {
     let name: String
     let index: Int
     let count: Int
-    var rng: SeededRandom
-    var checker: ComplianceChecker
-    var events = EventQueue()
+    @exclusivity(unchecked) var rng: SeededRandom
+    @exclusivity(unchecked) var checker: ComplianceChecker
+    @exclusivity(unchecked) var events = EventQueue()
 
     let start: UnixSeconds
     let end: UnixSeconds
     static let step: Int64 = 5
     static let slot: Int64 = 900
-    var onDutyBySlot: [Int32]
+    @exclusivity(unchecked) var onDutyBySlot: [Int32]
 
     // Floor.
-    var busy = 0
-    var inFlight = 0
-    var pacing = 0.5
-    var dialsToday = 0
-    var humansToday = 0
+    @exclusivity(unchecked) var busy = 0
+    @exclusivity(unchecked) var inFlight = 0
+    @exclusivity(unchecked) var pacing = 0.5
+    @exclusivity(unchecked) var dialsToday = 0
+    @exclusivity(unchecked) var humansToday = 0
 
     // Lines (slots reused through a free list).
-    var lineDebtor: [Int32] = []
-    var lineDebt: [Int32] = []
-    var linePhone: [Int32] = []
-    var lineOutcome: [Outcome] = []
-    var lineReserved: [Bool] = []
-    var lineDialAt: [Int64] = []
-    var lineRing: [Int32] = []
-    var lineAttempt: [Int] = []
-    var lineLease: [String?] = []
-    var freeLines: [Int32] = []
+    @exclusivity(unchecked) var lineDebtor: [Int32] = []
+    @exclusivity(unchecked) var lineDebt: [Int32] = []
+    @exclusivity(unchecked) var linePhone: [Int32] = []
+    @exclusivity(unchecked) var lineOutcome: [Outcome] = []
+    @exclusivity(unchecked) var lineReserved: [Bool] = []
+    @exclusivity(unchecked) var lineDialAt: [Int64] = []
+    @exclusivity(unchecked) var lineRing: [Int32] = []
+    @exclusivity(unchecked) var lineAttempt: [Int] = []
+    @exclusivity(unchecked) var lineLease: [String?] = []
+    @exclusivity(unchecked) var freeLines: [Int32] = []
 
     // World truth that changes.
-    var balance: [Int64]
-    var promiseAmount: [Int64]
-    var promiseKeep: [Bool]
-    var broken: [UInt8]
-    var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
-    var callbackAt: [Int64]
-    var attempted: [Bool]
-    var reached: [Bool]
-    var talks: [UInt16]
-    var dueBuckets: [[Int32]]
-    var attemptedCount = 0
-    var reachedCount = 0
+    @exclusivity(unchecked) var balance: [Int64]
+    @exclusivity(unchecked) var promiseAmount: [Int64]
+    @exclusivity(unchecked) var promiseKeep: [Bool]
+    @exclusivity(unchecked) var broken: [UInt8]
+    @exclusivity(unchecked) var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
+    @exclusivity(unchecked) var callbackAt: [Int64]
+    @exclusivity(unchecked) var attempted: [Bool]
+    @exclusivity(unchecked) var reached: [Bool]
+    @exclusivity(unchecked) var talks: [UInt16]
+    @exclusivity(unchecked) var dueBuckets: [[Int32]]
+    @exclusivity(unchecked) var attemptedCount = 0
+    @exclusivity(unchecked) var reachedCount = 0
 
     // Counters.
-    var totals = Counters()
-    var dayStartTotals = Counters()
-    var perDay: [DayReport] = []
-    var attemptCounter = 0
-    var pendingLog: [(OutcomeEvent, Int)] = []
-    var leadBuffer: [Lead] = []
-    var exhaustionDay: Int?
-    var recordAttempts = false
-    var attemptIDs = true
+    @exclusivity(unchecked) var totals = Counters()
+    @exclusivity(unchecked) var dayStartTotals = Counters()
+    @exclusivity(unchecked) var perDay: [DayReport] = []
+    @exclusivity(unchecked) var attemptCounter = 0
+    @exclusivity(unchecked) var pendingLog: [(OutcomeEvent, Int)] = []
+    @exclusivity(unchecked) var leadBuffer: [Lead] = []
+    @exclusivity(unchecked) var exhaustionDay: Int?
+    @exclusivity(unchecked) var recordAttempts = false
+    @exclusivity(unchecked) var attemptIDs = true
 
     struct Counters {
         var dials = 0
@@ -495,11 +495,9 @@ final class FloorRun {
         default: break
         }
         checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
-        let d = world.debtors[i]
         let event = OutcomeEvent(
-            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: d.id,
-            debt: d.debts[debt - Int(world.debtStart[i])].id,
-            phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
+            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
+            debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
             promise: promise, callbackAt: callback)
         if recordAttempts { pendingLog.append((event, attemptNumber)) }
         await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
@@ -564,10 +562,9 @@ final class FloorRun {
         totals.collected += Double(amount) / 10_000 * world.debtUSDRate[debt]
         if balance[debt] == 0 { checker.recordSettled(debt: debt) }
         let i = Int(world.debtDebtor[debt])
-        let d = world.debtors[i]
         let payment = PaymentEvent(
-            payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: d.id,
-            debt: d.debts[debt - Int(world.debtStart[i])].id, amount: Money(tenThousandths: amount), at: now)
+            payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: world.debtorID[i],
+            debt: world.debtID[debt], amount: Money(tenThousandths: amount), at: now)
         await strategy.record(payment, debtor: i, now: now)
     }
 
@@ -614,8 +611,8 @@ final class FloorRun {
                 strategy: name, day: d + 1, days: configuration.days, strategyIndex: index, strategyCount: count,
                 dials: totals.dials, rightPartyContacts: totals.rpc, fraction: fraction))
     }
-    var blockedSoFar = 0
-    var violationsSoFar = 0
+    @exclusivity(unchecked) var blockedSoFar = 0
+    @exclusivity(unchecked) var violationsSoFar = 0
 
     func report() -> StrategyReport {
         let t = totals

@@ -150,8 +150,13 @@ final class PolicyBook {
             debt: world.debtStart[i] + Int32(debtOffset), phone: world.phoneStart[i] + Int32(phoneOffset))
     }
 
+    /// Per block of 64 debtors: whether a debtor of the block got a permitted time after having none (the
+    /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
+    @exclusivity(unchecked) var unblocked: [Bool] = []
+
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
+        if earliest[i] == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
         earliest[i] = c.earliest
         windowEnds[i] = c.windowEnds
         best[i] = c.best

@@ -139,8 +139,10 @@ final class BaselineStrategy: HopperStrategy {
     @exclusivity(unchecked) private var cursor = 0
     private let retryDelay: Int64
 
-    /// A lower bound of `nextRetry` over each block of 64 list positions: the walk skips a whole block whose
-    /// debtors all wait for their retry (same order and stopping point as checking them one by one).
+    /// Per block of 64 list positions, a lower bound of the time its first debtor becomes a candidate of the walk
+    /// (`nextRetry`, or never while the cached decision has no permitted time): the walk skips a whole block whose
+    /// debtors all wait (same order and stopping point as checking them one by one). A block is re-examined when
+    /// one of its debtors gets a permitted time again (`PolicyBook.unblocked`).
     @exclusivity(unchecked) private var blockMin: [Int64]
     private static let blockShift = 6
     private static let blockSize = 1 << blockShift
@@ -151,6 +153,7 @@ final class BaselineStrategy: HopperStrategy {
         blockMin = [Int64](repeating: start, count: (n + Self.blockSize - 1) >> Self.blockShift)
         self.retryDelay = retryDelay
         super.init(book: book)
+        book.unblocked = [Bool](repeating: true, count: blockMin.count)
     }
 
     @inline(__always)
@@ -164,9 +167,10 @@ final class BaselineStrategy: HopperStrategy {
     @inline(__always)
     private func blockWaits(_ i: Int, now: UnixSeconds) -> Bool {
         let b = i >> Self.blockShift
-        if blockMin[b] > now { return true }
+        if blockMin[b] > now && !book.unblocked[b] { return true }
+        book.unblocked[b] = false
         var m = Int64.max
-        for k in i..<i + Self.blockSize { m = min(m, nextRetry[k]) }
+        for k in i..<i + Self.blockSize where book.earliest[k] != PolicyBook.never { m = min(m, nextRetry[k]) }
         blockMin[b] = m
         return m > now
     }

@@ -128,10 +128,10 @@ final class PolicyBook {
     static func decide(_ i: Int, now: UnixSeconds, world: World, policy: ContactPolicy, history: DebtorHistory)
         -> Cached
     {
-        let debtor = world.debtors[i]
         var chosen: Decision?
-        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
-        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array. The debtor is
+        // passed straight from the array (borrowed, not copied).
+        policy.forEachDecision(for: world.debtors[i], history: history, now: now) { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
@@ -142,8 +142,8 @@ final class PolicyBook {
             if nowE < nowC || (nowE == nowC && d.score > c.score) { chosen = d }
         }
         guard let c = chosen, let e = c.earliest, let number = c.phone,
-            let debtOffset = debtor.debts.firstIndex(where: { $0.id == c.debt }),
-            let phoneOffset = debtor.phones.firstIndex(where: { $0.number == number })
+            let debtOffset = world.debtors[i].debts.firstIndex(where: { $0.id == c.debt }),
+            let phoneOffset = world.debtors[i].phones.firstIndex(where: { $0.number == number })
         else { return Cached() }
         return Cached(
             earliest: e, windowEnds: c.windowEnds ?? (e + 3600), best: c.best ?? e, score: Float(c.score),

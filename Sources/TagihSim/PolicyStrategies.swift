@@ -147,7 +147,10 @@ final class BaselineStrategy: HopperStrategy {
     private static let blockShift = 6
     private static let blockSize = 1 << blockShift
 
-    init(book: PolicyBook, start: UnixSeconds, retryDelay: Int64) {
+    private let skipWaitingBlocks: Bool
+
+    init(book: PolicyBook, start: UnixSeconds, retryDelay: Int64, skipWaitingBlocks: Bool = true) {
+        self.skipWaitingBlocks = skipWaitingBlocks
         let n = book.world.debtors.count
         nextRetry = [Int64](repeating: start, count: n)
         blockMin = [Int64](repeating: start, count: (n + Self.blockSize - 1) >> Self.blockShift)
@@ -192,7 +195,8 @@ final class BaselineStrategy: HopperStrategy {
             let want = size - hopper.count
             while batch.count < want && scanned < n {
                 let i = cursor
-                if i & (Self.blockSize - 1) == 0 && i + Self.blockSize <= n && scanned + Self.blockSize <= n
+                if skipWaitingBlocks && i & (Self.blockSize - 1) == 0 && i + Self.blockSize <= n
+                    && scanned + Self.blockSize <= n
                     && blockWaits(i, now: now)
                 {
                     cursor = i + Self.blockSize == n ? 0 : i + Self.blockSize

@@ -45,6 +45,9 @@ public final class Simulation {
     /// Whether the ContactPolicy-backed strategies batch their re-decisions (default); tests turn it off to check
     /// that batching changes no result.
     var deferDecisions = true
+    /// Whether the baseline's list walk skips blocks of debtors that cannot be candidates (default); tests turn it
+    /// off to check that skipping changes no result.
+    var skipWaitingBlocks = true
 
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
@@ -90,7 +93,7 @@ public final class Simulation {
             strategy = BaselineStrategy(
                 book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
                 start: configuration.start,
-                retryDelay: configuration.baselineRetrySeconds)
+                retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
@@ -111,7 +114,7 @@ final class FloorRun {
     let index: Int
     let count: Int
     @exclusivity(unchecked) var rng: SeededRandom
-    @exclusivity(unchecked) var checker: ComplianceChecker
+    let compliance: CheckerPipeline
     @exclusivity(unchecked) var events = EventQueue()
 
     let start: UnixSeconds
@@ -189,7 +192,7 @@ final class FloorRun {
         self.index = index
         self.count = count
         rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
-        checker = ComplianceChecker(world: world)
+        compliance = CheckerPipeline(world: world)
         start = configuration.start
         end = configuration.start + Int64(configuration.days) * 86_400
         let debts = world.debtCount
@@ -314,7 +317,7 @@ final class FloorRun {
         let i = Int(lead.debtor)
         let debt = Int(lead.debt)
         let p = Int(lead.phone)
-        checker.check(debtor: i, debt: debt, phone: p, at: now)
+        compliance.check(debtor: i, debt: debt, phone: p, at: now)
         totals.dials += 1
         dialsToday += 1
         attemptCounter += 1
@@ -494,7 +497,7 @@ final class FloorRun {
             callback = cb
         default: break
         }
-        checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
+        compliance.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
         let event = OutcomeEvent(
             attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
             debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
@@ -560,7 +563,7 @@ final class FloorRun {
         balance[debt] -= amount
         totals.kept += 1
         totals.collected += Double(amount) / 10_000 * world.debtUSDRate[debt]
-        if balance[debt] == 0 { checker.recordSettled(debt: debt) }
+        if balance[debt] == 0 { compliance.recordSettled(debt: debt) }
         let i = Int(world.debtDebtor[debt])
         let payment = PaymentEvent(
             payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: world.debtorID[i],
@@ -585,6 +588,7 @@ final class FloorRun {
 
     func closeDay(_ d: Int, progress: (SimulationProgress) -> Void) {
         guard d >= 0, perDay.count == d else { return }
+        let violations = compliance.result { $0.violations }
         let a = totals
         let b = dayStartTotals
         let n = Double(max(world.debtors.count, 1))
@@ -600,10 +604,10 @@ final class FloorRun {
                 agentHours: agentHours, busyAgentHours: Double(a.busySeconds - b.busySeconds) / 3600,
                 starvedAgentHours: starvedHours,
                 blockedCalls: strategy.blockedCalls - (perDay.last.map { _ in blockedSoFar } ?? 0),
-                violations: checker.violations - violationsSoFar,
+                violations: violations - violationsSoFar,
                 attemptedShare: Double(attemptedCount) / n, reachedShare: Double(reachedCount) / n))
         blockedSoFar = strategy.blockedCalls
-        violationsSoFar = checker.violations
+        violationsSoFar = violations
         dayStartTotals = totals
         let fraction = (Double(index) + Double(d + 1) / Double(configuration.days)) / Double(count)
         progress(
@@ -615,6 +619,9 @@ final class FloorRun {
     @exclusivity(unchecked) var violationsSoFar = 0
 
     func report() -> StrategyReport {
+        let (countedCalls, callsAtCap, violations, examples, byRule) = compliance.result {
+            ($0.countedCalls, $0.callsAtCap, $0.violations, $0.examples, $0.byRule)
+        }
         let t = totals
         let n = Double(max(world.debtors.count, 1))
         let agentHours = Double(t.agentSeconds) / 3600
@@ -629,11 +636,11 @@ final class FloorRun {
             starvedAgentHours: Double(t.starvedSeconds) / 3600,
             occupancy: t.agentSeconds > 0 ? Double(t.busySeconds) / Double(t.agentSeconds) : 0,
             abandonRate: t.live > 0 ? Double(t.abandoned) / Double(t.live) : 0, abandoned: t.abandoned,
-            liveAnswers: t.live, countedCalls: checker.countedCalls,
-            countedCallsPerDebtPerWeek: Double(checker.countedCalls) / Double(max(world.debtCount, 1)) / weeks,
-            callsAtCapShare: checker.countedCalls > 0 ? Double(checker.callsAtCap) / Double(checker.countedCalls) : 0,
-            blockedCalls: strategy.blockedCalls, violations: checker.violations,
-            violationExamples: checker.examples, violationsByRule: checker.byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
+            liveAnswers: t.live, countedCalls: countedCalls,
+            countedCallsPerDebtPerWeek: Double(countedCalls) / Double(max(world.debtCount, 1)) / weeks,
+            callsAtCapShare: countedCalls > 0 ? Double(callsAtCap) / Double(countedCalls) : 0,
+            blockedCalls: strategy.blockedCalls, violations: violations,
+            violationExamples: examples, violationsByRule: byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
             perDay: perDay)
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import TagihCore
 
 /// An independent checker of windows and caps: it watches every placed attempt and counts the
@@ -89,8 +90,8 @@ struct ComplianceChecker {
             if r.holidays && holidayDays.contains(day) { flag("national holiday", debtor: i, at: t) }
         }
         // Consumer quiet times, in every candidate zone (where the consumer is may be unknown).
-        let quiet = world.debtors[i].quiet
-        if !quiet.isEmpty {
+        if world.hasQuiet[i] {
+            let quiet = world.debtors[i].quiet
             for z in world.zoneSets[Int(world.phoneZones[p])] {
                 let local = world.clock.local(z, t)
                 let minute = LocalTime.minute(local)
@@ -189,4 +190,82 @@ struct ComplianceChecker {
 
     /// A debt settled by a payment outside a call.
     mutating func recordSettled(debt: Int) { debtClosed[debt] = true }
+}
+
+/// Runs the `ComplianceChecker` on a serial background queue: the event loop queues every check and record, in
+/// order, and goes on; `result()` waits until all queued ones are applied. The checker sees the same sequence as
+/// when called directly, so its counts are the same.
+final class CheckerPipeline {
+    private enum Operation {
+        case check(debtor: Int32, debt: Int32, phone: Int32, at: Int64)
+        case record(debtor: Int32, debt: Int32, phone: Int32, at: Int64, outcome: Outcome, callback: Int64?)
+        case settled(debt: Int32)
+    }
+
+    /// The checker, touched only by the queue between `result()` calls.
+    private final class Box: @unchecked Sendable {
+        var checker: ComplianceChecker
+        init(_ checker: ComplianceChecker) { self.checker = checker }
+    }
+
+    private let box: Box
+    @exclusivity(unchecked) private var operations: [Operation] = []
+    private let queue = DispatchQueue(label: "tagih.sim.checker")
+    private let group = DispatchGroup()
+    private static let batch = 4096
+
+    init(world: World) {
+        box = Box(ComplianceChecker(world: world))
+        operations.reserveCapacity(Self.batch)
+    }
+
+    /// Queues the check of an attempt about to be placed.
+    @inline(__always)
+    func check(debtor: Int, debt: Int, phone: Int, at t: UnixSeconds) {
+        operations.append(.check(debtor: Int32(debtor), debt: Int32(debt), phone: Int32(phone), at: t))
+        if operations.count >= Self.batch { submit() }
+    }
+
+    /// Queues the outcome of a placed attempt.
+    @inline(__always)
+    func record(debtor: Int, debt: Int, phone: Int, at t: UnixSeconds, outcome: Outcome, callback: UnixSeconds?) {
+        operations.append(
+            .record(debtor: Int32(debtor), debt: Int32(debt), phone: Int32(phone), at: t, outcome: outcome,
+                    callback: callback))
+        if operations.count >= Self.batch { submit() }
+    }
+
+    /// Queues that a debt was paid off.
+    func recordSettled(debt: Int) {
+        operations.append(.settled(debt: Int32(debt)))
+        if operations.count >= Self.batch { submit() }
+    }
+
+    private func submit() {
+        guard !operations.isEmpty else { return }
+        let work = Unchecked(operations)
+        operations = []
+        operations.reserveCapacity(Self.batch)
+        let box = self.box
+        queue.async(group: group) {
+            for operation in work.value {
+                switch operation {
+                case .check(let i, let debt, let p, let t):
+                    box.checker.check(debtor: Int(i), debt: Int(debt), phone: Int(p), at: t)
+                case .record(let i, let debt, let p, let t, let outcome, let callback):
+                    box.checker.record(
+                        debtor: Int(i), debt: Int(debt), phone: Int(p), at: t, outcome: outcome, callback: callback)
+                case .settled(let debt):
+                    box.checker.recordSettled(debt: Int(debt))
+                }
+            }
+        }
+    }
+
+    /// Reads the checker after every queued operation (waits for the queue).
+    func result<T>(_ body: (borrowing ComplianceChecker) -> T) -> T {
+        submit()
+        group.wait()
+        return body(box.checker)
+    }
 }

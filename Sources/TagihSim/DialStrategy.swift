@@ -33,26 +33,41 @@ protocol DialStrategy: AnyObject {
 ///
 /// Re-decisions after an outcome are deferred: the outcome is recorded at once, the debtor is marked
 /// pending with the instant it would have been re-decided at, and pending debtors are decided in
-/// batches (`flush()`, on both cores) before anything reads their cache. Each decision uses the same
-/// history and instant as an immediate one would, so the cache (and the run) is the same as deciding
-/// at once, only cheaper.
+/// batches before anything reads their cache. `flush()` decides every pending debtor on all cores and
+/// waits; `flushInBackground()` hands the batch to a worker thread and returns at once, so the event loop
+/// goes on while the batch is decided (a read of a debtor of that batch waits for it). Each decision uses
+/// the same history and instant as an immediate one would, so the cache (and the run) is the same as
+/// deciding at once, only cheaper.
 final class PolicyBook {
     let world: World
     let policy: ContactPolicy
-    var histories: [DebtorHistory]
-    var earliest: [Int64]
-    var windowEnds: [Int64]
-    var best: [Int64]
-    var score: [Float]
-    var debt: [Int32]
-    var phone: [Int32]
-    var leased: [Bool]
-    var decisions = 0
-    var scored = 0
+    /// Histories by debtor index, in manually managed storage: the background worker reads the histories
+    /// of its batch while the event loop appends to others (a Swift array would be copied on write).
+    private let historyStorage: UnsafeMutablePointer<DebtorHistory>
+    private let count: Int
+    @exclusivity(unchecked) var earliest: [Int64]
+    @exclusivity(unchecked) var windowEnds: [Int64]
+    @exclusivity(unchecked) var best: [Int64]
+    @exclusivity(unchecked) var score: [Float]
+    @exclusivity(unchecked) var debt: [Int32]
+    @exclusivity(unchecked) var phone: [Int32]
+    @exclusivity(unchecked) var leased: [Bool]
+    @exclusivity(unchecked) var decisions = 0
+    @exclusivity(unchecked) var scored = 0
     /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
-    private var pendingAt: [Int64]
-    private var pendingList: [Int32] = []
-    private var results: [Cached] = []
+    @exclusivity(unchecked) private var pendingAt: [Int64]
+    /// Whether a pending debtor is in the batch being decided in the background.
+    @exclusivity(unchecked) private var inBackground: [Bool]
+    @exclusivity(unchecked) private var pendingList: [Int32] = []
+    @exclusivity(unchecked) private var results: [Cached] = []
+
+    // The background batch (buffers the worker owns until `join()`).
+    private var backgroundWork: UnsafeMutableBufferPointer<(Int32, Int64)>
+    private var backgroundResults: UnsafeMutableBufferPointer<Cached>
+    @exclusivity(unchecked) private var backgroundCount = 0
+    @exclusivity(unchecked) private var backgroundRunning = false
+    private let backgroundDone = DispatchSemaphore(value: 0)
+    private static let backgroundQueue = DispatchQueue(label: "tagih.sim.decide", qos: .userInitiated)
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -70,13 +85,20 @@ final class PolicyBook {
 
     /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
     let deferred: Bool
+    /// Whether minute batches are decided on a background thread while the event loop goes on.
+    let background: Bool
 
-    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true) {
+    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true, background: Bool = true) {
         self.world = world
         self.policy = policy
         self.deferred = deferred
+        self.background = background && deferred
         let n = world.debtors.count
-        histories = [DebtorHistory](repeating: DebtorHistory(), count: n)
+        count = n
+        historyStorage = UnsafeMutablePointer<DebtorHistory>.allocate(capacity: max(n, 1))
+        historyStorage.initialize(repeating: DebtorHistory(), count: n)
+        backgroundWork = .allocate(capacity: 0)
+        backgroundResults = .allocate(capacity: 0)
         earliest = [Int64](repeating: Self.never, count: n)
         windowEnds = [Int64](repeating: 0, count: n)
         best = [Int64](repeating: Self.never, count: n)
@@ -85,18 +107,31 @@ final class PolicyBook {
         phone = [Int32](repeating: -1, count: n)
         leased = [Bool](repeating: false, count: n)
         pendingAt = [Int64](repeating: now, count: n)
+        inBackground = [Bool](repeating: false, count: n)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
     }
+
+    deinit {
+        join()
+        historyStorage.deinitialize(count: count)
+        historyStorage.deallocate()
+        backgroundWork.deallocate()
+        backgroundResults.deallocate()
+    }
+
+    /// The history of debtor `i`.
+    @inline(__always)
+    func history(_ i: Int) -> DebtorHistory { historyStorage[i] }
 
     /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
     static func decide(_ i: Int, now: UnixSeconds, world: World, policy: ContactPolicy, history: DebtorHistory)
         -> Cached
     {
-        let debtor = world.debtors[i]
         var chosen: Decision?
-        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
-        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array. The debtor is
+        // passed straight from the array (borrowed, not copied).
+        policy.forEachDecision(for: world.debtors[i], history: history, now: now) { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
@@ -107,16 +142,21 @@ final class PolicyBook {
             if nowE < nowC || (nowE == nowC && d.score > c.score) { chosen = d }
         }
         guard let c = chosen, let e = c.earliest, let number = c.phone,
-            let debtOffset = debtor.debts.firstIndex(where: { $0.id == c.debt }),
-            let phoneOffset = debtor.phones.firstIndex(where: { $0.number == number })
+            let debtOffset = world.debtors[i].debts.firstIndex(where: { $0.id == c.debt }),
+            let phoneOffset = world.debtors[i].phones.firstIndex(where: { $0.number == number })
         else { return Cached() }
         return Cached(
             earliest: e, windowEnds: c.windowEnds ?? (e + 3600), best: c.best ?? e, score: Float(c.score),
             debt: world.debtStart[i] + Int32(debtOffset), phone: world.phoneStart[i] + Int32(phoneOffset))
     }
 
+    /// Per block of 64 debtors: whether a debtor of the block got a permitted time after having none (the
+    /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
+    @exclusivity(unchecked) var unblocked: [Bool] = []
+
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
+        if earliest[i] == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
         earliest[i] = c.earliest
         windowEnds[i] = c.windowEnds
         best[i] = c.best
@@ -127,14 +167,16 @@ final class PolicyBook {
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
     func refresh(_ i: Int, now: UnixSeconds) {
+        if inBackground[i] { join() }
         decisions += 1
         pendingAt[i] = Int64.min
-        store(i, Self.decide(i, now: now, world: world, policy: policy, history: histories[i]))
+        store(i, Self.decide(i, now: now, world: world, policy: policy, history: historyStorage[i]))
     }
 
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
     @inline(__always)
     func markPending(_ i: Int, now: UnixSeconds) {
+        if inBackground[i] { join() }
         if pendingAt[i] == Int64.min { pendingList.append(Int32(i)) }
         pendingAt[i] = now
     }
@@ -142,29 +184,50 @@ final class PolicyBook {
     /// Decides one pending debtor now (at the instant it was marked with).
     @inline(__always)
     func settle(_ i: Int) {
+        if inBackground[i] { join() }
         let at = pendingAt[i]
         if at != Int64.min { refresh(i, now: at) }
     }
 
+    /// Moves the pending debtors into a work list (in marking order) and clears the list.
+    private func takePending(into work: inout [(Int32, Int64)]) {
+        for i in pendingList where pendingAt[Int(i)] != Int64.min { work.append((i, pendingAt[Int(i)])) }
+        pendingList.removeAll(keepingCapacity: true)
+    }
+
+    /// Waits for the background batch (if any) and stores its results in the order its debtors were marked.
+    func join() {
+        guard backgroundRunning else { return }
+        backgroundDone.wait()
+        backgroundRunning = false
+        for k in 0..<backgroundCount {
+            let i = Int(backgroundWork[k].0)
+            inBackground[i] = false
+            pendingAt[i] = Int64.min
+            store(i, backgroundResults[k])
+        }
+        backgroundCount = 0
+    }
+
     /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
     func flush() {
+        join()
         guard !pendingList.isEmpty else { return }
         var work: [(Int32, Int64)] = []
         work.reserveCapacity(pendingList.count)
-        for i in pendingList where pendingAt[Int(i)] != Int64.min { work.append((i, pendingAt[Int(i)])) }
-        pendingList.removeAll(keepingCapacity: true)
+        takePending(into: &work)
         let count = work.count
         guard count > 0 else { return }
         decisions += count
         if count < Self.parallelThreshold {
             for (i, at) in work {
                 pendingAt[Int(i)] = Int64.min
-                store(Int(i), Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)]))
+                store(Int(i), Self.decide(Int(i), now: at, world: world, policy: policy, history: historyStorage[Int(i)]))
             }
             return
         }
         if results.count < count { results = [Cached](repeating: Cached(), count: count) }
-        let shared = Unchecked((world, policy, histories, work))
+        let shared = Unchecked((world, policy, historyStorage, work))
         results.withUnsafeMutableBufferPointer { out in
             let target = Unchecked(out)
             Parallel.forEachChunk(count: count) { range in
@@ -180,6 +243,48 @@ final class PolicyBook {
             let i = Int(work[k].0)
             pendingAt[i] = Int64.min
             store(i, results[k])
+        }
+    }
+
+    /// Starts deciding the pending debtors on a background thread (after the previous batch is stored) and
+    /// returns; the results are stored, in marking order, by the next `join()`, which every read of a debtor
+    /// of the batch triggers first. Falls back to `flush()` when background batches are off.
+    func flushInBackground() {
+        guard background else {
+            flush()
+            return
+        }
+        join()
+        guard !pendingList.isEmpty else { return }
+        var n = 0
+        for i in pendingList where pendingAt[Int(i)] != Int64.min { n += 1 }
+        if n > backgroundWork.count {
+            backgroundWork.deallocate()
+            backgroundResults.deallocate()
+            let capacity = max(n, backgroundWork.count * 2, 1024)
+            backgroundWork = .allocate(capacity: capacity)
+            backgroundResults = .allocate(capacity: capacity)
+            backgroundResults.initialize(repeating: Cached())
+        }
+        var k = 0
+        for i in pendingList where pendingAt[Int(i)] != Int64.min {
+            backgroundWork[k] = (i, pendingAt[Int(i)])
+            inBackground[Int(i)] = true
+            k += 1
+        }
+        pendingList.removeAll(keepingCapacity: true)
+        guard n > 0 else { return }
+        decisions += n
+        backgroundCount = n
+        backgroundRunning = true
+        let shared = Unchecked((world, policy, historyStorage, backgroundWork, backgroundResults, n, backgroundDone))
+        Self.backgroundQueue.async {
+            let (world, policy, histories, work, results, n, done) = shared.value
+            for k in 0..<n {
+                let (i, at) = work[k]
+                results[k] = Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+            }
+            done.signal()
         }
     }
 
@@ -201,14 +306,15 @@ final class PolicyBook {
     }
 
     func record(_ event: OutcomeEvent, debtor i: Int, now: UnixSeconds) {
-        histories[i].record(event)
+        if inBackground[i] { join() }
+        historyStorage[i].record(event)
         leased[i] = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {
         settle(i)
-        histories[i].record(payment)
+        historyStorage[i].record(payment)
         if !leased[i] { refresh(i, now: now) }
     }
 }

@@ -4,14 +4,14 @@ import TagihCore
 /// Shared hopper logic: an hourly (re-)ranked list of leads, topped up when it runs dry.
 class HopperStrategy: DialStrategy {
     let book: PolicyBook
-    var hopper: [Int32] = []
-    var hopperPosition = 0
-    var lastRefill: UnixSeconds = .min
-    var dialsThisHour = 0
-    var dialsLastHour = 0
-    var blockedCalls = 0
+    @exclusivity(unchecked) var hopper: [Int32] = []
+    @exclusivity(unchecked) var hopperPosition = 0
+    @exclusivity(unchecked) var lastRefill: UnixSeconds = .min
+    @exclusivity(unchecked) var dialsThisHour = 0
+    @exclusivity(unchecked) var dialsLastHour = 0
+    @exclusivity(unchecked) var blockedCalls = 0
     var decisions: Int { book.decisions }
-    var selector: BinSelector
+    @exclusivity(unchecked) var selector: BinSelector
 
     init(book: PolicyBook) {
         self.book = book
@@ -24,12 +24,12 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
-    private var lastFlush: UnixSeconds = 0
+    @exclusivity(unchecked) private var lastFlush: UnixSeconds = 0
 
     /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
     func advance(now: UnixSeconds) async {
         if now - lastFlush >= 60 {
-            book.flush()
+            book.flushInBackground()
             lastFlush = now
         }
     }
@@ -77,14 +77,14 @@ class HopperStrategy: DialStrategy {
 final class TagihPolicyStrategy: HopperStrategy {
     /// γ^h for h hours until the best time (γ = 0.97 per hour), h in 0..<169.
     private let discount: [Double] = (0..<169).map { pow(0.97, Double($0)) }
-    private var pool: [Int32] = []
+    @exclusivity(unchecked) private var pool: [Int32] = []
     private let threshold: Double
 
     init(book: PolicyBook, threshold: Double) {
         self.threshold = threshold
         super.init(book: book)
     }
-    private var exact: [(value: Double, debtor: Int32)] = []
+    @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
 
     /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
     /// the hours until it), then ranks that pool by the policy's value of calling now
@@ -106,7 +106,7 @@ final class TagihPolicyStrategy: HopperStrategy {
             let i = Int(i32)
             let debtor = world.debtors[i]
             let debtID = debtor.debts[Int(book.debt[i] - world.debtStart[i])].id
-            let value = book.policy.score(for: debtor, history: book.histories[i], debt: debtID, at: now)
+            let value = book.policy.score(for: debtor, history: book.history(i), debt: debtID, at: now)
             book.scored += 1
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
@@ -135,19 +135,52 @@ final class EarliestStrategy: HopperStrategy {
 /// `baseline`: a VICIdial-style hopper. Fixed list order, fixed retry delays by outcome, and the
 /// same permission check as everyone else, so it stays legal; what the check refuses is counted.
 final class BaselineStrategy: HopperStrategy {
-    private var nextRetry: [Int64]
-    private var cursor = 0
+    @exclusivity(unchecked) private var nextRetry: [Int64]
+    @exclusivity(unchecked) private var cursor = 0
     private let retryDelay: Int64
 
-    init(book: PolicyBook, start: UnixSeconds, retryDelay: Int64) {
-        nextRetry = [Int64](repeating: start, count: book.world.debtors.count)
+    /// Per block of 64 list positions, a lower bound of the time its first debtor becomes a candidate of the walk
+    /// (`nextRetry`, or never while the cached decision has no permitted time): the walk skips a whole block whose
+    /// debtors all wait (same order and stopping point as checking them one by one). A block is re-examined when
+    /// one of its debtors gets a permitted time again (`PolicyBook.unblocked`).
+    @exclusivity(unchecked) private var blockMin: [Int64]
+    private static let blockShift = 6
+    private static let blockSize = 1 << blockShift
+
+    private let skipWaitingBlocks: Bool
+
+    init(book: PolicyBook, start: UnixSeconds, retryDelay: Int64, skipWaitingBlocks: Bool = true) {
+        self.skipWaitingBlocks = skipWaitingBlocks
+        let n = book.world.debtors.count
+        nextRetry = [Int64](repeating: start, count: n)
+        blockMin = [Int64](repeating: start, count: (n + Self.blockSize - 1) >> Self.blockShift)
         self.retryDelay = retryDelay
         super.init(book: book)
+        book.unblocked = [Bool](repeating: true, count: blockMin.count)
+    }
+
+    @inline(__always)
+    private func setRetry(_ i: Int, _ t: Int64) {
+        nextRetry[i] = t
+        let b = i >> Self.blockShift
+        if t < blockMin[b] { blockMin[b] = t }
+    }
+
+    /// Whether the whole block starting at list position `i` (a multiple of the block size) may be skipped at `now`.
+    @inline(__always)
+    private func blockWaits(_ i: Int, now: UnixSeconds) -> Bool {
+        let b = i >> Self.blockShift
+        if blockMin[b] > now && !book.unblocked[b] { return true }
+        book.unblocked[b] = false
+        var m = Int64.max
+        for k in i..<i + Self.blockSize where book.earliest[k] != PolicyBook.never { m = min(m, nextRetry[k]) }
+        blockMin[b] = m
+        return m > now
     }
 
     override func wants(_ i: Int, now: UnixSeconds) -> Bool { nextRetry[i] <= now }
 
-    private var batch: [Int32] = []
+    @exclusivity(unchecked) private var batch: [Int32] = []
 
     /// Walks the list from the cursor. Candidates are gathered in batches of at most the number still wanted
     /// (so the walk never goes past where a one-by-one walk would stop); the stale decisions of a batch are
@@ -162,6 +195,14 @@ final class BaselineStrategy: HopperStrategy {
             let want = size - hopper.count
             while batch.count < want && scanned < n {
                 let i = cursor
+                if skipWaitingBlocks && i & (Self.blockSize - 1) == 0 && i + Self.blockSize <= n
+                    && scanned + Self.blockSize <= n
+                    && blockWaits(i, now: now)
+                {
+                    cursor = i + Self.blockSize == n ? 0 : i + Self.blockSize
+                    scanned += Self.blockSize
+                    continue
+                }
                 cursor = cursor + 1 == n ? 0 : cursor + 1
                 scanned += 1
                 guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
@@ -177,7 +218,7 @@ final class BaselineStrategy: HopperStrategy {
                 } else {
                     // The list wanted this account now; the permission check said no.
                     blockedCalls += 1
-                    nextRetry[i] = now + retryDelay
+                    setRetry(i, now + retryDelay)
                 }
             }
         }
@@ -192,7 +233,7 @@ final class BaselineStrategy: HopperStrategy {
         case .promiseToPay: delay = 3 * 86_400
         case .dispute, .cease, .paid: delay = Int64.max / 2
         }
-        nextRetry[debtor] = now + delay
+        setRetry(debtor, now + delay)
         book.record(event, debtor: debtor, now: now)
     }
 }

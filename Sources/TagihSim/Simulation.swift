@@ -45,6 +45,9 @@ public final class Simulation {
     /// Whether the ContactPolicy-backed strategies batch their re-decisions (default); tests turn it off to check
     /// that batching changes no result.
     var deferDecisions = true
+    /// Whether the baseline's list walk skips blocks of debtors that cannot be candidates (default); tests turn it
+    /// off to check that skipping changes no result.
+    var skipWaitingBlocks = true
 
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
@@ -90,7 +93,7 @@ public final class Simulation {
             strategy = BaselineStrategy(
                 book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
                 start: configuration.start,
-                retryDelay: configuration.baselineRetrySeconds)
+                retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
@@ -110,59 +113,59 @@ final class FloorRun {
     let name: String
     let index: Int
     let count: Int
-    var rng: SeededRandom
-    var checker: ComplianceChecker
-    var events = EventQueue()
+    @exclusivity(unchecked) var rng: SeededRandom
+    let compliance: CheckerPipeline
+    @exclusivity(unchecked) var events = EventQueue()
 
     let start: UnixSeconds
     let end: UnixSeconds
     static let step: Int64 = 5
     static let slot: Int64 = 900
-    var onDutyBySlot: [Int32]
+    @exclusivity(unchecked) var onDutyBySlot: [Int32]
 
     // Floor.
-    var busy = 0
-    var inFlight = 0
-    var pacing = 0.5
-    var dialsToday = 0
-    var humansToday = 0
+    @exclusivity(unchecked) var busy = 0
+    @exclusivity(unchecked) var inFlight = 0
+    @exclusivity(unchecked) var pacing = 0.5
+    @exclusivity(unchecked) var dialsToday = 0
+    @exclusivity(unchecked) var humansToday = 0
 
     // Lines (slots reused through a free list).
-    var lineDebtor: [Int32] = []
-    var lineDebt: [Int32] = []
-    var linePhone: [Int32] = []
-    var lineOutcome: [Outcome] = []
-    var lineReserved: [Bool] = []
-    var lineDialAt: [Int64] = []
-    var lineRing: [Int32] = []
-    var lineAttempt: [Int] = []
-    var lineLease: [String?] = []
-    var freeLines: [Int32] = []
+    @exclusivity(unchecked) var lineDebtor: [Int32] = []
+    @exclusivity(unchecked) var lineDebt: [Int32] = []
+    @exclusivity(unchecked) var linePhone: [Int32] = []
+    @exclusivity(unchecked) var lineOutcome: [Outcome] = []
+    @exclusivity(unchecked) var lineReserved: [Bool] = []
+    @exclusivity(unchecked) var lineDialAt: [Int64] = []
+    @exclusivity(unchecked) var lineRing: [Int32] = []
+    @exclusivity(unchecked) var lineAttempt: [Int] = []
+    @exclusivity(unchecked) var lineLease: [String?] = []
+    @exclusivity(unchecked) var freeLines: [Int32] = []
 
     // World truth that changes.
-    var balance: [Int64]
-    var promiseAmount: [Int64]
-    var promiseKeep: [Bool]
-    var broken: [UInt8]
-    var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
-    var callbackAt: [Int64]
-    var attempted: [Bool]
-    var reached: [Bool]
-    var talks: [UInt16]
-    var dueBuckets: [[Int32]]
-    var attemptedCount = 0
-    var reachedCount = 0
+    @exclusivity(unchecked) var balance: [Int64]
+    @exclusivity(unchecked) var promiseAmount: [Int64]
+    @exclusivity(unchecked) var promiseKeep: [Bool]
+    @exclusivity(unchecked) var broken: [UInt8]
+    @exclusivity(unchecked) var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
+    @exclusivity(unchecked) var callbackAt: [Int64]
+    @exclusivity(unchecked) var attempted: [Bool]
+    @exclusivity(unchecked) var reached: [Bool]
+    @exclusivity(unchecked) var talks: [UInt16]
+    @exclusivity(unchecked) var dueBuckets: [[Int32]]
+    @exclusivity(unchecked) var attemptedCount = 0
+    @exclusivity(unchecked) var reachedCount = 0
 
     // Counters.
-    var totals = Counters()
-    var dayStartTotals = Counters()
-    var perDay: [DayReport] = []
-    var attemptCounter = 0
-    var pendingLog: [(OutcomeEvent, Int)] = []
-    var leadBuffer: [Lead] = []
-    var exhaustionDay: Int?
-    var recordAttempts = false
-    var attemptIDs = true
+    @exclusivity(unchecked) var totals = Counters()
+    @exclusivity(unchecked) var dayStartTotals = Counters()
+    @exclusivity(unchecked) var perDay: [DayReport] = []
+    @exclusivity(unchecked) var attemptCounter = 0
+    @exclusivity(unchecked) var pendingLog: [(OutcomeEvent, Int)] = []
+    @exclusivity(unchecked) var leadBuffer: [Lead] = []
+    @exclusivity(unchecked) var exhaustionDay: Int?
+    @exclusivity(unchecked) var recordAttempts = false
+    @exclusivity(unchecked) var attemptIDs = true
 
     struct Counters {
         var dials = 0
@@ -189,7 +192,7 @@ final class FloorRun {
         self.index = index
         self.count = count
         rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
-        checker = ComplianceChecker(world: world)
+        compliance = CheckerPipeline(world: world)
         start = configuration.start
         end = configuration.start + Int64(configuration.days) * 86_400
         let debts = world.debtCount
@@ -314,7 +317,7 @@ final class FloorRun {
         let i = Int(lead.debtor)
         let debt = Int(lead.debt)
         let p = Int(lead.phone)
-        checker.check(debtor: i, debt: debt, phone: p, at: now)
+        compliance.check(debtor: i, debt: debt, phone: p, at: now)
         totals.dials += 1
         dialsToday += 1
         attemptCounter += 1
@@ -494,12 +497,10 @@ final class FloorRun {
             callback = cb
         default: break
         }
-        checker.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
-        let d = world.debtors[i]
+        compliance.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
         let event = OutcomeEvent(
-            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: d.id,
-            debt: d.debts[debt - Int(world.debtStart[i])].id,
-            phone: d.phones[p - Int(world.phoneStart[i])].number, at: dialAt, outcome: outcome, lease: lease,
+            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
+            debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
             promise: promise, callbackAt: callback)
         if recordAttempts { pendingLog.append((event, attemptNumber)) }
         await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
@@ -562,12 +563,11 @@ final class FloorRun {
         balance[debt] -= amount
         totals.kept += 1
         totals.collected += Double(amount) / 10_000 * world.debtUSDRate[debt]
-        if balance[debt] == 0 { checker.recordSettled(debt: debt) }
+        if balance[debt] == 0 { compliance.recordSettled(debt: debt) }
         let i = Int(world.debtDebtor[debt])
-        let d = world.debtors[i]
         let payment = PaymentEvent(
-            payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: d.id,
-            debt: d.debts[debt - Int(world.debtStart[i])].id, amount: Money(tenThousandths: amount), at: now)
+            payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: world.debtorID[i],
+            debt: world.debtID[debt], amount: Money(tenThousandths: amount), at: now)
         await strategy.record(payment, debtor: i, now: now)
     }
 
@@ -588,6 +588,7 @@ final class FloorRun {
 
     func closeDay(_ d: Int, progress: (SimulationProgress) -> Void) {
         guard d >= 0, perDay.count == d else { return }
+        let violations = compliance.result { $0.violations }
         let a = totals
         let b = dayStartTotals
         let n = Double(max(world.debtors.count, 1))
@@ -603,10 +604,10 @@ final class FloorRun {
                 agentHours: agentHours, busyAgentHours: Double(a.busySeconds - b.busySeconds) / 3600,
                 starvedAgentHours: starvedHours,
                 blockedCalls: strategy.blockedCalls - (perDay.last.map { _ in blockedSoFar } ?? 0),
-                violations: checker.violations - violationsSoFar,
+                violations: violations - violationsSoFar,
                 attemptedShare: Double(attemptedCount) / n, reachedShare: Double(reachedCount) / n))
         blockedSoFar = strategy.blockedCalls
-        violationsSoFar = checker.violations
+        violationsSoFar = violations
         dayStartTotals = totals
         let fraction = (Double(index) + Double(d + 1) / Double(configuration.days)) / Double(count)
         progress(
@@ -614,10 +615,13 @@ final class FloorRun {
                 strategy: name, day: d + 1, days: configuration.days, strategyIndex: index, strategyCount: count,
                 dials: totals.dials, rightPartyContacts: totals.rpc, fraction: fraction))
     }
-    var blockedSoFar = 0
-    var violationsSoFar = 0
+    @exclusivity(unchecked) var blockedSoFar = 0
+    @exclusivity(unchecked) var violationsSoFar = 0
 
     func report() -> StrategyReport {
+        let (countedCalls, callsAtCap, violations, examples, byRule) = compliance.result {
+            ($0.countedCalls, $0.callsAtCap, $0.violations, $0.examples, $0.byRule)
+        }
         let t = totals
         let n = Double(max(world.debtors.count, 1))
         let agentHours = Double(t.agentSeconds) / 3600
@@ -632,11 +636,11 @@ final class FloorRun {
             starvedAgentHours: Double(t.starvedSeconds) / 3600,
             occupancy: t.agentSeconds > 0 ? Double(t.busySeconds) / Double(t.agentSeconds) : 0,
             abandonRate: t.live > 0 ? Double(t.abandoned) / Double(t.live) : 0, abandoned: t.abandoned,
-            liveAnswers: t.live, countedCalls: checker.countedCalls,
-            countedCallsPerDebtPerWeek: Double(checker.countedCalls) / Double(max(world.debtCount, 1)) / weeks,
-            callsAtCapShare: checker.countedCalls > 0 ? Double(checker.callsAtCap) / Double(checker.countedCalls) : 0,
-            blockedCalls: strategy.blockedCalls, violations: checker.violations,
-            violationExamples: checker.examples, violationsByRule: checker.byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
+            liveAnswers: t.live, countedCalls: countedCalls,
+            countedCallsPerDebtPerWeek: Double(countedCalls) / Double(max(world.debtCount, 1)) / weeks,
+            callsAtCapShare: countedCalls > 0 ? Double(callsAtCap) / Double(countedCalls) : 0,
+            blockedCalls: strategy.blockedCalls, violations: violations,
+            violationExamples: examples, violationsByRule: byRule, decisions: strategy.decisions, backend: "", wallSeconds: 0,
             perDay: perDay)
     }
 }

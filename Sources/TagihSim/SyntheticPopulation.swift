@@ -62,15 +62,22 @@ public enum SyntheticPopulation {
     public static func generate(
         count: Int, seed: UInt64, startingAt: Int = 1, configuration: Configuration = .init()
     ) -> [Debtor] {
-        var result: [Debtor] = []
-        result.reserveCapacity(count)
         let totalWeight = states.reduce(0) { $0 + $1.weight }
-        for i in 0..<count {
-            let n = startingAt + i
-            var rng = SeededRandom(seed: seed, stream: UInt64(n))
-            result.append(debtor(number: n, rng: &rng, configuration: configuration, totalWeight: totalWeight))
+        guard count > 0 else { return [] }
+        // Every debtor has its own generator stream, so chunks generated on all cores give the same records.
+        return [Debtor](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let target = Unchecked(buffer)
+            let make: @Sendable (Range<Int>) -> Void = { range in
+                for i in range {
+                    let n = startingAt + i
+                    var rng = SeededRandom(seed: seed, stream: UInt64(n))
+                    (target.value.baseAddress! + i).initialize(
+                        to: debtor(number: n, rng: &rng, configuration: configuration, totalWeight: totalWeight))
+                }
+            }
+            if count < 4096 { make(0..<count) } else { Parallel.forEachChunk(count: count, make) }
+            initialized = count
         }
-        return result
     }
 
     private static func debtor(number n: Int, rng: inout SeededRandom, configuration c: Configuration, totalWeight: Int)

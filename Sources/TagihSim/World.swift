@@ -4,31 +4,39 @@ import TagihCore
 /// zones, and the hidden truth (archetype, base RPC, dead and wrong numbers) that no strategy sees.
 final class World {
     let debtors: [Debtor]
-    var clock: ZoneClock
+    @exclusivity(unchecked) var clock: ZoneClock
 
     // Per debtor.
-    var primaryZone: [Int32]
-    var archetype: [Archetype]
-    var baseRPC: [Float]
-    var phoneStart: [Int32]
-    var debtStart: [Int32]
-    var rules: [RuleSet]
-    var active: [Bool]
+    @exclusivity(unchecked) var primaryZone: [Int32]
+    @exclusivity(unchecked) var archetype: [Archetype]
+    @exclusivity(unchecked) var baseRPC: [Float]
+    @exclusivity(unchecked) var phoneStart: [Int32]
+    @exclusivity(unchecked) var debtStart: [Int32]
+    @exclusivity(unchecked) var rules: [RuleSet]
+    @exclusivity(unchecked) var active: [Bool]
 
     // Per phone (flat).
-    var phoneZones: [Int32]  // zone-set id of the candidate zones when this phone is dialed
-    var phoneKind: [PhoneKind]
-    var phoneDialable: [Bool]  // owner == debtor
-    var phoneDead: [Bool]
-    var phoneWrong: [Bool]
+    @exclusivity(unchecked) var phoneZones: [Int32]  // zone-set id of the candidate zones when this phone is dialed
+    @exclusivity(unchecked) var phoneKind: [PhoneKind]
+    @exclusivity(unchecked) var phoneDialable: [Bool]  // owner == debtor
+    @exclusivity(unchecked) var phoneDead: [Bool]
+    @exclusivity(unchecked) var phoneWrong: [Bool]
 
     // Per debt (flat).
-    var debtBalance: [Int64]
-    var debtUSDRate: [Double]
-    var debtDebtor: [Int32]
+    @exclusivity(unchecked) var debtBalance: [Int64]
+    @exclusivity(unchecked) var debtUSDRate: [Double]
+    @exclusivity(unchecked) var debtDebtor: [Int32]
 
-    var zoneSets: [[Int32]] = []
-    private var zoneSetIndex: [[Int32]: Int32] = [:]
+    // Visible ids, flat (the attempt log and the strategies' outcome events are built from these without
+    // copying a `Debtor`).
+    @exclusivity(unchecked) var debtorID: [String]
+    @exclusivity(unchecked) var debtID: [String]
+    @exclusivity(unchecked) var phoneNumber: [String]
+    /// Whether a debtor has consumer-stated quiet times.
+    @exclusivity(unchecked) var hasQuiet: [Bool]
+
+    @exclusivity(unchecked) var zoneSets: [[Int32]] = []
+    @exclusivity(unchecked) private var zoneSetIndex: [[Int32]: Int32] = [:]
 
     /// Which legal rules the independent checker applies to a debtor.
     struct RuleSet: Hashable {
@@ -73,6 +81,10 @@ final class World {
         debtBalance = []
         debtUSDRate = []
         debtDebtor = []
+        debtorID = debtors.map(\.id)
+        debtID = []
+        phoneNumber = []
+        hasQuiet = debtors.map { !$0.quiet.isEmpty }
 
         let w = configuration.world
         let mix = Archetype.allCases.map { max(0, w.mix[$0] ?? 0) }
@@ -113,6 +125,7 @@ final class World {
                 if let z = Self.numberZone(p.number), let id = clock.intern(z) { zones.insert(id) }
                 phoneZones.append(internSet(zones.sorted()))
                 phoneKind.append(p.kind)
+                phoneNumber.append(p.number)
                 phoneDialable.append(p.owner == .debtor)
                 let u = rng.uniform()
                 phoneDead.append(u < w.deadShare)
@@ -123,6 +136,7 @@ final class World {
                 debtBalance.append(debt.balance.tenThousandths)
                 debtUSDRate.append(Self.usdRate(debt.currency))
                 debtDebtor.append(Int32(i))
+                debtID.append(debt.id)
             }
             let win = Jurisdictions.window(of: d.jurisdiction)
             let country = Jurisdictions.country(d.jurisdiction)

@@ -23,6 +23,36 @@ import TagihEngine
         #expect(a == b)
     }
 
+    /// The baseline's list walk skips blocks of 64 debtors that all wait for their retry or have no permitted
+    /// time; it visits the same candidates in the same order as checking them one by one.
+    @Test func skippingWaitingBlocksChangesNoResult() async throws {
+        let population = SyntheticPopulation.generate(count: 6000, seed: 5)
+        let config = smallConfiguration(days: 4, agents: 8, seed: 5)
+        let skipping = try Simulation(population: population, configuration: config)
+        let walking = try Simulation(population: population, configuration: config)
+        walking.skipWaitingBlocks = false
+        var a = try await skipping.run(.baseline)
+        var b = try await walking.run(.baseline)
+        a.wallSeconds = 0
+        b.wallSeconds = 0
+        #expect(a.dials > 5000)
+        #expect(a.blockedCalls > 0)
+        #expect(a == b)
+    }
+
+    /// Large populations are generated on all cores; every debtor has its own generator stream, so the records
+    /// are those of a sequential generation (a small population is generated on the calling thread).
+    @Test func parallelPopulationGenerationMatchesSequentialChunks() {
+        let whole = SyntheticPopulation.generate(count: 9000, seed: 6)
+        var chunks: [Debtor] = []
+        for start in stride(from: 1, through: 9000, by: 1500) {
+            chunks += SyntheticPopulation.generate(count: 1500, seed: 6, startingAt: start)
+        }
+        #expect(whole.count == 9000)
+        #expect(whole == chunks)
+        #expect(whole.last?.id == "D-9000")
+    }
+
     static func engine(gate: Double?, clock: VirtualClock) async throws -> (Engine, URL) {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tagih-gate-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

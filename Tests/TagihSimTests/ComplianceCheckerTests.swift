@@ -32,6 +32,34 @@ import TagihCore
         return checker.violations
     }
 
+    /// The pipeline (the checker on its own queue) sees the same sequence as direct calls: same counts, same rules,
+    /// also across several queued batches and with a settled debt.
+    @Test func pipelineCountsWhatDirectCallsCount() {
+        let w = Self.world(Self.debtor())
+        var direct = ComplianceChecker(world: w)
+        let pipeline = CheckerPipeline(world: w)
+        let outcomes: [Outcome] = [.noAnswer, .busy, .voicemail, .rightParty, .noAnswer, .abandoned]
+        for k in 0..<3000 {
+            // Every 37 minutes around the clock: some calls fall outside the window, many break the caps.
+            let t = Self.ny(0, 0) + Int64(k) * 37 * 60
+            let outcome = outcomes[k % outcomes.count]
+            direct.check(debtor: 0, debt: 0, phone: 0, at: t)
+            pipeline.check(debtor: 0, debt: 0, phone: 0, at: t)
+            direct.record(debtor: 0, debt: 0, phone: 0, at: t, outcome: outcome, callback: nil)
+            pipeline.record(debtor: 0, debt: 0, phone: 0, at: t, outcome: outcome, callback: nil)
+            if k == 2000 {
+                direct.recordSettled(debt: 0)
+                pipeline.recordSettled(debt: 0)
+            }
+        }
+        let (violations, counted, byRule) = pipeline.result { ($0.violations, $0.countedCalls, $0.byRule) }
+        #expect(direct.violations > 1000)
+        #expect(violations == direct.violations)
+        #expect(counted == direct.countedCalls)
+        #expect(byRule == direct.byRule)
+        #expect(byRule["debt already paid"] ?? 0 > 0)
+    }
+
     @Test func legalCallsPass() {
         #expect(Self.run(Self.debtor(), [(Self.ny(0, 8), .noAnswer), (Self.ny(0, 20, 59), .noAnswer)]) == 0)
     }

@@ -94,8 +94,11 @@ struct ShardState {
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases: [UInt32: ActiveLease] = [:]
-    /// Lease id → sequence, for every entry of `activeLeases`.
-    var leaseSequences: [String: UInt32] = [:]
+    /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
+    /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
+    var outcomesOnUnconfirmedGrants = 0
+    /// `"L<tag>-<shard>-"`: the start of every lease id this shard hands out in this process.
+    let leasePrefix: String
     /// Recovery only: the leases open so far in the replayed log, by slot (installed by `installReplayedLeases`).
     var replayLeases: [UInt32: ActiveLease] = [:]
     var nextLeaseSequence: UInt32 = 1
@@ -114,6 +117,7 @@ struct ShardState {
         self.policy = policy
         self.leaseTag = leaseTag
         self.rescoreBatch = rescoreBatch
+        self.leasePrefix = "L\(leaseTag)-\(shardID)-"
     }
 
     var count: Int { slots.count }
@@ -281,7 +285,7 @@ struct ShardState {
     }
 
     mutating func endLease(_ i: UInt32) {
-        if let lease = activeLeases.removeValue(forKey: slots[Int(i)].lease) { leaseSequences[lease.id] = nil }
+        activeLeases.removeValue(forKey: slots[Int(i)].lease)
         slots[Int(i)].lease = 0
         slots[Int(i)].state = .blocked  // redecide puts it in the right queue
     }
@@ -467,7 +471,7 @@ struct ShardState {
 
     // MARK: leasing
 
-    func leaseID(_ sequence: UInt32) -> String { "L\(leaseTag)-\(shardID)-\(sequence)" }
+    func leaseID(_ sequence: UInt32) -> String { leasePrefix + String(sequence) }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
         guard filter.jurisdictions != nil else { return Array(ready.indices.dropFirst()) }
@@ -511,11 +515,16 @@ struct ShardState {
     }
 
     /// Leases the best `n` ready debtors passing `filter` to `holder` until `now + ttl`.
-    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
+    /// Returns the leases and their sequence numbers (for `confirm` or `cancel`).
+    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
+        -> (leases: [Lease], sequences: [UInt32])
+    {
         settle(now: now)
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
         var leases: [Lease] = []
         leases.reserveCapacity(n)
+        var sequences: [UInt32] = []
+        sequences.reserveCapacity(n)
         let hour = now / 3600
         while leases.count < n {
             var bestHeap = -1
@@ -537,9 +546,11 @@ struct ShardState {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
                 continue
             }
-            leases.append(grant(i, holder: holder, now: now, ttl: ttl))
+            let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)
+            leases.append(lease)
+            sequences.append(sequence)
         }
-        return leases
+        return (leases, sequences)
     }
 
     // MARK: queries

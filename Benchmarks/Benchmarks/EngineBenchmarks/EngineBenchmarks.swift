@@ -172,6 +172,7 @@ let benchmarks: @Sendable () -> Void = {
             closure: { benchmark in
                 let engine = engineBox.value!
                 let target = min(400_000, debtorCount / 5)
+                let cpuBefore = cpuSeconds()
                 let started = ContinuousClock.now
                 let leased = await withTaskGroup(of: Int.self) { group in
                     for dialer in 0..<8 {
@@ -188,9 +189,11 @@ let benchmarks: @Sendable () -> Void = {
                     return await group.reduce(0, +)
                 }
                 let elapsed = seconds(ContinuousClock.now - started)
+                let cpu = cpuSeconds() - cpuBefore
                 benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
                                       Int(Double(leased) / elapsed))
                 print("lease (\(durability)): \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s; "
+                      + "\(cpu) CPU s (\(Double(Int(cpu * 1e8 / Double(max(1, leased)))) / 100) CPU µs per lease); "
                       + "commits \(await engine.store.commitStatistics())")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }

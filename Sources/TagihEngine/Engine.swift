@@ -333,24 +333,40 @@ public final class Engine: Sendable {
         let now = clock.now()
         // Read before any grant of this call exists (see `makeDurable`).
         let signal = leaseSignals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent)
-        // Phase 1: every shard's best n scores, without taking anything.
-        let peeks = await withTaskGroup(of: (Int, [Float]).self) { group in
-            for (s, shard) in shards.enumerated() { group.addTask { (s, await shard.peekScores(n, filter: filter)) } }
-            var all = Array(repeating: [Float](), count: shards.count)
+        // Phase 1: every shard's best scores, without taking anything. Each shard is asked for a little more than
+        // its share of n (debtors are spread by hash), not for n: that is most of the peeking saved. A shard whose
+        // whole shortened list the merge used may hold more of the best n; it is asked for n and the merge redone.
+        let k = shards.count
+        let share = n / k
+        var limits = Array(repeating: k == 1 ? n : min(n, share + 4 * Int(Double(share).squareRoot()) + 8), count: k)
+        var peeks = await withTaskGroup(of: (Int, [Float]).self) { group in
+            for (s, shard) in shards.enumerated() {
+                let limit = limits[s]
+                group.addTask { (s, await shard.peekScores(limit, filter: filter)) }
+            }
+            var all = Array(repeating: [Float](), count: k)
             for await (s, scores) in group { all[s] = scores }
             return all
         }
         // Merge: the n best scores overall decide how many each shard hands out.
-        var counts = Array(repeating: 0, count: shards.count)
-        var heads = Array(repeating: 0, count: shards.count)
-        for _ in 0..<n {
-            var best = -1
-            for s in shards.indices where heads[s] < peeks[s].count {
-                if best < 0 || peeks[s][heads[s]] > peeks[best][heads[best]] { best = s }
+        var counts = Array(repeating: 0, count: k)
+        while true {
+            var heads = Array(repeating: 0, count: k)
+            for _ in 0..<n {
+                var best = -1
+                for s in 0..<k where heads[s] < peeks[s].count {
+                    if best < 0 || peeks[s][heads[s]] > peeks[best][heads[best]] { best = s }
+                }
+                if best < 0 { break }
+                heads[best] += 1
             }
-            if best < 0 { break }
-            counts[best] += 1
-            heads[best] += 1
+            counts = heads
+            let short = (0..<k).filter { heads[$0] == peeks[$0].count && peeks[$0].count == limits[$0] && limits[$0] < n }
+            if short.isEmpty { break }
+            for s in short {
+                limits[s] = n
+                peeks[s] = await shards[s].peekScores(n, filter: filter)
+            }
         }
         // Phase 2: take them (each shard leases its current best `count`).
         let ttl = configuration.leaseTTL

@@ -48,14 +48,15 @@ extension ShardState {
     /// is ended here (replay ends it the same way); the engine withholds it if it has not handed it out yet.
     mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
         for sequence in sequences {
-            guard var lease = activeLeases[sequence], lease.grantLSN == 0 else { continue }
+            guard let k = activeLeases.index(forKey: sequence) else { continue }
+            let lease = activeLeases.values[k]
+            guard lease.grantLSN == 0 else { continue }
             if lease.unleasedOutcomeLSN > lsn {
                 endLease(lease.index)
                 markPending(lease.index)
                 continue
             }
-            lease.grantLSN = lsn
-            activeLeases[sequence] = lease
+            activeLeases.values[k].grantLSN = lsn
             leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
         }
     }

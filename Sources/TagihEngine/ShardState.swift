@@ -503,12 +503,10 @@ struct ShardState {
         while scores.count < n, let f = frontier.pop() {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
-            let storage = ready[f.heap].storage
-            if isLive(storage[f.position]) { scores.append(f.score) }
-            let left = 2 * f.position + 1
-            if left < storage.count { frontier.push(Frontier(score: storage[left].score, heap: f.heap, position: left)) }
-            if left + 1 < storage.count {
-                frontier.push(Frontier(score: storage[left + 1].score, heap: f.heap, position: left + 1))
+            let heap = ready[f.heap]
+            if isLive(heap.storage[f.position]) { scores.append(f.score) }
+            for child in heap.children(of: f.position) {
+                frontier.push(Frontier(score: heap.storage[child].score, heap: f.heap, position: child))
             }
         }
         return scores
@@ -526,29 +524,33 @@ struct ShardState {
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
+        // The live top of each heap, refreshed only for the heap a debtor was taken from (all of them after a
+        // re-decision, which may file the debtor anywhere).
+        func liveTop(_ j: Int) -> ReadyEntry? {
+            while let top = ready[j].top, !isLive(top) { ready[j].pop() }
+            return ready[j].top
+        }
+        var tops = heaps.map(liveTop)
         while leases.count < n {
-            var bestHeap = -1
-            var bestEntry: ReadyEntry?
-            for j in heaps {
-                while let top = ready[j].top, !isLive(top) { ready[j].pop() }
-                if let top = ready[j].top, bestEntry == nil || bestEntry! < top {
-                    bestEntry = top
-                    bestHeap = j
-                }
+            var best = -1
+            for k in tops.indices {
+                if let top = tops[k], best < 0 || tops[best]! < top { best = k }
             }
-            guard let entry = bestEntry else { break }
-            ready[bestHeap].pop()
+            guard best >= 0, let entry = tops[best] else { break }
+            ready[heaps[best]].pop()
             let i = entry.index
             let slot = slots[Int(i)]
             if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
                 || slot.flags & Self.withoutReasonsFlag != 0
             {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                for k in heaps.indices { tops[k] = liveTop(heaps[k]) }
                 continue
             }
             let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)
             leases.append(lease)
             sequences.append(sequence)
+            tops[best] = liveTop(heaps[best])
         }
         return (leases, sequences)
     }

@@ -57,3 +57,30 @@ import TagihStore
         #expect(again.map(\.debtor) == [debtor.id])
     }
 }
+
+@Suite struct HeapTests {
+    /// Pushes, pops and compaction keep the 4-ary heap ordered; `children(of:)` covers every element once.
+    @Test(arguments: [0, 1, 2, 5, 17, 1_000])
+    func popsInOrderAfterPushesAndCompaction(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var heap = MaxHeap<Int>()
+        var reference: [Int] = []
+        for _ in 0..<count {
+            let v = Int.random(in: 0..<500, using: &generator)
+            heap.push(v)
+            reference.append(v)
+        }
+        // Every position but the root is the child of exactly one parent.
+        var seen = [0]
+        for p in 0..<heap.count { seen += heap.children(of: p) }
+        #expect(seen.sorted() == Array(0..<max(1, heap.count)) || count == 0)
+        for p in 0..<heap.count {
+            #expect(heap.children(of: p).allSatisfy { heap.storage[$0] <= heap.storage[p] })
+        }
+        heap.compact { $0 % 3 != 0 }
+        reference.removeAll { $0 % 3 == 0 }
+        var popped: [Int] = []
+        while let v = heap.pop() { popped.append(v) }
+        #expect(popped == reference.sorted(by: >))
+    }
+}

@@ -113,6 +113,18 @@ func openEngine(
     return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: log)
 }
 
+/// For profiling: when TAGIH_BENCH_PHASE_FILE is set, appends a line to it as a measured phase starts or ends
+/// (a profiler attached to the benchmark process can record just those phases).
+func markPhase(_ text: String) {
+    guard let path = environment["TAGIH_BENCH_PHASE_FILE"] else { return }
+    let line = Array((text + "\n").utf8)
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    if fd >= 0 {
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+}
+
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
@@ -172,6 +184,7 @@ let benchmarks: @Sendable () -> Void = {
             closure: { benchmark in
                 let engine = engineBox.value!
                 let target = min(400_000, debtorCount / 5)
+                markPhase("lease start")
                 let cpuBefore = cpuSeconds()
                 let started = ContinuousClock.now
                 let leased = await withTaskGroup(of: Int.self) { group in
@@ -190,6 +203,7 @@ let benchmarks: @Sendable () -> Void = {
                 }
                 let elapsed = seconds(ContinuousClock.now - started)
                 let cpu = cpuSeconds() - cpuBefore
+                markPhase("lease end")
                 benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
                                       Int(Double(leased) / elapsed))
                 print("lease (\(durability)): \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s; "

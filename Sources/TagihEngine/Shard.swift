@@ -92,7 +92,7 @@ actor Shard {
 
     /// For each event at `indices`: its debtor's slot, or why it is refused.
     func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
-        indices.map { state.validate(events[$0]) }
+        state.validate(events, indices)
     }
 
     /// Applies events to known slots (from `validate`).

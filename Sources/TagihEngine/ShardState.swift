@@ -179,6 +179,14 @@ struct ShardState {
         return result
     }
 
+    /// `validate(_:)` for the events at `indices` (mutating only so that the shard actor calls it in place).
+    mutating func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
+        var results: [Result<UInt32, Rejection>] = []
+        results.reserveCapacity(indices.count)
+        for i in indices { results.append(validate(events[i])) }
+        return results
+    }
+
     /// Checks that an event names a known debtor and debt: `.failure` with the rejection, or the debtor's slot
     /// (slots are never removed or renumbered, so `apply(_:lsn:now:slot:)` can use it after the commit).
     func validate(_ event: StoredEvent) -> Result<UInt32, Rejection> {
@@ -485,8 +493,20 @@ struct ShardState {
         return s.generation == e.generation && s.state == .ready
     }
 
-    /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them.
-    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+    /// Pops stale entries off ready heap `j`; returns its live top, if any. (A method, not a closure: a nested
+    /// function capturing `self` made a copy of the whole state, and so retained every array, at each call.)
+    @inline(__always) mutating func liveTop(_ j: Int) -> ReadyEntry? {
+        while let top = ready[j].top {
+            let slot = slots[Int(top.index)]
+            if slot.generation == top.generation && slot.state == .ready { return top }
+            ready[j].pop()
+        }
+        return nil
+    }
+
+    /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them. `mutating`
+    /// only so that the shard actor calls it in place (a non-mutating call on its stored state copies the state).
+    mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
@@ -503,10 +523,12 @@ struct ShardState {
         while scores.count < n, let f = frontier.pop() {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
-            let heap = ready[f.heap]
-            if isLive(heap.storage[f.position]) { scores.append(f.score) }
-            for child in heap.children(of: f.position) {
-                frontier.push(Frontier(score: heap.storage[child].score, heap: f.heap, position: child))
+            // The liveness test written out: calling a non-mutating method here copied the whole state.
+            let entry = ready[f.heap].storage[f.position]
+            let slot = slots[Int(entry.index)]
+            if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
+            for child in ready[f.heap].children(of: f.position) {
+                frontier.push(Frontier(score: ready[f.heap].storage[child].score, heap: f.heap, position: child))
             }
         }
         return scores
@@ -526,11 +548,9 @@ struct ShardState {
         let hour = now / 3600
         // The live top of each heap, refreshed only for the heap a debtor was taken from (all of them after a
         // re-decision, which may file the debtor anywhere).
-        func liveTop(_ j: Int) -> ReadyEntry? {
-            while let top = ready[j].top, !isLive(top) { ready[j].pop() }
-            return ready[j].top
-        }
-        var tops = heaps.map(liveTop)
+        var tops: [ReadyEntry?] = []
+        tops.reserveCapacity(heaps.count)
+        for j in heaps { tops.append(liveTop(j)) }
         while leases.count < n {
             var best = -1
             for k in tops.indices {

@@ -91,6 +91,9 @@ struct ShardState {
     var index = IDIndex()
     var histories: [DebtorHistory] = []
     var ready: [MaxHeap<ReadyEntry>] = [MaxHeap()]
+    /// The best ready entries, popped from `ready` (see ShardState+Runway.swift); live from `runwayHead` on.
+    var runway: [ReadyEntry] = []
+    var runwayHead = 0
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases: [UInt32: ActiveLease] = [:]
@@ -351,7 +354,8 @@ struct ShardState {
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
                 } else if slot.earliest <= now {
                     slot.state = .ready
-                    ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
+                    fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
+                              jurisdiction: Int(slot.jurisdiction))
                 } else {
                     slot.state = .waiting
                     timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
@@ -507,6 +511,8 @@ struct ShardState {
     /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them. `mutating`
     /// only so that the shard actor calls it in place (a non-mutating call on its stored state copies the state).
     mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+        if filter.jurisdictions == nil { return peekRunway(n) }
+        flushRunway()
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
@@ -540,6 +546,8 @@ struct ShardState {
         -> (leases: [Lease], sequences: [UInt32])
     {
         settle(now: now)
+        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl) }
+        flushRunway()
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
         var leases: [Lease] = []
         leases.reserveCapacity(n)
@@ -571,6 +579,31 @@ struct ShardState {
             leases.append(lease)
             sequences.append(sequence)
             tops[best] = liveTop(heaps[best])
+        }
+        return (leases, sequences)
+    }
+
+    /// `take` without a filter: from the runway.
+    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64)
+        -> (leases: [Lease], sequences: [UInt32])
+    {
+        var leases: [Lease] = []
+        leases.reserveCapacity(n)
+        var sequences: [UInt32] = []
+        sequences.reserveCapacity(n)
+        let hour = now / 3600
+        while leases.count < n, let entry = popRunway(refill: n - leases.count) {
+            let i = entry.index
+            let slot = slots[Int(i)]
+            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
+                || slot.flags & Self.withoutReasonsFlag != 0
+            {
+                redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                continue
+            }
+            let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)
+            leases.append(lease)
+            sequences.append(sequence)
         }
         return (leases, sequences)
     }

@@ -84,3 +84,61 @@ import TagihStore
         #expect(popped == reference.sorted(by: >))
     }
 }
+
+@Suite struct RunwayTests {
+    /// Unfiltered takes come from the runway, filtered ones from the heaps (after the runway is put back), and
+    /// debtors that become ready again are filed into either: in every mix, a take hands out exactly the best
+    /// ready debtors passing the filter, in rank order, and never one that is leased.
+    @Test(arguments: [1, 2, 3])
+    func takesTheBestReadyDebtorsInAnyMixOfFilteredAndUnfilteredLeasing(seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        var state = ShardState(shardID: 0, policy: ContactPolicy(), leaseTag: "t", rescoreBatch: 100)
+        let jurisdictions = ["US-MA", "US-NY", "GB"]
+        for i in 0..<300 {
+            let balance = Int64(1 + (i * 7_919) % 97) * 10_000
+            _ = state.upsert(makeDebtor(i, jurisdiction: jurisdictions[i % 3], balance: balance), lsn: Int64(i + 1),
+                             now: t0)
+        }
+        var leased: [UInt32] = []
+        for round in 0..<60 {
+            let filter = Int.random(in: 0..<3, using: &generator) == 0
+                ? LeaseFilter(jurisdictions: [jurisdictions[round % 3]]) : .all
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0 where !leased.isEmpty:  // a lease ends: the debtor is ready again (runway or heap)
+                let i = leased.remove(at: Int.random(in: 0..<leased.count, using: &generator))
+                state.endLease(i)
+                state.markPending(i)
+                state.settle(now: t0)
+            case 1:
+                _ = state.peekScores(Int.random(in: 1...30, using: &generator), filter: filter)
+            default:
+                let n = Int.random(in: 1...25, using: &generator)
+                var ranked = state.slots.indices.filter {
+                    state.slots[$0].state == .ready
+                        && filter.matches(state.jurisdictions.string(state.slots[$0].jurisdiction) ?? "")
+                }.map { ReadyEntry(score: state.slots[$0].score, index: UInt32($0), generation: 0) }
+                ranked.sort { $1 < $0 }
+                let (leases, _) = state.take(n, filter: filter, holder: "h", now: t0, ttl: 600)
+                let taken = leases.map { state.find($0.debtor)! }
+                #expect(taken == ranked.prefix(n).map(\.index), "round \(round)")
+                #expect(taken.allSatisfy { state.slots[Int($0)].state == .leased })
+                leased += taken
+            }
+        }
+        #expect(Set(leased).count == leased.count)
+        #expect(leased.count > 50, "the mix should lease many debtors")
+    }
+}
+
+/// A small deterministic generator for table-driven random tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -125,6 +125,27 @@ func markPhase(_ text: String) {
     }
 }
 
+/// The median time of one `fdatasync` of an 8 KiB write in `directory`, in milliseconds: what one durable commit
+/// costs at least on this disk at this moment (fsynced leases and the SQL hopper are bound by it).
+func fsyncMilliseconds(in directory: String) -> Double {
+    let path = directory + "/fsync-probe"
+    let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+    guard fd >= 0 else { return .nan }
+    defer {
+        close(fd)
+        unlink(path)
+    }
+    let block = [UInt8](repeating: 120, count: 8192)
+    var times: [Double] = []
+    for i in 0..<50 {
+        _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i % 16) * 8192) }
+        let started = ContinuousClock.now
+        fdatasync(fd)
+        times.append(seconds(ContinuousClock.now - started) * 1e3)
+    }
+    return times.sorted()[times.count / 2]
+}
+
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
@@ -184,6 +205,8 @@ let benchmarks: @Sendable () -> Void = {
             closure: { benchmark in
                 let engine = engineBox.value!
                 let target = min(400_000, debtorCount / 5)
+                let fsync = fsyncMilliseconds(in: largeDirectory)
+                benchmark.startMeasurement()
                 markPhase("lease start")
                 let cpuBefore = cpuSeconds()
                 let started = ContinuousClock.now
@@ -208,6 +231,7 @@ let benchmarks: @Sendable () -> Void = {
                                       Int(Double(leased) / elapsed))
                 print("lease (\(durability)): \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s; "
                       + "\(cpu) CPU s (\(Double(Int(cpu * 1e8 / Double(max(1, leased)))) / 100) CPU µs per lease); "
+                      + "fdatasync median \(Double(Int(fsync * 1000)) / 1000) ms just before; "
                       + "commits \(await engine.store.commitStatistics())")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
@@ -235,7 +259,8 @@ let benchmarks: @Sendable () -> Void = {
             let store = try await Store.open(configuration: StoreConfiguration(directory: largeDirectory), logger: logger)
             let hopper = try await SQLHopper.prepare(store: store)
             let offsets = [-5, -6, -7, -8, 0]
-            print("hopper plan: \(try await hopper.plan(offsets: offsets))")
+            print("hopper plan: \(try await hopper.plan(offsets: offsets)); "
+                  + "fdatasync median \(Double(Int(fsyncMilliseconds(in: largeDirectory) * 1000)) / 1000) ms")
             benchmark.startMeasurement()
             let started = ContinuousClock.now
             let deadline = started + .seconds(20)

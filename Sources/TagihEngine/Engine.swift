@@ -356,7 +356,9 @@ public final class Engine: Sendable {
                 heads[best] += 1
             }
             counts = heads
-            let short = (0..<k).filter { heads[$0] == peeks[$0].count && peeks[$0].count == limits[$0] && limits[$0] < n }
+            let short = (0..<k).filter {
+                heads[$0] == peeks[$0].count && peeks[$0].count == limits[$0] && limits[$0] < n
+            }
             if short.isEmpty { break }
             for s in short {
                 limits[s] = n

@@ -58,7 +58,9 @@ struct MaxHeap<Element: Comparable> {
 
     /// Moves the hole at `start` down to where `element` belongs and puts it there.
     @inline(__always)
-    private static func siftDown(_ heap: UnsafeMutableBufferPointer<Element>, from start: Int, placing element: Element) {
+    private static func siftDown(
+        _ heap: UnsafeMutableBufferPointer<Element>, from start: Int, placing element: Element
+    ) {
         let n = heap.count
         var hole = start
         while true {

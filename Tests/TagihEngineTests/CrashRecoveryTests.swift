@@ -147,7 +147,8 @@ struct LeaseLedger {
                 try await Task.sleep(for: .milliseconds(5))
             }
             // Every fourth round lives long enough for answers after expiry (2.1–2.6 s after their lease).
-            try await Task.sleep(for: .milliseconds(round % 4 == 0 ? Int.random(in: 2_800...4_000) : Int.random(in: 0...3_000)))
+            let delay = round % 4 == 0 ? Int.random(in: 2_800...4_000) : Int.random(in: 0...3_000)
+            try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             reader.waitForEnd()

@@ -19,13 +19,15 @@ public final class Engine: Sendable {
     let logger: Logger
     private let restored = Atomic<Int>(0)
     let metrics = EngineMetrics()
+    let leaseSignals: LeaseSignals
 
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
 
     private init(configuration: EngineConfiguration, clock: any EngineClock, store: Store, shards: [Shard],
-                 logger: Logger) {
+                 leaseSignals: LeaseSignals, logger: Logger) {
         self.configuration = configuration
+        self.leaseSignals = leaseSignals
         self.clock = clock
         self.store = store
         self.shards = shards
@@ -42,11 +44,14 @@ public final class Engine: Sendable {
         var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await store.lastLSN())
         tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
         let tag = String(tagValue % 0xFFFF_FFFF, radix: 36)
+        let signals = LeaseSignals()
         let shards = (0..<configuration.shardCount).map {
             Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
-                  holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
+                  holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare,
+                  signals: signals)
         }
-        let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards, logger: logger)
+        let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards,
+                            leaseSignals: signals, logger: logger)
         try await engine.recover()
         return engine
     }
@@ -326,76 +331,109 @@ public final class Engine: Sendable {
     public func lease(_ n: Int, filter: LeaseFilter = .all, holder: String) async -> [Lease] {
         guard n > 0 else { return [] }
         let now = clock.now()
-        // Phase 1: every shard's best n scores, without taking anything.
-        let peeks = await withTaskGroup(of: (Int, [Float]).self) { group in
-            for (s, shard) in shards.enumerated() { group.addTask { (s, await shard.peekScores(n, filter: filter)) } }
-            var all = Array(repeating: [Float](), count: shards.count)
-            for await (s, scores) in group { all[s] = scores }
-            return all
-        }
+        // Read before any grant of this call exists (see `makeDurable`).
+        let signal = leaseSignals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent)
+        // Phase 1: every shard's best scores, without taking anything. Each shard is asked for a little more than
+        // its share of n (debtors are spread by hash), not for n: that is most of the peeking saved. A shard whose
+        // whole shortened list the merge used may hold more of the best n; it is asked for n and the merge redone.
+        let k = shards.count
+        let share = n / k
+        var limits = Array(repeating: k == 1 ? n : min(n, share + 3 * Int(Double(share).squareRoot()) + 4), count: k)
+        // One shard after the other: a peek is a few microseconds, less than starting a child task for it.
+        var peeks: [[Float]] = []
+        peeks.reserveCapacity(k)
+        for (s, shard) in shards.enumerated() { peeks.append(await shard.peekScores(limits[s], filter: filter)) }
         // Merge: the n best scores overall decide how many each shard hands out.
-        var counts = Array(repeating: 0, count: shards.count)
-        var heads = Array(repeating: 0, count: shards.count)
-        for _ in 0..<n {
-            var best = -1
-            for s in shards.indices where heads[s] < peeks[s].count {
-                if best < 0 || peeks[s][heads[s]] > peeks[best][heads[best]] { best = s }
+        var counts = Array(repeating: 0, count: k)
+        while true {
+            var heads = Array(repeating: 0, count: k)
+            for _ in 0..<n {
+                var best = -1
+                for s in 0..<k where heads[s] < peeks[s].count {
+                    if best < 0 || peeks[s][heads[s]] > peeks[best][heads[best]] { best = s }
+                }
+                if best < 0 { break }
+                heads[best] += 1
             }
-            if best < 0 { break }
-            counts[best] += 1
-            heads[best] += 1
+            counts = heads
+            let short = (0..<k).filter {
+                heads[$0] == peeks[$0].count && peeks[$0].count == limits[$0] && limits[$0] < n
+            }
+            if short.isEmpty { break }
+            for s in short {
+                limits[s] = n
+                peeks[s] = await shards[s].peekScores(n, filter: filter)
+            }
         }
         // Phase 2: take them (each shard leases its current best `count`).
         let ttl = configuration.leaseTTL
-        var leases = await withTaskGroup(of: [Lease].self) { group in
+        var sequences = Array(repeating: [UInt32](), count: shards.count)
+        var leases = await withTaskGroup(of: (Int, [Lease], [UInt32]).self) { group in
             for (s, shard) in shards.enumerated() where counts[s] > 0 {
                 let k = counts[s]
-                group.addTask { await shard.take(k, filter: filter, holder: holder, now: now, ttl: ttl) }
+                group.addTask {
+                    let (leases, sequences) = await shard.take(k, filter: filter, holder: holder, now: now, ttl: ttl)
+                    return (s, leases, sequences)
+                }
             }
             var all: [Lease] = []
-            for await chunk in group { all += chunk }
+            all.reserveCapacity(n)
+            for await (s, chunk, taken) in group {
+                all += chunk
+                sequences[s] = taken
+            }
             return all
         }
         leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
-        leases = await makeDurable(leases, now: now)
+        leases = await makeDurable(leases, sequences: sequences, signal: signal)
         metrics.leasesGranted.increment(by: leases.count)
         metrics.leaseBatch.record(leases.count)
         return leases
     }
 
-    /// Logs the grants of freshly taken leases (group commit, durable before it returns) and lets them expire
-    /// from then on. Returns the leases that may be handed out: all of them, minus any an outcome ended while the
-    /// grant was committed; none when the log cannot be written (the debtors are given back).
-    private func makeDurable(_ leases: [Lease], now: UnixSeconds) async -> [Lease] {
+    /// Logs the grants of freshly taken leases (group commit, durable before it returns) and posts them to their
+    /// shards, which confirm them (from then on they can expire) at their next message. Returns the leases that
+    /// may be handed out: all of them, minus any an outcome without a lease id ended while the grant was
+    /// committed; none when the log cannot be written (the debtors are given back).
+    ///
+    /// Withdrawals are rare, so they are checked only when a shard signalled one: a shard bumps
+    /// `leaseSignals.outcomesOnUnconfirmedGrants` (after recording the outcome) whenever such an outcome meets a
+    /// lease still unconfirmed. If the value read before the take (`signal`) is unchanged after the posts, any
+    /// such outcome still to come is applied after the shard confirms these grants, i.e. it ends the lease as an
+    /// outcome arriving after the hand-out would (the log order, grant then outcome, says the same).
+    private func makeDurable(_ leases: [Lease], sequences: [[UInt32]], signal: Int) async -> [Lease] {
         if leases.isEmpty { return leases }
         let grants = LeaseGrants(id: leases[0].id, grants: leases.map {
             LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone, holder: $0.holder,
                        leasedAt: $0.leasedAt, expires: $0.expires)
         })
-        var parts = Array(repeating: [(id: String, lsn: Int64)](), count: shards.count)
+        let lsn: Int64
         do {
             let result = try await store.append([.leasesGranted(grants)], durability: configuration.leaseDurability)
             // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
             // are then treated as durable at the log's current end.
-            let lsn: Int64 = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }
-            for lease in leases { parts[shardIndex(lease.debtor)].append((lease.id, lsn)) }
+            lsn = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }
         } catch {
             logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
-            for lease in leases { parts[shardIndex(lease.debtor)].append((lease.id, 0)) }
             await withTaskGroup(of: Void.self) { group in
-                for (s, part) in parts.enumerated() where !part.isEmpty {
-                    group.addTask { await self.shards[s].cancel(part.map(\.id)) }
+                for (s, part) in sequences.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].cancel(part) }
                 }
             }
             return []
         }
-        let withdrawn = await withTaskGroup(of: [String].self) { group in
-            for (s, part) in parts.enumerated() where !part.isEmpty {
-                group.addTask { await self.shards[s].confirm(part) }
-            }
-            var all: Set<String> = []
-            for await ids in group { all.formUnion(ids) }
-            return all
+        for (s, part) in sequences.enumerated() where !part.isEmpty {
+            shards[s].post(GrantConfirmation(sequences: part, lsn: lsn))
+        }
+        if leaseSignals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent) == signal {
+            return leases
+        }
+        var withdrawn: Set<String> = []
+        for (s, part) in sequences.enumerated() where !part.isEmpty {
+            let ended = Set(await shards[s].ended(part))
+            if ended.isEmpty { continue }
+            let prefix = shards[s].leasePrefix
+            for sequence in ended { withdrawn.insert(prefix + String(sequence)) }
         }
         return withdrawn.isEmpty ? leases : leases.filter { !withdrawn.contains($0.id) }
     }

@@ -1,16 +1,67 @@
+import Synchronization
 import TagihCore
 import TagihStore
+
+/// Grants of one `lease` call that are durable in the log, posted by the engine for a shard to confirm.
+struct GrantConfirmation: Sendable {
+    /// The leases' sequence numbers in the shard.
+    var sequences: [UInt32]
+    /// The grant's log position.
+    var lsn: Int64
+}
+
+/// Engine-wide signal from the shards to `Engine.lease`: bumped whenever an outcome without a lease id meets a
+/// lease whose grant is still being committed (rare); the engine then checks whether its grants were withdrawn.
+final class LeaseSignals: Sendable {
+    let outcomesOnUnconfirmedGrants = Atomic<Int>(0)
+}
 
 /// One partition of the debtors: owns their compact records, histories, time queue, ready queues and leases.
 /// Nothing else touches that state; the engine talks to it in batches.
 actor Shard {
     var state: ShardState
+    /// Durable grants waiting to be confirmed: the engine appends here after the commit instead of sending a
+    /// message, and the shard confirms them at the start of its next message (`drainConfirmations`), so a lease
+    /// call costs no second round trip to the shards. The lock is held only to append or to swap the array.
+    nonisolated let confirmations = Mutex<[GrantConfirmation]>([])
+    let signals: LeaseSignals
+    /// The start of every lease id this shard hands out (`ShardState.leasePrefix`).
+    nonisolated let leasePrefix: String
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
-         holdShare: Double = 1) {
+         holdShare: Double = 1, signals: LeaseSignals = LeaseSignals()) {
         state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
         state.holdBelowShareOfBest = holdBelowShareOfBest
         state.holdShare = holdShare
+        self.signals = signals
+        leasePrefix = "L\(leaseTag)-\(shardID)-"
+    }
+
+    /// Called by the engine once a grant is durable; the shard confirms it at its next message.
+    nonisolated func post(_ confirmation: GrantConfirmation) {
+        confirmations.withLock { $0.append(confirmation) }
+    }
+
+    /// Confirms the grants the engine posted (they may expire from then on).
+    func drainConfirmations() {
+        let posted = confirmations.withLock { inbox -> [GrantConfirmation] in
+            if inbox.isEmpty { return [] }
+            defer { inbox = [] }
+            return inbox
+        }
+        for c in posted { state.confirm(c.sequences, lsn: c.lsn) }
+    }
+
+    /// Runs `body` (which applies events) and, when one of them met a lease whose grant is still being
+    /// committed, tells the engine and confirms again whatever was posted meanwhile (see `Engine.makeDurable`).
+    private func applying(_ body: (inout ShardState) -> Void) {
+        drainConfirmations()
+        let before = state.outcomesOnUnconfirmedGrants
+        body(&state)
+        if state.outcomesOnUnconfirmedGrants != before {
+            signals.outcomesOnUnconfirmedGrants.add(1, ordering: .sequentiallyConsistent)
+            drainConfirmations()
+        }
     }
 
     var count: Int { state.count }
@@ -34,40 +85,61 @@ actor Shard {
     func finishLoading() { state.finishLoading() }
 
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
+        drainConfirmations()
         state.settle(now: now)
         return state.snapshotRows(from: start, limit: limit)
     }
 
     /// For each event at `indices`: its debtor's slot, or why it is refused.
     func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
-        indices.map { state.validate(events[$0]) }
+        state.validate(events, indices)
     }
 
     /// Applies events to known slots (from `validate`).
     func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
-        for item in items { state.apply(events[item.index], lsn: item.lsn, now: now, slot: item.slot) }
+        applying { state in
+            for item in items { state.apply(events[item.index], lsn: item.lsn, now: now, slot: item.slot) }
+        }
     }
 
     func apply(_ events: [(StoredEvent, Int64)], now: UnixSeconds?) {
-        for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }
+        applying { state in
+            for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }
+        }
     }
 
     func decideAll(now: UnixSeconds) -> Int { state.decideAll(now: now) }
 
-    func advance(now: UnixSeconds) -> [LeaseExpiry] { state.advance(now: now) }
+    func advance(now: UnixSeconds) -> [LeaseExpiry] {
+        drainConfirmations()
+        return state.advance(now: now)
+    }
 
     func revertExpiring(_ expiries: [LeaseExpiry]) { state.revertExpiring(expiries) }
 
     func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] { state.peekScores(n, filter: filter) }
 
-    func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
-        state.take(n, filter: filter, holder: holder, now: now, ttl: ttl)
+    func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
+        -> (leases: [Lease], sequences: [UInt32])
+    {
+        drainConfirmations()
+        return state.take(n, filter: filter, holder: holder, now: now, ttl: ttl)
     }
 
-    func cancel(_ leaseIDs: [String]) { state.cancel(leaseIDs) }
+    func cancel(_ sequences: [UInt32]) {
+        drainConfirmations()
+        state.cancel(sequences)
+    }
+
+    /// Of these leases (by sequence), the ones that ended, after confirming every posted grant.
+    func ended(_ sequences: [UInt32]) -> [UInt32] {
+        drainConfirmations()
+        return state.ended(sequences)
+    }
 
     /// nil: no lease; `.some(nil)`: a grant is being committed; else the oldest grant's log position.
     func oldestLeaseGrant() -> Int64?? {
+        drainConfirmations()
         var oldest: Int64?
         for lease in state.activeLeases.values {
             if lease.grantLSN == 0 { return .some(nil) }
@@ -76,13 +148,13 @@ actor Shard {
         return oldest.map { .some($0) }
     }
 
-    func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] { state.confirm(grants) }
-
     func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
-        state.leasesHeld(by: holder, now: now)
+        drainConfirmations()
+        return state.leasesHeld(by: holder, now: now)
     }
 
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
+        drainConfirmations()
         state.settle(now: now)
         return state.snapshot(of: id, now: now)
     }
@@ -98,11 +170,18 @@ actor Shard {
     }
 
     func stateCounts(now: UnixSeconds) -> [DebtorQueueState: Int] {
+        drainConfirmations()
         state.settle(now: now)
         return state.stateCounts()
     }
 
-    func settle(now: UnixSeconds) { state.settle(now: now) }
+    func settle(now: UnixSeconds) {
+        drainConfirmations()
+        state.settle(now: now)
+    }
 
-    func activeLeaseCount() -> Int { state.activeLeases.count }
+    func activeLeaseCount() -> Int {
+        drainConfirmations()
+        return state.activeLeases.count
+    }
 }

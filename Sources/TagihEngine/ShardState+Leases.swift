@@ -2,8 +2,8 @@ import TagihCore
 import TagihStore
 
 /// Leases: granted by `take`, made durable by the engine (one `leasesGranted` event per call) and then
-/// `confirm`ed before the dialer sees them; ended by their outcome, their expiry or a release, each a logged
-/// event. Recovery replays the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases
+/// `confirm`ed (the engine posts the grant's log position to the shard, which confirms at its next message);
+/// ended by their outcome, their expiry or a release, each a logged event. Recovery replays the same events in log order (`replayGrant`, `endLease(id:…)`) and installs the leases
 /// still open.
 extension ShardState {
     mutating func nextSequence() -> UInt32 {
@@ -14,7 +14,8 @@ extension ShardState {
     }
 
     /// Marks debtor `i` leased to `holder`. The lease does not expire until `confirm` (its grant is durable).
-    mutating func grant(_ i: UInt32, holder: String, now: UnixSeconds, ttl: Int64) -> Lease {
+    /// Returns the lease and its sequence number.
+    mutating func grant(_ i: UInt32, holder: String, now: UnixSeconds, ttl: Int64) -> (Lease, UInt32) {
         let sequence = nextSequence()
         var slot = slots[Int(i)]
         slot.state = .leased
@@ -25,8 +26,7 @@ extension ShardState {
         let lease = ActiveLease(index: i, id: leaseID(sequence), leasedAt: now, expires: now + ttl, holder: holder,
                                 debt: debt, phone: phone)
         activeLeases[sequence] = lease
-        leaseSequences[lease.id] = sequence
-        return makeLease(i, lease)
+        return (makeLease(i, lease), sequence)
     }
 
     func makeLease(_ i: UInt32, _ lease: ActiveLease) -> Lease {
@@ -43,35 +43,33 @@ extension ShardState {
                      windowEnds: decision.windowEnds, reasons: reasons, holder: lease.holder)
     }
 
-    /// The grants of these leases are durable at the given log positions: they may expire from now on. Returns
-    /// the ids of leases that must not be handed out after all: an outcome without a lease id, logged after the
-    /// grant, ended them while the grant was being committed (replay ends them the same way).
-    mutating func confirm(_ grants: [(id: String, lsn: Int64)]) -> [String] {
-        var withdrawn: [String] = []
-        for (id, lsn) in grants {
-            guard let sequence = leaseSequences[id], var lease = activeLeases[sequence] else {
-                withdrawn.append(id)
-                continue
-            }
-            lease.grantLSN = lsn
-            activeLeases[sequence] = lease
+    /// The grants of these leases (by sequence) are durable at log position `lsn`: they may expire from now on.
+    /// A lease that an outcome without a lease id, logged after the grant, hit while the grant was being committed
+    /// is ended here (replay ends it the same way); the engine withholds it if it has not handed it out yet.
+    mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
+        for sequence in sequences {
+            guard let k = activeLeases.index(forKey: sequence) else { continue }
+            let lease = activeLeases.values[k]
+            guard lease.grantLSN == 0 else { continue }
             if lease.unleasedOutcomeLSN > lsn {
                 endLease(lease.index)
                 markPending(lease.index)
-                withdrawn.append(id)
                 continue
             }
+            activeLeases.values[k].grantLSN = lsn
             leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
         }
-        return withdrawn
+    }
+
+    /// Of these leases (by sequence), the ones that have ended.
+    func ended(_ sequences: [UInt32]) -> [UInt32] {
+        sequences.filter { activeLeases[$0] == nil }
     }
 
     /// Gives back leases whose grant could not be logged (never handed out): the debtors are re-decided.
-    mutating func cancel(_ leaseIDs: [String]) {
-        for id in leaseIDs {
-            guard let sequence = leaseSequences[id], let lease = activeLeases[sequence],
-                slots[Int(lease.index)].lease == sequence
-            else { continue }
+    mutating func cancel(_ sequences: [UInt32]) {
+        for sequence in sequences {
+            guard let lease = activeLeases[sequence], slots[Int(lease.index)].lease == sequence else { continue }
             endLease(lease.index)
             markPending(lease.index)
         }
@@ -112,6 +110,7 @@ extension ShardState {
         if lease.grantLSN == 0 {
             lease.unleasedOutcomeLSN = max(lease.unleasedOutcomeLSN, lsn)
             activeLeases[slot.lease] = lease
+            outcomesOnUnconfirmedGrants += 1
         } else if lease.grantLSN < lsn {
             endLease(i)
             markPending(i)
@@ -132,7 +131,6 @@ extension ShardState {
         for (i, lease) in replayLeases {
             let sequence = nextSequence()
             activeLeases[sequence] = lease
-            leaseSequences[lease.id] = sequence
             slots[Int(i)].state = .leased
             slots[Int(i)].lease = sequence
             slots[Int(i)].generation &+= 1

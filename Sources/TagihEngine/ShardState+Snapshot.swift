@@ -148,7 +148,8 @@ extension ShardState {
         case .waiting where slot.earliest > now:
             timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
         case .ready where slot.decidedAt / 3600 == now / 3600 && now < slot.windowEnds:
-            ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
+            fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
+                      jurisdiction: Int(slot.jurisdiction))
         case .blocked:
             break
         default:

@@ -91,11 +91,17 @@ struct ShardState {
     var index = IDIndex()
     var histories: [DebtorHistory] = []
     var ready: [MaxHeap<ReadyEntry>] = [MaxHeap()]
+    /// The best ready entries, popped from `ready` (see ShardState+Runway.swift); live from `runwayHead` on.
+    var runway: [ReadyEntry] = []
+    var runwayHead = 0
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases: [UInt32: ActiveLease] = [:]
-    /// Lease id → sequence, for every entry of `activeLeases`.
-    var leaseSequences: [String: UInt32] = [:]
+    /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
+    /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
+    var outcomesOnUnconfirmedGrants = 0
+    /// `"L<tag>-<shard>-"`: the start of every lease id this shard hands out in this process.
+    let leasePrefix: String
     /// Recovery only: the leases open so far in the replayed log, by slot (installed by `installReplayedLeases`).
     var replayLeases: [UInt32: ActiveLease] = [:]
     var nextLeaseSequence: UInt32 = 1
@@ -114,6 +120,7 @@ struct ShardState {
         self.policy = policy
         self.leaseTag = leaseTag
         self.rescoreBatch = rescoreBatch
+        self.leasePrefix = "L\(leaseTag)-\(shardID)-"
     }
 
     var count: Int { slots.count }
@@ -173,6 +180,14 @@ struct ShardState {
         if let now { redecide(i, now: now) }
         if arena.garbage > (1 << 20) && arena.garbage > arena.bytes.count / 2 { arena.compact(&slots) }
         return result
+    }
+
+    /// `validate(_:)` for the events at `indices` (mutating only so that the shard actor calls it in place).
+    mutating func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
+        var results: [Result<UInt32, Rejection>] = []
+        results.reserveCapacity(indices.count)
+        for i in indices { results.append(validate(events[i])) }
+        return results
     }
 
     /// Checks that an event names a known debtor and debt: `.failure` with the rejection, or the debtor's slot
@@ -281,7 +296,7 @@ struct ShardState {
     }
 
     mutating func endLease(_ i: UInt32) {
-        if let lease = activeLeases.removeValue(forKey: slots[Int(i)].lease) { leaseSequences[lease.id] = nil }
+        activeLeases.removeValue(forKey: slots[Int(i)].lease)
         slots[Int(i)].lease = 0
         slots[Int(i)].state = .blocked  // redecide puts it in the right queue
     }
@@ -339,7 +354,8 @@ struct ShardState {
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
                 } else if slot.earliest <= now {
                     slot.state = .ready
-                    ready[Int(slot.jurisdiction)].push(ReadyEntry(score: slot.score, index: i, generation: slot.generation))
+                    fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
+                              jurisdiction: Int(slot.jurisdiction))
                 } else {
                     slot.state = .waiting
                     timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
@@ -467,7 +483,7 @@ struct ShardState {
 
     // MARK: leasing
 
-    func leaseID(_ sequence: UInt32) -> String { "L\(leaseTag)-\(shardID)-\(sequence)" }
+    func leaseID(_ sequence: UInt32) -> String { leasePrefix + String(sequence) }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
         guard filter.jurisdictions != nil else { return Array(ready.indices.dropFirst()) }
@@ -481,8 +497,22 @@ struct ShardState {
         return s.generation == e.generation && s.state == .ready
     }
 
-    /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them.
-    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+    /// Pops stale entries off ready heap `j`; returns its live top, if any. (A method, not a closure: a nested
+    /// function capturing `self` made a copy of the whole state, and so retained every array, at each call.)
+    @inline(__always) mutating func liveTop(_ j: Int) -> ReadyEntry? {
+        while let top = ready[j].top {
+            let slot = slots[Int(top.index)]
+            if slot.generation == top.generation && slot.state == .ready { return top }
+            ready[j].pop()
+        }
+        return nil
+    }
+
+    /// The scores of the best `n` ready debtors passing `filter`, best first, without taking them. `mutating`
+    /// only so that the shard actor calls it in place (a non-mutating call on its stored state copies the state).
+    mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+        if filter.jurisdictions == nil { return peekRunway(n) }
+        flushRunway()
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
@@ -499,36 +529,70 @@ struct ShardState {
         while scores.count < n, let f = frontier.pop() {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
-            let storage = ready[f.heap].storage
-            if isLive(storage[f.position]) { scores.append(f.score) }
-            let left = 2 * f.position + 1
-            if left < storage.count { frontier.push(Frontier(score: storage[left].score, heap: f.heap, position: left)) }
-            if left + 1 < storage.count {
-                frontier.push(Frontier(score: storage[left + 1].score, heap: f.heap, position: left + 1))
+            // The liveness test written out: calling a non-mutating method here copied the whole state.
+            let entry = ready[f.heap].storage[f.position]
+            let slot = slots[Int(entry.index)]
+            if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
+            for child in ready[f.heap].children(of: f.position) {
+                frontier.push(Frontier(score: ready[f.heap].storage[child].score, heap: f.heap, position: child))
             }
         }
         return scores
     }
 
     /// Leases the best `n` ready debtors passing `filter` to `holder` until `now + ttl`.
-    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64) -> [Lease] {
+    /// Returns the leases and their sequence numbers (for `confirm` or `cancel`).
+    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
+        -> (leases: [Lease], sequences: [UInt32])
+    {
         settle(now: now)
+        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl) }
+        flushRunway()
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
         var leases: [Lease] = []
         leases.reserveCapacity(n)
+        var sequences: [UInt32] = []
+        sequences.reserveCapacity(n)
         let hour = now / 3600
+        // The live top of each heap, refreshed only for the heap a debtor was taken from (all of them after a
+        // re-decision, which may file the debtor anywhere).
+        var tops: [ReadyEntry?] = []
+        tops.reserveCapacity(heaps.count)
+        for j in heaps { tops.append(liveTop(j)) }
         while leases.count < n {
-            var bestHeap = -1
-            var bestEntry: ReadyEntry?
-            for j in heaps {
-                while let top = ready[j].top, !isLive(top) { ready[j].pop() }
-                if let top = ready[j].top, bestEntry == nil || bestEntry! < top {
-                    bestEntry = top
-                    bestHeap = j
-                }
+            var best = -1
+            for k in tops.indices {
+                if let top = tops[k], best < 0 || tops[best]! < top { best = k }
             }
-            guard let entry = bestEntry else { break }
-            ready[bestHeap].pop()
+            guard best >= 0, let entry = tops[best] else { break }
+            ready[heaps[best]].pop()
+            let i = entry.index
+            let slot = slots[Int(i)]
+            if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
+                || slot.flags & Self.withoutReasonsFlag != 0
+            {
+                redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                for k in heaps.indices { tops[k] = liveTop(heaps[k]) }
+                continue
+            }
+            let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)
+            leases.append(lease)
+            sequences.append(sequence)
+            tops[best] = liveTop(heaps[best])
+        }
+        return (leases, sequences)
+    }
+
+    /// `take` without a filter: from the runway.
+    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64)
+        -> (leases: [Lease], sequences: [UInt32])
+    {
+        var leases: [Lease] = []
+        leases.reserveCapacity(n)
+        var sequences: [UInt32] = []
+        sequences.reserveCapacity(n)
+        let hour = now / 3600
+        while leases.count < n, let entry = popRunway(refill: n - leases.count) {
             let i = entry.index
             let slot = slots[Int(i)]
             if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
@@ -537,9 +601,11 @@ struct ShardState {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
                 continue
             }
-            leases.append(grant(i, holder: holder, now: now, ttl: ttl))
+            let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)
+            leases.append(lease)
+            sequences.append(sequence)
         }
-        return leases
+        return (leases, sequences)
     }
 
     // MARK: queries

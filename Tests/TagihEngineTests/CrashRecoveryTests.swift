@@ -146,7 +146,9 @@ struct LeaseLedger {
             while !(reader.text.contains("ack ") && reader.text.contains("lease ")) && Date() < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...3_000)))
+            // Every fourth round lives long enough for answers after expiry (2.1–2.6 s after their lease).
+            let delay = round % 4 == 0 ? Int.random(in: 2_800...4_000) : Int.random(in: 0...3_000)
+            try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             reader.waitForEnd()

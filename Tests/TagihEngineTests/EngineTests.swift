@@ -82,6 +82,27 @@ import TagihStore
         try await engine.close()
     }
 
+    /// Each shard is first asked for a little more than its share of n scores; when the best debtors sit in one
+    /// shard the merge must ask that shard again (here every one of the best 60 is in shard 0).
+    @Test(arguments: [60, 100])
+    func leasesTheBestWhenTheyAllSitInOneShard(n: Int) async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 4)
+        let inShard0 = { (i: Int) in stableHash("D-\(i)") % 4 == 0 }
+        let debtors = (0..<400).map { i in
+            makeDebtor(i, balance: (inShard0(i) ? 1_000_000 : 10_000) + Int64(i) * 100)
+        }
+        _ = try await engine.upsert(debtors)
+        let policy = ContactPolicy()
+        let expected = debtors.map {
+            Float(policy.score(for: $0, history: DebtorHistory(), debt: $0.debts[0].id, at: t0))
+        }.sorted(by: >).prefix(n)
+        #expect(debtors.filter { inShard0(Int($0.id.dropFirst(2))!) }.count >= 60)
+        let leases = await engine.lease(n, holder: "dialer")
+        #expect(leases.map { Float($0.score) } == Array(expected))
+        try await engine.close()
+    }
+
     @Test func filterByJurisdiction() async throws {
         let clock = VirtualClock(start: t0)
         let engine = try await openEngine(temporaryDirectory(), clock: clock)

@@ -113,6 +113,39 @@ func openEngine(
     return try await Engine.open(configuration: configuration, clock: clock, policy: ContactPolicy(), logger: log)
 }
 
+/// For profiling: when TAGIH_BENCH_PHASE_FILE is set, appends a line to it as a measured phase starts or ends
+/// (a profiler attached to the benchmark process can record just those phases).
+func markPhase(_ text: String) {
+    guard let path = environment["TAGIH_BENCH_PHASE_FILE"] else { return }
+    let line = Array((text + "\n").utf8)
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    if fd >= 0 {
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+}
+
+/// The median time of one `fdatasync` of an 8 KiB write in `directory`, in milliseconds: what one durable commit
+/// costs at least on this disk at this moment (fsynced leases and the SQL hopper are bound by it).
+func fsyncMilliseconds(in directory: String) -> Double {
+    let path = directory + "/fsync-probe"
+    let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+    guard fd >= 0 else { return .nan }
+    defer {
+        close(fd)
+        unlink(path)
+    }
+    let block = [UInt8](repeating: 120, count: 8192)
+    var times: [Double] = []
+    for i in 0..<50 {
+        _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i % 16) * 8192) }
+        let started = ContinuousClock.now
+        fdatasync(fd)
+        times.append(seconds(ContinuousClock.now - started) * 1e3)
+    }
+    return times.sorted()[times.count / 2]
+}
+
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
@@ -172,6 +205,10 @@ let benchmarks: @Sendable () -> Void = {
             closure: { benchmark in
                 let engine = engineBox.value!
                 let target = min(400_000, debtorCount / 5)
+                let fsync = fsyncMilliseconds(in: largeDirectory)
+                benchmark.startMeasurement()
+                markPhase("lease start")
+                let cpuBefore = cpuSeconds()
                 let started = ContinuousClock.now
                 let leased = await withTaskGroup(of: Int.self) { group in
                     for dialer in 0..<8 {
@@ -188,9 +225,13 @@ let benchmarks: @Sendable () -> Void = {
                     return await group.reduce(0, +)
                 }
                 let elapsed = seconds(ContinuousClock.now - started)
+                let cpu = cpuSeconds() - cpuBefore
+                markPhase("lease end")
                 benchmark.measurement(.custom("debtors leased per second", polarity: .prefersLarger, useScalingFactor: false),
                                       Int(Double(leased) / elapsed))
                 print("lease (\(durability)): \(leased) debtors in \(elapsed) s = \(Int(Double(leased) / elapsed))/s; "
+                      + "\(cpu) CPU s (\(Double(Int(cpu * 1e8 / Double(max(1, leased)))) / 100) CPU µs per lease); "
+                      + "fdatasync median \(Double(Int(fsync * 1000)) / 1000) ms just before; "
                       + "commits \(await engine.store.commitStatistics())")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
@@ -218,7 +259,8 @@ let benchmarks: @Sendable () -> Void = {
             let store = try await Store.open(configuration: StoreConfiguration(directory: largeDirectory), logger: logger)
             let hopper = try await SQLHopper.prepare(store: store)
             let offsets = [-5, -6, -7, -8, 0]
-            print("hopper plan: \(try await hopper.plan(offsets: offsets))")
+            print("hopper plan: \(try await hopper.plan(offsets: offsets)); "
+                  + "fdatasync median \(Double(Int(fsyncMilliseconds(in: largeDirectory) * 1000)) / 1000) ms")
             benchmark.startMeasurement()
             let started = ContinuousClock.now
             let deadline = started + .seconds(20)

@@ -1,0 +1,116 @@
+import TagihCore
+
+/// The runway: the best live ready entries of the shard, already popped from the per-jurisdiction ready heaps and
+/// merged, best first. Unfiltered leasing (the common case) peeks and takes from it: a `lease` call peeks at a
+/// shard's best few dozen scores and then takes some of them, and the next call peeks at the same entries again;
+/// kept here, they are checked against hot slots instead of being found again by walking the heaps (a walk that
+/// touched a cold slot per entry and was most of the cost of a peek).
+///
+/// Invariant: every entry in `runway[runwayHead...]` ranks at or above every entry left in the ready heaps, so
+/// the runway followed by the heaps is the shard's ready queue in rank order. `fileReady` keeps it when a debtor
+/// becomes ready; filtered leasing first puts the runway back into the heaps (`flushRunway`).
+extension ShardState {
+    /// The most entries a debtor that becomes ready is sorted into the runway (beyond, the runway goes back into
+    /// the heaps: an hourly re-score of every ready debtor must not insert millions into the runway).
+    static let runwayInsertLimit = 1_024
+
+    @inline(__always) func isLiveReady(_ e: ReadyEntry) -> Bool {
+        let slot = slots[Int(e.index)]
+        return slot.generation == e.generation && slot.state == .ready
+    }
+
+    /// Files a ready debtor's entry: into the runway when it ranks above the runway's last entry (sorted in),
+    /// else into its jurisdiction's heap.
+    mutating func fileReady(_ entry: ReadyEntry, jurisdiction j: Int) {
+        guard runwayHead < runway.count, runway[runway.count - 1] < entry else {
+            ready[j].push(entry)
+            return
+        }
+        if runway.count - runwayHead >= Self.runwayInsertLimit {
+            flushRunway()
+            ready[j].push(entry)
+            return
+        }
+        var low = runwayHead
+        var high = runway.count
+        while low < high {
+            let mid = (low + high) / 2
+            if runway[mid] < entry { high = mid } else { low = mid + 1 }
+        }
+        runway.insert(entry, at: low)
+    }
+
+    /// Puts the runway's live entries back into their heaps (before filtered leasing, which reads the heaps).
+    mutating func flushRunway() {
+        for k in runwayHead..<runway.count {
+            let e = runway[k]
+            if isLiveReady(e) { ready[Int(slots[Int(e.index)].jurisdiction)].push(e) }
+        }
+        runway.removeAll(keepingCapacity: true)
+        runwayHead = 0
+    }
+
+    /// Appends up to `count` entries to the runway: the best live heap tops, in rank order.
+    mutating func extendRunway(by count: Int) {
+        let heaps = Array(ready.indices.dropFirst())
+        var tops: [ReadyEntry?] = []
+        tops.reserveCapacity(heaps.count)
+        for j in heaps { tops.append(liveTop(j)) }
+        var added = 0
+        while added < count {
+            var best = -1
+            for k in tops.indices {
+                if let top = tops[k], best < 0 || tops[best]! < top { best = k }
+            }
+            guard best >= 0, let entry = tops[best] else { break }
+            ready[heaps[best]].pop()
+            runway.append(entry)
+            added += 1
+            tops[best] = liveTop(heaps[best])
+        }
+    }
+
+    /// The scores of the best `n` ready debtors (no filter), best first; drops stale runway entries on the way.
+    mutating func peekRunway(_ n: Int) -> [Float] {
+        var scores: [Float] = []
+        scores.reserveCapacity(n)
+        var write = runwayHead
+        var read = runwayHead
+        while scores.count < n {
+            if read == runway.count {
+                runway.removeSubrange(write..<runway.count)
+                read = write
+                extendRunway(by: n - scores.count)
+                if read == runway.count { break }
+            }
+            let e = runway[read]
+            read += 1
+            if isLiveReady(e) {
+                runway[write] = e
+                write += 1
+                scores.append(e.score)
+            }
+        }
+        if write < read { runway.removeSubrange(write..<read) }
+        return scores
+    }
+
+    /// The best live ready entry (no filter), taken off the runway (refilled from the heaps, `refill` at a time).
+    mutating func popRunway(refill: Int) -> ReadyEntry? {
+        while true {
+            if runwayHead == runway.count {
+                runway.removeAll(keepingCapacity: true)
+                runwayHead = 0
+                extendRunway(by: max(1, refill))
+                if runwayHead == runway.count { return nil }
+            }
+            let e = runway[runwayHead]
+            runwayHead += 1
+            if runwayHead > 4_096 && runwayHead * 2 > runway.count {
+                runway.removeSubrange(0..<runwayHead)
+                runwayHead = 0
+            }
+            if isLiveReady(e) { return e }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Testing
+import TagihCore
+import TagihStore
+@testable import TagihEngine
+
+/// Grants are confirmed lazily: the engine posts the grant's log position to the shard, which confirms at its
+/// next message. These tests drive one shard the way `Engine.lease` does.
+@Suite struct GrantConfirmationTests {
+    func leasedShard(_ signals: LeaseSignals) async -> (Shard, Debtor, [UInt32]) {
+        let shard = Shard(shardID: 0, policy: ContactPolicy(), leaseTag: "t", rescoreBatch: 100, signals: signals)
+        let debtor = makeDebtor(1)
+        _ = await shard.upsert([(debtor, 1)], now: t0)
+        let (leases, sequences) = await shard.take(1, filter: .all, holder: "h", now: t0, ttl: 600)
+        #expect(leases.map(\.debtor) == [debtor.id])
+        #expect(leases.first?.id == "Lt-0-\(sequences.first ?? 0)")
+        return (shard, debtor, sequences)
+    }
+
+    @Test func aPostedGrantIsConfirmedAtTheShardsNextMessage() async {
+        let (shard, _, sequences) = await leasedShard(LeaseSignals())
+        // Not durable yet: the lease cannot expire.
+        #expect(await shard.advance(now: t0 + 600).isEmpty)
+        shard.post(GrantConfirmation(sequences: sequences, lsn: 10))
+        #expect(await shard.oldestLeaseGrant() == .some(10))
+        let expired = await shard.advance(now: t0 + 600)
+        #expect(expired.map(\.lease) == ["Lt-0-\(sequences[0])"])
+    }
+
+    /// An outcome without a lease id ends the lease only when it is logged after the grant (as replay does);
+    /// meeting an unconfirmed grant, it signals the engine, which then withholds the ended lease.
+    @Test(arguments: [(outcomeLSN: Int64(11), ends: true), (outcomeLSN: Int64(9), ends: false)])
+    func outcomeWithoutLeaseIdDuringTheGrantsCommit(outcomeLSN: Int64, ends: Bool) async {
+        let signals = LeaseSignals()
+        let (shard, debtor, sequences) = await leasedShard(signals)
+        let before = signals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent)
+        await shard.apply([(.outcome(outcome("a1", debtor, .noAnswer, at: t0)), outcomeLSN)], now: t0)
+        #expect(signals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent) == before + 1)
+        shard.post(GrantConfirmation(sequences: sequences, lsn: 10))
+        #expect(await shard.ended(sequences) == (ends ? sequences : []))
+        #expect(await shard.activeLeaseCount() == (ends ? 0 : 1))
+    }
+
+    @Test func anOutcomeAfterTheConfirmationSignalsNothing() async {
+        let signals = LeaseSignals()
+        let (shard, debtor, sequences) = await leasedShard(signals)
+        shard.post(GrantConfirmation(sequences: sequences, lsn: 10))
+        await shard.apply([(.outcome(outcome("a1", debtor, .noAnswer, at: t0)), 11)], now: t0)
+        #expect(signals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent) == 0)
+        #expect(await shard.ended(sequences) == sequences)
+    }
+
+    @Test func cancelledGrantsGiveTheDebtorBack() async {
+        let (shard, debtor, sequences) = await leasedShard(LeaseSignals())
+        await shard.cancel(sequences)
+        #expect(await shard.activeLeaseCount() == 0)
+        let (again, _) = await shard.take(1, filter: .all, holder: "h2", now: t0, ttl: 600)
+        #expect(again.map(\.debtor) == [debtor.id])
+    }
+}
+
+@Suite struct HeapTests {
+    /// Pushes, pops and compaction keep the 4-ary heap ordered; `children(of:)` covers every element once.
+    @Test(arguments: [0, 1, 2, 5, 17, 1_000])
+    func popsInOrderAfterPushesAndCompaction(count: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var heap = MaxHeap<Int>()
+        var reference: [Int] = []
+        for _ in 0..<count {
+            let v = Int.random(in: 0..<500, using: &generator)
+            heap.push(v)
+            reference.append(v)
+        }
+        // Every position but the root is the child of exactly one parent.
+        var seen = [0]
+        for p in 0..<heap.count { seen += heap.children(of: p) }
+        #expect(seen.sorted() == Array(0..<max(1, heap.count)) || count == 0)
+        for p in 0..<heap.count {
+            #expect(heap.children(of: p).allSatisfy { heap.storage[$0] <= heap.storage[p] })
+        }
+        heap.compact { $0 % 3 != 0 }
+        reference.removeAll { $0 % 3 == 0 }
+        var popped: [Int] = []
+        while let v = heap.pop() { popped.append(v) }
+        #expect(popped == reference.sorted(by: >))
+    }
+}
+
+@Suite struct RunwayTests {
+    /// Unfiltered takes come from the runway, filtered ones from the heaps (after the runway is put back), and
+    /// debtors that become ready again are filed into either: in every mix, a take hands out exactly the best
+    /// ready debtors passing the filter, in rank order, and never one that is leased.
+    @Test(arguments: [1, 2, 3])
+    func takesTheBestReadyDebtorsInAnyMixOfFilteredAndUnfilteredLeasing(seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        var state = ShardState(shardID: 0, policy: ContactPolicy(), leaseTag: "t", rescoreBatch: 100)
+        let jurisdictions = ["US-MA", "US-NY", "GB"]
+        for i in 0..<300 {
+            let balance = Int64(1 + (i * 7_919) % 97) * 10_000
+            _ = state.upsert(makeDebtor(i, jurisdiction: jurisdictions[i % 3], balance: balance), lsn: Int64(i + 1),
+                             now: t0)
+        }
+        var leased: [UInt32] = []
+        for round in 0..<60 {
+            let filter = Int.random(in: 0..<3, using: &generator) == 0
+                ? LeaseFilter(jurisdictions: [jurisdictions[round % 3]]) : .all
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0 where !leased.isEmpty:  // a lease ends: the debtor is ready again (runway or heap)
+                let i = leased.remove(at: Int.random(in: 0..<leased.count, using: &generator))
+                state.endLease(i)
+                state.markPending(i)
+                state.settle(now: t0)
+            case 1:
+                _ = state.peekScores(Int.random(in: 1...30, using: &generator), filter: filter)
+            default:
+                let n = Int.random(in: 1...25, using: &generator)
+                var ranked = state.slots.indices.filter {
+                    state.slots[$0].state == .ready
+                        && filter.matches(state.jurisdictions.string(state.slots[$0].jurisdiction) ?? "")
+                }.map { ReadyEntry(score: state.slots[$0].score, index: UInt32($0), generation: 0) }
+                ranked.sort { $1 < $0 }
+                let (leases, _) = state.take(n, filter: filter, holder: "h", now: t0, ttl: 600)
+                let taken = leases.map { state.find($0.debtor)! }
+                #expect(taken == ranked.prefix(n).map(\.index), "round \(round)")
+                #expect(taken.allSatisfy { state.slots[Int($0)].state == .leased })
+                leased += taken
+            }
+        }
+        #expect(Set(leased).count == leased.count)
+        #expect(leased.count > 50, "the mix should lease many debtors")
+    }
+}
+
+/// A small deterministic generator for table-driven random tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -28,7 +28,8 @@ port=$TAGIH_PORT
 mkdir -p "$work/www"
 : > "$work/uris-tagih"
 : > "$work/uris-nghttpd"
-nport=$((port + 1))
+# A free port for nghttpd (port + 1 was sometimes taken, and a silent nghttpd failure printed 0 req/s).
+nport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 total=0
 for i in $(seq 1 "$IDS"); do
     id="D-$(( (i * 7919) % DEBTORS + 1 ))"
@@ -37,9 +38,14 @@ for i in $(seq 1 "$IDS"); do
     echo "http://127.0.0.1:$port/v1/debtors/$id" >> "$work/uris-tagih"
     echo "http://127.0.0.1:$nport/$id" >> "$work/uris-nghttpd"
 done
-nghttpd --no-tls -d "$work/www" "$nport" >/dev/null 2>&1 &
+nghttpd --no-tls -d "$work/www" "$nport" >"$work/nghttpd.log" 2>&1 &
 nghttpd_pid=$!
-sleep 0.5
+for _ in $(seq 1 50); do
+    curl -s -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$nport/$id" && break
+    sleep 0.1
+done
+curl -sf -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$nport/$id" \
+    || { echo "nghttpd did not start on port $nport: $(cat "$work/nghttpd.log")" >&2; exit 1; }
 
 rate() {  # h2load's requests/s for a URI file
     h2load $FLAGS -n "$REQUESTS" -i "$1" 2>/dev/null | awk '/^finished in/ { gsub(",", "", $4); print $4 }'

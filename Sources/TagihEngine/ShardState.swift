@@ -620,7 +620,8 @@ struct ShardState {
         }
     }
 
-    func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
+    // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
+    mutating func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
         guard let i = find(id) else { return nil }
         let debtor = self.debtor(i)
         let history = self.history(i)
@@ -635,7 +636,8 @@ struct ShardState {
 
     /// The engine's current decision for every debtor whose planned contact (`best`, else `earliest`) falls in
     /// `from ..< to`, earliest first, at most `limit`.
-    func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
+    // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
+    mutating func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
         var picked: [(Int64, UInt32)] = []
         for (i, slot) in slots.enumerated() where slot.earliest != .max {
             let planned = slot.best != .max ? slot.best : slot.earliest
@@ -654,7 +656,8 @@ struct ShardState {
     }
 
     /// The decision the engine currently holds for debtor `id` (what it would lease), or nil.
-    func currentDecision(of id: String) -> Decision? {
+    // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
+    mutating func currentDecision(of id: String) -> Decision? {
         guard let i = find(id) else { return nil }
         let slot = slots[Int(i)]
         guard slot.earliest != .max else { return nil }
@@ -667,7 +670,8 @@ struct ShardState {
     }
 
     /// Counts per queue state (for metrics and tests).
-    func stateCounts() -> [DebtorQueueState: Int] {
+    // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
+    mutating func stateCounts() -> [DebtorQueueState: Int] {
         var counts: [DebtorQueueState: Int] = [:]
         for i in slots.indices { counts[state(of: UInt32(i)), default: 0] += 1 }
         return counts

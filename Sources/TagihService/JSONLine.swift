@@ -63,16 +63,19 @@ public struct JSONLine: ~Copyable {
     private mutating func key(_ key: StaticString) {
         let n = key.utf8CodeUnitCount
         reserve(n + 4)
+        // Locals, not `self`: a store through a byte pointer could alias `count`, which would be reloaded.
+        let out = base
+        var c = count
         if !first {
-            base[count] = UInt8(ascii: ",")
-            count += 1
+            out[c] = UInt8(ascii: ",")
+            c += 1
         }
         first = false
-        base[count] = UInt8(ascii: "\"")
-        JSONLine.copy(key.utf8Start, to: base + count + 1, n)
-        base[count + 1 + n] = UInt8(ascii: "\"")
-        base[count + 2 + n] = UInt8(ascii: ":")
-        count += n + 3
+        out[c] = UInt8(ascii: "\"")
+        JSONLine.copy(key.utf8Start, to: out + c + 1, n)
+        out[c + 1 + n] = UInt8(ascii: "\"")
+        out[c + 2 + n] = UInt8(ascii: ":")
+        count = c + n + 3
     }
 
     /// Adds a string member.
@@ -253,17 +256,32 @@ public struct JSONLine: ~Copyable {
 
     /// `"`, the bytes with RFC 8259 escapes, `"`. Runs that need no escaping are copied at once.
     private mutating func appendEscaped(utf8: UnsafeBufferPointer<UInt8>) {
-        reserve(utf8.count + 2)
-        base[count] = UInt8(ascii: "\"")
-        count += 1
         let n = utf8.count
-        guard n > 0, let base = utf8.baseAddress else {
-            put(UInt8(ascii: "\""))
+        reserve(n + 2)
+        guard n > 0, let from = utf8.baseAddress else {
+            put("\"\"")
             return
         }
-        let raw = UnsafeRawPointer(base)
-        var start = 0
+        let raw = UnsafeRawPointer(from)
+        // Most values need no escape: find the first byte that does (eight at a time), copy the clean run at once.
         var i = 0
+        while i + 8 <= n, !JSONLine.needsEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+        while i < n {
+            let b = from[i]
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { break }
+            i += 1
+        }
+        let out = base
+        let c = count
+        out[c] = UInt8(ascii: "\"")
+        JSONLine.copy(from, to: out + c + 1, i)
+        if i == n {
+            out[c + 1 + n] = UInt8(ascii: "\"")
+            count = c + n + 2
+            return
+        }
+        count = c + 1 + i
+        var start = i
         while i < n {
             // Skip eight bytes at a time while none is a control byte, a quote or a backslash.
             while i + 8 <= n {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Macro benchmark of `tagih simulate`: speed at scale and the strategy comparison (tagih vs baseline).
-# Usage: Benchmarks/scripts/sim-bench.sh [speed|speed-full|speed-full-all|speed-engine|compare|compare-scarce|compare-variants|curve|all]
+# Usage: Benchmarks/scripts/sim-bench.sh [speed|speed-full|speed-full-all|speed-engine|compare|compare-mix-10|compare-scarce|compare-variants|curve|all]
 #        (from the repository root)
 # Writes JSON reports under ${OUT:-/tmp/tagih-sim-bench} and prints one summary line per run.
 set -euo pipefail
@@ -65,6 +65,16 @@ if [[ $mode == compare || $mode == all ]]; then
     for mix in day-worker=0.3,at-home=0.4,shift=0.2,never=0.1 day-worker=0.2,at-home=0.5,shift=0.2,never=0.1 \
         day-worker=0.25,at-home=0.25,shift=0.4,never=0.1; do
         for seed in 7 8 9; do
+            run compare-capped-mix-${mix//[^0-9]/}-s$seed --debtors 20000 --agents 10 --days 14 --seed $seed \
+                --strategy all --mix $mix
+        done
+    done
+fi
+if [[ $mode == compare-mix-10 ]]; then
+    # The three changed mixes on ten seeds each (7-16), for the mean collected lift and its interval.
+    for mix in day-worker=0.3,at-home=0.4,shift=0.2,never=0.1 day-worker=0.2,at-home=0.5,shift=0.2,never=0.1 \
+        day-worker=0.25,at-home=0.25,shift=0.4,never=0.1; do
+        for seed in 7 8 9 10 11 12 13 14 15 16; do
             run compare-capped-mix-${mix//[^0-9]/}-s$seed --debtors 20000 --agents 10 --days 14 --seed $seed \
                 --strategy all --mix $mix
         done

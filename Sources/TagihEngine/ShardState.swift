@@ -295,6 +295,16 @@ struct ShardState {
         }
     }
 
+    /// Re-decides at most `limit` pending debtors at `now`, so that the work of many events is spread over the
+    /// shard's turns instead of piling up for the next `settle(now:)`.
+    mutating func settle(now: UnixSeconds, atMost limit: Int) {
+        var done = 0
+        while done < limit, let i = pendingDecisions.popLast() {
+            done += 1
+            if slots[Int(i)].flags & Self.pendingFlag != 0 { redecide(i, now: now) }
+        }
+    }
+
     mutating func endLease(_ i: UInt32) {
         activeLeases.removeValue(forKey: slots[Int(i)].lease)
         slots[Int(i)].lease = 0

@@ -242,9 +242,10 @@ final class Gate: Sendable {
     }
 }
 
-/// Lines of one stream run concurrently, except that lines sharing a key (a debtor id, an attempt id)
-/// run in input order: the second of two lines with one attempt id is the duplicate, and the later of two
-/// upserts of one debtor is the one that stays.
+/// Lines of one stream run concurrently, except that lines sharing a key run in input order. The keys are the
+/// event id of an outcome, payment or clearance (the second of two lines with one attempt id is the duplicate)
+/// and the debtor id of an upsert (the later of two upserts of one debtor is the one that stays). Events of one
+/// debtor with different ids still run concurrently, as events sent in different requests always have.
 struct KeyedOrder {
     private var tails: [String: Gate] = [:]
 

@@ -97,7 +97,7 @@ extension TagihService {
         case .rejected(let result): return .done(result)
         }
         let event = decoded.value
-        return .work(keys: ["a:" + event.attempt, "d:" + event.debtor]) {
+        return .work(keys: ["a:" + event.attempt]) {
             await self.ingestResult(line.number, event.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
                 try await engine.ingest(event)
             }
@@ -111,7 +111,7 @@ extension TagihService {
         case .rejected(let result): return .done(result)
         }
         let event = decoded.value
-        return .work(keys: ["p:" + event.payment, "d:" + event.debtor]) {
+        return .work(keys: ["p:" + event.payment]) {
             await self.ingestResult(line.number, event.payment, decoded.warnings, tagged: false, kind: "payment") {
                 try await engine.ingest(event)
             }
@@ -126,7 +126,7 @@ extension TagihService {
         case .rejected(let result): return .done(result)
         }
         let c = decoded.value
-        return .work(keys: ["c:" + c.clearance, "d:" + c.debtor]) {
+        return .work(keys: ["c:" + c.clearance]) {
             let event = ClearanceEvent(
                 id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: self.clock.now(), clearedBy: c.by,
                 note: c.note)

@@ -142,3 +142,23 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct PendingDecisionTests {
+    /// Events only mark their debtor pending; `settle(now:atMost:)` (run by every apply, at most two per event)
+    /// re-decides a bounded number of them, so a burst of events is not decided in one turn of the next tick.
+    @Test func boundedSettleDecidesAtMostItsLimitAndTheRestLater() {
+        var state = ShardState(shardID: 0, policy: ContactPolicy(), leaseTag: "t", rescoreBatch: 100)
+        for i in 0..<50 { _ = state.upsert(makeDebtor(i), lsn: Int64(i + 1), now: t0) }
+        state.settle(now: t0)
+        func pending() -> Int { state.slots.filter { $0.state == .pending }.count }
+        #expect(pending() == 0)
+        for i in 0..<50 { state.markPending(UInt32(i)) }
+        #expect(pending() == 50)
+        state.settle(now: t0 + 60, atMost: 12)
+        #expect(pending() == 38)
+        #expect(state.slots.filter { $0.decidedAt == t0 + 60 }.count == 12)
+        state.settle(now: t0 + 60, atMost: 1_000)
+        #expect(pending() == 0)
+        #expect(state.pendingDecisions.isEmpty)
+    }
+}

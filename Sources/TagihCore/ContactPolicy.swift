@@ -1847,8 +1847,9 @@ func fnv(_ s: String) -> UInt64 {
     return h
 }
 
-/// A small deterministic generator (SplitMix64) with Beta sampling for Thompson draws.
-struct SplitMix64 {
+/// A small deterministic generator (SplitMix64) with Beta sampling for Thompson draws (also the generator of the
+/// table-driven random tests).
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

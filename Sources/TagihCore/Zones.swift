@@ -124,24 +124,7 @@ public final class ZoneTable: @unchecked Sendable, CustomStringConvertible {
     /// The first instant whose local wall time is `local` or, in a DST gap, the first instant after it
     /// (the transition). In a fold (a local time that occurs twice), `later` picks the second occurrence.
     public func instant(forLocal local: Int64, later: Bool = false) -> UnixSeconds {
-        if transitions.isEmpty { return local - Int64(offsets[0]) }
-        let before = offset(at: local - 93_600)
-        let after = offset(at: local + 93_600)
-        if before == after { return local - Int64(before) }
-        let u1 = local - Int64(before)
-        let u2 = local - Int64(after)
-        let ok1 = offset(at: u1) == before
-        let ok2 = offset(at: u2) == after
-        switch (ok1, ok2) {
-        case (true, true): return later ? max(u1, u2) : min(u1, u2)
-        case (true, false): return u1
-        case (false, true): return u2
-        case (false, false):
-            // A gap: the wall time never occurs; local time jumps past it at the transition.
-            let lo = min(u1, u2)
-            let i = index(after: lo)
-            return i < transitions.count ? transitions[i] : u1
-        }
+        raw.pointee.instant(forLocal: local, later: later)
     }
 }
 
@@ -202,7 +185,7 @@ struct RawZone {
     @inline(__always)
     func localSeconds(at instant: Int64) -> Int64 { instant + Int64(offset(at: instant)) }
 
-    /// Same as `ZoneTable.instant(forLocal:later:)`.
+    /// The first instant whose local wall time is `local` (see `ZoneTable.instant(forLocal:later:)`, which calls this).
     func instant(forLocal local: Int64, later: Bool = false) -> Int64 {
         if transitionCount == 0 { return local - Int64(offsets[0]) }
         let before = offset(at: local - 93_600)

@@ -1,5 +1,5 @@
 import Testing
-import TagihCore
+@testable import TagihCore
 import TagihStore
 @testable import TagihEngine
 
@@ -127,19 +127,6 @@ import TagihStore
         }
         #expect(Set(leased).count == leased.count)
         #expect(leased.count > 50, "the mix should lease many debtors")
-    }
-}
-
-/// A small deterministic generator for table-driven random tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -208,74 +208,79 @@ final class IdleWatchdog: Sendable {
     }
 }
 
-/// What an input line needs once decoded: a result known at once (the line was rejected), or work
-/// that must follow every earlier line of the same stream sharing one of its keys.
-enum LineJob: Sendable {
+/// What an input line needs once decoded: a result known at once (blank or rejected), or an item for the
+/// stream's batch runner.
+enum BatchedLine<Item: Sendable>: Sendable {
     case done([UInt8])
-    case work(keys: [String], run: @Sendable () async -> [UInt8])
+    case item(Item)
 }
 
-/// Opens once; any number of tasks wait for it.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    var isOpen: Bool { state.withLock { $0.open } }
-
-    func open() {
-        let waiters = state.withLock { s in
-            s.open = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
+/// The lines of one stream that need the engine, run in batches, one batch after the other, in input order.
+///
+/// The reader adds each decoded line; the runner takes everything queued so far (up to `maxBatch`) as one batch.
+/// While a batch is being made durable the next one gathers, so a trickle of lines costs one engine call each
+/// and a burst costs one engine call (one validation per shard, one group commit, one apply per shard) for
+/// many lines. Running batches in input order also orders the lines: the second of two lines with one event id
+/// is the duplicate, the later of two upserts of one debtor is the one that stays.
+final class LineBatches<Item: Sendable>: Sendable {
+    private struct State {
+        var queue: [(index: Int, item: Item)] = []
+        var finished = false
+        var runner: CheckedContinuation<Void, Never>?
     }
 
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.open { return true }
-                s.waiters.append(c)
-                return false
+    private let state = Mutex(State())
+    let maxBatch: Int
+
+    init(maxBatch: Int) { self.maxBatch = max(1, maxBatch) }
+
+    /// Queues the line with result slot `index`.
+    func add(_ index: Int, _ item: Item) {
+        let runner = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.queue.append((index, item))
+            defer { s.runner = nil }
+            return s.runner
+        }
+        runner?.resume()
+    }
+
+    /// No more lines will be added (also on cancellation: `run` then returns once the queue is empty).
+    func finish() {
+        let runner = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.finished = true
+            defer { s.runner = nil }
+            return s.runner
+        }
+        runner?.resume()
+    }
+
+    /// Runs `body` on successive batches until `finish()` and an empty queue; completes each line's result slot.
+    /// `body` returns one result per item, in order.
+    func run(into results: OrderedResults, _ body: ([Item]) async -> [[UInt8]]) async {
+        while true {
+            let taken = state.withLock { s -> [(index: Int, item: Item)]? in
+                if s.queue.isEmpty { return s.finished ? nil : [] }
+                if s.queue.count <= maxBatch {
+                    defer { s.queue = [] }
+                    return s.queue
+                }
+                defer { s.queue.removeFirst(maxBatch) }
+                return Array(s.queue.prefix(maxBatch))
             }
-            if now { c.resume() }
-        }
-    }
-}
-
-/// Lines of one stream run concurrently, except that lines sharing a key run in input order. The keys are the
-/// event id of an outcome, payment or clearance (the second of two lines with one attempt id is the duplicate)
-/// and the debtor id of an upsert (the later of two upserts of one debtor is the one that stays). Events of one
-/// debtor with different ids still run concurrently, as events sent in different requests always have.
-struct KeyedOrder {
-    private var tails: [String: Gate] = [:]
-
-    /// Registers work with `keys`: the gates it must wait for, and the gate it opens when done.
-    mutating func enter(_ keys: [String]) -> (wait: [Gate], done: Gate) {
-        // Only lines in flight keep their gate open (at most the in-flight window): forget the others.
-        if tails.count > 4096 { tails = tails.filter { !$0.value.isOpen } }
-        let gate = Gate()
-        var wait: [Gate] = []
-        for key in keys {
-            if let previous = tails.updateValue(gate, forKey: key), !previous.isOpen { wait.append(previous) }
-        }
-        return (wait, gate)
-    }
-}
-
-extension ThrowingTaskGroup where ChildTaskResult == Void, Failure == any Error {
-    /// Completes `index` with the job's result: at once, or in a child task after the earlier lines it follows.
-    mutating func addLineJob(_ job: LineJob, index: Int, order: inout KeyedOrder, results: OrderedResults) {
-        switch job {
-        case .done(let bytes):
-            results.complete(index, bytes)
-        case .work(let keys, let run):
-            let (wait, done) = order.enter(keys)
-            addTask {
-                for gate in wait { await gate.wait() }
-                let bytes = await run()
-                done.open()
-                results.complete(index, bytes)
+            guard let taken else { return }
+            if taken.isEmpty {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resume = state.withLock { s -> Bool in
+                        if !s.queue.isEmpty || s.finished { return true }
+                        s.runner = c
+                        return false
+                    }
+                    if resume { c.resume() }
+                }
+                continue
             }
+            let out = await body(taken.map(\.item))
+            for (k, entry) in taken.enumerated() { results.complete(entry.index, out[k]) }
         }
     }
 }

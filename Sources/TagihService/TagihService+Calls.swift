@@ -45,6 +45,7 @@ extension TagihService {
             // Reader: credit lines and outcome lines. Acks keep input order.
             group.addTask {
                 let acks = OrderedResults(window: self.configuration.inFlightPerStream)
+                let outcomes = LineBatches<PendingLine<OutcomeEvent>>(maxBatch: self.configuration.maxLinesPerBatch)
                 try await withThrowingTaskGroup(of: Void.self) { inner in
                     inner.addTask {
                         while let batch = await acks.next() {
@@ -52,7 +53,9 @@ extension TagihService {
                             doorbell.ring()
                         }
                     }
-                    var order = KeyedOrder()
+                    inner.addTask {
+                        await outcomes.run(into: acks) { await self.runOutcomes($0, engine, tagged: true) }
+                    }
                     do {
                     for try await item in body.lines(maxLength: self.configuration.maxLineLength) {
                         let index = try await acks.register()
@@ -72,16 +75,19 @@ extension TagihService {
                                 acks.complete(
                                     index, JSONLine.errorLine(code: code, message: message, line: line.number, field: field))
                             case .outcome:
-                                inner.addLineJob(
-                                    self.outcomeLine(line, engine, tagged: true), index: index, order: &order,
-                                    results: acks)
+                                switch self.outcomeLine(line, tagged: true) {
+                                case .done(let bytes): acks.complete(index, bytes)
+                                case .item(let item): outcomes.add(index, item)
+                                }
                             }
                         }
                     }
                     } catch {
+                        outcomes.finish()
                         acks.cancel()
                         throw error
                     }
+                    outcomes.finish()
                     acks.finishInput()
                     try await inner.waitForAll()
                 }

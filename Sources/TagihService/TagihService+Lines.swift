@@ -5,14 +5,17 @@ import TagihStore
 import TagihHTTP2
 
 extension TagihService {
-    /// Reads NDJSON lines, decodes them in order, processes up to `inFlightPerStream` concurrently (lines that
-    /// share a key in input order, see `KeyedOrder`), and writes one result line per input line in input order
-    /// while more input is still arriving (full duplex).
-    func processLines(
+    /// Reads NDJSON lines, decodes them in order, runs the decoded ones in batches (``LineBatches``: in input
+    /// order, as many per engine call as arrived meanwhile, at most `maxLinesPerBatch`), and writes one result
+    /// line per input line in input order while more input is still arriving (full duplex). At most
+    /// `inFlightPerStream` lines wait for their results; the reader then stops reading (flow control).
+    func processLines<Item: Sendable>(
         _ body: HTTP2RequestBody, _ writer: HTTP2ResponseWriter,
-        _ prepare: @escaping @Sendable (NDJSONLine) -> LineJob
+        _ prepare: @escaping @Sendable (NDJSONLine) -> BatchedLine<Item>,
+        run: @escaping @Sendable ([Item]) async -> [[UInt8]]
     ) async throws {
         let results = OrderedResults(window: configuration.inFlightPerStream)
+        let batches = LineBatches<Item>(maxBatch: configuration.maxLinesPerBatch)
         let watchdog = IdleWatchdog(timeout: configuration.bodyIdleTimeout)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -25,11 +28,11 @@ extension TagihService {
                     }
                 }
             }
+            group.addTask { await batches.run(into: results, run) }
             group.addTask {
                 await watchdog.watch { body.interruptPendingRead(with: BodyIdleTimeout(message: watchdog.message)) }
             }
             defer { watchdog.stop() }
-            var order = KeyedOrder()
             do {
                 for try await item in body.lines(maxLength: configuration.maxLineLength) {
                     watchdog.touch()
@@ -40,7 +43,10 @@ extension TagihService {
                             results.complete(index, [])  // blank line: no result
                             continue
                         }
-                        group.addLineJob(prepare(line), index: index, order: &order, results: results)
+                        switch prepare(line) {
+                        case .done(let bytes): results.complete(index, bytes)
+                        case .item(let item): batches.add(index, item)
+                        }
                     case .failure(let error):
                         self.metrics.lineRejected("line_too_long")
                         results.complete(
@@ -52,6 +58,7 @@ extension TagihService {
                 }
             } catch let timeout as BodyIdleTimeout {
                 // Answer every line received so far, then end with the reason.
+                batches.finish()
                 results.finishInput()
                 watchdog.stop()
                 try await group.waitForAll()
@@ -59,80 +66,93 @@ extension TagihService {
                     lineBuffer(JSONLine.errorLine(code: "body_timeout", message: timeout.message)))
                 return
             } catch {
+                batches.finish()
                 results.cancel()
                 throw error
             }
+            batches.finish()
             results.finishInput()
             watchdog.stop()
             try await group.waitForAll()
         }
     }
 
-    func upsertLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
-        let decoded: Decoded<Debtor>
+    /// A decoded line waiting for its batch: its line number, value and the warnings of its decoding.
+    struct PendingLine<Value: Sendable>: Sendable {
+        var number: Int
+        var value: Value
+        var warnings: [RecordWarning]
+    }
+
+    func upsertLine(_ line: NDJSONLine) -> BatchedLine<PendingLine<Debtor>> {
         switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.debtor(from: b) }) {
-        case .decoded(let value): decoded = value
-        case .rejected(let result): return .done(result)
+        case .decoded(let d): .item(PendingLine(number: line.number, value: d.value, warnings: d.warnings))
+        case .rejected(let result): .done(result)
         }
-        return .work(keys: ["d:" + decoded.value.id]) {
-            do {
-                let outcome = try await engine.upsert([decoded.value]).first
+    }
+
+    /// Upserts a batch of debtors (one group commit); one result line each.
+    func runUpserts(_ lines: [PendingLine<Debtor>], _ engine: Engine) async -> [[UInt8]] {
+        do {
+            let outcomes = try await engine.upsert(lines.map(\.value))
+            return zip(lines, outcomes).map { line, outcome in
                 if case .rejected(let code, let message) = outcome {
                     self.metrics.lineRejected(code)
                     return Wire.result(
                         line: line.number, id: nil, error: RecordError(code: code, field: "", message: message))
                 }
                 self.metrics.linesAccepted("debtor")
-                return Wire.result(line: line.number, id: decoded.value.id, warnings: decoded.warnings)
-            } catch {
-                return self.storeFailure(line.number, error)
+                return Wire.result(line: line.number, id: line.value.id, warnings: line.warnings)
             }
+        } catch {
+            return lines.map { storeFailure($0.number, error) }
         }
     }
 
-    func outcomeLine(_ line: NDJSONLine, _ engine: Engine, tagged: Bool) -> LineJob {
-        let decoded: Decoded<OutcomeEvent>
+    func outcomeLine(_ line: NDJSONLine, tagged: Bool) -> BatchedLine<PendingLine<OutcomeEvent>> {
         switch decode(line, tagged: tagged, { (b) throws(RecordError) in try LineDecoder.outcome(from: b) }) {
-        case .decoded(let value): decoded = value
-        case .rejected(let result): return .done(result)
-        }
-        let event = decoded.value
-        return .work(keys: ["a:" + event.attempt]) {
-            await self.ingestResult(line.number, event.attempt, decoded.warnings, tagged: tagged, kind: "outcome") {
-                try await engine.ingest(event)
-            }
+        case .decoded(let d): .item(PendingLine(number: line.number, value: d.value, warnings: d.warnings))
+        case .rejected(let result): .done(result)
         }
     }
 
-    func paymentLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
-        let decoded: Decoded<PaymentEvent>
+    /// Ingests a batch of outcomes (one group commit); one ack line each, sent by the caller once durable.
+    func runOutcomes(_ lines: [PendingLine<OutcomeEvent>], _ engine: Engine, tagged: Bool) async -> [[UInt8]] {
+        await ingestResults(lines, id: \.attempt, tagged: tagged, kind: "outcome") {
+            try await engine.ingest($0)
+        }
+    }
+
+    func paymentLine(_ line: NDJSONLine) -> BatchedLine<PendingLine<PaymentEvent>> {
         switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.payment(from: b) }) {
-        case .decoded(let value): decoded = value
-        case .rejected(let result): return .done(result)
-        }
-        let event = decoded.value
-        return .work(keys: ["p:" + event.payment]) {
-            await self.ingestResult(line.number, event.payment, decoded.warnings, tagged: false, kind: "payment") {
-                try await engine.ingest(event)
-            }
+        case .decoded(let d): .item(PendingLine(number: line.number, value: d.value, warnings: d.warnings))
+        case .rejected(let result): .done(result)
         }
     }
 
-    /// An operator clearance: stamped with the server's clock, durable before its ack.
-    func clearanceLine(_ line: NDJSONLine, _ engine: Engine) -> LineJob {
-        let decoded: Decoded<ClearanceLine>
-        switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.clearance(from: b) }) {
-        case .decoded(let value): decoded = value
-        case .rejected(let result): return .done(result)
+    /// Ingests a batch of payments (one group commit); one ack line each.
+    func runPayments(_ lines: [PendingLine<PaymentEvent>], _ engine: Engine) async -> [[UInt8]] {
+        await ingestResults(lines, id: \.payment, tagged: false, kind: "payment") {
+            try await engine.ingest($0)
         }
-        let c = decoded.value
-        return .work(keys: ["c:" + c.clearance]) {
-            let event = ClearanceEvent(
-                id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: self.clock.now(), clearedBy: c.by,
-                note: c.note)
-            return await self.ingestResult(line.number, c.clearance, decoded.warnings, tagged: false, kind: "clearance") {
-                try await engine.clear(event)
-            }
+    }
+
+    func clearanceLine(_ line: NDJSONLine) -> BatchedLine<PendingLine<ClearanceLine>> {
+        switch decode(line, tagged: false, { (b) throws(RecordError) in try LineDecoder.clearance(from: b) }) {
+        case .decoded(let d): .item(PendingLine(number: line.number, value: d.value, warnings: d.warnings))
+        case .rejected(let result): .done(result)
+        }
+    }
+
+    /// Records a batch of operator clearances, stamped with the server's clock; durable before their acks.
+    func runClearances(_ lines: [PendingLine<ClearanceLine>], _ engine: Engine) async -> [[UInt8]] {
+        let now = clock.now()
+        return await ingestResults(lines, id: \.clearance, tagged: false, kind: "clearance") { clearances in
+            try await engine.clear(clearances.map { c in
+                ClearanceEvent(
+                    id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: now, clearedBy: c.by,
+                    note: c.note)
+            })
         }
     }
 
@@ -154,18 +174,28 @@ extension TagihService {
         }
     }
 
-    private func ingestResult(
-        _ number: Int, _ id: String, _ warnings: [RecordWarning], tagged: Bool, kind: String,
-        _ ingest: () async throws -> IngestResult
-    ) async -> [UInt8] {
+    /// Runs `ingest` on the batch's values and renders one result line per line (input order).
+    private func ingestResults<Value: Sendable>(
+        _ lines: [PendingLine<Value>], id: KeyPath<Value, String>, tagged: Bool, kind: String,
+        _ ingest: ([Value]) async throws -> [IngestResult]
+    ) async -> [[UInt8]] {
+        let outcomes: [IngestResult]
         do {
-            switch try await ingest() {
+            outcomes = try await ingest(lines.map(\.value))
+        } catch {
+            return lines.map { storeFailure($0.number, error, tagged: tagged) }
+        }
+        return zip(lines, outcomes).map { line, outcome in
+            let number = line.number
+            switch outcome {
             case .applied:
                 metrics.linesAccepted(kind)
-                return Wire.result(line: number, id: id, duplicate: false, warnings: warnings, tagged: tagged)
+                return Wire.result(
+                    line: number, id: line.value[keyPath: id], duplicate: false, warnings: line.warnings, tagged: tagged)
             case .duplicate:
                 metrics.duplicate(kind)
-                return Wire.result(line: number, id: id, duplicate: true, warnings: warnings, tagged: tagged)
+                return Wire.result(
+                    line: number, id: line.value[keyPath: id], duplicate: true, warnings: line.warnings, tagged: tagged)
             case .rejected(let code, let message):
                 metrics.lineRejected(code)
                 return Wire.result(
@@ -173,8 +203,6 @@ extension TagihService {
                     error: RecordError(code: code, field: code == "unknown_debt" ? "debt" : "debtor", message: message),
                     tagged: tagged)
             }
-        } catch {
-            return storeFailure(number, error, tagged: tagged)
         }
     }
 

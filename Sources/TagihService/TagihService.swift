@@ -15,8 +15,12 @@ public struct ServiceConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(15)
     /// The longest accepted input line in bytes (default 1 MiB).
     public var maxLineLength: Int = 1 << 20
-    /// Input lines processed concurrently per stream; results still go out in order (default 512).
-    public var inFlightPerStream: Int = 512
+    /// Input lines read ahead of their results per stream (default 4,096); beyond it the server stops reading
+    /// the body until results went out (HTTP/2 flow control pushes back on the client).
+    public var inFlightPerStream: Int = 4096
+    /// The most lines of one stream handed to the engine at once, in one group commit (default 1,024). Lines
+    /// that arrive while a batch is being made durable form the next batch.
+    public var maxLinesPerBatch: Int = 1024
     /// The most calls one `GET /v1/calls` may ask for (default 10,000).
     public var maxCallsPerRequest: Int = 10_000
     /// The most calls leased per engine round trip on a dialer session (default 4,096; never more than the
@@ -133,19 +137,21 @@ public final class TagihService: HTTP2Responder, Sendable {
         switch endpoint {
         case .putDebtors:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in self.upsertLine(line, engine) }
+                try await self.processLines(body, writer, self.upsertLine) { await self.runUpserts($0, engine) }
             }
         case .postOutcomes:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in self.outcomeLine(line, engine, tagged: false) }
+                try await self.processLines(body, writer, { self.outcomeLine($0, tagged: false) }) {
+                    await self.runOutcomes($0, engine, tagged: false)
+                }
             }
         case .postPayments:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in self.paymentLine(line, engine) }
+                try await self.processLines(body, writer, self.paymentLine) { await self.runPayments($0, engine) }
             }
         case .postClearances:
             return ndjsonStream { body, writer in
-                try await self.processLines(body, writer) { line in self.clearanceLine(line, engine) }
+                try await self.processLines(body, writer, self.clearanceLine) { await self.runClearances($0, engine) }
             }
         case .getDebtor(let id):
             return debtorResponse(id: id, engine: engine)

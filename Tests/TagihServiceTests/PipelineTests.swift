@@ -1,0 +1,58 @@
+import Synchronization
+import Testing
+
+@testable import TagihService
+
+@Suite struct PipelineTests {
+    /// Lines added while a batch runs form the next batch; every line is run exactly once, in input order, in
+    /// batches of at most `maxBatch`, and its result lands in its own slot.
+    @Test(arguments: [1, 3, 64])
+    func batchesRunInInputOrderAndCompleteEverySlot(maxBatch: Int) async throws {
+        let total = 500
+        let results = OrderedResults(window: total)
+        let batches = LineBatches<Int>(maxBatch: maxBatch)
+        let seen = Mutex<(items: [Int], sizes: [Int])>(([], []))
+        async let runner: Void = batches.run(into: results) { items in
+            seen.withLock {
+                $0.items += items
+                $0.sizes.append(items.count)
+            }
+            await Task.yield()  // let the reader add more while this batch "commits"
+            return items.map { Array("r\($0)\n".utf8) }
+        }
+        for n in 0..<total {
+            let index = try await results.register()
+            #expect(index == n)
+            if n % 7 == 0 {
+                results.complete(index, Array("rejected\(n)\n".utf8))  // a line answered at once
+            } else {
+                batches.add(index, n)
+            }
+            if n % 50 == 0 { await Task.yield() }
+        }
+        batches.finish()
+        results.finishInput()
+        await runner
+        var written: [String] = []
+        while let chunk = await results.next() { written += chunk.map { String(decoding: $0, as: UTF8.self) } }
+        let expected = (0..<total).map { $0 % 7 == 0 ? "rejected\($0)\n" : "r\($0)\n" }
+        #expect(written == expected)
+        let (items, sizes) = seen.withLock { ($0.items, $0.sizes) }
+        #expect(items == (0..<total).filter { $0 % 7 != 0 })
+        #expect(sizes.allSatisfy { $0 >= 1 && $0 <= maxBatch })
+    }
+
+    /// `run` returns once input is finished and nothing is queued, also when nothing was ever added.
+    @Test func runEndsAfterFinishWithAnEmptyQueue() async {
+        let results = OrderedResults(window: 4)
+        let batches = LineBatches<Int>(maxBatch: 8)
+        let calls = Mutex(0)
+        async let runner: Void = batches.run(into: results) { items in
+            calls.withLock { $0 += 1 }
+            return items.map { _ in [] }
+        }
+        batches.finish()
+        await runner
+        #expect(calls.withLock { $0 } == 0)
+    }
+}

@@ -2,7 +2,7 @@ import Metrics
 import Synchronization
 
 /// The service's metrics, created once each; labels are bounded (route, code, kind), never ids.
-final class ServiceMetrics: Sendable {
+public final class ServiceMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let sessions = Meter(label: "tagih_dialer_sessions")
     private let leased = Counter(label: "tagih_calls_leased_total")
@@ -16,6 +16,27 @@ final class ServiceMetrics: Sendable {
             cache[id] = c
             return c
         }
+    }
+
+    /// The label of the per-batch latency histogram (for bucket configuration).
+    public static let lineBatchSecondsLabel = "tagih_line_batch_seconds"
+    private let batchTimers = Mutex<[String: (Metrics.Timer, Recorder)]>([:])
+
+    /// One batch of input lines handed to the engine: how long it took (decode to result lines, including the
+    /// group commit) and how many lines it carried, by kind (debtor, outcome, payment, clearance).
+    func lineBatch(_ kind: String, lines: Int, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let (timer, size) = batchTimers.withLock { cache in
+            if let pair = cache[kind] { return pair }
+            let pair = (
+                Metrics.Timer(label: Self.lineBatchSecondsLabel, dimensions: [("kind", kind)]),
+                Recorder(label: "tagih_line_batch_lines", dimensions: [("kind", kind)], aggregate: true)
+            )
+            cache[kind] = pair
+            return pair
+        }
+        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        size.record(lines)
     }
 
     func request(_ endpoint: Endpoint) { requests[endpoint.kind].increment() }

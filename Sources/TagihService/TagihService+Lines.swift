@@ -93,6 +93,8 @@ extension TagihService {
 
     /// Upserts a batch of debtors (one group commit); one result line each.
     func runUpserts(_ lines: [PendingLine<Debtor>], _ engine: Engine) async -> [[UInt8]] {
+        let started = ContinuousClock.now
+        defer { metrics.lineBatch("debtor", lines: lines.count, since: started) }
         do {
             let outcomes = try await engine.upsert(lines.map(\.value))
             return zip(lines, outcomes).map { line, outcome in
@@ -180,6 +182,8 @@ extension TagihService {
         _ ingest: ([Value]) async throws -> [IngestResult]
     ) async -> [[UInt8]] {
         let outcomes: [IngestResult]
+        let started = ContinuousClock.now
+        defer { metrics.lineBatch(kind, lines: lines.count, since: started) }
         do {
             outcomes = try await ingest(lines.map(\.value))
         } catch {

@@ -62,7 +62,12 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Acks are expected within milliseconds: finer buckets than the default (5 ms and up).
+        factory.durationHistogramBuckets[ServiceMetrics.lineBatchSecondsLabel] = [
+            0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000,
+        ].map { Duration.microseconds(Int64($0 * 1000)) }
+        MetricsSystem.bootstrap(factory)
         let logger = Logger(label: "tagih")
 
         var serviceConfiguration = ServiceConfiguration()

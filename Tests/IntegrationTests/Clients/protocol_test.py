@@ -179,9 +179,9 @@ def test_payments_idempotent():
 
 
 def test_repeats_in_one_body_follow_line_order():
-    """Lines run concurrently, but lines sharing an id run in input order: the first of two lines with one
-    attempt id is applied and the second is the duplicate, and the last upsert of a debtor is the one kept.
-    Hundreds of pairs in one body make a race visible (it was: a later line sometimes won)."""
+    """The lines of a body run in input order (in batches): the first of two lines with one attempt id is
+    applied and the second is the duplicate, and the last upsert of a debtor is the one kept. Hundreds of pairs
+    in one body make a race visible (there was one: a later line sometimes won)."""
     n = 300
     put_debtors([debtor(1000 + i) for i in range(n)])
     lines = []
@@ -201,6 +201,16 @@ def test_repeats_in_one_body_follow_line_order():
     assert all(r["ok"] for r in put_debtors(versions))
     for i in range(0, n, 37):
         assert client.get(f"/v1/debtors/D-US-{2000 + i}").json()["debtor"]["segment"] == "late", i
+    # Every batch is timed and counted in /metrics: the histogram saw at least the lines sent here.
+    text = client.get("/metrics").text
+    counts = {}
+    for row in text.splitlines():
+        if row.startswith("tagih_line_batch_lines_sum{") or row.startswith("tagih_line_batch_seconds_count{"):
+            name, value = row.rsplit(" ", 1)
+            counts[name] = float(value)
+    assert counts.get('tagih_line_batch_lines_sum{kind="outcome"}', 0) >= 2 * n, counts
+    assert counts.get('tagih_line_batch_seconds_count{kind="outcome"}', 0) >= 1, counts
+    assert counts.get('tagih_line_batch_lines_sum{kind="debtor"}', 0) >= 3 * n, counts
 
 
 def test_calls_lease_exclusively():

@@ -133,6 +133,25 @@ public final class HTTP2Client: Sendable {
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTP2ConnectionHandler.self), eventLoop: channel.eventLoop)
         }.get()
+        // Wait for the server's SETTINGS (one round trip): streams opened before it is known may exceed the
+        // server's concurrent-stream limit and be refused.
+        do {
+            try await channel.eventLoop.flatSubmit {
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) {
+                    promise.fail(HTTP2StreamError(code: "timeout", message: "no answer within 10 s"))
+                }
+                handler.value.peerSettings(on: channel.eventLoop).whenComplete { result in
+                    timeout.cancel()
+                    promise.completeWith(result)
+                }
+                return promise.futureResult
+            }.get()
+        } catch {
+            try? await channel.close()
+            throw HTTP2StreamError(
+                code: "connect_failed", message: "\(host):\(port) sent no HTTP/2 SETTINGS frame: \(error)")
+        }
         let authority = port == (tls == nil ? 80 : 443) ? host : "\(host):\(port)"
         return HTTP2Client(channel: channel, handler: handler, authority: authority, scheme: tls == nil ? "http" : "https")
     }

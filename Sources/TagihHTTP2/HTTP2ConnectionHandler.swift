@@ -90,6 +90,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private var headerStream: Stream?
     /// Runs `.deferred` handlers on this connection's event loop (created on first use).
     private var deferredExecutor: EventLoopTaskExecutor?
+    /// Whether the peer's first SETTINGS frame arrived; who waits for it (`peerSettings()`).
+    private var peerSettingsReceived = false
+    private var peerSettingsWaiters: [EventLoopPromise<Void>] = []
     /// Client: fulfilled once the connection is usable or failed.
     var onClose: (() -> Void)?
 
@@ -189,6 +192,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     private func tearDown() {
         guard !closed || session != nil else { return }
         if !closed { closed = true }
+        let settingsWaiters = peerSettingsWaiters
+        peerSettingsWaiters = []
+        for promise in settingsWaiters { promise.fail(HTTP2StreamError.connectionClosed) }
         for task in scheduledTasks { task.cancel() }
         scheduledTasks = []
         let failure = HTTP2StreamError.connectionClosed
@@ -546,7 +552,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             stream.outbound = outbound
             session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: true)
             let body = HTTP2Body(queue: inbound, maxLineLength: limits.maxLineLength, counters: counters)
-            let writer = HTTP2BodyWriter(queue: outbound)
+            if deferredExecutor == nil, let context { deferredExecutor = EventLoopTaskExecutor(context.eventLoop) }
+            let writer = HTTP2BodyWriter(queue: outbound, eventLoopExecutor: deferredExecutor)
             let logger = self.logger
             spawn {
                 do {
@@ -661,6 +668,24 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
 
     func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32) {
         peerGoingAway = true
+    }
+
+    func sessionSettingsReceived() {
+        peerSettingsReceived = true
+        let waiters = peerSettingsWaiters
+        peerSettingsWaiters = []
+        for promise in waiters { promise.succeed() }
+    }
+
+    /// Succeeds once the peer's first SETTINGS frame arrived (its stream limit is then known: a client that
+    /// opens streams before it may exceed the server's limit and see them refused); fails if the connection
+    /// closes first.
+    func peerSettings(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        if peerSettingsReceived { return eventLoop.makeSucceededVoidFuture() }
+        if closed || context == nil { return eventLoop.makeFailedFuture(HTTP2StreamError.connectionClosed) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        peerSettingsWaiters.append(promise)
+        return promise.futureResult
     }
 
     func sessionGoAwaySent(errorCode: UInt32) {

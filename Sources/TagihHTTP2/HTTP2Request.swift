@@ -186,6 +186,18 @@ public typealias HTTP2RequestBody = HTTP2Body
 public struct HTTP2BodyWriter: Sendable {
     let queue: OutboundQueue
 
+    /// On a server stream, the executor of the connection's event loop (nil on a client stream). A handler that
+    /// mostly moves lines between the socket and short calls can run under it
+    /// (`withTaskExecutorPreference(writer.eventLoopExecutor)`): body chunks, its own code and its writes then
+    /// stay on one thread instead of crossing to the global executor and back for every chunk. Long CPU work
+    /// must not run there: it would hold up every stream of the event loop.
+    public let eventLoopExecutor: (any TaskExecutor)?
+
+    init(queue: OutboundQueue, eventLoopExecutor: (any TaskExecutor)? = nil) {
+        self.queue = queue
+        self.eventLoopExecutor = eventLoopExecutor
+    }
+
     /// An allocator for building buffers to write.
     public var allocator: ByteBufferAllocator { queue.allocator }
 

@@ -26,6 +26,8 @@ protocol SessionDelegate: AnyObject {
     func sessionGoAwayReceived(lastStreamID: Int32, errorCode: UInt32)
     /// This side sent a GOAWAY frame (for example because the peer broke a limit).
     func sessionGoAwaySent(errorCode: UInt32)
+    /// The peer's SETTINGS frame (not an acknowledgement) arrived and nghttp2 applied it.
+    func sessionSettingsReceived()
 }
 
 /// Settings and limits for a `Session`.
@@ -308,6 +310,9 @@ final class Session {
                 return delegate.sessionHeadersComplete(streamID: header.stream_id, endStream: endStream)
             case NGHTTP2_DATA.rawValue:
                 return endStream ? delegate.sessionRemoteEnded(streamID: header.stream_id) : 0
+            case NGHTTP2_SETTINGS.rawValue:
+                if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { delegate.sessionSettingsReceived() }
+                return 0
             case NGHTTP2_GOAWAY.rawValue:
                 delegate.sessionGoAwayReceived(
                     lastStreamID: frame.pointee.goaway.last_stream_id,

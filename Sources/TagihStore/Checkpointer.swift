@@ -45,9 +45,15 @@ final class Checkpointer: Sendable {
                 } catch {
                     if Task.isCancelled { return }
                     failures += 1
-                    if failures == 1 || failures % 100 == 0 {
+                    // SQLITE_BUSY is expected now and then: the RESTART step waited 100 ms for a busy writer (a
+                    // bulk load) and gave up until the next interval. Only a run of them is worth a warning.
+                    let busy = (error as? DatabaseError)?.resultCode == .SQLITE_BUSY
+                    if busy ? failures % 100 == 0 : (failures == 1 || failures % 100 == 0) {
                         logger.warning(
                             "WAL checkpoint failed; will retry", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    } else {
+                        logger.debug(
+                            "WAL checkpoint deferred; will retry", metadata: ["error": "\(error)", "failures": "\(failures)"])
                     }
                 }
             }

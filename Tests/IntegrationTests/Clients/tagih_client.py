@@ -64,6 +64,7 @@ class DuplexStream:
         self.reset = False
         self.closed = False
         self.goaway = False
+        self.raw = b""
 
     def send_line(self, obj):
         data = (json.dumps(obj) if not isinstance(obj, (bytes, str)) else obj)
@@ -87,7 +88,23 @@ class DuplexStream:
         if not data:
             self.closed = True
             return False
-        for event in self.conn.receive_data(data):
+        # Hand h2 one frame at a time: a graceful GOAWAY and the DATA that follows it on a stream it covers
+        # often arrive in one read, and h2 would refuse that DATA before the GOAWAY handling below could put
+        # its state machine back (see ConnectionTerminated).
+        self.raw += data
+        while len(self.raw) >= 9:
+            end = 9 + int.from_bytes(self.raw[0:3], "big")
+            if len(self.raw) < end:
+                break
+            frame, self.raw = self.raw[:end], self.raw[end:]
+            self._handle(self.conn.receive_data(frame))
+        out = self.conn.data_to_send()
+        if out:
+            self.sock.sendall(out)
+        return True
+
+    def _handle(self, events):
+        for event in events:
             if isinstance(event, h2.events.ResponseReceived):
                 self.status = int(dict(event.headers)[b":status"])
             elif isinstance(event, h2.events.DataReceived):
@@ -110,10 +127,6 @@ class DuplexStream:
                     self.conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
                 else:
                     self.closed = True
-        out = self.conn.data_to_send()
-        if out:
-            self.sock.sendall(out)
-        return True
 
     def next_line(self, timeout=10, predicate=None):
         """Returns the next response line (matching predicate), or None on timeout/end."""

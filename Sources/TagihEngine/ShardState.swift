@@ -100,7 +100,7 @@ struct ShardState {
     /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
     /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
     var outcomesOnUnconfirmedGrants = 0
-    /// `"L<tag>-<shard>-"`: the start of every lease id this shard hands out in this process.
+    /// `"L<tag><shard>"`: the start of every lease id this shard hands out in this process (`leasePrefix(tag:shard:)`).
     let leasePrefix: String
     /// Recovery only: the leases open so far in the replayed log, by slot (installed by `installReplayedLeases`).
     var replayLeases: [UInt32: ActiveLease] = [:]
@@ -120,7 +120,7 @@ struct ShardState {
         self.policy = policy
         self.leaseTag = leaseTag
         self.rescoreBatch = rescoreBatch
-        self.leasePrefix = "L\(leaseTag)-\(shardID)-"
+        self.leasePrefix = Self.leasePrefix(tag: leaseTag, shard: shardID)
     }
 
     var count: Int { slots.count }
@@ -493,7 +493,23 @@ struct ShardState {
 
     // MARK: leasing
 
-    func leaseID(_ sequence: UInt32) -> String { leasePrefix + String(sequence) }
+    func leaseID(_ sequence: UInt32) -> String { Self.leaseID(prefix: leasePrefix, sequence: sequence) }
+
+    /// The start of the lease ids of shard `shard` in a process whose start tag is `tag`: "L", the tag, then the
+    /// shard as one lowercase letter (shards 0-25) or an uppercase and a lowercase letter (26 and up). The engine's
+    /// tag has a fixed width, and the sequence after the prefix is digits and lowercase letters, so no two
+    /// (tag, shard, sequence) give the same id.
+    static func leasePrefix(tag: String, shard: Int) -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let uppers = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        return shard < 26 ? "L\(tag)\(letters[shard])" : "L\(tag)\(uppers[min(25, shard / 26 - 1)])\(letters[shard % 26])"
+    }
+
+    /// A lease id: the shard's prefix and the sequence in base 36. With the engine's 6-character tag it is at
+    /// most 15 bytes (16 beyond 25 shards), which Swift keeps inline: no allocation per lease.
+    static func leaseID(prefix: String, sequence: UInt32) -> String {
+        prefix + String(sequence, radix: 36)
+    }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
         guard filter.jurisdictions != nil else { return Array(ready.indices.dropFirst()) }

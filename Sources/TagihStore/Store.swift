@@ -205,17 +205,30 @@ public final class Store: Sendable {
     /// skip the WAL fsync: it survives a crash of the process, and is fsynced with the next full commit).
     /// A repeated (kind, key) is reported as ``AppendResult/duplicate`` and not written again.
     /// - Throws: ``StoreError`` with code `write_failed`; then nothing of the batch was acknowledged.
-    public func append(_ events: [StoredEvent], durability: StoreConfiguration.Durability? = nil) async throws
-        -> [AppendResult]
-    {
-        if events.isEmpty { return [] }
+    /// `expected`: the caller announced this append with ``expectAppend()`` (and must not withdraw it then).
+    public func append(
+        _ events: [StoredEvent], durability: StoreConfiguration.Durability? = nil, expected: Bool = false
+    ) async throws -> [AppendResult] {
+        if events.isEmpty {
+            if expected { committer.withdrawExpectation() }
+            return []
+        }
         let encoded = events.map(EncodedEvent.init)  // on the caller's task, not the single writer's
         let relaxed = (durability ?? configuration.durability) == .normal
-        guard case .events(let results) = try await committer.submit(.events(encoded, relaxed: relaxed)) else {
-            preconditionFailure()
-        }
+        let response = try await committer.submit(.events(encoded, relaxed: relaxed), expected: expected)
+        guard case .events(let results) = response else { preconditionFailure() }
         return results
     }
+
+    /// Announces an ``append(_:durability:expected:)`` the caller is about to make (with `expected: true`), for
+    /// example a lease call that is choosing its debtors. While more announced appends are on their way than
+    /// appends are waiting, the single writer holds its next transaction back briefly (at most 0.5 ms) so that
+    /// they share it: one commit and one fsync for several concurrent callers. Each announcement must be
+    /// followed by exactly one such append or one ``withdrawExpectedAppend()``.
+    public func expectAppend() { committer.expect() }
+
+    /// Withdraws an ``expectAppend()`` that will not be followed by an append.
+    public func withdrawExpectedAppend() { committer.withdrawExpectation() }
 
     /// Inserts or replaces debtor records, group-committed. Returns each record's log position after the commit.
     /// - Throws: ``StoreError`` with code `write_failed`.
@@ -247,11 +260,14 @@ public final class Store: Sendable {
 
     /// Group-commit statistics since open: transactions committed and write requests they carried.
     public func commitStatistics() async -> (transactions: Int, requests: Int) {
-        (await committer.transactions, await committer.requests)
+        (committer.transactions, committer.requests)
     }
 
+    /// Where the time of the committed transactions since open went (for benchmarks).
+    public func commitTimings() async -> CommitTimings { committer.timings }
+
     /// The log position of the last committed write.
-    public func lastLSN() async -> Int64 { await committer.currentLSN }
+    public func lastLSN() async -> Int64 { committer.currentLSN }
 
     /// Reads one page of debtors with ids greater than `after`, in id order, with their snapshot rows.
     public func debtors(after: String?, limit: Int) async throws -> [StoredDebtor] {
@@ -434,13 +450,13 @@ public final class Store: Sendable {
     }
 
     /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 7
-    /// and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
+    /// and 9, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
     public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8))
+                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8, 9))
                     ORDER BY lsn LIMIT ?
                     """,
                 arguments: [after, leaseFloor, limit])

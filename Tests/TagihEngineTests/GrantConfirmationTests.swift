@@ -12,7 +12,7 @@ import TagihStore
         _ = await shard.upsert([(debtor, 1)], now: t0)
         let (leases, sequences) = await shard.take(1, filter: .all, holder: "h", now: t0, ttl: 600)
         #expect(leases.map(\.debtor) == [debtor.id])
-        #expect(leases.first?.id == "Lt-0-\(sequences.first ?? 0)")
+        #expect(leases.first?.id == "Lta\(String(sequences.first ?? 0, radix: 36))")
         return (shard, debtor, sequences)
     }
 
@@ -23,7 +23,7 @@ import TagihStore
         shard.post(GrantConfirmation(sequences: sequences, lsn: 10))
         #expect(await shard.oldestLeaseGrant() == .some(10))
         let expired = await shard.advance(now: t0 + 600)
-        #expect(expired.map(\.lease) == ["Lt-0-\(sequences[0])"])
+        #expect(expired.map(\.lease) == ["Lta\(String(sequences[0], radix: 36))"])
     }
 
     /// An outcome without a lease id ends the lease only when it is logged after the grant (as replay does);

@@ -53,6 +53,12 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
             LeaseGrant(lease: "Lx-2-1", debtor: "D-2", debt: "A-2", phone: "+2", holder: "dialer-7", leasedAt: 5,
                        expires: 605),
         ])),
+        StoredEvent.leasesGranted(LeaseGrants(id: "Lx-1-4", grants: [  // holders differ: every field per grant
+            LeaseGrant(lease: "Lx-1-4", debtor: "D-1", debt: "A-1", phone: "+1", holder: "dialer-7", leasedAt: 5,
+                       expires: 605),
+            LeaseGrant(lease: "Lx-2-2", debtor: "D-2", debt: "A-2", phone: "+2", holder: "dialer-8", leasedAt: 5,
+                       expires: 605),
+        ])),
         StoredEvent.leasesReleased(LeaseReleases(id: "RLx-1-3", releases: [
             LeaseRelease(lease: "Lx-1-3", debtor: "D-1", at: 9), LeaseRelease(lease: "Lx-2-1", debtor: "D-2", at: 9),
         ])),
@@ -66,7 +72,36 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: event.kind, $0) }
         #expect(back == event)
         // Each kind has its own key space: the kind codes are distinct and stable.
-        #expect(Set([1, 2, 3, 6, 7, 8]).contains(event.kind))
+        #expect(Set([1, 2, 3, 6, 7, 8, 9]).contains(event.kind))
+    }
+
+    /// A batch whose grants share holder and times is logged compactly (kind 9, holder and times once); others,
+    /// and batches logged as kind 7 by earlier versions (every field per grant), still read back.
+    @Test func compactGrantBatchesAndEarlierOnesReadBack() throws {
+        let uniform = LeaseGrants(id: "Lq", grants: (0..<3).map {
+            LeaseGrant(lease: "Lq\($0)", debtor: "D-\($0)", debt: "A-\($0)", phone: "+\($0)", holder: "dialer-1",
+                       leasedAt: 5, expires: 605)
+        })
+        var mixed = uniform
+        mixed.grants[2].expires = 606
+        #expect(StoredEvent.leasesGranted(uniform).kind == 9)
+        #expect(StoredEvent.leasesGranted(mixed).kind == 7)
+        let compact = RecordCoding.encode(.leasesGranted(uniform))
+        let full = RecordCoding.encode(.leasesGranted(mixed))
+        #expect(compact.count + 2 * (1 + 8 + 8 + 8) <= full.count, "holder and times written once")
+        // A uniform batch as earlier versions logged it: kind 7, every field per grant.
+        var old = ByteWriter(capacity: 256)
+        old.write(uniform.id)
+        old.write(UInt32(uniform.grants.count))
+        for g in uniform.grants {
+            for s in [g.lease, g.debtor, g.debt, g.phone, g.holder] { old.write(s) }
+            old.write(g.leasedAt)
+            old.write(g.expires)
+        }
+        let back = try old.bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 7, $0) }
+        #expect(back == .leasesGranted(uniform))
+        let again = try compact.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 9, $0) }
+        #expect(again == .leasesGranted(uniform))
     }
 
     /// Grants and releases logged one per lease (kinds 4 and 5, before batching) still read back, as batches of one.

@@ -112,6 +112,8 @@ struct ShardState {
     var rescoreCursor = Int.max
     /// Debtors whose history changed since their last decision (see `SlotState.pending`).
     var pendingDecisions: [UInt32] = []
+    /// Where `touchRunway` leaves what it read (so that the reads are not optimised away).
+    var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
 
@@ -618,6 +620,7 @@ struct ShardState {
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
+        touchRunway(n)
         while leases.count < n, let entry = popRunway(refill: n - leases.count) {
             let i = entry.index
             let slot = slots[Int(i)]

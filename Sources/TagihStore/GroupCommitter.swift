@@ -45,6 +45,9 @@ public struct CommitTimings: Sendable {
     public var inserting = Duration.zero
     /// SQLite's COMMIT: writing the WAL frames and, when synchronous, the fsync.
     public var committing = Duration.zero
+    /// Batches held back for announced requests (``Store/expectAppend()``), and for how long in total.
+    public var holds = 0
+    public var held = Duration.zero
 }
 
 /// What one caller gets back after the commit.
@@ -99,7 +102,7 @@ final class GroupCommitter: Sendable {
     private let queue = DispatchQueue(label: "tagih.store.group-commit")
     private let wakeup = DispatchSemaphore(value: 0)
     /// The longest the writer holds a batch back for expected requests.
-    static let expectationDelay: DispatchTimeInterval = .microseconds(500)
+    private let expectationDelay: DispatchTimeInterval
 
     /// The log position of the last committed row.
     var currentLSN: Int64 { state.withLock { $0.currentLSN } }
@@ -110,7 +113,8 @@ final class GroupCommitter: Sendable {
     /// Where the time of the committed transactions since open went (for benchmarks).
     var timings: CommitTimings { state.withLock { $0.timings } }
 
-    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool) {
+    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool, expectationDelayMicroseconds: Int) {
+        self.expectationDelay = .microseconds(max(0, expectationDelayMicroseconds))
         self.pool = pool
         self.fullySynchronous = fullySynchronous
         self.maxRows = maxRows
@@ -204,8 +208,14 @@ final class GroupCommitter: Sendable {
                 return (batch, s.currentLSN)
             }
             if wait {
-                if holdUntil == nil { holdUntil = now + Self.expectationDelay }
+                if holdUntil == nil { holdUntil = now + expectationDelay }
+                let started = ContinuousClock.now
                 _ = wakeup.wait(timeout: holdUntil!)
+                let waited = ContinuousClock.now - started
+                state.withLock { s in
+                    s.timings.holds += 1
+                    s.timings.held += waited
+                }
                 continue
             }
             holdUntil = nil

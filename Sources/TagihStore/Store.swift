@@ -120,7 +120,8 @@ public final class Store: Sendable {
         self.logger = logger
         self.committer = GroupCommitter(
             pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
-            fullySynchronous: configuration.durability == .full)
+            fullySynchronous: configuration.durability == .full,
+            expectationDelayMicroseconds: configuration.announcedAppendHoldMicroseconds)
     }
 
     /// Opens (creating and migrating when needed) the store in `configuration.directory`.
@@ -222,7 +223,8 @@ public final class Store: Sendable {
 
     /// Announces an ``append(_:durability:expected:)`` the caller is about to make (with `expected: true`), for
     /// example a lease call that is choosing its debtors. While more announced appends are on their way than
-    /// appends are waiting, the single writer holds its next transaction back briefly (at most 0.5 ms) so that
+    /// appends are waiting, the single writer holds its next transaction back briefly (at most
+    /// ``StoreConfiguration/announcedAppendHoldMicroseconds``, default 0.5 ms) so that
     /// they share it: one commit and one fsync for several concurrent callers. Each announcement must be
     /// followed by exactly one such append or one ``withdrawExpectedAppend()``.
     public func expectAppend() { committer.expect() }

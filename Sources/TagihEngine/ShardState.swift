@@ -90,7 +90,7 @@ struct ShardState {
     var jurisdictions = Interner()
     var index = IDIndex()
     var histories: [DebtorHistory] = []
-    var ready: [MaxHeap<ReadyEntry>] = [MaxHeap()]
+    var ready: [ReadyQueue] = [ReadyQueue()]
     /// The best ready entries, popped from `ready` (see ShardState+Runway.swift); live from `runwayHead` on.
     var runway: [ReadyEntry] = []
     var runwayHead = 0
@@ -162,7 +162,7 @@ struct ShardState {
         } catch {
             return .rejected(code: "too_many_values", message: "more than 65,535 distinct zones, segments or currencies")
         }
-        if Int(jurisdiction) >= ready.count { ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(jurisdiction) + 1 - ready.count)) }
+        if Int(jurisdiction) >= ready.count { ready.append(contentsOf: repeatElement(ReadyQueue(), count: Int(jurisdiction) + 1 - ready.count)) }
         let result: UpsertResult
         let i: UInt32
         if let existing = find(debtor.id) {
@@ -426,6 +426,7 @@ struct ShardState {
         installReplayedLeases()
         var restored = 0
         for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
+        for j in ready.indices { ready[j].consolidate() }  // one sorted run per jurisdiction (see `ReadyQueue`)
         lastHour = now / 3600
         return restored
     }
@@ -541,15 +542,21 @@ struct ShardState {
     mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
         if filter.jurisdictions == nil { return peekRunway(n) }
         flushRunway()
+        // Frontier entries walk each queue's sorted run (position to position + 1) and its heap (to the children).
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
             var position: Int
+            var run: Bool
             static func < (a: Frontier, b: Frontier) -> Bool { a.score < b.score }
         }
         var frontier = MaxHeap<Frontier>()
         for j in jurisdictionIDs(filter) where j < ready.count {
-            if let top = ready[j].top { frontier.push(Frontier(score: top.score, heap: j, position: 0)) }
+            if ready[j].head < ready[j].sorted.count {
+                frontier.push(Frontier(score: ready[j].sorted[ready[j].head].score, heap: j, position: ready[j].head,
+                                       run: true))
+            }
+            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, run: false)) }
         }
         var scores: [Float] = []
         scores.reserveCapacity(n)
@@ -558,11 +565,19 @@ struct ShardState {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
             // The liveness test written out: calling a non-mutating method here copied the whole state.
-            let entry = ready[f.heap].storage[f.position]
+            let entry = f.run ? ready[f.heap].sorted[f.position] : ready[f.heap].heap.storage[f.position]
             let slot = slots[Int(entry.index)]
             if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
-            for child in ready[f.heap].children(of: f.position) {
-                frontier.push(Frontier(score: ready[f.heap].storage[child].score, heap: f.heap, position: child))
+            if f.run {
+                if f.position + 1 < ready[f.heap].sorted.count {
+                    frontier.push(Frontier(score: ready[f.heap].sorted[f.position + 1].score, heap: f.heap,
+                                           position: f.position + 1, run: true))
+                }
+            } else {
+                for child in ready[f.heap].heap.children(of: f.position) {
+                    frontier.push(Frontier(score: ready[f.heap].heap.storage[child].score, heap: f.heap,
+                                           position: child, run: false))
+                }
             }
         }
         return scores

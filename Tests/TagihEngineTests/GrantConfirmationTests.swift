@@ -85,6 +85,43 @@ import TagihStore
     }
 }
 
+@Suite struct ReadyQueueTests {
+    /// Any mix of pushes, pops, sorting the heap into the run (`consolidate`) and compaction pops the entries
+    /// best first (score, then lower index), as one heap would.
+    @Test(arguments: [1, 2, 3, 4])
+    func popsBestFirstInAnyMixOfPushesPopsAndConsolidations(seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        var queue = ReadyQueue()
+        var reference: [ReadyEntry] = []
+        var next: UInt32 = 0
+        for step in 0..<3_000 {
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0..<5:
+                let e = ReadyEntry(score: Float(Int.random(in: 0..<50, using: &generator)), index: next, generation: 0)
+                next += 1
+                queue.push(e)
+                reference.append(e)
+            case 5..<8:
+                let best = reference.max()
+                #expect(queue.top == best, "step \(step)")
+                #expect(queue.pop() == best, "step \(step)")
+                if let best { reference.removeAll { $0 == best } }
+            case 8:
+                queue.consolidate()
+            default:
+                if step % 50 == 9 {
+                    queue.compact { $0.index % 5 != 0 }
+                    reference.removeAll { $0.index % 5 == 0 }
+                }
+            }
+            #expect(queue.count == reference.count)
+        }
+        var popped: [ReadyEntry] = []
+        while let e = queue.pop() { popped.append(e) }
+        #expect(popped == reference.sorted { $1 < $0 })
+    }
+}
+
 @Suite struct RunwayTests {
     /// Unfiltered takes come from the runway, filtered ones from the heaps (after the runway is put back), and
     /// debtors that become ready again are filed into either: in every mix, a take hands out exactly the best
@@ -101,6 +138,9 @@ import TagihStore
         }
         var leased: [UInt32] = []
         for round in 0..<60 {
+            // Now and then the ready queues are sorted into their runs (as after recovery), so that takes and
+            // peeks read from runs, from heaps and from both.
+            if round % 7 == 3 { for j in state.ready.indices { state.ready[j].consolidate() } }
             let filter = Int.random(in: 0..<3, using: &generator) == 0
                 ? LeaseFilter(jurisdictions: [jurisdictions[round % 3]]) : .all
             switch Int.random(in: 0..<4, using: &generator) {

@@ -146,7 +146,10 @@ public final class Store: Sendable {
                 migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }
             }
             let lsn = try await pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lsn'") ?? 0
+                // `meta.lsn` is written by transactions that upsert debtors; events carry their own position.
+                try Int64.fetchOne(db, sql: """
+                    SELECT max((SELECT value FROM meta WHERE key = 'lsn'), (SELECT coalesce(max(lsn), 0) FROM event))
+                    """) ?? 0
             }
             logger.debug("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
             let checkpointer = try Checkpointer(path: configuration.path, interval: .milliseconds(200), logger: logger)

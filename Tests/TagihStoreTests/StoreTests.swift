@@ -189,6 +189,30 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
+    /// Transactions of events alone do not rewrite `meta.lsn`: the log position after a reopen comes from the
+    /// event table then, and positions are never handed out twice, whichever kind of write came last.
+    @Test func logPositionSurvivesReopenAfterEventOnlyCommits() async throws {
+        let directory = temporaryDirectory()
+        var store = try await Store.open(configuration: .init(directory: directory))
+        var a = sampleDebtor
+        a.id = "D-a"
+        #expect(try await store.upsert([a]) == [1])
+        _ = try await store.append([.outcome(outcome("p1")), .outcome(outcome("p2"))])
+        #expect(await store.lastLSN() == 3)
+        try await store.close()
+        store = try await Store.open(configuration: .init(directory: directory))
+        #expect(await store.lastLSN() == 3)
+        #expect(try await store.append([.outcome(outcome("p3"))]) == [.applied(lsn: 4)])
+        var b = sampleDebtor
+        b.id = "D-b"
+        #expect(try await store.upsert([b]) == [5])
+        try await store.close()
+        store = try await Store.open(configuration: .init(directory: directory))
+        #expect(await store.lastLSN() == 5)
+        #expect(try await store.append([.outcome(outcome("p4"))]) == [.applied(lsn: 6)])
+        try await store.close()
+    }
+
     @Test func concurrentWritersShareTransactions() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in

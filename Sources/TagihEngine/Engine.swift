@@ -331,9 +331,6 @@ public final class Engine: Sendable {
     /// Returns fewer than `n` when fewer are ready; best first.
     public func lease(_ n: Int, filter: LeaseFilter = .all, holder: String) async -> [Lease] {
         guard n > 0 else { return [] }
-        // This call will log one grant event: the store's writer then holds a commit back briefly for it when
-        // other calls are committing, so that concurrent calls share a transaction (see `Store.expectAppend`).
-        store.expectAppend()
         let now = clock.now()
         // Read before any grant of this call exists (see `makeDurable`).
         let signal = leaseSignals.outcomesOnUnconfirmedGrants.load(ordering: .sequentiallyConsistent)
@@ -401,18 +398,14 @@ public final class Engine: Sendable {
     /// such outcome still to come is applied after the shard confirms these grants, i.e. it ends the lease as an
     /// outcome arriving after the hand-out would (the log order, grant then outcome, says the same).
     private func makeDurable(_ leases: [Lease], sequences: [[UInt32]], signal: Int) async -> [Lease] {
-        if leases.isEmpty {
-            store.withdrawExpectedAppend()
-            return leases
-        }
+        if leases.isEmpty { return leases }
         let grants = LeaseGrants(id: leases[0].id, grants: leases.map {
             LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone, holder: $0.holder,
                        leasedAt: $0.leasedAt, expires: $0.expires)
         })
         let lsn: Int64
         do {
-            let result = try await store.append(
-                [.leasesGranted(grants)], durability: configuration.leaseDurability, expected: true)
+            let result = try await store.append([.leasesGranted(grants)], durability: configuration.leaseDurability)
             // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
             // are then treated as durable at the log's current end.
             lsn = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }

@@ -45,9 +45,6 @@ public struct CommitTimings: Sendable {
     public var inserting = Duration.zero
     /// SQLite's COMMIT: writing the WAL frames and, when synchronous, the fsync.
     public var committing = Duration.zero
-    /// Batches held back for announced requests (``Store/expectAppend()``), and for how long in total.
-    public var holds = 0
-    public var held = Duration.zero
 }
 
 /// What one caller gets back after the commit.
@@ -77,10 +74,6 @@ final class GroupCommitter: Sendable {
         var writing = false
         var closed = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
-        /// Callers that said they will submit soon (``expect()``) and have not yet.
-        var expected = 0
-        /// The writer waits on `wakeup` for more requests (a submit or a withdrawn expectation signals it).
-        var writerWaiting = false
         var currentLSN: Int64
         var transactions = 0
         var requests = 0
@@ -100,9 +93,6 @@ final class GroupCommitter: Sendable {
     private let fullySynchronous: Bool
     private let state: Mutex<State>
     private let queue = DispatchQueue(label: "tagih.store.group-commit")
-    private let wakeup = DispatchSemaphore(value: 0)
-    /// The longest the writer holds a batch back for expected requests.
-    private let expectationDelay: DispatchTimeInterval
 
     /// The log position of the last committed row.
     var currentLSN: Int64 { state.withLock { $0.currentLSN } }
@@ -113,47 +103,23 @@ final class GroupCommitter: Sendable {
     /// Where the time of the committed transactions since open went (for benchmarks).
     var timings: CommitTimings { state.withLock { $0.timings } }
 
-    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool, expectationDelayMicroseconds: Int) {
-        self.expectationDelay = .microseconds(max(0, expectationDelayMicroseconds))
+    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool) {
         self.pool = pool
         self.fullySynchronous = fullySynchronous
         self.maxRows = maxRows
         self.state = Mutex(State(currentLSN: lsn))
     }
 
-    /// Says that the caller will submit a request soon (it is computing it). While more such callers are busy
-    /// than requests are queued, the writer holds a batch back a little (at most `expectationDelay`) so that
-    /// they join it: concurrent lease calls then share one commit (and one fsync) instead of each paying for one.
-    /// Every `expect()` must be followed by one `submit(_:expected: true)` or one `withdrawExpectation()`.
-    func expect() {
-        state.withLock { $0.expected += 1 }
-    }
-
-    /// Withdraws an ``expect()`` that will not be followed by a submit.
-    func withdrawExpectation() {
-        let signal = state.withLock { s in
-            s.expected -= 1
-            defer { s.writerWaiting = false }
-            return s.writerWaiting
-        }
-        if signal { wakeup.signal() }
-    }
-
-    /// Queues `request` and returns its results once its transaction committed. `expected`: the caller
-    /// announced it with ``expect()``.
-    func submit(_ request: WriteRequest, expected: Bool = false) async throws -> WriteResponse {
+    /// Queues `request` and returns its results once its transaction committed.
+    func submit(_ request: WriteRequest) async throws -> WriteResponse {
         try await withCheckedThrowingContinuation { continuation in
-            let (start, signal): (Bool?, Bool) = state.withLock { s in
-                if expected { s.expected -= 1 }
-                if s.closed { return (nil, false) }
+            let start: Bool? = state.withLock { s in
+                if s.closed { return nil }
                 s.pending.append(Waiter(request: request, continuation: continuation))
-                let signal = s.writerWaiting
-                s.writerWaiting = false
-                if s.writing { return (false, signal) }
+                if s.writing { return false }
                 s.writing = true
-                return (true, signal)
+                return true
             }
-            if signal { wakeup.signal() }
             switch start {
             case .none: continuation.resume(throwing: StoreError(code: .closed, message: "the store is closed"))
             case .some(true): queue.async { self.drain() }
@@ -179,26 +145,16 @@ final class GroupCommitter: Sendable {
 
     /// The writer loop: commits batches until nothing is queued.
     private func drain() {
-        var holdUntil: DispatchTime?
         while true {
             let next: (batch: [Waiter], start: Int64)?
             var idle: [CheckedContinuation<Void, Never>] = []
-            var wait = false
-            let now = DispatchTime.now()
             next = state.withLock { s in
-                guard !s.pending.isEmpty else {
+                guard let first = s.pending.popFirst() else {
                     s.writing = false
                     idle = s.idleWaiters
                     s.idleWaiters = []
                     return nil
                 }
-                // More callers are still computing their requests than are queued: give them a moment to join.
-                if s.pending.count < s.expected && !s.closed && (holdUntil.map { now < $0 } ?? true) {
-                    s.writerWaiting = true
-                    wait = true
-                    return nil
-                }
-                let first = s.pending.removeFirst()
                 var batch = [first]
                 var rows = first.request.count
                 while let waiter = s.pending.first, rows + waiter.request.count <= maxRows {
@@ -207,18 +163,6 @@ final class GroupCommitter: Sendable {
                 }
                 return (batch, s.currentLSN)
             }
-            if wait {
-                if holdUntil == nil { holdUntil = now + expectationDelay }
-                let started = ContinuousClock.now
-                _ = wakeup.wait(timeout: holdUntil!)
-                let waited = ContinuousClock.now - started
-                state.withLock { s in
-                    s.timings.holds += 1
-                    s.timings.held += waited
-                }
-                continue
-            }
-            holdUntil = nil
             guard let (batch, start) = next else {
                 for waiter in idle { waiter.resume() }
                 return

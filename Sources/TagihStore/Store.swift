@@ -120,8 +120,7 @@ public final class Store: Sendable {
         self.logger = logger
         self.committer = GroupCommitter(
             pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
-            fullySynchronous: configuration.durability == .full,
-            expectationDelayMicroseconds: configuration.announcedAppendHoldMicroseconds)
+            fullySynchronous: configuration.durability == .full)
     }
 
     /// Opens (creating and migrating when needed) the store in `configuration.directory`.
@@ -209,31 +208,17 @@ public final class Store: Sendable {
     /// skip the WAL fsync: it survives a crash of the process, and is fsynced with the next full commit).
     /// A repeated (kind, key) is reported as ``AppendResult/duplicate`` and not written again.
     /// - Throws: ``StoreError`` with code `write_failed`; then nothing of the batch was acknowledged.
-    /// `expected`: the caller announced this append with ``expectAppend()`` (and must not withdraw it then).
-    public func append(
-        _ events: [StoredEvent], durability: StoreConfiguration.Durability? = nil, expected: Bool = false
-    ) async throws -> [AppendResult] {
-        if events.isEmpty {
-            if expected { committer.withdrawExpectation() }
-            return []
-        }
+    public func append(_ events: [StoredEvent], durability: StoreConfiguration.Durability? = nil) async throws
+        -> [AppendResult]
+    {
+        if events.isEmpty { return [] }
         let encoded = events.map(EncodedEvent.init)  // on the caller's task, not the single writer's
         let relaxed = (durability ?? configuration.durability) == .normal
-        let response = try await committer.submit(.events(encoded, relaxed: relaxed), expected: expected)
-        guard case .events(let results) = response else { preconditionFailure() }
+        guard case .events(let results) = try await committer.submit(.events(encoded, relaxed: relaxed)) else {
+            preconditionFailure()
+        }
         return results
     }
-
-    /// Announces an ``append(_:durability:expected:)`` the caller is about to make (with `expected: true`), for
-    /// example a lease call that is choosing its debtors. While more announced appends are on their way than
-    /// appends are waiting, the single writer holds its next transaction back briefly (at most
-    /// ``StoreConfiguration/announcedAppendHoldMicroseconds``, default 0.5 ms) so that
-    /// they share it: one commit and one fsync for several concurrent callers. Each announcement must be
-    /// followed by exactly one such append or one ``withdrawExpectedAppend()``.
-    public func expectAppend() { committer.expect() }
-
-    /// Withdraws an ``expectAppend()`` that will not be followed by an append.
-    public func withdrawExpectedAppend() { committer.withdrawExpectation() }
 
     /// Inserts or replaces debtor records, group-committed. Returns each record's log position after the commit.
     /// - Throws: ``StoreError`` with code `write_failed`.

@@ -21,9 +21,6 @@ public struct StoreConfiguration: Sendable {
     public var maxRowsPerTransaction: Int
     /// Rows per page when the engine reads the store back at start. Default 20,000.
     public var readPageSize: Int
-    /// The longest the single writer holds a transaction back for appends announced with
-    /// ``Store/expectAppend()`` that have not arrived yet, in microseconds. Default 500.
-    public var announcedAppendHoldMicroseconds = 500
 
     /// Creates a configuration; see each property for its default.
     public init(

@@ -229,47 +229,6 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
-    /// Announced appends (`expectAppend`) make the writer hold a commit back for them (here up to 300 ms, so
-    /// that the test does not depend on scheduling): two announced appends 30 ms apart share one transaction;
-    /// withdrawing the last announcement lets the writer commit at once; an announcement that never comes holds
-    /// a commit back for the configured time only. Without announcements nothing is held back.
-    @Test(arguments: [true, false])
-    func announcedAppendsShareATransaction(announce: Bool) async throws {
-        var configuration = StoreConfiguration(directory: temporaryDirectory("announce-\(announce)"))
-        configuration.announcedAppendHoldMicroseconds = 300_000
-        let store = try await Store.open(configuration: configuration)
-        _ = try await store.append([.outcome(outcome("warm-up"))])
-        let before = await store.commitStatistics().transactions
-        if announce { for _ in 0..<3 { store.expectAppend() } }
-        let started = ContinuousClock.now
-        async let first = store.append([.outcome(outcome("a1"))], expected: announce)
-        try await Task.sleep(for: .milliseconds(30))
-        async let second = store.append([.outcome(outcome("a2"))], expected: announce)
-        try await Task.sleep(for: .milliseconds(30))
-        if announce { store.withdrawExpectedAppend() }
-        _ = try await (first, second)
-        let elapsed = ContinuousClock.now - started
-        let transactions = await store.commitStatistics().transactions - before
-        let timings = await store.commitTimings()
-        if announce {
-            #expect(transactions == 1, "the announced appends share one commit")
-            #expect(timings.holds >= 1)
-            #expect(elapsed < .milliseconds(250), "the withdrawal ends the hold")
-        } else {
-            #expect(transactions == 2)
-            #expect(timings.holds == 0)
-        }
-        // An announcement that is never followed holds a commit back for the configured time, not longer.
-        for _ in 0..<3 { store.expectAppend() }
-        let lone = ContinuousClock.now
-        _ = try await store.append([.outcome(outcome("lone"))], expected: true)
-        #expect(ContinuousClock.now - lone >= .milliseconds(250))
-        #expect(ContinuousClock.now - lone < .seconds(3))
-        store.withdrawExpectedAppend()
-        store.withdrawExpectedAppend()
-        try await store.close()
-    }
-
     /// Pages of encoded records come back in id order with their snapshot rows merged in: rows for every
     /// other debtor, plus orphan rows (no debtor) before, between and after the page's ids, which are ignored.
     @Test(arguments: [1, 7, 50, 1_000])

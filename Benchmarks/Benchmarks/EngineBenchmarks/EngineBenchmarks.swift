@@ -244,9 +244,7 @@ let benchmarks: @Sendable () -> Void = {
                 print("  \(transactions) grant transactions, \((commits.requests - commitsBefore.requests) * 100 / transactions) "
                       + "leases each; per transaction \(ms(times.total - timesBefore.total)) ms: to the writer "
                       + "\(ms(times.toWriter - timesBefore.toWriter)) ms, inserting \(ms(times.inserting - timesBefore.inserting)) "
-                      + "ms, COMMIT \(ms(times.committing - timesBefore.committing)) ms; writer held back "
-                      + "\(times.holds - timesBefore.holds) times for announced grants, \(ms(times.held - timesBefore.held)) ms "
-                      + "per transaction")
+                      + "ms, COMMIT \(ms(times.committing - timesBefore.committing)) ms")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
             },

@@ -58,6 +58,25 @@ public struct ByteWriter: Sendable {
         }
     }
 
+    /// Appends `value` front-coded against `previous`: the number of leading UTF-8 bytes they share (at most
+    /// 255), then the rest of `value` as a string. Consecutive ids of one kind ("D-9098178", "D-9160264") then
+    /// cost a few bytes each.
+    @inlinable public mutating func write(_ value: String, sharingPrefixWith previous: String) {
+        var shared = 0
+        var a = value.utf8.makeIterator()
+        var b = previous.utf8.makeIterator()
+        while shared < 255, let x = a.next(), let y = b.next(), x == y { shared += 1 }
+        write(UInt8(shared))
+        let rest = value.utf8.dropFirst(shared)
+        if rest.count < 255 {
+            bytes.append(UInt8(rest.count))
+        } else {
+            bytes.append(255)
+            write(UInt32(rest.count))
+        }
+        bytes.append(contentsOf: rest)
+    }
+
     /// Appends an optional 64-bit integer: a presence byte, then the integer.
     @inlinable public mutating func write(_ value: Int64?) {
         if let value {
@@ -135,6 +154,18 @@ public struct ByteReader {
     @inlinable public mutating func readString() throws(StoreError) -> String {
         let range = try readStringRange()
         return String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
+    }
+
+    /// Reads a string written by `write(_:sharingPrefixWith:)` against `previous`.
+    @inlinable public mutating func readString(sharingPrefixWith previous: String) throws(StoreError) -> String {
+        let shared = Int(try readUInt8())
+        let range = try readStringRange()
+        var bytes = Array(previous.utf8.prefix(shared))
+        if bytes.count != shared {
+            throw StoreError(code: .corruptRecord, message: "a front-coded string shares more than its predecessor")
+        }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[range]))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads an optional string.

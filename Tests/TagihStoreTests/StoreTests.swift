@@ -72,36 +72,52 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: event.kind, $0) }
         #expect(back == event)
         // Each kind has its own key space: the kind codes are distinct and stable.
-        #expect(Set([1, 2, 3, 6, 7, 8, 9]).contains(event.kind))
+        #expect(Set([1, 2, 3, 6, 7, 8, 10]).contains(event.kind))
     }
 
-    /// A batch whose grants share holder and times is logged compactly (kind 9, holder and times once); others,
-    /// and batches logged as kind 7 by earlier versions (every field per grant), still read back.
+    /// A batch whose grants share holder and times is logged compactly (kind 10: holder and times once, each
+    /// string front-coded against the previous grant's); others, and batches logged as kind 7 (every field per
+    /// grant) or kind 9 (shared terms, strings whole) by earlier versions, still read back.
     @Test func compactGrantBatchesAndEarlierOnesReadBack() throws {
-        let uniform = LeaseGrants(id: "Lq", grants: (0..<3).map {
-            LeaseGrant(lease: "Lq\($0)", debtor: "D-\($0)", debt: "A-\($0)", phone: "+\($0)", holder: "dialer-1",
-                       leasedAt: 5, expires: 605)
+        let uniform = LeaseGrants(id: "Lq", grants: [
+            ("Lfp73sgc6el2", "D-9098178", "A-9098178", "+441612407959"),
+            ("Lfp73sgc6el3", "D-9160264", "A-9160264", "+16021824204"),
+            ("Lfp73sgc6em0", "D-916", "A-9160264-2", "+16021824204"),  // shorter than its predecessor; equal
+            ("Lfp73sgc6em1", "Ď-Ω", "", "+1"),  // multi-byte characters; an empty string
+        ].map {
+            LeaseGrant(lease: $0.0, debtor: $0.1, debt: $0.2, phone: $0.3, holder: "dialer-1", leasedAt: 5,
+                       expires: 605)
         })
         var mixed = uniform
         mixed.grants[2].expires = 606
-        #expect(StoredEvent.leasesGranted(uniform).kind == 9)
+        #expect(StoredEvent.leasesGranted(uniform).kind == 10)
         #expect(StoredEvent.leasesGranted(mixed).kind == 7)
         let compact = RecordCoding.encode(.leasesGranted(uniform))
         let full = RecordCoding.encode(.leasesGranted(mixed))
-        #expect(compact.count + 2 * (1 + 8 + 8 + 8) <= full.count, "holder and times written once")
-        // A uniform batch as earlier versions logged it: kind 7, every field per grant.
-        var old = ByteWriter(capacity: 256)
-        old.write(uniform.id)
-        old.write(UInt32(uniform.grants.count))
-        for g in uniform.grants {
-            for s in [g.lease, g.debtor, g.debt, g.phone, g.holder] { old.write(s) }
-            old.write(g.leasedAt)
-            old.write(g.expires)
-        }
-        let back = try old.bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 7, $0) }
-        #expect(back == .leasesGranted(uniform))
-        let again = try compact.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 9, $0) }
+        // Holder and times once instead of four times (3 × 25 bytes), and at least 20 bytes of shared prefixes.
+        #expect(compact.count < full.count - 3 * 25 - 20)
+        let again = try compact.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 10, $0) }
         #expect(again == .leasesGranted(uniform))
+        // The same batch as earlier versions logged it: kind 7 (every field per grant) and kind 9.
+        var old7 = ByteWriter(capacity: 256)
+        var old9 = ByteWriter(capacity: 256)
+        old7.write(uniform.id)
+        old7.write(UInt32(uniform.grants.count))
+        old9.write(uniform.id)
+        old9.write("dialer-1")
+        old9.write(Int64(5))
+        old9.write(Int64(605))
+        old9.write(UInt32(uniform.grants.count))
+        for g in uniform.grants {
+            for s in [g.lease, g.debtor, g.debt, g.phone, g.holder] { old7.write(s) }
+            old7.write(g.leasedAt)
+            old7.write(g.expires)
+            for s in [g.lease, g.debtor, g.debt, g.phone] { old9.write(s) }
+        }
+        for (kind, bytes) in [(7, old7.bytes), (9, old9.bytes)] {
+            let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: kind, $0) }
+            #expect(back == .leasesGranted(uniform), "kind \(kind)")
+        }
     }
 
     /// Grants and releases logged one per lease (kinds 4 and 5, before batching) still read back, as batches of one.

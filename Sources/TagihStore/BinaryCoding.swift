@@ -62,19 +62,24 @@ public struct ByteWriter: Sendable {
     /// 255), then the rest of `value` as a string. Consecutive ids of one kind ("D-9098178", "D-9160264") then
     /// cost a few bytes each.
     @inlinable public mutating func write(_ value: String, sharingPrefixWith previous: String) {
-        var shared = 0
-        var a = value.utf8.makeIterator()
-        var b = previous.utf8.makeIterator()
-        while shared < 255, let x = a.next(), let y = b.next(), x == y { shared += 1 }
-        write(UInt8(shared))
-        let rest = value.utf8.dropFirst(shared)
-        if rest.count < 255 {
-            bytes.append(UInt8(rest.count))
-        } else {
-            bytes.append(255)
-            write(UInt32(rest.count))
+        var value = value
+        var previous = previous
+        value.withUTF8 { text in
+            previous.withUTF8 { before in
+                let limit = min(255, text.count, before.count)
+                var shared = 0
+                while shared < limit && text[shared] == before[shared] { shared += 1 }
+                bytes.append(UInt8(shared))
+                let rest = text.count - shared
+                if rest < 255 {
+                    bytes.append(UInt8(rest))
+                } else {
+                    bytes.append(255)
+                    write(UInt32(rest))
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[shared...]))
+            }
         }
-        bytes.append(contentsOf: rest)
     }
 
     /// Appends an optional 64-bit integer: a presence byte, then the integer.

@@ -43,7 +43,8 @@ public final class Engine: Sendable {
         let store = try await Store.open(configuration: configuration.store, logger: logger)
         var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await store.lastLSN())
         tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
-        let tag = String(tagValue % 0xFFFF_FFFF, radix: 36)
+        // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
+        let tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
         let signals = LeaseSignals()
         let shards = (0..<configuration.shardCount).map {
             Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
@@ -365,25 +366,20 @@ public final class Engine: Sendable {
                 peeks[s] = await shards[s].peekScores(n, filter: filter)
             }
         }
-        // Phase 2: take them (each shard leases its current best `count`).
+        // Phase 2: take them (each shard leases its current best `count`), one shard after the other like the
+        // peeks: a take of a few dozen debtors costs less than starting, scheduling and joining a child task for
+        // it, and concurrent dialers keep both cores busy anyway.
         let ttl = configuration.leaseTTL
-        var sequences = Array(repeating: [UInt32](), count: shards.count)
-        var leases = await withTaskGroup(of: (Int, [Lease], [UInt32]).self) { group in
-            for (s, shard) in shards.enumerated() where counts[s] > 0 {
-                let k = counts[s]
-                group.addTask {
-                    let (leases, sequences) = await shard.take(k, filter: filter, holder: holder, now: now, ttl: ttl)
-                    return (s, leases, sequences)
-                }
-            }
-            var all: [Lease] = []
-            all.reserveCapacity(n)
-            for await (s, chunk, taken) in group {
-                all += chunk
-                sequences[s] = taken
-            }
-            return all
+        var sequences = Array(repeating: [UInt32](), count: k)
+        var leases: [Lease] = []
+        leases.reserveCapacity(n)
+        for (s, shard) in shards.enumerated() where counts[s] > 0 {
+            let (chunk, taken) = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl)
+            leases.append(contentsOf: chunk)
+            sequences[s] = taken
         }
+        // Best first; each shard's part is in its rank order already, so this is a merge of sorted runs (an
+        // insertion-like pass for most of the array), ties by lease id.
         leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
         leases = await makeDurable(leases, sequences: sequences, signal: signal)
         metrics.leasesGranted.increment(by: leases.count)
@@ -433,7 +429,7 @@ public final class Engine: Sendable {
             let ended = Set(await shards[s].ended(part))
             if ended.isEmpty { continue }
             let prefix = shards[s].leasePrefix
-            for sequence in ended { withdrawn.insert(prefix + String(sequence)) }
+            for sequence in ended { withdrawn.insert(ShardState.leaseID(prefix: prefix, sequence: sequence)) }
         }
         return withdrawn.isEmpty ? leases : leases.filter { !withdrawn.contains($0.id) }
     }

@@ -110,3 +110,80 @@ struct LeaseEntry: Comparable {
         a.expires != b.expires ? a.expires > b.expires : a.sequence > b.sequence
     }
 }
+
+/// The ready queue of one jurisdiction: a run sorted best first (consumed from `head`) plus a max-heap of the
+/// entries filed since the run was last built. Popping from the run reads the next array element, where a pop
+/// from one heap of hundreds of thousands of entries walks a path of cold cache lines down to a leaf; entries
+/// filed later (released or due debtors, re-scores) go into the heap, which stays small between rebuilds.
+/// `consolidate` sorts the heap into the run: after recovery (`decideAll`) and, amortised, when the heap has
+/// grown to half the run.
+struct ReadyQueue {
+    /// Best first from `head`.
+    private(set) var sorted: [ReadyEntry] = []
+    private(set) var head = 0
+    private(set) var heap = MaxHeap<ReadyEntry>()
+
+    var count: Int { sorted.count - head + heap.count }
+
+    var top: ReadyEntry? {
+        guard head < sorted.count else { return heap.top }
+        guard let h = heap.top else { return sorted[head] }
+        return sorted[head] < h ? h : sorted[head]
+    }
+
+    mutating func push(_ entry: ReadyEntry) { heap.push(entry) }
+
+    @discardableResult
+    mutating func pop() -> ReadyEntry? {
+        if heap.count > 65_536 && heap.count > (sorted.count - head) / 2 { consolidate() }
+        guard head < sorted.count else { return heap.pop() }
+        let first = sorted[head]
+        if let h = heap.top, first < h { return heap.pop() }
+        head += 1
+        if head == sorted.count {
+            sorted = []
+            head = 0
+        } else if head > 65_536 && head > sorted.count / 2 {
+            sorted.removeSubrange(0..<head)  // give back the consumed half
+            head = 0
+        }
+        return first
+    }
+
+    /// Sorts the heap's entries into the run.
+    mutating func consolidate() {
+        guard !heap.isEmpty else { return }
+        var extra = heap.storage
+        heap = MaxHeap()
+        extra.sort { $1 < $0 }
+        if head == sorted.count {
+            sorted = extra
+            head = 0
+            return
+        }
+        var merged: [ReadyEntry] = []
+        merged.reserveCapacity(sorted.count - head + extra.count)
+        var a = head
+        var b = 0
+        while a < sorted.count && b < extra.count {
+            if sorted[a] < extra[b] {
+                merged.append(extra[b])
+                b += 1
+            } else {
+                merged.append(sorted[a])
+                a += 1
+            }
+        }
+        merged.append(contentsOf: sorted[a...])
+        merged.append(contentsOf: extra[b...])
+        sorted = merged
+        head = 0
+    }
+
+    /// Drops every entry for which `keep` is false (used to shed stale entries).
+    mutating func compact(keeping keep: (ReadyEntry) -> Bool) {
+        sorted = sorted[head...].filter(keep)
+        head = 0
+        heap.compact(keeping: keep)
+    }
+}

@@ -34,7 +34,7 @@ actor Shard {
         state.holdBelowShareOfBest = holdBelowShareOfBest
         state.holdShare = holdShare
         self.signals = signals
-        leasePrefix = "L\(leaseTag)-\(shardID)-"
+        leasePrefix = ShardState.leasePrefix(tag: leaseTag, shard: shardID)
     }
 
     /// Called by the engine once a grant is durable; the shard confirms it at its next message.

@@ -95,6 +95,27 @@ extension ShardState {
         return scores
     }
 
+    /// Reads the slot and the start of the record of each of the next `n` runway entries, in a loop of
+    /// independent loads: the processor then waits for many of these cache misses at once, instead of for one
+    /// after the other while each debtor is leased (the slot and record of a debtor are cold at 10 M debtors).
+    mutating func touchRunway(_ n: Int) {
+        let end = min(runway.count, runwayHead + n)
+        guard runwayHead < end else { return }
+        var sink: UInt8 = 0
+        runway.withUnsafeBufferPointer { entries in
+            slots.withUnsafeBufferPointer { slots in
+                arena.bytes.withUnsafeBufferPointer { bytes in
+                    for k in runwayHead..<end {
+                        let blob = Int(slots[Int(entries[k].index)].blob)
+                        sink &+= bytes[blob]
+                        if blob + 64 < bytes.count { sink &+= bytes[blob + 64] }
+                    }
+                }
+            }
+        }
+        touchSink &+= sink
+    }
+
     /// The best live ready entry (no filter), taken off the runway (refilled from the heaps, `refill` at a time).
     mutating func popRunway(refill: Int) -> ReadyEntry? {
         while true {

@@ -79,7 +79,7 @@ extension ShardState {
             let jurisdiction = jurisdictions.id(bytes: UnsafeRawBufferPointer(rebasing: body[j]))
         else { return false }
         if Int(jurisdiction) >= ready.count {
-            ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(jurisdiction) + 1 - ready.count))
+            ready.append(contentsOf: repeatElement(ReadyQueue(), count: Int(jurisdiction) + 1 - ready.count))
         }
         let i = UInt32(slots.count)
         slots.append(Slot(blob: offset, jurisdiction: jurisdiction, basis: lsn))

@@ -90,7 +90,7 @@ struct ShardState {
     var jurisdictions = Interner()
     var index = IDIndex()
     var histories: [DebtorHistory] = []
-    var ready: [MaxHeap<ReadyEntry>] = [MaxHeap()]
+    var ready: [ReadyQueue] = [ReadyQueue()]
     /// The best ready entries, popped from `ready` (see ShardState+Runway.swift); live from `runwayHead` on.
     var runway: [ReadyEntry] = []
     var runwayHead = 0
@@ -100,7 +100,7 @@ struct ShardState {
     /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
     /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
     var outcomesOnUnconfirmedGrants = 0
-    /// `"L<tag>-<shard>-"`: the start of every lease id this shard hands out in this process.
+    /// `"L<tag><shard>"`: the start of every lease id this shard hands out in this process (`leasePrefix(tag:shard:)`).
     let leasePrefix: String
     /// Recovery only: the leases open so far in the replayed log, by slot (installed by `installReplayedLeases`).
     var replayLeases: [UInt32: ActiveLease] = [:]
@@ -112,6 +112,8 @@ struct ShardState {
     var rescoreCursor = Int.max
     /// Debtors whose history changed since their last decision (see `SlotState.pending`).
     var pendingDecisions: [UInt32] = []
+    /// Where `touchRunway` leaves what it read (so that the reads are not optimised away).
+    var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
 
@@ -120,7 +122,7 @@ struct ShardState {
         self.policy = policy
         self.leaseTag = leaseTag
         self.rescoreBatch = rescoreBatch
-        self.leasePrefix = "L\(leaseTag)-\(shardID)-"
+        self.leasePrefix = Self.leasePrefix(tag: leaseTag, shard: shardID)
     }
 
     var count: Int { slots.count }
@@ -160,7 +162,7 @@ struct ShardState {
         } catch {
             return .rejected(code: "too_many_values", message: "more than 65,535 distinct zones, segments or currencies")
         }
-        if Int(jurisdiction) >= ready.count { ready.append(contentsOf: repeatElement(MaxHeap(), count: Int(jurisdiction) + 1 - ready.count)) }
+        if Int(jurisdiction) >= ready.count { ready.append(contentsOf: repeatElement(ReadyQueue(), count: Int(jurisdiction) + 1 - ready.count)) }
         let result: UpsertResult
         let i: UInt32
         if let existing = find(debtor.id) {
@@ -424,6 +426,7 @@ struct ShardState {
         installReplayedLeases()
         var restored = 0
         for i in slots.indices where fileOrDecide(UInt32(i), now: now) { restored += 1 }
+        for j in ready.indices { ready[j].consolidate() }  // one sorted run per jurisdiction (see `ReadyQueue`)
         lastHour = now / 3600
         return restored
     }
@@ -493,7 +496,23 @@ struct ShardState {
 
     // MARK: leasing
 
-    func leaseID(_ sequence: UInt32) -> String { leasePrefix + String(sequence) }
+    func leaseID(_ sequence: UInt32) -> String { Self.leaseID(prefix: leasePrefix, sequence: sequence) }
+
+    /// The start of the lease ids of shard `shard` in a process whose start tag is `tag`: "L", the tag, then the
+    /// shard as one lowercase letter (shards 0-25) or an uppercase and a lowercase letter (26 and up). The engine's
+    /// tag has a fixed width, and the sequence after the prefix is digits and lowercase letters, so no two
+    /// (tag, shard, sequence) give the same id.
+    static func leasePrefix(tag: String, shard: Int) -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let uppers = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        return shard < 26 ? "L\(tag)\(letters[shard])" : "L\(tag)\(uppers[min(25, shard / 26 - 1)])\(letters[shard % 26])"
+    }
+
+    /// A lease id: the shard's prefix and the sequence in base 36. With the engine's 6-character tag it is at
+    /// most 15 bytes (16 beyond 25 shards), which Swift keeps inline: no allocation per lease.
+    static func leaseID(prefix: String, sequence: UInt32) -> String {
+        prefix + String(sequence, radix: 36)
+    }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
         guard filter.jurisdictions != nil else { return Array(ready.indices.dropFirst()) }
@@ -523,15 +542,21 @@ struct ShardState {
     mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
         if filter.jurisdictions == nil { return peekRunway(n) }
         flushRunway()
+        // Frontier entries walk each queue's sorted run (position to position + 1) and its heap (to the children).
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
             var position: Int
+            var run: Bool
             static func < (a: Frontier, b: Frontier) -> Bool { a.score < b.score }
         }
         var frontier = MaxHeap<Frontier>()
         for j in jurisdictionIDs(filter) where j < ready.count {
-            if let top = ready[j].top { frontier.push(Frontier(score: top.score, heap: j, position: 0)) }
+            if ready[j].head < ready[j].sorted.count {
+                frontier.push(Frontier(score: ready[j].sorted[ready[j].head].score, heap: j, position: ready[j].head,
+                                       run: true))
+            }
+            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, run: false)) }
         }
         var scores: [Float] = []
         scores.reserveCapacity(n)
@@ -540,11 +565,19 @@ struct ShardState {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
             // The liveness test written out: calling a non-mutating method here copied the whole state.
-            let entry = ready[f.heap].storage[f.position]
+            let entry = f.run ? ready[f.heap].sorted[f.position] : ready[f.heap].heap.storage[f.position]
             let slot = slots[Int(entry.index)]
             if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
-            for child in ready[f.heap].children(of: f.position) {
-                frontier.push(Frontier(score: ready[f.heap].storage[child].score, heap: f.heap, position: child))
+            if f.run {
+                if f.position + 1 < ready[f.heap].sorted.count {
+                    frontier.push(Frontier(score: ready[f.heap].sorted[f.position + 1].score, heap: f.heap,
+                                           position: f.position + 1, run: true))
+                }
+            } else {
+                for child in ready[f.heap].heap.children(of: f.position) {
+                    frontier.push(Frontier(score: ready[f.heap].heap.storage[child].score, heap: f.heap,
+                                           position: child, run: false))
+                }
             }
         }
         return scores
@@ -602,6 +635,7 @@ struct ShardState {
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
+        touchRunway(n)
         while leases.count < n, let entry = popRunway(refill: n - leases.count) {
             let i = entry.index
             let slot = slots[Int(i)]

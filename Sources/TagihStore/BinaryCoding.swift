@@ -58,6 +58,30 @@ public struct ByteWriter: Sendable {
         }
     }
 
+    /// Appends `value` front-coded against `previous`: the number of leading UTF-8 bytes they share (at most
+    /// 255), then the rest of `value` as a string. Consecutive ids of one kind ("D-9098178", "D-9160264") then
+    /// cost a few bytes each.
+    @inlinable public mutating func write(_ value: String, sharingPrefixWith previous: String) {
+        var value = value
+        var previous = previous
+        value.withUTF8 { text in
+            previous.withUTF8 { before in
+                let limit = min(255, text.count, before.count)
+                var shared = 0
+                while shared < limit && text[shared] == before[shared] { shared += 1 }
+                bytes.append(UInt8(shared))
+                let rest = text.count - shared
+                if rest < 255 {
+                    bytes.append(UInt8(rest))
+                } else {
+                    bytes.append(255)
+                    write(UInt32(rest))
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[shared...]))
+            }
+        }
+    }
+
     /// Appends an optional 64-bit integer: a presence byte, then the integer.
     @inlinable public mutating func write(_ value: Int64?) {
         if let value {
@@ -135,6 +159,18 @@ public struct ByteReader {
     @inlinable public mutating func readString() throws(StoreError) -> String {
         let range = try readStringRange()
         return String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
+    }
+
+    /// Reads a string written by `write(_:sharingPrefixWith:)` against `previous`.
+    @inlinable public mutating func readString(sharingPrefixWith previous: String) throws(StoreError) -> String {
+        let shared = Int(try readUInt8())
+        let range = try readStringRange()
+        var bytes = Array(previous.utf8.prefix(shared))
+        if bytes.count != shared {
+            throw StoreError(code: .corruptRecord, message: "a front-coded string shares more than its predecessor")
+        }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[range]))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads an optional string.

@@ -23,7 +23,7 @@ public enum StoredEvent: Sendable, Hashable {
         case .outcome: 1
         case .payment: 2
         case .leaseExpired: 3
-        case .leasesGranted: 7
+        case .leasesGranted(let g): g.sharedTerms == nil ? 7 : 10
         case .leasesReleased: 8
         case .clearance: 6
         }
@@ -120,6 +120,18 @@ public struct LeaseGrants: Sendable, Hashable {
     public init(id: String, grants: [LeaseGrant]) {
         self.id = id
         self.grants = grants
+    }
+
+    /// The holder and times every grant of the batch shares (one `lease` call gives all its leases the same), or
+    /// nil when they differ or the batch is empty. Such a batch is logged compactly (kind 10: the shared terms
+    /// once, then lease, debtor, debt and phone per grant, each front-coded against the previous grant's); any
+    /// other batch as kind 7 (every field per grant). Kind 9 (the same without front coding) is still read.
+    public var sharedTerms: (holder: String, leasedAt: UnixSeconds, expires: UnixSeconds)? {
+        guard let first = grants.first else { return nil }
+        for g in grants where g.holder != first.holder || g.leasedAt != first.leasedAt || g.expires != first.expires {
+            return nil
+        }
+        return (first.holder, first.leasedAt, first.expires)
     }
 }
 
@@ -306,7 +318,23 @@ public enum RecordCoding {
             w.write(l.expiredAt)
         case .leasesGranted(let b):
             w.write(b.id)
-            w.write(UInt32(b.grants.count))
+            if let shared = b.sharedTerms {  // kind 10
+                w.write(shared.holder)
+                w.write(shared.leasedAt)
+                w.write(shared.expires)
+                w.write(UInt32(b.grants.count))
+                var previous = LeaseGrant(lease: "", debtor: "", debt: "", phone: "", holder: "", leasedAt: 0,
+                                          expires: 0)
+                for g in b.grants {
+                    w.write(g.lease, sharingPrefixWith: previous.lease)
+                    w.write(g.debtor, sharingPrefixWith: previous.debtor)
+                    w.write(g.debt, sharingPrefixWith: previous.debt)
+                    w.write(g.phone, sharingPrefixWith: previous.phone)
+                    previous = g
+                }
+                break
+            }
+            w.write(UInt32(b.grants.count))  // kind 7
             for g in b.grants {
                 w.write(g.lease)
                 w.write(g.debtor)
@@ -406,6 +434,43 @@ public enum RecordCoding {
                 let expires = try r.readInt64()
                 grants.append(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
                                          leasedAt: leasedAt, expires: expires))
+            }
+            return .leasesGranted(LeaseGrants(id: id, grants: grants))
+        case 9:  // a batch whose grants share holder and times (`LeaseGrants.sharedTerms`)
+            let id = try r.readString()
+            let holder = try r.readString()
+            let leasedAt = try r.readInt64()
+            let expires = try r.readInt64()
+            let count = Int(try r.readUInt32())
+            var grants: [LeaseGrant] = []
+            grants.reserveCapacity(min(count, 100_000))
+            for _ in 0..<count {
+                let lease = try r.readString()
+                let debtor = try r.readString()
+                let debt = try r.readString()
+                let phone = try r.readString()
+                grants.append(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
+                                         leasedAt: leasedAt, expires: expires))
+            }
+            return .leasesGranted(LeaseGrants(id: id, grants: grants))
+        case 10:  // as 9, each string front-coded against the previous grant's
+            let id = try r.readString()
+            let holder = try r.readString()
+            let leasedAt = try r.readInt64()
+            let expires = try r.readInt64()
+            let count = Int(try r.readUInt32())
+            var grants: [LeaseGrant] = []
+            grants.reserveCapacity(min(count, 100_000))
+            var previous = LeaseGrant(lease: "", debtor: "", debt: "", phone: "", holder: holder, leasedAt: leasedAt,
+                                      expires: expires)
+            for _ in 0..<count {
+                let lease = try r.readString(sharingPrefixWith: previous.lease)
+                let debtor = try r.readString(sharingPrefixWith: previous.debtor)
+                let debt = try r.readString(sharingPrefixWith: previous.debt)
+                let phone = try r.readString(sharingPrefixWith: previous.phone)
+                previous = LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
+                                      leasedAt: leasedAt, expires: expires)
+                grants.append(previous)
             }
             return .leasesGranted(LeaseGrants(id: id, grants: grants))
         case 8:

@@ -12,7 +12,7 @@ import TagihStore
         _ = await shard.upsert([(debtor, 1)], now: t0)
         let (leases, sequences) = await shard.take(1, filter: .all, holder: "h", now: t0, ttl: 600)
         #expect(leases.map(\.debtor) == [debtor.id])
-        #expect(leases.first?.id == "Lt-0-\(sequences.first ?? 0)")
+        #expect(leases.first?.id == "Lta\(String(sequences.first ?? 0, radix: 36))")
         return (shard, debtor, sequences)
     }
 
@@ -23,7 +23,7 @@ import TagihStore
         shard.post(GrantConfirmation(sequences: sequences, lsn: 10))
         #expect(await shard.oldestLeaseGrant() == .some(10))
         let expired = await shard.advance(now: t0 + 600)
-        #expect(expired.map(\.lease) == ["Lt-0-\(sequences[0])"])
+        #expect(expired.map(\.lease) == ["Lta\(String(sequences[0], radix: 36))"])
     }
 
     /// An outcome without a lease id ends the lease only when it is logged after the grant (as replay does);
@@ -85,6 +85,43 @@ import TagihStore
     }
 }
 
+@Suite struct ReadyQueueTests {
+    /// Any mix of pushes, pops, sorting the heap into the run (`consolidate`) and compaction pops the entries
+    /// best first (score, then lower index), as one heap would.
+    @Test(arguments: [1, 2, 3, 4])
+    func popsBestFirstInAnyMixOfPushesPopsAndConsolidations(seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        var queue = ReadyQueue()
+        var reference: [ReadyEntry] = []
+        var next: UInt32 = 0
+        for step in 0..<3_000 {
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0..<5:
+                let e = ReadyEntry(score: Float(Int.random(in: 0..<50, using: &generator)), index: next, generation: 0)
+                next += 1
+                queue.push(e)
+                reference.append(e)
+            case 5..<8:
+                let best = reference.max()
+                #expect(queue.top == best, "step \(step)")
+                #expect(queue.pop() == best, "step \(step)")
+                if let best { reference.removeAll { $0 == best } }
+            case 8:
+                queue.consolidate()
+            default:
+                if step % 50 == 9 {
+                    queue.compact { $0.index % 5 != 0 }
+                    reference.removeAll { $0.index % 5 == 0 }
+                }
+            }
+            #expect(queue.count == reference.count)
+        }
+        var popped: [ReadyEntry] = []
+        while let e = queue.pop() { popped.append(e) }
+        #expect(popped == reference.sorted { $1 < $0 })
+    }
+}
+
 @Suite struct RunwayTests {
     /// Unfiltered takes come from the runway, filtered ones from the heaps (after the runway is put back), and
     /// debtors that become ready again are filed into either: in every mix, a take hands out exactly the best
@@ -101,6 +138,9 @@ import TagihStore
         }
         var leased: [UInt32] = []
         for round in 0..<60 {
+            // Now and then the ready queues are sorted into their runs (as after recovery), so that takes and
+            // peeks read from runs, from heaps and from both.
+            if round % 7 == 3 { for j in state.ready.indices { state.ready[j].consolidate() } }
             let filter = Int.random(in: 0..<3, using: &generator) == 0
                 ? LeaseFilter(jurisdictions: [jurisdictions[round % 3]]) : .all
             switch Int.random(in: 0..<4, using: &generator) {

@@ -191,7 +191,7 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
             events.reduce(0) { n, e in if case .leasesGranted(let b) = e.event { n + b.grants.count } else { n } }
         }
         #expect(grants(all) == 9)
-        #expect(all.filter { $0.event.kind == 7 }.count == 3, "one event per lease call")
+        #expect(all.filter { $0.event.kind == 10 }.count == 3, "one compact event per lease call")
         #expect(grants(replayed) == 5, "the four released grants are skipped")
         #expect(replayed.filter { $0.event.kind == 8 }.isEmpty)
 

@@ -53,6 +53,12 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
             LeaseGrant(lease: "Lx-2-1", debtor: "D-2", debt: "A-2", phone: "+2", holder: "dialer-7", leasedAt: 5,
                        expires: 605),
         ])),
+        StoredEvent.leasesGranted(LeaseGrants(id: "Lx-1-4", grants: [  // holders differ: every field per grant
+            LeaseGrant(lease: "Lx-1-4", debtor: "D-1", debt: "A-1", phone: "+1", holder: "dialer-7", leasedAt: 5,
+                       expires: 605),
+            LeaseGrant(lease: "Lx-2-2", debtor: "D-2", debt: "A-2", phone: "+2", holder: "dialer-8", leasedAt: 5,
+                       expires: 605),
+        ])),
         StoredEvent.leasesReleased(LeaseReleases(id: "RLx-1-3", releases: [
             LeaseRelease(lease: "Lx-1-3", debtor: "D-1", at: 9), LeaseRelease(lease: "Lx-2-1", debtor: "D-2", at: 9),
         ])),
@@ -66,7 +72,52 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: event.kind, $0) }
         #expect(back == event)
         // Each kind has its own key space: the kind codes are distinct and stable.
-        #expect(Set([1, 2, 3, 6, 7, 8]).contains(event.kind))
+        #expect(Set([1, 2, 3, 6, 7, 8, 10]).contains(event.kind))
+    }
+
+    /// A batch whose grants share holder and times is logged compactly (kind 10: holder and times once, each
+    /// string front-coded against the previous grant's); others, and batches logged as kind 7 (every field per
+    /// grant) or kind 9 (shared terms, strings whole) by earlier versions, still read back.
+    @Test func compactGrantBatchesAndEarlierOnesReadBack() throws {
+        let uniform = LeaseGrants(id: "Lq", grants: [
+            ("Lfp73sgc6el2", "D-9098178", "A-9098178", "+441612407959"),
+            ("Lfp73sgc6el3", "D-9160264", "A-9160264", "+16021824204"),
+            ("Lfp73sgc6em0", "D-916", "A-9160264-2", "+16021824204"),  // shorter than its predecessor; equal
+            ("Lfp73sgc6em1", "Ď-Ω", "", "+1"),  // multi-byte characters; an empty string
+        ].map {
+            LeaseGrant(lease: $0.0, debtor: $0.1, debt: $0.2, phone: $0.3, holder: "dialer-1", leasedAt: 5,
+                       expires: 605)
+        })
+        var mixed = uniform
+        mixed.grants[2].expires = 606
+        #expect(StoredEvent.leasesGranted(uniform).kind == 10)
+        #expect(StoredEvent.leasesGranted(mixed).kind == 7)
+        let compact = RecordCoding.encode(.leasesGranted(uniform))
+        let full = RecordCoding.encode(.leasesGranted(mixed))
+        // Holder and times once instead of four times (3 × 25 bytes), and at least 20 bytes of shared prefixes.
+        #expect(compact.count < full.count - 3 * 25 - 20)
+        let again = try compact.withUnsafeBytes { try RecordCoding.decodeEvent(kind: 10, $0) }
+        #expect(again == .leasesGranted(uniform))
+        // The same batch as earlier versions logged it: kind 7 (every field per grant) and kind 9.
+        var old7 = ByteWriter(capacity: 256)
+        var old9 = ByteWriter(capacity: 256)
+        old7.write(uniform.id)
+        old7.write(UInt32(uniform.grants.count))
+        old9.write(uniform.id)
+        old9.write("dialer-1")
+        old9.write(Int64(5))
+        old9.write(Int64(605))
+        old9.write(UInt32(uniform.grants.count))
+        for g in uniform.grants {
+            for s in [g.lease, g.debtor, g.debt, g.phone, g.holder] { old7.write(s) }
+            old7.write(g.leasedAt)
+            old7.write(g.expires)
+            for s in [g.lease, g.debtor, g.debt, g.phone] { old9.write(s) }
+        }
+        for (kind, bytes) in [(7, old7.bytes), (9, old9.bytes)] {
+            let back = try bytes.withUnsafeBytes { try RecordCoding.decodeEvent(kind: kind, $0) }
+            #expect(back == .leasesGranted(uniform), "kind \(kind)")
+        }
     }
 
     /// Grants and releases logged one per lease (kinds 4 and 5, before batching) still read back, as batches of one.
@@ -151,6 +202,30 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         }
         #expect(all.map(\.debtor.id) == debtors.map(\.id))
         #expect(all[3].debtor.status == .cease && all[3].lsn == 26)
+        try await store.close()
+    }
+
+    /// Transactions of events alone do not rewrite `meta.lsn`: the log position after a reopen comes from the
+    /// event table then, and positions are never handed out twice, whichever kind of write came last.
+    @Test func logPositionSurvivesReopenAfterEventOnlyCommits() async throws {
+        let directory = temporaryDirectory()
+        var store = try await Store.open(configuration: .init(directory: directory))
+        var a = sampleDebtor
+        a.id = "D-a"
+        #expect(try await store.upsert([a]) == [1])
+        _ = try await store.append([.outcome(outcome("p1")), .outcome(outcome("p2"))])
+        #expect(await store.lastLSN() == 3)
+        try await store.close()
+        store = try await Store.open(configuration: .init(directory: directory))
+        #expect(await store.lastLSN() == 3)
+        #expect(try await store.append([.outcome(outcome("p3"))]) == [.applied(lsn: 4)])
+        var b = sampleDebtor
+        b.id = "D-b"
+        #expect(try await store.upsert([b]) == [5])
+        try await store.close()
+        store = try await Store.open(configuration: .init(directory: directory))
+        #expect(await store.lastLSN() == 5)
+        #expect(try await store.append([.outcome(outcome("p4"))]) == [.applied(lsn: 6)])
         try await store.close()
     }
 

@@ -117,7 +117,9 @@ func openEngine(
 /// (a profiler attached to the benchmark process can record just those phases).
 func markPhase(_ text: String) {
     guard let path = environment["TAGIH_BENCH_PHASE_FILE"] else { return }
-    let line = Array((text + "\n").utf8)
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    let line = Array((text + " \(now.tv_sec).\(String(now.tv_nsec + 1_000_000_000).dropFirst())\n").utf8)
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     if fd >= 0 {
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -209,6 +211,8 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.startMeasurement()
                 markPhase("lease start")
                 let cpuBefore = cpuSeconds()
+                let commitsBefore = await engine.store.commitStatistics()
+                let timesBefore = await engine.store.commitTimings()
                 let started = ContinuousClock.now
                 let leased = await withTaskGroup(of: Int.self) { group in
                     for dialer in 0..<8 {
@@ -233,6 +237,14 @@ let benchmarks: @Sendable () -> Void = {
                       + "\(cpu) CPU s (\(Double(Int(cpu * 1e8 / Double(max(1, leased)))) / 100) CPU µs per lease); "
                       + "fdatasync median \(Double(Int(fsync * 1000)) / 1000) ms just before; "
                       + "commits \(await engine.store.commitStatistics())")
+                let commits = await engine.store.commitStatistics()
+                let times = await engine.store.commitTimings()
+                let transactions = max(1, commits.transactions - commitsBefore.transactions)
+                func ms(_ d: Duration) -> Double { (seconds(d) * 1e5 / Double(transactions)).rounded() / 100 }
+                print("  \(transactions) grant transactions, \((commits.requests - commitsBefore.requests) * 100 / transactions) "
+                      + "leases each; per transaction \(ms(times.total - timesBefore.total)) ms: to the writer "
+                      + "\(ms(times.toWriter - timesBefore.toWriter)) ms, inserting \(ms(times.inserting - timesBefore.inserting)) "
+                      + "ms, COMMIT \(ms(times.committing - timesBefore.committing)) ms")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
             },

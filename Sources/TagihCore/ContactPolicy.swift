@@ -726,8 +726,14 @@ struct Evaluator {
         let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
                                   primary: primary, now: now, fatigueFrom: fatigueFrom, kinds: kinds,
                                   buckets: bucketCounts, layout: data.layout)
+        eventCount = sum.count
+        absorb(sum)
+    }
+
+    /// The history-derived state of an evaluator (holds, retry, callbacks, broken promises) from the summary of its
+    /// events; shared by `init(data:inputs:…)` and the prepared path (`PreparedDebtor`).
+    mutating func absorb(_ sum: EventSummary) {
         let k = sum.count
-        eventCount = k
         let lastAt = sum.lastAt
         let lastOutcome = sum.lastOutcome
         let lastAbandoned = sum.lastAbandoned

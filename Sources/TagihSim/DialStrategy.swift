@@ -9,6 +9,18 @@ struct Lead {
     var lease: String?
 }
 
+/// The outcome of one placed call, by world indices (debtor, and the flat debt and phone indices).
+struct AttemptOutcome {
+    var debtor: Int
+    var debt: Int
+    var phone: Int
+    /// When the call was placed.
+    var at: UnixSeconds
+    var outcome: Outcome
+    var promise: PromiseTerms?
+    var callbackAt: UnixSeconds?
+}
+
 /// A scheduling strategy as the simulated dialer sees it: hand out leads, learn from outcomes.
 ///
 /// Implementations either wrap TagihCore's `ContactPolicy` directly (with the simulator keeping
@@ -16,8 +28,11 @@ struct Lead {
 protocol DialStrategy: AnyObject {
     /// Up to `count` leads permitted at `now`, best first. Fewer means the list is exhausted for now.
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async
-    /// The outcome of a lead (or of a call the strategy did not hand out).
-    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async
+    /// Whether `record(_:event:now:)` needs the outcome as an `OutcomeEvent` (with ids and strings).
+    var needsOutcomeEvents: Bool { get }
+    /// The outcome of a lead (or of a call the strategy did not hand out); `event` is given when
+    /// `needsOutcomeEvents` (or the attempt log wants it).
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async
     /// A payment arrived.
     func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async
     /// Called at every dialer step, before `next`, with the simulated time.
@@ -42,8 +57,13 @@ final class PolicyBook {
     let world: World
     let policy: ContactPolicy
     /// Histories by debtor index, in manually managed storage: the background worker reads the histories
-    /// of its batch while the event loop appends to others (a Swift array would be copied on write).
-    private let historyStorage: UnsafeMutablePointer<DebtorHistory>
+    /// of its batch while the event loop appends to others (a Swift array would be copied on write). Compact
+    /// (TagihCore's `CompactHistory`): a decision reads them without strings.
+    private let historyStorage: UnsafeMutablePointer<CompactHistory>
+    /// Every debtor's zones, pack and prior, resolved once (`ContactPolicy.prepare`).
+    private let preparedStorage: UnsafeMutablePointer<PreparedDebtor>
+    /// The debtor records (shallow copies of `world.debtors`), passed to decisions by address: never copied.
+    private let debtorStorage: UnsafeMutablePointer<Debtor>
     private let count: Int
     @exclusivity(unchecked) var earliest: [Int64]
     @exclusivity(unchecked) var windowEnds: [Int64]
@@ -95,8 +115,18 @@ final class PolicyBook {
         self.background = background && deferred
         let n = world.debtors.count
         count = n
-        historyStorage = UnsafeMutablePointer<DebtorHistory>.allocate(capacity: max(n, 1))
-        historyStorage.initialize(repeating: DebtorHistory(), count: n)
+        historyStorage = UnsafeMutablePointer<CompactHistory>.allocate(capacity: max(n, 1))
+        historyStorage.initialize(repeating: CompactHistory(), count: n)
+        let debtors = UnsafeMutablePointer<Debtor>.allocate(capacity: max(n, 1))
+        let preparedDebtors = UnsafeMutablePointer<PreparedDebtor>.allocate(capacity: max(n, 1))
+        debtorStorage = debtors
+        preparedStorage = preparedDebtors
+        world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
+        let shared = Unchecked((policy, debtors, preparedDebtors))
+        Parallel.forEachChunk(count: n) { range in
+            let (policy, debtors, prepared) = shared.value
+            for i in range { (prepared + i).initialize(to: policy.prepare(debtors[i])) }
+        }
         backgroundWork = .allocate(capacity: 0)
         backgroundResults = .allocate(capacity: 0)
         earliest = [Int64](repeating: Self.never, count: n)
@@ -116,22 +146,41 @@ final class PolicyBook {
         join()
         historyStorage.deinitialize(count: count)
         historyStorage.deallocate()
+        preparedStorage.deinitialize(count: count)
+        preparedStorage.deallocate()
+        debtorStorage.deinitialize(count: count)
+        debtorStorage.deallocate()
         backgroundWork.deallocate()
         backgroundResults.deallocate()
     }
 
-    /// The history of debtor `i`.
-    @inline(__always)
-    func history(_ i: Int) -> DebtorHistory { historyStorage[i] }
+    /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
+    func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
+        policy.score(for: debtorStorage[i], prepared: preparedStorage[i], history: historyStorage[i],
+                     debt: Int(debt[i] - world.debtStart[i]), at: now)
+    }
+
+    /// What a decision reads (shared with the worker threads, which only read it).
+    struct Context {
+        let world: World
+        let policy: ContactPolicy
+        let debtors: UnsafeMutablePointer<Debtor>
+        let prepared: UnsafeMutablePointer<PreparedDebtor>
+        let histories: UnsafeMutablePointer<CompactHistory>
+    }
+
+    private var context: Context {
+        Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
+                histories: historyStorage)
+    }
 
     /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
-    static func decide(_ i: Int, now: UnixSeconds, world: World, policy: ContactPolicy, history: DebtorHistory)
-        -> Cached
-    {
-        var chosen: Decision?
-        // forEachDecision: the same decisions as decide(for:history:now:), without building an array. The debtor is
-        // passed straight from the array (borrowed, not copied).
-        policy.forEachDecision(for: world.debtors[i], history: history, now: now) { d in
+    static func decide(_ i: Int, now: UnixSeconds, _ c: Context) -> Cached {
+        var chosen: CompactDecision?
+        // The prepared path: the same decisions as decide(for:history:now:) on the history as outcome events. The
+        // debtor, its prepared data and its history are passed by address (borrowed, not copied).
+        c.policy.forEachCompactDecision(for: c.debtors[i], prepared: c.prepared[i], history: c.histories[i], now: now)
+        { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
@@ -141,13 +190,21 @@ final class PolicyBook {
             let nowC = max(ce, now)
             if nowE < nowC || (nowE == nowC && d.score > c.score) { chosen = d }
         }
-        guard let c = chosen, let e = c.earliest, let number = c.phone,
-            let debtOffset = world.debtors[i].debts.firstIndex(where: { $0.id == c.debt }),
-            let phoneOffset = world.debtors[i].phones.firstIndex(where: { $0.number == number })
-        else { return Cached() }
+        guard let d = chosen, let e = d.earliest, var phoneOffset = d.phone else { return Cached() }
+        // The first debt with the chosen id and the first phone with the chosen number (ids may repeat in a file).
+        var debtOffset = d.debt
+        let debtor = c.debtors + i
+        if debtor.pointee.debts.count > 1 {
+            let debts = debtor.pointee.debts
+            debtOffset = debts.firstIndex { $0.id == debts[d.debt].id } ?? d.debt
+        }
+        if debtor.pointee.phones.count > 1 {
+            let phones = debtor.pointee.phones
+            phoneOffset = phones.firstIndex { $0.number == phones[phoneOffset].number } ?? phoneOffset
+        }
         return Cached(
-            earliest: e, windowEnds: c.windowEnds ?? (e + 3600), best: c.best ?? e, score: Float(c.score),
-            debt: world.debtStart[i] + Int32(debtOffset), phone: world.phoneStart[i] + Int32(phoneOffset))
+            earliest: e, windowEnds: d.windowEnds ?? (e + 3600), best: d.best ?? e, score: Float(d.score),
+            debt: c.world.debtStart[i] + Int32(debtOffset), phone: c.world.phoneStart[i] + Int32(phoneOffset))
     }
 
     /// Per block of 64 debtors: whether a debtor of the block got a permitted time after having none (the
@@ -170,7 +227,7 @@ final class PolicyBook {
         if inBackground[i] { join() }
         decisions += 1
         pendingAt[i] = Int64.min
-        store(i, Self.decide(i, now: now, world: world, policy: policy, history: historyStorage[i]))
+        store(i, Self.decide(i, now: now, context))
     }
 
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
@@ -222,20 +279,19 @@ final class PolicyBook {
         if count < Self.parallelThreshold {
             for (i, at) in work {
                 pendingAt[Int(i)] = Int64.min
-                store(Int(i), Self.decide(Int(i), now: at, world: world, policy: policy, history: historyStorage[Int(i)]))
+                store(Int(i), Self.decide(Int(i), now: at, context))
             }
             return
         }
         if results.count < count { results = [Cached](repeating: Cached(), count: count) }
-        let shared = Unchecked((world, policy, historyStorage, work))
+        let shared = Unchecked((context, work))
         results.withUnsafeMutableBufferPointer { out in
             let target = Unchecked(out)
             Parallel.forEachChunk(count: count) { range in
-                let (world, policy, histories, work) = shared.value
+                let (context, work) = shared.value
                 for k in range {
                     let (i, at) = work[k]
-                    target.value[k] = Self.decide(
-                        Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                    target.value[k] = Self.decide(Int(i), now: at, context)
                 }
             }
         }
@@ -277,12 +333,12 @@ final class PolicyBook {
         decisions += n
         backgroundCount = n
         backgroundRunning = true
-        let shared = Unchecked((world, policy, historyStorage, backgroundWork, backgroundResults, n, backgroundDone))
+        let shared = Unchecked((context, backgroundWork, backgroundResults, n, backgroundDone))
         Self.backgroundQueue.async {
-            let (world, policy, histories, work, results, n, done) = shared.value
+            let (context, work, results, n, done) = shared.value
             for k in 0..<n {
                 let (i, at) = work[k]
-                results[k] = Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                results[k] = Self.decide(Int(i), now: at, context)
             }
             done.signal()
         }
@@ -305,9 +361,31 @@ final class PolicyBook {
         Lead(debtor: Int32(i), debt: debt[i], phone: phone[i], lease: nil)
     }
 
-    func record(_ event: OutcomeEvent, debtor i: Int, now: UnixSeconds) {
+    func record(_ a: AttemptOutcome, now: UnixSeconds) {
+        let i = a.debtor
         if inBackground[i] { join() }
-        historyStorage[i].record(event)
+        let debtor = debtorStorage + i
+        if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
+            // Promise terms and callback times are kept as outcome events (rare).
+            let event = OutcomeEvent(
+                attempt: "", debtor: world.debtorID[i], debt: world.debtID[a.debt], phone: world.phoneNumber[a.phone],
+                at: a.at, outcome: a.outcome, promise: a.promise, callbackAt: a.callbackAt)
+            historyStorage[i].record(event, of: debtor.pointee, prepared: preparedStorage[i])
+        } else {
+            // The indices a string look-up would find: the first debt with the id, the first phone with the number.
+            var debt = a.debt - Int(world.debtStart[i])
+            var phone = a.phone - Int(world.phoneStart[i])
+            if debtor.pointee.debts.count > 1 {
+                let id = world.debtID[a.debt]
+                debt = debtor.pointee.debts.firstIndex { $0.id == id } ?? debt
+            }
+            if debtor.pointee.phones.count > 1 {
+                let number = world.phoneNumber[a.phone]
+                phone = debtor.pointee.phones.firstIndex { $0.number == number } ?? phone
+            }
+            historyStorage[i].record(at: a.at, outcome: a.outcome, debt: debt, phone: phone, of: debtor.pointee,
+                                     prepared: preparedStorage[i])
+        }
         leased[i] = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }

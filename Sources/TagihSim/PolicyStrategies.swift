@@ -63,8 +63,10 @@ class HopperStrategy: DialStrategy {
         dialsThisHour += served
     }
 
-    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
-        book.record(event, debtor: debtor, now: now)
+    var needsOutcomeEvents: Bool { false }
+
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+        book.record(attempt, now: now)
     }
 
     func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
@@ -101,12 +103,9 @@ final class TagihPolicyStrategy: HopperStrategy {
             return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
         }, into: &pool)
         exact.removeAll(keepingCapacity: true)
-        let world = book.world
         for i32 in pool {
             let i = Int(i32)
-            let debtor = world.debtors[i]
-            let debtID = debtor.debts[Int(book.debt[i] - world.debtStart[i])].id
-            let value = book.policy.score(for: debtor, history: book.history(i), debt: debtID, at: now)
+            let value = book.scoreNow(i, now: now)
             book.scored += 1
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
@@ -224,16 +223,16 @@ final class BaselineStrategy: HopperStrategy {
         }
     }
 
-    override func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+    override func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
         let delay: Int64
-        switch event.outcome {
+        switch attempt.outcome {
         case .busy: delay = 1800
         case .noAnswer, .voicemail, .abandoned, .thirdParty, .wrongNumber, .notInService: delay = retryDelay
         case .rightParty, .refused, .callbackRequested: delay = 86_400
         case .promiseToPay: delay = 3 * 86_400
         case .dispute, .cease, .paid: delay = Int64.max / 2
         }
-        setRetry(debtor, now + delay)
-        book.record(event, debtor: debtor, now: now)
+        setRetry(attempt.debtor, now + delay)
+        book.record(attempt, now: now)
     }
 }

@@ -166,6 +166,7 @@ final class FloorRun {
     @exclusivity(unchecked) var exhaustionDay: Int?
     @exclusivity(unchecked) var recordAttempts = false
     @exclusivity(unchecked) var attemptIDs = true
+    @exclusivity(unchecked) var needsEvents = true
 
     struct Counters {
         var dials = 0
@@ -238,6 +239,7 @@ final class FloorRun {
         recordAttempts = attempt != nil
         // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
         attemptIDs = recordAttempts || strategy is EngineStrategy
+        needsEvents = strategy.needsOutcomeEvents
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {
@@ -498,12 +500,18 @@ final class FloorRun {
         default: break
         }
         compliance.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
-        let event = OutcomeEvent(
-            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
-            debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
-            promise: promise, callbackAt: callback)
-        if recordAttempts { pendingLog.append((event, attemptNumber)) }
-        await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
+        var event: OutcomeEvent?
+        if recordAttempts || needsEvents {
+            let e = OutcomeEvent(
+                attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
+                debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
+                promise: promise, callbackAt: callback)
+            if recordAttempts { pendingLog.append((e, attemptNumber)) }
+            event = e
+        }
+        let attempt = AttemptOutcome(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, promise: promise,
+                                     callbackAt: callback)
+        await strategy.record(attempt, event: event, now: now)
     }
 
     func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {

@@ -22,9 +22,11 @@ public struct PreparedDebtor: @unchecked Sendable {
     let kinds: Bool
     /// The zones of every phone's candidate set, then the day zones, back to back.
     let zones: [ZoneRef]
-    /// `bounds[p] ..< bounds[p + 1]`: phone `p`'s set in `zones`; `bounds[phoneCount] ..< bounds[phoneCount + 1]`: the
-    /// day zones.
-    let bounds: [Int32]
+    /// `bound(p) ..< bound(p + 1)`: phone `p`'s set in `zones`; `bound(phoneCount) ..< bound(phoneCount + 1)`: the
+    /// day zones. Kept inline (`narrowBounds`) when there are at most 16 bounds below 256 (no second array to
+    /// read on every decision), else in `wideBounds`.
+    let narrowBounds: SIMD16<UInt8>
+    let wideBounds: [Int32]
     /// The number of phones of the debtor it was prepared from.
     public let phoneCount: Int
     /// The number of debts of the debtor it was prepared from.
@@ -37,8 +39,12 @@ public struct PreparedDebtor: @unchecked Sendable {
 /// clearances as they are. Expired leases (unresolved attempts) are not supported: use `DebtorHistory` for those.
 ///
 /// Built for one debtor and its `PreparedDebtor`; record in time order, as with `DebtorHistory`.
-public struct CompactHistory: Sendable {
+public struct CompactHistory: @unchecked Sendable {
     var events: ContiguousArray<Event> = []
+    /// The primary zone and the pack's kind flag of the debtor's `PreparedDebtor`, taken at the first record (so
+    /// that later records need not read it). The zone is immutable data of the policy's tz database.
+    var primary: ZoneRef?
+    var kinds = false
     /// Outcomes with promise terms or a callback time, by event index.
     var specialIndex: [Int32] = []
     var specialEvents: [OutcomeEvent] = []
@@ -88,6 +94,27 @@ public struct CompactHistory: Sendable {
         append(at: at, outcome: outcome, debt: debt, phone: phone, of: debtor, prepared: prepared)
     }
 
+    /// `record(at:outcome:debt:phone:of:prepared:)` with the debtor and its prepared data passed by address: for
+    /// callers that keep them in manually managed memory (a call with values may copy them first). The indices must
+    /// be valid (only their sign is checked here); `prepared` is read at the first record only.
+    public mutating func record(
+        at: UnixSeconds, outcome: Outcome, debt: Int, phone: Int, debtor: UnsafePointer<Debtor>,
+        prepared: UnsafePointer<PreparedDebtor>
+    ) {
+        precondition(debt >= 0 && phone >= 0, "debt and phone must be indices of the debtor's debts and phones")
+        // The prepared debtor is read once per history; the debtor's phones only when the pack counts kinds.
+        if primary == nil {
+            primary = prepared.pointee.primary
+            kinds = prepared.pointee.kinds
+        }
+        var kindClass: UInt8 = 3
+        if kinds {
+            let kind = debtor.pointee.phones[phone].kind
+            kindClass = kind == .mobile || kind == .home ? 1 : 2
+        }
+        append(at: at, outcome: outcome, debt: debt, phone: phone, kindClass: kindClass, primary: primary!)
+    }
+
     /// Adds a payment in time order.
     public mutating func record(_ payment: PaymentEvent) { payments.append(payment) }
 
@@ -97,13 +124,19 @@ public struct CompactHistory: Sendable {
     private mutating func append(
         at: UnixSeconds, outcome: Outcome, debt: Int, phone: Int, of debtor: Debtor, prepared: PreparedDebtor
     ) {
-        var days = Evaluator.LocalDayCache()
-        let (day, bucket) = days.locate(at, prepared.primary)
         var kindClass: UInt8 = 3
         if prepared.kinds && phone >= 0 {
             let kind = debtor.phones[phone].kind
             kindClass = kind == .mobile || kind == .home ? 1 : 2
         }
+        append(at: at, outcome: outcome, debt: debt, phone: phone, kindClass: kindClass, primary: prepared.primary)
+    }
+
+    private mutating func append(at: UnixSeconds, outcome: Outcome, debt: Int, phone: Int, kindClass: UInt8,
+                                 primary: ZoneRef)
+    {
+        var days = Evaluator.LocalDayCache()
+        let (day, bucket) = days.locate(at, primary)
         if outcome == .promiseToPay || outcome == .callbackRequested { readsOutcomes = true }
         events.append(Event(at: at, day: day, debt: Int32(debt), phone: Int32(phone), bucket: bucket,
                             outcome: Int8(truncatingIfNeeded: outcome.index), consented: false, kindClass: kindClass))
@@ -188,13 +221,20 @@ extension ContactPolicy {
         let kind = RulePack.resolveKind(debtor.jurisdiction)
         let pack = data.packRules[Int(kind)]
         let prior = data.prior(for: debtor.segment)
+        var narrow: SIMD16<UInt8>? = nil
+        if bounds.count <= 16 && bounds.allSatisfy({ $0 < 256 }) {
+            var v = SIMD16<UInt8>()
+            for (k, b) in bounds.enumerated() { v[k] = UInt8(b) }
+            narrow = v
+        }
         return PreparedDebtor(
             data: data, address: address, primary: primary, kind: kind,
             holidays: pack.closedOnHolidays ? data.holidays[String(debtor.jurisdiction.prefix(2))] : nil,
             sevenDayCap: data.capReasons[Int(kind)].cap, curve: prior.curve, curveMax: prior.max,
             idHash: data.settings.pointee.thompsonSeed == nil ? 0 : TagihCore.fnv(debtor.id),
             kinds: pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil,
-            zones: zones, bounds: bounds, phoneCount: phoneCount, debtCount: debtor.debts.count)
+            zones: zones, narrowBounds: narrow ?? SIMD16<UInt8>(), wideBounds: narrow == nil ? bounds : [],
+            phoneCount: phoneCount, debtCount: debtor.debts.count)
     }
 
     /// Calls `body` with the decision for every open debt of `debtor` at `now`, in the debtor's debt order: the same
@@ -204,8 +244,14 @@ extension ContactPolicy {
         for debtor: Debtor, prepared: PreparedDebtor, history: CompactHistory, now: UnixSeconds,
         _ body: (Decision) -> Void
     ) {
-        withEvaluator(debtor, prepared, history, now) { ev in
-            for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
+        withUnsafePointer(to: debtor) { d in
+            withUnsafePointer(to: prepared) { p in
+                withUnsafePointer(to: history) { h in
+                    withEvaluator(d, p, h, now) { ev in
+                        for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
+                    }
+                }
+            }
         }
     }
 
@@ -214,6 +260,22 @@ extension ContactPolicy {
     public func forEachCompactDecision(
         for debtor: Debtor, prepared: PreparedDebtor, history: CompactHistory, now: UnixSeconds,
         _ body: (CompactDecision) -> Void
+    ) {
+        withUnsafePointer(to: debtor) { d in
+            withUnsafePointer(to: prepared) { p in
+                withUnsafePointer(to: history) { h in
+                    forEachCompactDecision(debtor: d, prepared: p, history: h, now: now, body)
+                }
+            }
+        }
+    }
+
+    /// `forEachCompactDecision(for:prepared:history:now:_:)` with its inputs passed by address: for callers that keep
+    /// them in manually managed memory (a call with values from there copies them first). The pointees must stay
+    /// valid and unchanged during the call.
+    public func forEachCompactDecision(
+        debtor: UnsafePointer<Debtor>, prepared: UnsafePointer<PreparedDebtor>, history: UnsafePointer<CompactHistory>,
+        now: UnixSeconds, _ body: (CompactDecision) -> Void
     ) {
         withEvaluator(debtor, prepared, history, now) { ev in
             for i in 0..<ev.debts.count {
@@ -229,39 +291,52 @@ extension ContactPolicy {
         }
     }
 
-    /// The value of calling about debt `debt` (an index into `debtor.debts`) at `at`: the same as
-    /// `score(for:history:debt:at:)` with that debt's id (whose first match it scores).
+    /// `score(for:prepared:history:debt:at:)` with its inputs passed by address (see
+    /// `forEachCompactDecision(debtor:prepared:history:now:_:)`).
     public func score(
-        for debtor: Debtor, prepared: PreparedDebtor, history: CompactHistory, debt: Int, at: UnixSeconds
+        debtor: UnsafePointer<Debtor>, prepared: UnsafePointer<PreparedDebtor>, history: UnsafePointer<CompactHistory>,
+        debt: Int, at: UnixSeconds
     ) -> Double {
-        guard debtor.status == .active, debt >= 0, debt < debtor.debts.count else { return 0 }
+        guard debtor.pointee.status == .active, debt >= 0, debt < debtor.pointee.debts.count else { return 0 }
         var s = 0.0
         withEvaluator(debtor, prepared, history, at) { ev in s = ev.valueNow(debt: debt) }
         return s
     }
 
+    /// The value of calling about debt `debt` (an index into `debtor.debts`) at `at`: the same as
+    /// `score(for:history:debt:at:)` with that debt's id (whose first match it scores).
+    public func score(
+        for debtor: Debtor, prepared: PreparedDebtor, history: CompactHistory, debt: Int, at: UnixSeconds
+    ) -> Double {
+        withUnsafePointer(to: debtor) { d in
+            withUnsafePointer(to: prepared) { p in
+                withUnsafePointer(to: history) { h in score(debtor: d, prepared: p, history: h, debt: debt, at: at) }
+            }
+        }
+    }
+
     func withEvaluator<R>(
-        _ debtor: Debtor, _ prepared: PreparedDebtor, _ history: CompactHistory, _ now: UnixSeconds,
-        _ body: (Evaluator) -> R
+        _ debtor: UnsafePointer<Debtor>, _ prepared: UnsafePointer<PreparedDebtor>,
+        _ history: UnsafePointer<CompactHistory>, _ now: UnixSeconds, _ body: (Evaluator) -> R
     ) -> R {
         let data = self.data
-        precondition(prepared.data === data, "a PreparedDebtor is valid only with the policy that prepared it")
-        precondition(prepared.phoneCount == debtor.phones.count && prepared.debtCount == debtor.debts.count,
+        precondition(prepared.pointee.data === data, "a PreparedDebtor is valid only with the policy that prepared it")
+        precondition(prepared.pointee.phoneCount == debtor.pointee.phones.count
+                     && prepared.pointee.debtCount == debtor.pointee.debts.count,
                      "a PreparedDebtor is valid only with the debtor it was prepared from")
-        return debtor.phones.withUnsafeBufferPointer { phones in
-            debtor.debts.withUnsafeBufferPointer { debts in
-                debtor.quiet.withUnsafeBufferPointer { quiet in
-                    history.payments.withUnsafeBufferPointer { payments in
-                        history.clearances.withUnsafeBufferPointer { clearances in
-                            history.events.withUnsafeBufferPointer { stored in
-                                prepared.zones.withUnsafeBufferPointer { zones in
-                                    prepared.bounds.withUnsafeBufferPointer { bounds in
-                                        withUnsafePointer(to: debtor) { dp in
-                                            let parts = Evaluator.PreparedParts(
-                                                debtor: dp, phones: phones, debts: debts, payments: payments,
-                                                clearances: clearances, quiet: quiet, zones: zones, bounds: bounds)
-                                            return Self.withEvaluator(data, prepared, parts, history, stored, now, body)
-                                        }
+        return debtor.pointee.phones.withUnsafeBufferPointer { phones in
+            debtor.pointee.debts.withUnsafeBufferPointer { debts in
+                debtor.pointee.quiet.withUnsafeBufferPointer { quiet in
+                    history.pointee.payments.withUnsafeBufferPointer { payments in
+                        history.pointee.clearances.withUnsafeBufferPointer { clearances in
+                            history.pointee.events.withUnsafeBufferPointer { stored in
+                                prepared.pointee.zones.withUnsafeBufferPointer { zones in
+                                    prepared.pointee.wideBounds.withUnsafeBufferPointer { wide in
+                                        let parts = Evaluator.PreparedParts(
+                                            debtor: debtor, phones: phones, debts: debts, payments: payments,
+                                            clearances: clearances, quiet: quiet, zones: zones,
+                                            narrowBounds: prepared.pointee.narrowBounds, wideBounds: wide)
+                                        return Self.withEvaluator(data, prepared, parts, history, stored, now, body)
                                     }
                                 }
                             }
@@ -273,28 +348,34 @@ extension ContactPolicy {
     }
 
     static func withEvaluator<R>(
-        _ data: PolicyData, _ prepared: PreparedDebtor, _ parts: Evaluator.PreparedParts, _ history: CompactHistory,
-        _ stored: UnsafeBufferPointer<Event>, _ now: Int64, _ body: (Evaluator) -> R
+        _ data: PolicyData, _ prepared: UnsafePointer<PreparedDebtor>, _ parts: Evaluator.PreparedParts,
+        _ history: UnsafePointer<CompactHistory>, _ stored: UnsafeBufferPointer<Event>, _ now: Int64,
+        _ body: (Evaluator) -> R
     ) -> R {
         let n = stored.count
         return withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) { events in
             withUnsafeTemporaryAllocation(of: ZoneSet.self, capacity: max(parts.phones.count, 1)) { sets in
                 withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 3 * 168) { buckets in
-                    if n > 0 { events.baseAddress!.initialize(from: stored.baseAddress!, count: n) }
-                    if !history.readsOutcomes {
+                    if !history.pointee.readsOutcomes {
+                        // Only consented callbacks mark events (absorb): without callbacks the evaluator reads the
+                        // stored events in place.
+                        let events = n > 0 ? UnsafeMutableBufferPointer(mutating: stored) : events
                         let ev = Evaluator(data: data, prepared: prepared, parts: parts, now: now, events: events,
                                            eventCount: n, outcomes: UnsafeBufferPointer(start: nil, count: 0),
                                            phoneSets: sets, bucketCounts: buckets)
                         return body(ev)
                     }
+                    if n > 0 { events.baseAddress!.initialize(from: stored.baseAddress!, count: n) }
                     // Promise and callback outcomes are read by event index: a buffer of outcome events with the
                     // ones that carry terms or a callback time in place and, elsewhere, outcomes without them.
                     return withUnsafeTemporaryAllocation(of: OutcomeEvent.self, capacity: n) { outcomes in
                         let base = outcomes.baseAddress!
                         var next = 0
+                        let specialIndex = history.pointee.specialIndex
+                        let specialEvents = history.pointee.specialEvents
                         for i in 0..<n {
-                            if next < history.specialIndex.count && Int(history.specialIndex[next]) == i {
-                                (base + i).initialize(to: history.specialEvents[next])
+                            if next < specialIndex.count && Int(specialIndex[next]) == i {
+                                (base + i).initialize(to: specialEvents[next])
                                 next += 1
                             } else {
                                 (base + i).initialize(to: OutcomeEvent(
@@ -323,15 +404,20 @@ extension Evaluator {
         var clearances: UnsafeBufferPointer<HoldClearance>
         var quiet: UnsafeBufferPointer<QuietTime>
         var zones: UnsafeBufferPointer<ZoneRef>
-        var bounds: UnsafeBufferPointer<Int32>
+        var narrowBounds: SIMD16<UInt8>
+        var wideBounds: UnsafeBufferPointer<Int32>
+
+        @inline(__always)
+        func bound(_ k: Int) -> Int { wideBounds.isEmpty ? Int(narrowBounds[k]) : Int(wideBounds[k]) }
     }
 
     /// The evaluator of a prepared debtor: the same state as `init(data:inputs:…)` builds, from the prepared zones
     /// and the compact events (`events[0..<eventCount]`, already holding indices, days, buckets and kinds).
-    init(data: PolicyData, prepared: PreparedDebtor, parts: PreparedParts, now: Int64,
+    init(data: PolicyData, prepared pointer: UnsafePointer<PreparedDebtor>, parts: PreparedParts, now: Int64,
          events: UnsafeMutableBufferPointer<Event>, eventCount: Int, outcomes: UnsafeBufferPointer<OutcomeEvent>,
          phoneSets: UnsafeMutableBufferPointer<ZoneSet>, bucketCounts: UnsafeMutableBufferPointer<UInt16>)
     {
+        let prepared = pointer
         self.data = data
         self.debtor = parts.debtor
         let s = data.settings
@@ -345,27 +431,26 @@ extension Evaluator {
         self.quiet = parts.quiet
         self.now = now
         self.events = events
-        self.pack = data.packRules[Int(prepared.kind)]
-        self.address = prepared.address
+        self.pack = data.packRules[Int(prepared.pointee.kind)]
+        self.address = prepared.pointee.address
         // The day zones always hold the primary zone, so `zones` is never empty. The sets are only read.
         let zones = UnsafeMutablePointer(mutating: parts.zones.baseAddress!)
-        let bounds = parts.bounds
         let phoneCount = parts.phones.count
         for pi in 0..<phoneCount {
-            var set = ZoneSet(base: zones + Int(bounds[pi]))
-            set.count = Int(bounds[pi + 1] - bounds[pi])
+            var set = ZoneSet(base: zones + parts.bound(pi))
+            set.count = parts.bound(pi + 1) - parts.bound(pi)
             phoneSets[pi] = set
         }
         self.phoneSets = phoneSets
-        self.primary = prepared.primary
-        var dz = ZoneSet(base: zones + Int(bounds[phoneCount]))
-        dz.count = Int(bounds[phoneCount + 1] - bounds[phoneCount])
+        self.primary = prepared.pointee.primary
+        var dz = ZoneSet(base: zones + parts.bound(phoneCount))
+        dz.count = parts.bound(phoneCount + 1) - parts.bound(phoneCount)
         self.dayZones = dz
-        self.holidays = prepared.holidays
-        self.sevenDayCap = prepared.sevenDayCap
-        self.curve = prepared.curve
-        self.curveMax = prepared.curveMax
-        self.idHash = prepared.idHash
+        self.holidays = prepared.pointee.holidays
+        self.sevenDayCap = prepared.pointee.sevenDayCap
+        self.curve = prepared.pointee.curve
+        self.curveMax = prepared.pointee.curveMax
+        self.idHash = prepared.pointee.idHash
         self.bucketCounts = bucketCounts
         let sum = Self.summarize(events.baseAddress!, count: eventCount, now: now,
                                  fatigueFrom: now - s.pointee.fatigueWindowSeconds, buckets: bucketCounts)

@@ -64,6 +64,9 @@ final class PolicyBook {
     private let preparedStorage: UnsafeMutablePointer<PreparedDebtor>
     /// The debtor records (shallow copies of `world.debtors`), passed to decisions by address: never copied.
     private let debtorStorage: UnsafeMutablePointer<Debtor>
+    /// Whether a debtor's debt ids and phone numbers are each distinct (then a debt's or phone's offset in the
+    /// debtor is the index a look-up by id or number finds, and the records need not be read).
+    private let distinctIDs: UnsafeMutablePointer<Bool>
     private let count: Int
     @exclusivity(unchecked) var earliest: [Int64]
     @exclusivity(unchecked) var windowEnds: [Int64]
@@ -119,13 +122,20 @@ final class PolicyBook {
         historyStorage.initialize(repeating: CompactHistory(), count: n)
         let debtors = UnsafeMutablePointer<Debtor>.allocate(capacity: max(n, 1))
         let preparedDebtors = UnsafeMutablePointer<PreparedDebtor>.allocate(capacity: max(n, 1))
+        let distinct = UnsafeMutablePointer<Bool>.allocate(capacity: max(n, 1))
         debtorStorage = debtors
         preparedStorage = preparedDebtors
+        distinctIDs = distinct
         world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
-        let shared = Unchecked((policy, debtors, preparedDebtors))
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
         Parallel.forEachChunk(count: n) { range in
-            let (policy, debtors, prepared) = shared.value
-            for i in range { (prepared + i).initialize(to: policy.prepare(debtors[i])) }
+            let (policy, debtors, prepared, distinct) = shared.value
+            for i in range {
+                (prepared + i).initialize(to: policy.prepare(debtors[i]))
+                let debts = debtors[i].debts, phones = debtors[i].phones
+                (distinct + i).initialize(
+                    to: Set(debts.map(\.id)).count == debts.count && Set(phones.map(\.number)).count == phones.count)
+            }
         }
         backgroundWork = .allocate(capacity: 0)
         backgroundResults = .allocate(capacity: 0)
@@ -150,13 +160,14 @@ final class PolicyBook {
         preparedStorage.deallocate()
         debtorStorage.deinitialize(count: count)
         debtorStorage.deallocate()
+        distinctIDs.deallocate()
         backgroundWork.deallocate()
         backgroundResults.deallocate()
     }
 
     /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
     func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        policy.score(for: debtorStorage[i], prepared: preparedStorage[i], history: historyStorage[i],
+        policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
                      debt: Int(debt[i] - world.debtStart[i]), at: now)
     }
 
@@ -167,11 +178,12 @@ final class PolicyBook {
         let debtors: UnsafeMutablePointer<Debtor>
         let prepared: UnsafeMutablePointer<PreparedDebtor>
         let histories: UnsafeMutablePointer<CompactHistory>
+        let distinct: UnsafeMutablePointer<Bool>
     }
 
     private var context: Context {
         Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
-                histories: historyStorage)
+                histories: historyStorage, distinct: distinctIDs)
     }
 
     /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
@@ -179,8 +191,9 @@ final class PolicyBook {
         var chosen: CompactDecision?
         // The prepared path: the same decisions as decide(for:history:now:) on the history as outcome events. The
         // debtor, its prepared data and its history are passed by address (borrowed, not copied).
-        c.policy.forEachCompactDecision(for: c.debtors[i], prepared: c.prepared[i], history: c.histories[i], now: now)
-        { d in
+        c.policy.forEachCompactDecision(
+            debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i, now: now
+        ) { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
@@ -193,13 +206,9 @@ final class PolicyBook {
         guard let d = chosen, let e = d.earliest, var phoneOffset = d.phone else { return Cached() }
         // The first debt with the chosen id and the first phone with the chosen number (ids may repeat in a file).
         var debtOffset = d.debt
-        let debtor = c.debtors + i
-        if debtor.pointee.debts.count > 1 {
-            let debts = debtor.pointee.debts
+        if !c.distinct[i] {
+            let debts = c.debtors[i].debts, phones = c.debtors[i].phones
             debtOffset = debts.firstIndex { $0.id == debts[d.debt].id } ?? d.debt
-        }
-        if debtor.pointee.phones.count > 1 {
-            let phones = debtor.pointee.phones
             phoneOffset = phones.firstIndex { $0.number == phones[phoneOffset].number } ?? phoneOffset
         }
         return Cached(
@@ -375,16 +384,13 @@ final class PolicyBook {
             // The indices a string look-up would find: the first debt with the id, the first phone with the number.
             var debt = a.debt - Int(world.debtStart[i])
             var phone = a.phone - Int(world.phoneStart[i])
-            if debtor.pointee.debts.count > 1 {
-                let id = world.debtID[a.debt]
+            if !distinctIDs[i] {
+                let id = world.debtID[a.debt], number = world.phoneNumber[a.phone]
                 debt = debtor.pointee.debts.firstIndex { $0.id == id } ?? debt
-            }
-            if debtor.pointee.phones.count > 1 {
-                let number = world.phoneNumber[a.phone]
                 phone = debtor.pointee.phones.firstIndex { $0.number == number } ?? phone
             }
-            historyStorage[i].record(at: a.at, outcome: a.outcome, debt: debt, phone: phone, of: debtor.pointee,
-                                     prepared: preparedStorage[i])
+            historyStorage[i].record(at: a.at, outcome: a.outcome, debt: debt, phone: phone, debtor: debtor,
+                                     prepared: preparedStorage + i)
         }
         leased[i] = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }

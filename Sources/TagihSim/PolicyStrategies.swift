@@ -27,14 +27,31 @@ class HopperStrategy: DialStrategy {
     @exclusivity(unchecked) private var lastFlush: UnixSeconds = 0
 
     /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
-    func advance(now: UnixSeconds) async {
+    func advance(now: UnixSeconds) async { advanceNow(now: now) }
+
+    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async { nextNow(count, now: now, into: &leads) }
+
+    var needsOutcomeEvents: Bool { false }
+
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+        recordNow(attempt, now: now)
+    }
+
+    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+        recordNow(payment, debtor: debtor, now: now)
+    }
+
+    // The synchronous versions of the protocol's methods: the floor calls these directly (an `await` per outcome
+    // costs an async frame and an executor check).
+
+    func advanceNow(now: UnixSeconds) {
         if now - lastFlush >= 60 {
             book.flushInBackground()
             lastFlush = now
         }
     }
 
-    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
+    func nextNow(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) {
         var served = 0
         let hour = now / 3600
         if lastRefill / 3600 != hour {
@@ -63,13 +80,11 @@ class HopperStrategy: DialStrategy {
         dialsThisHour += served
     }
 
-    var needsOutcomeEvents: Bool { false }
-
-    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+    func recordNow(_ attempt: AttemptOutcome, now: UnixSeconds) {
         book.record(attempt, now: now)
     }
 
-    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+    func recordNow(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) {
         book.record(payment, debtor: debtor, now: now)
     }
 }
@@ -223,7 +238,7 @@ final class BaselineStrategy: HopperStrategy {
         }
     }
 
-    override func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+    override func recordNow(_ attempt: AttemptOutcome, now: UnixSeconds) {
         let delay: Int64
         switch attempt.outcome {
         case .busy: delay = 1800

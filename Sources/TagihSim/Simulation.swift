@@ -110,6 +110,8 @@ final class FloorRun {
     let world: World
     let configuration: SimulationConfiguration
     let strategy: any DialStrategy
+    /// The strategy when it is one of the ContactPolicy-backed ones, called synchronously.
+    let hopper: HopperStrategy?
     let name: String
     let index: Int
     let count: Int
@@ -189,6 +191,7 @@ final class FloorRun {
         self.world = world
         self.configuration = configuration
         self.strategy = strategy
+        self.hopper = strategy as? HopperStrategy
         self.name = name
         self.index = index
         self.count = count
@@ -252,7 +255,12 @@ final class FloorRun {
                 let next = nextStepTime(after: now)
                 if next < end { events.push(next, .step) }
             case .resolve:
-                await resolve(line: Int(e.argument), now: now)
+                let (attempt, event) = resolve(line: Int(e.argument), now: now)
+                if let hopper {
+                    hopper.recordNow(attempt, now: now)
+                } else {
+                    await strategy.record(attempt, event: event, now: now)
+                }
             case .agentFree:
                 busy -= 1
             case .dayStart:
@@ -278,7 +286,7 @@ final class FloorRun {
     }
 
     func step(now: UnixSeconds) async {
-        await strategy.advance(now: now)
+        if let hopper { hopper.advanceNow(now: now) } else { await strategy.advance(now: now) }
         let staffed = onDuty(now)
         totals.agentSeconds += Int64(staffed) * Self.step
         totals.busySeconds += Int64(min(busy, staffed)) * Self.step
@@ -308,7 +316,11 @@ final class FloorRun {
         }
         guard wanted > 0 else { return }
         leadBuffer.removeAll(keepingCapacity: true)
-        await strategy.next(wanted, now: now, into: &leadBuffer)
+        if let hopper {
+            hopper.nextNow(wanted, now: now, into: &leadBuffer)
+        } else {
+            await strategy.next(wanted, now: now, into: &leadBuffer)
+        }
         if leadBuffer.count < wanted && inFlight == 0 {
             totals.starvedSeconds += Int64(idle) * Self.step
         }
@@ -426,7 +438,8 @@ final class FloorRun {
         unanswered[i * 4 + oldest] = minute
     }
 
-    func resolve(line: Int, now: UnixSeconds) async {
+    /// Resolves a line: the outcome in the world, the checker, the attempt log; returns what the strategy learns.
+    func resolve(line: Int, now: UnixSeconds) -> (AttemptOutcome, OutcomeEvent?) {
         inFlight -= 1
         let i = Int(lineDebtor[line])
         let debt = Int(lineDebt[line])
@@ -511,7 +524,7 @@ final class FloorRun {
         }
         let attempt = AttemptOutcome(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, promise: promise,
                                      callbackAt: callback)
-        await strategy.record(attempt, event: event, now: now)
+        return (attempt, event)
     }
 
     func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {
@@ -576,7 +589,11 @@ final class FloorRun {
         let payment = PaymentEvent(
             payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: world.debtorID[i],
             debt: world.debtID[debt], amount: Money(tenThousandths: amount), at: now)
-        await strategy.record(payment, debtor: i, now: now)
+        if let hopper {
+            hopper.recordNow(payment, debtor: i, now: now)
+        } else {
+            await strategy.record(payment, debtor: i, now: now)
+        }
     }
 
     func flushLog(before limit: UnixSeconds, attempt: ((OutcomeEvent) -> Void)?) {

@@ -67,20 +67,29 @@ final class PolicyBook {
     /// Whether a debtor's debt ids and phone numbers are each distinct (then a debt's or phone's offset in the
     /// debtor is the index a look-up by id or number finds, and the records need not be read).
     private let distinctIDs: UnsafeMutablePointer<Bool>
+    /// Per debtor, its outcome not yet appended to the history (`PendingOutcome`).
+    private let pendingOutcomes: UnsafeMutablePointer<PendingOutcome>
     private let count: Int
-    @exclusivity(unchecked) var earliest: [Int64]
-    @exclusivity(unchecked) var windowEnds: [Int64]
-    @exclusivity(unchecked) var best: [Int64]
-    @exclusivity(unchecked) var score: [Float]
-    @exclusivity(unchecked) var debt: [Int32]
-    @exclusivity(unchecked) var phone: [Int32]
-    @exclusivity(unchecked) var leased: [Bool]
+    /// Per debtor, the cached decision and the bookkeeping around it, in one record (48 bytes): an outcome, a
+    /// stored decision or a permission check touches one cache line of it instead of one per field.
+    struct Slot {
+        var earliest: Int64 = PolicyBook.never
+        var windowEnds: Int64 = 0
+        var best: Int64 = PolicyBook.never
+        /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
+        var pendingAt: Int64
+        var score: Float = 0
+        var debt: Int32 = -1
+        var phone: Int32 = -1
+        var leased = false
+        /// Whether a pending debtor is in the batch being decided in the background.
+        var inBackground = false
+    }
+
+    /// The slots by debtor index (manually managed, like the histories).
+    let slots: UnsafeMutablePointer<Slot>
     @exclusivity(unchecked) var decisions = 0
     @exclusivity(unchecked) var scored = 0
-    /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
-    @exclusivity(unchecked) private var pendingAt: [Int64]
-    /// Whether a pending debtor is in the batch being decided in the background.
-    @exclusivity(unchecked) private var inBackground: [Bool]
     @exclusivity(unchecked) private var pendingList: [Int32] = []
     @exclusivity(unchecked) private var results: [Cached] = []
 
@@ -126,6 +135,8 @@ final class PolicyBook {
         debtorStorage = debtors
         preparedStorage = preparedDebtors
         distinctIDs = distinct
+        pendingOutcomes = .allocate(capacity: max(n, 1))
+        pendingOutcomes.initialize(repeating: PendingOutcome(), count: n)
         world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
         let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
         Parallel.forEachChunk(count: n) { range in
@@ -139,15 +150,8 @@ final class PolicyBook {
         }
         backgroundWork = .allocate(capacity: 0)
         backgroundResults = .allocate(capacity: 0)
-        earliest = [Int64](repeating: Self.never, count: n)
-        windowEnds = [Int64](repeating: 0, count: n)
-        best = [Int64](repeating: Self.never, count: n)
-        score = [Float](repeating: 0, count: n)
-        debt = [Int32](repeating: -1, count: n)
-        phone = [Int32](repeating: -1, count: n)
-        leased = [Bool](repeating: false, count: n)
-        pendingAt = [Int64](repeating: now, count: n)
-        inBackground = [Bool](repeating: false, count: n)
+        slots = .allocate(capacity: max(n, 1))
+        slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
     }
@@ -161,14 +165,18 @@ final class PolicyBook {
         debtorStorage.deinitialize(count: count)
         debtorStorage.deallocate()
         distinctIDs.deallocate()
+        pendingOutcomes.deallocate()
+        slots.deallocate()
         backgroundWork.deallocate()
         backgroundResults.deallocate()
     }
 
     /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
     func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
-                     debt: Int(debt[i] - world.debtStart[i]), at: now)
+        if slots[i].inBackground { join() }
+        Self.applyPendingOutcome(i, context)
+        return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
+                     debt: Int(slots[i].debt - world.debtStart[i]), at: now)
     }
 
     /// What a decision reads (shared with the worker threads, which only read it).
@@ -179,15 +187,56 @@ final class PolicyBook {
         let prepared: UnsafeMutablePointer<PreparedDebtor>
         let histories: UnsafeMutablePointer<CompactHistory>
         let distinct: UnsafeMutablePointer<Bool>
+        let pendingOutcomes: UnsafeMutablePointer<PendingOutcome>
     }
 
     private var context: Context {
         Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
-                histories: historyStorage, distinct: distinctIDs)
+                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes)
     }
 
-    /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
+    /// An outcome (without promise terms or callback time) not yet appended to its debtor's history: appended by
+    /// whoever decides the debtor next (a worker thread, for the minute batches), just before it reads the history.
+    /// A debtor has at most one (it is re-decided before it can be dialed again).
+    struct PendingOutcome {
+        var at: Int64 = 0
+        var debt: Int32 = 0
+        var phone: Int32 = 0
+        var outcome: Outcome = .busy
+        var waiting = false
+    }
+
+    /// Appends debtor `i`'s pending outcome (if any) to its history. The caller owns the debtor: the event loop
+    /// (after `join()` when the debtor is in the background batch) or the worker deciding it.
+    static func applyPendingOutcome(_ i: Int, _ c: Context) {
+        let p = c.pendingOutcomes + i
+        guard p.pointee.waiting else { return }
+        p.pointee.waiting = false
+        appendOutcome(i, at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
+                      phone: Int(p.pointee.phone), c)
+    }
+
+    /// Appends an outcome without promise terms or callback time about flat debt `flatDebt` on flat phone
+    /// `flatPhone` to debtor `i`'s history, with the indices a look-up by id and number would find.
+    static func appendOutcome(_ i: Int, at: UnixSeconds, outcome: Outcome, debt flatDebt: Int, phone flatPhone: Int,
+                              _ c: Context)
+    {
+        let debtor = c.debtors + i
+        var debt = flatDebt - Int(c.world.debtStart[i])
+        var phone = flatPhone - Int(c.world.phoneStart[i])
+        if !c.distinct[i] {
+            let id = c.world.debtID[flatDebt], number = c.world.phoneNumber[flatPhone]
+            debt = debtor.pointee.debts.firstIndex { $0.id == id } ?? debt
+            phone = debtor.pointee.phones.firstIndex { $0.number == number } ?? phone
+        }
+        c.histories[i].record(at: at, outcome: outcome, debt: debt, phone: phone, debtor: debtor,
+                              prepared: c.prepared + i)
+    }
+
+    /// Runs the decision function for debtor `i` at `now` (reads only the world and the history, after appending
+    /// the debtor's pending outcome).
     static func decide(_ i: Int, now: UnixSeconds, _ c: Context) -> Cached {
+        applyPendingOutcome(i, c)
         var chosen: CompactDecision?
         // The prepared path: the same decisions as decide(for:history:now:) on the history as outcome events. The
         // debtor, its prepared data and its history are passed by address (borrowed, not copied).
@@ -222,42 +271,42 @@ final class PolicyBook {
 
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
-        if earliest[i] == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
-        earliest[i] = c.earliest
-        windowEnds[i] = c.windowEnds
-        best[i] = c.best
-        score[i] = c.score
-        debt[i] = c.debt
-        phone[i] = c.phone
+        if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
+        slots[i].earliest = c.earliest
+        slots[i].windowEnds = c.windowEnds
+        slots[i].best = c.best
+        slots[i].score = c.score
+        slots[i].debt = c.debt
+        slots[i].phone = c.phone
     }
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
     func refresh(_ i: Int, now: UnixSeconds) {
-        if inBackground[i] { join() }
+        if slots[i].inBackground { join() }
         decisions += 1
-        pendingAt[i] = Int64.min
+        slots[i].pendingAt = Int64.min
         store(i, Self.decide(i, now: now, context))
     }
 
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
     @inline(__always)
     func markPending(_ i: Int, now: UnixSeconds) {
-        if inBackground[i] { join() }
-        if pendingAt[i] == Int64.min { pendingList.append(Int32(i)) }
-        pendingAt[i] = now
+        if slots[i].inBackground { join() }
+        if slots[i].pendingAt == Int64.min { pendingList.append(Int32(i)) }
+        slots[i].pendingAt = now
     }
 
     /// Decides one pending debtor now (at the instant it was marked with).
     @inline(__always)
     func settle(_ i: Int) {
-        if inBackground[i] { join() }
-        let at = pendingAt[i]
+        if slots[i].inBackground { join() }
+        let at = slots[i].pendingAt
         if at != Int64.min { refresh(i, now: at) }
     }
 
     /// Moves the pending debtors into a work list (in marking order) and clears the list.
     private func takePending(into work: inout [(Int32, Int64)]) {
-        for i in pendingList where pendingAt[Int(i)] != Int64.min { work.append((i, pendingAt[Int(i)])) }
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min { work.append((i, slots[Int(i)].pendingAt)) }
         pendingList.removeAll(keepingCapacity: true)
     }
 
@@ -268,8 +317,8 @@ final class PolicyBook {
         backgroundRunning = false
         for k in 0..<backgroundCount {
             let i = Int(backgroundWork[k].0)
-            inBackground[i] = false
-            pendingAt[i] = Int64.min
+            slots[i].inBackground = false
+            slots[i].pendingAt = Int64.min
             store(i, backgroundResults[k])
         }
         backgroundCount = 0
@@ -287,7 +336,7 @@ final class PolicyBook {
         decisions += count
         if count < Self.parallelThreshold {
             for (i, at) in work {
-                pendingAt[Int(i)] = Int64.min
+                slots[Int(i)].pendingAt = Int64.min
                 store(Int(i), Self.decide(Int(i), now: at, context))
             }
             return
@@ -306,7 +355,7 @@ final class PolicyBook {
         }
         for k in 0..<count {
             let i = Int(work[k].0)
-            pendingAt[i] = Int64.min
+            slots[i].pendingAt = Int64.min
             store(i, results[k])
         }
     }
@@ -322,7 +371,7 @@ final class PolicyBook {
         join()
         guard !pendingList.isEmpty else { return }
         var n = 0
-        for i in pendingList where pendingAt[Int(i)] != Int64.min { n += 1 }
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min { n += 1 }
         if n > backgroundWork.count {
             backgroundWork.deallocate()
             backgroundResults.deallocate()
@@ -332,9 +381,9 @@ final class PolicyBook {
             backgroundResults.initialize(repeating: Cached())
         }
         var k = 0
-        for i in pendingList where pendingAt[Int(i)] != Int64.min {
-            backgroundWork[k] = (i, pendingAt[Int(i)])
-            inBackground[Int(i)] = true
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min {
+            backgroundWork[k] = (i, slots[Int(i)].pendingAt)
+            slots[Int(i)].inBackground = true
             k += 1
         }
         pendingList.removeAll(keepingCapacity: true)
@@ -356,50 +405,44 @@ final class PolicyBook {
     /// Whether the cached decision is out of date at `now` (its window has closed).
     @inline(__always)
     func isStale(_ i: Int, now: UnixSeconds) -> Bool {
-        earliest[i] <= now && now >= windowEnds[i]
+        slots[i].earliest <= now && now >= slots[i].windowEnds
     }
 
     /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale.
     func permitted(_ i: Int, now: UnixSeconds) -> Bool {
         settle(i)
         if isStale(i, now: now) { refresh(i, now: now) }
-        return earliest[i] <= now && now < windowEnds[i]
+        return slots[i].earliest <= now && now < slots[i].windowEnds
     }
 
     func lead(_ i: Int) -> Lead {
-        Lead(debtor: Int32(i), debt: debt[i], phone: phone[i], lease: nil)
+        Lead(debtor: Int32(i), debt: slots[i].debt, phone: slots[i].phone, lease: nil)
     }
 
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
-        if inBackground[i] { join() }
-        let debtor = debtorStorage + i
+        if slots[i].inBackground { join() }
+        // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
+        Self.applyPendingOutcome(i, context)
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
-            // Promise terms and callback times are kept as outcome events (rare).
+            // Promise terms and callback times are kept as outcome events (rare), appended at once.
             let event = OutcomeEvent(
                 attempt: "", debtor: world.debtorID[i], debt: world.debtID[a.debt], phone: world.phoneNumber[a.phone],
                 at: a.at, outcome: a.outcome, promise: a.promise, callbackAt: a.callbackAt)
-            historyStorage[i].record(event, of: debtor.pointee, prepared: preparedStorage[i])
+            historyStorage[i].record(event, of: debtorStorage[i], prepared: preparedStorage[i])
         } else {
-            // The indices a string look-up would find: the first debt with the id, the first phone with the number.
-            var debt = a.debt - Int(world.debtStart[i])
-            var phone = a.phone - Int(world.phoneStart[i])
-            if !distinctIDs[i] {
-                let id = world.debtID[a.debt], number = world.phoneNumber[a.phone]
-                debt = debtor.pointee.debts.firstIndex { $0.id == id } ?? debt
-                phone = debtor.pointee.phones.firstIndex { $0.number == number } ?? phone
-            }
-            historyStorage[i].record(at: a.at, outcome: a.outcome, debt: debt, phone: phone, debtor: debtor,
-                                     prepared: preparedStorage + i)
+            // Appended by the next decision of the debtor (off the event loop for the minute batches).
+            pendingOutcomes[i] = PendingOutcome(at: a.at, debt: Int32(a.debt), phone: Int32(a.phone), outcome: a.outcome,
+                                                waiting: true)
         }
-        leased[i] = false
+        slots[i].leased = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {
         settle(i)
         historyStorage[i].record(payment)
-        if !leased[i] { refresh(i, now: now) }
+        if !slots[i].leased { refresh(i, now: now) }
     }
 }
 

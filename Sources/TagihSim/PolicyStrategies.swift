@@ -71,9 +71,9 @@ class HopperStrategy: DialStrategy {
             }
             let i = Int(hopper[hopperPosition])
             hopperPosition += 1
-            if book.leased[i] || !wants(i, now: now) { continue }
+            if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
-            book.leased[i] = true
+            book.slots[i].leased = true
             leads.append(book.lead(i))
             served += 1
         }
@@ -110,10 +110,10 @@ final class TagihPolicyStrategy: HopperStrategy {
         let book = self.book
         let discount = self.discount
         selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
-            let e = book.earliest[i]
-            if book.leased[i] || e > now { return 0 }
-            let hours = min(168, max(0, Int((book.best[i] - now) / 3600)))
-            let v = Double(book.score[i]) * discount[hours]
+            let e = book.slots[i].earliest
+            if book.slots[i].leased || e > now { return 0 }
+            let hours = min(168, max(0, Int((book.slots[i].best - now) / 3600)))
+            let v = Double(book.slots[i].score) * discount[hours]
             guard v > 0 else { return 0 }
             return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
         }, into: &pool)
@@ -124,7 +124,7 @@ final class TagihPolicyStrategy: HopperStrategy {
             book.scored += 1
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
-            if value > 0 && value >= threshold * Double(book.score[i]) { exact.append((value, i32)) }
+            if value > 0 && value >= threshold * Double(book.slots[i].score) { exact.append((value, i32)) }
         }
         exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
         hopper.removeAll(keepingCapacity: true)
@@ -138,8 +138,8 @@ final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
         let book = self.book
         selector.select(count: size, size: book.world.debtors.count, key: { i in
-            let e = book.earliest[i]
-            if book.leased[i] || e > now { return 0 }
+            let e = book.slots[i].earliest
+            if book.slots[i].leased || e > now { return 0 }
             return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
         }, into: &hopper)
         hopperPosition = 0
@@ -187,7 +187,7 @@ final class BaselineStrategy: HopperStrategy {
         if blockMin[b] > now && !book.unblocked[b] { return true }
         book.unblocked[b] = false
         var m = Int64.max
-        for k in i..<i + Self.blockSize where book.earliest[k] != PolicyBook.never { m = min(m, nextRetry[k]) }
+        for k in i..<i + Self.blockSize where book.slots[k].earliest != PolicyBook.never { m = min(m, nextRetry[k]) }
         blockMin[b] = m
         return m > now
     }
@@ -219,7 +219,7 @@ final class BaselineStrategy: HopperStrategy {
                 }
                 cursor = cursor + 1 == n ? 0 : cursor + 1
                 scanned += 1
-                guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
+                guard !book.slots[i].leased, nextRetry[i] <= now, book.slots[i].earliest != PolicyBook.never else { continue }
                 batch.append(Int32(i))
                 book.settle(i)
                 if book.isStale(i, now: now) { book.markPending(i, now: now) }

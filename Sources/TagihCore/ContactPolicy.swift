@@ -1573,7 +1573,9 @@ struct Evaluator {
         init() {}
     }
 
-    func decide(debt index: Int) -> Result {
+    /// The decision for debt `index`; without `search`, only the permitted interval and the phone (`best` = the
+    /// earliest time, `score` 0: no best-time search).
+    func decide(debt index: Int, search: Bool = true) -> Result {
         let di = Int32(index)
         if status != .active { return Result(never: .status) }
         let st = debtState(di)
@@ -1619,6 +1621,17 @@ struct Evaluator {
         if bestPhone < 0 && zoneUnknown { return Result(never: .noZone) }
         guard bestPhone >= 0 else { return Result(never: .noPermittedTime) }
         let (earliest, windowEnd, binding) = bestInterval
+        if !search {
+            var r = Result()
+            r.phone = bestPhone
+            r.earliest = earliest
+            r.best = earliest
+            r.windowEnd = windowEnd
+            r.consented = consented
+            r.binding = binding
+            r.broken = st.broken
+            return r
+        }
         // Value model.
         var k = settings.ptpGivenRPC * settings.keptProbability * settings.keptDecay(brokenPromises)
             * Double(st.remaining) / 10_000

@@ -273,13 +273,16 @@ extension ContactPolicy {
     /// `forEachCompactDecision(for:prepared:history:now:_:)` with its inputs passed by address: for callers that keep
     /// them in manually managed memory (a call with values from there copies them first). The pointees must stay
     /// valid and unchanged during the call.
+    ///
+    /// With `bestTime: false` only the permitted interval and the phone are computed: `best` is then the earliest
+    /// time and `score` 0 (for callers that rank by other means; everything else is the same).
     public func forEachCompactDecision(
         debtor: UnsafePointer<Debtor>, prepared: UnsafePointer<PreparedDebtor>, history: UnsafePointer<CompactHistory>,
-        now: UnixSeconds, _ body: (CompactDecision) -> Void
+        now: UnixSeconds, bestTime: Bool = true, _ body: (CompactDecision) -> Void
     ) {
         withEvaluator(debtor, prepared, history, now) { ev in
             for i in 0..<ev.debts.count {
-                let r = ev.decide(debt: i)
+                let r = ev.decide(debt: i, search: bestTime)
                 if r.never != nil {
                     body(CompactDecision(debt: i, phone: nil, earliest: nil, best: nil, windowEnds: nil, score: 0,
                                          consentedCallback: false))

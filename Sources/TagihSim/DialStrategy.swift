@@ -84,6 +84,9 @@ final class PolicyBook {
         var leased = false
         /// Whether a pending debtor is in the batch being decided in the background.
         var inBackground = false
+        /// The cached decision's debt and phone as offsets in the debtor's records (255: not kept).
+        var debtOffset: UInt8 = 255
+        var phoneOffset: UInt8 = 255
     }
 
     /// The slots by debtor index (manually managed, like the histories).
@@ -99,7 +102,9 @@ final class PolicyBook {
     @exclusivity(unchecked) private var backgroundCount = 0
     @exclusivity(unchecked) private var backgroundRunning = false
     private let backgroundDone = DispatchSemaphore(value: 0)
-    private static let backgroundQueue = DispatchQueue(label: "tagih.sim.decide", qos: .userInitiated)
+    private static let backgroundQueue = DispatchQueue(
+        label: "tagih.sim.decide", qos: .userInitiated, attributes: .concurrent)
+    @exclusivity(unchecked) private var backgroundPieces = 0
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -113,6 +118,9 @@ final class PolicyBook {
         var score: Float = 0
         var debt: Int32 = -1
         var phone: Int32 = -1
+        /// `debt` and `phone` as offsets in the debtor's records (255: not kept, ≥ 255 or no decision).
+        var debtOffset: UInt8 = 255
+        var phoneOffset: UInt8 = 255
     }
 
     /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
@@ -120,7 +128,14 @@ final class PolicyBook {
     /// Whether minute batches are decided on a background thread while the event loop goes on.
     let background: Bool
 
-    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true, background: Bool = true) {
+    /// Whether the strategy reads the cached best time and score (`tagih`); the others read only the permitted
+    /// interval, debt and phone, so their single-debt decisions skip the best-time search.
+    let needsBestTime: Bool
+
+    init(world: World, policy: ContactPolicy, now: UnixSeconds, needsBestTime: Bool = true, deferred: Bool = true,
+         background: Bool = true)
+    {
+        self.needsBestTime = needsBestTime
         self.world = world
         self.policy = policy
         self.deferred = deferred
@@ -136,7 +151,6 @@ final class PolicyBook {
         preparedStorage = preparedDebtors
         distinctIDs = distinct
         pendingOutcomes = .allocate(capacity: max(n, 1))
-        pendingOutcomes.initialize(repeating: PendingOutcome(), count: n)
         world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
         let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
         Parallel.forEachChunk(count: n) { range in
@@ -147,6 +161,10 @@ final class PolicyBook {
                 (distinct + i).initialize(
                     to: Set(debts.map(\.id)).count == debts.count && Set(phones.map(\.number)).count == phones.count)
             }
+        }
+        for i in 0..<n {
+            (pendingOutcomes + i).initialize(to: PendingOutcome(
+                distinct: distinct[i], debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
         }
         backgroundWork = .allocate(capacity: 0)
         backgroundResults = .allocate(capacity: 0)
@@ -188,11 +206,13 @@ final class PolicyBook {
         let histories: UnsafeMutablePointer<CompactHistory>
         let distinct: UnsafeMutablePointer<Bool>
         let pendingOutcomes: UnsafeMutablePointer<PendingOutcome>
+        let needsBestTime: Bool
     }
 
     private var context: Context {
         Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
-                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes)
+                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
+                needsBestTime: needsBestTime)
     }
 
     /// An outcome (without promise terms or callback time) not yet appended to its debtor's history: appended by
@@ -204,6 +224,13 @@ final class PolicyBook {
         var phone: Int32 = 0
         var outcome: Outcome = .busy
         var waiting = false
+        /// Whether `debt` and `phone` are already the offsets a look-up finds (else flat indices).
+        var offsets = false
+        /// The debtor's first flat debt and phone index and whether its ids are distinct (`distinctIDs`): kept here,
+        /// where a decision reads first, instead of three more arrays to read per decision.
+        var distinct = false
+        var debtStart: Int32 = 0
+        var phoneStart: Int32 = 0
     }
 
     /// Appends debtor `i`'s pending outcome (if any) to its history. The caller owns the debtor: the event loop
@@ -212,8 +239,13 @@ final class PolicyBook {
         let p = c.pendingOutcomes + i
         guard p.pointee.waiting else { return }
         p.pointee.waiting = false
-        appendOutcome(i, at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
-                      phone: Int(p.pointee.phone), c)
+        if p.pointee.offsets {
+            c.histories[i].record(at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
+                                  phone: Int(p.pointee.phone), debtor: c.debtors + i, prepared: c.prepared + i)
+        } else {
+            appendOutcome(i, at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
+                          phone: Int(p.pointee.phone), c)
+        }
     }
 
     /// Appends an outcome without promise terms or callback time about flat debt `flatDebt` on flat phone
@@ -240,8 +272,11 @@ final class PolicyBook {
         var chosen: CompactDecision?
         // The prepared path: the same decisions as decide(for:history:now:) on the history as outcome events. The
         // debtor, its prepared data and its history are passed by address (borrowed, not copied).
+        // Without ranking by value, a debtor with one debt needs no best-time search (`best` and `score` are only
+        // read by the tagih strategy; with several debts the score breaks ties between them).
+        let bestTime = c.needsBestTime || (c.prepared + i).pointee.debtCount > 1
         c.policy.forEachCompactDecision(
-            debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i, now: now
+            debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i, now: now, bestTime: bestTime
         ) { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
@@ -255,14 +290,16 @@ final class PolicyBook {
         guard let d = chosen, let e = d.earliest, var phoneOffset = d.phone else { return Cached() }
         // The first debt with the chosen id and the first phone with the chosen number (ids may repeat in a file).
         var debtOffset = d.debt
-        if !c.distinct[i] {
+        let starts = c.pendingOutcomes + i
+        if !starts.pointee.distinct {
             let debts = c.debtors[i].debts, phones = c.debtors[i].phones
             debtOffset = debts.firstIndex { $0.id == debts[d.debt].id } ?? d.debt
             phoneOffset = phones.firstIndex { $0.number == phones[phoneOffset].number } ?? phoneOffset
         }
         return Cached(
             earliest: e, windowEnds: d.windowEnds ?? (e + 3600), best: d.best ?? e, score: Float(d.score),
-            debt: c.world.debtStart[i] + Int32(debtOffset), phone: c.world.phoneStart[i] + Int32(phoneOffset))
+            debt: starts.pointee.debtStart + Int32(debtOffset), phone: starts.pointee.phoneStart + Int32(phoneOffset),
+            debtOffset: UInt8(min(debtOffset, 255)), phoneOffset: UInt8(min(phoneOffset, 255)))
     }
 
     /// Per block of 64 debtors: whether a debtor of the block got a permitted time after having none (the
@@ -278,6 +315,8 @@ final class PolicyBook {
         slots[i].score = c.score
         slots[i].debt = c.debt
         slots[i].phone = c.phone
+        slots[i].debtOffset = c.debtOffset
+        slots[i].phoneOffset = c.phoneOffset
     }
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
@@ -313,7 +352,7 @@ final class PolicyBook {
     /// Waits for the background batch (if any) and stores its results in the order its debtors were marked.
     func join() {
         guard backgroundRunning else { return }
-        backgroundDone.wait()
+        for _ in 0..<backgroundPieces { backgroundDone.wait() }
         backgroundRunning = false
         for k in 0..<backgroundCount {
             let i = Int(backgroundWork[k].0)
@@ -391,14 +430,21 @@ final class PolicyBook {
         decisions += n
         backgroundCount = n
         backgroundRunning = true
-        let shared = Unchecked((context, backgroundWork, backgroundResults, n, backgroundDone))
-        Self.backgroundQueue.async {
-            let (context, work, results, n, done) = shared.value
-            for k in 0..<n {
-                let (i, at) = work[k]
-                results[k] = Self.decide(Int(i), now: at, context)
+        // Split over the cores (contiguous pieces; the results are stored in batch order by `join()`): with the
+        // decisions on one worker, that worker was the longest thread of a run.
+        let pieces = n >= 2 * Self.parallelThreshold ? Parallel.workers : 1
+        backgroundPieces = pieces
+        let shared = Unchecked((context, backgroundWork, backgroundResults, backgroundDone))
+        for piece in 0..<pieces {
+            let range = n * piece / pieces..<n * (piece + 1) / pieces
+            Self.backgroundQueue.async {
+                let (context, work, results, done) = shared.value
+                for k in range {
+                    let (i, at) = work[k]
+                    results[k] = Self.decide(Int(i), now: at, context)
+                }
+                done.signal()
             }
-            done.signal()
         }
     }
 
@@ -432,8 +478,27 @@ final class PolicyBook {
             historyStorage[i].record(event, of: debtorStorage[i], prepared: preparedStorage[i])
         } else {
             // Appended by the next decision of the debtor (off the event loop for the minute batches).
-            pendingOutcomes[i] = PendingOutcome(at: a.at, debt: Int32(a.debt), phone: Int32(a.phone), outcome: a.outcome,
-                                                waiting: true)
+            // The lead came from the cached decision (unchanged while leased): its offsets are the look-up's.
+            let slot = slots + i
+            if slot.pointee.debt == Int32(a.debt) && slot.pointee.phone == Int32(a.phone)
+                && slot.pointee.debtOffset != 255 && slot.pointee.phoneOffset != 255
+            {
+                let p = pendingOutcomes + i
+                p.pointee.at = a.at
+                p.pointee.debt = Int32(slot.pointee.debtOffset)
+                p.pointee.phone = Int32(slot.pointee.phoneOffset)
+                p.pointee.outcome = a.outcome
+                p.pointee.waiting = true
+                p.pointee.offsets = true
+            } else {
+                let p = pendingOutcomes + i
+                p.pointee.at = a.at
+                p.pointee.debt = Int32(a.debt)
+                p.pointee.phone = Int32(a.phone)
+                p.pointee.outcome = a.outcome
+                p.pointee.waiting = true
+                p.pointee.offsets = false
+            }
         }
         slots[i].leased = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }

@@ -88,10 +88,12 @@ public final class Simulation {
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
             strategy = EarliestStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
+                                 deferred: deferDecisions))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
+                                 deferred: deferDecisions),
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }

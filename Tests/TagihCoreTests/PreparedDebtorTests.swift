@@ -120,6 +120,22 @@ import Testing
                     if d.earliest != nil { open += 1 }
                     compared += 1
                 }
+                // Without the best-time search: the same permitted interval, phone and callback flag.
+                var permitted: [CompactDecision] = []
+                withUnsafePointer(to: debtor) { dp in
+                    withUnsafePointer(to: prepared) { pp in
+                        withUnsafePointer(to: compact) { hp in
+                            policy.forEachCompactDecision(debtor: dp, prepared: pp, history: hp, now: at, bestTime: false) {
+                                permitted.append($0)
+                            }
+                        }
+                    }
+                }
+                for (c, p) in zip(compactDecisions, permitted) {
+                    #expect(p.debt == c.debt && p.phone == c.phone && p.earliest == c.earliest)
+                    #expect(p.windowEnds == c.windowEnds && p.consentedCallback == c.consentedCallback)
+                    #expect(p.best == p.earliest && p.score == 0)
+                }
                 for (k, debt) in debtor.debts.enumerated() where debtor.debts.firstIndex(where: { $0.id == debt.id }) == k {
                     let a = policy.score(for: debtor, history: history, debt: debt.id, at: at)
                     let b = policy.score(for: debtor, prepared: prepared, history: compact, debt: k, at: at)

@@ -157,9 +157,7 @@ final class PolicyBook {
             let (policy, debtors, prepared, distinct) = shared.value
             for i in range {
                 (prepared + i).initialize(to: policy.prepare(debtors[i]))
-                let debts = debtors[i].debts, phones = debtors[i].phones
-                (distinct + i).initialize(
-                    to: Set(debts.map(\.id)).count == debts.count && Set(phones.map(\.number)).count == phones.count)
+                (distinct + i).initialize(to: Self.distinctIDs(debtors[i]))
             }
         }
         for i in 0..<n {
@@ -172,6 +170,14 @@ final class PolicyBook {
         slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
+    }
+
+    /// Whether `debtor`'s debt ids are distinct and its phone numbers are distinct (they nearly always are).
+    static func distinctIDs(_ debtor: Debtor) -> Bool {
+        let debts = debtor.debts, phones = debtor.phones
+        for a in 0..<debts.count { for b in 0..<a where debts[a].id == debts[b].id { return false } }
+        for a in 0..<phones.count { for b in 0..<a where phones[a].number == phones[b].number { return false } }
+        return true
     }
 
     deinit {

@@ -40,7 +40,11 @@ public struct PreparedDebtor: @unchecked Sendable {
 ///
 /// Built for one debtor and its `PreparedDebtor`; record in time order, as with `DebtorHistory`.
 public struct CompactHistory: @unchecked Sendable {
-    var events: ContiguousArray<Event> = []
+    /// The events in 16 bytes each (half the cache lines of `Event` to append, grow and read), while every index
+    /// fits a byte and every day an `Int32`; else (`isWide`) all of them in `wide` as `Event`s.
+    var packed: ContiguousArray<PackedEvent> = []
+    var wide: ContiguousArray<Event> = []
+    var isWide = false
     /// The primary zone and the pack's kind flag of the debtor's `PreparedDebtor`, taken at the first record (so
     /// that later records need not read it). The zone is immutable data of the policy's tz database.
     var primary: ZoneRef?
@@ -61,14 +65,14 @@ public struct CompactHistory: @unchecked Sendable {
     /// The history `history` of `debtor` in compact form; nil when it holds unresolved attempts (not supported).
     public init?(_ history: DebtorHistory, of debtor: Debtor, prepared: PreparedDebtor) {
         guard history.unresolved.isEmpty else { return nil }
-        events.reserveCapacity(history.outcomes.count)
+        packed.reserveCapacity(history.outcomes.count)
         for o in history.outcomes { record(o, of: debtor, prepared: prepared) }
         payments = history.payments
         clearances = history.clearances
     }
 
     /// The number of outcomes recorded.
-    public var count: Int { events.count }
+    public var count: Int { isWide ? wide.count : packed.count }
 
     /// Adds an outcome of a call to `debtor` (debt and phone found by id and number, as `DebtorHistory` does;
     /// unknown ones are kept as unknown). The `lease` is ignored (no unresolved attempts here).
@@ -79,7 +83,7 @@ public struct CompactHistory: @unchecked Sendable {
         if (outcome.outcome == .promiseToPay && outcome.promise != nil)
             || (outcome.outcome == .callbackRequested && outcome.callbackAt != nil)
         {
-            specialIndex.append(Int32(events.count - 1))
+            specialIndex.append(Int32(count - 1))
             specialEvents.append(outcome)
         }
     }
@@ -138,8 +142,48 @@ public struct CompactHistory: @unchecked Sendable {
         var days = Evaluator.LocalDayCache()
         let (day, bucket) = days.locate(at, primary)
         if outcome == .promiseToPay || outcome == .callbackRequested { readsOutcomes = true }
-        events.append(Event(at: at, day: day, debt: Int32(debt), phone: Int32(phone), bucket: bucket,
-                            outcome: Int8(truncatingIfNeeded: outcome.index), consented: false, kindClass: kindClass))
+        let event = Event(at: at, day: day, debt: Int32(debt), phone: Int32(phone), bucket: bucket,
+                          outcome: Int8(truncatingIfNeeded: outcome.index), consented: false, kindClass: kindClass)
+        if !isWide, let p = PackedEvent(event) {
+            packed.append(p)
+        } else {
+            if !isWide {
+                isWide = true
+                wide = ContiguousArray(packed.map(\.event))
+                packed = []
+            }
+            wide.append(event)
+        }
+    }
+}
+
+/// An `Event` in 16 bytes: debt and phone indices below 255 (255: unknown), the day as an `Int32`, the outcome and
+/// the kind of number in one byte.
+struct PackedEvent {
+    var at: Int64
+    var day: Int32
+    var debt: UInt8
+    var phone: UInt8
+    var bucket: UInt8
+    /// Outcome + 1 (0 = unresolved) in the low 4 bits, the kind class in bits 4–5.
+    var code: UInt8
+
+    init?(_ e: Event) {
+        guard e.debt >= -1 && e.debt < 255 && e.phone >= -1 && e.phone < 255, e.bucket >= 0 && e.bucket < 168,
+            e.outcome >= -1 && e.outcome < 15, e.kindClass < 4, let day = Int32(exactly: e.day)
+        else { return nil }
+        at = e.at
+        self.day = day
+        debt = e.debt < 0 ? 255 : UInt8(e.debt)
+        phone = e.phone < 0 ? 255 : UInt8(e.phone)
+        bucket = UInt8(e.bucket)
+        code = UInt8(e.outcome + 1) | e.kindClass << 4
+    }
+
+    @inline(__always)
+    var event: Event {
+        Event(at: at, day: Int64(day), debt: debt == 255 ? -1 : Int32(debt), phone: phone == 255 ? -1 : Int32(phone),
+              bucket: Int16(bucket), outcome: Int8(code & 15) - 1, consented: false, kindClass: code >> 4)
     }
 }
 
@@ -332,14 +376,28 @@ extension ContactPolicy {
                 debtor.pointee.quiet.withUnsafeBufferPointer { quiet in
                     history.pointee.payments.withUnsafeBufferPointer { payments in
                         history.pointee.clearances.withUnsafeBufferPointer { clearances in
-                            history.pointee.events.withUnsafeBufferPointer { stored in
-                                prepared.pointee.zones.withUnsafeBufferPointer { zones in
-                                    prepared.pointee.wideBounds.withUnsafeBufferPointer { wide in
-                                        let parts = Evaluator.PreparedParts(
-                                            debtor: debtor, phones: phones, debts: debts, payments: payments,
-                                            clearances: clearances, quiet: quiet, zones: zones,
-                                            narrowBounds: prepared.pointee.narrowBounds, wideBounds: wide)
-                                        return Self.withEvaluator(data, prepared, parts, history, stored, now, body)
+                            prepared.pointee.zones.withUnsafeBufferPointer { zones in
+                                prepared.pointee.wideBounds.withUnsafeBufferPointer { wide in
+                                    let parts = Evaluator.PreparedParts(
+                                        debtor: debtor, phones: phones, debts: debts, payments: payments,
+                                        clearances: clearances, quiet: quiet, zones: zones,
+                                        narrowBounds: prepared.pointee.narrowBounds, wideBounds: wide)
+                                    if history.pointee.isWide {
+                                        return history.pointee.wide.withUnsafeBufferPointer { stored in
+                                            Self.withEvaluator(data, prepared, parts, history, stored, now, body)
+                                        }
+                                    }
+                                    // Unpacked onto the stack, where the evaluator then reads them.
+                                    return history.pointee.packed.withUnsafeBufferPointer { packed in
+                                        let n = packed.count
+                                        return withUnsafeTemporaryAllocation(of: Event.self, capacity: max(n, 1)) {
+                                            expanded in
+                                            let base = expanded.baseAddress!
+                                            for k in 0..<n { (base + k).initialize(to: packed[k].event) }
+                                            return Self.withEvaluator(
+                                                data, prepared, parts, history, UnsafeBufferPointer(start: base, count: n),
+                                                now, body)
+                                        }
                                     }
                                 }
                             }

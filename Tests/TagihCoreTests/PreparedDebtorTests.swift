@@ -178,6 +178,28 @@ import Testing
         }
     }
 
+    /// Indices past a byte switch a history to full-size events: decisions stay the same before and after.
+    @Test func manyDebtsAndPhonesSwitchToWideEvents() {
+        let debts = (0..<300).map { Debt(id: "A-\($0)", balance: Money(tenThousandths: 1_000_000), currency: "USD") }
+        let phones = (0..<3).map { phone("+1617555\(String(format: "%04d", $0))") }
+        let debtor = person(phones: phones, debts: debts)
+        let prepared = policy.prepare(debtor)
+        var history = DebtorHistory()
+        var compact = CompactHistory()
+        var now = t("2026-12-01T14:00:00Z")
+        for (k, debt) in [3, 7, 299, 3, 120, 280].enumerated() {
+            now += 5 * 3600
+            let o: Outcome = k == 3 ? .rightParty : .noAnswer
+            history.record(OutcomeEvent(attempt: "", debtor: debtor.id, debt: debts[debt].id, phone: phones[k % 3].number,
+                                        at: now, outcome: o))
+            compact.record(at: now, outcome: o, debt: debt, phone: k % 3, of: debtor, prepared: prepared)
+            #expect(compact.isWide == (debt >= 255 || k > 2))
+            var got: [Decision] = []
+            policy.forEachDecision(for: debtor, prepared: prepared, history: compact, now: now + 600) { got.append($0) }
+            #expect(got == policy.decide(for: debtor, history: history, now: now + 600))
+        }
+    }
+
     @Test func unresolvedAttemptsAreNotCompacted() {
         let debtor = person()
         var history = DebtorHistory()

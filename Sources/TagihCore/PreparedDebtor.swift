@@ -205,6 +205,7 @@ public struct CompactDecision: Sendable, Hashable {
     /// Whether `earliest` is a consented callback.
     public var consentedCallback: Bool
 
+    /// A decision with these fields (see the properties).
     public init(debt: Int, phone: Int?, earliest: UnixSeconds?, best: UnixSeconds?, windowEnds: UnixSeconds?,
                 score: Double, consentedCallback: Bool)
     {

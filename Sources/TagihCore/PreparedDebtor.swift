@@ -145,6 +145,8 @@ public struct CompactHistory: @unchecked Sendable {
         let event = Event(at: at, day: day, debt: Int32(debt), phone: Int32(phone), bucket: bucket,
                           outcome: Int8(truncatingIfNeeded: outcome.index), consented: false, kindClass: kindClass)
         if !isWide, let p = PackedEvent(event) {
+            // Room for 8 events at once (2 reallocations to reach 32 events instead of 5).
+            if packed.capacity == 0 { packed.reserveCapacity(8) }
             packed.append(p)
         } else {
             if !isWide {

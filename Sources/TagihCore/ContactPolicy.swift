@@ -726,8 +726,14 @@ struct Evaluator {
         let sum = Self.fillEvents(events, outcomes: outcomes, unresolved: inputs.unresolved, debts: debts, phones: phones,
                                   primary: primary, now: now, fatigueFrom: fatigueFrom, kinds: kinds,
                                   buckets: bucketCounts, layout: data.layout)
+        eventCount = sum.count
+        absorb(sum)
+    }
+
+    /// The history-derived state of an evaluator (holds, retry, callbacks, broken promises) from the summary of its
+    /// events; shared by `init(data:inputs:…)` and the prepared path (`PreparedDebtor`).
+    mutating func absorb(_ sum: EventSummary) {
         let k = sum.count
-        eventCount = k
         let lastAt = sum.lastAt
         let lastOutcome = sum.lastOutcome
         let lastAbandoned = sum.lastAbandoned
@@ -1567,7 +1573,9 @@ struct Evaluator {
         init() {}
     }
 
-    func decide(debt index: Int) -> Result {
+    /// The decision for debt `index`; without `search`, only the permitted interval and the phone (`best` = the
+    /// earliest time, `score` 0: no best-time search).
+    func decide(debt index: Int, search: Bool = true) -> Result {
         let di = Int32(index)
         if status != .active { return Result(never: .status) }
         let st = debtState(di)
@@ -1613,6 +1621,17 @@ struct Evaluator {
         if bestPhone < 0 && zoneUnknown { return Result(never: .noZone) }
         guard bestPhone >= 0 else { return Result(never: .noPermittedTime) }
         let (earliest, windowEnd, binding) = bestInterval
+        if !search {
+            var r = Result()
+            r.phone = bestPhone
+            r.earliest = earliest
+            r.best = earliest
+            r.windowEnd = windowEnd
+            r.consented = consented
+            r.binding = binding
+            r.broken = st.broken
+            return r
+        }
         // Value model.
         var k = settings.ptpGivenRPC * settings.keptProbability * settings.keptDecay(brokenPromises)
             * Double(st.remaining) / 10_000

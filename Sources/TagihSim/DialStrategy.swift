@@ -9,6 +9,18 @@ struct Lead {
     var lease: String?
 }
 
+/// The outcome of one placed call, by world indices (debtor, and the flat debt and phone indices).
+struct AttemptOutcome {
+    var debtor: Int
+    var debt: Int
+    var phone: Int
+    /// When the call was placed.
+    var at: UnixSeconds
+    var outcome: Outcome
+    var promise: PromiseTerms?
+    var callbackAt: UnixSeconds?
+}
+
 /// A scheduling strategy as the simulated dialer sees it: hand out leads, learn from outcomes.
 ///
 /// Implementations either wrap TagihCore's `ContactPolicy` directly (with the simulator keeping
@@ -16,8 +28,11 @@ struct Lead {
 protocol DialStrategy: AnyObject {
     /// Up to `count` leads permitted at `now`, best first. Fewer means the list is exhausted for now.
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async
-    /// The outcome of a lead (or of a call the strategy did not hand out).
-    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async
+    /// Whether `record(_:event:now:)` needs the outcome as an `OutcomeEvent` (with ids and strings).
+    var needsOutcomeEvents: Bool { get }
+    /// The outcome of a lead (or of a call the strategy did not hand out); `event` is given when
+    /// `needsOutcomeEvents` (or the attempt log wants it).
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async
     /// A payment arrived.
     func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async
     /// Called at every dialer step, before `next`, with the simulated time.
@@ -42,22 +57,42 @@ final class PolicyBook {
     let world: World
     let policy: ContactPolicy
     /// Histories by debtor index, in manually managed storage: the background worker reads the histories
-    /// of its batch while the event loop appends to others (a Swift array would be copied on write).
-    private let historyStorage: UnsafeMutablePointer<DebtorHistory>
+    /// of its batch while the event loop appends to others (a Swift array would be copied on write). Compact
+    /// (TagihCore's `CompactHistory`): a decision reads them without strings.
+    private let historyStorage: UnsafeMutablePointer<CompactHistory>
+    /// Every debtor's zones, pack and prior, resolved once (`ContactPolicy.prepare`).
+    private let preparedStorage: UnsafeMutablePointer<PreparedDebtor>
+    /// The debtor records (shallow copies of `world.debtors`), passed to decisions by address: never copied.
+    private let debtorStorage: UnsafeMutablePointer<Debtor>
+    /// Whether a debtor's debt ids and phone numbers are each distinct (then a debt's or phone's offset in the
+    /// debtor is the index a look-up by id or number finds, and the records need not be read).
+    private let distinctIDs: UnsafeMutablePointer<Bool>
+    /// Per debtor, its outcome not yet appended to the history (`PendingOutcome`).
+    private let pendingOutcomes: UnsafeMutablePointer<PendingOutcome>
     private let count: Int
-    @exclusivity(unchecked) var earliest: [Int64]
-    @exclusivity(unchecked) var windowEnds: [Int64]
-    @exclusivity(unchecked) var best: [Int64]
-    @exclusivity(unchecked) var score: [Float]
-    @exclusivity(unchecked) var debt: [Int32]
-    @exclusivity(unchecked) var phone: [Int32]
-    @exclusivity(unchecked) var leased: [Bool]
+    /// Per debtor, the cached decision and the bookkeeping around it, in one record (48 bytes): an outcome, a
+    /// stored decision or a permission check touches one cache line of it instead of one per field.
+    struct Slot {
+        var earliest: Int64 = PolicyBook.never
+        var windowEnds: Int64 = 0
+        var best: Int64 = PolicyBook.never
+        /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
+        var pendingAt: Int64
+        var score: Float = 0
+        var debt: Int32 = -1
+        var phone: Int32 = -1
+        var leased = false
+        /// Whether a pending debtor is in the batch being decided in the background.
+        var inBackground = false
+        /// The cached decision's debt and phone as offsets in the debtor's records (255: not kept).
+        var debtOffset: UInt8 = 255
+        var phoneOffset: UInt8 = 255
+    }
+
+    /// The slots by debtor index (manually managed, like the histories).
+    let slots: UnsafeMutablePointer<Slot>
     @exclusivity(unchecked) var decisions = 0
     @exclusivity(unchecked) var scored = 0
-    /// The instant a pending debtor is to be decided at (`Int64.min` = not pending).
-    @exclusivity(unchecked) private var pendingAt: [Int64]
-    /// Whether a pending debtor is in the batch being decided in the background.
-    @exclusivity(unchecked) private var inBackground: [Bool]
     @exclusivity(unchecked) private var pendingList: [Int32] = []
     @exclusivity(unchecked) private var results: [Cached] = []
 
@@ -67,7 +102,9 @@ final class PolicyBook {
     @exclusivity(unchecked) private var backgroundCount = 0
     @exclusivity(unchecked) private var backgroundRunning = false
     private let backgroundDone = DispatchSemaphore(value: 0)
-    private static let backgroundQueue = DispatchQueue(label: "tagih.sim.decide", qos: .userInitiated)
+    private static let backgroundQueue = DispatchQueue(
+        label: "tagih.sim.decide", qos: .userInitiated, attributes: .concurrent)
+    @exclusivity(unchecked) private var backgroundPieces = 0
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -81,6 +118,11 @@ final class PolicyBook {
         var score: Float = 0
         var debt: Int32 = -1
         var phone: Int32 = -1
+        /// `debt` and `phone` as offsets in the debtor's records (255: not kept, ≥ 255 or no decision).
+        var debtOffset: UInt8 = 255
+        var phoneOffset: UInt8 = 255
+        /// Scratch: the bytes read ahead by `touch` land here (so that the reads are kept); never read.
+        var touched: UInt8 = 0
     }
 
     /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
@@ -88,50 +130,176 @@ final class PolicyBook {
     /// Whether minute batches are decided on a background thread while the event loop goes on.
     let background: Bool
 
-    init(world: World, policy: ContactPolicy, now: UnixSeconds, deferred: Bool = true, background: Bool = true) {
+    /// Whether the strategy reads the cached best time and score (`tagih`); the others read only the permitted
+    /// interval, debt and phone, so their single-debt decisions skip the best-time search.
+    let needsBestTime: Bool
+
+    init(world: World, policy: ContactPolicy, now: UnixSeconds, needsBestTime: Bool = true, deferred: Bool = true,
+         background: Bool = true)
+    {
+        self.needsBestTime = needsBestTime
         self.world = world
         self.policy = policy
         self.deferred = deferred
         self.background = background && deferred
         let n = world.debtors.count
         count = n
-        historyStorage = UnsafeMutablePointer<DebtorHistory>.allocate(capacity: max(n, 1))
-        historyStorage.initialize(repeating: DebtorHistory(), count: n)
+        historyStorage = UnsafeMutablePointer<CompactHistory>.allocate(capacity: max(n, 1))
+        historyStorage.initialize(repeating: CompactHistory(), count: n)
+        let debtors = UnsafeMutablePointer<Debtor>.allocate(capacity: max(n, 1))
+        let preparedDebtors = UnsafeMutablePointer<PreparedDebtor>.allocate(capacity: max(n, 1))
+        let distinct = UnsafeMutablePointer<Bool>.allocate(capacity: max(n, 1))
+        debtorStorage = debtors
+        preparedStorage = preparedDebtors
+        distinctIDs = distinct
+        pendingOutcomes = .allocate(capacity: max(n, 1))
+        world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
+        Parallel.forEachChunk(count: n) { range in
+            let (policy, debtors, prepared, distinct) = shared.value
+            for i in range {
+                (prepared + i).initialize(to: policy.prepare(debtors[i]))
+                (distinct + i).initialize(to: Self.distinctIDs(debtors[i]))
+            }
+        }
+        for i in 0..<n {
+            (pendingOutcomes + i).initialize(to: PendingOutcome(
+                distinct: distinct[i], debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
+        }
         backgroundWork = .allocate(capacity: 0)
         backgroundResults = .allocate(capacity: 0)
-        earliest = [Int64](repeating: Self.never, count: n)
-        windowEnds = [Int64](repeating: 0, count: n)
-        best = [Int64](repeating: Self.never, count: n)
-        score = [Float](repeating: 0, count: n)
-        debt = [Int32](repeating: -1, count: n)
-        phone = [Int32](repeating: -1, count: n)
-        leased = [Bool](repeating: false, count: n)
-        pendingAt = [Int64](repeating: now, count: n)
-        inBackground = [Bool](repeating: false, count: n)
+        slots = .allocate(capacity: max(n, 1))
+        slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
+    }
+
+    /// Whether `debtor`'s debt ids are distinct and its phone numbers are distinct (they nearly always are).
+    static func distinctIDs(_ debtor: Debtor) -> Bool {
+        let debts = debtor.debts, phones = debtor.phones
+        for a in 0..<debts.count { for b in 0..<a where debts[a].id == debts[b].id { return false } }
+        for a in 0..<phones.count { for b in 0..<a where phones[a].number == phones[b].number { return false } }
+        return true
     }
 
     deinit {
         join()
         historyStorage.deinitialize(count: count)
         historyStorage.deallocate()
+        preparedStorage.deinitialize(count: count)
+        preparedStorage.deallocate()
+        debtorStorage.deinitialize(count: count)
+        debtorStorage.deallocate()
+        distinctIDs.deallocate()
+        pendingOutcomes.deallocate()
+        slots.deallocate()
         backgroundWork.deallocate()
         backgroundResults.deallocate()
     }
 
-    /// The history of debtor `i`.
-    @inline(__always)
-    func history(_ i: Int) -> DebtorHistory { historyStorage[i] }
+    /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
+    func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
+        if slots[i].inBackground { join() }
+        Self.applyPendingOutcome(i, context)
+        return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
+                     debt: Int(slots[i].debt - world.debtStart[i]), at: now)
+    }
 
-    /// Runs the decision function for debtor `i` at `now` (pure: reads only the world and the history).
-    static func decide(_ i: Int, now: UnixSeconds, world: World, policy: ContactPolicy, history: DebtorHistory)
-        -> Cached
+    /// What a decision reads (shared with the worker threads, which only read it).
+    struct Context {
+        let world: World
+        let policy: ContactPolicy
+        let debtors: UnsafeMutablePointer<Debtor>
+        let prepared: UnsafeMutablePointer<PreparedDebtor>
+        let histories: UnsafeMutablePointer<CompactHistory>
+        let distinct: UnsafeMutablePointer<Bool>
+        let pendingOutcomes: UnsafeMutablePointer<PendingOutcome>
+        let needsBestTime: Bool
+    }
+
+    private var context: Context {
+        Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
+                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
+                needsBestTime: needsBestTime)
+    }
+
+    /// An outcome (without promise terms or callback time) not yet appended to its debtor's history: appended by
+    /// whoever decides the debtor next (a worker thread, for the minute batches), just before it reads the history.
+    /// A debtor has at most one (it is re-decided before it can be dialed again).
+    struct PendingOutcome {
+        var at: Int64 = 0
+        var debt: Int32 = 0
+        var phone: Int32 = 0
+        var outcome: Outcome = .busy
+        var waiting = false
+        /// Whether `debt` and `phone` are already the offsets a look-up finds (else flat indices).
+        var offsets = false
+        /// The debtor's first flat debt and phone index and whether its ids are distinct (`distinctIDs`): kept here,
+        /// where a decision reads first, instead of three more arrays to read per decision.
+        var distinct = false
+        var debtStart: Int32 = 0
+        var phoneStart: Int32 = 0
+    }
+
+    /// Appends debtor `i`'s pending outcome (if any) to its history. The caller owns the debtor: the event loop
+    /// (after `join()` when the debtor is in the background batch) or the worker deciding it.
+    static func applyPendingOutcome(_ i: Int, _ c: Context) {
+        let p = c.pendingOutcomes + i
+        guard p.pointee.waiting else { return }
+        p.pointee.waiting = false
+        if p.pointee.offsets {
+            c.histories[i].record(at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
+                                  phone: Int(p.pointee.phone), debtor: c.debtors + i, prepared: c.prepared + i)
+        } else {
+            appendOutcome(i, at: p.pointee.at, outcome: p.pointee.outcome, debt: Int(p.pointee.debt),
+                          phone: Int(p.pointee.phone), c)
+        }
+    }
+
+    /// Appends an outcome without promise terms or callback time about flat debt `flatDebt` on flat phone
+    /// `flatPhone` to debtor `i`'s history, with the indices a look-up by id and number would find.
+    static func appendOutcome(_ i: Int, at: UnixSeconds, outcome: Outcome, debt flatDebt: Int, phone flatPhone: Int,
+                              _ c: Context)
     {
-        var chosen: Decision?
-        // forEachDecision: the same decisions as decide(for:history:now:), without building an array. The debtor is
-        // passed straight from the array (borrowed, not copied).
-        policy.forEachDecision(for: world.debtors[i], history: history, now: now) { d in
+        let debtor = c.debtors + i
+        var debt = flatDebt - Int(c.world.debtStart[i])
+        var phone = flatPhone - Int(c.world.phoneStart[i])
+        if !c.distinct[i] {
+            let id = c.world.debtID[flatDebt], number = c.world.phoneNumber[flatPhone]
+            debt = debtor.pointee.debts.firstIndex { $0.id == id } ?? debt
+            phone = debtor.pointee.phones.firstIndex { $0.number == number } ?? phone
+        }
+        c.histories[i].record(at: at, outcome: outcome, debt: debt, phone: phone, debtor: debtor,
+                              prepared: c.prepared + i)
+    }
+
+    /// Reads a byte of each per-debtor record a decision of debtor `j` starts with (its pending outcome, history,
+    /// prepared data and record): a batch reads the debtor two places ahead, so that those cache misses overlap with
+    /// the current decision instead of stalling the next one (Swift has no prefetch instruction).
+    @inline(__always)
+    static func touch(_ j: Int, _ c: Context) -> UInt8 {
+        let prepared = UnsafeRawPointer(c.prepared + j), debtor = UnsafeRawPointer(c.debtors + j)
+        return UnsafeRawPointer(c.pendingOutcomes + j).load(as: UInt8.self)
+            &+ UnsafeRawPointer(c.histories + j).load(as: UInt8.self)
+            &+ prepared.load(as: UInt8.self)
+            &+ prepared.load(fromByteOffset: MemoryLayout<PreparedDebtor>.size - 1, as: UInt8.self)
+            &+ debtor.load(as: UInt8.self)
+            &+ debtor.load(fromByteOffset: MemoryLayout<Debtor>.size - 1, as: UInt8.self)
+    }
+
+    /// Runs the decision function for debtor `i` at `now` (reads only the world and the history, after appending
+    /// the debtor's pending outcome).
+    static func decide(_ i: Int, now: UnixSeconds, _ c: Context) -> Cached {
+        applyPendingOutcome(i, c)
+        var chosen: CompactDecision?
+        // The prepared path: the same decisions as decide(for:history:now:) on the history as outcome events. The
+        // debtor, its prepared data and its history are passed by address (borrowed, not copied).
+        // Without ranking by value, a debtor with one debt needs no best-time search (`best` and `score` are only
+        // read by the tagih strategy; with several debts the score breaks ties between them).
+        let bestTime = c.needsBestTime || (c.prepared + i).pointee.debtCount > 1
+        c.policy.forEachCompactDecision(
+            debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i, now: now, bestTime: bestTime
+        ) { d in
             guard let e = d.earliest, d.phone != nil else { return }
             guard let c = chosen, let ce = c.earliest else {
                 chosen = d
@@ -141,13 +309,19 @@ final class PolicyBook {
             let nowC = max(ce, now)
             if nowE < nowC || (nowE == nowC && d.score > c.score) { chosen = d }
         }
-        guard let c = chosen, let e = c.earliest, let number = c.phone,
-            let debtOffset = world.debtors[i].debts.firstIndex(where: { $0.id == c.debt }),
-            let phoneOffset = world.debtors[i].phones.firstIndex(where: { $0.number == number })
-        else { return Cached() }
+        guard let d = chosen, let e = d.earliest, var phoneOffset = d.phone else { return Cached() }
+        // The first debt with the chosen id and the first phone with the chosen number (ids may repeat in a file).
+        var debtOffset = d.debt
+        let starts = c.pendingOutcomes + i
+        if !starts.pointee.distinct {
+            let debts = c.debtors[i].debts, phones = c.debtors[i].phones
+            debtOffset = debts.firstIndex { $0.id == debts[d.debt].id } ?? d.debt
+            phoneOffset = phones.firstIndex { $0.number == phones[phoneOffset].number } ?? phoneOffset
+        }
         return Cached(
-            earliest: e, windowEnds: c.windowEnds ?? (e + 3600), best: c.best ?? e, score: Float(c.score),
-            debt: world.debtStart[i] + Int32(debtOffset), phone: world.phoneStart[i] + Int32(phoneOffset))
+            earliest: e, windowEnds: d.windowEnds ?? (e + 3600), best: d.best ?? e, score: Float(d.score),
+            debt: starts.pointee.debtStart + Int32(debtOffset), phone: starts.pointee.phoneStart + Int32(phoneOffset),
+            debtOffset: UInt8(min(debtOffset, 255)), phoneOffset: UInt8(min(phoneOffset, 255)))
     }
 
     /// Per block of 64 debtors: whether a debtor of the block got a permitted time after having none (the
@@ -156,54 +330,56 @@ final class PolicyBook {
 
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
-        if earliest[i] == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
-        earliest[i] = c.earliest
-        windowEnds[i] = c.windowEnds
-        best[i] = c.best
-        score[i] = c.score
-        debt[i] = c.debt
-        phone[i] = c.phone
+        if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
+        slots[i].earliest = c.earliest
+        slots[i].windowEnds = c.windowEnds
+        slots[i].best = c.best
+        slots[i].score = c.score
+        slots[i].debt = c.debt
+        slots[i].phone = c.phone
+        slots[i].debtOffset = c.debtOffset
+        slots[i].phoneOffset = c.phoneOffset
     }
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
     func refresh(_ i: Int, now: UnixSeconds) {
-        if inBackground[i] { join() }
+        if slots[i].inBackground { join() }
         decisions += 1
-        pendingAt[i] = Int64.min
-        store(i, Self.decide(i, now: now, world: world, policy: policy, history: historyStorage[i]))
+        slots[i].pendingAt = Int64.min
+        store(i, Self.decide(i, now: now, context))
     }
 
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
     @inline(__always)
     func markPending(_ i: Int, now: UnixSeconds) {
-        if inBackground[i] { join() }
-        if pendingAt[i] == Int64.min { pendingList.append(Int32(i)) }
-        pendingAt[i] = now
+        if slots[i].inBackground { join() }
+        if slots[i].pendingAt == Int64.min { pendingList.append(Int32(i)) }
+        slots[i].pendingAt = now
     }
 
     /// Decides one pending debtor now (at the instant it was marked with).
     @inline(__always)
     func settle(_ i: Int) {
-        if inBackground[i] { join() }
-        let at = pendingAt[i]
+        if slots[i].inBackground { join() }
+        let at = slots[i].pendingAt
         if at != Int64.min { refresh(i, now: at) }
     }
 
     /// Moves the pending debtors into a work list (in marking order) and clears the list.
     private func takePending(into work: inout [(Int32, Int64)]) {
-        for i in pendingList where pendingAt[Int(i)] != Int64.min { work.append((i, pendingAt[Int(i)])) }
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min { work.append((i, slots[Int(i)].pendingAt)) }
         pendingList.removeAll(keepingCapacity: true)
     }
 
     /// Waits for the background batch (if any) and stores its results in the order its debtors were marked.
     func join() {
         guard backgroundRunning else { return }
-        backgroundDone.wait()
+        for _ in 0..<backgroundPieces { backgroundDone.wait() }
         backgroundRunning = false
         for k in 0..<backgroundCount {
             let i = Int(backgroundWork[k].0)
-            inBackground[i] = false
-            pendingAt[i] = Int64.min
+            slots[i].inBackground = false
+            slots[i].pendingAt = Int64.min
             store(i, backgroundResults[k])
         }
         backgroundCount = 0
@@ -221,27 +397,28 @@ final class PolicyBook {
         decisions += count
         if count < Self.parallelThreshold {
             for (i, at) in work {
-                pendingAt[Int(i)] = Int64.min
-                store(Int(i), Self.decide(Int(i), now: at, world: world, policy: policy, history: historyStorage[Int(i)]))
+                slots[Int(i)].pendingAt = Int64.min
+                store(Int(i), Self.decide(Int(i), now: at, context))
             }
             return
         }
         if results.count < count { results = [Cached](repeating: Cached(), count: count) }
-        let shared = Unchecked((world, policy, historyStorage, work))
+        let shared = Unchecked((context, work))
         results.withUnsafeMutableBufferPointer { out in
             let target = Unchecked(out)
             Parallel.forEachChunk(count: count) { range in
-                let (world, policy, histories, work) = shared.value
+                let (context, work) = shared.value
                 for k in range {
+                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
                     let (i, at) = work[k]
-                    target.value[k] = Self.decide(
-                        Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+                    target.value[k] = Self.decide(Int(i), now: at, context)
+                    target.value[k].touched = ahead
                 }
             }
         }
         for k in 0..<count {
             let i = Int(work[k].0)
-            pendingAt[i] = Int64.min
+            slots[i].pendingAt = Int64.min
             store(i, results[k])
         }
     }
@@ -257,7 +434,7 @@ final class PolicyBook {
         join()
         guard !pendingList.isEmpty else { return }
         var n = 0
-        for i in pendingList where pendingAt[Int(i)] != Int64.min { n += 1 }
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min { n += 1 }
         if n > backgroundWork.count {
             backgroundWork.deallocate()
             backgroundResults.deallocate()
@@ -267,9 +444,9 @@ final class PolicyBook {
             backgroundResults.initialize(repeating: Cached())
         }
         var k = 0
-        for i in pendingList where pendingAt[Int(i)] != Int64.min {
-            backgroundWork[k] = (i, pendingAt[Int(i)])
-            inBackground[Int(i)] = true
+        for i in pendingList where slots[Int(i)].pendingAt != Int64.min {
+            backgroundWork[k] = (i, slots[Int(i)].pendingAt)
+            slots[Int(i)].inBackground = true
             k += 1
         }
         pendingList.removeAll(keepingCapacity: true)
@@ -277,45 +454,86 @@ final class PolicyBook {
         decisions += n
         backgroundCount = n
         backgroundRunning = true
-        let shared = Unchecked((world, policy, historyStorage, backgroundWork, backgroundResults, n, backgroundDone))
-        Self.backgroundQueue.async {
-            let (world, policy, histories, work, results, n, done) = shared.value
-            for k in 0..<n {
-                let (i, at) = work[k]
-                results[k] = Self.decide(Int(i), now: at, world: world, policy: policy, history: histories[Int(i)])
+        // Split over the cores (contiguous pieces; the results are stored in batch order by `join()`): with the
+        // decisions on one worker, that worker was the longest thread of a run.
+        let pieces = n >= 2 * Self.parallelThreshold ? Parallel.workers : 1
+        backgroundPieces = pieces
+        let shared = Unchecked((context, backgroundWork, backgroundResults, backgroundDone))
+        for piece in 0..<pieces {
+            let range = n * piece / pieces..<n * (piece + 1) / pieces
+            Self.backgroundQueue.async {
+                let (context, work, results, done) = shared.value
+                for k in range {
+                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
+                    let (i, at) = work[k]
+                    results[k] = Self.decide(Int(i), now: at, context)
+                    results[k].touched = ahead
+                }
+                done.signal()
             }
-            done.signal()
         }
     }
 
     /// Whether the cached decision is out of date at `now` (its window has closed).
     @inline(__always)
     func isStale(_ i: Int, now: UnixSeconds) -> Bool {
-        earliest[i] <= now && now >= windowEnds[i]
+        slots[i].earliest <= now && now >= slots[i].windowEnds
     }
 
     /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale.
     func permitted(_ i: Int, now: UnixSeconds) -> Bool {
         settle(i)
         if isStale(i, now: now) { refresh(i, now: now) }
-        return earliest[i] <= now && now < windowEnds[i]
+        return slots[i].earliest <= now && now < slots[i].windowEnds
     }
 
     func lead(_ i: Int) -> Lead {
-        Lead(debtor: Int32(i), debt: debt[i], phone: phone[i], lease: nil)
+        Lead(debtor: Int32(i), debt: slots[i].debt, phone: slots[i].phone, lease: nil)
     }
 
-    func record(_ event: OutcomeEvent, debtor i: Int, now: UnixSeconds) {
-        if inBackground[i] { join() }
-        historyStorage[i].record(event)
-        leased[i] = false
+    func record(_ a: AttemptOutcome, now: UnixSeconds) {
+        let i = a.debtor
+        if slots[i].inBackground { join() }
+        // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
+        Self.applyPendingOutcome(i, context)
+        if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
+            // Promise terms and callback times are kept as outcome events (rare), appended at once.
+            let event = OutcomeEvent(
+                attempt: "", debtor: world.debtorID[i], debt: world.debtID[a.debt], phone: world.phoneNumber[a.phone],
+                at: a.at, outcome: a.outcome, promise: a.promise, callbackAt: a.callbackAt)
+            historyStorage[i].record(event, of: debtorStorage[i], prepared: preparedStorage[i])
+        } else {
+            // Appended by the next decision of the debtor (off the event loop for the minute batches).
+            // The lead came from the cached decision (unchanged while leased): its offsets are the look-up's.
+            let slot = slots + i
+            if slot.pointee.debt == Int32(a.debt) && slot.pointee.phone == Int32(a.phone)
+                && slot.pointee.debtOffset != 255 && slot.pointee.phoneOffset != 255
+            {
+                let p = pendingOutcomes + i
+                p.pointee.at = a.at
+                p.pointee.debt = Int32(slot.pointee.debtOffset)
+                p.pointee.phone = Int32(slot.pointee.phoneOffset)
+                p.pointee.outcome = a.outcome
+                p.pointee.waiting = true
+                p.pointee.offsets = true
+            } else {
+                let p = pendingOutcomes + i
+                p.pointee.at = a.at
+                p.pointee.debt = Int32(a.debt)
+                p.pointee.phone = Int32(a.phone)
+                p.pointee.outcome = a.outcome
+                p.pointee.waiting = true
+                p.pointee.offsets = false
+            }
+        }
+        slots[i].leased = false
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {
         settle(i)
         historyStorage[i].record(payment)
-        if !leased[i] { refresh(i, now: now) }
+        if !slots[i].leased { refresh(i, now: now) }
     }
 }
 

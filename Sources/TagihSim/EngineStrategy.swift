@@ -98,7 +98,10 @@ final class EngineStrategy: DialStrategy {
         }
     }
 
-    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+    var needsOutcomeEvents: Bool { true }
+
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+        guard let event else { preconditionFailure("the engine strategy needs outcome events") }
         pendingOutcomes.append(event)
     }
 

@@ -27,14 +27,31 @@ class HopperStrategy: DialStrategy {
     @exclusivity(unchecked) private var lastFlush: UnixSeconds = 0
 
     /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
-    func advance(now: UnixSeconds) async {
+    func advance(now: UnixSeconds) async { advanceNow(now: now) }
+
+    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async { nextNow(count, now: now, into: &leads) }
+
+    var needsOutcomeEvents: Bool { false }
+
+    func record(_ attempt: AttemptOutcome, event: OutcomeEvent?, now: UnixSeconds) async {
+        recordNow(attempt, now: now)
+    }
+
+    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+        recordNow(payment, debtor: debtor, now: now)
+    }
+
+    // The synchronous versions of the protocol's methods: the floor calls these directly (an `await` per outcome
+    // costs an async frame and an executor check).
+
+    func advanceNow(now: UnixSeconds) {
         if now - lastFlush >= 60 {
             book.flushInBackground()
             lastFlush = now
         }
     }
 
-    func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
+    func nextNow(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) {
         var served = 0
         let hour = now / 3600
         if lastRefill / 3600 != hour {
@@ -54,20 +71,20 @@ class HopperStrategy: DialStrategy {
             }
             let i = Int(hopper[hopperPosition])
             hopperPosition += 1
-            if book.leased[i] || !wants(i, now: now) { continue }
+            if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
-            book.leased[i] = true
+            book.slots[i].leased = true
             leads.append(book.lead(i))
             served += 1
         }
         dialsThisHour += served
     }
 
-    func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
-        book.record(event, debtor: debtor, now: now)
+    func recordNow(_ attempt: AttemptOutcome, now: UnixSeconds) {
+        book.record(attempt, now: now)
     }
 
-    func record(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) async {
+    func recordNow(_ payment: PaymentEvent, debtor: Int, now: UnixSeconds) {
         book.record(payment, debtor: debtor, now: now)
     }
 }
@@ -93,24 +110,21 @@ final class TagihPolicyStrategy: HopperStrategy {
         let book = self.book
         let discount = self.discount
         selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
-            let e = book.earliest[i]
-            if book.leased[i] || e > now { return 0 }
-            let hours = min(168, max(0, Int((book.best[i] - now) / 3600)))
-            let v = Double(book.score[i]) * discount[hours]
+            let e = book.slots[i].earliest
+            if book.slots[i].leased || e > now { return 0 }
+            let hours = min(168, max(0, Int((book.slots[i].best - now) / 3600)))
+            let v = Double(book.slots[i].score) * discount[hours]
             guard v > 0 else { return 0 }
             return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
         }, into: &pool)
         exact.removeAll(keepingCapacity: true)
-        let world = book.world
         for i32 in pool {
             let i = Int(i32)
-            let debtor = world.debtors[i]
-            let debtID = debtor.debts[Int(book.debt[i] - world.debtStart[i])].id
-            let value = book.policy.score(for: debtor, history: book.history(i), debt: debtID, at: now)
+            let value = book.scoreNow(i, now: now)
             book.scored += 1
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
-            if value > 0 && value >= threshold * Double(book.score[i]) { exact.append((value, i32)) }
+            if value > 0 && value >= threshold * Double(book.slots[i].score) { exact.append((value, i32)) }
         }
         exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
         hopper.removeAll(keepingCapacity: true)
@@ -124,8 +138,8 @@ final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
         let book = self.book
         selector.select(count: size, size: book.world.debtors.count, key: { i in
-            let e = book.earliest[i]
-            if book.leased[i] || e > now { return 0 }
+            let e = book.slots[i].earliest
+            if book.slots[i].leased || e > now { return 0 }
             return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
         }, into: &hopper)
         hopperPosition = 0
@@ -173,7 +187,7 @@ final class BaselineStrategy: HopperStrategy {
         if blockMin[b] > now && !book.unblocked[b] { return true }
         book.unblocked[b] = false
         var m = Int64.max
-        for k in i..<i + Self.blockSize where book.earliest[k] != PolicyBook.never { m = min(m, nextRetry[k]) }
+        for k in i..<i + Self.blockSize where book.slots[k].earliest != PolicyBook.never { m = min(m, nextRetry[k]) }
         blockMin[b] = m
         return m > now
     }
@@ -205,7 +219,7 @@ final class BaselineStrategy: HopperStrategy {
                 }
                 cursor = cursor + 1 == n ? 0 : cursor + 1
                 scanned += 1
-                guard !book.leased[i], nextRetry[i] <= now, book.earliest[i] != PolicyBook.never else { continue }
+                guard !book.slots[i].leased, nextRetry[i] <= now, book.slots[i].earliest != PolicyBook.never else { continue }
                 batch.append(Int32(i))
                 book.settle(i)
                 if book.isStale(i, now: now) { book.markPending(i, now: now) }
@@ -224,16 +238,16 @@ final class BaselineStrategy: HopperStrategy {
         }
     }
 
-    override func record(_ event: OutcomeEvent, debtor: Int, debt: Int, phone: Int, now: UnixSeconds) async {
+    override func recordNow(_ attempt: AttemptOutcome, now: UnixSeconds) {
         let delay: Int64
-        switch event.outcome {
+        switch attempt.outcome {
         case .busy: delay = 1800
         case .noAnswer, .voicemail, .abandoned, .thirdParty, .wrongNumber, .notInService: delay = retryDelay
         case .rightParty, .refused, .callbackRequested: delay = 86_400
         case .promiseToPay: delay = 3 * 86_400
         case .dispute, .cease, .paid: delay = Int64.max / 2
         }
-        setRetry(debtor, now + delay)
-        book.record(event, debtor: debtor, now: now)
+        setRetry(attempt.debtor, now + delay)
+        book.record(attempt, now: now)
     }
 }

@@ -88,10 +88,12 @@ public final class Simulation {
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
             strategy = EarliestStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions))
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
+                                 deferred: deferDecisions))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions),
+                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
+                                 deferred: deferDecisions),
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
@@ -110,6 +112,8 @@ final class FloorRun {
     let world: World
     let configuration: SimulationConfiguration
     let strategy: any DialStrategy
+    /// The strategy when it is one of the ContactPolicy-backed ones, called synchronously.
+    let hopper: HopperStrategy?
     let name: String
     let index: Int
     let count: Int
@@ -146,12 +150,22 @@ final class FloorRun {
     @exclusivity(unchecked) var balance: [Int64]
     @exclusivity(unchecked) var promiseAmount: [Int64]
     @exclusivity(unchecked) var promiseKeep: [Bool]
-    @exclusivity(unchecked) var broken: [UInt8]
-    @exclusivity(unchecked) var unanswered: [Int32]  // 4 per debtor, minutes since start, 0 = empty
-    @exclusivity(unchecked) var callbackAt: [Int64]
-    @exclusivity(unchecked) var attempted: [Bool]
-    @exclusivity(unchecked) var reached: [Bool]
-    @exclusivity(unchecked) var talks: [UInt16]
+    /// Per debtor: what changes in the world, with a copy of the hidden truth a dial reads, in one 40-byte record
+    /// (a dial and its outcome touch one cache line of it instead of one per array).
+    struct DebtorState {
+        var callbackAt = Int64.min
+        /// The last four unanswered attempts, minutes since start (0 = empty).
+        var unanswered: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+        var baseRPC: Float
+        var primaryZone: Int32
+        var talks: UInt16 = 0
+        var archetype: Archetype
+        var attempted = false
+        var reached = false
+        var broken: UInt8 = 0
+    }
+    let state: UnsafeMutablePointer<DebtorState>
+    private let stateCount: Int
     @exclusivity(unchecked) var dueBuckets: [[Int32]]
     @exclusivity(unchecked) var attemptedCount = 0
     @exclusivity(unchecked) var reachedCount = 0
@@ -166,6 +180,7 @@ final class FloorRun {
     @exclusivity(unchecked) var exhaustionDay: Int?
     @exclusivity(unchecked) var recordAttempts = false
     @exclusivity(unchecked) var attemptIDs = true
+    @exclusivity(unchecked) var needsEvents = true
 
     struct Counters {
         var dials = 0
@@ -188,6 +203,7 @@ final class FloorRun {
         self.world = world
         self.configuration = configuration
         self.strategy = strategy
+        self.hopper = strategy as? HopperStrategy
         self.name = name
         self.index = index
         self.count = count
@@ -200,12 +216,12 @@ final class FloorRun {
         balance = world.debtBalance
         promiseAmount = [Int64](repeating: 0, count: debts)
         promiseKeep = [Bool](repeating: false, count: debts)
-        broken = [UInt8](repeating: 0, count: n)
-        unanswered = [Int32](repeating: 0, count: n * 4)
-        callbackAt = [Int64](repeating: Int64.min, count: n)
-        attempted = [Bool](repeating: false, count: n)
-        reached = [Bool](repeating: false, count: n)
-        talks = [UInt16](repeating: 0, count: n)
+        state = .allocate(capacity: max(n, 1))
+        stateCount = n
+        for i in 0..<n {
+            (state + i).initialize(to: DebtorState(
+                baseRPC: world.baseRPC[i], primaryZone: world.primaryZone[i], archetype: world.archetype[i]))
+        }
         dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
         // Staffing per 15-minute slot in the floor's zone.
         var clock = world.clock
@@ -228,6 +244,11 @@ final class FloorRun {
         world.clock = clock
     }
 
+    deinit {
+        state.deinitialize(count: stateCount)
+        state.deallocate()
+    }
+
     @inline(__always)
     func onDuty(_ t: UnixSeconds) -> Int {
         let s = Int((t - start) / Self.slot)
@@ -238,6 +259,7 @@ final class FloorRun {
         recordAttempts = attempt != nil
         // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
         attemptIDs = recordAttempts || strategy is EngineStrategy
+        needsEvents = strategy.needsOutcomeEvents
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {
@@ -250,7 +272,12 @@ final class FloorRun {
                 let next = nextStepTime(after: now)
                 if next < end { events.push(next, .step) }
             case .resolve:
-                await resolve(line: Int(e.argument), now: now)
+                let (attempt, event) = resolve(line: Int(e.argument), now: now)
+                if let hopper {
+                    hopper.recordNow(attempt, now: now)
+                } else {
+                    await strategy.record(attempt, event: event, now: now)
+                }
             case .agentFree:
                 busy -= 1
             case .dayStart:
@@ -276,7 +303,7 @@ final class FloorRun {
     }
 
     func step(now: UnixSeconds) async {
-        await strategy.advance(now: now)
+        if let hopper { hopper.advanceNow(now: now) } else { await strategy.advance(now: now) }
         let staffed = onDuty(now)
         totals.agentSeconds += Int64(staffed) * Self.step
         totals.busySeconds += Int64(min(busy, staffed)) * Self.step
@@ -306,7 +333,11 @@ final class FloorRun {
         }
         guard wanted > 0 else { return }
         leadBuffer.removeAll(keepingCapacity: true)
-        await strategy.next(wanted, now: now, into: &leadBuffer)
+        if let hopper {
+            hopper.nextNow(wanted, now: now, into: &leadBuffer)
+        } else {
+            await strategy.next(wanted, now: now, into: &leadBuffer)
+        }
         if leadBuffer.count < wanted && inFlight == 0 {
             totals.starvedSeconds += Int64(idle) * Self.step
         }
@@ -321,8 +352,8 @@ final class FloorRun {
         totals.dials += 1
         dialsToday += 1
         attemptCounter += 1
-        if !attempted[i] {
-            attempted[i] = true
+        if !state[i].attempted {
+            state[i].attempted = true
             attemptedCount += 1
         }
         let (outcome, ring) = drawOutcome(debtor: i, debt: debt, phone: p, now: now)
@@ -366,7 +397,11 @@ final class FloorRun {
             return rng.chance(0.4) ? (.wrongNumber, answerRing) : (.noAnswer, rng.between(20, 25))
         }
         let kind = world.phoneKind[p]
-        var pRPC = Double(world.baseRPC[i]) * world.curve(i, now)
+        // World.curve(i, now) from the debtor's record.
+        let local = world.clock.local(state[i].primaryZone, now)
+        let curve = state[i].archetype.multiplier(
+            hour: LocalTime.minute(local) / 60, weekday: LocalTime.weekday(day: LocalTime.day(local)))
+        var pRPC = Double(state[i].baseRPC) * curve
         switch kind {
         case .mobile: break
         case .home: pRPC *= 0.8
@@ -374,8 +409,8 @@ final class FloorRun {
         }
         let fatigueCount = recentUnanswered(i, now: now)
         if fatigueCount > 0 { pRPC *= pow(configuration.world.fatigue, Double(fatigueCount)) }
-        let cb = callbackAt[i]
-        if cb != Int64.min && now >= cb - 600 && now <= cb + 7200 && world.archetype[i] != .never {
+        let cb = state[i].callbackAt
+        if cb != Int64.min && now >= cb - 600 && now <= cb + 7200 && state[i].archetype != .never {
             pRPC = max(pRPC, 0.6)
         }
         let u = rng.uniform()
@@ -397,8 +432,8 @@ final class FloorRun {
 
     func conversation(debtor i: Int, debt: Int) -> Outcome {
         let w = configuration.world
-        var rng = conversationRandom(i, Int(talks[i]), purpose: 1)
-        talks[i] &+= 1
+        var rng = conversationRandom(i, Int(state[i].talks), purpose: 1)
+        state[i].talks &+= 1
         let u = rng.uniform()
         if u < w.ptpShare { return .promiseToPay }
         if u < w.ptpShare + w.refusedShare { return rng.chance(0.8) ? .refused : .dispute }
@@ -407,11 +442,31 @@ final class FloorRun {
         return r < 0.80 ? .rightParty : (r < 0.95 ? .callbackRequested : .cease)
     }
 
+    @inline(__always)
+    static func unanswered(_ s: UnsafeMutablePointer<DebtorState>, _ k: Int) -> Int32 {
+        switch k {
+        case 0: s.pointee.unanswered.0
+        case 1: s.pointee.unanswered.1
+        case 2: s.pointee.unanswered.2
+        default: s.pointee.unanswered.3
+        }
+    }
+
+    @inline(__always)
+    static func setUnanswered(_ s: UnsafeMutablePointer<DebtorState>, _ k: Int, _ v: Int32) {
+        switch k {
+        case 0: s.pointee.unanswered.0 = v
+        case 1: s.pointee.unanswered.1 = v
+        case 2: s.pointee.unanswered.2 = v
+        default: s.pointee.unanswered.3 = v
+        }
+    }
+
     func recentUnanswered(_ i: Int, now: UnixSeconds) -> Int {
         let minute = Int32((now - start) / 60) + 1
         var n = 0
         for k in 0..<4 {
-            let m = unanswered[i * 4 + k]
+            let m = Self.unanswered(state + i, k)
             if m > 0 && minute - m < 7 * 1440 { n += 1 }
         }
         return n
@@ -420,11 +475,12 @@ final class FloorRun {
     func noteUnanswered(_ i: Int, now: UnixSeconds) {
         let minute = Int32((now - start) / 60) + 1
         var oldest = 0
-        for k in 1..<4 where unanswered[i * 4 + k] < unanswered[i * 4 + oldest] { oldest = k }
-        unanswered[i * 4 + oldest] = minute
+        for k in 1..<4 where Self.unanswered(state + i, k) < Self.unanswered(state + i, oldest) { oldest = k }
+        Self.setUnanswered(state + i, oldest, minute)
     }
 
-    func resolve(line: Int, now: UnixSeconds) async {
+    /// Resolves a line: the outcome in the world, the checker, the attempt log; returns what the strategy learns.
+    func resolve(line: Int, now: UnixSeconds) -> (AttemptOutcome, OutcomeEvent?) {
         inFlight -= 1
         let i = Int(lineDebtor[line])
         let debt = Int(lineDebt[line])
@@ -473,12 +529,12 @@ final class FloorRun {
         case .noAnswer, .voicemail, .abandoned, .thirdParty: noteUnanswered(i, now: dialAt)
         case .rightParty, .refused, .dispute, .cease, .promiseToPay, .callbackRequested, .paid:
             totals.rpc += 1
-            if !reached[i] {
-                reached[i] = true
+            if !state[i].reached {
+                state[i].reached = true
                 reachedCount += 1
             }
-            for k in 0..<4 { unanswered[i * 4 + k] = 0 }
-            if callbackAt[i] != Int64.min && dialAt >= callbackAt[i] - 600 { callbackAt[i] = Int64.min }
+            state[i].unanswered = (0, 0, 0, 0)
+            if state[i].callbackAt != Int64.min && dialAt >= state[i].callbackAt - 600 { state[i].callbackAt = Int64.min }
         default: break
         }
         switch outcome {
@@ -493,23 +549,29 @@ final class FloorRun {
             let day = LocalTime.day(local)
             let targetLocal = Int64(day + Int32(rng.between(1, 2))) * 86_400 + Int64(rng.between(10, 18)) * 3600
             let cb = dialAt + (targetLocal - local)
-            callbackAt[i] = cb
+            state[i].callbackAt = cb
             callback = cb
         default: break
         }
         compliance.record(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, callback: callback)
-        let event = OutcomeEvent(
-            attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
-            debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
-            promise: promise, callbackAt: callback)
-        if recordAttempts { pendingLog.append((event, attemptNumber)) }
-        await strategy.record(event, debtor: i, debt: debt, phone: p, now: now)
+        var event: OutcomeEvent?
+        if recordAttempts || needsEvents {
+            let e = OutcomeEvent(
+                attempt: attemptIDs ? "c\(configuration.seed)-\(attemptNumber)" : "", debtor: world.debtorID[i],
+                debt: world.debtID[debt], phone: world.phoneNumber[p], at: dialAt, outcome: outcome, lease: lease,
+                promise: promise, callbackAt: callback)
+            if recordAttempts { pendingLog.append((e, attemptNumber)) }
+            event = e
+        }
+        let attempt = AttemptOutcome(debtor: i, debt: debt, phone: p, at: dialAt, outcome: outcome, promise: promise,
+                                     callbackAt: callback)
+        return (attempt, event)
     }
 
     func makePromise(debtor i: Int, debt: Int, now: UnixSeconds) -> PromiseTerms? {
         let left = balance[debt]
         guard left > 0 else { return nil }
-        var rng = conversationRandom(i, Int(talks[i]) - 1, purpose: 2)
+        var rng = conversationRandom(i, Int(state[i].talks) - 1, purpose: 2)
         let amount = rng.chance(0.4) ? left : max(10_000, (left * Int64(rng.between(25, 60)) / 100) / 10_000 * 10_000)
         let local = world.primaryLocal(i, now)
         let today = LocalTime.day(local)
@@ -527,7 +589,7 @@ final class FloorRun {
         } else {
             dueDay = today + Int32(rng.between(4, 30))
         }
-        let keep = rng.chance(configuration.world.keptBase * pow(configuration.world.keptAfterBroken, Double(broken[i])))
+        let keep = rng.chance(configuration.world.keptBase * pow(configuration.world.keptAfterBroken, Double(state[i].broken)))
         let simDay = Int((Int64(dueDay) * 86_400 - (world.primaryLocal(i, start) - (world.primaryLocal(i, start) % 86_400))) / 86_400)
         let bucket = max(0, min(dueBuckets.count - 1, simDay))
         promiseAmount[debt] = amount
@@ -550,7 +612,7 @@ final class FloorRun {
             } else {
                 promiseAmount[debt] = 0
                 totals.broken += 1
-                broken[Int(world.debtDebtor[debt])] &+= 1
+                state[Int(world.debtDebtor[debt])].broken &+= 1
             }
         }
         dueBuckets[d] = []
@@ -568,7 +630,11 @@ final class FloorRun {
         let payment = PaymentEvent(
             payment: "p\(configuration.seed)-\(debt)-\(now)", debtor: world.debtorID[i],
             debt: world.debtID[debt], amount: Money(tenThousandths: amount), at: now)
-        await strategy.record(payment, debtor: i, now: now)
+        if let hopper {
+            hopper.recordNow(payment, debtor: i, now: now)
+        } else {
+            await strategy.record(payment, debtor: i, now: now)
+        }
     }
 
     func flushLog(before limit: UnixSeconds, attempt: ((OutcomeEvent) -> Void)?) {

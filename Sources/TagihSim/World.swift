@@ -90,6 +90,7 @@ final class World {
         let mix = Archetype.allCases.map { max(0, w.mix[$0] ?? 0) }
         let mixTotal = max(mix.reduce(0, +), 1e-12)
         var jurisdictionZones: [String: [Int32]] = [:]
+        var jurisdictionRules: [String: RuleSet] = [:]
         for (i, d) in debtors.enumerated() {
             var rng = SeededRandom(seed: configuration.seed ^ 0x5EED_0F_70_7E, stream: UInt64(i))
             // Hidden truth.
@@ -138,13 +139,18 @@ final class World {
                 debtDebtor.append(Int32(i))
                 debtID.append(debt.id)
             }
-            let win = Jurisdictions.window(of: d.jurisdiction)
-            let country = Jurisdictions.country(d.jurisdiction)
-            rules.append(
-                RuleSet(
+            if let cached = jurisdictionRules[d.jurisdiction] {
+                rules.append(cached)
+            } else {
+                let win = Jurisdictions.window(of: d.jurisdiction)
+                let country = Jurisdictions.country(d.jurisdiction)
+                let r = RuleSet(
                     windowFrom: win.from, windowTo: win.to, noSunday: win.noSunday, holidays: country == "ID",
                     usCaps: country == "US", ma: d.jurisdiction == "US-MA", wa: d.jurisdiction == "US-WA",
-                    nyc: d.jurisdiction == "US-NY-NYC", gb: country == "GB"))
+                    nyc: d.jurisdiction == "US-NY-NYC", gb: country == "GB")
+                jurisdictionRules[d.jurisdiction] = r
+                rules.append(r)
+            }
         }
         phoneStart.append(Int32(phoneKind.count))
         debtStart.append(Int32(debtBalance.count))
@@ -160,9 +166,20 @@ final class World {
 
     /// The zone the number's prefix points to (the simulator's own small table), nil if none.
     static func numberZone(_ number: String) -> String? {
-        let u = Array(number.utf8)
-        if u.count >= 5 && u[0] == UInt8(ascii: "+") && u[1] == UInt8(ascii: "1") {
-            let area = Int(u[2] - 48) * 100 + Int(u[3] - 48) * 10 + Int(u[4] - 48)
+        var head: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+        var n = 0
+        for b in number.utf8.prefix(5) {
+            switch n {
+            case 0: head.0 = b
+            case 1: head.1 = b
+            case 2: head.2 = b
+            case 3: head.3 = b
+            default: head.4 = b
+            }
+            n += 1
+        }
+        if n >= 5 && head.0 == UInt8(ascii: "+") && head.1 == UInt8(ascii: "1") {
+            let area = Int(head.2 &- 48) * 100 + Int(head.3 &- 48) * 10 + Int(head.4 &- 48)
             return areaZones[area]
         }
         if number.hasPrefix("+44") { return "Europe/London" }

@@ -123,6 +123,20 @@ public struct LineDecoder: Sendable {
         }
         var debts: [Debt] = []
         for (i, d) in debtsArr.enumerated() { debts.append(try debt(d, "debts[\(i)]", &ctx)) }
+        // A number or a debt id listed twice is ambiguous (which entry's opt-out, balance or currency holds?):
+        // refuse the record rather than guess.
+        for (i, p) in phones.enumerated() {
+            if let j = phones[..<i].firstIndex(where: { $0.number == p.number }) {
+                throw RecordError(code: "duplicate_value", field: "phones[\(i)].number",
+                                  message: "'\(p.number)' is already listed as phones[\(j)]; list each number once")
+            }
+        }
+        for (i, d) in debts.enumerated() {
+            if let j = debts[..<i].firstIndex(where: { $0.id == d.id }) {
+                throw RecordError(code: "duplicate_value", field: "debts[\(i)].id",
+                                  message: "debt id '\(d.id)' is already used by debts[\(j)]; debt ids are unique per debtor")
+            }
+        }
         var quiet: [QuietTime] = []
         if let arr = try optionalArray(v, "quiet", "") {
             for (i, q) in arr.enumerated() { quiet.append(try quietTime(q, "quiet[\(i)]", &ctx)) }

@@ -919,27 +919,8 @@ struct Evaluator {
             // An expired lease counts as unanswered (fatigue), in no bucket.
             if at >= fatigueFrom && at <= now { recentCount += 1 }
         }
-        sum.lastAt = lastAt
-        sum.lastOutcome = lastOutcome
-        sum.seen = seen
-        sum.recentUnanswered = recentCount
-        sum.capsMonotone = lastAt <= now
-        sum.anyRPC = seen & Self.conversationMask != 0
-        if seen & (1 << UInt32(Outcome.abandoned.index)) != 0 {
-            for k in 0..<total where ev[k].outcome == Int8(Outcome.abandoned.index) {
-                sum.lastAbandoned = max(sum.lastAbandoned, ev[k].at)
-            }
-        }
-        if seen & (1 << UInt32(Outcome.notInService.index) | 1 << UInt32(Outcome.wrongNumber.index)) != 0 {
-            for k in 0..<total {
-                let e = ev[k]
-                if e.phone >= 0,
-                    e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
-                {
-                    if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
-                }
-            }
-        }
+        finishSummary(&sum, ev, count: total, lastAt: lastAt, lastOutcome: lastOutcome, seen: seen,
+                      recentUnanswered: recentCount, now: now)
         return sum
     }
 
@@ -1014,6 +995,37 @@ struct Evaluator {
     }
 
     /// What one pass over the events gathers (see `fillEvents`).
+    /// The part of an event summary both history passes share (`fillEvents` and the prepared path's `summarize`):
+    /// the scalars gathered by the pass, then the last abandoned call and the dead phones, looked up only when
+    /// `seen` says such outcomes occur.
+    @inline(__always)
+    static func finishSummary(
+        _ sum: inout EventSummary, _ ev: UnsafeMutablePointer<Event>, count total: Int, lastAt: Int64,
+        lastOutcome: Int8, seen: UInt32, recentUnanswered: Int, now: Int64
+    ) {
+        sum.lastAt = lastAt
+        sum.lastOutcome = lastOutcome
+        sum.seen = seen
+        sum.recentUnanswered = recentUnanswered
+        sum.capsMonotone = lastAt <= now
+        sum.anyRPC = seen & Self.conversationMask != 0
+        if seen & (1 << UInt32(Outcome.abandoned.index)) != 0 {
+            for k in 0..<total where ev[k].outcome == Int8(Outcome.abandoned.index) {
+                sum.lastAbandoned = max(sum.lastAbandoned, ev[k].at)
+            }
+        }
+        if seen & (1 << UInt32(Outcome.notInService.index) | 1 << UInt32(Outcome.wrongNumber.index)) != 0 {
+            for k in 0..<total {
+                let e = ev[k]
+                if e.phone >= 0,
+                    e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
+                {
+                    if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
+                }
+            }
+        }
+    }
+
     struct EventSummary {
         var count = 0
         var lastAt = Int64.min

@@ -551,27 +551,8 @@ extension Evaluator {
             bk[336 + b] &+= recent ? 1 : 0
             recentCount &+= recent ? 1 : 0
         }
-        sum.lastAt = lastAt
-        sum.lastOutcome = lastOutcome
-        sum.seen = seen
-        sum.recentUnanswered = recentCount
-        sum.capsMonotone = lastAt <= now
-        sum.anyRPC = seen & Self.conversationMask != 0
-        if seen & (1 << UInt32(Outcome.abandoned.index)) != 0 {
-            for k in 0..<total where ev[k].outcome == Int8(Outcome.abandoned.index) {
-                sum.lastAbandoned = max(sum.lastAbandoned, ev[k].at)
-            }
-        }
-        if seen & (1 << UInt32(Outcome.notInService.index) | 1 << UInt32(Outcome.wrongNumber.index)) != 0 {
-            for k in 0..<total {
-                let e = ev[k]
-                if e.phone >= 0,
-                    e.outcome == Int8(Outcome.notInService.index) || e.outcome == Int8(Outcome.wrongNumber.index)
-                {
-                    if e.phone < 64 { sum.deadPhones |= 1 << UInt64(e.phone) } else { sum.deadBeyondMask = true }
-                }
-            }
-        }
+        finishSummary(&sum, ev, count: total, lastAt: lastAt, lastOutcome: lastOutcome, seen: seen,
+                      recentUnanswered: recentCount, now: now)
         return sum
     }
 }

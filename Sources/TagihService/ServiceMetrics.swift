@@ -35,7 +35,7 @@ public final class ServiceMetrics: Sendable {
             cache[kind] = pair
             return pair
         }
-        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        timer.record(duration: elapsed)
         size.record(lines)
     }
 

@@ -563,6 +563,21 @@ public final class Engine: Sendable {
         await shards[shardIndex(id)].snapshot(of: id, now: clock.now())
     }
 
+    /// `debtorState(id:)` for many debtors at once, in the order of `ids` (nil for unknown ids): one call per
+    /// shard instead of one per debtor, all at the same `clock.now()`.
+    public func debtorStates(ids: [String]) async -> [DebtorSnapshot?] {
+        if ids.count == 1 { return [await debtorState(id: ids[0])] }
+        var positions = [[Int]](repeating: [], count: shards.count)
+        for (k, id) in ids.enumerated() { positions[shardIndex(id)].append(k) }
+        var result = [DebtorSnapshot?](repeating: nil, count: ids.count)
+        let now = clock.now()
+        for (shard, mine) in positions.enumerated() where !mine.isEmpty {
+            let found = await shards[shard].snapshots(of: mine.map { ids[$0] }, now: now)
+            for (k, snapshot) in zip(mine, found) { result[k] = snapshot }
+        }
+        return result
+    }
+
     /// The decision the engine holds for a debtor right now: the debt, phone and times it would lease
     /// (score as kept in the ready queue, single precision). Nil when unknown or when no debt may be called.
     public func currentDecision(id: String) async -> Decision? {

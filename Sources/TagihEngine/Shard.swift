@@ -162,6 +162,12 @@ actor Shard {
         return state.snapshot(of: id, now: now)
     }
 
+    func snapshots(of ids: [String], now: UnixSeconds) -> [DebtorSnapshot?] {
+        drainConfirmations()
+        state.settle(now: now)
+        return ids.map { state.snapshot(of: $0, now: now) }
+    }
+
     func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
         state.settle(now: now)
         return state.schedule(from: from, to: to, limit: limit)

@@ -101,6 +101,20 @@ public enum HTTP2Response: Sendable {
     /// same read of a connection run one after the other in one task and their responses leave in one
     /// write: keep them short (a lookup, not a wait).
     case deferred(handler: @Sendable () async throws -> HTTP2CompleteResponse)
+    /// A complete response to a lookup by `key` that can be answered together with others: the `.lookup`
+    /// requests of one read of a connection that name the same `batcher` (the same object) are answered
+    /// by one `batcher.respond(to:)` call, with their keys in arrival order. A burst of lookups then
+    /// costs one call (one hop to whatever owns the data) instead of one each. Any request body is
+    /// discarded. If the call throws, or returns a different number of responses than keys, every one
+    /// of those requests gets a 500 with a JSON error body.
+    case lookup(key: String, batcher: any HTTP2LookupBatcher)
+}
+
+/// Answers `.lookup` responses in batches (see `HTTP2Response.lookup`).
+public protocol HTTP2LookupBatcher: AnyObject, Sendable {
+    /// One response per key, in the order of `keys`. Runs in a task that prefers the connection's event
+    /// loop: keep it short (a lookup, not a wait).
+    func respond(to keys: [String]) async throws -> [HTTP2CompleteResponse]
 }
 
 /// A status, headers and a complete body, produced by a `.deferred` response.

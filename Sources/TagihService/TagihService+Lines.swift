@@ -220,20 +220,28 @@ extension TagihService {
     }
 }
 
-extension TagihService {
-    /// `GET /v1/debtors/{id}`: the debtor's state and fresh decisions, or 404.
-    func debtorResponse(id: String, engine: Engine) -> HTTP2Response {
-        .deferred {
-            guard let snapshot = await engine.debtorState(id: id) else {
+/// Answers `GET /v1/debtors/{id}`: the debtor's state and fresh decisions, or 404. The lookups that arrive in
+/// one read of a connection are answered together, with one call per shard (`Engine.debtorStates(ids:)`).
+final class DebtorLookups: HTTP2LookupBatcher {
+    let engine: Engine
+
+    init(engine: Engine) { self.engine = engine }
+
+    func respond(to ids: [String]) async -> [HTTP2CompleteResponse] {
+        let snapshots = await engine.debtorStates(ids: ids)
+        var responses: [HTTP2CompleteResponse] = []
+        responses.reserveCapacity(ids.count)
+        for (id, snapshot) in zip(ids, snapshots) {
+            guard let snapshot else {
                 var body = ByteBuffer()
                 body.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
-                return HTTP2CompleteResponse(
-                    status: 404, headers: TagihService.jsonHeaders, body: body)
+                responses.append(HTTP2CompleteResponse(status: 404, headers: TagihService.jsonHeaders, body: body))
+                continue
             }
             var body = ByteBufferAllocator().buffer(capacity: 1024)
             Wire.debtorState(snapshot, into: &body)
-            return HTTP2CompleteResponse(
-                status: 200, headers: TagihService.jsonHeaders, body: body)
+            responses.append(HTTP2CompleteResponse(status: 200, headers: TagihService.jsonHeaders, body: body))
         }
+        return responses
     }
 }

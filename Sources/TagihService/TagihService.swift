@@ -41,7 +41,7 @@ public final class TagihService: HTTP2Responder, Sendable {
     let configuration: ServiceConfiguration
     let clock: any EngineClock
     let logger: Logger
-    private let engineBox = Mutex<Engine?>(nil)
+    private let engineBox = Mutex<(engine: Engine, debtorLookups: DebtorLookups)?>(nil)
     private let draining = Atomic<Bool>(false)
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     let sessionCounter = Atomic<Int>(0)
@@ -61,12 +61,15 @@ public final class TagihService: HTTP2Responder, Sendable {
     }
 
     /// Marks the service ready: the store is open and recovered into `engine`.
-    public func ready(engine: Engine) { engineBox.withLock { $0 = engine } }
+    public func ready(engine: Engine) {
+        let lookups = DebtorLookups(engine: engine)
+        engineBox.withLock { $0 = (engine, lookups) }
+    }
 
     /// Begins graceful shutdown: `/readyz` answers 503 and new data requests are refused.
     public func beginShutdown() { draining.store(true, ordering: .relaxed) }
 
-    var engine: Engine? { engineBox.withLock { $0 } }
+    var engine: Engine? { engineBox.withLock { $0?.engine } }
 
     // MARK: - Routing
 
@@ -131,7 +134,7 @@ public final class TagihService: HTTP2Responder, Sendable {
         if draining.load(ordering: .relaxed) {
             return httpError(503, "shutting_down", "the server is shutting down; retry on another instance")
         }
-        guard let engine else {
+        guard let (engine, debtorLookups) = engineBox.withLock({ $0 }) else {
             return httpError(503, "not_ready", "the store is still loading; retry when /readyz answers 200")
         }
         switch endpoint {
@@ -154,7 +157,7 @@ public final class TagihService: HTTP2Responder, Sendable {
                 try await self.processLines(body, writer, self.clearanceLine) { await self.runClearances($0, engine) }
             }
         case .getDebtor(let id):
-            return debtorResponse(id: id, engine: engine)
+            return .lookup(key: id, batcher: debtorLookups)
         case .getCalls:
             guard let n = intParameter(head, "n", default: 1, range: 1...configuration.maxCallsPerRequest) else {
                 return badQuery("n", "an integer from 1 to \(configuration.maxCallsPerRequest)")

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 
 @testable import TagihHTTP2
@@ -162,6 +163,47 @@ struct ConnectionHandlerTests {
         #expect(head.status == 200)
         #expect(try await collect(body, pair: pair) == "hello\n")
         #expect(pair.counters.streamsOpened.load(ordering: .relaxed) == 1)
+        #expect(pair.counters.currentStreams.load(ordering: .relaxed) == 0)
+    }
+
+    /// Sends the requests of `paths` to the server in one read and returns each one's status and body.
+    private func oneRead(_ paths: [String], pair: HandlerPair) async throws -> [(Int, String)] {
+        var futures: [EventLoopFuture<(ClientResponseHead, HTTP2Body)>] = []
+        for path in paths { futures.append(try await pair.request(path).0) }
+        var joined = ByteBuffer()
+        while var bytes = try await pair.client.readOutbound(as: ByteBuffer.self) { joined.writeBuffer(&bytes) }
+        try await pair.server.writeInbound(joined)
+        let answered = Mutex(0)
+        for future in futures { future.whenComplete { _ in answered.withLock { $0 += 1 } } }
+        #expect(try await pair.pump { answered.withLock { $0 } == paths.count })
+        var results: [(Int, String)] = []
+        for future in futures {
+            let (head, body) = try await future.get()
+            results.append((head.status, try await collect(body, pair: pair)))
+        }
+        return results
+    }
+
+    @Test func lookupsOfOneReadAreAnsweredByOneBatchInTheirOwnStreams() async throws {
+        let pair = try await HandlerPair.make()
+        defer { Task { await pair.close() } }
+        let keys = (0..<5).map { "batch-\($0)" }
+        let results = try await oneRead(keys.map { "/lookup/\($0)" } + ["/small"], pair: pair)
+        #expect(results.map(\.0) == [200, 200, 200, 200, 200, 200])
+        #expect(results.map(\.1) == keys.map { $0 + "\n" } + ["hello\n"])
+        #expect(TestLookups.shared.batches(withPrefix: "batch-") == [keys])
+    }
+
+    @Test(arguments: ["fail", "short"])
+    func aBrokenLookupBatchAnswers500ToEachOfItsRequestsOnly(broken: String) async throws {
+        let pair = try await HandlerPair.make()
+        defer { Task { await pair.close() } }
+        let keys = ["\(broken)-a", "\(broken)-b", "\(broken)-\(broken)"]
+        let results = try await oneRead(keys.map { "/lookup/\($0)" } + ["/small"], pair: pair)
+        #expect(results.map(\.0) == [500, 500, 500, 200])
+        #expect(results[0].1.contains(#""code":"internal""#))
+        #expect(results[3].1 == "hello\n")
+        #expect(TestLookups.shared.batches(withPrefix: "\(broken)-") == [keys])
         #expect(pair.counters.currentStreams.load(ordering: .relaxed) == 0)
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import TagihHTTP2
 
 /// The test server's routes:
@@ -11,7 +12,27 @@ import TagihHTTP2
 /// - `GET /firehose` → writes 1 KiB lines as fast as the writer lets it, forever
 /// - `GET /fail` → one line, then the handler throws
 /// - `POST /upload` → reads the whole body, answers `{"bytes":N}`
+/// - `GET /lookup/KEY` → `.lookup` by KEY through `TestLookups.shared`: `KEY\n`, or a failed batch when a key
+///   of the batch is `…fail`, or one answer too few when a key is `…short`
 struct TestFailure: Error {}
+
+/// Answers `/lookup/KEY` in batches and records each batch's keys.
+final class TestLookups: HTTP2LookupBatcher {
+    static let shared = TestLookups()
+    private let batches = Mutex<[[String]]>([])
+
+    func respond(to keys: [String]) async throws -> [HTTP2CompleteResponse] {
+        batches.withLock { $0.append(keys) }
+        if keys.contains(where: { $0.hasSuffix("fail") }) { throw TestFailure() }
+        let answers = keys.map { HTTP2CompleteResponse(status: 200, headers: [], body: ByteBuffer(string: $0 + "\n")) }
+        return keys.contains(where: { $0.hasSuffix("short") }) ? Array(answers.dropLast()) : answers
+    }
+
+    /// The recorded batches whose keys start with `prefix` (tests run in parallel: each uses its own prefix).
+    func batches(withPrefix prefix: String) -> [[String]] {
+        batches.withLock { $0.filter { $0.contains { $0.hasPrefix(prefix) } } }
+    }
+}
 
 struct TestResponder: HTTP2Responder {
     static let smallBody = "hello\n"
@@ -96,6 +117,8 @@ struct TestResponder: HTTP2Responder {
                 let line = ByteBuffer(string: #"{"type":"firehose","pad":""# + String(repeating: "x", count: 1000) + "\"}\n")
                 while true { try await writer.write(line) }
             }
+        case ("GET", _) where head.path.hasPrefix("/lookup/"):
+            return .lookup(key: String(head.path.dropFirst("/lookup/".count)), batcher: TestLookups.shared)
         default:
             return .immediate(
                 status: 404,

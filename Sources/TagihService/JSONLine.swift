@@ -196,6 +196,16 @@ public struct JSONLine: ~Copyable {
         buffer.writeBytes(UnsafeRawBufferPointer(start: base, count: count))
     }
 
+    /// Closes the object, appends `\n` (unless `newline` is false), writes the bytes to `buffer` and starts a
+    /// new, empty object in the same storage: one `JSONLine` can write many lines without allocating again.
+    public mutating func finishAndReset(newline: Bool = true, into buffer: inout ByteBuffer) {
+        close(newline: newline)
+        buffer.writeBytes(UnsafeRawBufferPointer(start: base, count: count))
+        base[0] = UInt8(ascii: "{")
+        count = 1
+        first = true
+    }
+
     private mutating func close(newline: Bool) {
         reserve(2)
         base[count] = UInt8(ascii: "}")

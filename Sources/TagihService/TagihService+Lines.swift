@@ -229,18 +229,29 @@ final class DebtorLookups: HTTP2LookupBatcher {
 
     func respond(to ids: [String]) async -> [HTTP2CompleteResponse] {
         let snapshots = await engine.debtorStates(ids: ids)
+        // All bodies go into one buffer through one reused JSON builder; each response gets a slice of it (the
+        // slices share the storage): one allocation per batch instead of two per debtor.
+        var json = JSONLine(capacity: 2048)
+        var bodies = ByteBufferAllocator().buffer(capacity: 768 * ids.count)
+        var ends: [Int] = []
+        ends.reserveCapacity(ids.count)
+        for (id, snapshot) in zip(ids, snapshots) {
+            if let snapshot {
+                Wire.debtorState(snapshot, into: &json)
+                json.finishAndReset(into: &bodies)
+            } else {
+                bodies.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
+            }
+            ends.append(bodies.writerIndex)
+        }
         var responses: [HTTP2CompleteResponse] = []
         responses.reserveCapacity(ids.count)
-        for (id, snapshot) in zip(ids, snapshots) {
-            guard let snapshot else {
-                var body = ByteBuffer()
-                body.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
-                responses.append(HTTP2CompleteResponse(status: 404, headers: TagihService.jsonHeaders, body: body))
-                continue
-            }
-            var body = ByteBufferAllocator().buffer(capacity: 1024)
-            Wire.debtorState(snapshot, into: &body)
-            responses.append(HTTP2CompleteResponse(status: 200, headers: TagihService.jsonHeaders, body: body))
+        var start = bodies.readerIndex
+        for (snapshot, end) in zip(snapshots, ends) {
+            let body = bodies.getSlice(at: start, length: end - start)!
+            start = end
+            responses.append(HTTP2CompleteResponse(
+                status: snapshot == nil ? 404 : 200, headers: TagihService.jsonHeaders, body: body))
         }
         return responses
     }

@@ -103,14 +103,12 @@ extension Wire {
         return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
     }
 
-    /// The body of `GET /v1/debtors/{id}`.
-    static func debtorState(_ s: DebtorSnapshot, into buffer: inout ByteBuffer) {
-        var json = JSONLine(capacity: 1024)
+    /// Writes the members of the body of `GET /v1/debtors/{id}` into `json` (the caller finishes the line).
+    static func debtorState(_ s: DebtorSnapshot, into json: inout JSONLine) {
         json.addObject("debtor") { debtor(s.debtor, into: &$0) }
         json.add("state", s.state.rawValue)
         json.add("leased", s.lease != nil)
         json.addObjects("decisions", s.decisions) { decision($1, into: &$0) }
         json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
-        json.finish(into: &buffer)
     }
 }

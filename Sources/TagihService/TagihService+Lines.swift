@@ -233,25 +233,29 @@ final class DebtorLookups: HTTP2LookupBatcher {
         // slices share the storage): one allocation per batch instead of two per debtor.
         var json = JSONLine(capacity: 2048)
         var bodies = ByteBufferAllocator().buffer(capacity: 768 * ids.count)
-        var ends: [Int] = []
+        var ends: [(end: Int, found: Bool)] = []
         ends.reserveCapacity(ids.count)
-        for (id, snapshot) in zip(ids, snapshots) {
-            if let snapshot {
+        for k in ids.indices {
+            switch snapshots[k] {
+            case .some(let snapshot):
                 Wire.debtorState(snapshot, into: &json)
                 json.finishAndReset(into: &bodies)
-            } else {
-                bodies.writeBytes(JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(id)'"))
+                ends.append((bodies.writerIndex, true))
+            case .none:
+                bodies.writeBytes(
+                    JSONLine.httpErrorBody(code: "unknown_debtor", message: "no debtor with id '\(ids[k])'"))
+                ends.append((bodies.writerIndex, false))
             }
-            ends.append(bodies.writerIndex)
         }
+        // Slices only once every body is written: a slice taken earlier would make the next write copy the buffer.
         var responses: [HTTP2CompleteResponse] = []
         responses.reserveCapacity(ids.count)
         var start = bodies.readerIndex
-        for (snapshot, end) in zip(snapshots, ends) {
-            let body = bodies.getSlice(at: start, length: end - start)!
-            start = end
+        for (end, found) in ends {
             responses.append(HTTP2CompleteResponse(
-                status: snapshot == nil ? 404 : 200, headers: TagihService.jsonHeaders, body: body))
+                status: found ? 200 : 404, headers: TagihService.jsonHeaders,
+                body: bodies.getSlice(at: start, length: end - start)!))
+            start = end
         }
         return responses
     }

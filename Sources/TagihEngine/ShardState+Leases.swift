@@ -25,7 +25,7 @@ extension ShardState {
         let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
         let lease = ActiveLease(index: i, id: leaseID(sequence), leasedAt: now, expires: now + ttl, holder: holder,
                                 debt: debt, phone: phone)
-        activeLeases[sequence] = lease
+        activeLeases.insert(sequence, lease)
         return (makeLease(i, lease), sequence)
     }
 
@@ -48,22 +48,22 @@ extension ShardState {
     /// is ended here (replay ends it the same way); the engine withholds it if it has not handed it out yet.
     mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
         for sequence in sequences {
-            guard let k = activeLeases.index(forKey: sequence) else { continue }
-            let lease = activeLeases.values[k]
+            guard let k = activeLeases.position(of: sequence) else { continue }
+            let lease = activeLeases[position: k]
             guard lease.grantLSN == 0 else { continue }
             if lease.unleasedOutcomeLSN > lsn {
                 endLease(lease.index)
                 markPending(lease.index)
                 continue
             }
-            activeLeases.values[k].grantLSN = lsn
+            activeLeases[position: k].grantLSN = lsn
             leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
         }
     }
 
     /// Of these leases (by sequence), the ones that have ended.
     func ended(_ sequences: [UInt32]) -> [UInt32] {
-        sequences.filter { activeLeases[$0] == nil }
+        sequences.filter { activeLeases.position(of: $0) == nil }
     }
 
     /// Gives back leases whose grant could not be logged (never handed out): the debtors are re-decided.
@@ -77,7 +77,7 @@ extension ShardState {
 
     /// The durable, unexpired leases `holder` got from this process (for `releaseLeases(heldBy:)`).
     func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
-        activeLeases.compactMap { sequence, lease in
+        zip(activeLeases.keys, activeLeases.values).compactMap { sequence, lease in
             guard lease.holder == holder, !lease.restored, lease.grantLSN != 0,
                 slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
             else { return nil }

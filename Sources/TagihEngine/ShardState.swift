@@ -96,7 +96,7 @@ struct ShardState {
     var runwayHead = 0
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
-    var activeLeases: [UInt32: ActiveLease] = [:]
+    var activeLeases = LeaseTable()
     /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
     /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
     var outcomesOnUnconfirmedGrants = 0
@@ -542,21 +542,26 @@ struct ShardState {
     mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
         if filter.jurisdictions == nil { return peekRunway(n) }
         flushRunway()
-        // Frontier entries walk each queue's sorted run (position to position + 1) and its heap (to the children).
+        // Frontier entries walk each queue's two sorted runs (position to position + 1) and its heap (to the
+        // children). `source`: 0 = the run `sorted`, 1 = the run `recent`, 2 = the heap.
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
             var position: Int
-            var run: Bool
+            var source: Int
             static func < (a: Frontier, b: Frontier) -> Bool { a.score < b.score }
         }
         var frontier = MaxHeap<Frontier>()
         for j in jurisdictionIDs(filter) where j < ready.count {
             if ready[j].head < ready[j].sorted.count {
                 frontier.push(Frontier(score: ready[j].sorted[ready[j].head].score, heap: j, position: ready[j].head,
-                                       run: true))
+                                       source: 0))
             }
-            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, run: false)) }
+            if ready[j].recentHead < ready[j].recent.count {
+                frontier.push(Frontier(score: ready[j].recent[ready[j].recentHead].score, heap: j,
+                                       position: ready[j].recentHead, source: 1))
+            }
+            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, source: 2)) }
         }
         var scores: [Float] = []
         scores.reserveCapacity(n)
@@ -565,18 +570,28 @@ struct ShardState {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
             // The liveness test written out: calling a non-mutating method here copied the whole state.
-            let entry = f.run ? ready[f.heap].sorted[f.position] : ready[f.heap].heap.storage[f.position]
+            let entry = switch f.source {
+            case 0: ready[f.heap].sorted[f.position]
+            case 1: ready[f.heap].recent[f.position]
+            default: ready[f.heap].heap.storage[f.position]
+            }
             let slot = slots[Int(entry.index)]
             if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
-            if f.run {
+            switch f.source {
+            case 0:
                 if f.position + 1 < ready[f.heap].sorted.count {
                     frontier.push(Frontier(score: ready[f.heap].sorted[f.position + 1].score, heap: f.heap,
-                                           position: f.position + 1, run: true))
+                                           position: f.position + 1, source: 0))
                 }
-            } else {
+            case 1:
+                if f.position + 1 < ready[f.heap].recent.count {
+                    frontier.push(Frontier(score: ready[f.heap].recent[f.position + 1].score, heap: f.heap,
+                                           position: f.position + 1, source: 1))
+                }
+            default:
                 for child in ready[f.heap].heap.children(of: f.position) {
                     frontier.push(Frontier(score: ready[f.heap].heap.storage[child].score, heap: f.heap,
-                                           position: child, run: false))
+                                           position: child, source: 2))
                 }
             }
         }

@@ -374,9 +374,8 @@ public final class Engine: Sendable {
         var leases: [Lease] = []
         leases.reserveCapacity(n)
         for (s, shard) in shards.enumerated() where counts[s] > 0 {
-            let (chunk, taken) = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl)
-            leases.append(contentsOf: chunk)
-            sequences[s] = taken
+            sequences[s] = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl,
+                                            into: &leases)
         }
         // Best first, ties by lease id. The positions are sorted, not the `Lease` values (about 260 bytes each,
         // moved many times by a sort), and the values are then put in place by swaps along the permutation's cycles.

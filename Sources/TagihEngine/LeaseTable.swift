@@ -7,6 +7,11 @@
 /// with a lease older than a whole table's worth of sequences, and probing is linear. The table is at most half
 /// full. Removing swaps the last dense lease into the hole (its slot is updated) and closes the probe gap by
 /// shifting back (no tombstones).
+///
+/// Consecutive keys fill one long run of occupied buckets, so a probe must not run to the next empty bucket (a
+/// lookup of an ended lease, or the shift after a removal, would then walk the whole run: quadratic when 100,000
+/// leases are released). The table keeps the largest distance of any lease from its home bucket
+/// (`maxDisplacement`, almost always 0) and probes no further.
 struct LeaseTable {
     private struct Bucket {
         /// 0 = empty (sequence numbers are never 0).
@@ -16,6 +21,8 @@ struct LeaseTable {
 
     private var buckets: [Bucket]
     private var mask: Int
+    /// No lease sits further than this from its home bucket (`key & mask`).
+    private var maxDisplacement = 0
     /// The leases, densely packed (order: insertion, disturbed by removals).
     private(set) var values: [ActiveLease] = []
     /// `keys[p]` is the sequence number of `values[p]`.
@@ -32,12 +39,15 @@ struct LeaseTable {
     /// The bucket holding `key`, or nil.
     @inline(__always) private func bucket(of key: UInt32) -> Int? {
         var b = Int(key) & mask
-        while true {
+        var distance = 0
+        while distance <= maxDisplacement {
             let found = buckets[b].key
             if found == key { return b }
             if found == 0 { return nil }
             b = (b + 1) & mask
+            distance += 1
         }
+        return nil
     }
 
     /// The dense position of the lease with sequence `key`, or nil.
@@ -68,11 +78,23 @@ struct LeaseTable {
             return
         }
         if (values.count + 1) * 2 > buckets.count { grow() }
-        var b = Int(key) & mask
-        while buckets[b].key != 0 { b = (b + 1) & mask }
-        buckets[b] = Bucket(key: key, position: UInt32(values.count))
+        place(key, at: values.count)
         values.append(lease)
         keys.append(key)
+        // Displaced far (keys a table's length apart still held): a larger table spreads them again.
+        if maxDisplacement > 64 && buckets.count < 64 * values.count + 65_536 { grow() }
+    }
+
+    /// Puts `key` (dense position `p`) into the first free bucket from its home.
+    private mutating func place(_ key: UInt32, at p: Int) {
+        var b = Int(key) & mask
+        var distance = 0
+        while buckets[b].key != 0 {
+            b = (b + 1) & mask
+            distance += 1
+        }
+        buckets[b] = Bucket(key: key, position: UInt32(p))
+        if distance > maxDisplacement { maxDisplacement = distance }
     }
 
     /// Removes the lease with sequence `key`; returns it.
@@ -94,9 +116,10 @@ struct LeaseTable {
         }
         values.removeLast()
         keys.removeLast()
-        // Backward-shift deletion: move later members of the probe run into the hole when their home allows.
+        // Backward-shift deletion: move later members of the probe run into the hole when their home allows. A
+        // lease that may move sits at most `maxDisplacement` after the hole (its home is at or before the hole).
         var next = (hole + 1) & mask
-        while buckets[next].key != 0 {
+        while buckets[next].key != 0 && (next - hole) & mask <= maxDisplacement {
             let home = Int(buckets[next].key) & mask
             // `next` may move to `hole` unless its home lies cyclically in (hole, next].
             let distanceToNext = (next - home) & mask
@@ -115,10 +138,7 @@ struct LeaseTable {
         let capacity = buckets.count * 2
         buckets = Array(repeating: Bucket(key: 0, position: 0), count: capacity)
         mask = capacity - 1
-        for (p, key) in keys.enumerated() {
-            var b = Int(key) & mask
-            while buckets[b].key != 0 { b = (b + 1) & mask }
-            buckets[b] = Bucket(key: key, position: UInt32(p))
-        }
+        maxDisplacement = 0
+        for (p, key) in keys.enumerated() { place(key, at: p) }
     }
 }

@@ -511,7 +511,29 @@ struct ShardState {
     /// A lease id: the shard's prefix and the sequence in base 36. With the engine's 6-character tag it is at
     /// most 15 bytes (16 beyond 25 shards), which Swift keeps inline: no allocation per lease.
     static func leaseID(prefix: String, sequence: UInt32) -> String {
-        prefix + String(sequence, radix: 36)
+        // Written into a stack buffer and decoded once (a concatenation of `String(sequence, radix: 36)` built two
+        // strings first).
+        var prefix = prefix
+        return prefix.withUTF8 { head in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: head.count + 7) { buffer in
+                var digits = 0
+                var rest = sequence
+                repeat {
+                    digits += 1
+                    rest /= 36
+                } while rest > 0
+                for k in 0..<head.count { buffer[k] = head[k] }
+                rest = sequence
+                var at = head.count + digits
+                repeat {
+                    at -= 1
+                    let digit = UInt8(rest % 36)
+                    buffer[at] = digit < 10 ? 48 + digit : 87 + digit  // "0"-"9", then "a"-"z"
+                    rest /= 36
+                } while rest > 0
+                return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<(head.count + digits)]), as: UTF8.self)
+            }
+        }
     }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
@@ -603,12 +625,20 @@ struct ShardState {
     mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
         -> (leases: [Lease], sequences: [UInt32])
     {
+        var leases: [Lease] = []
+        let sequences = take(n, filter: filter, holder: holder, now: now, ttl: ttl, into: &leases)
+        return (leases, sequences)
+    }
+
+    /// `take`, appending the leases to `leases` (the engine's array for the whole call: no array per shard).
+    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64,
+                       into leases: inout [Lease]) -> [UInt32]
+    {
         settle(now: now)
-        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl) }
+        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl, into: &leases) }
         flushRunway()
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
-        var leases: [Lease] = []
-        leases.reserveCapacity(n)
+        leases.reserveCapacity(leases.count + n)
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
@@ -617,7 +647,7 @@ struct ShardState {
         var tops: [ReadyEntry?] = []
         tops.reserveCapacity(heaps.count)
         for j in heaps { tops.append(liveTop(j)) }
-        while leases.count < n {
+        while sequences.count < n {
             var best = -1
             for k in tops.indices {
                 if let top = tops[k], best < 0 || tops[best]! < top { best = k }
@@ -638,20 +668,19 @@ struct ShardState {
             sequences.append(sequence)
             tops[best] = liveTop(heaps[best])
         }
-        return (leases, sequences)
+        return sequences
     }
 
     /// `take` without a filter: from the runway.
-    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64)
-        -> (leases: [Lease], sequences: [UInt32])
+    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64,
+                                 into leases: inout [Lease]) -> [UInt32]
     {
-        var leases: [Lease] = []
-        leases.reserveCapacity(n)
+        leases.reserveCapacity(leases.count + n)
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
         touchRunway(n)
-        while leases.count < n, let entry = popRunway(refill: n - leases.count) {
+        while sequences.count < n, let entry = popRunway(refill: n - sequences.count) {
             let i = entry.index
             let slot = slots[Int(i)]
             if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
@@ -664,7 +693,7 @@ struct ShardState {
             leases.append(lease)
             sequences.append(sequence)
         }
-        return (leases, sequences)
+        return sequences
     }
 
     // MARK: queries

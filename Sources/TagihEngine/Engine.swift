@@ -419,16 +419,25 @@ public final class Engine: Sendable {
     /// outcome arriving after the hand-out would (the log order, grant then outcome, says the same).
     private func makeDurable(_ leases: [Lease], sequences: [[UInt32]], signal: Int) async -> [Lease] {
         if leases.isEmpty { return leases }
-        let grants = LeaseGrants(id: leases[0].id, grants: leases.map {
-            LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone, holder: $0.holder,
-                       leasedAt: $0.leasedAt, expires: $0.expires)
-        })
+        // Every lease of one call has the same holder and times: one compact batch (kind 10), encoded straight
+        // from the leases.
+        let grants = leases.withUnsafeBufferPointer { l in
+            // Fields read in place (iterating the array would copy each whole `Lease`, retaining all its fields).
+            var grants = GrantBatchEncoder(id: l[0].id, holder: l[0].holder, leasedAt: l[0].leasedAt,
+                                           expires: l[0].expires, count: l.count)
+            for k in l.indices {
+                precondition(l[k].leasedAt == l[0].leasedAt && l[k].expires == l[0].expires,
+                             "the leases of one call share holder and times")
+                grants.append(lease: l[k].id, debtor: l[k].debtor, debt: l[k].debt, phone: l[k].phone)
+            }
+            return grants
+        }
         let lsn: Int64
         do {
-            let result = try await store.append([.leasesGranted(grants)], durability: configuration.leaseDurability)
+            let result = try await store.append(grants, durability: configuration.leaseDurability)
             // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
             // are then treated as durable at the log's current end.
-            lsn = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }
+            lsn = if case .applied(let lsn) = result { lsn } else { await store.lastLSN() }
         } catch {
             logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in

@@ -12,6 +12,13 @@ struct EncodedEvent: Sendable {
     var debtor: String
     var body: [UInt8]
 
+    init(kind: Int64, key: String, debtor: String, body: [UInt8]) {
+        self.kind = kind
+        self.key = key
+        self.debtor = debtor
+        self.body = body
+    }
+
     init(_ event: StoredEvent) {
         kind = Int64(event.kind)
         key = event.key

@@ -197,6 +197,52 @@ public struct ClearanceEvent: Sendable, Hashable {
     public var holdClearance: HoldClearance { HoldClearance(kind: kind, debt: debt, at: at) }
 }
 
+/// Encodes one batch of lease grants that share holder and times (kind 10: the batch id, the shared terms once,
+/// then lease, debtor, debt and phone per grant, each front-coded against the previous grant's) straight from
+/// the caller's values, without building ``LeaseGrant`` values first (the engine encodes a `lease` call's grants
+/// from its `Lease` values). ``RecordCoding/encode(_:)-(StoredEvent)`` writes kind 10 through it too.
+public struct GrantBatchEncoder: Sendable {
+    /// The batch id (the event's idempotency key).
+    public let id: String
+    /// The debtor of the first grant (the event's debtor column).
+    public private(set) var firstDebtor = ""
+    /// The number of grants announced in the header.
+    public let count: Int
+    /// The grants appended so far.
+    public private(set) var appended = 0
+    var writer: ByteWriter
+    var previous: (lease: String, debtor: String, debt: String, phone: String) = ("", "", "", "")
+
+    /// Starts a batch of `count` grants (exactly `count` must be appended).
+    public init(id: String, holder: String, leasedAt: UnixSeconds, expires: UnixSeconds, count: Int) {
+        self.id = id
+        self.count = count
+        writer = ByteWriter(capacity: 48 + 32 * count)
+        writer.write(id)
+        writer.write(holder)
+        writer.write(leasedAt)
+        writer.write(expires)
+        writer.write(UInt32(count))
+    }
+
+    /// Appends the next grant.
+    public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
+        if appended == 0 { firstDebtor = debtor }
+        appended += 1
+        writer.write(lease, sharingPrefixWith: previous.lease)
+        writer.write(debtor, sharingPrefixWith: previous.debtor)
+        writer.write(debt, sharingPrefixWith: previous.debt)
+        writer.write(phone, sharingPrefixWith: previous.phone)
+        previous = (lease, debtor, debt, phone)
+    }
+
+    /// The event's body.
+    public var body: [UInt8] { writer.bytes }
+
+    /// The log's kind code of such a batch.
+    public static let kind = 10
+}
+
 /// Binary encoding of records for the store's BLOB columns.
 public enum RecordCoding {
     /// Encodes a debtor.
@@ -317,23 +363,13 @@ public enum RecordCoding {
             w.write(l.leasedAt)
             w.write(l.expiredAt)
         case .leasesGranted(let b):
-            w.write(b.id)
             if let shared = b.sharedTerms {  // kind 10
-                w.write(shared.holder)
-                w.write(shared.leasedAt)
-                w.write(shared.expires)
-                w.write(UInt32(b.grants.count))
-                var previous = LeaseGrant(lease: "", debtor: "", debt: "", phone: "", holder: "", leasedAt: 0,
-                                          expires: 0)
-                for g in b.grants {
-                    w.write(g.lease, sharingPrefixWith: previous.lease)
-                    w.write(g.debtor, sharingPrefixWith: previous.debtor)
-                    w.write(g.debt, sharingPrefixWith: previous.debt)
-                    w.write(g.phone, sharingPrefixWith: previous.phone)
-                    previous = g
-                }
-                break
+                var batch = GrantBatchEncoder(id: b.id, holder: shared.holder, leasedAt: shared.leasedAt,
+                                              expires: shared.expires, count: b.grants.count)
+                for g in b.grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
+                return batch.writer.bytes
             }
+            w.write(b.id)
             w.write(UInt32(b.grants.count))  // kind 7
             for g in b.grants {
                 w.write(g.lease)

@@ -179,6 +179,34 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await reopened.close()
     }
 
+    /// A grant batch the caller encodes (`GrantBatchEncoder`, the engine's path) is the same row as the batch of
+    /// `LeaseGrant` values logged through `append(_:)`: same bytes, same kind, key and debtor; it reads back, is
+    /// idempotent by its id, and a batch holding fewer grants than announced is refused.
+    @Test func encodedGrantBatchesAreTheSameRow() async throws {
+        let grants = [("Lx1", "D-17", "A-17", "+16175550100"), ("Lx2", "D-170", "A-170", "+16175550199")].map {
+            LeaseGrant(lease: $0.0, debtor: $0.1, debt: $0.2, phone: $0.3, holder: "dialer-2", leasedAt: 7, expires: 607)
+        }
+        func encoder() -> GrantBatchEncoder {
+            var batch = GrantBatchEncoder(id: "Lx1", holder: "dialer-2", leasedAt: 7, expires: 607, count: 2)
+            for g in grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
+            return batch
+        }
+        let event = StoredEvent.leasesGranted(LeaseGrants(id: "Lx1", grants: grants))
+        #expect(encoder().body == RecordCoding.encode(event))
+        #expect(GrantBatchEncoder.kind == event.kind)
+        #expect(encoder().firstDebtor == event.debtor)
+        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
+        #expect(try await store.append(encoder()) == .applied(lsn: 1))
+        #expect(try await store.append(encoder()) == .duplicate)
+        #expect(try await store.append([event]) == [.duplicate])
+        var short = GrantBatchEncoder(id: "Lx3", holder: "dialer-2", leasedAt: 7, expires: 607, count: 2)
+        short.append(lease: "Lx3", debtor: "D-1", debt: "A-1", phone: "+1")
+        await #expect(throws: StoreError.self) { try await store.append(short) }
+        let events = try await store.events(after: 0, limit: 10)
+        #expect(events.map(\.event) == [event])
+        try await store.close()
+    }
+
     @Test func upsertReplacesAndPages() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         let debtors = (0..<25).map { i in

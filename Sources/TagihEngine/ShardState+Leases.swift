@@ -33,14 +33,17 @@ extension ShardState {
         let slot = slots[Int(i)]
         let debtorID = arena.id(at: slot.blob)
         let reasons = reasonTable[Int(slot.reasons)]
-        let decision = Decision(
-            debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
-            best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
-            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
-            consentedCallback: slot.flags & 1 != 0)
+        let windowEnds = slot.windowEnds == .min ? nil : slot.windowEnds
+        // The decision is built in the argument list (not in a local first), so that it is moved into the lease,
+        // not copied with a retain of each of its fields.
         return Lease(id: lease.id, debtor: debtorID, debt: lease.debt, phone: lease.phone, leasedAt: lease.leasedAt,
-                     expires: lease.expires, score: Double(slot.score), decision: decision,
-                     windowEnds: decision.windowEnds, reasons: reasons, holder: lease.holder)
+                     expires: lease.expires, score: Double(slot.score),
+                     decision: Decision(
+                        debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
+                        best: slot.best == .max ? nil : slot.best, windowEnds: windowEnds, score: Double(slot.score),
+                        blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
+                        consentedCallback: slot.flags & 1 != 0),
+                     windowEnds: windowEnds, reasons: reasons, holder: lease.holder)
     }
 
     /// The grants of these leases (by sequence) are durable at log position `lsn`: they may expire from now on.

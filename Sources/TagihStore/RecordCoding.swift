@@ -211,7 +211,10 @@ public struct GrantBatchEncoder: Sendable {
     /// The grants appended so far.
     public private(set) var appended = 0
     var writer: ByteWriter
-    var previous: (lease: String, debtor: String, debt: String, phone: String) = ("", "", "", "")
+    /// The previous grant's four strings, their first 255 UTF-8 bytes each (all a front coding compares) at
+    /// `256 * field`, and their lengths (at most 255): kept as bytes, so that no string is retained or released.
+    var previous = [UInt8](repeating: 0, count: 4 * 256)
+    var previousCounts: (Int, Int, Int, Int) = (0, 0, 0, 0)
 
     /// Starts a batch of `count` grants (exactly `count` must be appended).
     public init(id: String, holder: String, leasedAt: UnixSeconds, expires: UnixSeconds, count: Int) {
@@ -229,11 +232,37 @@ public struct GrantBatchEncoder: Sendable {
     public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
         if appended == 0 { firstDebtor = debtor }
         appended += 1
-        writer.write(lease, sharingPrefixWith: previous.lease)
-        writer.write(debtor, sharingPrefixWith: previous.debtor)
-        writer.write(debt, sharingPrefixWith: previous.debt)
-        writer.write(phone, sharingPrefixWith: previous.phone)
-        previous = (lease, debtor, debt, phone)
+        previousCounts.0 = write(lease, field: 0, previousCount: previousCounts.0)
+        previousCounts.1 = write(debtor, field: 1, previousCount: previousCounts.1)
+        previousCounts.2 = write(debt, field: 2, previousCount: previousCounts.2)
+        previousCounts.3 = write(phone, field: 3, previousCount: previousCounts.3)
+    }
+
+    /// Writes `value` front-coded against the previous grant's string of the same field (as
+    /// ``ByteWriter/write(_:sharingPrefixWith:)`` does) and keeps it as that field's previous string; returns its
+    /// kept length.
+    private mutating func write(_ value: String, field: Int, previousCount: Int) -> Int {
+        var value = value
+        return value.withUTF8 { text in
+            previous.withUnsafeMutableBufferPointer { kept in
+                let base = 256 * field
+                let limit = min(255, text.count, previousCount)
+                var shared = 0
+                while shared < limit && text[shared] == kept[base + shared] { shared += 1 }
+                writer.bytes.append(UInt8(shared))
+                let rest = text.count - shared
+                if rest < 255 {
+                    writer.bytes.append(UInt8(rest))
+                } else {
+                    writer.bytes.append(255)
+                    writer.write(UInt32(rest))
+                }
+                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[shared...]))
+                let keep = min(255, text.count)
+                for k in shared..<keep { kept[base + k] = text[k] }
+                return keep
+            }
+        }
     }
 
     /// The event's body.

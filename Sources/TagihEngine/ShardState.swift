@@ -112,7 +112,7 @@ struct ShardState {
     var rescoreCursor = Int.max
     /// Debtors whose history changed since their last decision (see `SlotState.pending`).
     var pendingDecisions: [UInt32] = []
-    /// Where `touchRunway` leaves what it read (so that the reads are not optimised away).
+    /// Where `touchRunway` and `touchSlots` leave what they read (so that the reads are not optimised away).
     var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8

@@ -207,6 +207,46 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
+    /// Grant batches may be held back for more callers (`GroupCommitter.submit(_:mayWait:)`), outcomes never: with
+    /// dialers appending grants in loops and a writer of outcomes among them, every write is acknowledged once,
+    /// with its own log position, nothing hangs, and the grants share transactions.
+    @Test func waitingGrantBatchesAndOutcomesAllCommit() async throws {
+        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
+        let positions = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for dialer in 0..<8 {
+                group.addTask {
+                    var lsns: [Int64] = []
+                    for call in 0..<25 {
+                        var batch = GrantBatchEncoder(id: "L\(dialer)-\(call)", holder: "dialer-\(dialer)", leasedAt: 1,
+                                                      expires: 601, count: 1)
+                        batch.append(lease: "L\(dialer)-\(call)", debtor: "D-\(call)", debt: "A-\(call)", phone: "+1")
+                        guard case .applied(let lsn) = try await store.append(batch) else { return [] }
+                        lsns.append(lsn)
+                    }
+                    return lsns
+                }
+            }
+            group.addTask {
+                var lsns: [Int64] = []
+                for k in 0..<25 {
+                    guard case .applied(let lsn) = try await store.append([.outcome(outcome("o\(k)"))]).first
+                    else { return [] }
+                    lsns.append(lsn)
+                }
+                return lsns
+            }
+            var all: [Int64] = []
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(positions.count == 9 * 25)
+        #expect(Set(positions).count == positions.count)
+        let statistics = await store.commitStatistics()
+        #expect(statistics.requests == 9 * 25)
+        #expect(statistics.transactions < statistics.requests)
+        try await store.close()
+    }
+
     @Test func upsertReplacesAndPages() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         let debtors = (0..<25).map { i in

@@ -374,17 +374,37 @@ public final class Engine: Sendable {
         var leases: [Lease] = []
         leases.reserveCapacity(n)
         for (s, shard) in shards.enumerated() where counts[s] > 0 {
-            let (chunk, taken) = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl)
-            leases.append(contentsOf: chunk)
-            sequences[s] = taken
+            sequences[s] = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl,
+                                            into: &leases)
         }
-        // Best first; each shard's part is in its rank order already, so this is a merge of sorted runs (an
-        // insertion-like pass for most of the array), ties by lease id.
-        leases.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        // Best first, ties by lease id. The positions are sorted, not the `Lease` values (about 260 bytes each,
+        // moved many times by a sort), and the values are then put in place by swaps along the permutation's cycles.
+        Self.rankOrder(&leases)
         leases = await makeDurable(leases, sequences: sequences, signal: signal)
         metrics.leasesGranted.increment(by: leases.count)
         metrics.leaseBatch.record(leases.count)
         return leases
+    }
+
+    /// Sorts `leases` best first (ties by lease id).
+    static func rankOrder(_ leases: inout [Lease]) {
+        let n = leases.count
+        if n < 2 { return }
+        var order = Array(0..<n)
+        leases.withUnsafeBufferPointer { l in
+            order.sort { a, b in l[a].score != l[b].score ? l[a].score > l[b].score : l[a].id < l[b].id }
+        }
+        // Position k takes the lease at order[k]: follow each cycle once, swapping along it.
+        for start in 0..<n where order[start] != start {
+            var k = start
+            while order[k] != start {
+                let from = order[k]
+                leases.swapAt(k, from)
+                order[k] = k
+                k = from
+            }
+            order[k] = k
+        }
     }
 
     /// Logs the grants of freshly taken leases (group commit, durable before it returns) and posts them to their
@@ -399,16 +419,25 @@ public final class Engine: Sendable {
     /// outcome arriving after the hand-out would (the log order, grant then outcome, says the same).
     private func makeDurable(_ leases: [Lease], sequences: [[UInt32]], signal: Int) async -> [Lease] {
         if leases.isEmpty { return leases }
-        let grants = LeaseGrants(id: leases[0].id, grants: leases.map {
-            LeaseGrant(lease: $0.id, debtor: $0.debtor, debt: $0.debt, phone: $0.phone, holder: $0.holder,
-                       leasedAt: $0.leasedAt, expires: $0.expires)
-        })
+        // Every lease of one call has the same holder and times: one compact batch (kind 10), encoded straight
+        // from the leases.
+        let grants = leases.withUnsafeBufferPointer { l in
+            // Fields read in place (iterating the array would copy each whole `Lease`, retaining all its fields).
+            var grants = GrantBatchEncoder(id: l[0].id, holder: l[0].holder, leasedAt: l[0].leasedAt,
+                                           expires: l[0].expires, count: l.count)
+            for k in l.indices {
+                precondition(l[k].leasedAt == l[0].leasedAt && l[k].expires == l[0].expires,
+                             "the leases of one call share holder and times")
+                grants.append(lease: l[k].id, debtor: l[k].debtor, debt: l[k].debt, phone: l[k].phone)
+            }
+            return grants
+        }
         let lsn: Int64
         do {
-            let result = try await store.append([.leasesGranted(grants)], durability: configuration.leaseDurability)
+            let result = try await store.append(grants, durability: configuration.leaseDurability)
             // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
             // are then treated as durable at the log's current end.
-            lsn = if case .applied(let lsn) = result.first { lsn } else { await store.lastLSN() }
+            lsn = if case .applied(let lsn) = result { lsn } else { await store.lastLSN() }
         } catch {
             logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in

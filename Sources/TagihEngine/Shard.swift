@@ -129,6 +129,14 @@ actor Shard {
         return state.take(n, filter: filter, holder: holder, now: now, ttl: ttl)
     }
 
+    /// `take`, appending the leases to the caller's array; returns their sequence numbers.
+    func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64,
+              into leases: inout [Lease]) -> [UInt32]
+    {
+        drainConfirmations()
+        return state.take(n, filter: filter, holder: holder, now: now, ttl: ttl, into: &leases)
+    }
+
     func cancel(_ sequences: [UInt32]) {
         drainConfirmations()
         state.cancel(sequences)

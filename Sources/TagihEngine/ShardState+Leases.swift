@@ -25,7 +25,7 @@ extension ShardState {
         let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
         let lease = ActiveLease(index: i, id: leaseID(sequence), leasedAt: now, expires: now + ttl, holder: holder,
                                 debt: debt, phone: phone)
-        activeLeases[sequence] = lease
+        activeLeases.insert(sequence, lease)
         return (makeLease(i, lease), sequence)
     }
 
@@ -33,14 +33,17 @@ extension ShardState {
         let slot = slots[Int(i)]
         let debtorID = arena.id(at: slot.blob)
         let reasons = reasonTable[Int(slot.reasons)]
-        let decision = Decision(
-            debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
-            best: slot.best == .max ? nil : slot.best, windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
-            score: Double(slot.score), blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
-            consentedCallback: slot.flags & 1 != 0)
+        let windowEnds = slot.windowEnds == .min ? nil : slot.windowEnds
+        // The decision is built in the argument list (not in a local first), so that it is moved into the lease,
+        // not copied with a retain of each of its fields.
         return Lease(id: lease.id, debtor: debtorID, debt: lease.debt, phone: lease.phone, leasedAt: lease.leasedAt,
-                     expires: lease.expires, score: Double(slot.score), decision: decision,
-                     windowEnds: decision.windowEnds, reasons: reasons, holder: lease.holder)
+                     expires: lease.expires, score: Double(slot.score),
+                     decision: Decision(
+                        debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
+                        best: slot.best == .max ? nil : slot.best, windowEnds: windowEnds, score: Double(slot.score),
+                        blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
+                        consentedCallback: slot.flags & 1 != 0),
+                     windowEnds: windowEnds, reasons: reasons, holder: lease.holder)
     }
 
     /// The grants of these leases (by sequence) are durable at log position `lsn`: they may expire from now on.
@@ -48,22 +51,22 @@ extension ShardState {
     /// is ended here (replay ends it the same way); the engine withholds it if it has not handed it out yet.
     mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
         for sequence in sequences {
-            guard let k = activeLeases.index(forKey: sequence) else { continue }
-            let lease = activeLeases.values[k]
+            guard let k = activeLeases.position(of: sequence) else { continue }
+            let lease = activeLeases[position: k]
             guard lease.grantLSN == 0 else { continue }
             if lease.unleasedOutcomeLSN > lsn {
                 endLease(lease.index)
                 markPending(lease.index)
                 continue
             }
-            activeLeases.values[k].grantLSN = lsn
+            activeLeases[position: k].grantLSN = lsn
             leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
         }
     }
 
     /// Of these leases (by sequence), the ones that have ended.
     func ended(_ sequences: [UInt32]) -> [UInt32] {
-        sequences.filter { activeLeases[$0] == nil }
+        sequences.filter { activeLeases.position(of: $0) == nil }
     }
 
     /// Gives back leases whose grant could not be logged (never handed out): the debtors are re-decided.
@@ -77,7 +80,7 @@ extension ShardState {
 
     /// The durable, unexpired leases `holder` got from this process (for `releaseLeases(heldBy:)`).
     func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
-        activeLeases.compactMap { sequence, lease in
+        zip(activeLeases.keys, activeLeases.values).compactMap { sequence, lease in
             guard lease.holder == holder, !lease.restored, lease.grantLSN != 0,
                 slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
             else { return nil }

@@ -50,24 +50,50 @@ extension ShardState {
         runwayHead = 0
     }
 
-    /// Appends up to `count` entries to the runway: the best live heap tops, in rank order.
+    /// Appends up to `count` (at least `runwayRefill`) entries to the runway: the best heap tops, in rank order.
+    /// Entries are not checked against their slots here (the runway's readers do that, and drop stale ones):
+    /// the merge reads only the ready queues' heads, and the slots of the new entries are then read in one loop
+    /// of independent loads (`touchSlots`), so the processor waits for their cache misses together instead of
+    /// for one after the other inside the merge (a slot of 10 M debtors is cold).
     mutating func extendRunway(by count: Int) {
-        let heaps = Array(ready.indices.dropFirst())
-        var tops: [ReadyEntry?] = []
-        tops.reserveCapacity(heaps.count)
-        for j in heaps { tops.append(liveTop(j)) }
-        var added = 0
-        while added < count {
-            var best = -1
-            for k in tops.indices {
-                if let top = tops[k], best < 0 || tops[best]! < top { best = k }
+        let first = runway.count
+        let wanted = max(count, Self.runwayRefill)
+        let queues = ready.count
+        guard queues > 1 else { return }
+        withUnsafeTemporaryAllocation(of: ReadyEntry.self, capacity: queues) { tops in
+            // tops[j] is queue j's head; an empty queue's is below every real entry (score -infinity).
+            let none = ReadyEntry(score: -.infinity, index: .max, generation: 0)
+            for j in 1..<queues { tops[j] = ready[j].top ?? none }
+            var added = 0
+            while added < wanted {
+                var best = 1
+                for j in 2..<queues where tops[best] < tops[j] { best = j }
+                guard let entry = ready[best].pop() else { break }
+                runway.append(entry)
+                added += 1
+                tops[best] = ready[best].top ?? none
             }
-            guard best >= 0, let entry = tops[best] else { break }
-            ready[heaps[best]].pop()
-            runway.append(entry)
-            added += 1
-            tops[best] = liveTop(heaps[best])
         }
+        touchSlots(from: first)
+    }
+
+    /// The fewest entries `extendRunway` appends at once (its per-call work, one head per ready queue, is then
+    /// spread over many entries).
+    static let runwayRefill = 64
+
+    /// Reads the slot of every runway entry from `start` on, in a loop of independent loads.
+    mutating func touchSlots(from start: Int) {
+        guard start < runway.count else { return }
+        var sink: UInt8 = 0
+        runway.withUnsafeBufferPointer { entries in
+            slots.withUnsafeBufferPointer { slots in
+                for k in start..<entries.count {
+                    let slot = slots.baseAddress! + Int(entries[k].index)
+                    sink &+= slot.pointee.flags &+ UInt8(truncatingIfNeeded: slot.pointee.basis)
+                }
+            }
+        }
+        touchSink &+= sink
     }
 
     /// The scores of the best `n` ready debtors (no filter), best first; drops stale runway entries on the way.

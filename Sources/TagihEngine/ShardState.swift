@@ -96,7 +96,7 @@ struct ShardState {
     var runwayHead = 0
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
-    var activeLeases: [UInt32: ActiveLease] = [:]
+    var activeLeases = LeaseTable()
     /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
     /// asks whether the grants it is about to hand out were withdrawn; see `confirm`).
     var outcomesOnUnconfirmedGrants = 0
@@ -112,7 +112,7 @@ struct ShardState {
     var rescoreCursor = Int.max
     /// Debtors whose history changed since their last decision (see `SlotState.pending`).
     var pendingDecisions: [UInt32] = []
-    /// Where `touchRunway` leaves what it read (so that the reads are not optimised away).
+    /// Where `touchRunway` and `touchSlots` leave what they read (so that the reads are not optimised away).
     var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
@@ -511,7 +511,29 @@ struct ShardState {
     /// A lease id: the shard's prefix and the sequence in base 36. With the engine's 6-character tag it is at
     /// most 15 bytes (16 beyond 25 shards), which Swift keeps inline: no allocation per lease.
     static func leaseID(prefix: String, sequence: UInt32) -> String {
-        prefix + String(sequence, radix: 36)
+        // Written into a stack buffer and decoded once (a concatenation of `String(sequence, radix: 36)` built two
+        // strings first).
+        var prefix = prefix
+        return prefix.withUTF8 { head in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: head.count + 7) { buffer in
+                var digits = 0
+                var rest = sequence
+                repeat {
+                    digits += 1
+                    rest /= 36
+                } while rest > 0
+                for k in 0..<head.count { buffer[k] = head[k] }
+                rest = sequence
+                var at = head.count + digits
+                repeat {
+                    at -= 1
+                    let digit = UInt8(rest % 36)
+                    buffer[at] = digit < 10 ? 48 + digit : 87 + digit  // "0"-"9", then "a"-"z"
+                    rest /= 36
+                } while rest > 0
+                return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<(head.count + digits)]), as: UTF8.self)
+            }
+        }
     }
 
     func jurisdictionIDs(_ filter: LeaseFilter) -> [Int] {
@@ -542,21 +564,26 @@ struct ShardState {
     mutating func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
         if filter.jurisdictions == nil { return peekRunway(n) }
         flushRunway()
-        // Frontier entries walk each queue's sorted run (position to position + 1) and its heap (to the children).
+        // Frontier entries walk each queue's two sorted runs (position to position + 1) and its heap (to the
+        // children). `source`: 0 = the run `sorted`, 1 = the run `recent`, 2 = the heap.
         struct Frontier: Comparable {
             var score: Float
             var heap: Int
             var position: Int
-            var run: Bool
+            var source: Int
             static func < (a: Frontier, b: Frontier) -> Bool { a.score < b.score }
         }
         var frontier = MaxHeap<Frontier>()
         for j in jurisdictionIDs(filter) where j < ready.count {
             if ready[j].head < ready[j].sorted.count {
                 frontier.push(Frontier(score: ready[j].sorted[ready[j].head].score, heap: j, position: ready[j].head,
-                                       run: true))
+                                       source: 0))
             }
-            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, run: false)) }
+            if ready[j].recentHead < ready[j].recent.count {
+                frontier.push(Frontier(score: ready[j].recent[ready[j].recentHead].score, heap: j,
+                                       position: ready[j].recentHead, source: 1))
+            }
+            if let top = ready[j].heap.top { frontier.push(Frontier(score: top.score, heap: j, position: 0, source: 2)) }
         }
         var scores: [Float] = []
         scores.reserveCapacity(n)
@@ -565,18 +592,28 @@ struct ShardState {
             visited += 1
             if visited > 64 * n + 4096 { break }  // the heap is mostly stale: good enough, `take` sheds it
             // The liveness test written out: calling a non-mutating method here copied the whole state.
-            let entry = f.run ? ready[f.heap].sorted[f.position] : ready[f.heap].heap.storage[f.position]
+            let entry = switch f.source {
+            case 0: ready[f.heap].sorted[f.position]
+            case 1: ready[f.heap].recent[f.position]
+            default: ready[f.heap].heap.storage[f.position]
+            }
             let slot = slots[Int(entry.index)]
             if slot.generation == entry.generation && slot.state == .ready { scores.append(f.score) }
-            if f.run {
+            switch f.source {
+            case 0:
                 if f.position + 1 < ready[f.heap].sorted.count {
                     frontier.push(Frontier(score: ready[f.heap].sorted[f.position + 1].score, heap: f.heap,
-                                           position: f.position + 1, run: true))
+                                           position: f.position + 1, source: 0))
                 }
-            } else {
+            case 1:
+                if f.position + 1 < ready[f.heap].recent.count {
+                    frontier.push(Frontier(score: ready[f.heap].recent[f.position + 1].score, heap: f.heap,
+                                           position: f.position + 1, source: 1))
+                }
+            default:
                 for child in ready[f.heap].heap.children(of: f.position) {
                     frontier.push(Frontier(score: ready[f.heap].heap.storage[child].score, heap: f.heap,
-                                           position: child, run: false))
+                                           position: child, source: 2))
                 }
             }
         }
@@ -588,12 +625,20 @@ struct ShardState {
     mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
         -> (leases: [Lease], sequences: [UInt32])
     {
+        var leases: [Lease] = []
+        let sequences = take(n, filter: filter, holder: holder, now: now, ttl: ttl, into: &leases)
+        return (leases, sequences)
+    }
+
+    /// `take`, appending the leases to `leases` (the engine's array for the whole call: no array per shard).
+    mutating func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64,
+                       into leases: inout [Lease]) -> [UInt32]
+    {
         settle(now: now)
-        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl) }
+        if filter.jurisdictions == nil { return takeFromRunway(n, holder: holder, now: now, ttl: ttl, into: &leases) }
         flushRunway()
         let heaps = jurisdictionIDs(filter).filter { $0 < ready.count }
-        var leases: [Lease] = []
-        leases.reserveCapacity(n)
+        leases.reserveCapacity(leases.count + n)
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
@@ -602,7 +647,7 @@ struct ShardState {
         var tops: [ReadyEntry?] = []
         tops.reserveCapacity(heaps.count)
         for j in heaps { tops.append(liveTop(j)) }
-        while leases.count < n {
+        while sequences.count < n {
             var best = -1
             for k in tops.indices {
                 if let top = tops[k], best < 0 || tops[best]! < top { best = k }
@@ -623,20 +668,19 @@ struct ShardState {
             sequences.append(sequence)
             tops[best] = liveTop(heaps[best])
         }
-        return (leases, sequences)
+        return sequences
     }
 
     /// `take` without a filter: from the runway.
-    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64)
-        -> (leases: [Lease], sequences: [UInt32])
+    mutating func takeFromRunway(_ n: Int, holder: String, now: UnixSeconds, ttl: Int64,
+                                 into leases: inout [Lease]) -> [UInt32]
     {
-        var leases: [Lease] = []
-        leases.reserveCapacity(n)
+        leases.reserveCapacity(leases.count + n)
         var sequences: [UInt32] = []
         sequences.reserveCapacity(n)
         let hour = now / 3600
         touchRunway(n)
-        while leases.count < n, let entry = popRunway(refill: n - leases.count) {
+        while sequences.count < n, let entry = popRunway(refill: n - sequences.count) {
             let i = entry.index
             let slot = slots[Int(i)]
             if now >= slot.windowEnds || slot.decidedAt / 3600 != hour || slot.earliest > now
@@ -649,7 +693,7 @@ struct ShardState {
             leases.append(lease)
             sequences.append(sequence)
         }
-        return (leases, sequences)
+        return sequences
     }
 
     // MARK: queries

@@ -197,6 +197,81 @@ public struct ClearanceEvent: Sendable, Hashable {
     public var holdClearance: HoldClearance { HoldClearance(kind: kind, debt: debt, at: at) }
 }
 
+/// Encodes one batch of lease grants that share holder and times (kind 10: the batch id, the shared terms once,
+/// then lease, debtor, debt and phone per grant, each front-coded against the previous grant's) straight from
+/// the caller's values, without building ``LeaseGrant`` values first (the engine encodes a `lease` call's grants
+/// from its `Lease` values). ``RecordCoding/encode(_:)-(StoredEvent)`` writes kind 10 through it too.
+public struct GrantBatchEncoder: Sendable {
+    /// The batch id (the event's idempotency key).
+    public let id: String
+    /// The debtor of the first grant (the event's debtor column).
+    public private(set) var firstDebtor = ""
+    /// The number of grants announced in the header.
+    public let count: Int
+    /// The grants appended so far.
+    public private(set) var appended = 0
+    var writer: ByteWriter
+    /// The previous grant's four strings, their first 255 UTF-8 bytes each (all a front coding compares) at
+    /// `256 * field`, and their lengths (at most 255): kept as bytes, so that no string is retained or released.
+    var previous = [UInt8](repeating: 0, count: 4 * 256)
+    var previousCounts: (Int, Int, Int, Int) = (0, 0, 0, 0)
+
+    /// Starts a batch of `count` grants (exactly `count` must be appended).
+    public init(id: String, holder: String, leasedAt: UnixSeconds, expires: UnixSeconds, count: Int) {
+        self.id = id
+        self.count = count
+        writer = ByteWriter(capacity: 48 + 32 * count)
+        writer.write(id)
+        writer.write(holder)
+        writer.write(leasedAt)
+        writer.write(expires)
+        writer.write(UInt32(count))
+    }
+
+    /// Appends the next grant.
+    public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
+        if appended == 0 { firstDebtor = debtor }
+        appended += 1
+        previousCounts.0 = write(lease, field: 0, previousCount: previousCounts.0)
+        previousCounts.1 = write(debtor, field: 1, previousCount: previousCounts.1)
+        previousCounts.2 = write(debt, field: 2, previousCount: previousCounts.2)
+        previousCounts.3 = write(phone, field: 3, previousCount: previousCounts.3)
+    }
+
+    /// Writes `value` front-coded against the previous grant's string of the same field (as
+    /// ``ByteWriter/write(_:sharingPrefixWith:)`` does) and keeps it as that field's previous string; returns its
+    /// kept length.
+    private mutating func write(_ value: String, field: Int, previousCount: Int) -> Int {
+        var value = value
+        return value.withUTF8 { text in
+            previous.withUnsafeMutableBufferPointer { kept in
+                let base = 256 * field
+                let limit = min(255, text.count, previousCount)
+                var shared = 0
+                while shared < limit && text[shared] == kept[base + shared] { shared += 1 }
+                writer.bytes.append(UInt8(shared))
+                let rest = text.count - shared
+                if rest < 255 {
+                    writer.bytes.append(UInt8(rest))
+                } else {
+                    writer.bytes.append(255)
+                    writer.write(UInt32(rest))
+                }
+                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[shared...]))
+                let keep = min(255, text.count)
+                for k in shared..<keep { kept[base + k] = text[k] }
+                return keep
+            }
+        }
+    }
+
+    /// The event's body.
+    public var body: [UInt8] { writer.bytes }
+
+    /// The log's kind code of such a batch.
+    public static let kind = 10
+}
+
 /// Binary encoding of records for the store's BLOB columns.
 public enum RecordCoding {
     /// Encodes a debtor.
@@ -317,23 +392,13 @@ public enum RecordCoding {
             w.write(l.leasedAt)
             w.write(l.expiredAt)
         case .leasesGranted(let b):
-            w.write(b.id)
             if let shared = b.sharedTerms {  // kind 10
-                w.write(shared.holder)
-                w.write(shared.leasedAt)
-                w.write(shared.expires)
-                w.write(UInt32(b.grants.count))
-                var previous = LeaseGrant(lease: "", debtor: "", debt: "", phone: "", holder: "", leasedAt: 0,
-                                          expires: 0)
-                for g in b.grants {
-                    w.write(g.lease, sharingPrefixWith: previous.lease)
-                    w.write(g.debtor, sharingPrefixWith: previous.debtor)
-                    w.write(g.debt, sharingPrefixWith: previous.debt)
-                    w.write(g.phone, sharingPrefixWith: previous.phone)
-                    previous = g
-                }
-                break
+                var batch = GrantBatchEncoder(id: b.id, holder: shared.holder, leasedAt: shared.leasedAt,
+                                              expires: shared.expires, count: b.grants.count)
+                for g in b.grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
+                return batch.writer.bytes
             }
+            w.write(b.id)
             w.write(UInt32(b.grants.count))  // kind 7
             for g in b.grants {
                 w.write(g.lease)

@@ -220,6 +220,31 @@ public final class Store: Sendable {
         return results
     }
 
+    /// Appends one batch of lease grants encoded by the caller (``GrantBatchEncoder``): the same row as
+    /// `append([.leasesGranted(…)])` of those grants writes, without building the ``LeaseGrant`` values. Durable
+    /// as ``append(_:durability:)`` says. While only such batches are queued, the single writer may hold their
+    /// commit back for the callers the previous commit resumed (at most half that commit's duration, at most 1 ms):
+    /// fewer, larger transactions when several dialers lease at once. Outcomes and other events never wait.
+    /// - Throws: ``StoreError`` with code `write_failed`, or `invalid_argument` when the batch holds fewer or more
+    ///   grants than its header announced.
+    public func append(_ grants: GrantBatchEncoder, durability: StoreConfiguration.Durability? = nil) async throws
+        -> AppendResult
+    {
+        guard grants.appended == grants.count, grants.count > 0 else {
+            throw StoreError(code: .invalidArgument,
+                             message: "a grant batch announced \(grants.count) grants and holds \(grants.appended)")
+        }
+        let event = EncodedEvent(kind: Int64(GrantBatchEncoder.kind), key: grants.id, debtor: grants.firstDebtor,
+                                 body: grants.body)
+        let relaxed = (durability ?? configuration.durability) == .normal
+        // A lease call's grants may wait a little for the other dialers' (see `GroupCommitter.submit`).
+        guard case .events(let results) = try await committer.submit(.events([event], relaxed: relaxed), mayWait: true)
+        else {
+            preconditionFailure()
+        }
+        return results[0]
+    }
+
     /// Inserts or replaces debtor records, group-committed. Returns each record's log position after the commit.
     /// - Throws: ``StoreError`` with code `write_failed`.
     public func upsert(_ debtors: [Debtor]) async throws -> [Int64] {

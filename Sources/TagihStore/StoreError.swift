@@ -17,6 +17,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let readFailed = Code("read_failed")
         /// The store was closed.
         public static let closed = Code("closed")
+        /// The caller passed something the store cannot write (for example a grant batch that holds fewer grants
+        /// than its header announced); nothing was written.
+        public static let invalidArgument = Code("invalid_argument")
     }
 
     /// What kind of failure this is.

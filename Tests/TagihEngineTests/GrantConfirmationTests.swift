@@ -136,6 +136,8 @@ import TagihStore
             _ = state.upsert(makeDebtor(i, jurisdiction: jurisdictions[i % 3], balance: balance), lsn: Int64(i + 1),
                              now: t0)
         }
+        // Seeds 1 and 3: a tiny heap limit, so that re-filed debtors are sorted into the queues' second runs.
+        for j in state.ready.indices { state.ready[j].heapLimit = seed == 2 ? 1_024 : 3 }
         var leased: [UInt32] = []
         for round in 0..<60 {
             // Now and then the ready queues are sorted into their runs (as after recovery), so that takes and

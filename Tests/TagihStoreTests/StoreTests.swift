@@ -179,6 +179,74 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await reopened.close()
     }
 
+    /// A grant batch the caller encodes (`GrantBatchEncoder`, the engine's path) is the same row as the batch of
+    /// `LeaseGrant` values logged through `append(_:)`: same bytes, same kind, key and debtor; it reads back, is
+    /// idempotent by its id, and a batch holding fewer grants than announced is refused.
+    @Test func encodedGrantBatchesAreTheSameRow() async throws {
+        let grants = [("Lx1", "D-17", "A-17", "+16175550100"), ("Lx2", "D-170", "A-170", "+16175550199")].map {
+            LeaseGrant(lease: $0.0, debtor: $0.1, debt: $0.2, phone: $0.3, holder: "dialer-2", leasedAt: 7, expires: 607)
+        }
+        func encoder() -> GrantBatchEncoder {
+            var batch = GrantBatchEncoder(id: "Lx1", holder: "dialer-2", leasedAt: 7, expires: 607, count: 2)
+            for g in grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
+            return batch
+        }
+        let event = StoredEvent.leasesGranted(LeaseGrants(id: "Lx1", grants: grants))
+        #expect(encoder().body == RecordCoding.encode(event))
+        #expect(GrantBatchEncoder.kind == event.kind)
+        #expect(encoder().firstDebtor == event.debtor)
+        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
+        #expect(try await store.append(encoder()) == .applied(lsn: 1))
+        #expect(try await store.append(encoder()) == .duplicate)
+        #expect(try await store.append([event]) == [.duplicate])
+        var short = GrantBatchEncoder(id: "Lx3", holder: "dialer-2", leasedAt: 7, expires: 607, count: 2)
+        short.append(lease: "Lx3", debtor: "D-1", debt: "A-1", phone: "+1")
+        await #expect(throws: StoreError.self) { try await store.append(short) }
+        let events = try await store.events(after: 0, limit: 10)
+        #expect(events.map(\.event) == [event])
+        try await store.close()
+    }
+
+    /// Grant batches may be held back for more callers (`GroupCommitter.submit(_:mayWait:)`), outcomes never: with
+    /// dialers appending grants in loops and a writer of outcomes among them, every write is acknowledged once,
+    /// with its own log position, nothing hangs, and the grants share transactions.
+    @Test func waitingGrantBatchesAndOutcomesAllCommit() async throws {
+        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
+        let positions = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for dialer in 0..<8 {
+                group.addTask {
+                    var lsns: [Int64] = []
+                    for call in 0..<25 {
+                        var batch = GrantBatchEncoder(id: "L\(dialer)-\(call)", holder: "dialer-\(dialer)", leasedAt: 1,
+                                                      expires: 601, count: 1)
+                        batch.append(lease: "L\(dialer)-\(call)", debtor: "D-\(call)", debt: "A-\(call)", phone: "+1")
+                        guard case .applied(let lsn) = try await store.append(batch) else { return [] }
+                        lsns.append(lsn)
+                    }
+                    return lsns
+                }
+            }
+            group.addTask {
+                var lsns: [Int64] = []
+                for k in 0..<25 {
+                    guard case .applied(let lsn) = try await store.append([.outcome(outcome("o\(k)"))]).first
+                    else { return [] }
+                    lsns.append(lsn)
+                }
+                return lsns
+            }
+            var all: [Int64] = []
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(positions.count == 9 * 25)
+        #expect(Set(positions).count == positions.count)
+        let statistics = await store.commitStatistics()
+        #expect(statistics.requests == 9 * 25)
+        #expect(statistics.transactions < statistics.requests)
+        try await store.close()
+    }
+
     @Test func upsertReplacesAndPages() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         let debtors = (0..<25).map { i in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TagihCore
 
 /// One call the strategy wants placed now.
@@ -82,8 +83,9 @@ final class PolicyBook {
         var debt: Int32 = -1
         var phone: Int32 = -1
         var leased = false
-        /// Whether a pending debtor is in the batch being decided in the background.
-        var inBackground = false
+        /// The in-flight background batch a pending debtor is in: its position in the ring of batches plus one
+        /// (0: in none).
+        var batch: UInt8 = 0
         /// The cached decision's debt and phone as offsets in the debtor's records (255: not kept).
         var debtOffset: UInt8 = 255
         var phoneOffset: UInt8 = 255
@@ -96,15 +98,62 @@ final class PolicyBook {
     @exclusivity(unchecked) private var pendingList: [Int32] = []
     @exclusivity(unchecked) private var results: [Cached] = []
 
-    // The background batch (buffers the worker owns until `join()`).
-    private var backgroundWork: UnsafeMutableBufferPointer<(Int32, Int64)>
-    private var backgroundResults: UnsafeMutableBufferPointer<Cached>
-    @exclusivity(unchecked) private var backgroundCount = 0
-    @exclusivity(unchecked) private var backgroundRunning = false
-    private let backgroundDone = DispatchSemaphore(value: 0)
+    /// A batch of re-decisions handed to the worker threads: its debtors and instants, and the results the workers
+    /// write (owned by the workers from `flushInBackground()` until the batch is joined).
+    final class Batch: @unchecked Sendable {
+        var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
+        var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
+        var count = 0
+        var pieces = 0
+        let done = DispatchSemaphore(value: 0)
+        /// The next item not yet claimed: workers, and the event loop when it joins the batch, claim `chunk` items at
+        /// a time, so a join does the work left instead of waiting for it.
+        let next = Atomic<Int>(0)
+        static let chunk = 32
+        var delay: (@Sendable (Int) -> Void)?
+        var context: Context?
+
+        /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop).
+        func decideAll() {
+            guard let context else { return }
+            let n = count
+            while true {
+                let from = next.wrappingAdd(Self.chunk, ordering: .relaxed).oldValue
+                if from >= n { return }
+                PolicyBook.decidePiece(from..<min(from + Self.chunk, n), self, context, delay: delay)
+            }
+        }
+
+        func reserve(_ n: Int) {
+            guard n > work.count else { return }
+            work.deallocate()
+            results.deallocate()
+            let capacity = max(n, work.count * 2, 1024)
+            work = .allocate(capacity: capacity)
+            results = .allocate(capacity: capacity)
+            results.initialize(repeating: Cached())
+        }
+
+        deinit {
+            work.deallocate()
+            results.deallocate()
+        }
+    }
+
+    /// The ring of background batches; `inFlightCount` of them, from `oldestInFlight` on, are submitted and not yet
+    /// joined. Several batches may be in flight: a batch is joined (waited for, its results stored) only when the
+    /// event loop reads or changes one of its debtors (`joinThrough`), before a synchronous `flush()`, or when the
+    /// ring is full. Those points depend only on the simulated events, never on how fast the workers are, so the
+    /// stored results (and the run) are the same whatever the thread timing.
+    private let ring: [Batch]
+    @exclusivity(unchecked) private var oldestInFlight = 0
+    @exclusivity(unchecked) private var inFlightCount = 0
     private static let backgroundQueue = DispatchQueue(
         label: "tagih.sim.decide", qos: .userInitiated, attributes: .concurrent)
-    @exclusivity(unchecked) private var backgroundPieces = 0
+    /// How many batches may be in flight (at most 255: a slot keeps its batch's ring position in a byte).
+    let maxInFlight: Int
+    /// Test hook: called by a worker before each decision of a background batch (to perturb thread timing).
+    var workerDelay: (@Sendable (Int) -> Void)?
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -135,8 +184,11 @@ final class PolicyBook {
     let needsBestTime: Bool
 
     init(world: World, policy: ContactPolicy, now: UnixSeconds, needsBestTime: Bool = true, deferred: Bool = true,
-         background: Bool = true)
+         background: Bool = true, maxInFlight: Int = 64)
     {
+        precondition(maxInFlight >= 1 && maxInFlight <= 255)
+        self.maxInFlight = maxInFlight
+        ring = (0..<maxInFlight).map { _ in Batch() }
         self.needsBestTime = needsBestTime
         self.world = world
         self.policy = policy
@@ -166,8 +218,6 @@ final class PolicyBook {
             (pendingOutcomes + i).initialize(to: PendingOutcome(
                 distinct: distinct[i], debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
         }
-        backgroundWork = .allocate(capacity: 0)
-        backgroundResults = .allocate(capacity: 0)
         slots = .allocate(capacity: max(n, 1))
         slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
@@ -193,13 +243,11 @@ final class PolicyBook {
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
         slots.deallocate()
-        backgroundWork.deallocate()
-        backgroundResults.deallocate()
     }
 
     /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
     func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         Self.applyPendingOutcome(i, context)
         return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
                      debt: Int(slots[i].debt - world.debtStart[i]), at: now)
@@ -343,7 +391,7 @@ final class PolicyBook {
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
     func refresh(_ i: Int, now: UnixSeconds) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         decisions += 1
         slots[i].pendingAt = Int64.min
         store(i, Self.decide(i, now: now, context))
@@ -352,7 +400,7 @@ final class PolicyBook {
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
     @inline(__always)
     func markPending(_ i: Int, now: UnixSeconds) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         if slots[i].pendingAt == Int64.min { pendingList.append(Int32(i)) }
         slots[i].pendingAt = now
     }
@@ -360,7 +408,7 @@ final class PolicyBook {
     /// Decides one pending debtor now (at the instant it was marked with).
     @inline(__always)
     func settle(_ i: Int) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         let at = slots[i].pendingAt
         if at != Int64.min { refresh(i, now: at) }
     }
@@ -371,22 +419,58 @@ final class PolicyBook {
         pendingList.removeAll(keepingCapacity: true)
     }
 
-    /// Waits for the background batch (if any) and stores its results in the order its debtors were marked.
-    func join() {
-        guard backgroundRunning else { return }
-        for _ in 0..<backgroundPieces { backgroundDone.wait() }
-        backgroundRunning = false
-        for k in 0..<backgroundCount {
-            let i = Int(backgroundWork[k].0)
-            slots[i].inBackground = false
-            slots[i].pendingAt = Int64.min
-            store(i, backgroundResults[k])
+    /// Joins the in-flight batches up to the one debtor `i` is in (if any), oldest first.
+    @inline(__always)
+    func joinDebtor(_ i: Int) {
+        let tag = slots[i].batch
+        if tag != 0 {
+            if Trace.on { Trace.debtorJoins &+= 1 }
+            joinThrough(Int(tag) - 1)
         }
-        backgroundCount = 0
+    }
+
+    /// Joins the oldest in-flight batches up to and including the one at ring position `position`.
+    private func joinThrough(_ position: Int) {
+        while inFlightCount > 0 {
+            let joined = oldestInFlight
+            joinOldest()
+            if joined == position { return }
+        }
+    }
+
+    /// Waits for the oldest in-flight batch and stores its results in the order its debtors were marked.
+    private func joinOldest() {
+        let batch = ring[oldestInFlight]
+        if Trace.on {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            batch.decideAll()
+            for _ in 0..<batch.pieces { batch.done.wait() }
+            Trace.joinWait &+= DispatchTime.now().uptimeNanoseconds - t0
+            Trace.joins &+= 1
+        } else {
+            batch.decideAll()
+            for _ in 0..<batch.pieces { batch.done.wait() }
+        }
+        for k in 0..<batch.count {
+            let i = Int(batch.work[k].0)
+            slots[i].batch = 0
+            slots[i].pendingAt = Int64.min
+            store(i, batch.results[k])
+        }
+        batch.count = 0
+        batch.pieces = 0
+        oldestInFlight = oldestInFlight + 1 == ring.count ? 0 : oldestInFlight + 1
+        inFlightCount -= 1
+    }
+
+    /// Waits for every in-flight batch and stores their results, oldest first.
+    func join() {
+        while inFlightCount > 0 { joinOldest() }
     }
 
     /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
     func flush() {
+        if Trace.on && inFlightCount > 0 { Trace.flushJoins &+= 1 }
         join()
         guard !pendingList.isEmpty else { return }
         var work: [(Int32, Int64)] = []
@@ -395,6 +479,7 @@ final class PolicyBook {
         let count = work.count
         guard count > 0 else { return }
         decisions += count
+        if Trace.on { Trace.syncDecisions += count }
         if count < Self.parallelThreshold {
             for (i, at) in work {
                 slots[Int(i)].pendingAt = Int64.min
@@ -423,54 +508,68 @@ final class PolicyBook {
         }
     }
 
-    /// Starts deciding the pending debtors on a background thread (after the previous batch is stored) and
-    /// returns; the results are stored, in marking order, by the next `join()`, which every read of a debtor
-    /// of the batch triggers first. Falls back to `flush()` when background batches are off.
+    /// Starts deciding the pending debtors on the worker threads and returns; the batch is joined (its results
+    /// stored, in marking order) when the event loop next reads or changes one of its debtors, before a synchronous
+    /// `flush()`, or when `maxInFlight` batches are in flight (the oldest first). Earlier batches stay in flight.
+    /// Falls back to `flush()` when background batches are off.
     func flushInBackground() {
         guard background else {
             flush()
             return
         }
-        join()
         guard !pendingList.isEmpty else { return }
+        if inFlightCount == ring.count {
+            if Trace.on { Trace.fullJoins &+= 1 }
+            joinOldest()
+        }
+        if Trace.on { Trace.batches &+= 1; Trace.inFlightSum &+= UInt64(inFlightCount) }
         var n = 0
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min { n += 1 }
-        if n > backgroundWork.count {
-            backgroundWork.deallocate()
-            backgroundResults.deallocate()
-            let capacity = max(n, backgroundWork.count * 2, 1024)
-            backgroundWork = .allocate(capacity: capacity)
-            backgroundResults = .allocate(capacity: capacity)
-            backgroundResults.initialize(repeating: Cached())
+        guard n > 0 else {
+            pendingList.removeAll(keepingCapacity: true)
+            return
         }
+        let position = (oldestInFlight + inFlightCount) % ring.count
+        let batch = ring[position]
+        batch.reserve(n)
         var k = 0
+        let tag = UInt8(position + 1)
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min {
-            backgroundWork[k] = (i, slots[Int(i)].pendingAt)
-            slots[Int(i)].inBackground = true
+            batch.work[k] = (i, slots[Int(i)].pendingAt)
+            slots[Int(i)].batch = tag
             k += 1
         }
         pendingList.removeAll(keepingCapacity: true)
-        guard n > 0 else { return }
         decisions += n
-        backgroundCount = n
-        backgroundRunning = true
-        // Split over the cores (contiguous pieces; the results are stored in batch order by `join()`): with the
+        batch.count = n
+        inFlightCount += 1
+        // Split over the cores (contiguous pieces; the results are stored in batch order when joined): with the
         // decisions on one worker, that worker was the longest thread of a run.
         let pieces = n >= 2 * Self.parallelThreshold ? Parallel.workers : 1
-        backgroundPieces = pieces
-        let shared = Unchecked((context, backgroundWork, backgroundResults, backgroundDone))
-        for piece in 0..<pieces {
-            let range = n * piece / pieces..<n * (piece + 1) / pieces
+        batch.pieces = pieces
+        batch.context = context
+        batch.delay = workerDelay
+        batch.next.store(0, ordering: .relaxed)
+        for _ in 0..<pieces {
             Self.backgroundQueue.async {
-                let (context, work, results, done) = shared.value
-                for k in range {
-                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-                    let (i, at) = work[k]
-                    results[k] = Self.decide(Int(i), now: at, context)
-                    results[k].touched = ahead
-                }
-                done.signal()
+                batch.decideAll()
+                batch.done.signal()
             }
+        }
+    }
+
+    /// Decides the debtors at `range` of a background batch (on a worker thread), reading the debtor two places
+    /// ahead.
+    fileprivate static func decidePiece(_ range: Range<Int>, _ batch: Batch, _ context: Context,
+                                        delay: ((Int) -> Void)?)
+    {
+        let work = batch.work, results = batch.results
+        for k in range {
+            let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
+            let (i, at) = work[k]
+            if let delay { delay(Int(i)) }
+            results[k] = Self.decide(Int(i), now: at, context)
+            results[k].touched = ahead
         }
     }
 
@@ -493,7 +592,7 @@ final class PolicyBook {
 
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
         Self.applyPendingOutcome(i, context)
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
@@ -606,5 +705,33 @@ struct BinSelector {
         }
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: ordered[0..<min(position, max(count, 0))])
+    }
+}
+
+/// Temporary instrumentation (TAGIH_SIM_TRACE=1).
+enum Trace {
+    static let on = ProcessInfo.processInfo.environment["TAGIH_SIM_TRACE"] != nil
+    nonisolated(unsafe) static var joinWait: UInt64 = 0
+    nonisolated(unsafe) static var joins = 0
+    nonisolated(unsafe) static var debtorJoins = 0
+    nonisolated(unsafe) static var flushJoins = 0
+    nonisolated(unsafe) static var fullJoins = 0
+    nonisolated(unsafe) static var batches = 0
+    nonisolated(unsafe) static var flushTime: UInt64 = 0
+    nonisolated(unsafe) static var refillTime: UInt64 = 0
+    nonisolated(unsafe) static var walkFlushTime: UInt64 = 0
+    nonisolated(unsafe) static var refills = 0
+    nonisolated(unsafe) static var walkFlushes = 0
+    nonisolated(unsafe) static var syncDecisions = 0
+    nonisolated(unsafe) static var inFlightSum: UInt64 = 0
+    static func threadCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    static func report(_ label: String) {
+        guard on else { return }
+        FileHandle.standardError.write(
+            "\(label): joins \(joins) (debtor \(debtorJoins), flush \(flushJoins), full \(fullJoins)) wait \(Double(joinWait) / 1e9) s; batches \(batches), mean in flight \(Double(inFlightSum) / Double(max(batches, 1))); refills \(refills): flush \(Double(flushTime) / 1e9) s, refill \(Double(refillTime) / 1e9) s (of which walk flushes \(walkFlushes) \(Double(walkFlushTime) / 1e9) s, sync decisions \(syncDecisions))\n".data(using: .utf8)!)
     }
 }

@@ -49,6 +49,19 @@ public final class Simulation {
     /// off to check that skipping changes no result.
     var skipWaitingBlocks = true
 
+    /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
+    var batchesInFlight = Int(ProcessInfo.processInfo.environment["TAGIH_SIM_INFLIGHT"] ?? "") ?? 64
+    /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
+    /// (tests make workers slow at random to check that thread timing changes no result).
+    var workerDelay: (@Sendable (Int) -> Void)?
+
+    private func makeBook(needsBestTime: Bool) -> PolicyBook {
+        let book = PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: needsBestTime,
+                              deferred: deferDecisions, maxInFlight: batchesInFlight)
+        book.workerDelay = workerDelay
+        return book
+    }
+
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
     /// Number of debts in the world.
@@ -84,16 +97,12 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            let book = PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions)
-            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
+            strategy = TagihPolicyStrategy(book: makeBook(needsBestTime: true), threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
-                                 deferred: deferDecisions))
+            strategy = EarliestStrategy(book: makeBook(needsBestTime: false))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
-                                 deferred: deferDecisions),
+                book: makeBook(needsBestTime: false),
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
@@ -260,6 +269,13 @@ final class FloorRun {
         // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
         attemptIDs = recordAttempts || strategy is EngineStrategy
         needsEvents = strategy.needsOutcomeEvents
+        let traceWall = Date(), traceCPU = Trace.threadCPU()
+        defer {
+            if Trace.on {
+                FileHandle.standardError.write("loop: wall \(Date().timeIntervalSince(traceWall)) s, thread CPU \(Trace.threadCPU() - traceCPU) s\n".data(using: .utf8)!)
+                Trace.report("book")
+            }
+        }
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {

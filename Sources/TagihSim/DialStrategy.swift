@@ -113,14 +113,19 @@ final class PolicyBook {
         var delay: (@Sendable (Int) -> Void)?
         var context: Context?
 
-        /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop).
-        func decideAll() {
-            guard let context else { return }
+        /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop);
+        /// returns how many debtors the caller decided.
+        @discardableResult
+        func decideAll() -> Int {
+            guard let context else { return 0 }
             let n = count
+            var decided = 0
             while true {
                 let from = next.wrappingAdd(Self.chunk, ordering: .relaxed).oldValue
-                if from >= n { return }
-                PolicyBook.decidePiece(from..<min(from + Self.chunk, n), self, context, delay: delay)
+                if from >= n { return decided }
+                let range = from..<min(from + Self.chunk, n)
+                PolicyBook.decidePiece(range, self, context, delay: delay)
+                decided += range.count
             }
         }
 
@@ -154,6 +159,24 @@ final class PolicyBook {
     let maxInFlight: Int
     /// Test hook: called by a worker before each decision of a background batch (to perturb thread timing).
     var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How the background batches went (for tests and measurements; none of it changes a result).
+    struct Statistics: Equatable {
+        /// Background batches submitted.
+        var batches = 0
+        /// The most batches in flight at once.
+        var maxInFlight = 0
+        /// Joins because the event loop read or changed a debtor of an in-flight batch.
+        var debtorJoins = 0
+        /// Synchronous flushes that found batches in flight (and joined them all).
+        var flushJoins = 0
+        /// Joins because `maxInFlight` batches were in flight.
+        var fullRingJoins = 0
+        /// Debtors of background batches decided by the event loop itself while joining.
+        var decidedByJoin = 0
+    }
+
+    @exclusivity(unchecked) private(set) var statistics = Statistics()
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -424,7 +447,7 @@ final class PolicyBook {
     func joinDebtor(_ i: Int) {
         let tag = slots[i].batch
         if tag != 0 {
-            if Trace.on { Trace.debtorJoins &+= 1 }
+            statistics.debtorJoins += 1
             joinThrough(Int(tag) - 1)
         }
     }
@@ -441,16 +464,9 @@ final class PolicyBook {
     /// Waits for the oldest in-flight batch and stores its results in the order its debtors were marked.
     private func joinOldest() {
         let batch = ring[oldestInFlight]
-        if Trace.on {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            batch.decideAll()
-            for _ in 0..<batch.pieces { batch.done.wait() }
-            Trace.joinWait &+= DispatchTime.now().uptimeNanoseconds - t0
-            Trace.joins &+= 1
-        } else {
-            batch.decideAll()
-            for _ in 0..<batch.pieces { batch.done.wait() }
-        }
+        // Decide what no worker has claimed yet, then wait for the chunks the workers hold.
+        statistics.decidedByJoin += batch.decideAll()
+        for _ in 0..<batch.pieces { batch.done.wait() }
         for k in 0..<batch.count {
             let i = Int(batch.work[k].0)
             slots[i].batch = 0
@@ -470,7 +486,7 @@ final class PolicyBook {
 
     /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
     func flush() {
-        if Trace.on && inFlightCount > 0 { Trace.flushJoins &+= 1 }
+        if inFlightCount > 0 { statistics.flushJoins += 1 }
         join()
         guard !pendingList.isEmpty else { return }
         var work: [(Int32, Int64)] = []
@@ -479,7 +495,6 @@ final class PolicyBook {
         let count = work.count
         guard count > 0 else { return }
         decisions += count
-        if Trace.on { Trace.syncDecisions += count }
         if count < Self.parallelThreshold {
             for (i, at) in work {
                 slots[Int(i)].pendingAt = Int64.min
@@ -519,10 +534,9 @@ final class PolicyBook {
         }
         guard !pendingList.isEmpty else { return }
         if inFlightCount == ring.count {
-            if Trace.on { Trace.fullJoins &+= 1 }
+            statistics.fullRingJoins += 1
             joinOldest()
         }
-        if Trace.on { Trace.batches &+= 1; Trace.inFlightSum &+= UInt64(inFlightCount) }
         var n = 0
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min { n += 1 }
         guard n > 0 else {
@@ -543,6 +557,8 @@ final class PolicyBook {
         decisions += n
         batch.count = n
         inFlightCount += 1
+        statistics.batches += 1
+        statistics.maxInFlight = max(statistics.maxInFlight, inFlightCount)
         // Split over the cores (contiguous pieces; the results are stored in batch order when joined): with the
         // decisions on one worker, that worker was the longest thread of a run.
         let pieces = n >= 2 * Self.parallelThreshold ? Parallel.workers : 1
@@ -708,30 +724,3 @@ struct BinSelector {
     }
 }
 
-/// Temporary instrumentation (TAGIH_SIM_TRACE=1).
-enum Trace {
-    static let on = ProcessInfo.processInfo.environment["TAGIH_SIM_TRACE"] != nil
-    nonisolated(unsafe) static var joinWait: UInt64 = 0
-    nonisolated(unsafe) static var joins = 0
-    nonisolated(unsafe) static var debtorJoins = 0
-    nonisolated(unsafe) static var flushJoins = 0
-    nonisolated(unsafe) static var fullJoins = 0
-    nonisolated(unsafe) static var batches = 0
-    nonisolated(unsafe) static var flushTime: UInt64 = 0
-    nonisolated(unsafe) static var refillTime: UInt64 = 0
-    nonisolated(unsafe) static var walkFlushTime: UInt64 = 0
-    nonisolated(unsafe) static var refills = 0
-    nonisolated(unsafe) static var walkFlushes = 0
-    nonisolated(unsafe) static var syncDecisions = 0
-    nonisolated(unsafe) static var inFlightSum: UInt64 = 0
-    static func threadCPU() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
-    static func report(_ label: String) {
-        guard on else { return }
-        FileHandle.standardError.write(
-            "\(label): joins \(joins) (debtor \(debtorJoins), flush \(flushJoins), full \(fullJoins)) wait \(Double(joinWait) / 1e9) s; batches \(batches), mean in flight \(Double(inFlightSum) / Double(max(batches, 1))); refills \(refills): flush \(Double(flushTime) / 1e9) s, refill \(Double(refillTime) / 1e9) s (of which walk flushes \(walkFlushes) \(Double(walkFlushTime) / 1e9) s, sync decisions \(syncDecisions))\n".data(using: .utf8)!)
-    }
-}

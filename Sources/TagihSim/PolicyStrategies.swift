@@ -57,21 +57,15 @@ class HopperStrategy: DialStrategy {
         if lastRefill / 3600 != hour {
             dialsLastHour = dialsThisHour
             dialsThisHour = 0
-            let t0 = Trace.on ? DispatchTime.now().uptimeNanoseconds : 0
             book.flush()
-            let t1 = Trace.on ? DispatchTime.now().uptimeNanoseconds : 0
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
-            if Trace.on { Trace.flushTime &+= t1 - t0; Trace.refillTime &+= DispatchTime.now().uptimeNanoseconds - t1; Trace.refills += 1 }
             lastRefill = now
         }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
-                let t0 = Trace.on ? DispatchTime.now().uptimeNanoseconds : 0
                 book.flush()
-                let t1 = Trace.on ? DispatchTime.now().uptimeNanoseconds : 0
                 refill(now: now, size: max(512, dialsLastHour / 2))
-                if Trace.on { Trace.flushTime &+= t1 - t0; Trace.refillTime &+= DispatchTime.now().uptimeNanoseconds - t1; Trace.refills += 1 }
                 lastRefill = now
                 if hopper.isEmpty { break }
             }
@@ -230,9 +224,7 @@ final class BaselineStrategy: HopperStrategy {
                 book.settle(i)
                 if book.isStale(i, now: now) { book.markPending(i, now: now) }
             }
-            let t0 = Trace.on ? DispatchTime.now().uptimeNanoseconds : 0
             book.flush()
-            if Trace.on { Trace.walkFlushTime &+= DispatchTime.now().uptimeNanoseconds - t0; Trace.walkFlushes += 1 }
             for i32 in batch {
                 let i = Int(i32)
                 if book.permitted(i, now: now) {

@@ -50,10 +50,13 @@ public final class Simulation {
     var skipWaitingBlocks = true
 
     /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
-    var batchesInFlight = Int(ProcessInfo.processInfo.environment["TAGIH_SIM_INFLIGHT"] ?? "") ?? 64
+    var batchesInFlight = 64
     /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
     /// (tests make workers slow at random to check that thread timing changes no result).
     var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How the background batches of the last run of a ContactPolicy-backed strategy went (tests).
+    var lastBatchStatistics: PolicyBook.Statistics?
 
     private func makeBook(needsBestTime: Bool) -> PolicyBook {
         let book = PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: needsBestTime,
@@ -109,6 +112,7 @@ public final class Simulation {
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
+        lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
         await engineStrategy?.close()
         report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)
@@ -269,13 +273,6 @@ final class FloorRun {
         // Attempt ids are idempotency keys: the attempt log and the engine need them, the policy strategies do not.
         attemptIDs = recordAttempts || strategy is EngineStrategy
         needsEvents = strategy.needsOutcomeEvents
-        let traceWall = Date(), traceCPU = Trace.threadCPU()
-        defer {
-            if Trace.on {
-                FileHandle.standardError.write("loop: wall \(Date().timeIntervalSince(traceWall)) s, thread CPU \(Trace.threadCPU() - traceCPU) s\n".data(using: .utf8)!)
-                Trace.report("book")
-            }
-        }
         for d in 0..<configuration.days { events.push(start + Int64(d) * 86_400, .dayStart, Int32(d)) }
         events.push(start, .step)
         while let e = events.pop() {

@@ -23,6 +23,40 @@ import TagihEngine
         #expect(a == b)
     }
 
+    /// Several minute batches are decided in the background at once, and the event loop decides what the workers
+    /// have not claimed when it needs a batch. Which thread decides a debtor, and when, must not change a result:
+    /// with workers slowed down at random (real sleeps of random length) and 1, 3 or 64 batches in flight, every
+    /// run equals the immediate reference (each re-decision on the event loop at once, no batches).
+    @Test(arguments: [StrategyKind.baseline, .earliest, .tagih])
+    func threadTimingChangesNoResult(kind: StrategyKind) async throws {
+        let population = SyntheticPopulation.generate(count: 6000, seed: 9)
+        let config = smallConfiguration(days: 3, agents: 20, seed: 9)
+        let immediate = try Simulation(population: population, configuration: config)
+        immediate.deferDecisions = false
+        var reference = try await immediate.run(kind)
+        reference.wallSeconds = 0
+        #expect(reference.dials > 5000)
+        #expect(immediate.lastBatchStatistics?.batches == 0)
+        for inFlight in [1, 3, 64] {
+            let simulation = try Simulation(population: population, configuration: config)
+            simulation.batchesInFlight = inFlight
+            simulation.workerDelay = { debtor in
+                // About one decision in 40 sleeps 0.1-2 ms, at random (not a function of the debtor).
+                if UInt32.random(in: 0..<40) == 0 { usleep(UInt32.random(in: 100...2000)) }
+                _ = debtor
+            }
+            var report = try await simulation.run(kind)
+            report.wallSeconds = 0
+            #expect(report == reference, "\(kind) with \(inFlight) batches in flight")
+            let statistics = try #require(simulation.lastBatchStatistics)
+            #expect(statistics.batches > 100)
+            #expect(statistics.maxInFlight == min(inFlight, statistics.maxInFlight))
+            if inFlight > 1 { #expect(statistics.maxInFlight > 1) }
+            // The slow workers leave chunks for the event loop to decide when it joins.
+            #expect(statistics.decidedByJoin > 0)
+        }
+    }
+
     /// The baseline's list walk skips blocks of 64 debtors that all wait for their retry or have no permitted
     /// time; it visits the same candidates in the same order as checking them one by one.
     @Test func skippingWaitingBlocksChangesNoResult() async throws {

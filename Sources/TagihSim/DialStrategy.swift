@@ -442,6 +442,10 @@ final class PolicyBook {
         pendingList.removeAll(keepingCapacity: true)
     }
 
+    /// Whether debtor `i` is in a batch in flight (its cached decision is not to be read before `joinDebtor(i)`).
+    @inline(__always)
+    func inFlight(_ i: Int) -> Bool { slots[i].batch != 0 }
+
     /// Joins the in-flight batches up to the one debtor `i` is in (if any), oldest first.
     @inline(__always)
     func joinDebtor(_ i: Int) {
@@ -485,9 +489,14 @@ final class PolicyBook {
     }
 
     /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
-    func flush() {
-        if inFlightCount > 0 { statistics.flushJoins += 1 }
-        join()
+    ///
+    /// With `joiningInFlight: false` the batches in flight stay in flight (their debtors are never pending): for a
+    /// caller that joins every debtor it reads (`joinDebtor`), such as the baseline's list walk.
+    func flush(joiningInFlight: Bool = true) {
+        if joiningInFlight {
+            if inFlightCount > 0 { statistics.flushJoins += 1 }
+            join()
+        }
         guard !pendingList.isEmpty else { return }
         var work: [(Int32, Int64)] = []
         work.reserveCapacity(pendingList.count)
@@ -551,6 +560,9 @@ final class PolicyBook {
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min {
             batch.work[k] = (i, slots[Int(i)].pendingAt)
             slots[Int(i)].batch = tag
+            // A debtor without a permitted time may get one from this batch: its block of the baseline's walk is
+            // looked at again (as `store` does; the walk may run before the batch is joined).
+            if slots[Int(i)].earliest == Self.never && !unblocked.isEmpty { unblocked[Int(i) >> 6] = true }
             k += 1
         }
         pendingList.removeAll(keepingCapacity: true)

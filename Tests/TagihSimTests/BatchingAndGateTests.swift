@@ -54,6 +54,8 @@ import TagihEngine
             if inFlight > 1 { #expect(statistics.maxInFlight > 1) }
             // The slow workers leave chunks for the event loop to decide when it joins.
             #expect(statistics.decidedByJoin > 0)
+            // The baseline's list walk reads debtors of batches in flight (joining just those).
+            if kind == .baseline && inFlight > 1 { #expect(statistics.debtorJoins > 0) }
         }
     }
 

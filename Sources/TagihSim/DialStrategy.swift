@@ -228,18 +228,21 @@ final class PolicyBook {
         preparedStorage = preparedDebtors
         distinctIDs = distinct
         pendingOutcomes = .allocate(capacity: max(n, 1))
-        world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
-        let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
+        // Copies, preparation and per-debtor records on all cores (serial, the copies alone took 0.2 s at 1M).
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world))
         Parallel.forEachChunk(count: n) { range in
-            let (policy, debtors, prepared, distinct) = shared.value
+            let (policy, debtors, prepared, distinct, pendingOutcomes, world) = shared.value
+            guard !range.isEmpty else { return }
+            world.debtors.withUnsafeBufferPointer { source in
+                (debtors + range.lowerBound).initialize(from: source.baseAddress! + range.lowerBound, count: range.count)
+            }
             for i in range {
                 (prepared + i).initialize(to: policy.prepare(debtors[i]))
-                (distinct + i).initialize(to: Self.distinctIDs(debtors[i]))
+                let d = Self.distinctIDs(debtors[i])
+                (distinct + i).initialize(to: d)
+                (pendingOutcomes + i).initialize(to: PendingOutcome(
+                    distinct: d, debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
             }
-        }
-        for i in 0..<n {
-            (pendingOutcomes + i).initialize(to: PendingOutcome(
-                distinct: distinct[i], debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
         }
         slots = .allocate(capacity: max(n, 1))
         slots.initialize(repeating: Slot(pendingAt: now), count: n)

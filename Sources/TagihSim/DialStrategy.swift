@@ -696,23 +696,41 @@ struct BinSelector {
     static let bins = 4096
     private var binOf: [UInt16]
     private var histogram: [Int]
-    private var starts: [Int]
     private var ordered: [Int32]
 
     init(size: Int) {
         binOf = [UInt16](repeating: 0, count: size)
         histogram = [Int](repeating: 0, count: Self.bins)
-        starts = [Int](repeating: 0, count: Self.bins + 1)
         ordered = []
     }
 
-    /// `key(i)` returns a bin in 1..<bins for a candidate, 0 for "not a candidate".
-    mutating func select(count: Int, size: Int, key: (Int) -> Int, into out: inout [Int32]) {
-        for b in 0..<Self.bins { histogram[b] = 0 }
-        for i in 0..<size {
-            let b = key(i)
-            binOf[i] = UInt16(b)
-            histogram[b] += 1
+    /// `key(i)` returns a bin in 1..<bins for a candidate, 0 for "not a candidate". Large selections run on all
+    /// cores (contiguous pieces, one histogram each; the candidates of a bin are emitted in index order either way).
+    mutating func select(count: Int, size: Int, key: @Sendable (Int) -> Int, into out: inout [Int32]) {
+        let pieces = size >= Self.parallelSize ? Parallel.workers : 1
+        // Per piece: its histogram, then (second pass) the next output position of each bin.
+        var counts = [Int](repeating: 0, count: pieces * Self.bins)
+        binOf.withUnsafeMutableBufferPointer { binOf in
+            counts.withUnsafeMutableBufferPointer { counts in
+                let shared = Unchecked((binOf, counts))
+                withoutActuallyEscaping(key) { key in
+                    let body: @Sendable (Int) -> Void = { piece in
+                        let (binOf, counts) = shared.value
+                        let base = piece * Self.bins
+                        for i in size * piece / pieces..<size * (piece + 1) / pieces {
+                            let b = key(i)
+                            binOf[i] = UInt16(b)
+                            counts[base + b] += 1
+                        }
+                    }
+                    if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+                }
+            }
+        }
+        for b in 0..<Self.bins {
+            var total = 0
+            for piece in 0..<pieces { total += counts[piece * Self.bins + b] }
+            histogram[b] = total
         }
         var threshold = Self.bins
         var taken = 0
@@ -720,22 +738,41 @@ struct BinSelector {
             threshold -= 1
             taken += histogram[threshold]
         }
-        // Bucket the candidates at or above the threshold, best bin first.
+        // Bucket the candidates at or above the threshold, best bin first; within a bin in index order (piece by
+        // piece).
         var position = 0
         for b in stride(from: Self.bins - 1, through: threshold, by: -1) {
-            starts[b] = position
-            position += histogram[b]
+            for piece in 0..<pieces {
+                let n = counts[piece * Self.bins + b]
+                counts[piece * Self.bins + b] = position
+                position += n
+            }
         }
         if ordered.count < position { ordered = [Int32](repeating: 0, count: position) }
-        for i in 0..<size {
-            let b = Int(binOf[i])
-            if b >= threshold && b > 0 {
-                ordered[starts[b]] = Int32(i)
-                starts[b] += 1
+        let cut = threshold
+        binOf.withUnsafeBufferPointer { binOf in
+            counts.withUnsafeMutableBufferPointer { counts in
+                ordered.withUnsafeMutableBufferPointer { ordered in
+                    let shared = Unchecked((binOf, counts, ordered))
+                    let body: @Sendable (Int) -> Void = { piece in
+                        let (binOf, counts, ordered) = shared.value
+                        let base = piece * Self.bins
+                        for i in size * piece / pieces..<size * (piece + 1) / pieces {
+                            let b = Int(binOf[i])
+                            if b >= cut && b > 0 {
+                                ordered[counts[base + b]] = Int32(i)
+                                counts[base + b] += 1
+                            }
+                        }
+                    }
+                    if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+                }
             }
         }
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: ordered[0..<min(position, max(count, 0))])
     }
-}
 
+    /// From this many candidates on, a selection runs on all cores.
+    static let parallelSize = 1 << 16
+}

@@ -111,9 +111,12 @@ final class TagihPolicyStrategy: HopperStrategy {
     /// the hours until it), then ranks that pool by the policy's value of calling now
     /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
     override func refill(now: UnixSeconds, size: Int) {
+        let shared = Unchecked(self.book)
         let book = self.book
         let discount = self.discount
+        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
         selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
+            let book = shared.value
             let e = book.slots[i].earliest
             if book.slots[i].leased || e > now { return 0 }
             let hours = min(168, max(0, Int((book.slots[i].best - now) / 3600)))
@@ -140,8 +143,10 @@ final class TagihPolicyStrategy: HopperStrategy {
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
-        let book = self.book
+        let shared = Unchecked(self.book)
+        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
         selector.select(count: size, size: book.world.debtors.count, key: { i in
+            let book = shared.value
             let e = book.slots[i].earliest
             if book.slots[i].leased || e > now { return 0 }
             return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)

@@ -690,6 +690,12 @@ enum Parallel {
     }
 }
 
+/// A candidate's bin for `BinSelector` (a value type, so the selection is specialized for it and the bin inlined).
+protocol BinKey: Sendable {
+    /// The bin of candidate `i`, in 1..<`BinSelector.bins`, or 0 when `i` is not a candidate.
+    func bin(_ i: Int) -> Int
+}
+
 /// Selects the `count` best candidates by an integer bin (higher is better) in O(n), without sorting:
 /// a histogram finds the threshold bin, then candidates are emitted bin by bin.
 struct BinSelector {
@@ -706,25 +712,23 @@ struct BinSelector {
 
     /// `key(i)` returns a bin in 1..<bins for a candidate, 0 for "not a candidate". Large selections run on all
     /// cores (contiguous pieces, one histogram each; the candidates of a bin are emitted in index order either way).
-    mutating func select(count: Int, size: Int, key: @Sendable (Int) -> Int, into out: inout [Int32]) {
+    mutating func select<Key: BinKey>(count: Int, size: Int, key: Key, into out: inout [Int32]) {
         let pieces = size >= Self.parallelSize ? Parallel.workers : 1
         // Per piece: its histogram, then (second pass) the next output position of each bin.
         var counts = [Int](repeating: 0, count: pieces * Self.bins)
         binOf.withUnsafeMutableBufferPointer { binOf in
             counts.withUnsafeMutableBufferPointer { counts in
                 let shared = Unchecked((binOf, counts))
-                withoutActuallyEscaping(key) { key in
-                    let body: @Sendable (Int) -> Void = { piece in
-                        let (binOf, counts) = shared.value
-                        let base = piece * Self.bins
-                        for i in size * piece / pieces..<size * (piece + 1) / pieces {
-                            let b = key(i)
-                            binOf[i] = UInt16(b)
-                            counts[base + b] += 1
-                        }
+                let body: @Sendable (Int) -> Void = { piece in
+                    let (binOf, counts) = shared.value
+                    let base = piece * Self.bins
+                    for i in size * piece / pieces..<size * (piece + 1) / pieces {
+                        let b = key.bin(i)
+                        binOf[i] = UInt16(b)
+                        counts[base + b] += 1
                     }
-                    if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
                 }
+                if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
             }
         }
         for b in 0..<Self.bins {

@@ -111,19 +111,12 @@ final class TagihPolicyStrategy: HopperStrategy {
     /// the hours until it), then ranks that pool by the policy's value of calling now
     /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
     override func refill(now: UnixSeconds, size: Int) {
-        let shared = Unchecked(self.book)
         let book = self.book
-        let discount = self.discount
         // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
-        selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
-            let book = shared.value
-            let e = book.slots[i].earliest
-            if book.slots[i].leased || e > now { return 0 }
-            let hours = min(168, max(0, Int((book.slots[i].best - now) / 3600)))
-            let v = Double(book.slots[i].score) * discount[hours]
-            guard v > 0 else { return 0 }
-            return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
-        }, into: &pool)
+        discount.withUnsafeBufferPointer { discount in
+            selector.select(count: size * 2, size: book.world.debtors.count,
+                            key: ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now), into: &pool)
+        }
         exact.removeAll(keepingCapacity: true)
         for i32 in pool {
             let i = Int(i32)
@@ -140,17 +133,42 @@ final class TagihPolicyStrategy: HopperStrategy {
     }
 }
 
+/// The tagih pre-selection's bin of a debtor: the decision's value at its best time discounted by the hours until it.
+struct ValueKey: BinKey, @unchecked Sendable {
+    let slots: UnsafeMutablePointer<PolicyBook.Slot>
+    let discount: UnsafePointer<Double>
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let e = slots[i].earliest
+        if slots[i].leased || e > now { return 0 }
+        let hours = min(168, max(0, Int((slots[i].best - now) / 3600)))
+        let v = Double(slots[i].score) * discount[hours]
+        guard v > 0 else { return 0 }
+        return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
+    }
+}
+
+/// The `earliest` strategy's bin of a debtor: how long it has been permitted, in quarter hours.
+struct WaitKey: BinKey, @unchecked Sendable {
+    let slots: UnsafeMutablePointer<PolicyBook.Slot>
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let e = slots[i].earliest
+        if slots[i].leased || e > now { return 0 }
+        return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
+    }
+}
+
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
-        let shared = Unchecked(self.book)
         // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
-        selector.select(count: size, size: book.world.debtors.count, key: { i in
-            let book = shared.value
-            let e = book.slots[i].earliest
-            if book.slots[i].leased || e > now { return 0 }
-            return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
-        }, into: &hopper)
+        selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
+                        into: &hopper)
         hopperPosition = 0
     }
 }

@@ -70,10 +70,15 @@ import Testing
         let sorted = (0..<size).filter { keys[$0] > 0 }.sorted { keys[$0] > keys[$1] || (keys[$0] == keys[$1] && $0 < $1) }
         for count in [0, 1, 37, size / 10, size / 2, size] {
             var out: [Int32] = []
-            selector.select(count: count, size: size, key: { keys[$0] }, into: &out)
+            selector.select(count: count, size: size, key: ArrayKey(keys: keys), into: &out)
             let expected = Array(sorted.prefix(count))
             let same = out.map(Int.init) == expected
             #expect(same, "size \(size), count \(count): first difference at \((0..<min(out.count, expected.count)).first { Int(out[$0]) != expected[$0] } ?? min(out.count, expected.count))")
         }
     }
+}
+
+struct ArrayKey: BinKey {
+    let keys: [Int]
+    func bin(_ i: Int) -> Int { keys[i] }
 }

@@ -50,10 +50,11 @@ protocol DialStrategy: AnyObject {
 /// Re-decisions after an outcome are deferred: the outcome is recorded at once, the debtor is marked
 /// pending with the instant it would have been re-decided at, and pending debtors are decided in
 /// batches before anything reads their cache. `flush()` decides every pending debtor on all cores and
-/// waits; `flushInBackground()` hands the batch to a worker thread and returns at once, so the event loop
-/// goes on while the batch is decided (a read of a debtor of that batch waits for it). Each decision uses
-/// the same history and instant as an immediate one would, so the cache (and the run) is the same as
-/// deciding at once, only cheaper.
+/// waits; `flushInBackground()` hands the batch to the worker threads and returns at once, so the event loop
+/// goes on while the batch is decided. Several batches may be in flight; a read or change of a debtor of one
+/// joins it (`joinDebtor`), and a join decides the debtors no worker has claimed yet. Each decision uses
+/// the same history and instant as an immediate one would, and joins happen at points fixed by the simulated
+/// events (never by thread timing), so the cache (and the run) is the same as deciding at once, only cheaper.
 final class PolicyBook {
     let world: World
     let policy: ContactPolicy

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TagihCore
 
 /// One call the strategy wants placed now.
@@ -49,10 +50,11 @@ protocol DialStrategy: AnyObject {
 /// Re-decisions after an outcome are deferred: the outcome is recorded at once, the debtor is marked
 /// pending with the instant it would have been re-decided at, and pending debtors are decided in
 /// batches before anything reads their cache. `flush()` decides every pending debtor on all cores and
-/// waits; `flushInBackground()` hands the batch to a worker thread and returns at once, so the event loop
-/// goes on while the batch is decided (a read of a debtor of that batch waits for it). Each decision uses
-/// the same history and instant as an immediate one would, so the cache (and the run) is the same as
-/// deciding at once, only cheaper.
+/// waits; `flushInBackground()` hands the batch to the worker threads and returns at once, so the event loop
+/// goes on while the batch is decided. Several batches may be in flight; a read or change of a debtor of one
+/// joins it (`joinDebtor`), and a join decides the debtors no worker has claimed yet. Each decision uses
+/// the same history and instant as an immediate one would, and joins happen at points fixed by the simulated
+/// events (never by thread timing), so the cache (and the run) is the same as deciding at once, only cheaper.
 final class PolicyBook {
     let world: World
     let policy: ContactPolicy
@@ -82,8 +84,9 @@ final class PolicyBook {
         var debt: Int32 = -1
         var phone: Int32 = -1
         var leased = false
-        /// Whether a pending debtor is in the batch being decided in the background.
-        var inBackground = false
+        /// The in-flight background batch a pending debtor is in: its position in the ring of batches plus one
+        /// (0: in none).
+        var batch: UInt8 = 0
         /// The cached decision's debt and phone as offsets in the debtor's records (255: not kept).
         var debtOffset: UInt8 = 255
         var phoneOffset: UInt8 = 255
@@ -96,15 +99,85 @@ final class PolicyBook {
     @exclusivity(unchecked) private var pendingList: [Int32] = []
     @exclusivity(unchecked) private var results: [Cached] = []
 
-    // The background batch (buffers the worker owns until `join()`).
-    private var backgroundWork: UnsafeMutableBufferPointer<(Int32, Int64)>
-    private var backgroundResults: UnsafeMutableBufferPointer<Cached>
-    @exclusivity(unchecked) private var backgroundCount = 0
-    @exclusivity(unchecked) private var backgroundRunning = false
-    private let backgroundDone = DispatchSemaphore(value: 0)
+    /// A batch of re-decisions handed to the worker threads: its debtors and instants, and the results the workers
+    /// write (owned by the workers from `flushInBackground()` until the batch is joined).
+    final class Batch: @unchecked Sendable {
+        var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
+        var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
+        var count = 0
+        var pieces = 0
+        let done = DispatchSemaphore(value: 0)
+        /// The next item not yet claimed: workers, and the event loop when it joins the batch, claim `chunk` items at
+        /// a time, so a join does the work left instead of waiting for it.
+        let next = Atomic<Int>(0)
+        static let chunk = 32
+        var delay: (@Sendable (Int) -> Void)?
+        var context: Context?
+
+        /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop);
+        /// returns how many debtors the caller decided.
+        @discardableResult
+        func decideAll() -> Int {
+            guard let context else { return 0 }
+            let n = count
+            var decided = 0
+            while true {
+                let from = next.wrappingAdd(Self.chunk, ordering: .relaxed).oldValue
+                if from >= n { return decided }
+                let range = from..<min(from + Self.chunk, n)
+                PolicyBook.decidePiece(range, self, context, delay: delay)
+                decided += range.count
+            }
+        }
+
+        func reserve(_ n: Int) {
+            guard n > work.count else { return }
+            work.deallocate()
+            results.deallocate()
+            let capacity = max(n, work.count * 2, 1024)
+            work = .allocate(capacity: capacity)
+            results = .allocate(capacity: capacity)
+            results.initialize(repeating: Cached())
+        }
+
+        deinit {
+            work.deallocate()
+            results.deallocate()
+        }
+    }
+
+    /// The ring of background batches; `inFlightCount` of them, from `oldestInFlight` on, are submitted and not yet
+    /// joined. Several batches may be in flight: a batch is joined (waited for, its results stored) only when the
+    /// event loop reads or changes one of its debtors (`joinThrough`), before a synchronous `flush()`, or when the
+    /// ring is full. Those points depend only on the simulated events, never on how fast the workers are, so the
+    /// stored results (and the run) are the same whatever the thread timing.
+    private let ring: [Batch]
+    @exclusivity(unchecked) private var oldestInFlight = 0
+    @exclusivity(unchecked) private var inFlightCount = 0
     private static let backgroundQueue = DispatchQueue(
         label: "tagih.sim.decide", qos: .userInitiated, attributes: .concurrent)
-    @exclusivity(unchecked) private var backgroundPieces = 0
+    /// How many batches may be in flight (at most 255: a slot keeps its batch's ring position in a byte).
+    let maxInFlight: Int
+    /// Test hook: called by a worker before each decision of a background batch (to perturb thread timing).
+    var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How the background batches went (for tests and measurements; none of it changes a result).
+    struct Statistics: Equatable {
+        /// Background batches submitted.
+        var batches = 0
+        /// The most batches in flight at once.
+        var maxInFlight = 0
+        /// Joins because the event loop read or changed a debtor of an in-flight batch.
+        var debtorJoins = 0
+        /// Synchronous flushes that found batches in flight (and joined them all).
+        var flushJoins = 0
+        /// Joins because `maxInFlight` batches were in flight.
+        var fullRingJoins = 0
+        /// Debtors of background batches decided by the event loop itself while joining.
+        var decidedByJoin = 0
+    }
+
+    @exclusivity(unchecked) private(set) var statistics = Statistics()
 
     static let never = Int64.max
     /// Below this many pending debtors a flush decides on the calling thread.
@@ -135,8 +208,11 @@ final class PolicyBook {
     let needsBestTime: Bool
 
     init(world: World, policy: ContactPolicy, now: UnixSeconds, needsBestTime: Bool = true, deferred: Bool = true,
-         background: Bool = true)
+         background: Bool = true, maxInFlight: Int = 64)
     {
+        precondition(maxInFlight >= 1 && maxInFlight <= 255)
+        self.maxInFlight = maxInFlight
+        ring = (0..<maxInFlight).map { _ in Batch() }
         self.needsBestTime = needsBestTime
         self.world = world
         self.policy = policy
@@ -153,21 +229,22 @@ final class PolicyBook {
         preparedStorage = preparedDebtors
         distinctIDs = distinct
         pendingOutcomes = .allocate(capacity: max(n, 1))
-        world.debtors.withUnsafeBufferPointer { if n > 0 { debtors.initialize(from: $0.baseAddress!, count: n) } }
-        let shared = Unchecked((policy, debtors, preparedDebtors, distinct))
+        // Copies, preparation and per-debtor records on all cores (serial, the copies alone took 0.2 s at 1M).
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world))
         Parallel.forEachChunk(count: n) { range in
-            let (policy, debtors, prepared, distinct) = shared.value
+            let (policy, debtors, prepared, distinct, pendingOutcomes, world) = shared.value
+            guard !range.isEmpty else { return }
+            world.debtors.withUnsafeBufferPointer { source in
+                (debtors + range.lowerBound).initialize(from: source.baseAddress! + range.lowerBound, count: range.count)
+            }
             for i in range {
                 (prepared + i).initialize(to: policy.prepare(debtors[i]))
-                (distinct + i).initialize(to: Self.distinctIDs(debtors[i]))
+                let d = Self.distinctIDs(debtors[i])
+                (distinct + i).initialize(to: d)
+                (pendingOutcomes + i).initialize(to: PendingOutcome(
+                    distinct: d, debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
             }
         }
-        for i in 0..<n {
-            (pendingOutcomes + i).initialize(to: PendingOutcome(
-                distinct: distinct[i], debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
-        }
-        backgroundWork = .allocate(capacity: 0)
-        backgroundResults = .allocate(capacity: 0)
         slots = .allocate(capacity: max(n, 1))
         slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
@@ -193,13 +270,11 @@ final class PolicyBook {
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
         slots.deallocate()
-        backgroundWork.deallocate()
-        backgroundResults.deallocate()
     }
 
     /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
     func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         Self.applyPendingOutcome(i, context)
         return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
                      debt: Int(slots[i].debt - world.debtStart[i]), at: now)
@@ -343,7 +418,7 @@ final class PolicyBook {
 
     /// Runs the decision function for debtor `i` at `now` and caches the result.
     func refresh(_ i: Int, now: UnixSeconds) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         decisions += 1
         slots[i].pendingAt = Int64.min
         store(i, Self.decide(i, now: now, context))
@@ -352,7 +427,7 @@ final class PolicyBook {
     /// Marks debtor `i` to be re-decided at `now` before its cache is next read.
     @inline(__always)
     func markPending(_ i: Int, now: UnixSeconds) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         if slots[i].pendingAt == Int64.min { pendingList.append(Int32(i)) }
         slots[i].pendingAt = now
     }
@@ -360,7 +435,7 @@ final class PolicyBook {
     /// Decides one pending debtor now (at the instant it was marked with).
     @inline(__always)
     func settle(_ i: Int) {
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         let at = slots[i].pendingAt
         if at != Int64.min { refresh(i, now: at) }
     }
@@ -371,23 +446,61 @@ final class PolicyBook {
         pendingList.removeAll(keepingCapacity: true)
     }
 
-    /// Waits for the background batch (if any) and stores its results in the order its debtors were marked.
-    func join() {
-        guard backgroundRunning else { return }
-        for _ in 0..<backgroundPieces { backgroundDone.wait() }
-        backgroundRunning = false
-        for k in 0..<backgroundCount {
-            let i = Int(backgroundWork[k].0)
-            slots[i].inBackground = false
-            slots[i].pendingAt = Int64.min
-            store(i, backgroundResults[k])
+    /// Whether debtor `i` is in a batch in flight (its cached decision is not to be read before `joinDebtor(i)`).
+    @inline(__always)
+    func inFlight(_ i: Int) -> Bool { slots[i].batch != 0 }
+
+    /// Joins the in-flight batches up to the one debtor `i` is in (if any), oldest first.
+    @inline(__always)
+    func joinDebtor(_ i: Int) {
+        let tag = slots[i].batch
+        if tag != 0 {
+            statistics.debtorJoins += 1
+            joinThrough(Int(tag) - 1)
         }
-        backgroundCount = 0
+    }
+
+    /// Joins the oldest in-flight batches up to and including the one at ring position `position`.
+    private func joinThrough(_ position: Int) {
+        while inFlightCount > 0 {
+            let joined = oldestInFlight
+            joinOldest()
+            if joined == position { return }
+        }
+    }
+
+    /// Waits for the oldest in-flight batch and stores its results in the order its debtors were marked.
+    private func joinOldest() {
+        let batch = ring[oldestInFlight]
+        // Decide what no worker has claimed yet, then wait for the chunks the workers hold.
+        statistics.decidedByJoin += batch.decideAll()
+        for _ in 0..<batch.pieces { batch.done.wait() }
+        for k in 0..<batch.count {
+            let i = Int(batch.work[k].0)
+            slots[i].batch = 0
+            slots[i].pendingAt = Int64.min
+            store(i, batch.results[k])
+        }
+        batch.count = 0
+        batch.pieces = 0
+        oldestInFlight = oldestInFlight + 1 == ring.count ? 0 : oldestInFlight + 1
+        inFlightCount -= 1
+    }
+
+    /// Waits for every in-flight batch and stores their results, oldest first.
+    func join() {
+        while inFlightCount > 0 { joinOldest() }
     }
 
     /// Decides every pending debtor, split over the cores; results are stored in the order they were marked.
-    func flush() {
-        join()
+    ///
+    /// With `joiningInFlight: false` the batches in flight stay in flight (their debtors are never pending): for a
+    /// caller that joins every debtor it reads (`joinDebtor`), such as the baseline's list walk.
+    func flush(joiningInFlight: Bool = true) {
+        if joiningInFlight {
+            if inFlightCount > 0 { statistics.flushJoins += 1 }
+            join()
+        }
         guard !pendingList.isEmpty else { return }
         var work: [(Int32, Int64)] = []
         work.reserveCapacity(pendingList.count)
@@ -423,54 +536,72 @@ final class PolicyBook {
         }
     }
 
-    /// Starts deciding the pending debtors on a background thread (after the previous batch is stored) and
-    /// returns; the results are stored, in marking order, by the next `join()`, which every read of a debtor
-    /// of the batch triggers first. Falls back to `flush()` when background batches are off.
+    /// Starts deciding the pending debtors on the worker threads and returns; the batch is joined (its results
+    /// stored, in marking order) when the event loop next reads or changes one of its debtors, before a synchronous
+    /// `flush()`, or when `maxInFlight` batches are in flight (the oldest first). Earlier batches stay in flight.
+    /// Falls back to `flush()` when background batches are off.
     func flushInBackground() {
         guard background else {
             flush()
             return
         }
-        join()
         guard !pendingList.isEmpty else { return }
+        if inFlightCount == ring.count {
+            statistics.fullRingJoins += 1
+            joinOldest()
+        }
         var n = 0
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min { n += 1 }
-        if n > backgroundWork.count {
-            backgroundWork.deallocate()
-            backgroundResults.deallocate()
-            let capacity = max(n, backgroundWork.count * 2, 1024)
-            backgroundWork = .allocate(capacity: capacity)
-            backgroundResults = .allocate(capacity: capacity)
-            backgroundResults.initialize(repeating: Cached())
+        guard n > 0 else {
+            pendingList.removeAll(keepingCapacity: true)
+            return
         }
+        let position = (oldestInFlight + inFlightCount) % ring.count
+        let batch = ring[position]
+        batch.reserve(n)
         var k = 0
+        let tag = UInt8(position + 1)
         for i in pendingList where slots[Int(i)].pendingAt != Int64.min {
-            backgroundWork[k] = (i, slots[Int(i)].pendingAt)
-            slots[Int(i)].inBackground = true
+            batch.work[k] = (i, slots[Int(i)].pendingAt)
+            slots[Int(i)].batch = tag
+            // A debtor without a permitted time may get one from this batch: its block of the baseline's walk is
+            // looked at again (as `store` does; the walk may run before the batch is joined).
+            if slots[Int(i)].earliest == Self.never && !unblocked.isEmpty { unblocked[Int(i) >> 6] = true }
             k += 1
         }
         pendingList.removeAll(keepingCapacity: true)
-        guard n > 0 else { return }
         decisions += n
-        backgroundCount = n
-        backgroundRunning = true
-        // Split over the cores (contiguous pieces; the results are stored in batch order by `join()`): with the
+        batch.count = n
+        inFlightCount += 1
+        statistics.batches += 1
+        statistics.maxInFlight = max(statistics.maxInFlight, inFlightCount)
+        // Split over the cores (contiguous pieces; the results are stored in batch order when joined): with the
         // decisions on one worker, that worker was the longest thread of a run.
         let pieces = n >= 2 * Self.parallelThreshold ? Parallel.workers : 1
-        backgroundPieces = pieces
-        let shared = Unchecked((context, backgroundWork, backgroundResults, backgroundDone))
-        for piece in 0..<pieces {
-            let range = n * piece / pieces..<n * (piece + 1) / pieces
+        batch.pieces = pieces
+        batch.context = context
+        batch.delay = workerDelay
+        batch.next.store(0, ordering: .relaxed)
+        for _ in 0..<pieces {
             Self.backgroundQueue.async {
-                let (context, work, results, done) = shared.value
-                for k in range {
-                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-                    let (i, at) = work[k]
-                    results[k] = Self.decide(Int(i), now: at, context)
-                    results[k].touched = ahead
-                }
-                done.signal()
+                batch.decideAll()
+                batch.done.signal()
             }
+        }
+    }
+
+    /// Decides the debtors at `range` of a background batch (on a worker thread), reading the debtor two places
+    /// ahead.
+    fileprivate static func decidePiece(_ range: Range<Int>, _ batch: Batch, _ context: Context,
+                                        delay: ((Int) -> Void)?)
+    {
+        let work = batch.work, results = batch.results
+        for k in range {
+            let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
+            let (i, at) = work[k]
+            if let delay { delay(Int(i)) }
+            results[k] = Self.decide(Int(i), now: at, context)
+            results[k].touched = ahead
         }
     }
 
@@ -493,7 +624,7 @@ final class PolicyBook {
 
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
-        if slots[i].inBackground { join() }
+        joinDebtor(i)
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
         Self.applyPendingOutcome(i, context)
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
@@ -560,29 +691,51 @@ enum Parallel {
     }
 }
 
+/// A candidate's bin for `BinSelector` (a value type, so the selection is specialized for it and the bin inlined).
+protocol BinKey: Sendable {
+    /// The bin of candidate `i`, in 1..<`BinSelector.bins`, or 0 when `i` is not a candidate.
+    func bin(_ i: Int) -> Int
+}
+
 /// Selects the `count` best candidates by an integer bin (higher is better) in O(n), without sorting:
 /// a histogram finds the threshold bin, then candidates are emitted bin by bin.
 struct BinSelector {
     static let bins = 4096
     private var binOf: [UInt16]
     private var histogram: [Int]
-    private var starts: [Int]
     private var ordered: [Int32]
 
     init(size: Int) {
         binOf = [UInt16](repeating: 0, count: size)
         histogram = [Int](repeating: 0, count: Self.bins)
-        starts = [Int](repeating: 0, count: Self.bins + 1)
         ordered = []
     }
 
-    /// `key(i)` returns a bin in 1..<bins for a candidate, 0 for "not a candidate".
-    mutating func select(count: Int, size: Int, key: (Int) -> Int, into out: inout [Int32]) {
-        for b in 0..<Self.bins { histogram[b] = 0 }
-        for i in 0..<size {
-            let b = key(i)
-            binOf[i] = UInt16(b)
-            histogram[b] += 1
+    /// `key(i)` returns a bin in 1..<bins for a candidate, 0 for "not a candidate". Large selections run on all
+    /// cores (contiguous pieces, one histogram each; the candidates of a bin are emitted in index order either way).
+    mutating func select<Key: BinKey>(count: Int, size: Int, key: Key, into out: inout [Int32]) {
+        let pieces = size >= Self.parallelSize ? Parallel.workers : 1
+        // Per piece: its histogram, then (second pass) the next output position of each bin.
+        var counts = [Int](repeating: 0, count: pieces * Self.bins)
+        binOf.withUnsafeMutableBufferPointer { binOf in
+            counts.withUnsafeMutableBufferPointer { counts in
+                let shared = Unchecked((binOf, counts))
+                let body: @Sendable (Int) -> Void = { piece in
+                    let (binOf, counts) = shared.value
+                    let base = piece * Self.bins
+                    for i in size * piece / pieces..<size * (piece + 1) / pieces {
+                        let b = key.bin(i)
+                        binOf[i] = UInt16(b)
+                        counts[base + b] += 1
+                    }
+                }
+                if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+            }
+        }
+        for b in 0..<Self.bins {
+            var total = 0
+            for piece in 0..<pieces { total += counts[piece * Self.bins + b] }
+            histogram[b] = total
         }
         var threshold = Self.bins
         var taken = 0
@@ -590,21 +743,41 @@ struct BinSelector {
             threshold -= 1
             taken += histogram[threshold]
         }
-        // Bucket the candidates at or above the threshold, best bin first.
+        // Bucket the candidates at or above the threshold, best bin first; within a bin in index order (piece by
+        // piece).
         var position = 0
         for b in stride(from: Self.bins - 1, through: threshold, by: -1) {
-            starts[b] = position
-            position += histogram[b]
+            for piece in 0..<pieces {
+                let n = counts[piece * Self.bins + b]
+                counts[piece * Self.bins + b] = position
+                position += n
+            }
         }
         if ordered.count < position { ordered = [Int32](repeating: 0, count: position) }
-        for i in 0..<size {
-            let b = Int(binOf[i])
-            if b >= threshold && b > 0 {
-                ordered[starts[b]] = Int32(i)
-                starts[b] += 1
+        let cut = threshold
+        binOf.withUnsafeBufferPointer { binOf in
+            counts.withUnsafeMutableBufferPointer { counts in
+                ordered.withUnsafeMutableBufferPointer { ordered in
+                    let shared = Unchecked((binOf, counts, ordered))
+                    let body: @Sendable (Int) -> Void = { piece in
+                        let (binOf, counts, ordered) = shared.value
+                        let base = piece * Self.bins
+                        for i in size * piece / pieces..<size * (piece + 1) / pieces {
+                            let b = Int(binOf[i])
+                            if b >= cut && b > 0 {
+                                ordered[counts[base + b]] = Int32(i)
+                                counts[base + b] += 1
+                            }
+                        }
+                    }
+                    if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+                }
             }
         }
         out.removeAll(keepingCapacity: true)
         out.append(contentsOf: ordered[0..<min(position, max(count, 0))])
     }
+
+    /// From this many candidates on, a selection runs on all cores.
+    static let parallelSize = 1 << 16
 }

@@ -21,6 +21,10 @@ class HopperStrategy: DialStrategy {
     /// Builds a new hopper at `now`; `size` is a hint of how many leads are wanted.
     func refill(now: UnixSeconds, size: Int) {}
 
+    /// Whether `refill` joins each debtor it reads (`PolicyBook.joinDebtor`), so the batches in flight need not be
+    /// joined before it (the others read every debtor's cached decision).
+    var refillJoinsWhatItReads: Bool { false }
+
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
@@ -57,14 +61,14 @@ class HopperStrategy: DialStrategy {
         if lastRefill / 3600 != hour {
             dialsLastHour = dialsThisHour
             dialsThisHour = 0
-            book.flush()
+            book.flush(joiningInFlight: !refillJoinsWhatItReads)
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
             lastRefill = now
         }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
-                book.flush()
+                book.flush(joiningInFlight: !refillJoinsWhatItReads)
                 refill(now: now, size: max(512, dialsLastHour / 2))
                 lastRefill = now
                 if hopper.isEmpty { break }
@@ -108,15 +112,11 @@ final class TagihPolicyStrategy: HopperStrategy {
     /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
     override func refill(now: UnixSeconds, size: Int) {
         let book = self.book
-        let discount = self.discount
-        selector.select(count: size * 2, size: book.world.debtors.count, key: { i in
-            let e = book.slots[i].earliest
-            if book.slots[i].leased || e > now { return 0 }
-            let hours = min(168, max(0, Int((book.slots[i].best - now) / 3600)))
-            let v = Double(book.slots[i].score) * discount[hours]
-            guard v > 0 else { return 0 }
-            return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
-        }, into: &pool)
+        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
+        discount.withUnsafeBufferPointer { discount in
+            selector.select(count: size * 2, size: book.world.debtors.count,
+                            key: ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now), into: &pool)
+        }
         exact.removeAll(keepingCapacity: true)
         for i32 in pool {
             let i = Int(i32)
@@ -133,15 +133,42 @@ final class TagihPolicyStrategy: HopperStrategy {
     }
 }
 
+/// The tagih pre-selection's bin of a debtor: the decision's value at its best time discounted by the hours until it.
+struct ValueKey: BinKey, @unchecked Sendable {
+    let slots: UnsafeMutablePointer<PolicyBook.Slot>
+    let discount: UnsafePointer<Double>
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let e = slots[i].earliest
+        if slots[i].leased || e > now { return 0 }
+        let hours = min(168, max(0, Int((slots[i].best - now) / 3600)))
+        let v = Double(slots[i].score) * discount[hours]
+        guard v > 0 else { return 0 }
+        return min(BinSelector.bins - 1, max(1, Int((log2(v) + 40) * 64)))
+    }
+}
+
+/// The `earliest` strategy's bin of a debtor: how long it has been permitted, in quarter hours.
+struct WaitKey: BinKey, @unchecked Sendable {
+    let slots: UnsafeMutablePointer<PolicyBook.Slot>
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let e = slots[i].earliest
+        if slots[i].leased || e > now { return 0 }
+        return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
+    }
+}
+
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
-        let book = self.book
-        selector.select(count: size, size: book.world.debtors.count, key: { i in
-            let e = book.slots[i].earliest
-            if book.slots[i].leased || e > now { return 0 }
-            return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
-        }, into: &hopper)
+        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
+        selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
+                        into: &hopper)
         hopperPosition = 0
     }
 }
@@ -187,12 +214,28 @@ final class BaselineStrategy: HopperStrategy {
         if blockMin[b] > now && !book.unblocked[b] { return true }
         book.unblocked[b] = false
         var m = Int64.max
-        for k in i..<i + Self.blockSize where book.slots[k].earliest != PolicyBook.never { m = min(m, nextRetry[k]) }
+        for k in i..<i + Self.blockSize {
+            if book.inFlight(k) {
+                // A debtor in a batch still in flight whose retry is ahead cannot be a candidate now whatever its new
+                // decision: its retry time counts (a lower bound, as if it had a permitted time) without waiting for
+                // the batch. Otherwise the batch is joined first.
+                if nextRetry[k] > now {
+                    m = min(m, nextRetry[k])
+                    continue
+                }
+                book.joinDebtor(k)
+            }
+            if book.slots[k].earliest != PolicyBook.never { m = min(m, nextRetry[k]) }
+        }
         blockMin[b] = m
         return m > now
     }
 
     override func wants(_ i: Int, now: UnixSeconds) -> Bool { nextRetry[i] <= now }
+
+    /// The walk reads a debtor's cached decision only after `joinDebtor` (or knowing it cannot be a candidate), so
+    /// the minute batches in flight go on being decided on the worker threads while it runs.
+    override var refillJoinsWhatItReads: Bool { true }
 
     @exclusivity(unchecked) private var batch: [Int32] = []
 
@@ -219,12 +262,14 @@ final class BaselineStrategy: HopperStrategy {
                 }
                 cursor = cursor + 1 == n ? 0 : cursor + 1
                 scanned += 1
-                guard !book.slots[i].leased, nextRetry[i] <= now, book.slots[i].earliest != PolicyBook.never else { continue }
+                guard !book.slots[i].leased, nextRetry[i] <= now else { continue }
+                book.joinDebtor(i)
+                guard book.slots[i].earliest != PolicyBook.never else { continue }
                 batch.append(Int32(i))
                 book.settle(i)
                 if book.isStale(i, now: now) { book.markPending(i, now: now) }
             }
-            book.flush()
+            book.flush(joiningInFlight: false)
             for i32 in batch {
                 let i = Int(i32)
                 if book.permitted(i, now: now) {

@@ -49,6 +49,22 @@ public final class Simulation {
     /// off to check that skipping changes no result.
     var skipWaitingBlocks = true
 
+    /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
+    var batchesInFlight = 64
+    /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
+    /// (tests make workers slow at random to check that thread timing changes no result).
+    var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How the background batches of the last run of a ContactPolicy-backed strategy went (tests).
+    var lastBatchStatistics: PolicyBook.Statistics?
+
+    private func makeBook(needsBestTime: Bool) -> PolicyBook {
+        let book = PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: needsBestTime,
+                              deferred: deferDecisions, maxInFlight: batchesInFlight)
+        book.workerDelay = workerDelay
+        return book
+    }
+
     /// Number of debtors in the world.
     public var debtorCount: Int { world.debtors.count }
     /// Number of debts in the world.
@@ -84,22 +100,19 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            let book = PolicyBook(world: world, policy: policy, now: configuration.start, deferred: deferDecisions)
-            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
+            strategy = TagihPolicyStrategy(book: makeBook(needsBestTime: true), threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
-                                 deferred: deferDecisions))
+            strategy = EarliestStrategy(book: makeBook(needsBestTime: false))
         case .baseline:
             strategy = BaselineStrategy(
-                book: PolicyBook(world: world, policy: policy, now: configuration.start, needsBestTime: false,
-                                 deferred: deferDecisions),
+                book: makeBook(needsBestTime: false),
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
+        lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
         await engineStrategy?.close()
         report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)

@@ -91,7 +91,14 @@ final class World {
         let mixTotal = max(mix.reduce(0, +), 1e-12)
         var jurisdictionZones: [String: [Int32]] = [:]
         var jurisdictionRules: [String: RuleSet] = [:]
-        for (i, d) in debtors.enumerated() {
+        // The zone id a number's prefix points to, by prefix key (`numberZoneKey`); interned on first use, as
+        // `numberZone` + `intern` would (the same ids in the same order).
+        var prefixZones: [Int: Int32?] = [:]
+        var setZones: [Int32] = []
+        setZones.reserveCapacity(8)
+        debtors.withUnsafeBufferPointer { debtors in
+        for i in 0..<n {
+            let d = debtors[i]
             var rng = SeededRandom(seed: configuration.seed ^ 0x5EED_0F_70_7E, stream: UInt64(i))
             // Hidden truth.
             var pick = rng.uniform() * mixTotal
@@ -121,10 +128,22 @@ final class World {
 
             phoneStart.append(Int32(phoneKind.count))
             for p in d.phones {
-                var zones = Set(address)
-                if let z = p.zone, let id = clock.intern(z) { zones.insert(id) }
-                if let z = Self.numberZone(p.number), let id = clock.intern(z) { zones.insert(id) }
-                phoneZones.append(internSet(zones.sorted()))
+                // The sorted distinct candidate zones (address, the phone's own zone, the number's prefix).
+                setZones.removeAll(keepingCapacity: true)
+                for z in address { Self.insertSorted(z, into: &setZones) }
+                if let z = p.zone, let id = clock.intern(z) { Self.insertSorted(id, into: &setZones) }
+                let key = Self.numberZoneKey(p.number)
+                if key != Self.noPrefix {
+                    let id: Int32?
+                    if let cached = prefixZones[key] {
+                        id = cached
+                    } else {
+                        id = Self.numberZone(p.number).flatMap { clock.intern($0) }
+                        prefixZones[key] = id
+                    }
+                    if let id { Self.insertSorted(id, into: &setZones) }
+                }
+                phoneZones.append(internSet(setZones))
                 phoneKind.append(p.kind)
                 phoneNumber.append(p.number)
                 phoneDialable.append(p.owner == .debtor)
@@ -152,16 +171,68 @@ final class World {
                 rules.append(r)
             }
         }
+        }
         phoneStart.append(Int32(phoneKind.count))
         debtStart.append(Int32(debtBalance.count))
     }
 
+    /// Sets of up to three zones with ids below 2^20, packed (count and ids) for a look-up without an allocation.
+    @exclusivity(unchecked) private var packedSetIndex: [UInt64: Int32] = [:]
+
     private func internSet(_ zones: [Int32]) -> Int32 {
+        if zones.count <= 3 && zones.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) {
+            var key = UInt64(zones.count)
+            for z in zones { key = key << 20 | UInt64(z) }
+            if let id = packedSetIndex[key] { return id }
+            let id = Int32(zoneSets.count)
+            zoneSets.append(zones)
+            packedSetIndex[key] = id
+            return id
+        }
         if let id = zoneSetIndex[zones] { return id }
         let id = Int32(zoneSets.count)
         zoneSets.append(zones)
         zoneSetIndex[zones] = id
         return id
+    }
+
+    /// Inserts `z` into the sorted, distinct `zones`.
+    @inline(__always)
+    static func insertSorted(_ z: Int32, into zones: inout [Int32]) {
+        var k = zones.count
+        while k > 0 && zones[k - 1] > z { k -= 1 }
+        if k > 0 && zones[k - 1] == z { return }
+        zones.insert(z, at: k)
+    }
+
+    static let noPrefix = Int.min
+
+    /// A key for the prefix `numberZone` reads (equal keys, equal zones): the area code of a +1 number, -44 and
+    /// -91 for +44 and +91, `noPrefix` when the number's prefix points to no zone.
+    static func numberZoneKey(_ number: String) -> Int {
+        var head: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+        var n = 0
+        for b in number.utf8.prefix(5) {
+            switch n {
+            case 0: head.0 = b
+            case 1: head.1 = b
+            case 2: head.2 = b
+            case 3: head.3 = b
+            default: head.4 = b
+            }
+            n += 1
+        }
+        if n >= 5 && head.0 == UInt8(ascii: "+") && head.1 == UInt8(ascii: "1") {
+            let area = Int(head.2 &- 48) * 100 + Int(head.3 &- 48) * 10 + Int(head.4 &- 48)
+            return areaZones[area] == nil ? noPrefix : area
+        }
+        if n >= 3 && head.0 == UInt8(ascii: "+") && head.1 == UInt8(ascii: "4") && head.2 == UInt8(ascii: "4") {
+            return -44
+        }
+        if n >= 3 && head.0 == UInt8(ascii: "+") && head.1 == UInt8(ascii: "9") && head.2 == UInt8(ascii: "1") {
+            return -91
+        }
+        return noPrefix
     }
 
     /// The zone the number's prefix points to (the simulator's own small table), nil if none.

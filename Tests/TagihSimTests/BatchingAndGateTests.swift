@@ -23,6 +23,95 @@ import TagihEngine
         #expect(a == b)
     }
 
+    /// Several minute batches are decided in the background at once, and the event loop decides what the workers
+    /// have not claimed when it needs a batch. Which thread decides a debtor, and when, must not change a result:
+    /// with workers slowed down at random (real sleeps of random length) and 1, 3 or 64 batches in flight, every
+    /// run equals the immediate reference (each re-decision on the event loop at once, no batches).
+    @Test(arguments: [StrategyKind.baseline, .earliest, .tagih])
+    func threadTimingChangesNoResult(kind: StrategyKind) async throws {
+        let population = SyntheticPopulation.generate(count: 6000, seed: 9)
+        let config = smallConfiguration(days: 3, agents: 20, seed: 9)
+        let immediate = try Simulation(population: population, configuration: config)
+        immediate.deferDecisions = false
+        var reference = try await immediate.run(kind)
+        reference.wallSeconds = 0
+        #expect(reference.dials > 5000)
+        #expect(immediate.lastBatchStatistics?.batches == 0)
+        for inFlight in [1, 3, 64] {
+            let simulation = try Simulation(population: population, configuration: config)
+            simulation.batchesInFlight = inFlight
+            simulation.workerDelay = { debtor in
+                // About one decision in 40 sleeps 0.1-2 ms, at random (not a function of the debtor).
+                if UInt32.random(in: 0..<40) == 0 { usleep(UInt32.random(in: 100...2000)) }
+                _ = debtor
+            }
+            var report = try await simulation.run(kind)
+            report.wallSeconds = 0
+            #expect(report == reference, "\(kind) with \(inFlight) batches in flight")
+            let statistics = try #require(simulation.lastBatchStatistics)
+            #expect(statistics.batches > 100)
+            #expect(statistics.maxInFlight == min(inFlight, statistics.maxInFlight))
+            if inFlight > 1 { #expect(statistics.maxInFlight > 1) }
+            // The slow workers leave chunks for the event loop to decide when it joins.
+            #expect(statistics.decidedByJoin > 0)
+            // The baseline's list walk reads debtors of batches in flight (joining just those).
+            if kind == .baseline && inFlight > 1 { #expect(statistics.debtorJoins > 0) }
+        }
+    }
+
+    /// The decision cache itself, with many batches in flight and the event loop reading debtors of any of them (the
+    /// young ones too, which joins every older batch first): every permission check, lead and, at the end, every cached
+    /// decision equals those of a book deciding at once on the calling thread, whatever the worker timing.
+    @Test(arguments: [2, 5, 64])
+    func readingDebtorsOfInFlightBatchesMatchesImmediateDecisions(inFlight: Int) throws {
+        let population = SyntheticPopulation.generate(count: 3000, seed: 12)
+        let config = smallConfiguration(days: 2, agents: 10, seed: 12)
+        let world = World(debtors: population, configuration: config)
+        let start = config.start + 10 * 3600
+        let batched = PolicyBook(world: world, policy: Simulation.policy, now: start, needsBestTime: true,
+                                 maxInFlight: inFlight)
+        batched.workerDelay = { _ in
+            if UInt32.random(in: 0..<25) == 0 { usleep(UInt32.random(in: 50...1500)) }
+        }
+        let immediate = PolicyBook(world: world, policy: Simulation.policy, now: start, needsBestTime: true,
+                                   deferred: false)
+        var rng = SeededRandom(seed: 99)
+        let outcomes: [Outcome] = [.noAnswer, .voicemail, .busy, .rightParty, .refused, .thirdParty, .promiseToPay,
+                                   .callbackRequested, .wrongNumber, .abandoned]
+        var checks = 0, recorded = 0
+        for minute in 0..<240 {
+            let now = start + Int64(minute) * 60
+            for _ in 0..<40 {
+                let i = rng.below(population.count)
+                let allowed = batched.permitted(i, now: now)
+                #expect(allowed == immediate.permitted(i, now: now), "debtor \(i) at minute \(minute)")
+                checks += 1
+                guard allowed else { continue }
+                let lead = batched.lead(i)
+                #expect(lead.debt == immediate.lead(i).debt && lead.phone == immediate.lead(i).phone)
+                let outcome = outcomes[rng.below(outcomes.count)]
+                let attempt = AttemptOutcome(
+                    debtor: i, debt: Int(lead.debt), phone: Int(lead.phone), at: now, outcome: outcome,
+                    promise: nil, callbackAt: outcome == .callbackRequested && rng.chance(0.5) ? now + 86_400 : nil)
+                batched.record(attempt, now: now)
+                immediate.record(attempt, now: now)
+                recorded += 1
+            }
+            batched.flushInBackground()
+        }
+        batched.flush()
+        for i in 0..<population.count {
+            let a = batched.slots[i], b = immediate.slots[i]
+            #expect(a.earliest == b.earliest && a.windowEnds == b.windowEnds && a.best == b.best && a.score == b.score
+                    && a.debt == b.debt && a.phone == b.phone, "debtor \(i)")
+        }
+        #expect(recorded > 1000)
+        #expect(batched.statistics.maxInFlight >= min(inFlight, 5))
+        #expect(batched.statistics.debtorJoins > 20)
+        #expect(batched.decisions == immediate.decisions)
+        _ = checks
+    }
+
     /// The baseline's list walk skips blocks of 64 debtors that all wait for their retry or have no permitted
     /// time; it visits the same candidates in the same order as checking them one by one.
     @Test func skippingWaitingBlocksChangesNoResult() async throws {

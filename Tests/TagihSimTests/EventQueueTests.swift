@@ -56,3 +56,29 @@ import Testing
         #expect(zip(popped, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
     }
 }
+
+@Suite struct BinSelectorTests {
+    /// The selection (on all cores from `BinSelector.parallelSize` candidates on) equals sorting the candidates by bin,
+    /// best first, ties in index order, and taking the first `count`.
+    @Test(arguments: [1000, BinSelector.parallelSize + 12_345, 300_000])
+    func selectionEqualsASortByBinThenIndex(size: Int) {
+        var rng = SeededRandom(seed: UInt64(size))
+        let keys: [Int] = (0..<size).map { _ in
+            rng.chance(0.3) ? 0 : (rng.chance(0.5) ? 1 + rng.below(40) : 1 + rng.below(BinSelector.bins - 1))
+        }
+        var selector = BinSelector(size: size)
+        let sorted = (0..<size).filter { keys[$0] > 0 }.sorted { keys[$0] > keys[$1] || (keys[$0] == keys[$1] && $0 < $1) }
+        for count in [0, 1, 37, size / 10, size / 2, size] {
+            var out: [Int32] = []
+            selector.select(count: count, size: size, key: ArrayKey(keys: keys), into: &out)
+            let expected = Array(sorted.prefix(count))
+            let same = out.map(Int.init) == expected
+            #expect(same, "size \(size), count \(count): first difference at \((0..<min(out.count, expected.count)).first { Int(out[$0]) != expected[$0] } ?? min(out.count, expected.count))")
+        }
+    }
+}
+
+struct ArrayKey: BinKey {
+    let keys: [Int]
+    func bin(_ i: Int) -> Int { keys[i] }
+}

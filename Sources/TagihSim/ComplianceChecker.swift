@@ -248,6 +248,7 @@ final class CheckerPipeline {
         operations.reserveCapacity(Self.batch)
         let box = self.box
         queue.async(group: group) {
+            Parallel.runAtBackgroundPriority()
             for operation in work.value {
                 switch operation {
                 case .check(let i, let debt, let p, let t):

@@ -584,6 +584,7 @@ final class PolicyBook {
         batch.next.store(0, ordering: .relaxed)
         for _ in 0..<pieces {
             Self.backgroundQueue.async {
+                Parallel.runAtBackgroundPriority()
                 batch.decideAll()
                 batch.done.signal()
             }
@@ -677,6 +678,17 @@ struct Unchecked<T>: @unchecked Sendable {
 /// Runs independent work items on all cores (chunked; the caller's thread takes part).
 enum Parallel {
     static let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// The scheduling priority the simulation's background threads (decision workers, compliance checker) run at
+    /// (`nice` +5 on Linux): the event loop is the critical path, and work that is only needed later should not
+    /// take its core. Changes no result (joins wait for whatever is unfinished), only who runs first.
+    static func runAtBackgroundPriority() {
+        #if os(Linux)
+        // On Linux the nice value belongs to the thread, and `who` 0 is the calling thread.
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        if getpriority(which, 0) < 5 { _ = setpriority(which, 0, 5) }
+        #endif
+    }
 
     /// Calls `body` with contiguous ranges covering `0..<count`, one per worker, in parallel.
     static func forEachChunk(count: Int, _ body: @Sendable (Range<Int>) -> Void) {

@@ -33,13 +33,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         case client
     }
 
-    /// Per-stream state, on the event loop.
     /// A `.deferred` or `.lookup` response waiting for the end of the read that dispatched it.
     enum PendingDeferred: Sendable {
         case handler(Int32, @Sendable () async throws -> HTTP2CompleteResponse)
         case lookup(Int32, String, any HTTP2LookupBatcher)
     }
 
+    /// Per-stream state, on the event loop.
     final class Stream {
         let id: Int32
         var method = ""

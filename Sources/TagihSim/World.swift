@@ -237,25 +237,12 @@ final class World {
 
     /// The zone the number's prefix points to (the simulator's own small table), nil if none.
     static func numberZone(_ number: String) -> String? {
-        var head: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
-        var n = 0
-        for b in number.utf8.prefix(5) {
-            switch n {
-            case 0: head.0 = b
-            case 1: head.1 = b
-            case 2: head.2 = b
-            case 3: head.3 = b
-            default: head.4 = b
-            }
-            n += 1
+        switch numberZoneKey(number) {
+        case noPrefix: nil
+        case -44: "Europe/London"
+        case -91: "Asia/Kolkata"
+        case let area: areaZones[area]
         }
-        if n >= 5 && head.0 == UInt8(ascii: "+") && head.1 == UInt8(ascii: "1") {
-            let area = Int(head.2 &- 48) * 100 + Int(head.3 &- 48) * 10 + Int(head.4 &- 48)
-            return areaZones[area]
-        }
-        if number.hasPrefix("+44") { return "Europe/London" }
-        if number.hasPrefix("+91") { return "Asia/Kolkata" }
-        return nil
     }
 
     static let areaZones: [Int: String] = {

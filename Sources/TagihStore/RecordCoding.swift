@@ -501,24 +501,9 @@ public enum RecordCoding {
                                          leasedAt: leasedAt, expires: expires))
             }
             return .leasesGranted(LeaseGrants(id: id, grants: grants))
-        case 9:  // a batch whose grants share holder and times (`LeaseGrants.sharedTerms`)
-            let id = try r.readString()
-            let holder = try r.readString()
-            let leasedAt = try r.readInt64()
-            let expires = try r.readInt64()
-            let count = Int(try r.readUInt32())
-            var grants: [LeaseGrant] = []
-            grants.reserveCapacity(min(count, 100_000))
-            for _ in 0..<count {
-                let lease = try r.readString()
-                let debtor = try r.readString()
-                let debt = try r.readString()
-                let phone = try r.readString()
-                grants.append(LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
-                                         leasedAt: leasedAt, expires: expires))
-            }
-            return .leasesGranted(LeaseGrants(id: id, grants: grants))
-        case 10:  // as 9, each string front-coded against the previous grant's
+        case 9, 10:  // a batch whose grants share holder and times (`LeaseGrants.sharedTerms`); in kind 10 each
+            // string is front-coded against the previous grant's
+            let frontCoded = kind == 10
             let id = try r.readString()
             let holder = try r.readString()
             let leasedAt = try r.readInt64()
@@ -528,11 +513,14 @@ public enum RecordCoding {
             grants.reserveCapacity(min(count, 100_000))
             var previous = LeaseGrant(lease: "", debtor: "", debt: "", phone: "", holder: holder, leasedAt: leasedAt,
                                       expires: expires)
+            func next(_ before: String) throws(StoreError) -> String {
+                frontCoded ? try r.readString(sharingPrefixWith: before) : try r.readString()
+            }
             for _ in 0..<count {
-                let lease = try r.readString(sharingPrefixWith: previous.lease)
-                let debtor = try r.readString(sharingPrefixWith: previous.debtor)
-                let debt = try r.readString(sharingPrefixWith: previous.debt)
-                let phone = try r.readString(sharingPrefixWith: previous.phone)
+                let lease = try next(previous.lease)
+                let debtor = try next(previous.debtor)
+                let debt = try next(previous.debt)
+                let phone = try next(previous.phone)
                 previous = LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
                                       leasedAt: leasedAt, expires: expires)
                 grants.append(previous)

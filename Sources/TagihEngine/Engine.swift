@@ -289,13 +289,23 @@ public final class Engine: Sendable {
         for (i, e) in events.enumerated() { parts[shardIndex(e.debtor)].append(i) }
         // Validate (one lookup per event; the slot found is reused to apply it after the commit).
         var slotOf = [UInt32](repeating: .max, count: events.count)
-        let verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
+        // A small batch visits its shards one after the other: starting, scheduling and joining a child task
+        // per shard costs more than the few lookups and decisions each does (each shard's work is the same).
+        let sequential = events.count < Self.parallelIngestFrom
+        var verdicts: [(Int, [Result<UInt32, Rejection>])] = []
+        if sequential {
             for (s, part) in parts.enumerated() where !part.isEmpty {
-                group.addTask { (s, await self.shards[s].validate(events, part)) }
+                verdicts.append((s, await shards[s].validate(events, part)))
             }
-            var all: [(Int, [Result<UInt32, Rejection>])] = []
-            for await chunk in group { all.append(chunk) }
-            return all
+        } else {
+            verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
+                for (s, part) in parts.enumerated() where !part.isEmpty {
+                    group.addTask { (s, await self.shards[s].validate(events, part)) }
+                }
+                var all: [(Int, [Result<UInt32, Rejection>])] = []
+                for await chunk in group { all.append(chunk) }
+                return all
+            }
         }
         var valid: [Int] = []
         valid.reserveCapacity(events.count)
@@ -323,9 +333,13 @@ public final class Engine: Sendable {
             }
         }
         let now = clock.now()
-        await withTaskGroup(of: Void.self) { group in
-            for (s, part) in toApply.enumerated() where !part.isEmpty {
-                group.addTask { await self.shards[s].apply(events, part, now: now) }
+        if sequential {
+            for (s, part) in toApply.enumerated() where !part.isEmpty { await shards[s].apply(events, part, now: now) }
+        } else {
+            await withTaskGroup(of: Void.self) { group in
+                for (s, part) in toApply.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].apply(events, part, now: now) }
+                }
             }
         }
         var applied = 0
@@ -338,6 +352,10 @@ public final class Engine: Sendable {
         metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return results
     }
+
+    /// From this many events on, `ingest(events:)` validates and applies in one child task per shard; below, it
+    /// calls the shards one after the other.
+    static let parallelIngestFrom = 64
 
     // MARK: leasing
 

@@ -80,16 +80,21 @@ final class EngineStrategy: DialStrategy {
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         await advance(now: now)
         let leases = await engine.lease(count, holder: Self.holder)
-        for lease in leases {
-            guard let i32 = index[lease.debtor] else { continue }
-            let i = Int(i32)
-            let d = world.debtors[i]
-            guard let debt = d.debts.firstIndex(where: { $0.id == lease.debt }),
-                let phone = d.phones.firstIndex(where: { $0.number == lease.phone })
-            else { continue }
-            leads.append(
-                Lead(debtor: i32, debt: world.debtStart[i] + Int32(debt), phone: world.phoneStart[i] + Int32(phone),
-                     lease: lease.id))
+        // The leases are read in place (iterating the array would copy each `Lease`, retaining every field), and
+        // the debt and phone are found among the debtor's entries of the world's flat id arrays (in record order,
+        // as `firstIndex` on the record would), not on a copy of its `Debtor`.
+        leases.withUnsafeBufferPointer { l in
+            for k in l.indices {
+                guard let i32 = index[l[k].debtor] else { continue }
+                let i = Int(i32)
+                // `debtStart` and `phoneStart` end with a sentinel (the total count).
+                let debtFrom = Int(world.debtStart[i]), debtTo = Int(world.debtStart[i + 1])
+                let phoneFrom = Int(world.phoneStart[i]), phoneTo = Int(world.phoneStart[i + 1])
+                guard let debt = (debtFrom..<debtTo).first(where: { world.debtID[$0] == l[k].debt }),
+                    let phone = (phoneFrom..<phoneTo).first(where: { world.phoneNumber[$0] == l[k].phone })
+                else { continue }
+                leads.append(Lead(debtor: i32, debt: Int32(debt), phone: Int32(phone), lease: l[k].id))
+            }
         }
     }
 

@@ -142,15 +142,6 @@ struct ShardState {
         return arena.debtor(at: slot.blob, jurisdiction: jurisdictions.string(slot.jurisdiction) ?? "")
     }
 
-    /// Calls `body` with debtor history `h` (a slot's `history` field; 0 = none) read in place: a copy would
-    /// retain and release each of its arrays.
-    func withHistory<R>(_ h: UInt32, _ body: (borrowing DebtorHistory) -> R) -> R {
-        if h == 0 { return body(Self.emptyHistory) }
-        return histories.withUnsafeBufferPointer { body($0[Int(h - 1)]) }
-    }
-
-    static let emptyHistory = DebtorHistory()
-
     func history(_ i: UInt32) -> DebtorHistory {
         let h = slots[Int(i)].history
         return h == 0 ? DebtorHistory() : histories[Int(h - 1)]
@@ -327,27 +318,22 @@ struct ShardState {
     /// Runs the policy for debtor `i` at `now` and files it in the right queue (a leased debtor stays leased).
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
         let debtor = self.debtor(i)
+        let history = self.history(i)
         var chosen: Decision?
         var chosenStart = Int64.max
         var firstBlockedReason: String?
         var first = true
-        var rankNow = 0.0
-        withHistory(slots[Int(i)].history) { history in
-            // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
-            policy.forEachDecision(for: debtor, history: history, now: now) { d in
-                if first {
-                    firstBlockedReason = d.blockedReason
-                    first = false
-                }
-                guard let earliest = d.earliest, d.phone != nil else { return }
-                let start = max(earliest, now)
-                if chosen == nil || start < chosenStart || (start == chosenStart && d.score > chosen!.score) {
-                    chosen = d
-                    chosenStart = start
-                }
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
+        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+            if first {
+                firstBlockedReason = d.blockedReason
+                first = false
             }
-            if let d = chosen, d.earliest! <= now {
-                rankNow = policy.score(for: debtor, history: history, debt: d.debt, at: now)
+            guard let earliest = d.earliest, d.phone != nil else { return }
+            let start = max(earliest, now)
+            if chosen == nil || start < chosenStart || (start == chosenStart && d.score > chosen!.score) {
+                chosen = d
+                chosenStart = start
             }
         }
         var slot = slots[Int(i)]
@@ -362,7 +348,7 @@ struct ShardState {
             slot.windowEnds = d.windowEnds ?? .min
             // Ready debtors rank by the value of calling now; waiting ones keep the decision's value at `best`
             // until their time comes and they are re-decided.
-            let rank = slot.earliest <= now ? rankNow : d.score
+            let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
             slot.score = rank.isFinite ? Float(rank) : 0
             // Reasons of a debtor that may be called now are few distinct lists ("permitted now", the bucket,
             // the cap usage) and are interned; a waiting debtor's name a local time and would not share, so they

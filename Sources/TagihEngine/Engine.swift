@@ -290,10 +290,10 @@ public final class Engine: Sendable {
         // Validate (one lookup per event; the slot found is reused to apply it after the commit).
         var slotOf = [UInt32](repeating: .max, count: events.count)
         // A small batch visits its shards one after the other: starting, scheduling and joining a child task
-        // per shard costs more than the few lookups and decisions each does (each shard's work is the same).
-        let sequential = events.count < Self.parallelIngestFrom
+        // per shard costs more than the few lookups (and, to apply, decisions) each does; the shards' work is the
+        // same either way.
         var verdicts: [(Int, [Result<UInt32, Rejection>])] = []
-        if sequential {
+        if events.count < Self.parallelValidationFrom {
             for (s, part) in parts.enumerated() where !part.isEmpty {
                 verdicts.append((s, await shards[s].validate(events, part)))
             }
@@ -333,7 +333,7 @@ public final class Engine: Sendable {
             }
         }
         let now = clock.now()
-        if sequential {
+        if events.count < Self.parallelApplyFrom {
             for (s, part) in toApply.enumerated() where !part.isEmpty { await shards[s].apply(events, part, now: now) }
         } else {
             await withTaskGroup(of: Void.self) { group in
@@ -353,9 +353,12 @@ public final class Engine: Sendable {
         return results
     }
 
-    /// From this many events on, `ingest(events:)` validates and applies in one child task per shard; below, it
-    /// calls the shards one after the other.
-    static let parallelIngestFrom = 64
+    /// From this many events on, `ingest(events:)` validates in one child task per shard (a validation is a
+    /// look-up, well under a microsecond); below, it calls the shards one after the other.
+    static let parallelValidationFrom = 1_024
+    /// From this many events on, `ingest(events:)` applies in one child task per shard (applying re-decides a
+    /// few debtors per event); below, it calls the shards one after the other.
+    static let parallelApplyFrom = 64
 
     // MARK: leasing
 

@@ -517,7 +517,7 @@ public final class Engine: Sendable {
         let results: [AppendResult]
         do {
             results = try await log.append(batches.map { .leasesReleased($0) },
-                                             durability: configuration.leaseDurability)
+                                           durability: configuration.leaseDurability)
         } catch {
             logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
             return 0

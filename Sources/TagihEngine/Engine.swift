@@ -13,8 +13,19 @@ public final class Engine: Sendable {
     public let configuration: EngineConfiguration
     /// The clock it reads.
     public let clock: any EngineClock
-    /// The durable store.
-    public let store: Store
+    /// The durable store. An engine opened with ``EngineConfiguration/Persistence/ephemeral`` has none, and
+    /// reading this property then stops the process: check ``isEphemeral`` first.
+    public var store: Store {
+        guard case .durable(let store) = log else { preconditionFailure("an ephemeral engine has no store") }
+        return store
+    }
+    /// Whether the engine was opened without a store (``EngineConfiguration/Persistence/ephemeral``).
+    public var isEphemeral: Bool {
+        if case .ephemeral = log { return true }
+        return false
+    }
+    /// Where writes are logged: the store, or nowhere for an ephemeral engine.
+    let log: EngineLog
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
@@ -24,24 +35,28 @@ public final class Engine: Sendable {
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
 
-    private init(configuration: EngineConfiguration, clock: any EngineClock, store: Store, shards: [Shard],
+    private init(configuration: EngineConfiguration, clock: any EngineClock, log: EngineLog, shards: [Shard],
                  leaseSignals: LeaseSignals, logger: Logger) {
         self.configuration = configuration
         self.leaseSignals = leaseSignals
         self.clock = clock
-        self.store = store
+        self.log = log
         self.shards = shards
         self.logger = logger
     }
 
     /// Opens the store in `configuration.store.directory` and recovers every debtor and event into the shards.
+    /// With ``EngineConfiguration/persistence`` `.ephemeral`, opens no store and starts empty.
     /// - Throws: ``StoreError`` when the store cannot be opened or read.
     public static func open(
         configuration: EngineConfiguration = .init(), clock: any EngineClock = WallClock(),
         policy: ContactPolicy = ContactPolicy(), logger: Logger = Logger(label: "tagih.engine")
     ) async throws -> Engine {
-        let store = try await Store.open(configuration: configuration.store, logger: logger)
-        var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await store.lastLSN())
+        let log: EngineLog = switch configuration.persistence {
+        case .store: .durable(try await Store.open(configuration: configuration.store, logger: logger))
+        case .ephemeral: .ephemeral(EphemeralLog())
+        }
+        var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await log.lastLSN())
         tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
         // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
         let tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
@@ -51,7 +66,7 @@ public final class Engine: Sendable {
                   holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare,
                   signals: signals)
         }
-        let engine = Engine(configuration: configuration, clock: clock, store: store, shards: shards,
+        let engine = Engine(configuration: configuration, clock: clock, log: log, shards: shards,
                             leaseSignals: signals, logger: logger)
         try await engine.recover()
         return engine
@@ -67,7 +82,7 @@ public final class Engine: Sendable {
         let pageSize = configuration.store.readPageSize
         var total = 0
         var unreadable = 0
-        let reader = try store.openRecordReader()
+        let reader = try log.openRecordReader()
         defer { try? reader.close() }
         var next = try await reader.recordPage(after: nil, limit: pageSize)
         while next.count > 0 {
@@ -100,9 +115,9 @@ public final class Engine: Sendable {
         let loaded = ContinuousClock.now
         var lsn: Int64 = 0
         var eventCount = 0
-        let leaseFloor = try await store.leaseReplayFloor()
+        let leaseFloor = try await log.leaseReplayFloor()
         while true {
-            let page = try await store.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
+            let page = try await log.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
             if page.isEmpty { break }
             lsn = page.last!.lsn
             eventCount += page.count
@@ -185,7 +200,7 @@ public final class Engine: Sendable {
                 valid.append(i)
             }
         }
-        let lsns = try await store.upsert(valid.map { debtors[$0] })
+        let lsns = try await log.upsert(valid.map { debtors[$0] })
         var parts = Array(repeating: [(Int, Debtor, Int64)](), count: shards.count)
         for (k, i) in valid.enumerated() { parts[shardIndex(debtors[i].id)].append((i, debtors[i], lsns[k])) }
         let now = clock.now()
@@ -274,13 +289,23 @@ public final class Engine: Sendable {
         for (i, e) in events.enumerated() { parts[shardIndex(e.debtor)].append(i) }
         // Validate (one lookup per event; the slot found is reused to apply it after the commit).
         var slotOf = [UInt32](repeating: .max, count: events.count)
-        let verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
+        // A small batch visits its shards one after the other: starting, scheduling and joining a child task
+        // per shard costs more than the few lookups (and, to apply, decisions) each does; the shards' work is the
+        // same either way.
+        var verdicts: [(Int, [Result<UInt32, Rejection>])] = []
+        if events.count < Self.parallelValidationFrom {
             for (s, part) in parts.enumerated() where !part.isEmpty {
-                group.addTask { (s, await self.shards[s].validate(events, part)) }
+                verdicts.append((s, await shards[s].validate(events, part)))
             }
-            var all: [(Int, [Result<UInt32, Rejection>])] = []
-            for await chunk in group { all.append(chunk) }
-            return all
+        } else {
+            verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
+                for (s, part) in parts.enumerated() where !part.isEmpty {
+                    group.addTask { (s, await self.shards[s].validate(events, part)) }
+                }
+                var all: [(Int, [Result<UInt32, Rejection>])] = []
+                for await chunk in group { all.append(chunk) }
+                return all
+            }
         }
         var valid: [Int] = []
         valid.reserveCapacity(events.count)
@@ -297,7 +322,7 @@ public final class Engine: Sendable {
             metrics.eventsRejected.increment(by: results.count)
             return results
         }
-        let appended = try await store.append(valid.count == events.count ? events : valid.map { events[$0] })
+        let appended = try await log.append(valid.count == events.count ? events : valid.map { events[$0] })
         var toApply = Array(repeating: [(index: Int, lsn: Int64, slot: UInt32)](), count: shards.count)
         for (k, i) in valid.enumerated() {
             switch appended[k] {
@@ -308,9 +333,13 @@ public final class Engine: Sendable {
             }
         }
         let now = clock.now()
-        await withTaskGroup(of: Void.self) { group in
-            for (s, part) in toApply.enumerated() where !part.isEmpty {
-                group.addTask { await self.shards[s].apply(events, part, now: now) }
+        if events.count < Self.parallelApplyFrom {
+            for (s, part) in toApply.enumerated() where !part.isEmpty { await shards[s].apply(events, part, now: now) }
+        } else {
+            await withTaskGroup(of: Void.self) { group in
+                for (s, part) in toApply.enumerated() where !part.isEmpty {
+                    group.addTask { await self.shards[s].apply(events, part, now: now) }
+                }
             }
         }
         var applied = 0
@@ -323,6 +352,13 @@ public final class Engine: Sendable {
         metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return results
     }
+
+    /// From this many events on, `ingest(events:)` validates in one child task per shard (a validation is a
+    /// look-up, well under a microsecond); below, it calls the shards one after the other.
+    static let parallelValidationFrom = 1_024
+    /// From this many events on, `ingest(events:)` applies in one child task per shard (applying re-decides a
+    /// few debtors per event); below, it calls the shards one after the other.
+    static let parallelApplyFrom = 64
 
     // MARK: leasing
 
@@ -434,10 +470,10 @@ public final class Engine: Sendable {
         }
         let lsn: Int64
         do {
-            let result = try await store.append(grants, durability: configuration.leaseDurability)
+            let result = try await log.append(grants, durability: configuration.leaseDurability)
             // A duplicate would be a batch id reused across runs (a 1 in 2^32 start tag collision): the grants
             // are then treated as durable at the log's current end.
-            lsn = if case .applied(let lsn) = result { lsn } else { await store.lastLSN() }
+            lsn = if case .applied(let lsn) = result { lsn } else { await log.lastLSN() }
         } catch {
             logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in
@@ -480,8 +516,8 @@ public final class Engine: Sendable {
         }
         let results: [AppendResult]
         do {
-            results = try await store.append(batches.map { .leasesReleased($0) },
-                                             durability: configuration.leaseDurability)
+            results = try await log.append(batches.map { .leasesReleased($0) },
+                                           durability: configuration.leaseDurability)
         } catch {
             logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
             return 0
@@ -517,7 +553,7 @@ public final class Engine: Sendable {
                     if expired.isEmpty { return }
                     self.metrics.leasesExpired.increment(by: expired.count)
                     do {
-                        let results = try await self.store.append(expired.map { .leaseExpired($0) })
+                        let results = try await self.log.append(expired.map { .leaseExpired($0) })
                         let applied = zip(expired, results).map { e, r -> (StoredEvent, Int64) in
                             if case .applied(let lsn) = r { return (.leaseExpired(e), lsn) }
                             return (.leaseExpired(e), 0)
@@ -560,9 +596,11 @@ public final class Engine: Sendable {
     /// Saves the decisions that changed since the last snapshot to the store (in chunks, interleaved with other
     /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
     /// a cache: a missing or stale row only costs a decision at start.
+    /// An ephemeral engine keeps no snapshot: this does nothing.
     public func writeSnapshot() async throws {
+        if isEphemeral { return }
         // Every lease granted before `floor` has ended: the next start need not replay those grants.
-        let logged = await store.lastLSN()
+        let logged = await log.lastLSN()
         var floor: Int64? = logged + 1
         for shard in shards {
             guard let current = floor else { break }
@@ -577,12 +615,12 @@ public final class Engine: Sendable {
             var start = 0
             while true {
                 let (rows, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
-                if !rows.isEmpty { try await store.writeSnapshot(rows) }
+                if !rows.isEmpty { try await log.writeSnapshot(rows) }
                 if rows.count < chunk { break }
                 start = next
             }
         }
-        if let floor { try await store.setLeaseReplayFloor(floor) }
+        if let floor { try await log.setLeaseReplayFloor(floor) }
     }
 
     // MARK: queries
@@ -647,7 +685,7 @@ public final class Engine: Sendable {
     /// already: the next start holds them again until their outcome or expiry.
     public func close() async throws {
         try await writeSnapshot()
-        try await store.checkpoint()
-        try await store.close()
+        try await log.checkpoint()
+        try await log.close()
     }
 }

@@ -35,6 +35,22 @@ public struct EngineConfiguration: Sendable {
     /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
     /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
     public var holdShare: Double = 1
+    /// Whether the engine keeps a store. Default ``Persistence/store``.
+    public var persistence: Persistence = .store
+
+    /// Whether the engine logs its writes to a durable store.
+    public enum Persistence: String, Sendable, CaseIterable {
+        /// The SQLite store in ``EngineConfiguration/store``: every write is durable before it is acknowledged,
+        /// and a restart recovers every debtor, event and lease. The default.
+        case store
+        /// No store at all, for simulations and tests: nothing is written to disk and nothing survives the
+        /// process (``Engine/store`` must not be read; ``Engine/writeSnapshot()`` does nothing). Validation,
+        /// idempotency (a repeated attempt, payment or clearance id is a ``IngestResult/duplicate``), log
+        /// positions, shards, queues, leases and expiries work exactly as with a store, so the engine decides,
+        /// leases and acknowledges the same; only the group commit, its writer thread and the disk are skipped.
+        /// The idempotency keys of every event are kept in memory (about 16 bytes per key of up to 15 bytes).
+        case ephemeral
+    }
 
     /// Creates a configuration; see each property for its default.
     public init(

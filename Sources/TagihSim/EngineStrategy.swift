@@ -4,14 +4,13 @@ import TagihCore
 import TagihEngine
 import TagihStore
 
-/// `tagih` on the real `Engine`: debtors are upserted into an engine with a `VirtualClock` and a scratch
-/// store; each dialer step advances the clock, ingests the outcomes and payments of the step in one group
+/// `tagih` on the real `Engine`: debtors are upserted into an ephemeral engine (no store: a simulation needs no
+/// durability; `EngineConfiguration.Persistence.ephemeral`) with a `VirtualClock`; each dialer step advances the clock, ingests the outcomes and payments of the step in one group
 /// commit, ticks the engine once per simulated minute, and leases the best ready debtors.
 final class EngineStrategy: DialStrategy {
     let engine: Engine
     let clock: VirtualClock
     let world: World
-    let directory: URL
     private var index: [String: Int32] = [:]
     private var pendingOutcomes: [OutcomeEvent] = []
     private var pendingPayments: [PaymentEvent] = []
@@ -21,27 +20,23 @@ final class EngineStrategy: DialStrategy {
     var decisions: Int { 0 }
     static let holder = "tagih-sim"
 
-    private init(engine: Engine, clock: VirtualClock, world: World, directory: URL, start: UnixSeconds) {
+    private init(engine: Engine, clock: VirtualClock, world: World, start: UnixSeconds) {
         self.engine = engine
         self.clock = clock
         self.world = world
-        self.directory = directory
         lastTick = start
         index.reserveCapacity(world.debtors.count)
         for (i, d) in world.debtors.enumerated() { index[d.id] = Int32(i) }
     }
 
-    /// Opens an engine in a fresh scratch directory and loads the world's debtors into it.
+    /// Opens an ephemeral engine and loads the world's debtors into it.
     static func open(
         world: World, start: UnixSeconds, policy: ContactPolicy, seed: UInt64, holdBelowShareOfBest: Double?,
         holdShare: Double
     ) async throws -> EngineStrategy {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tagih-sim-\(getpid())-\(seed)-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let clock = VirtualClock(start: start)
-        var configuration = EngineConfiguration(dataDirectory: directory.path)
-        configuration.store.durability = .normal
+        var configuration = EngineConfiguration()
+        configuration.persistence = .ephemeral
         configuration.snapshotIntervalSeconds = 0
         configuration.holdBelowShareOfBest = holdBelowShareOfBest
         configuration.holdShare = holdShare
@@ -55,7 +50,7 @@ final class EngineStrategy: DialStrategy {
             _ = try await engine.upsert(part)
             k += batch
         }
-        return EngineStrategy(engine: engine, clock: clock, world: world, directory: directory, start: start)
+        return EngineStrategy(engine: engine, clock: clock, world: world, start: start)
     }
 
     func advance(now: UnixSeconds) async {
@@ -85,16 +80,21 @@ final class EngineStrategy: DialStrategy {
     func next(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) async {
         await advance(now: now)
         let leases = await engine.lease(count, holder: Self.holder)
-        for lease in leases {
-            guard let i32 = index[lease.debtor] else { continue }
-            let i = Int(i32)
-            let d = world.debtors[i]
-            guard let debt = d.debts.firstIndex(where: { $0.id == lease.debt }),
-                let phone = d.phones.firstIndex(where: { $0.number == lease.phone })
-            else { continue }
-            leads.append(
-                Lead(debtor: i32, debt: world.debtStart[i] + Int32(debt), phone: world.phoneStart[i] + Int32(phone),
-                     lease: lease.id))
+        // The leases are read in place (iterating the array would copy each `Lease`, retaining every field), and
+        // the debt and phone are found among the debtor's entries of the world's flat id arrays (in record order,
+        // as `firstIndex` on the record would), not on a copy of its `Debtor`.
+        leases.withUnsafeBufferPointer { l in
+            for k in l.indices {
+                guard let i32 = index[l[k].debtor] else { continue }
+                let i = Int(i32)
+                // `debtStart` and `phoneStart` end with a sentinel (the total count).
+                let debtFrom = Int(world.debtStart[i]), debtTo = Int(world.debtStart[i + 1])
+                let phoneFrom = Int(world.phoneStart[i]), phoneTo = Int(world.phoneStart[i + 1])
+                guard let debt = (debtFrom..<debtTo).first(where: { world.debtID[$0] == l[k].debt }),
+                    let phone = (phoneFrom..<phoneTo).first(where: { world.phoneNumber[$0] == l[k].phone })
+                else { continue }
+                leads.append(Lead(debtor: i32, debt: Int32(debt), phone: Int32(phone), lease: l[k].id))
+            }
         }
     }
 
@@ -109,10 +109,9 @@ final class EngineStrategy: DialStrategy {
         pendingPayments.append(payment)
     }
 
-    /// Closes the engine and removes its scratch store.
+    /// Closes the engine.
     func close() async {
         await flush()
         try? await engine.close()
-        try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -238,7 +238,7 @@ public final class Store: Sendable {
                                  body: grants.body)
         let relaxed = (durability ?? configuration.durability) == .normal
         // A lease call's grants may wait a little for the other dialers' (see `GroupCommitter.submit`).
-        guard case .events(let results) = try await committer.submit(.events([event], relaxed: relaxed), mayWait: true)
+        guard case .events(let results) = try await committer.submit(.grantBatch(event, relaxed: relaxed), mayWait: true)
         else {
             preconditionFailure()
         }
@@ -465,13 +465,13 @@ public final class Store: Sendable {
     }
 
     /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 7,
-    /// 9 and 10, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
+    /// 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
     public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8, 9, 10))
+                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8, 9, 10, 11))
                     ORDER BY lsn LIMIT ?
                     """,
                 arguments: [after, leaseFloor, limit])

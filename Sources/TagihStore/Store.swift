@@ -549,6 +549,7 @@ public final class Store: Sendable {
     public func close() async throws {
         await checkpointer.stop()
         await committer.close()
+        committer.closeWAL()
         try pool.close()
     }
 

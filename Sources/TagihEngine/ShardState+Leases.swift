@@ -130,6 +130,7 @@ extension ShardState {
     /// Recovery: the leases still open at the end of the log are held again, until their outcome or expiry
     /// (an expired one is logged as expired at the engine's first tick, once: the expiry is keyed by lease id).
     mutating func installReplayedLeases() {
+        runwayLive = 0
         for (i, lease) in replayLeases {
             let sequence = nextSequence()
             activeLeases[sequence] = lease

@@ -64,10 +64,6 @@ public struct CommitTimings: Sendable {
     public var inserting = Duration.zero
     /// SQLite's COMMIT: writing the WAL frames and, when synchronous, the fsync.
     public var committing = Duration.zero
-    /// The syncer's fsyncs of the WAL for grant transactions committed without their own (see
-    /// ``StoreConfiguration/Durability/full``), and the time they took.
-    public var syncs = 0
-    public var syncing = Duration.zero
 }
 
 /// What one caller gets back after the commit.
@@ -106,12 +102,6 @@ final class GroupCommitter: Sendable {
         /// The writer is holding a commit back until `pending` holds `waitTarget` requests (`submit` then wakes it).
         var waiting = false
         var waitTarget = 0
-        /// Callers of transactions committed without their fsync (`syncAfterCommit`), waiting for the syncer's.
-        var unsynced: [(Waiter, WriteResponse)] = []
-        var syncing = false
-        /// The WAL file, opened for the syncer at the first such transaction; -1 before (or when it cannot be).
-        var wal: Int32 = -1
-        var walUnavailable = false
     }
 
     /// A committed transaction's results and instants.
@@ -131,17 +121,13 @@ final class GroupCommitter: Sendable {
     /// schedules a task (and may wake a thread), 5–10 µs apiece, which the writer loop no longer spends between
     /// two commits.
     private let resumer = DispatchQueue(label: "tagih.store.group-commit.resume")
-    static let resumeOnTheSide = ProcessInfo.processInfo.environment["TAGIH_EXPERIMENT_RESUMER"] != "0"  // EXPERIMENT
     /// Wakes the writer when the requests it holds a commit back for have arrived.
     private let arrivals = DispatchSemaphore(value: 0)
-    /// Fsyncs the WAL for the transactions committed without their own fsync, then resumes their callers (see
-    /// `syncAfterCommit`).
-    private let syncQueue = DispatchQueue(label: "tagih.store.group-commit.sync")
-    /// Fully synchronous grant transactions are committed without SQLite's fsync and fsynced by the syncer.
-    static let syncAfterCommit = ProcessInfo.processInfo.environment["TAGIH_EXPERIMENT_SYNC_AFTER"] != "0"  // EXPERIMENT
     /// The longest a commit is held back for more requests.
-    static let maxWait = Duration.microseconds(
-        Int(ProcessInfo.processInfo.environment["TAGIH_EXPERIMENT_GRANT_WAIT_US"] ?? "") ?? 1_000)  // EXPERIMENT
+    static let maxWait = Duration.milliseconds(1)
+    /// Commits shorter than this are not held back (see `submit(_:mayWait:)`).
+    static let holdAfter = Duration.microseconds(
+        Int(ProcessInfo.processInfo.environment["TAGIH_EXPERIMENT_HOLD_AFTER_US"] ?? "") ?? 500)  // EXPERIMENT
 
     /// The log position of the last committed row.
     var currentLSN: Int64 { state.withLock { $0.currentLSN } }
@@ -166,8 +152,11 @@ final class GroupCommitter: Sendable {
     /// as the previous transaction carried on top of those already waiting. For the engine's lease grants: with
     /// eight dialers, the calls that the last commit resumed arrive a few hundred microseconds later, while the
     /// others wait; committing without them halves every transaction, and with slow fsyncs (1–2 ms when another
-    /// job writes) the commits, not the dialers, bound the throughput. Outcome batches never wait (their
-    /// acknowledgement latency is a target of its own), nor does any batch that holds one.
+    /// job writes) the commits, not the dialers, bound the throughput. Only after a commit of at least `holdAfter`
+    /// (0.5 ms, a slow disk): when commits are quick, holding them made every dialer join the same commit and then
+    /// compute its next leases at the same time as all the others (the writer idle meanwhile), instead of half of
+    /// them computing while the other half's grants commit. Outcome batches never wait (their acknowledgement
+    /// latency is a target of its own), nor does any batch that holds one.
     func submit(_ request: WriteRequest, mayWait: Bool = false) async throws -> WriteResponse {
         try await withCheckedThrowingContinuation { continuation in
             var wake = false
@@ -195,7 +184,7 @@ final class GroupCommitter: Sendable {
     /// carried some too, waits (see `submit(_:mayWait:)`) until the callers it resumed are back or the time is up.
     private func waitForMore(lastBatch: Int, lastCommit: Duration) {
         let limit = min(Self.maxWait, lastCommit / 2)
-        guard lastBatch > 0, limit > .microseconds(20) else { return }
+        guard lastBatch > 0, lastCommit >= Self.holdAfter, limit > .microseconds(20) else { return }
         let hold = state.withLock { s -> Bool in
             guard !s.closed, !s.pending.isEmpty, s.pending.allSatisfy(\.mayWait) else { return false }
             s.waitTarget = s.pending.count + lastBatch
@@ -221,7 +210,7 @@ final class GroupCommitter: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { s -> Bool in
                 s.closed = true
-                if s.writing || s.syncing {
+                if s.writing {
                     s.idleWaiters.append(continuation)
                     return false
                 }
@@ -242,10 +231,8 @@ final class GroupCommitter: Sendable {
             next = state.withLock { s in
                 guard let first = s.pending.popFirst() else {
                     s.writing = false
-                    if !s.syncing {
-                        idle = s.idleWaiters
-                        s.idleWaiters = []
-                    }
+                    idle = s.idleWaiters
+                    s.idleWaiters = []
                     return nil
                 }
                 var batch = [first]
@@ -263,10 +250,6 @@ final class GroupCommitter: Sendable {
             let requests = batch.map(\.request)
             let relaxed = fullySynchronous
                 && requests.allSatisfy(\.relaxed)
-            // Only grant batches that want a fsync: commit them without it and let the syncer fsync the WAL while
-            // the writer goes on with the next transaction.
-            let deferSync = !relaxed && fullySynchronous && Self.syncAfterCommit && walDescriptor() >= 0
-                && requests.allSatisfy { if case .grantBatch(_, false) = $0 { true } else { false } }
             let began = ContinuousClock.now
             let outcome: Result<Committed, any Error>
             do {
@@ -274,14 +257,13 @@ final class GroupCommitter: Sendable {
                     let entered = ContinuousClock.now
                     var result: ([WriteResponse], Int64)?
                     var inserted = entered
-                    if relaxed || deferSync {
-                        // Only writes whose callers accept process-crash durability (or that the syncer fsyncs before
-                        // they are acknowledged): commit without the WAL fsync, then restore FULL (the next FULL
-                        // commit fsyncs these frames too).
+                    if relaxed {
+                        // Only writes whose callers accept process-crash durability: commit without the WAL fsync,
+                        // then restore FULL (the next FULL commit fsyncs these frames too).
                         try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
                     }
                     defer {
-                        if relaxed || deferSync { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
+                        if relaxed { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
                     }
                     try db.inTransaction(.immediate) {
                         result = try Self.commit(requests, startingAfter: start, in: db)
@@ -309,93 +291,15 @@ final class GroupCommitter: Sendable {
                     s.timings.inserting += c.inserted - c.entered
                     s.timings.committing += c.committed - c.inserted
                 }
-                if deferSync {
-                    let startSyncer = state.withLock { s -> Bool in
-                        s.unsynced.append(contentsOf: zip(batch, c.responses))
-                        if s.syncing { return false }
-                        s.syncing = true
-                        return true
-                    }
-                    if startSyncer { syncQueue.async { self.sync() } }
-                } else if Self.resumeOnTheSide {
-                    let done = Array(zip(batch, c.responses))
-                    resumer.async {
-                        for (waiter, response) in done { waiter.continuation.resume(returning: response) }
-                    }
-                } else {
-                    for (waiter, response) in zip(batch, c.responses) { waiter.continuation.resume(returning: response) }
+                let done = Array(zip(batch, c.responses))
+                resumer.async {
+                    for (waiter, response) in done { waiter.continuation.resume(returning: response) }
                 }
             case .failure(let error):
                 lastBatch = 0
                 for waiter in batch { waiter.continuation.resume(throwing: error) }
             }
         }
-    }
-
-    /// The WAL file's descriptor for the syncer, opened on first use (the writer's thread); -1 when it cannot be
-    /// opened (grant transactions then fsync in their COMMIT, as every other).
-    private func walDescriptor() -> Int32 {
-        let known = state.withLock { s -> Int32? in s.wal >= 0 ? s.wal : (s.walUnavailable ? -1 : nil) }
-        if let known { return known }
-        let descriptor = open(pool.path + "-wal", O_RDWR | O_CLOEXEC)
-        state.withLock { s in
-            s.wal = descriptor
-            s.walUnavailable = descriptor < 0
-        }
-        return descriptor
-    }
-
-    /// The syncer loop: fsyncs the WAL for the transactions the writer committed without their fsync, then
-    /// resumes their callers; again while more were committed meanwhile (one fsync covers all of them).
-    ///
-    /// Durability is that of `synchronous = FULL`: SQLite's FULL commit writes the transaction's WAL frames and then
-    /// fsyncs the WAL; here the writer writes the frames (a NORMAL commit) and the syncer's `fdatasync` of the same
-    /// file (the page cache is the inode's, whichever descriptor wrote) makes them durable before any caller is
-    /// acknowledged. A checkpoint fsyncs the WAL before it copies frames and the database file before the WAL is
-    /// restarted, so a restart never drops frames that are not in the fsynced database file. What changes is that
-    /// the writer commits the next transaction while this fsync runs, instead of waiting for it.
-    private func sync() {
-        while true {
-            var idle: [CheckedContinuation<Void, Never>] = []
-            let (acks, wal) = state.withLock { s -> ([(Waiter, WriteResponse)], Int32) in
-                let acks = s.unsynced
-                s.unsynced = []
-                if acks.isEmpty {
-                    s.syncing = false
-                    if !s.writing {
-                        idle = s.idleWaiters
-                        s.idleWaiters = []
-                    }
-                }
-                return (acks, s.wal)
-            }
-            if acks.isEmpty {
-                for waiter in idle { waiter.resume() }
-                return
-            }
-            let started = ContinuousClock.now
-            let failed = fdatasync(wal) != 0
-            let took = ContinuousClock.now - started
-            state.withLock { s in
-                s.timings.syncs += 1
-                s.timings.syncing += took
-            }
-            if failed {
-                let error = StoreError(code: .writeFailed, message: "the write could not be fsynced; retry")
-                for (waiter, _) in acks { waiter.continuation.resume(throwing: error) }
-            } else {
-                for (waiter, response) in acks { waiter.continuation.resume(returning: response) }
-            }
-        }
-    }
-
-    /// Closes the WAL descriptor of the syncer (after `close`).
-    func closeWAL() {
-        let descriptor = state.withLock { s -> Int32 in
-            defer { s.wal = -1 }
-            return s.wal
-        }
-        if descriptor >= 0 { _ = Foundation.close(descriptor) }
     }
 
     /// Runs inside one write transaction on GRDB's writer queue.

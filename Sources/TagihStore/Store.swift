@@ -549,7 +549,6 @@ public final class Store: Sendable {
     public func close() async throws {
         await checkpointer.stop()
         await committer.close()
-        committer.closeWAL()
         try pool.close()
     }
 

@@ -244,8 +244,7 @@ let benchmarks: @Sendable () -> Void = {
                 print("  \(transactions) grant transactions, \((commits.requests - commitsBefore.requests) * 100 / transactions) "
                       + "leases each; per transaction \(ms(times.total - timesBefore.total)) ms: to the writer "
                       + "\(ms(times.toWriter - timesBefore.toWriter)) ms, inserting \(ms(times.inserting - timesBefore.inserting)) "
-                      + "ms, COMMIT \(ms(times.committing - timesBefore.committing)) ms; "
-                      + "\(times.syncs - timesBefore.syncs) WAL fsyncs after the commits (\(times.syncs == timesBefore.syncs ? 0 : (seconds(times.syncing - timesBefore.syncing) * 1e5 / Double(times.syncs - timesBefore.syncs)).rounded() / 100) ms each)")
+                      + "ms, COMMIT \(ms(times.committing - timesBefore.committing)) ms")
                 benchmark.stopMeasurement()
                 for dialer in 0..<8 { await engine.releaseLeases(heldBy: "dialer-\(dialer)") }
             },

@@ -126,8 +126,7 @@ final class GroupCommitter: Sendable {
     /// The longest a commit is held back for more requests.
     static let maxWait = Duration.milliseconds(1)
     /// Commits shorter than this are not held back (see `submit(_:mayWait:)`).
-    static let holdAfter = Duration.microseconds(
-        Int(ProcessInfo.processInfo.environment["TAGIH_EXPERIMENT_HOLD_AFTER_US"] ?? "") ?? 500)  // EXPERIMENT
+    static let holdAfter = Duration.microseconds(500)
 
     /// The log position of the last committed row.
     var currentLSN: Int64 { state.withLock { $0.currentLSN } }

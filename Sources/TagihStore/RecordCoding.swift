@@ -125,7 +125,9 @@ public struct LeaseGrants: Sendable, Hashable {
     /// The holder and times every grant of the batch shares (one `lease` call gives all its leases the same), or
     /// nil when they differ or the batch is empty. Such a batch is logged compactly (kind 10: the shared terms
     /// once, then lease, debtor, debt and phone per grant, each front-coded against the previous grant's); any
-    /// other batch as kind 7 (every field per grant). Kind 9 (the same without front coding) is still read.
+    /// other batch as kind 7 (every field per grant). Kind 9 (the same without front coding) is still read. The
+    /// store writes the kind 10 batches of one transaction as one row of kind 11 (``GrantBatchEncoder/merge(_:)``),
+    /// read back as one batch of all their grants, under the first batch's id.
     public var sharedTerms: (holder: String, leasedAt: UnixSeconds, expires: UnixSeconds)? {
         guard let first = grants.first else { return nil }
         for g in grants where g.holder != first.holder || g.leasedAt != first.leasedAt || g.expires != first.expires {
@@ -309,7 +311,7 @@ public struct GrantBatchEncoder: Sendable {
     public static let mergedKind = 11
 
     /// The body of a kind 11 row: the number of batches (4 bytes), then each kind 10 body with its length
-    /// (4 bytes) in front.
+    /// (4 bytes) in front. Binaries built before kind 11 existed refuse such a log (an unknown kind).
     static func merge(_ bodies: [[UInt8]]) -> [UInt8] {
         var writer = ByteWriter(capacity: 4 + bodies.reduce(0) { $0 + 4 + $1.count })
         writer.write(UInt32(bodies.count))

@@ -221,10 +221,13 @@ public final class Store: Sendable {
     }
 
     /// Appends one batch of lease grants encoded by the caller (``GrantBatchEncoder``): the same row as
-    /// `append([.leasesGranted(…)])` of those grants writes, without building the ``LeaseGrant`` values. Durable
-    /// as ``append(_:durability:)`` says. While only such batches are queued, the single writer may hold their
-    /// commit back for the callers the previous commit resumed (at most half that commit's duration, at most 1 ms):
-    /// fewer, larger transactions when several dialers lease at once. Outcomes and other events never wait.
+    /// `append([.leasesGranted(…)])` of those grants writes, without building the ``LeaseGrant`` values; when
+    /// other grant batches share its transaction, all of them are one row of kind 11
+    /// (``GrantBatchEncoder/mergedKind``, read back as one batch of all their grants) and share its position.
+    /// Durable as ``append(_:durability:)`` says. While only such batches are queued and the previous commit took
+    /// 0.5 ms or more, the single writer may hold their commit back for the callers that commit resumed (at most
+    /// half its duration, at most 1 ms): fewer, larger transactions when the disk is slow. Outcomes and other
+    /// events never wait.
     /// - Throws: ``StoreError`` with code `write_failed`, or `invalid_argument` when the batch holds fewer or more
     ///   grants than its header announced.
     public func append(_ grants: GrantBatchEncoder, durability: StoreConfiguration.Durability? = nil) async throws

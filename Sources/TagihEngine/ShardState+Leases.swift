@@ -36,14 +36,13 @@ extension ShardState {
         let windowEnds = slot.windowEnds == .min ? nil : slot.windowEnds
         // The decision is built in the argument list (not in a local first), so that it is moved into the lease,
         // not copied with a retain of each of its fields.
-        return Lease(id: lease.id, debtor: debtorID, debt: lease.debt, phone: lease.phone, leasedAt: lease.leasedAt,
-                     expires: lease.expires, score: Double(slot.score),
+        return Lease(id: lease.id, leasedAt: lease.leasedAt, expires: lease.expires,
                      decision: Decision(
                         debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
                         best: slot.best == .max ? nil : slot.best, windowEnds: windowEnds, score: Double(slot.score),
                         blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
                         consentedCallback: slot.flags & 1 != 0),
-                     windowEnds: windowEnds, reasons: reasons, holder: lease.holder)
+                     holder: lease.holder)
     }
 
     /// The grants of these leases (by sequence) are durable at log position `lsn`: they may expire from now on.
@@ -131,6 +130,7 @@ extension ShardState {
     /// Recovery: the leases still open at the end of the log are held again, until their outcome or expiry
     /// (an expired one is logged as expired at the engine's first tick, once: the expiry is keyed by lease id).
     mutating func installReplayedLeases() {
+        runwayLive = 0
         for (i, lease) in replayLeases {
             let sequence = nextSequence()
             activeLeases[sequence] = lease

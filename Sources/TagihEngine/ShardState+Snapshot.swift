@@ -137,6 +137,7 @@ extension ShardState {
     /// Returns whether the restored decision was used as is.
     @discardableResult
     mutating func fileOrDecide(_ i: UInt32, now: UnixSeconds) -> Bool {
+        runwayLive = 0
         var slot = slots[Int(i)]
         guard slot.flags & Self.restoredFlag != 0 else {
             redecide(i, now: now)

@@ -94,6 +94,11 @@ struct ShardState {
     /// The best ready entries, popped from `ready` (see ShardState+Runway.swift); live from `runwayHead` on.
     var runway: [ReadyEntry] = []
     var runwayHead = 0
+    /// `runway[runwayHead..<(runwayHead + runwayLive)]` were found live by the last peek and no debtor changed
+    /// since (every re-decision, pending mark, lease end and runway insertion sets it to 0; a take pops from the
+    /// front): the next peek reads their scores without reading their slots. Only ever a hint for peeks, which
+    /// decide how many debtors each shard hands out; `take` checks every entry it pops.
+    var runwayLive = 0
     var timeQueue = MaxHeap<TimeEntry>()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases = LeaseTable()
@@ -280,6 +285,7 @@ struct ShardState {
     /// one debtor between two settles cost one decision, and the acknowledgement of an event never waits for
     /// the policy.
     mutating func markPending(_ i: UInt32) {
+        runwayLive = 0
         var slot = slots[Int(i)]
         slot.generation &+= 1
         if slot.state != .leased && slot.state != .expiring { slot.state = .pending }
@@ -308,6 +314,7 @@ struct ShardState {
     }
 
     mutating func endLease(_ i: UInt32) {
+        runwayLive = 0
         activeLeases.removeValue(forKey: slots[Int(i)].lease)
         slots[Int(i)].lease = 0
         slots[Int(i)].state = .blocked  // redecide puts it in the right queue
@@ -317,6 +324,7 @@ struct ShardState {
 
     /// Runs the policy for debtor `i` at `now` and files it in the right queue (a leased debtor stays leased).
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
+        runwayLive = 0
         let debtor = self.debtor(i)
         let history = self.history(i)
         var chosen: Decision?

@@ -29,29 +29,34 @@ public struct LeaseFilter: Sendable, Hashable {
 }
 
 /// A debtor handed to one dialer: nobody else is given this debtor until the lease ends (outcome or expiry).
+///
+/// The debtor, debt, phone, score, window end and reasons are the decision's: kept once, in `decision` (a lease is
+/// copied and destroyed at every step of a `lease` call, and each stored string or array costs a retain and a
+/// release there).
 public struct Lease: Sendable, Hashable {
     /// The lease id (unique across restarts); a dialer echoes it in the outcome.
     public var id: String
-    /// The debtor id.
-    public var debtor: String
-    /// The debt to call about.
-    public var debt: String
-    /// The number to dial.
-    public var phone: String
     /// When the lease was handed out.
     public var leasedAt: UnixSeconds
     /// When it expires; an expired lease counts as a placed call.
     public var expires: UnixSeconds
-    /// The rank it was given by (value of calling now).
-    public var score: Double
     /// The decision it was leased under.
     public var decision: Decision
-    /// The end of the permitted window the call must fall in.
-    public var windowEnds: UnixSeconds?
-    /// Why this call, now.
-    public var reasons: [String]
     /// The dialer that holds it.
     public var holder: String
+
+    /// The debtor id.
+    public var debtor: String { decision.debtor }
+    /// The debt to call about.
+    public var debt: String { decision.debt }
+    /// The number to dial.
+    public var phone: String { decision.phone ?? "" }
+    /// The rank it was given by (value of calling now).
+    public var score: Double { decision.score }
+    /// The end of the permitted window the call must fall in.
+    public var windowEnds: UnixSeconds? { decision.windowEnds }
+    /// Why this call, now.
+    public var reasons: [String] { decision.reasons }
 }
 
 /// What became of one ingested event.

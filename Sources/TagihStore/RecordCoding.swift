@@ -125,7 +125,9 @@ public struct LeaseGrants: Sendable, Hashable {
     /// The holder and times every grant of the batch shares (one `lease` call gives all its leases the same), or
     /// nil when they differ or the batch is empty. Such a batch is logged compactly (kind 10: the shared terms
     /// once, then lease, debtor, debt and phone per grant, each front-coded against the previous grant's); any
-    /// other batch as kind 7 (every field per grant). Kind 9 (the same without front coding) is still read.
+    /// other batch as kind 7 (every field per grant). Kind 9 (the same without front coding) is still read. The
+    /// store writes the kind 10 batches of one transaction as one row of kind 11 (``GrantBatchEncoder/merge(_:)``),
+    /// read back as one batch of all their grants, under the first batch's id.
     public var sharedTerms: (holder: String, leasedAt: UnixSeconds, expires: UnixSeconds)? {
         guard let first = grants.first else { return nil }
         for g in grants where g.holder != first.holder || g.leasedAt != first.leasedAt || g.expires != first.expires {
@@ -210,7 +212,10 @@ public struct GrantBatchEncoder: Sendable {
     public let count: Int
     /// The grants appended so far.
     public private(set) var appended = 0
-    var writer: ByteWriter
+    /// The batch's bytes are `buffer[..<used]`; the rest is room for the next grants (written through one
+    /// pointer per grant, not appended byte by byte).
+    var buffer: [UInt8]
+    var used: Int
     /// The previous grant's four strings, their first 255 UTF-8 bytes each (all a front coding compares) at
     /// `256 * field`, and their lengths (at most 255): kept as bytes, so that no string is retained or released.
     var previous = [UInt8](repeating: 0, count: 4 * 256)
@@ -220,56 +225,102 @@ public struct GrantBatchEncoder: Sendable {
     public init(id: String, holder: String, leasedAt: UnixSeconds, expires: UnixSeconds, count: Int) {
         self.id = id
         self.count = count
-        writer = ByteWriter(capacity: 48 + 32 * count)
+        var writer = ByteWriter(capacity: 64 + 40 * count)
         writer.write(id)
         writer.write(holder)
         writer.write(leasedAt)
         writer.write(expires)
         writer.write(UInt32(count))
+        used = writer.bytes.count
+        buffer = writer.bytes
+        buffer.append(contentsOf: repeatElement(0, count: 64 + 40 * count))
     }
 
     /// Appends the next grant.
     public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
         if appended == 0 { firstDebtor = debtor }
         appended += 1
-        previousCounts.0 = write(lease, field: 0, previousCount: previousCounts.0)
-        previousCounts.1 = write(debtor, field: 1, previousCount: previousCounts.1)
-        previousCounts.2 = write(debt, field: 2, previousCount: previousCounts.2)
-        previousCounts.3 = write(phone, field: 3, previousCount: previousCounts.3)
-    }
-
-    /// Writes `value` front-coded against the previous grant's string of the same field (as
-    /// ``ByteWriter/write(_:sharingPrefixWith:)`` does) and keeps it as that field's previous string; returns its
-    /// kept length.
-    private mutating func write(_ value: String, field: Int, previousCount: Int) -> Int {
-        var value = value
-        return value.withUTF8 { text in
-            previous.withUnsafeMutableBufferPointer { kept in
-                let base = 256 * field
-                let limit = min(255, text.count, previousCount)
-                var shared = 0
-                while shared < limit && text[shared] == kept[base + shared] { shared += 1 }
-                writer.bytes.append(UInt8(shared))
-                let rest = text.count - shared
-                if rest < 255 {
-                    writer.bytes.append(UInt8(rest))
-                } else {
-                    writer.bytes.append(255)
-                    writer.write(UInt32(rest))
+        var (lease, debtor, debt, phone) = (lease, debtor, debt, phone)
+        var counts = previousCounts
+        var at = used
+        lease.withUTF8 { l in
+            debtor.withUTF8 { d in
+                debt.withUTF8 { t in
+                    phone.withUTF8 { p in
+                        let most = 24 + l.count + d.count + t.count + p.count  // at most 6 header bytes a field
+                        if at + most > buffer.count {
+                            buffer.append(contentsOf: repeatElement(0, count: max(most, buffer.count)))
+                        }
+                        buffer.withUnsafeMutableBufferPointer { out in
+                            previous.withUnsafeMutableBufferPointer { kept in
+                                counts.0 = Self.write(l, field: 0, previousCount: counts.0, kept: kept, to: out, at: &at)
+                                counts.1 = Self.write(d, field: 1, previousCount: counts.1, kept: kept, to: out, at: &at)
+                                counts.2 = Self.write(t, field: 2, previousCount: counts.2, kept: kept, to: out, at: &at)
+                                counts.3 = Self.write(p, field: 3, previousCount: counts.3, kept: kept, to: out, at: &at)
+                            }
+                        }
+                    }
                 }
-                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[shared...]))
-                let keep = min(255, text.count)
-                for k in shared..<keep { kept[base + k] = text[k] }
-                return keep
             }
         }
+        previousCounts = counts
+        used = at
+    }
+
+    /// Writes `text` at `out[at...]` front-coded against the previous grant's string of the same field (as
+    /// ``ByteWriter/write(_:sharingPrefixWith:)`` does) and keeps it as that field's previous string; returns its
+    /// kept length. `out` has room for the text and 6 bytes more.
+    @inline(__always)
+    private static func write(
+        _ text: UnsafeBufferPointer<UInt8>, field: Int, previousCount: Int, kept: UnsafeMutableBufferPointer<UInt8>,
+        to out: UnsafeMutableBufferPointer<UInt8>, at: inout Int
+    ) -> Int {
+        let base = 256 * field
+        let limit = min(255, text.count, previousCount)
+        var shared = 0
+        while shared < limit && text[shared] == kept[base + shared] { shared += 1 }
+        out[at] = UInt8(shared)
+        let rest = text.count - shared
+        if rest < 255 {
+            out[at + 1] = UInt8(rest)
+            at += 2
+        } else {
+            out[at + 1] = 255
+            for i in 0..<4 { out[at + 2 + i] = UInt8(truncatingIfNeeded: UInt32(rest) >> UInt32(8 * i)) }
+            at += 6
+        }
+        if rest > 0 {
+            (out.baseAddress! + at).update(from: text.baseAddress! + shared, count: rest)
+            at += rest
+        }
+        let keep = min(255, text.count)
+        if shared < keep {
+            (kept.baseAddress! + base + shared).update(from: text.baseAddress! + shared, count: keep - shared)
+        }
+        return keep
     }
 
     /// The event's body.
-    public var body: [UInt8] { writer.bytes }
+    public var body: [UInt8] { Array(buffer[..<used]) }
 
     /// The log's kind code of such a batch.
     public static let kind = 10
+
+    /// The log's kind code of several such batches committed in one transaction (`merge(_:)`): they share one
+    /// row and one log position.
+    public static let mergedKind = 11
+
+    /// The body of a kind 11 row: the number of batches (4 bytes), then each kind 10 body with its length
+    /// (4 bytes) in front. Binaries built before kind 11 existed refuse such a log (an unknown kind).
+    static func merge(_ bodies: [[UInt8]]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 4 + bodies.reduce(0) { $0 + 4 + $1.count })
+        writer.write(UInt32(bodies.count))
+        for body in bodies {
+            writer.write(UInt32(body.count))
+            writer.bytes.append(contentsOf: body)
+        }
+        return writer.bytes
+    }
 }
 
 /// Binary encoding of records for the store's BLOB columns.
@@ -396,7 +447,7 @@ public enum RecordCoding {
                 var batch = GrantBatchEncoder(id: b.id, holder: shared.holder, leasedAt: shared.leasedAt,
                                               expires: shared.expires, count: b.grants.count)
                 for g in b.grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
-                return batch.writer.bytes
+                return batch.body
             }
             w.write(b.id)
             w.write(UInt32(b.grants.count))  // kind 7
@@ -524,6 +575,26 @@ public enum RecordCoding {
                 previous = LeaseGrant(lease: lease, debtor: debtor, debt: debt, phone: phone, holder: holder,
                                       leasedAt: leasedAt, expires: expires)
                 grants.append(previous)
+            }
+            return .leasesGranted(LeaseGrants(id: id, grants: grants))
+        case 11:  // kind 10 batches committed together (`GrantBatchEncoder.merge`): one batch of all their grants,
+            // each grant with its own batch's holder and times, under the first batch's id
+            let parts = Int(try r.readUInt32())
+            var id = ""
+            var grants: [LeaseGrant] = []
+            for part in 0..<parts {
+                let length = Int(try r.readUInt32())
+                try r.need(length)
+                let body = UnsafeRawBufferPointer(rebasing: r.base[r.offset..<(r.offset + length)])
+                r.offset += length
+                guard case .leasesGranted(let batch) = try decodeEvent(kind: 10, body) else {
+                    throw StoreError(code: .corruptRecord, message: "a merged grant batch holds another event")
+                }
+                if part == 0 {
+                    id = batch.id
+                    grants.reserveCapacity(batch.grants.count * parts)
+                }
+                grants += batch.grants
             }
             return .leasesGranted(LeaseGrants(id: id, grants: grants))
         case 8:

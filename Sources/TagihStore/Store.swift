@@ -221,10 +221,13 @@ public final class Store: Sendable {
     }
 
     /// Appends one batch of lease grants encoded by the caller (``GrantBatchEncoder``): the same row as
-    /// `append([.leasesGranted(…)])` of those grants writes, without building the ``LeaseGrant`` values. Durable
-    /// as ``append(_:durability:)`` says. While only such batches are queued, the single writer may hold their
-    /// commit back for the callers the previous commit resumed (at most half that commit's duration, at most 1 ms):
-    /// fewer, larger transactions when several dialers lease at once. Outcomes and other events never wait.
+    /// `append([.leasesGranted(…)])` of those grants writes, without building the ``LeaseGrant`` values; when
+    /// other grant batches share its transaction, all of them are one row of kind 11
+    /// (``GrantBatchEncoder/mergedKind``, read back as one batch of all their grants) and share its position.
+    /// Durable as ``append(_:durability:)`` says. While only such batches are queued and the previous commit took
+    /// 0.5 ms or more, the single writer may hold their commit back for the callers that commit resumed (at most
+    /// half its duration, at most 1 ms): fewer, larger transactions when the disk is slow. Outcomes and other
+    /// events never wait.
     /// - Throws: ``StoreError`` with code `write_failed`, or `invalid_argument` when the batch holds fewer or more
     ///   grants than its header announced.
     public func append(_ grants: GrantBatchEncoder, durability: StoreConfiguration.Durability? = nil) async throws
@@ -238,7 +241,7 @@ public final class Store: Sendable {
                                  body: grants.body)
         let relaxed = (durability ?? configuration.durability) == .normal
         // A lease call's grants may wait a little for the other dialers' (see `GroupCommitter.submit`).
-        guard case .events(let results) = try await committer.submit(.events([event], relaxed: relaxed), mayWait: true)
+        guard case .events(let results) = try await committer.submit(.grantBatch(event, relaxed: relaxed), mayWait: true)
         else {
             preconditionFailure()
         }
@@ -465,13 +468,13 @@ public final class Store: Sendable {
     }
 
     /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 7,
-    /// 9 and 10, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
+    /// 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
     public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8, 9, 10))
+                    SELECT lsn, kind, body FROM event WHERE lsn > ? AND (lsn >= ? OR kind NOT IN (4, 5, 7, 8, 9, 10, 11))
                     ORDER BY lsn LIMIT ?
                     """,
                 arguments: [after, leaseFloor, limit])

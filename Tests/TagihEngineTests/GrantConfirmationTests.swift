@@ -139,20 +139,43 @@ import TagihStore
         // Seeds 1 and 3: a tiny heap limit, so that re-filed debtors are sorted into the queues' second runs.
         for j in state.ready.indices { state.ready[j].heapLimit = seed == 2 ? 1_024 : 3 }
         var leased: [UInt32] = []
-        for round in 0..<60 {
+        for round in 0..<120 {
             // Now and then the ready queues are sorted into their runs (as after recovery), so that takes and
             // peeks read from runs, from heaps and from both.
             if round % 7 == 3 { for j in state.ready.indices { state.ready[j].consolidate() } }
             let filter = Int.random(in: 0..<3, using: &generator) == 0
                 ? LeaseFilter(jurisdictions: [jurisdictions[round % 3]]) : .all
-            switch Int.random(in: 0..<4, using: &generator) {
+            func readyScores() -> [Float] {
+                state.slots.indices.filter {
+                    state.slots[$0].state == .ready
+                        && filter.matches(state.jurisdictions.string(state.slots[$0].jurisdiction) ?? "")
+                }.map { state.slots[$0].score }.sorted(by: >)
+            }
+            switch Int.random(in: 0..<5, using: &generator) {
             case 0 where !leased.isEmpty:  // a lease ends: the debtor is ready again (runway or heap)
                 let i = leased.remove(at: Int.random(in: 0..<leased.count, using: &generator))
                 state.endLease(i)
                 state.markPending(i)
                 state.settle(now: t0)
             case 1:
-                _ = state.peekScores(Int.random(in: 1...30, using: &generator), filter: filter)
+                // A peek sees the best ready scores; so does the next one (which trusts the entries the first
+                // found live), even after a take.
+                let n = Int.random(in: 1...30, using: &generator)
+                #expect(state.peekScores(n, filter: filter) == Array(readyScores().prefix(n)), "round \(round)")
+                #expect(state.peekScores(n, filter: filter) == Array(readyScores().prefix(n)), "round \(round)")
+                if Bool.random(using: &generator) {
+                    _ = state.take(Int.random(in: 1...5, using: &generator), filter: filter, holder: "h", now: t0,
+                                   ttl: 600).leases.map { leased.append(state.find($0.debtor)!) }
+                    #expect(state.peekScores(n, filter: filter) == Array(readyScores().prefix(n)), "round \(round)")
+                }
+            case 2:  // an event marks a ready debtor pending (not re-decided yet): no peek may count it
+                // One of the best few: the entries the last peek found live.
+                let ready = state.slots.indices.filter { state.slots[$0].state == .ready }
+                    .sorted { state.slots[$0].score > state.slots[$1].score }.prefix(5)
+                if let i = ready.randomElement(using: &generator) { state.markPending(UInt32(i)) }
+                let n = Int.random(in: 1...30, using: &generator)
+                #expect(state.peekScores(n, filter: filter) == Array(readyScores().prefix(n)), "round \(round)")
+                state.settle(now: t0)
             default:
                 let n = Int.random(in: 1...25, using: &generator)
                 var ranked = state.slots.indices.filter {

@@ -209,42 +209,120 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
 
     /// Grant batches may be held back for more callers (`GroupCommitter.submit(_:mayWait:)`), outcomes never: with
     /// dialers appending grants in loops and a writer of outcomes among them, every write is acknowledged once,
-    /// with its own log position, nothing hangs, and the grants share transactions.
+    /// nothing hangs, and the grants share transactions. Grant batches committed together share one row (kind 11)
+    /// and its position; every grant reads back from the log, with its own batch's holder, once.
     @Test func waitingGrantBatchesAndOutcomesAllCommit() async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
-        let positions = try await withThrowingTaskGroup(of: [Int64].self) { group in
+        let positions = try await withThrowingTaskGroup(of: (grants: [Int64], outcomes: [Int64]).self) { group in
             for dialer in 0..<8 {
                 group.addTask {
                     var lsns: [Int64] = []
                     for call in 0..<25 {
                         var batch = GrantBatchEncoder(id: "L\(dialer)-\(call)", holder: "dialer-\(dialer)", leasedAt: 1,
-                                                      expires: 601, count: 1)
+                                                      expires: 601, count: 2)
                         batch.append(lease: "L\(dialer)-\(call)", debtor: "D-\(call)", debt: "A-\(call)", phone: "+1")
-                        guard case .applied(let lsn) = try await store.append(batch) else { return [] }
+                        batch.append(lease: "L\(dialer)-\(call)b", debtor: "D-\(call)b", debt: "A-\(call)", phone: "+2")
+                        guard case .applied(let lsn) = try await store.append(batch) else { return ([], []) }
                         lsns.append(lsn)
                     }
-                    return lsns
+                    return (lsns, [])
                 }
             }
             group.addTask {
                 var lsns: [Int64] = []
                 for k in 0..<25 {
                     guard case .applied(let lsn) = try await store.append([.outcome(outcome("o\(k)"))]).first
-                    else { return [] }
+                    else { return ([], []) }
                     lsns.append(lsn)
                 }
-                return lsns
+                return ([], lsns)
             }
-            var all: [Int64] = []
-            for try await part in group { all += part }
+            var all: (grants: [Int64], outcomes: [Int64]) = ([], [])
+            for try await part in group {
+                all.grants += part.grants
+                all.outcomes += part.outcomes
+            }
             return all
         }
-        #expect(positions.count == 9 * 25)
-        #expect(Set(positions).count == positions.count)
+        #expect(positions.grants.count == 8 * 25)
+        #expect(positions.outcomes.count == 25)
+        #expect(Set(positions.outcomes).count == 25)
+        #expect(Set(positions.outcomes).isDisjoint(with: positions.grants))
         let statistics = await store.commitStatistics()
         #expect(statistics.requests == 9 * 25)
         #expect(statistics.transactions < statistics.requests)
+        let logged = try await store.events(after: 0, limit: 1_000)
+        var grants: [LeaseGrant] = []
+        for entry in logged {
+            if case .leasesGranted(let batch) = entry.event { grants += batch.grants }
+        }
+        #expect(grants.count == 2 * 8 * 25)
+        #expect(Set(grants.map(\.lease)).count == grants.count)
+        #expect(grants.allSatisfy { $0.holder == "dialer-" + $0.lease.dropFirst().prefix { $0 != "-" } })
+        // Every acknowledged grant position is a logged row's, and fewer rows than grant batches were written.
+        #expect(Set(positions.grants).isSubset(of: Set(logged.map(\.lsn))))
+        #expect(logged.count - 25 < 8 * 25)
         try await store.close()
+    }
+
+    /// The encoder writes what `ByteWriter.write(_:sharingPrefixWith:)` writes field by field, for short, empty,
+    /// shared and long (over 255 bytes) strings, and it reads back.
+    @Test func grantBatchEncoderMatchesTheFrontCoding() throws {
+        let long = String(repeating: "x", count: 300)
+        let rows = [("L1", "D-1", "A-1", "+1"), ("L2", "D-1", "", "+1"), (long, long + "y", "A", long),
+                    (long + "z", "D", long, "")]
+        var encoder = GrantBatchEncoder(id: "L1", holder: "h", leasedAt: 3, expires: 4, count: rows.count)
+        var reference = ByteWriter()
+        reference.write("L1")
+        reference.write("h")
+        reference.write(Int64(3))
+        reference.write(Int64(4))
+        reference.write(UInt32(rows.count))
+        var previous = ("", "", "", "")
+        for row in rows {
+            encoder.append(lease: row.0, debtor: row.1, debt: row.2, phone: row.3)
+            reference.write(row.0, sharingPrefixWith: previous.0)
+            reference.write(row.1, sharingPrefixWith: previous.1)
+            reference.write(row.2, sharingPrefixWith: previous.2)
+            reference.write(row.3, sharingPrefixWith: previous.3)
+            previous = row
+        }
+        #expect(encoder.body == reference.bytes)
+        let event = try encoder.body.withUnsafeBytes { try RecordCoding.decodeEvent(kind: GrantBatchEncoder.kind, $0) }
+        guard case .leasesGranted(let batch) = event else {
+            Issue.record("not a grant batch: \(event)")
+            return
+        }
+        #expect(batch.grants.map { [$0.lease, $0.debtor, $0.debt, $0.phone] } == rows.map { [$0.0, $0.1, $0.2, $0.3] })
+    }
+
+    /// A kind 11 row (grant batches committed together) reads back as one batch of all their grants, each with
+    /// its own batch's holder and times, under the first batch's id; a truncated one is refused.
+    @Test func mergedGrantBatchesDecode() throws {
+        var first = GrantBatchEncoder(id: "La1", holder: "dialer-1", leasedAt: 7, expires: 607, count: 2)
+        first.append(lease: "La1", debtor: "D-1", debt: "A-1", phone: "+1555")
+        first.append(lease: "La2", debtor: "D-22", debt: "A-22", phone: "+1556")
+        var second = GrantBatchEncoder(id: "Lb1", holder: "dialer-2", leasedAt: 8, expires: 608, count: 1)
+        second.append(lease: "Lb1", debtor: "D-3", debt: "A-3", phone: "+44")
+        let merged = GrantBatchEncoder.merge([first.body, second.body])
+        let event = try merged.withUnsafeBytes { try RecordCoding.decodeEvent(kind: GrantBatchEncoder.mergedKind, $0) }
+        guard case .leasesGranted(let batch) = event else {
+            Issue.record("not a grant batch: \(event)")
+            return
+        }
+        #expect(batch.id == "La1")
+        #expect(batch.grants == [
+            LeaseGrant(lease: "La1", debtor: "D-1", debt: "A-1", phone: "+1555", holder: "dialer-1", leasedAt: 7,
+                       expires: 607),
+            LeaseGrant(lease: "La2", debtor: "D-22", debt: "A-22", phone: "+1556", holder: "dialer-1", leasedAt: 7,
+                       expires: 607),
+            LeaseGrant(lease: "Lb1", debtor: "D-3", debt: "A-3", phone: "+44", holder: "dialer-2", leasedAt: 8,
+                       expires: 608),
+        ])
+        let truncated = Array(merged.dropLast(3))
+        #expect(throws: StoreError.self) {
+            try truncated.withUnsafeBytes { try RecordCoding.decodeEvent(kind: GrantBatchEncoder.mergedKind, $0) }
+        }
     }
 
     @Test func upsertReplacesAndPages() async throws {

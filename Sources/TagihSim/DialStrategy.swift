@@ -280,6 +280,25 @@ final class PolicyBook {
                      debt: Int(slots[i].debt - world.debtStart[i]), at: now)
     }
 
+    /// The values of calling each of `debtors` (distinct) about its cached debt at `now`, as `scoreNow` gives them,
+    /// written to `values` in the same order. Runs on all cores: each value depends only on its debtor's history,
+    /// records and `now`, so the split changes nothing. No batch may be in flight (`flush()` first).
+    func scoreAll(_ debtors: UnsafeBufferPointer<Int32>, now: UnixSeconds, into values: UnsafeMutablePointer<Double>) {
+        precondition(inFlightCount == 0, "scoreAll needs every batch joined")
+        let shared = Unchecked((context, slots, debtors, values))
+        let body: @Sendable (Range<Int>) -> Void = { range in
+            let (c, slots, debtors, values) = shared.value
+            for k in range {
+                let i = Int(debtors[k])
+                Self.applyPendingOutcome(i, c)
+                values[k] = c.policy.score(debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i,
+                                           debt: Int(slots[i].debt - c.world.debtStart[i]), at: now)
+            }
+        }
+        if debtors.count < 4096 { body(0..<debtors.count) } else { Parallel.forEachChunk(count: debtors.count, body) }
+        scored += debtors.count
+    }
+
     /// What a decision reads (shared with the worker threads, which only read it).
     struct Context {
         let world: World
@@ -403,9 +422,13 @@ final class PolicyBook {
     /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
     @exclusivity(unchecked) var unblocked: [Bool] = []
 
+    /// The `earliest` strategy's index of debtors by cached earliest permitted time (kept up to date by `store`).
+    @exclusivity(unchecked) var waitIndex: WaitIndex?
+
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
         if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
+        if let waitIndex { waitIndex.update(i, earliest: c.earliest) }
         slots[i].earliest = c.earliest
         slots[i].windowEnds = c.windowEnds
         slots[i].best = c.best

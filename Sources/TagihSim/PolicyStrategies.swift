@@ -106,6 +106,25 @@ final class TagihPolicyStrategy: HopperStrategy {
         super.init(book: book)
     }
     @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
+    @exclusivity(unchecked) private var values: [Double] = []
+    /// One bit per debtor, all clear between refills (`inIndexOrder`).
+    @exclusivity(unchecked) private var marks: [UInt64] = []
+
+    /// Sorts distinct debtor indices ascending (through a bitmap: O(n / 64 + count)).
+    private func inIndexOrder(_ list: inout [Int32]) {
+        let words = (book.world.debtors.count + 63) >> 6
+        if marks.count < words { marks = [UInt64](repeating: 0, count: words) }
+        for i in list { marks[Int(i) >> 6] |= 1 << UInt64(Int(i) & 63) }
+        list.removeAll(keepingCapacity: true)
+        for w in 0..<words where marks[w] != 0 {
+            var bits = marks[w]
+            while bits != 0 {
+                list.append(Int32(w << 6 + bits.trailingZeroBitCount))
+                bits &= bits - 1
+            }
+            marks[w] = 0
+        }
+    }
 
     /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
     /// the hours until it), then ranks that pool by the policy's value of calling now
@@ -118,13 +137,18 @@ final class TagihPolicyStrategy: HopperStrategy {
                             key: ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now), into: &pool)
         }
         exact.removeAll(keepingCapacity: true)
-        for i32 in pool {
-            let i = Int(i32)
-            let value = book.scoreNow(i, now: now)
-            book.scored += 1
+        // Scored in index order (the records' memory order) on all cores: which debtors end up in the hopper, and in
+        // which order, does not depend on the order they are scored in (the sort below is by a total order).
+        inIndexOrder(&pool)
+        if values.count < pool.count { values = [Double](repeating: 0, count: pool.count) }
+        pool.withUnsafeBufferPointer { pool in
+            values.withUnsafeMutableBufferPointer { values in book.scoreAll(pool, now: now, into: values.baseAddress!) }
+        }
+        for (k, i32) in pool.enumerated() {
+            let value = values[k]
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
-            if value > 0 && value >= threshold * Double(book.slots[i].score) { exact.append((value, i32)) }
+            if value > 0 && value >= threshold * Double(book.slots[Int(i32)].score) { exact.append((value, i32)) }
         }
         exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
         hopper.removeAll(keepingCapacity: true)
@@ -165,10 +189,28 @@ struct WaitKey: BinKey, @unchecked Sendable {
 
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
+    /// With `indexed` (the default) refills read the debtors filed by earliest permitted time (`WaitIndex`) instead
+    /// of ranking every debtor with `WaitKey`; both select the same debtors in the same order.
+    init(book: PolicyBook, indexed: Bool = true) {
+        super.init(book: book)
+        if indexed {
+            let n = book.world.debtors.count
+            var base = PolicyBook.never
+            for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
+            let index = WaitIndex(count: n, base: base == PolicyBook.never ? 0 : base)
+            for i in 0..<n { index.update(i, earliest: book.slots[i].earliest) }
+            book.waitIndex = index
+        }
+    }
+
     override func refill(now: UnixSeconds, size: Int) {
-        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
-        selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
-                        into: &hopper)
+        if let index = book.waitIndex {
+            index.select(count: size, now: now, slots: book.slots, into: &hopper)
+        } else {
+            // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
+            selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
+                            into: &hopper)
+        }
         hopperPosition = 0
     }
 }

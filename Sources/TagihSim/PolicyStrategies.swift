@@ -77,7 +77,7 @@ class HopperStrategy: DialStrategy {
             hopperPosition += 1
             if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
-            book.slots[i].leased = true
+            book.setLeased(i, true)
             leads.append(book.lead(i))
             served += 1
         }
@@ -187,27 +187,61 @@ struct WaitKey: BinKey, @unchecked Sendable {
     }
 }
 
+/// `WaitKey` read from `PolicyBook.waitCodes` (the same bins).
+struct CompactWaitKey: BinKey, @unchecked Sendable {
+    let codes: UnsafeMutablePointer<Int32>
+    let base: Int64
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let c = codes[i]
+        if c == Int32.max { return 0 }
+        let e = base + Int64(c)
+        if e > now { return 0 }
+        return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
+    }
+}
+
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
-    /// With `indexed` (the default) refills read the debtors filed by earliest permitted time (`WaitIndex`) instead
-    /// of ranking every debtor with `WaitKey`; both select the same debtors in the same order.
-    init(book: PolicyBook, indexed: Bool = true) {
+    /// How a refill finds the longest-waiting debtors; all three select the same debtors in the same order.
+    enum Ranking {
+        /// `WaitKey` over every debtor's slot.
+        case slots
+        /// `CompactWaitKey` over `PolicyBook.waitCodes` (default).
+        case compact
+        /// The debtors filed by earliest permitted time (`WaitIndex`).
+        case index
+    }
+
+    private var index: WaitIndex?
+
+    init(book: PolicyBook, ranking: Ranking = .compact) {
         super.init(book: book)
-        if indexed {
-            let n = book.world.debtors.count
-            var base = PolicyBook.never
-            for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
-            let index = WaitIndex(count: n, base: base == PolicyBook.never ? 0 : base)
-            for i in 0..<n { index.update(i, earliest: book.slots[i].earliest) }
+        let n = book.world.debtors.count
+        var base = PolicyBook.never
+        for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
+        if base == PolicyBook.never { base = 0 }
+        switch ranking {
+        case .slots: break
+        case .compact: book.enableWaitCodes(base: base)
+        case .index:
+            let index = WaitIndex(count: n, base: base)
+            for i in 0..<n { index.update(i, from: PolicyBook.never, to: book.slots[i].earliest) }
+            self.index = index
             book.waitIndex = index
         }
     }
 
     override func refill(now: UnixSeconds, size: Int) {
-        if let index = book.waitIndex {
+        if let index {
             index.select(count: size, now: now, slots: book.slots, into: &hopper)
+        } else if let codes = book.waitCodes {
+            // (The key runs on all cores: it only reads the codes, and no batch is in flight during a refill.)
+            selector.select(count: size, size: book.world.debtors.count,
+                            key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
         } else {
-            // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
                             into: &hopper)
         }

@@ -49,6 +49,21 @@ public final class Simulation {
     /// off to check that skipping changes no result.
     var skipWaitingBlocks = true
 
+    /// Whether `tagih` (ContactPolicy) refills reuse scores within an hour or quarter hour (`ScoreCache`) (default);
+    /// tests turn it off to check that it changes no result.
+    var refillShortcuts = true
+    /// Whether every score served from the cache is recomputed and compared (tests; environment
+    /// `TAGIH_SIM_VERIFY_SCORE_CACHE=1` for the command line): a difference stops the run.
+    var verifyScoreCache = ProcessInfo.processInfo.environment["TAGIH_SIM_VERIFY_SCORE_CACHE"] == "1"
+    /// How `earliest` refills rank the debtors (tests compare the three; the same result).
+    var earliestRanking: EarliestStrategy.Ranking = {
+        switch ProcessInfo.processInfo.environment["TAGIH_SIM_EARLIEST_RANKING"] {
+        case "slots": return .slots
+        case "index": return .index
+        default: return .compact
+        }
+    }()
+
     /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
     var batchesInFlight = 64
     /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
@@ -100,9 +115,11 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            strategy = TagihPolicyStrategy(book: makeBook(needsBestTime: true), threshold: configuration.tagihThreshold)
+            let book = makeBook(needsBestTime: true)
+            if refillShortcuts { book.enableScoreCache(verify: verifyScoreCache) }
+            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
-            strategy = EarliestStrategy(book: makeBook(needsBestTime: false))
+            strategy = EarliestStrategy(book: makeBook(needsBestTime: false), ranking: earliestRanking)
         case .baseline:
             strategy = BaselineStrategy(
                 book: makeBook(needsBestTime: false),
@@ -113,6 +130,7 @@ public final class Simulation {
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
+        if let h = strategy as? HopperStrategy, let c = h.book.scoreCache { FileHandle.standardError.write("TMPDEBUG hits \(c.hits.load(ordering: .relaxed)) misses \(c.misses.load(ordering: .relaxed)) scored \(h.book.scored)\n".data(using: .utf8)!) }
         await engineStrategy?.close()
         report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)

@@ -14,6 +14,21 @@ struct ZoneClock: Sendable {
     let base: UnixSeconds
     let slots: Int
 
+    /// How finely zone `id`'s local hours and days fall on UTC instants, in quarter hours: 4 when every offset is a
+    /// whole number of hours and changes only at a whole UTC hour, 1 for quarter hours, 0 otherwise (`ScoreCache`).
+    func period(zone id: Int32) -> UInt8 {
+        let table = offsets[Int(id)]
+        var unit: Int32 = 3600
+        for j in 0..<table.count {
+            let changes = j > 0 && table[j] != table[j - 1]
+            while table[j] % unit != 0 || (changes && (base + Int64(j) * Self.slot) % Int64(unit) != 0) {
+                if unit == 900 { return 0 }
+                unit = 900
+            }
+        }
+        return unit == 3600 ? 4 : 1
+    }
+
     /// Covers `[from, to)` (a little padding is added on both sides).
     init(from: UnixSeconds, to: UnixSeconds) {
         base = from - 3 * 86_400

@@ -203,6 +203,89 @@ struct CompactWaitKey: BinKey, @unchecked Sendable {
     }
 }
 
+/// `BinSelector.select` with `CompactWaitKey`, in one pass over the codes: the debtors permitted by `now` and not leased
+/// are few, so each piece of the pass lists them (in index order) and the bins are counted and sorted from those lists.
+final class WaitingSelector {
+    private let size: Int
+    private let pieces: Int
+    /// Per piece, the candidates it found (index order), and how many.
+    private let found: UnsafeMutablePointer<Int32>
+    private var counts: [Int]
+    private var histogram = [Int](repeating: 0, count: BinSelector.bins)
+    private var position = [Int](repeating: 0, count: BinSelector.bins)
+    private var ordered: [Int32] = []
+
+    init(size: Int) {
+        self.size = size
+        pieces = size >= BinSelector.parallelSize ? Parallel.workers : 1
+        found = .allocate(capacity: max(size, 1))
+        counts = [Int](repeating: 0, count: pieces)
+    }
+
+    deinit { found.deallocate() }
+
+    @inline(__always)
+    private static func bin(_ code: Int32, base: Int64, now: UnixSeconds) -> Int {
+        min(BinSelector.bins - 1, Int((now - (base + Int64(code))) / 900) + 1)
+    }
+
+    /// The same selection as `BinSelector.select(count:size:key: CompactWaitKey(…), into:)`.
+    func select(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds,
+                         into out: inout [Int32])
+    {
+        out.removeAll(keepingCapacity: true)
+        let size = self.size, pieces = self.pieces
+        // A code is a candidate when it is at most `limit` (leased and never are Int32.max, above any limit).
+        let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
+        counts.withUnsafeMutableBufferPointer { counts in
+            let shared = Unchecked((codes, found, counts))
+            let body: @Sendable (Int) -> Void = { piece in
+                let (codes, found, counts) = shared.value
+                let from = size * piece / pieces, to = size * (piece + 1) / pieces
+                var n = 0
+                for i in from..<to where codes[i] <= limit {
+                    found[from + n] = Int32(truncatingIfNeeded: i)
+                    n += 1
+                }
+                counts[piece] = n
+            }
+            if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+        }
+        for b in 0..<BinSelector.bins { histogram[b] = 0 }
+        for piece in 0..<pieces {
+            let from = size * piece / pieces
+            for k in from..<from + counts[piece] {
+                histogram[Self.bin(codes[Int(found[k])], base: base, now: now)] += 1
+            }
+        }
+        var threshold = BinSelector.bins
+        var taken = 0
+        while threshold > 1 && taken < count {
+            threshold -= 1
+            taken += histogram[threshold]
+        }
+        // Bins at or above the threshold, best first; within a bin in index order (pieces in order).
+        var total = 0
+        for b in stride(from: BinSelector.bins - 1, through: threshold, by: -1) {
+            position[b] = total
+            total += histogram[b]
+        }
+        if ordered.count < total { ordered = [Int32](repeating: 0, count: total) }
+        for piece in 0..<pieces {
+            let from = size * piece / pieces
+            for k in from..<from + counts[piece] {
+                let i = found[k]
+                let b = Self.bin(codes[Int(i)], base: base, now: now)
+                if b >= threshold {
+                    ordered[position[b]] = i
+                    position[b] += 1
+                }
+            }
+        }
+        out.append(contentsOf: ordered[0..<min(total, max(count, 0))])
+    }
+}
+
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
     /// How a refill finds the longest-waiting debtors; all three select the same debtors in the same order.
@@ -216,10 +299,13 @@ final class EarliestStrategy: HopperStrategy {
     }
 
     private var index: WaitIndex?
+    private let waiting: WaitingSelector
+
 
     init(book: PolicyBook, ranking: Ranking = .compact) {
-        super.init(book: book)
         let n = book.world.debtors.count
+        waiting = WaitingSelector(size: ranking == .compact ? n : 0)
+        super.init(book: book)
         var base = PolicyBook.never
         for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
         if base == PolicyBook.never { base = 0 }
@@ -238,9 +324,7 @@ final class EarliestStrategy: HopperStrategy {
         if let index {
             index.select(count: size, now: now, slots: book.slots, into: &hopper)
         } else if let codes = book.waitCodes {
-            // (The key runs on all cores: it only reads the codes, and no batch is in flight during a refill.)
-            selector.select(count: size, size: book.world.debtors.count,
-                            key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
+            waiting.select(count: size, codes: codes, base: book.waitBase, now: now, into: &hopper)
         } else {
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
                             into: &hopper)

@@ -488,10 +488,7 @@ final class PolicyBook {
     /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
     @exclusivity(unchecked) var unblocked: [Bool] = []
 
-    /// The `earliest` strategy's index of debtors by cached earliest permitted time (kept up to date by `store`).
-    @exclusivity(unchecked) unowned(unsafe) var waitIndex: WaitIndex?
-
-    /// The `earliest` strategy's compact copy of what its ranking reads (`CompactWaitKey`): per debtor, its cached
+    /// The `earliest` strategy's compact copy of what its ranking reads (`CompactWaitKey`, `WaitingSelector`): per debtor, its cached
     /// earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without one. Kept up to date
     /// by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's pass over every debtor
     /// reads a twelfth of the memory.
@@ -521,7 +518,6 @@ final class PolicyBook {
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
         if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
-        if let waitIndex { waitIndex.update(i, from: slots[i].earliest, to: c.earliest) }
         if let waitCodes { waitCodes[i] = slots[i].leased ? Int32.max : waitCode(c.earliest) }
         if let scoreKeys { scoreKeys[i] = Int32.min }
         slots[i].earliest = c.earliest

@@ -231,7 +231,7 @@ final class WaitingSelector {
 
     /// The same selection as `BinSelector.select(count:size:key: CompactWaitKey(…), into:)`.
     func select(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds,
-                         into out: inout [Int32])
+                into out: inout [Int32])
     {
         out.removeAll(keepingCapacity: true)
         let size = self.size, pieces = self.pieces
@@ -288,42 +288,29 @@ final class WaitingSelector {
 
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
-    /// How a refill finds the longest-waiting debtors; all three select the same debtors in the same order.
+    /// How a refill finds the longest-waiting debtors; both select the same debtors in the same order.
     enum Ranking {
-        /// `WaitKey` over every debtor's slot.
+        /// `WaitKey` over every debtor's slot with `BinSelector` (two passes over the 48-byte slots).
         case slots
-        /// `CompactWaitKey` over `PolicyBook.waitCodes` (default).
+        /// One pass over `PolicyBook.waitCodes` listing the permitted debtors, which `WaitingSelector` ranks (default).
         case compact
-        /// The debtors filed by earliest permitted time (`WaitIndex`).
-        case index
     }
 
-    private var index: WaitIndex?
     private let waiting: WaitingSelector
-
 
     init(book: PolicyBook, ranking: Ranking = .compact) {
         let n = book.world.debtors.count
         waiting = WaitingSelector(size: ranking == .compact ? n : 0)
         super.init(book: book)
-        var base = PolicyBook.never
-        for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
-        if base == PolicyBook.never { base = 0 }
-        switch ranking {
-        case .slots: break
-        case .compact: book.enableWaitCodes(base: base)
-        case .index:
-            let index = WaitIndex(count: n, base: base)
-            for i in 0..<n { index.update(i, from: PolicyBook.never, to: book.slots[i].earliest) }
-            self.index = index
-            book.waitIndex = index
+        if ranking == .compact {
+            var base = PolicyBook.never
+            for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
+            book.enableWaitCodes(base: base == PolicyBook.never ? 0 : base)
         }
     }
 
     override func refill(now: UnixSeconds, size: Int) {
-        if let index {
-            index.select(count: size, now: now, slots: book.slots, into: &hopper)
-        } else if let codes = book.waitCodes {
+        if let codes = book.waitCodes {
             waiting.select(count: size, codes: codes, base: book.waitBase, now: now, into: &hopper)
         } else {
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),

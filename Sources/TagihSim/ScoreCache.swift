@@ -143,25 +143,6 @@ final class ScoreCache {
             return Int32.min
         }
     }
-
-    /// The period (in quarter hours: 0, 1 or 4) of a debtor whose zones are `zones` (every zone table it may be read
-    /// in) over `[from, to)`: 4 when every offset is a whole number of hours and every change falls on a whole UTC
-    /// hour, 1 for quarter hours, else 0.
-    static func period(of zones: [ZoneTable], from: UnixSeconds, to: UnixSeconds) -> UInt8 {
-        var unit: Int64 = 3600
-        for z in zones {
-            var t = from
-            while t < to {
-                let s = z.offsetSegment(at: t)
-                if Int64(s.offset) % unit != 0 || (s.until < to && s.until % unit != 0) {
-                    if unit == 3600 { unit = 900; continue }
-                    return 0
-                }
-                t = max(s.until, t + 1)
-            }
-        }
-        return unit == 3600 ? 4 : 1
-    }
 }
 
 extension Int64 {

@@ -51,24 +51,23 @@ public final class Simulation {
 
     /// Whether `tagih` (ContactPolicy) refills reuse scores within an hour or quarter hour (`ScoreCache`) (default);
     /// tests turn it off to check that it changes no result.
-    var refillShortcuts = true
+    var cacheScores = true
     /// Whether every score served from the cache is recomputed and compared (tests; environment
     /// `TAGIH_SIM_VERIFY_SCORE_CACHE=1` for the command line): a difference stops the run.
     var verifyScoreCache = ProcessInfo.processInfo.environment["TAGIH_SIM_VERIFY_SCORE_CACHE"] == "1"
-    /// How `earliest` refills rank the debtors (tests compare the three; the same result).
-    var earliestRanking: EarliestStrategy.Ranking = {
-        switch ProcessInfo.processInfo.environment["TAGIH_SIM_EARLIEST_RANKING"] {
-        case "slots": return .slots
-        case "index": return .index
-        default: return .compact
-        }
-    }()
+    /// How `earliest` refills rank the debtors (tests compare the two; the same result). Environment
+    /// `TAGIH_SIM_EARLIEST_RANKING=slots` for the command line: the ranking of session 5 (A/B measurements).
+    var earliestRanking: EarliestStrategy.Ranking =
+        ProcessInfo.processInfo.environment["TAGIH_SIM_EARLIEST_RANKING"] == "slots" ? .slots : .compact
 
     /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
     var batchesInFlight = 64
     /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
     /// (tests make workers slow at random to check that thread timing changes no result).
     var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How many scores the last `tagih` (ContactPolicy) run took from its score cache (tests; nil: no cache).
+    var lastScoreCacheHits: Int?
 
     /// How the background batches of the last run of a ContactPolicy-backed strategy went (tests).
     var lastBatchStatistics: PolicyBook.Statistics?
@@ -116,7 +115,7 @@ public final class Simulation {
             }
         case .tagih:
             let book = makeBook(needsBestTime: true)
-            if refillShortcuts { book.enableScoreCache(verify: verifyScoreCache) }
+            if cacheScores { book.enableScoreCache(verify: verifyScoreCache) }
             strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
         case .earliest:
             strategy = EarliestStrategy(book: makeBook(needsBestTime: false), ranking: earliestRanking)
@@ -130,7 +129,7 @@ public final class Simulation {
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
-        if let h = strategy as? HopperStrategy, let c = h.book.scoreCache { FileHandle.standardError.write("TMPDEBUG hits \(c.hits.load(ordering: .relaxed)) misses \(c.misses.load(ordering: .relaxed)) scored \(h.book.scored)\n".data(using: .utf8)!) }
+        lastScoreCacheHits = (strategy as? HopperStrategy)?.book.scoreCache?.hits.load(ordering: .relaxed)
         await engineStrategy?.close()
         report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)

@@ -273,20 +273,12 @@ final class PolicyBook {
         slots.deallocate()
     }
 
-    /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
-    func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        joinDebtor(i)
-        Self.applyPendingOutcome(i, context)
-        return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
-                     debt: Int(slots[i].debt - world.debtStart[i]), at: now)
-    }
-
-    /// The values of calling each of `debtors` (distinct) about its cached debt at `now`, as `scoreNow` gives them,
+    /// The values of calling each of `debtors` (distinct) about its cached debt at `now` (`ContactPolicy.score`),
     /// written to `values` in the same order. Runs on all cores: each value depends only on its debtor's history,
     /// records and `now`, so the split changes nothing. No batch may be in flight (`flush()` first).
     ///
-    /// With the score cache on (`enableScoreCache`), a value computed earlier in the same hour (or quarter hour) is reused when
-    /// nothing it reads can have changed (see `ScoreCache`).
+    /// With the score cache on (`enableScoreCache`), a value computed earlier in the same hour (or quarter hour) is
+    /// reused when nothing it reads can have changed (see `ScoreCache`).
     func scoreAll(_ debtors: UnsafeBufferPointer<Int32>, now: UnixSeconds, into values: UnsafeMutablePointer<Double>) {
         precondition(inFlightCount == 0, "scoreAll needs every batch joined")
         scoreCache?.prepare(now: now)
@@ -488,10 +480,10 @@ final class PolicyBook {
     /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
     @exclusivity(unchecked) var unblocked: [Bool] = []
 
-    /// The `earliest` strategy's compact copy of what its ranking reads (`CompactWaitKey`, `WaitingSelector`): per debtor, its cached
-    /// earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without one. Kept up to date
-    /// by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's pass over every debtor
-    /// reads a twelfth of the memory.
+    /// The `earliest` strategy's compact copy of what its ranking reads (`CompactWaitKey`, `WaitingSelector`): per
+    /// debtor, its cached earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without
+    /// one. Kept up to date by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's
+    /// pass over every debtor reads a twelfth of the memory.
     private(set) var waitCodes: UnsafeMutablePointer<Int32>?
     private(set) var waitBase: Int64 = 0
 

@@ -203,8 +203,9 @@ struct CompactWaitKey: BinKey, @unchecked Sendable {
     }
 }
 
-/// `BinSelector.select` with `CompactWaitKey`, in one pass over the codes: the debtors permitted by `now` and not leased
-/// are few, so each piece of the pass lists them (in index order) and the bins are counted and sorted from those lists.
+/// `BinSelector.select` with `CompactWaitKey`, in one pass over the codes: the debtors permitted by `now` and not
+/// leased are few, so each piece of the pass lists them (in index order) and the bins are counted and sorted from those
+/// lists.
 final class WaitingSelector {
     private let size: Int
     private let pieces: Int

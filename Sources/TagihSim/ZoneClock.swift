@@ -14,9 +14,9 @@ struct ZoneClock: Sendable {
     let base: UnixSeconds
     let slots: Int
 
-    /// How finely zone `id`'s local hours and days fall on UTC instants over the covered period, in quarter hours: 4
-    /// when every offset is a whole number of hours and every change of offset happens at a whole UTC hour, 1 for quarter
-    /// hours, 0 otherwise (`ScoreCache`). The changes are the tz database's exact transition instants.
+    /// How finely zone `id`'s local hours and days fall on UTC instants over the covered period, in quarter hours:
+    /// 4 when every offset is a whole number of hours and every change of offset happens at a whole UTC hour, 1 for
+    /// quarter hours, 0 otherwise (`ScoreCache`). The changes are the tz database's daylight-saving transitions.
     func period(zone id: Int32) -> UInt8 {
         var unit: Int64 = 3600
         func fits(_ seconds: Int64) -> Bool {

@@ -94,7 +94,8 @@ import TagihCore
     @Test(arguments: [(UInt8(1), Int64(900)), (4, 3600)])
     func valuesAreNotKeptWhileAnAttemptLeavesTheFatigueWindow(quarters: UInt8, period: Int64) throws {
         let window: Int64 = 7 * 86_400
-        let cache = try #require(ScoreCache(count: 3, fatigueWindowSeconds: window, periods: { i in i == 2 ? 0 : quarters }))
+        let cache = try #require(
+            ScoreCache(count: 3, fatigueWindowSeconds: window, periods: { i in i == 2 ? 0 : quarters }))
         let t: Int64 = 1_800_000_000 - 1_800_000_000 % 3600 + 1234  // 20 min 34 s into an hour
         cache.noteAttempt(0, at: t)
         // Debtor 1 never dialed: kept in every period; debtor 2 has no period (its zones do not allow it).

@@ -492,9 +492,12 @@ final class PolicyBook {
         earliest == Self.never ? Int32.max : Int32(clamping: earliest &- waitBase)
     }
 
-    /// Keeps `waitCodes` from now on.
-    func enableWaitCodes(base: Int64) {
-        waitBase = base
+    /// Keeps `waitCodes` from now on (their base: the earliest cached permitted time).
+    func enableWaitCodes() {
+        guard waitCodes == nil else { return }
+        var base = Self.never
+        for i in 0..<count where slots[i].earliest < base { base = slots[i].earliest }
+        waitBase = base == Self.never ? 0 : base
         let codes = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
         for i in 0..<count { (codes + i).initialize(to: slots[i].leased ? Int32.max : waitCode(slots[i].earliest)) }
         waitCodes = codes

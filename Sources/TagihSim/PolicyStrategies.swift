@@ -101,9 +101,15 @@ final class TagihPolicyStrategy: HopperStrategy {
     @exclusivity(unchecked) private var pool: [Int32] = []
     private let threshold: Double
 
-    init(book: PolicyBook, threshold: Double) {
+    private let waiting: WaitingSelector?
+
+    /// With `compactRanking` (the default) the pre-selection reads the debtors `PolicyBook.waitCodes` lists as permitted
+    /// (`WaitingSelector`) instead of every slot; the same pool either way.
+    init(book: PolicyBook, threshold: Double, compactRanking: Bool = true) {
         self.threshold = threshold
+        waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
+        if compactRanking { book.enableWaitCodes() }
     }
     @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
     @exclusivity(unchecked) private var values: [Double] = []
@@ -133,8 +139,12 @@ final class TagihPolicyStrategy: HopperStrategy {
         let book = self.book
         // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
         discount.withUnsafeBufferPointer { discount in
-            selector.select(count: size * 2, size: book.world.debtors.count,
-                            key: ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now), into: &pool)
+            let key = ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now)
+            if let waiting, let codes = book.waitCodes {
+                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key, into: &pool)
+            } else {
+                selector.select(count: size * 2, size: book.world.debtors.count, key: key, into: &pool)
+            }
         }
         exact.removeAll(keepingCapacity: true)
         // Scored in index order (the records' memory order) on all cores: which debtors end up in the hopper, and in
@@ -203,14 +213,15 @@ struct CompactWaitKey: BinKey, @unchecked Sendable {
     }
 }
 
-/// `BinSelector.select` with `CompactWaitKey`, in one pass over the codes: the debtors permitted by `now` and not
-/// leased are few, so each piece of the pass lists them (in index order) and the bins are counted and sorted from those
-/// lists.
+/// `BinSelector.select` for keys whose candidates are all permitted by `now` and not leased (`WaitKey`, `ValueKey`):
+/// one pass over `PolicyBook.waitCodes` (4 bytes a debtor, on all cores) finds those debtors, which are few, and
+/// computes their bins; the histogram, threshold and order (best bin first, then by index) come from that list.
 final class WaitingSelector {
     private let size: Int
     private let pieces: Int
-    /// Per piece, the candidates it found (index order), and how many.
+    /// Per piece (from its first index on), the candidates it found in index order and their bins; and how many.
     private let found: UnsafeMutablePointer<Int32>
+    private let foundBin: UnsafeMutablePointer<UInt16>
     private var counts: [Int]
     private var histogram = [Int](repeating: 0, count: BinSelector.bins)
     private var position = [Int](repeating: 0, count: BinSelector.bins)
@@ -220,32 +231,35 @@ final class WaitingSelector {
         self.size = size
         pieces = size >= BinSelector.parallelSize ? Parallel.workers : 1
         found = .allocate(capacity: max(size, 1))
+        foundBin = .allocate(capacity: max(size, 1))
         counts = [Int](repeating: 0, count: pieces)
     }
 
-    deinit { found.deallocate() }
-
-    @inline(__always)
-    private static func bin(_ code: Int32, base: Int64, now: UnixSeconds) -> Int {
-        min(BinSelector.bins - 1, Int((now - (base + Int64(code))) / 900) + 1)
+    deinit {
+        found.deallocate()
+        foundBin.deallocate()
     }
 
-    /// The same selection as `BinSelector.select(count:size:key: CompactWaitKey(…), into:)`.
-    func select(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds,
-                into out: inout [Int32])
+    /// The same selection as `BinSelector.select(count:size:key:into:)`, for a key whose bin is 0 for every debtor
+    /// whose code is above `now` (leased, no permitted time, or permitted later).
+    func select<Key: BinKey>(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds, key: Key,
+                             into out: inout [Int32])
     {
         out.removeAll(keepingCapacity: true)
         let size = self.size, pieces = self.pieces
         // A code is a candidate when it is at most `limit` (leased and never are Int32.max, above any limit).
         let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
         counts.withUnsafeMutableBufferPointer { counts in
-            let shared = Unchecked((codes, found, counts))
+            let shared = Unchecked((codes, found, foundBin, counts))
             let body: @Sendable (Int) -> Void = { piece in
-                let (codes, found, counts) = shared.value
+                let (codes, found, foundBin, counts) = shared.value
                 let from = size * piece / pieces, to = size * (piece + 1) / pieces
                 var n = 0
                 for i in from..<to where codes[i] <= limit {
+                    let b = key.bin(i)
+                    if b == 0 { continue }
                     found[from + n] = Int32(truncatingIfNeeded: i)
+                    foundBin[from + n] = UInt16(b)
                     n += 1
                 }
                 counts[piece] = n
@@ -255,9 +269,7 @@ final class WaitingSelector {
         for b in 0..<BinSelector.bins { histogram[b] = 0 }
         for piece in 0..<pieces {
             let from = size * piece / pieces
-            for k in from..<from + counts[piece] {
-                histogram[Self.bin(codes[Int(found[k])], base: base, now: now)] += 1
-            }
+            for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
         }
         var threshold = BinSelector.bins
         var taken = 0
@@ -275,10 +287,9 @@ final class WaitingSelector {
         for piece in 0..<pieces {
             let from = size * piece / pieces
             for k in from..<from + counts[piece] {
-                let i = found[k]
-                let b = Self.bin(codes[Int(i)], base: base, now: now)
+                let b = Int(foundBin[k])
                 if b >= threshold {
-                    ordered[position[b]] = i
+                    ordered[position[b]] = found[k]
                     position[b] += 1
                 }
             }
@@ -289,30 +300,20 @@ final class WaitingSelector {
 
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
-    /// How a refill finds the longest-waiting debtors; both select the same debtors in the same order.
-    enum Ranking {
-        /// `WaitKey` over every debtor's slot with `BinSelector` (two passes over the 48-byte slots).
-        case slots
-        /// One pass over `PolicyBook.waitCodes` listing the permitted debtors, which `WaitingSelector` ranks (default).
-        case compact
-    }
+    private let waiting: WaitingSelector?
 
-    private let waiting: WaitingSelector
-
-    init(book: PolicyBook, ranking: Ranking = .compact) {
-        let n = book.world.debtors.count
-        waiting = WaitingSelector(size: ranking == .compact ? n : 0)
+    /// With `compactRanking` (the default) a refill reads the debtors `PolicyBook.waitCodes` lists as permitted
+    /// (`WaitingSelector`) instead of ranking every slot with `BinSelector`; the same selection either way.
+    init(book: PolicyBook, compactRanking: Bool = true) {
+        waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
-        if ranking == .compact {
-            var base = PolicyBook.never
-            for i in 0..<n where book.slots[i].earliest < base { base = book.slots[i].earliest }
-            book.enableWaitCodes(base: base == PolicyBook.never ? 0 : base)
-        }
+        if compactRanking { book.enableWaitCodes() }
     }
 
     override func refill(now: UnixSeconds, size: Int) {
-        if let codes = book.waitCodes {
-            waiting.select(count: size, codes: codes, base: book.waitBase, now: now, into: &hopper)
+        if let waiting, let codes = book.waitCodes {
+            waiting.select(count: size, codes: codes, base: book.waitBase, now: now,
+                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
         } else {
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
                             into: &hopper)

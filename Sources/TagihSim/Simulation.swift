@@ -55,10 +55,10 @@ public final class Simulation {
     /// Whether every score served from the cache is recomputed and compared (tests; environment
     /// `TAGIH_SIM_VERIFY_SCORE_CACHE=1` for the command line): a difference stops the run.
     var verifyScoreCache = ProcessInfo.processInfo.environment["TAGIH_SIM_VERIFY_SCORE_CACHE"] == "1"
-    /// How `earliest` refills rank the debtors (tests compare the two; the same result). Environment
-    /// `TAGIH_SIM_EARLIEST_RANKING=slots` for the command line: the ranking of session 5 (A/B measurements).
-    var earliestRanking: EarliestStrategy.Ranking =
-        ProcessInfo.processInfo.environment["TAGIH_SIM_EARLIEST_RANKING"] == "slots" ? .slots : .compact
+    /// Whether `earliest` and `tagih` (ContactPolicy) refills rank only the debtors a pass over 4-byte codes finds
+    /// permitted (`WaitingSelector`, default) instead of every slot; tests compare the two (the same result).
+    /// Environment `TAGIH_SIM_RANKING=slots` for the command line: the ranking of session 5 (A/B measurements).
+    var compactRanking = ProcessInfo.processInfo.environment["TAGIH_SIM_RANKING"] != "slots"
 
     /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
     var batchesInFlight = 64
@@ -116,9 +116,10 @@ public final class Simulation {
         case .tagih:
             let book = makeBook(needsBestTime: true)
             if cacheScores { book.enableScoreCache(verify: verifyScoreCache) }
-            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold)
+            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold,
+                                           compactRanking: compactRanking)
         case .earliest:
-            strategy = EarliestStrategy(book: makeBook(needsBestTime: false), ranking: earliestRanking)
+            strategy = EarliestStrategy(book: makeBook(needsBestTime: false), compactRanking: compactRanking)
         case .baseline:
             strategy = BaselineStrategy(
                 book: makeBook(needsBestTime: false),

@@ -40,7 +40,8 @@ import TagihCore
             selector.select(count: count, size: size, key: WaitKey(slots: slots, now: now), into: &fromSlots)
             selector.select(count: count, size: size, key: CompactWaitKey(codes: codes, base: base, now: now),
                             into: &fromCodes)
-            waiting.select(count: count, codes: codes, base: base, now: now, into: &fromList)
+            waiting.select(count: count, codes: codes, base: base, now: now,
+                           key: CompactWaitKey(codes: codes, base: base, now: now), into: &fromList)
             #expect(fromSlots.count == min(count, fromSlots.count))
             #expect(!fromSlots.isEmpty)
             #expect(fromCodes == fromSlots, "count \(count)")
@@ -48,17 +49,18 @@ import TagihCore
         }
     }
 
-    /// A whole `earliest` run ranks the same way from the codes as from the slots (the codes follow every stored
-    /// decision and every lease).
-    @Test func earliestFromCodesEqualsEarliestFromSlots() async throws {
+    /// A whole `earliest` or `tagih` (ContactPolicy) run ranks the same way from the codes as from the slots (the
+    /// codes follow every stored decision and every lease).
+    @Test(arguments: [StrategyKind.earliest, .tagih])
+    func rankingFromCodesEqualsRankingFromSlots(kind: StrategyKind) async throws {
         let population = SyntheticPopulation.generate(count: 6000, seed: 21)
         let config = smallConfiguration(days: 4, agents: 20, seed: 21)
         let slots = try Simulation(population: population, configuration: config)
-        slots.earliestRanking = .slots
+        slots.compactRanking = false
         let codes = try Simulation(population: population, configuration: config)
-        codes.earliestRanking = .compact
-        var a = try await slots.run(.earliest)
-        var b = try await codes.run(.earliest)
+        codes.compactRanking = true
+        var a = try await slots.run(kind)
+        var b = try await codes.run(kind)
         a.wallSeconds = 0
         b.wallSeconds = 0
         #expect(a.dials > 5000)

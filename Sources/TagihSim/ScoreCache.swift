@@ -8,11 +8,12 @@ import TagihCore
 /// A debtor's value of calling now reads its history, its records and `now`. With the history unchanged, it changes
 /// with `now` only when (a) the local hour of the debtor's primary zone changes (the hour-of-week bucket), (b) a local
 /// day starts in one of its day zones (a promise's hold ends: the promise counts as broken), or (c) one of its
-/// unanswered attempts leaves the fatigue window (`now − fatigueWindowSeconds`). When the UTC offsets of every zone of
-/// the debtor (ContactPolicy's primary zone, and the world's zones of its address, jurisdiction and phones) are whole
-/// hours over the simulated period and change only at whole UTC hours, (a) and (b) happen only at a whole UTC hour, and
-/// a value is kept for the UTC hour it was computed in; with quarter hours, for the UTC quarter hour; otherwise it is
-/// not kept (the debtor's `period`). For (c), a debtor with an attempt in the period one fatigue window earlier is not
+/// unanswered attempts leaves the fatigue window (`now − fatigueWindowSeconds`). ContactPolicy takes those zones from
+/// the debtor's address, phones, number prefixes and jurisdiction, or UTC: the zones the world interns for the debtor
+/// (`PolicyBook.enableScoreCache`). When each of them has whole-hour UTC offsets over the simulated period, changing
+/// only at whole UTC hours (`ZoneClock.period`), (a) and (b) happen only at a whole UTC hour, and a value is kept for
+/// the UTC hour it was computed in; with quarter hours, for the UTC quarter hour; otherwise it is not kept (the
+/// debtor's `period`). The rule rests on how ContactPolicy computes a score: `verify` checks it. For (c), a debtor with an attempt in the period one fatigue window earlier is not
 /// kept in that period (this needs a fatigue window of whole periods). Any change of the history (an outcome, a
 /// payment) or of the cached decision (whose debt is the one scored) drops the value.
 ///

@@ -269,15 +269,92 @@ final class PolicyBook {
         debtorStorage.deallocate()
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
+        waitCodes?.deallocate()
         slots.deallocate()
     }
 
-    /// The value of calling debtor `i` about its cached debt at `now` (`ContactPolicy.score`).
-    func scoreNow(_ i: Int, now: UnixSeconds) -> Double {
-        joinDebtor(i)
-        Self.applyPendingOutcome(i, context)
-        return policy.score(debtor: debtorStorage + i, prepared: preparedStorage + i, history: historyStorage + i,
-                     debt: Int(slots[i].debt - world.debtStart[i]), at: now)
+    /// The values of calling each of `debtors` (distinct) about its cached debt at `now` (`ContactPolicy.score`),
+    /// written to `values` in the same order. Runs on all cores: each value depends only on its debtor's history,
+    /// records and `now`, so the split changes nothing. No batch may be in flight (`flush()` first).
+    ///
+    /// With the score cache on (`enableScoreCache`), a value computed earlier in the same hour (or quarter hour) is
+    /// reused when nothing it reads can have changed (see `ScoreCache`).
+    func scoreAll(_ debtors: UnsafeBufferPointer<Int32>, now: UnixSeconds, into values: UnsafeMutablePointer<Double>) {
+        precondition(inFlightCount == 0, "scoreAll needs every batch joined")
+        scoreCache?.prepare(now: now)
+        let shared = Unchecked((context, slots, debtors, values, scoreCache))
+        let body: @Sendable (Range<Int>) -> Void = { range in
+            let (c, slots, debtors, values, cache) = shared.value
+            var hits = 0
+            for k in range {
+                let i = Int(debtors[k])
+                let key = cache?.key(i, now: now) ?? Int32.min
+                if let cache, key != Int32.min, cache.keys[i] == key {
+                    values[k] = cache.values[i]
+                    hits += 1
+                    if cache.verify {
+                        Self.applyPendingOutcome(i, c)
+                        let fresh = c.policy.score(
+                            debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i,
+                            debt: Int(slots[i].debt - c.world.debtStart[i]), at: now)
+                        precondition(fresh.bitPattern == values[k].bitPattern,
+                                     "score cache: debtor \(i) at \(now): cached \(values[k]), fresh \(fresh)")
+                    }
+                    continue
+                }
+                Self.applyPendingOutcome(i, c)
+                let v = c.policy.score(debtor: c.debtors + i, prepared: c.prepared + i, history: c.histories + i,
+                                       debt: Int(slots[i].debt - c.world.debtStart[i]), at: now)
+                values[k] = v
+                if let cache {
+                    cache.values[i] = v
+                    cache.keys[i] = key
+                }
+            }
+            if let cache {
+                cache.hits.add(hits, ordering: .relaxed)
+                cache.misses.add(range.count - hits, ordering: .relaxed)
+            }
+        }
+        if debtors.count < 4096 { body(0..<debtors.count) } else { Parallel.forEachChunk(count: debtors.count, body) }
+        scored += debtors.count
+    }
+
+    /// The tagih refills' score cache (nil: off, or not possible with this policy).
+    private(set) var scoreCache: ScoreCache?
+    /// `scoreCache.keys`, for dropping a value in `store` without retaining the cache.
+    private var scoreKeys: UnsafeMutablePointer<Int32>?
+
+    /// Turns the score cache on (when the policy's fatigue window allows it); each debtor's values are kept for the
+    /// hour or quarter hour its zones allow (`ScoreCache`).
+    func enableScoreCache(verify: Bool = false) {
+        let clock = world.clock
+        var zonePeriod: [Int32: UInt8] = [:]
+        func period(_ z: Int32) -> UInt8 {
+            if let p = zonePeriod[z] { return p }
+            let p = clock.period(zone: z)
+            zonePeriod[z] = p
+            return p
+        }
+        // UTC (ContactPolicy's last resort for a primary zone) and the zones of each debtor's address, jurisdiction
+        // and phones.
+        let utc = world.clock.id(of: "UTC").map { period($0) } ?? 4
+        var setPeriod = [UInt8](repeating: 0, count: world.zoneSets.count)
+        for (k, set) in world.zoneSets.enumerated() { setPeriod[k] = set.reduce(utc) { min($0, period($1)) } }
+        let phones = world.phoneZones.count
+        let world = self.world
+        guard let cache = ScoreCache(
+            count: count, fatigueWindowSeconds: policy.configuration.propensity.fatigueWindowSeconds,
+            periods: { i in
+                var p = min(utc, period(world.primaryZone[i]))
+                let end = i + 1 < world.phoneStart.count ? Int(world.phoneStart[i + 1]) : phones
+                for ph in Int(world.phoneStart[i])..<end { p = min(p, setPeriod[Int(world.phoneZones[ph])]) }
+                return p
+            })
+        else { return }
+        cache.verify = verify
+        scoreCache = cache
+        scoreKeys = cache.keys
     }
 
     /// What a decision reads (shared with the worker threads, which only read it).
@@ -403,9 +480,41 @@ final class PolicyBook {
     /// baseline's list walk re-examines such a block; see `BaselineStrategy`).
     @exclusivity(unchecked) var unblocked: [Bool] = []
 
+    /// The `earliest` strategy's compact copy of what its ranking reads (`CompactWaitKey`, `WaitingSelector`): per
+    /// debtor, its cached earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without
+    /// one. Kept up to date by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's
+    /// pass over every debtor reads a twelfth of the memory.
+    private(set) var waitCodes: UnsafeMutablePointer<Int32>?
+    private(set) var waitBase: Int64 = 0
+
+    @inline(__always)
+    private func waitCode(_ earliest: Int64) -> Int32 {
+        earliest == Self.never ? Int32.max : Int32(clamping: earliest &- waitBase)
+    }
+
+    /// Keeps `waitCodes` from now on (their base: the earliest cached permitted time).
+    func enableWaitCodes() {
+        guard waitCodes == nil else { return }
+        var base = Self.never
+        for i in 0..<count where slots[i].earliest < base { base = slots[i].earliest }
+        waitBase = base == Self.never ? 0 : base
+        let codes = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
+        for i in 0..<count { (codes + i).initialize(to: slots[i].leased ? Int32.max : waitCode(slots[i].earliest)) }
+        waitCodes = codes
+    }
+
+    /// Leases debtor `i` (or ends its lease).
+    @inline(__always)
+    func setLeased(_ i: Int, _ leased: Bool) {
+        slots[i].leased = leased
+        if let waitCodes { waitCodes[i] = leased ? Int32.max : waitCode(slots[i].earliest) }
+    }
+
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
         if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
+        if let waitCodes { waitCodes[i] = slots[i].leased ? Int32.max : waitCode(c.earliest) }
+        if let scoreKeys { scoreKeys[i] = Int32.min }
         slots[i].earliest = c.earliest
         slots[i].windowEnds = c.windowEnds
         slots[i].best = c.best
@@ -626,6 +735,7 @@ final class PolicyBook {
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
         joinDebtor(i)
+        scoreCache?.noteAttempt(i, at: a.at)
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
         Self.applyPendingOutcome(i, context)
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
@@ -658,13 +768,14 @@ final class PolicyBook {
                 p.pointee.offsets = false
             }
         }
-        slots[i].leased = false
+        setLeased(i, false)
         if deferred { markPending(i, now: now) } else { refresh(i, now: now) }
     }
 
     func record(_ payment: PaymentEvent, debtor i: Int, now: UnixSeconds) {
         settle(i)
         historyStorage[i].record(payment)
+        if let scoreKeys { scoreKeys[i] = Int32.min }
         if !slots[i].leased { refresh(i, now: now) }
     }
 }

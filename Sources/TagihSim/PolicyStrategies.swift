@@ -77,7 +77,7 @@ class HopperStrategy: DialStrategy {
             hopperPosition += 1
             if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
-            book.slots[i].leased = true
+            book.setLeased(i, true)
             leads.append(book.lead(i))
             served += 1
         }
@@ -101,11 +101,36 @@ final class TagihPolicyStrategy: HopperStrategy {
     @exclusivity(unchecked) private var pool: [Int32] = []
     private let threshold: Double
 
-    init(book: PolicyBook, threshold: Double) {
+    private let waiting: WaitingSelector?
+
+    /// With `compactRanking` (the default) the pre-selection reads the debtors `PolicyBook.waitCodes` lists as permitted
+    /// (`WaitingSelector`) instead of every slot; the same pool either way.
+    init(book: PolicyBook, threshold: Double, compactRanking: Bool = true) {
         self.threshold = threshold
+        waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
+        if compactRanking { book.enableWaitCodes() }
     }
     @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
+    @exclusivity(unchecked) private var values: [Double] = []
+    /// One bit per debtor, all clear between refills (`inIndexOrder`).
+    @exclusivity(unchecked) private var marks: [UInt64] = []
+
+    /// Sorts distinct debtor indices ascending (through a bitmap: O(n / 64 + count)).
+    private func inIndexOrder(_ list: inout [Int32]) {
+        let words = (book.world.debtors.count + 63) >> 6
+        if marks.count < words { marks = [UInt64](repeating: 0, count: words) }
+        for i in list { marks[Int(i) >> 6] |= 1 << UInt64(Int(i) & 63) }
+        list.removeAll(keepingCapacity: true)
+        for w in 0..<words where marks[w] != 0 {
+            var bits = marks[w]
+            while bits != 0 {
+                list.append(Int32(w << 6 + bits.trailingZeroBitCount))
+                bits &= bits - 1
+            }
+            marks[w] = 0
+        }
+    }
 
     /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
     /// the hours until it), then ranks that pool by the policy's value of calling now
@@ -114,17 +139,26 @@ final class TagihPolicyStrategy: HopperStrategy {
         let book = self.book
         // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
         discount.withUnsafeBufferPointer { discount in
-            selector.select(count: size * 2, size: book.world.debtors.count,
-                            key: ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now), into: &pool)
+            let key = ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now)
+            if let waiting, let codes = book.waitCodes {
+                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key, into: &pool)
+            } else {
+                selector.select(count: size * 2, size: book.world.debtors.count, key: key, into: &pool)
+            }
         }
         exact.removeAll(keepingCapacity: true)
-        for i32 in pool {
-            let i = Int(i32)
-            let value = book.scoreNow(i, now: now)
-            book.scored += 1
+        // Scored in index order (the records' memory order) on all cores: which debtors end up in the hopper, and in
+        // which order, does not depend on the order they are scored in (the sort below is by a total order).
+        inIndexOrder(&pool)
+        if values.count < pool.count { values = [Double](repeating: 0, count: pool.count) }
+        pool.withUnsafeBufferPointer { pool in
+            values.withUnsafeMutableBufferPointer { values in book.scoreAll(pool, now: now, into: values.baseAddress!) }
+        }
+        for (k, i32) in pool.enumerated() {
+            let value = values[k]
             // Plan around the caps: spend a call now only when now is worth at least `threshold` of the
             // best permitted time ahead (the decision's discounted value at `best`).
-            if value > 0 && value >= threshold * Double(book.slots[i].score) { exact.append((value, i32)) }
+            if value > 0 && value >= threshold * Double(book.slots[Int(i32)].score) { exact.append((value, i32)) }
         }
         exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
         hopper.removeAll(keepingCapacity: true)
@@ -163,12 +197,127 @@ struct WaitKey: BinKey, @unchecked Sendable {
     }
 }
 
+/// `WaitKey` read from `PolicyBook.waitCodes` (the same bins).
+struct CompactWaitKey: BinKey, @unchecked Sendable {
+    let codes: UnsafeMutablePointer<Int32>
+    let base: Int64
+    let now: UnixSeconds
+
+    @inline(__always)
+    func bin(_ i: Int) -> Int {
+        let c = codes[i]
+        if c == Int32.max { return 0 }
+        let e = base + Int64(c)
+        if e > now { return 0 }
+        return min(BinSelector.bins - 1, Int((now - e) / 900) + 1)
+    }
+}
+
+/// `BinSelector.select` for keys whose candidates are all permitted by `now` and not leased (`WaitKey`, `ValueKey`):
+/// one pass over `PolicyBook.waitCodes` (4 bytes a debtor, on all cores) finds those debtors, which are few, and
+/// computes their bins; the histogram, threshold and order (best bin first, then by index) come from that list.
+final class WaitingSelector {
+    private let size: Int
+    private let pieces: Int
+    /// Per piece (from its first index on), the candidates it found in index order and their bins; and how many.
+    private let found: UnsafeMutablePointer<Int32>
+    private let foundBin: UnsafeMutablePointer<UInt16>
+    private var counts: [Int]
+    private var histogram = [Int](repeating: 0, count: BinSelector.bins)
+    private var position = [Int](repeating: 0, count: BinSelector.bins)
+    private var ordered: [Int32] = []
+
+    init(size: Int) {
+        self.size = size
+        pieces = size >= BinSelector.parallelSize ? Parallel.workers : 1
+        found = .allocate(capacity: max(size, 1))
+        foundBin = .allocate(capacity: max(size, 1))
+        counts = [Int](repeating: 0, count: pieces)
+    }
+
+    deinit {
+        found.deallocate()
+        foundBin.deallocate()
+    }
+
+    /// The same selection as `BinSelector.select(count:size:key:into:)`, for a key whose bin is 0 for every debtor
+    /// whose code is above `now` (leased, no permitted time, or permitted later).
+    func select<Key: BinKey>(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds, key: Key,
+                             into out: inout [Int32])
+    {
+        out.removeAll(keepingCapacity: true)
+        let size = self.size, pieces = self.pieces
+        // A code is a candidate when it is at most `limit` (leased and never are Int32.max, above any limit).
+        let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
+        counts.withUnsafeMutableBufferPointer { counts in
+            let shared = Unchecked((codes, found, foundBin, counts))
+            let body: @Sendable (Int) -> Void = { piece in
+                let (codes, found, foundBin, counts) = shared.value
+                let from = size * piece / pieces, to = size * (piece + 1) / pieces
+                var n = 0
+                for i in from..<to where codes[i] <= limit {
+                    let b = key.bin(i)
+                    if b == 0 { continue }
+                    found[from + n] = Int32(truncatingIfNeeded: i)
+                    foundBin[from + n] = UInt16(b)
+                    n += 1
+                }
+                counts[piece] = n
+            }
+            if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
+        }
+        for b in 0..<BinSelector.bins { histogram[b] = 0 }
+        for piece in 0..<pieces {
+            let from = size * piece / pieces
+            for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
+        }
+        var threshold = BinSelector.bins
+        var taken = 0
+        while threshold > 1 && taken < count {
+            threshold -= 1
+            taken += histogram[threshold]
+        }
+        // Bins at or above the threshold, best first; within a bin in index order (pieces in order).
+        var total = 0
+        for b in stride(from: BinSelector.bins - 1, through: threshold, by: -1) {
+            position[b] = total
+            total += histogram[b]
+        }
+        if ordered.count < total { ordered = [Int32](repeating: 0, count: total) }
+        for piece in 0..<pieces {
+            let from = size * piece / pieces
+            for k in from..<from + counts[piece] {
+                let b = Int(foundBin[k])
+                if b >= threshold {
+                    ordered[position[b]] = found[k]
+                    position[b] += 1
+                }
+            }
+        }
+        out.append(contentsOf: ordered[0..<min(total, max(count, 0))])
+    }
+}
+
 /// `earliest`: every debtor at its earliest permitted time, longest-waiting first; no learning.
 final class EarliestStrategy: HopperStrategy {
+    private let waiting: WaitingSelector?
+
+    /// With `compactRanking` (the default) a refill reads the debtors `PolicyBook.waitCodes` lists as permitted
+    /// (`WaitingSelector`) instead of ranking every slot with `BinSelector`; the same selection either way.
+    init(book: PolicyBook, compactRanking: Bool = true) {
+        waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
+        super.init(book: book)
+        if compactRanking { book.enableWaitCodes() }
+    }
+
     override func refill(now: UnixSeconds, size: Int) {
-        // (The key runs on all cores: it only reads the slots, and no batch is in flight during a refill.)
-        selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
-                        into: &hopper)
+        if let waiting, let codes = book.waitCodes {
+            waiting.select(count: size, codes: codes, base: book.waitBase, now: now,
+                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
+        } else {
+            selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
+                            into: &hopper)
+        }
         hopperPosition = 0
     }
 }

@@ -49,11 +49,25 @@ public final class Simulation {
     /// off to check that skipping changes no result.
     var skipWaitingBlocks = true
 
+    /// Whether `tagih` (ContactPolicy) refills reuse scores within an hour or quarter hour (`ScoreCache`) (default);
+    /// tests turn it off to check that it changes no result.
+    var cacheScores = true
+    /// Whether every score served from the cache is recomputed and compared (tests; environment
+    /// `TAGIH_SIM_VERIFY_SCORE_CACHE=1` for the command line): a difference stops the run.
+    var verifyScoreCache = ProcessInfo.processInfo.environment["TAGIH_SIM_VERIFY_SCORE_CACHE"] == "1"
+    /// Whether `earliest` and `tagih` (ContactPolicy) refills rank only the debtors a pass over 4-byte codes finds
+    /// permitted (`WaitingSelector`, default) instead of every slot; tests compare the two (the same result).
+    /// Environment `TAGIH_SIM_RANKING=slots` for the command line: the ranking of session 5 (A/B measurements).
+    var compactRanking = ProcessInfo.processInfo.environment["TAGIH_SIM_RANKING"] != "slots"
+
     /// How many minute batches of re-decisions may be decided in the background at once (1...255; tests vary it).
     var batchesInFlight = 64
     /// Test hook: called by a worker thread before each decision of a background batch, with the debtor's index
     /// (tests make workers slow at random to check that thread timing changes no result).
     var workerDelay: (@Sendable (Int) -> Void)?
+
+    /// How many scores the last `tagih` (ContactPolicy) run took from its score cache (tests; nil: no cache).
+    var lastScoreCacheHits: Int?
 
     /// How the background batches of the last run of a ContactPolicy-backed strategy went (tests).
     var lastBatchStatistics: PolicyBook.Statistics?
@@ -100,9 +114,12 @@ public final class Simulation {
                 throw SimulationError(code: "engine_error", message: "cannot open the engine for the simulation: \(error)")
             }
         case .tagih:
-            strategy = TagihPolicyStrategy(book: makeBook(needsBestTime: true), threshold: configuration.tagihThreshold)
+            let book = makeBook(needsBestTime: true)
+            if cacheScores { book.enableScoreCache(verify: verifyScoreCache) }
+            strategy = TagihPolicyStrategy(book: book, threshold: configuration.tagihThreshold,
+                                           compactRanking: compactRanking)
         case .earliest:
-            strategy = EarliestStrategy(book: makeBook(needsBestTime: false))
+            strategy = EarliestStrategy(book: makeBook(needsBestTime: false), compactRanking: compactRanking)
         case .baseline:
             strategy = BaselineStrategy(
                 book: makeBook(needsBestTime: false),
@@ -113,6 +130,7 @@ public final class Simulation {
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
+        lastScoreCacheHits = (strategy as? HopperStrategy)?.book.scoreCache?.hits.load(ordering: .relaxed)
         await engineStrategy?.close()
         report.backend = backend
         report.wallSeconds = Date().timeIntervalSince(began)

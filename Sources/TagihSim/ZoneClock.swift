@@ -14,6 +14,30 @@ struct ZoneClock: Sendable {
     let base: UnixSeconds
     let slots: Int
 
+    /// How finely zone `id`'s local hours and days fall on UTC instants over the covered period, in quarter hours:
+    /// 4 when every offset is a whole number of hours and every change of offset happens at a whole UTC hour, 1 for
+    /// quarter hours, 0 otherwise (`ScoreCache`). The changes are the tz database's daylight-saving transitions.
+    func period(zone id: Int32) -> UInt8 {
+        var unit: Int64 = 3600
+        func fits(_ seconds: Int64) -> Bool {
+            while seconds % unit != 0 {
+                if unit == 900 { return false }
+                unit = 900
+            }
+            return true
+        }
+        for offset in offsets[Int(id)] where !fits(Int64(offset)) { return 0 }
+        guard let zone = TimeZone(identifier: names[Int(id)]) else { return 0 }
+        let end = Date(timeIntervalSince1970: TimeInterval(base + Int64(slots) * Self.slot))
+        var t = Date(timeIntervalSince1970: TimeInterval(base))
+        while let next = zone.nextDaylightSavingTimeTransition(after: t), next < end {
+            let instant = next.timeIntervalSince1970
+            guard instant == instant.rounded(), fits(Int64(instant)) else { return 0 }
+            t = next
+        }
+        return unit == 3600 ? 4 : 1
+    }
+
     /// Covers `[from, to)` (a little padding is added on both sides).
     init(from: UnixSeconds, to: UnixSeconds) {
         base = from - 3 * 86_400

@@ -828,6 +828,18 @@ struct BinSelector {
     private var histogram: [Int]
     private var ordered: [Int32]
 
+    /// The highest bin that, together with every better bin, holds at least `count` candidates, or bin 1 when all
+    /// of them together hold fewer: a selection of `count` takes from this bin up (bin 0 is never a candidate).
+    static func threshold(taking count: Int, from histogram: [Int]) -> Int {
+        var threshold = bins
+        var taken = 0
+        while threshold > 1 && taken < count {
+            threshold -= 1
+            taken += histogram[threshold]
+        }
+        return threshold
+    }
+
     init(size: Int) {
         binOf = [UInt16](repeating: 0, count: size)
         histogram = [Int](repeating: 0, count: Self.bins)
@@ -860,12 +872,7 @@ struct BinSelector {
             for piece in 0..<pieces { total += counts[piece * Self.bins + b] }
             histogram[b] = total
         }
-        var threshold = Self.bins
-        var taken = 0
-        while threshold > 1 && taken < count {
-            threshold -= 1
-            taken += histogram[threshold]
-        }
+        let threshold = Self.threshold(taking: count, from: histogram)
         // Bucket the candidates at or above the threshold, best bin first; within a bin in index order (piece by
         // piece).
         var position = 0

@@ -271,12 +271,7 @@ final class WaitingSelector {
             let from = size * piece / pieces
             for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
         }
-        var threshold = BinSelector.bins
-        var taken = 0
-        while threshold > 1 && taken < count {
-            threshold -= 1
-            taken += histogram[threshold]
-        }
+        let threshold = BinSelector.threshold(taking: count, from: histogram)
         // Bins at or above the threshold, best first; within a bin in index order (pieces in order).
         var total = 0
         for b in stride(from: BinSelector.bins - 1, through: threshold, by: -1) {

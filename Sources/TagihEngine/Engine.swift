@@ -464,8 +464,7 @@ public final class Engine: Sendable {
             for k in l.indices {
                 precondition(l[k].leasedAt == l[0].leasedAt && l[k].expires == l[0].expires,
                              "the leases of one call share holder and times")
-                grants.append(lease: l[k].id, debtor: l[k].decision.debtor, debt: l[k].decision.debt,
-                              phone: l[k].decision.phone ?? "")
+                grants.append(lease: l[k].id, debtor: l[k].debtor, debt: l[k].debt, phone: l[k].phone)
             }
             return grants
         }

@@ -5,8 +5,9 @@ import TagihEngine
 import TagihStore
 
 /// `tagih` on the real `Engine`: debtors are upserted into an ephemeral engine (no store: a simulation needs no
-/// durability; `EngineConfiguration.Persistence.ephemeral`) with a `VirtualClock`; each dialer step advances the clock, ingests the outcomes and payments of the step in one group
-/// commit, ticks the engine once per simulated minute, and leases the best ready debtors.
+/// durability; `EngineConfiguration.Persistence.ephemeral`) with a `VirtualClock`; each dialer step advances the
+/// clock, ingests the outcomes and payments of the step in one `ingest` call each, ticks the engine once per
+/// simulated minute, and leases the best ready debtors.
 final class EngineStrategy: DialStrategy {
     let engine: Engine
     let clock: VirtualClock
@@ -31,7 +32,7 @@ final class EngineStrategy: DialStrategy {
 
     /// Opens an ephemeral engine and loads the world's debtors into it.
     static func open(
-        world: World, start: UnixSeconds, policy: ContactPolicy, seed: UInt64, holdBelowShareOfBest: Double?,
+        world: World, start: UnixSeconds, policy: ContactPolicy, holdBelowShareOfBest: Double?,
         holdShare: Double
     ) async throws -> EngineStrategy {
         let clock = VirtualClock(start: start)

@@ -13,8 +13,9 @@ import TagihCore
 /// (`PolicyBook.enableScoreCache`). When each of them has whole-hour UTC offsets over the simulated period, changing
 /// only at whole UTC hours (`ZoneClock.period`), (a) and (b) happen only at a whole UTC hour, and a value is kept for
 /// the UTC hour it was computed in; with quarter hours, for the UTC quarter hour; otherwise it is not kept (the
-/// debtor's `period`). The rule rests on how ContactPolicy computes a score: `verify` checks it. For (c), a debtor with an attempt in the period one fatigue window earlier is not
-/// kept in that period (this needs a fatigue window of whole periods). Any change of the history (an outcome, a
+/// debtor's `period`). The rule rests on how ContactPolicy computes a score: `verify` checks it. For (c), a debtor
+/// with an attempt in the period one fatigue window earlier is not kept in that period (this needs a fatigue window
+/// of whole periods). Any change of the history (an outcome, a
 /// payment) or of the cached decision (whose debt is the one scored) drops the value.
 ///
 /// `verify` recomputes every value served from the cache and stops the run if it differs (tests).

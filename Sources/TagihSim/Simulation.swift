@@ -105,7 +105,7 @@ public final class Simulation {
         case .tagih where configuration.backend == .engine:
             do {
                 let e = try await EngineStrategy.open(
-                    world: world, start: configuration.start, policy: policy, seed: configuration.seed,
+                    world: world, start: configuration.start, policy: policy,
                     holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare)
                 engineStrategy = e
                 strategy = e

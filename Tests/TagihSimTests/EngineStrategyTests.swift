@@ -12,7 +12,7 @@ import TagihEngine
         // 13:00 UTC on the first day: 08:00 in New York, within the calling windows of most jurisdictions.
         let now = testStart + 8 * 3600
         let strategy = try await EngineStrategy.open(
-            world: world, start: now, policy: ContactPolicy(), seed: 21, holdBelowShareOfBest: nil, holdShare: 1)
+            world: world, start: now, policy: ContactPolicy(), holdBelowShareOfBest: nil, holdShare: 1)
         #expect(strategy.engine.isEphemeral)
         var leads: [Lead] = []
         await strategy.next(40, now: now, into: &leads)

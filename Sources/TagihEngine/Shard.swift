@@ -82,7 +82,10 @@ actor Shard {
 
     func trimStorage() { state.trimStorage() }
 
-    func finishLoading() { state.finishLoading() }
+    func finishLoading() {
+        state.finishLoading()
+        state.adviseHugePages()
+    }
 
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
         drainConfirmations()

@@ -45,15 +45,16 @@ extension ShardState {
     mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
         for sequence in sequences {
             guard let k = activeLeases.position(of: sequence) else { continue }
-            let lease = activeLeases[position: k]
-            guard lease.grantLSN == 0 else { continue }
-            if lease.unleasedOutcomeLSN > lsn {
-                endLease(lease.index)
-                markPending(lease.index)
+            // Fields read in place: a copy of the whole lease would retain and release its four strings.
+            guard activeLeases.values[k].grantLSN == 0 else { continue }
+            let index = activeLeases.values[k].index
+            if activeLeases.values[k].unleasedOutcomeLSN > lsn {
+                endLease(index)
+                markPending(index)
                 continue
             }
             activeLeases[position: k].grantLSN = lsn
-            leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
+            leaseQueue.push(LeaseEntry(expires: activeLeases.values[k].expires, sequence: sequence, index: index))
         }
     }
 

@@ -134,7 +134,6 @@ actor Shard {
     func finishLoading() {
         unpublish()
         state.finishLoading()
-        state.adviseHugePages()
     }
 
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {

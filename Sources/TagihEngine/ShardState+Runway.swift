@@ -204,33 +204,3 @@ extension ShardState {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-extension ShardState {
-    /// Asks the kernel to back the slots and the records (`arena.bytes`) with 2 MiB pages (transparent huge pages,
-    /// collapsed now where the kernel can). Leasing reads a few cold slots and records per debtor at random places
-    /// of arrays of hundreds of megabytes (at 10 M debtors): with 4 KiB pages nearly every such read also missed
-    /// the TLB, and a page walk in a virtual machine costs as much as the read. Only the used part of each array
-    /// is advised (its spare capacity stays unbacked). Advice only: it does nothing where the kernel declines.
-    mutating func adviseHugePages() {
-        #if os(Linux)
-        slots.withUnsafeMutableBytes { Self.adviseHugePages($0) }
-        arena.bytes.withUnsafeMutableBytes { Self.adviseHugePages($0) }
-        #endif
-    }
-
-    static func adviseHugePages(_ region: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        let huge = 2 << 20
-        guard let base = region.baseAddress, region.count >= 2 * huge else { return }
-        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-        let end = (Int(bitPattern: base) + region.count) & ~(huge - 1)
-        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(aligned, end - start, 14)  // MADV_HUGEPAGE: later faults and khugepaged may use huge pages
-        _ = madvise(aligned, end - start, 25)  // MADV_COLLAPSE (Linux 6.1): collapse the pages there now
-        #endif
-    }
-}

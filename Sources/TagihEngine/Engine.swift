@@ -451,7 +451,9 @@ public final class Engine: Sendable {
         var order: [Int] = []
         order.reserveCapacity(n)
         let merged = leases.withUnsafeBufferPointer { l -> Bool in
-            guard runs.reduce(0, { $0 + $1.count }) == n, runs.allSatisfy({ Self.isRanked(l, $0) }) else { return false }
+            guard runs.reduce(0, { $0 + $1.count }) == n, runs.allSatisfy({ Self.isRanked(l, $0) }) else {
+                return false
+            }
             var heads = runs.map(\.lowerBound)
             for _ in 0..<n {
                 var best = -1

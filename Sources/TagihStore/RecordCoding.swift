@@ -240,7 +240,8 @@ public struct GrantBatchEncoder: Sendable {
     public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
         if appended == 0 { firstDebtor = debtor }
         appended += 1
-        let most = 24 + lease.utf8.count + debtor.utf8.count + debt.utf8.count + phone.utf8.count  // ≤ 6 header bytes a field
+        // At most 6 header bytes a field.
+        let most = 24 + lease.utf8.count + debtor.utf8.count + debt.utf8.count + phone.utf8.count
         if used + most > buffer.count {
             buffer.append(contentsOf: repeatElement(0, count: max(most, buffer.count)))
         }

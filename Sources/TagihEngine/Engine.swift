@@ -376,10 +376,18 @@ public final class Engine: Sendable {
         let k = shards.count
         let share = n / k
         var limits = Array(repeating: k == 1 ? n : min(n, share + 3 * Int(Double(share).squareRoot()) + 4), count: k)
-        // One shard after the other: a peek is a few microseconds, less than starting a child task for it.
+        // Unfiltered, the scores each shard published at its last take are read without a message (see
+        // `Shard.published`); otherwise, or when they are stale, one shard after the other is asked: a peek is a
+        // few microseconds, less than starting a child task for it.
         var peeks: [[Float]] = []
         peeks.reserveCapacity(k)
-        for (s, shard) in shards.enumerated() { peeks.append(await shard.peekScores(limits[s], filter: filter)) }
+        for (s, shard) in shards.enumerated() {
+            if filter.jurisdictions == nil, let published = shard.publishedScores(limits[s]) {
+                peeks.append(published)
+            } else {
+                peeks.append(await shard.peekScores(limits[s], filter: filter))
+            }
+        }
         // Merge: the n best scores overall decide how many each shard hands out.
         var counts = Array(repeating: 0, count: k)
         while true {
@@ -399,7 +407,11 @@ public final class Engine: Sendable {
             if short.isEmpty { break }
             for s in short {
                 limits[s] = n
-                peeks[s] = await shards[s].peekScores(n, filter: filter)
+                if filter.jurisdictions == nil, let published = shards[s].publishedScores(n) {
+                    peeks[s] = published
+                } else {
+                    peeks[s] = await shards[s].peekScores(n, filter: filter)
+                }
             }
         }
         // Phase 2: take them (each shard leases its current best `count`), one shard after the other like the
@@ -409,17 +421,65 @@ public final class Engine: Sendable {
         var sequences = Array(repeating: [UInt32](), count: k)
         var leases: [Lease] = []
         leases.reserveCapacity(n)
+        var runs: [Range<Int>] = []
+        runs.reserveCapacity(k)
         for (s, shard) in shards.enumerated() where counts[s] > 0 {
+            let start = leases.count
+            // The shard then publishes as many scores as this call peeked from it, for the next call.
             sequences[s] = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl,
-                                            into: &leases)
+                                            into: &leases, publish: limits[s])
+            if leases.count > start { runs.append(start..<leases.count) }
         }
-        // Best first, ties by lease id. The positions are sorted, not the `Lease` values (about 260 bytes each,
-        // moved many times by a sort), and the values are then put in place by swaps along the permutation's cycles.
-        Self.rankOrder(&leases)
+        // Best first, ties by lease id: each shard's leases are in that order already (its runway's), so the runs
+        // are merged.
+        Self.rankOrder(&leases, runs: runs)
         leases = await makeDurable(leases, sequences: sequences, signal: signal)
         metrics.leasesGranted.increment(by: leases.count)
         metrics.leaseBatch.record(leases.count)
         return leases
+    }
+
+    /// Sorts `leases` best first (ties by lease id), given `runs` that cover `leases` and are each in that order
+    /// already (one per shard taken from): their positions are merged. Runs out of order (not expected) are sorted.
+    static func rankOrder(_ leases: inout [Lease], runs: [Range<Int>]) {
+        let n = leases.count
+        if n < 2 { return }
+        guard runs.count > 1 else {
+            if runs.count == 1 && runs[0] == 0..<n && Self.isRanked(leases, 0..<n) { return }
+            return rankOrder(&leases)
+        }
+        var order: [Int] = []
+        order.reserveCapacity(n)
+        let merged = leases.withUnsafeBufferPointer { l -> Bool in
+            guard runs.reduce(0, { $0 + $1.count }) == n, runs.allSatisfy({ Self.isRanked(l, $0) }) else {
+                return false
+            }
+            var heads = runs.map(\.lowerBound)
+            for _ in 0..<n {
+                var best = -1
+                for r in runs.indices where heads[r] < runs[r].upperBound {
+                    if best < 0 || Self.ranksBefore(l[heads[r]], l[heads[best]]) { best = r }
+                }
+                order.append(heads[best])
+                heads[best] += 1
+            }
+            return true
+        }
+        if !merged { return rankOrder(&leases) }
+        Self.permute(&leases, order)
+    }
+
+    @inline(__always) static func ranksBefore(_ a: Lease, _ b: Lease) -> Bool {
+        a.score != b.score ? a.score > b.score : a.id < b.id
+    }
+
+    static func isRanked(_ l: UnsafeBufferPointer<Lease>, _ run: Range<Int>) -> Bool {
+        for k in run.dropFirst() where Self.ranksBefore(l[k], l[k - 1]) { return false }
+        return true
+    }
+
+    static func isRanked(_ leases: [Lease], _ run: Range<Int>) -> Bool {
+        leases.withUnsafeBufferPointer { isRanked($0, run) }
     }
 
     /// Sorts `leases` best first (ties by lease id).
@@ -428,8 +488,16 @@ public final class Engine: Sendable {
         if n < 2 { return }
         var order = Array(0..<n)
         leases.withUnsafeBufferPointer { l in
-            order.sort { a, b in l[a].score != l[b].score ? l[a].score > l[b].score : l[a].id < l[b].id }
+            order.sort { a, b in Self.ranksBefore(l[a], l[b]) }
         }
+        permute(&leases, order)
+    }
+
+    /// Puts the lease at `order[k]` at position k. The positions were sorted, not the `Lease` values (about 200
+    /// bytes each, moved many times by a sort): the values are put in place by swaps along the permutation's cycles.
+    static func permute(_ leases: inout [Lease], _ order: [Int]) {
+        var order = order
+        let n = leases.count
         // Position k takes the lease at order[k]: follow each cycle once, swapping along it.
         for start in 0..<n where order[start] != start {
             var k = start

@@ -16,6 +16,16 @@ final class LeaseSignals: Sendable {
     let outcomesOnUnconfirmedGrants = Atomic<Int>(0)
 }
 
+/// The scores at the front of a shard's runway (its best ready debtors, best first) as its last `take` or
+/// unfiltered peek left them, readable without a message to the shard (see `Shard.published`).
+struct PublishedScores {
+    /// False from the start of any other message (which may change the ready debtors) until the next publication.
+    var valid = false
+    /// The shard holds no ready debtor beyond `scores`.
+    var complete = false
+    var scores: [Float] = []
+}
+
 /// One partition of the debtors: owns their compact records, histories, time queue, ready queues and leases.
 /// Nothing else touches that state; the engine talks to it in batches.
 actor Shard {
@@ -27,6 +37,13 @@ actor Shard {
     let signals: LeaseSignals
     /// The start of every lease id this shard hands out (`ShardState.leasePrefix`).
     nonisolated let leasePrefix: String
+    /// The best ready scores as the last `take` (or unfiltered peek) left them: `Engine.lease` reads them here
+    /// instead of sending each shard a peek message (half the messages of a lease call). Every other message
+    /// invalidates them first (`unpublish`), so once any message that may change the ready debtors has returned,
+    /// the engine peeks through the actor again; a concurrent take may of course change them right after they
+    /// were read, as it may after a peek message (peeks only decide how many debtors each shard hands out; `take`
+    /// checks every debtor it leases).
+    nonisolated let published = Mutex(PublishedScores())
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
          holdShare: Double = 1, signals: LeaseSignals = LeaseSignals()) {
@@ -40,6 +57,32 @@ actor Shard {
     /// Called by the engine once a grant is durable; the shard confirms it at its next message.
     nonisolated func post(_ confirmation: GrantConfirmation) {
         confirmations.withLock { $0.append(confirmation) }
+    }
+
+    /// Marks the published scores stale: every message but `count` and `validate` calls it first.
+    @inline(__always) nonisolated func unpublish() {
+        published.withLock { $0.valid = false }
+    }
+
+    /// Publishes the best `n` ready scores (verified against their slots, see `ShardState.peekRunway`).
+    private func publish(_ n: Int) {
+        publish(state.peekRunway(n), asked: n)
+    }
+
+    private func publish(_ scores: [Float], asked n: Int) {
+        published.withLock { p in
+            p.scores = scores
+            p.complete = scores.count < n
+            p.valid = true
+        }
+    }
+
+    /// The published best `n` scores, when they are valid and there are `n` of them (or all the shard has).
+    nonisolated func publishedScores(_ n: Int) -> [Float]? {
+        published.withLock { p -> [Float]? in
+            guard p.valid, p.scores.count >= n || p.complete else { return nil }
+            return p.scores.count <= n ? p.scores : Array(p.scores[..<n])
+        }
     }
 
     /// Confirms the grants the engine posted (they may expire from then on).
@@ -67,24 +110,34 @@ actor Shard {
     var count: Int { state.count }
 
     func reserve(_ n: Int) {
+        unpublish()
         state.slots.reserveCapacity(n)
         state.index.reserve(n)
     }
 
     func upsert(_ items: [(Debtor, Int64)], now: UnixSeconds?) -> [UpsertResult] {
-        items.map { state.upsert($0.0, lsn: $0.1, now: now) }
+        unpublish()
+        return items.map { state.upsert($0.0, lsn: $0.1, now: now) }
     }
 
     /// Loads the page's entries at `rows`; returns how many records could not be packed.
     func load(_ page: RecordPage, _ rows: [Int32]) -> Int {
-        state.load(page, rows)
+        unpublish()
+        return state.load(page, rows)
     }
 
-    func trimStorage() { state.trimStorage() }
+    func trimStorage() {
+        unpublish()
+        state.trimStorage()
+    }
 
-    func finishLoading() { state.finishLoading() }
+    func finishLoading() {
+        unpublish()
+        state.finishLoading()
+    }
 
     func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
+        unpublish()
         drainConfirmations()
         state.settle(now: now)
         return state.snapshotRows(from: start, limit: limit)
@@ -97,6 +150,7 @@ actor Shard {
 
     /// Applies events to known slots (from `validate`).
     func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
+        unpublish()
         applying { state in
             for item in items { state.apply(events[item.index], lsn: item.lsn, now: now, slot: item.slot) }
             // Re-decide a few pending debtors now (at most two per event): a second of ingestion then no longer
@@ -106,50 +160,72 @@ actor Shard {
     }
 
     func apply(_ events: [(StoredEvent, Int64)], now: UnixSeconds?) {
+        unpublish()
         applying { state in
             for (event, lsn) in events { state.apply(event, lsn: lsn, now: now) }
         }
     }
 
-    func decideAll(now: UnixSeconds) -> Int { state.decideAll(now: now) }
+    func decideAll(now: UnixSeconds) -> Int {
+        unpublish()
+        return state.decideAll(now: now)
+    }
 
     func advance(now: UnixSeconds) -> [LeaseExpiry] {
+        unpublish()
         drainConfirmations()
         return state.advance(now: now)
     }
 
-    func revertExpiring(_ expiries: [LeaseExpiry]) { state.revertExpiring(expiries) }
+    func revertExpiring(_ expiries: [LeaseExpiry]) {
+        unpublish()
+        state.revertExpiring(expiries)
+    }
 
-    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] { state.peekScores(n, filter: filter) }
+    /// The scores of the best `n` ready debtors passing `filter`, best first; unfiltered ones are also published.
+    func peekScores(_ n: Int, filter: LeaseFilter) -> [Float] {
+        unpublish()
+        let scores = state.peekScores(n, filter: filter)
+        if filter.jurisdictions == nil { publish(scores, asked: n) }
+        return scores
+    }
 
     func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64)
         -> (leases: [Lease], sequences: [UInt32])
     {
+        unpublish()
         drainConfirmations()
         return state.take(n, filter: filter, holder: holder, now: now, ttl: ttl)
     }
 
-    /// `take`, appending the leases to the caller's array; returns their sequence numbers.
+    /// `take`, appending the leases to the caller's array; returns their sequence numbers. Then, when unfiltered
+    /// and `publish` > 0, publishes the best `publish` scores left (for the next call's peek).
     func take(_ n: Int, filter: LeaseFilter, holder: String, now: UnixSeconds, ttl: Int64,
-              into leases: inout [Lease]) -> [UInt32]
+              into leases: inout [Lease], publish: Int = 0) -> [UInt32]
     {
+        unpublish()
         drainConfirmations()
-        return state.take(n, filter: filter, holder: holder, now: now, ttl: ttl, into: &leases)
+        let sequences = state.take(n, filter: filter, holder: holder, now: now, ttl: ttl, into: &leases)
+        if publish > 0 && filter.jurisdictions == nil { self.publish(publish) }
+        return sequences
     }
 
     func cancel(_ sequences: [UInt32]) {
+        unpublish()
         drainConfirmations()
         state.cancel(sequences)
     }
 
     /// Of these leases (by sequence), the ones that ended, after confirming every posted grant.
     func ended(_ sequences: [UInt32]) -> [UInt32] {
+        unpublish()
         drainConfirmations()
         return state.ended(sequences)
     }
 
     /// nil: no lease; `.some(nil)`: a grant is being committed; else the oldest grant's log position.
     func oldestLeaseGrant() -> Int64?? {
+        unpublish()
         drainConfirmations()
         var oldest: Int64?
         for lease in state.activeLeases.values {
@@ -160,44 +236,52 @@ actor Shard {
     }
 
     func leasesHeld(by holder: String, now: UnixSeconds) -> [LeaseRelease] {
+        unpublish()
         drainConfirmations()
         return state.leasesHeld(by: holder, now: now)
     }
 
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
+        unpublish()
         drainConfirmations()
         state.settle(now: now)
         return state.snapshot(of: id, now: now)
     }
 
     func snapshots(of ids: [String], now: UnixSeconds) -> [DebtorSnapshot?] {
+        unpublish()
         drainConfirmations()
         state.settle(now: now)
         return ids.map { state.snapshot(of: $0, now: now) }
     }
 
     func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
+        unpublish()
         state.settle(now: now)
         return state.schedule(from: from, to: to, limit: limit)
     }
 
     func currentDecision(of id: String, now: UnixSeconds) -> Decision? {
+        unpublish()
         state.settle(now: now)
         return state.currentDecision(of: id)
     }
 
     func stateCounts(now: UnixSeconds) -> [DebtorQueueState: Int] {
+        unpublish()
         drainConfirmations()
         state.settle(now: now)
         return state.stateCounts()
     }
 
     func settle(now: UnixSeconds) {
+        unpublish()
         drainConfirmations()
         state.settle(now: now)
     }
 
     func activeLeaseCount() -> Int {
+        unpublish()
         drainConfirmations()
         return state.activeLeases.count
     }

@@ -31,18 +31,12 @@ extension ShardState {
 
     func makeLease(_ i: UInt32, _ lease: ActiveLease) -> Lease {
         let slot = slots[Int(i)]
-        let debtorID = arena.id(at: slot.blob)
-        let reasons = reasonTable[Int(slot.reasons)]
-        let windowEnds = slot.windowEnds == .min ? nil : slot.windowEnds
-        // The decision is built in the argument list (not in a local first), so that it is moved into the lease,
-        // not copied with a retain of each of its fields.
-        return Lease(id: lease.id, leasedAt: lease.leasedAt, expires: lease.expires,
-                     decision: Decision(
-                        debtor: debtorID, debt: lease.debt, phone: lease.phone, earliest: slot.earliest,
-                        best: slot.best == .max ? nil : slot.best, windowEnds: windowEnds, score: Double(slot.score),
-                        blockedReason: nil, reasons: reasons, zone: arena.strings.string(slot.zone),
-                        consentedCallback: slot.flags & 1 != 0),
-                     holder: lease.holder)
+        return Lease(id: lease.id, leasedAt: lease.leasedAt, expires: lease.expires, holder: lease.holder,
+                     debtor: arena.id(at: slot.blob), debt: lease.debt, phone: lease.phone, score: Double(slot.score),
+                     windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds,
+                     reasons: reasonTable[Int(slot.reasons)], earliest: slot.earliest,
+                     best: slot.best == .max ? nil : slot.best, zone: arena.strings.string(slot.zone),
+                     consentedCallback: slot.flags & 1 != 0)
     }
 
     /// The grants of these leases (by sequence) are durable at log position `lsn`: they may expire from now on.
@@ -51,15 +45,16 @@ extension ShardState {
     mutating func confirm(_ sequences: [UInt32], lsn: Int64) {
         for sequence in sequences {
             guard let k = activeLeases.position(of: sequence) else { continue }
-            let lease = activeLeases[position: k]
-            guard lease.grantLSN == 0 else { continue }
-            if lease.unleasedOutcomeLSN > lsn {
-                endLease(lease.index)
-                markPending(lease.index)
+            // Fields read in place: a copy of the whole lease would retain and release its four strings.
+            guard activeLeases.values[k].grantLSN == 0 else { continue }
+            let index = activeLeases.values[k].index
+            if activeLeases.values[k].unleasedOutcomeLSN > lsn {
+                endLease(index)
+                markPending(index)
                 continue
             }
             activeLeases[position: k].grantLSN = lsn
-            leaseQueue.push(LeaseEntry(expires: lease.expires, sequence: sequence, index: lease.index))
+            leaseQueue.push(LeaseEntry(expires: activeLeases.values[k].expires, sequence: sequence, index: index))
         }
     }
 

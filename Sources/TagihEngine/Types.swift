@@ -30,9 +30,9 @@ public struct LeaseFilter: Sendable, Hashable {
 
 /// A debtor handed to one dialer: nobody else is given this debtor until the lease ends (outcome or expiry).
 ///
-/// The debtor, debt, phone, score, window end and reasons are the decision's: kept once, in `decision` (a lease is
-/// copied and destroyed at every step of a `lease` call, and each stored string or array costs a retain and a
-/// release there).
+/// The decision's fields are stored in the lease itself and ``decision`` is assembled when read: the engine builds
+/// a lease per debtor it hands out, and a `Decision` built on the way (its initializer lives in another module and
+/// is not inlined) cost a copy and a destruction of every one of its strings and arrays per lease.
 public struct Lease: Sendable, Hashable {
     /// The lease id (unique across restarts); a dialer echoes it in the outcome.
     public var id: String
@@ -40,23 +40,34 @@ public struct Lease: Sendable, Hashable {
     public var leasedAt: UnixSeconds
     /// When it expires; an expired lease counts as a placed call.
     public var expires: UnixSeconds
-    /// The decision it was leased under.
-    public var decision: Decision
     /// The dialer that holds it.
     public var holder: String
-
     /// The debtor id.
-    public var debtor: String { decision.debtor }
+    public var debtor: String
     /// The debt to call about.
-    public var debt: String { decision.debt }
+    public var debt: String
     /// The number to dial.
-    public var phone: String { decision.phone ?? "" }
+    public var phone: String
     /// The rank it was given by (value of calling now).
-    public var score: Double { decision.score }
+    public var score: Double
     /// The end of the permitted window the call must fall in.
-    public var windowEnds: UnixSeconds? { decision.windowEnds }
+    public var windowEnds: UnixSeconds?
     /// Why this call, now.
-    public var reasons: [String] { decision.reasons }
+    public var reasons: [String]
+    /// The decision's earliest permitted instant.
+    public var earliest: UnixSeconds?
+    /// The decision's best instant within the horizon.
+    public var best: UnixSeconds?
+    /// The debtor's primary zone (the zone of local times shown).
+    public var zone: String?
+    /// Whether the call is a consented callback.
+    public var consentedCallback: Bool
+
+    /// The decision it was leased under (assembled from the lease's fields).
+    public var decision: Decision {
+        Decision(debtor: debtor, debt: debt, phone: phone, earliest: earliest, best: best, windowEnds: windowEnds,
+                 score: score, blockedReason: nil, reasons: reasons, zone: zone, consentedCallback: consentedCallback)
+    }
 }
 
 /// What became of one ingested event.

@@ -240,36 +240,47 @@ public struct GrantBatchEncoder: Sendable {
     public mutating func append(lease: String, debtor: String, debt: String, phone: String) {
         if appended == 0 { firstDebtor = debtor }
         appended += 1
-        var (lease, debtor, debt, phone) = (lease, debtor, debt, phone)
+        // At most 6 header bytes a field.
+        let most = 24 + lease.utf8.count + debtor.utf8.count + debt.utf8.count + phone.utf8.count
+        if used + most > buffer.count {
+            buffer.append(contentsOf: repeatElement(0, count: max(most, buffer.count)))
+        }
         var counts = previousCounts
         var at = used
-        lease.withUTF8 { l in
-            debtor.withUTF8 { d in
-                debt.withUTF8 { t in
-                    phone.withUTF8 { p in
-                        let most = 24 + l.count + d.count + t.count + p.count  // at most 6 header bytes a field
-                        if at + most > buffer.count {
-                            buffer.append(contentsOf: repeatElement(0, count: max(most, buffer.count)))
-                        }
-                        buffer.withUnsafeMutableBufferPointer { out in
-                            previous.withUnsafeMutableBufferPointer { kept in
-                                counts.0 = Self.write(l, field: 0, previousCount: counts.0, kept: kept, to: out, at: &at)
-                                counts.1 = Self.write(d, field: 1, previousCount: counts.1, kept: kept, to: out, at: &at)
-                                counts.2 = Self.write(t, field: 2, previousCount: counts.2, kept: kept, to: out, at: &at)
-                                counts.3 = Self.write(p, field: 3, previousCount: counts.3, kept: kept, to: out, at: &at)
-                            }
-                        }
-                    }
-                }
+        buffer.withUnsafeMutableBufferPointer { out in
+            previous.withUnsafeMutableBufferPointer { kept in
+                counts.0 = Self.write(lease, field: 0, previousCount: counts.0, kept: kept, to: out, at: &at)
+                counts.1 = Self.write(debtor, field: 1, previousCount: counts.1, kept: kept, to: out, at: &at)
+                counts.2 = Self.write(debt, field: 2, previousCount: counts.2, kept: kept, to: out, at: &at)
+                counts.3 = Self.write(phone, field: 3, previousCount: counts.3, kept: kept, to: out, at: &at)
             }
         }
         previousCounts = counts
         used = at
     }
 
+    /// `write` of a string's UTF-8 bytes, read in place (no copy of the string, so no retain and release of it).
+    @inline(__always)
+    private static func write(
+        _ text: String, field: Int, previousCount: Int, kept: UnsafeMutableBufferPointer<UInt8>,
+        to out: UnsafeMutableBufferPointer<UInt8>, at: inout Int
+    ) -> Int {
+        var position = at
+        let written = text.utf8.withContiguousStorageIfAvailable { bytes in
+            write(bytes, field: field, previousCount: previousCount, kept: kept, to: out, at: &position)
+        }
+        if let written {
+            at = position
+            return written
+        }
+        var copy = text
+        return copy.withUTF8 { write($0, field: field, previousCount: previousCount, kept: kept, to: out, at: &at) }
+    }
+
     /// Writes `text` at `out[at...]` front-coded against the previous grant's string of the same field (as
     /// ``ByteWriter/write(_:sharingPrefixWith:)`` does) and keeps it as that field's previous string; returns its
-    /// kept length. `out` has room for the text and 6 bytes more.
+    /// kept length. `out` has room for the text and 6 bytes more. (Ids and numbers are a dozen bytes: the bytes
+    /// are copied in loops, not by a `memmove` call each.)
     @inline(__always)
     private static func write(
         _ text: UnsafeBufferPointer<UInt8>, field: Int, previousCount: Int, kept: UnsafeMutableBufferPointer<UInt8>,
@@ -289,13 +300,21 @@ public struct GrantBatchEncoder: Sendable {
             for i in 0..<4 { out[at + 2 + i] = UInt8(truncatingIfNeeded: UInt32(rest) >> UInt32(8 * i)) }
             at += 6
         }
-        if rest > 0 {
+        if rest > 64 {
             (out.baseAddress! + at).update(from: text.baseAddress! + shared, count: rest)
-            at += rest
+        } else {
+            var j = 0
+            while j < rest {
+                out[at + j] = text[shared + j]
+                j += 1
+            }
         }
+        at += rest
         let keep = min(255, text.count)
-        if shared < keep {
-            (kept.baseAddress! + base + shared).update(from: text.baseAddress! + shared, count: keep - shared)
+        var j = shared
+        while j < keep {
+            kept[base + j] = text[j]
+            j += 1
         }
         return keep
     }

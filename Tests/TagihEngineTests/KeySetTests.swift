@@ -44,3 +44,39 @@ import Testing
         #expect(keys.count == 6)
     }
 }
+
+/// `TimeQueue` against a max-heap of the same entries: the same entries due, in the same order.
+@Suite struct TimeQueueTests {
+    @Test func popsTheDueEntriesInHeapOrder() {
+        var queue = TimeQueue()
+        var heap = MaxHeap<TimeEntry>()
+        var state: UInt64 = 99
+        func next() -> Int64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int64(state >> 33)
+        }
+        var now: Int64 = 1_796_137_200
+        var popped = 0
+        for step in 0..<3_000 {
+            // Pushes ahead (some within this minute, some days ahead), a few in the past; then a tick of
+            // 1 second to 3 hours.
+            for _ in 0..<Int(next() % 8) {
+                let ahead = next() % 10 == 0 ? -Int64(next() % 600) : Int64(next() % (step % 50 == 0 ? 400_000 : 7_200))
+                let e = TimeEntry(time: now + ahead, index: UInt32(next() % 500), generation: UInt32(step))
+                queue.push(e)
+                heap.push(e)
+            }
+            now += [1, 5, 59, 60, 61, 3_600, 10_800][Int(next() % 7)]
+            var expected: [TimeEntry] = []
+            while let top = heap.top, top.time <= now {
+                expected.append(top)
+                heap.pop()
+            }
+            let due = queue.popDue(now)
+            #expect(due.map(\.time) == expected.map(\.time) && due.map(\.index) == expected.map(\.index))
+            #expect(queue.count == heap.count)
+            popped += due.count
+        }
+        #expect(popped > 5_000)
+    }
+}

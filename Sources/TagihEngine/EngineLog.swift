@@ -99,14 +99,15 @@ enum EngineLog: Sendable {
 
 /// The log of an ephemeral engine: nothing is written anywhere. It numbers writes as the store would (one log
 /// position per applied event and per upserted record, in call order) and refuses a repeated (kind, key) as a
-/// ``AppendResult/duplicate``, as the store's unique index does, so the engine acknowledges and applies exactly
-/// what it would with a store. It keeps the keys of every event appended (about 16 bytes per key of up to
-/// 15 bytes), nothing else. Calls complete without suspending (a lock, no writer thread).
+/// ``AppendResult/duplicate``, as the store's unique index does (keys compared by their UTF-8 bytes, as the store
+/// compares TEXT), so the engine acknowledges and applies exactly what it would with a store. It keeps the keys of
+/// every event appended (16 bytes per key of up to 15 bytes, in a table at most three quarters full), nothing
+/// else. Calls complete without suspending (a lock, no writer thread).
 final class EphemeralLog: Sendable {
     private struct State {
         var lsn: Int64 = 0
         /// The keys seen, by event kind (``StoredEvent/kind``; the store's unique index is on (kind, key)).
-        var keys: [Set<String>] = Array(repeating: [], count: 16)
+        var keys: [KeySet] = Array(repeating: KeySet(), count: 16)
     }
 
     private let state = Mutex(State())
@@ -116,7 +117,7 @@ final class EphemeralLog: Sendable {
             var results: [AppendResult] = []
             results.reserveCapacity(events.count)
             for event in events {
-                if s.keys[event.kind].insert(event.key).inserted {
+                if s.keys[event.kind].insert(event.key) {
                     s.lsn += 1
                     results.append(.applied(lsn: s.lsn))
                 } else {
@@ -133,7 +134,7 @@ final class EphemeralLog: Sendable {
                              message: "a grant batch announced \(grants.count) grants and holds \(grants.appended)")
         }
         return state.withLock { s in
-            guard s.keys[GrantBatchEncoder.kind].insert(grants.id).inserted else { return .duplicate }
+            guard s.keys[GrantBatchEncoder.kind].insert(grants.id) else { return .duplicate }
             s.lsn += 1
             return .applied(lsn: s.lsn)
         }
@@ -149,4 +150,70 @@ final class EphemeralLog: Sendable {
     }
 
     func lastLSN() -> Int64 { state.withLock { $0.lsn } }
+}
+
+/// A set of keys compared by their UTF-8 bytes. Keys of up to 15 bytes (lease, attempt and payment ids in practice)
+/// are packed into two words each (the bytes, then the length with the top bit set, so that no key is all zeros)
+/// in an open-addressing table with linear probing; longer keys go to a `Set` of byte arrays. Cheaper to hash and
+/// compare than `Set<String>` (a multiply-shift hash of two words instead of SipHash over the string, no
+/// Unicode-aware comparison), at the same 16 bytes per short key.
+struct KeySet {
+    /// Two words per entry; both 0 = empty. The capacity (entries) is a power of two.
+    private var table: [UInt64] = []
+    private var shortCount = 0
+    private var long: Set<[UInt8]> = []
+
+    /// The number of keys.
+    var count: Int { shortCount + long.count }
+
+    /// Inserts `key`; false when it was already there.
+    mutating func insert(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8 { bytes in
+            guard bytes.count <= 15 else { return long.insert(Array(bytes)).inserted }
+            var words: (UInt64, UInt64) = (0, UInt64(0x80 | bytes.count) << 56)
+            withUnsafeMutableBytes(of: &words) { raw in
+                if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+            }
+            return insert(words.0, words.1)
+        }
+    }
+
+    private mutating func insert(_ w0: UInt64, _ w1: UInt64) -> Bool {
+        if (shortCount + 1) * 4 > table.count / 2 * 3 { grow() }
+        let mask = table.count / 2 - 1
+        var i = Self.hash(w0, w1) & mask
+        return table.withUnsafeMutableBufferPointer { t in
+            while true {
+                let a = t[2 * i], b = t[2 * i + 1]
+                if a == 0 && b == 0 {
+                    t[2 * i] = w0
+                    t[2 * i + 1] = w1
+                    shortCount += 1
+                    return true
+                }
+                if a == w0 && b == w1 { return false }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    private mutating func grow() {
+        let old = table
+        let capacity = max(1024, old.count)  // entries: twice the old count of entries
+        table = Array(repeating: 0, count: 2 * capacity)
+        shortCount = 0
+        for e in stride(from: 0, to: old.count, by: 2) where old[e] != 0 || old[e + 1] != 0 {
+            _ = insert(old[e], old[e + 1])
+        }
+    }
+
+    @inline(__always)
+    private static func hash(_ w0: UInt64, _ w1: UInt64) -> Int {
+        var h = (w0 ^ (w1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        h = h &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        return Int(truncatingIfNeeded: h)
+    }
 }

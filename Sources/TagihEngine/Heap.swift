@@ -101,6 +101,71 @@ struct TimeEntry: Comparable {
     }
 }
 
+/// The waiting debtors by the time they are due: a calendar of one bucket per minute (`time / 60`), drained in
+/// time order. Pushing appends to a bucket and taking the due entries reads whole buckets, where a heap of a
+/// quarter of a million entries walked a path of cold cache lines per push and per pop.
+struct TimeQueue {
+    private var buckets: [Int64: [TimeEntry]] = [:]
+    /// The number of entries (live or stale).
+    private(set) var count = 0
+    /// Every bucket before this minute has been drained (`Int64.min`: none yet).
+    private var drained = Int64.min
+
+    @inline(__always) private static func minute(_ time: Int64) -> Int64 { time >= 0 ? time / 60 : (time - 59) / 60 }
+
+    mutating func push(_ entry: TimeEntry) {
+        // An entry for a minute already drained is due at the next `popDue`: it goes to the current minute's bucket.
+        buckets[max(Self.minute(entry.time), drained), default: []].append(entry)
+        count += 1
+    }
+
+    /// Removes the entries due at `now` (`time <= now`) and returns them earliest first, ties by slot index (the
+    /// order a max-heap of `TimeEntry` pops them in).
+    mutating func popDue(_ now: Int64) -> [TimeEntry] {
+        let current = Self.minute(now)
+        if count == 0 {
+            drained = max(drained, current)
+            return []
+        }
+        var due: [TimeEntry] = []
+        // Minutes before `current`: every entry is due. Walk them one by one while that is cheaper than looking at
+        // every bucket (the engine ticks at least every minute, so usually one or two).
+        if drained == .min || current - drained > Int64(buckets.count) {
+            for m in buckets.keys.filter({ $0 < current }) { due.append(contentsOf: buckets.removeValue(forKey: m)!) }
+        } else {
+            var m = drained
+            while m < current {
+                if let entries = buckets.removeValue(forKey: m) { due.append(contentsOf: entries) }
+                m += 1
+            }
+        }
+        if let entries = buckets[current] {
+            if entries.allSatisfy({ $0.time <= now }) {
+                buckets.removeValue(forKey: current)
+                due.append(contentsOf: entries)
+            } else if entries.contains(where: { $0.time <= now }) {
+                due.append(contentsOf: entries.lazy.filter { $0.time <= now })
+                buckets[current] = entries.filter { $0.time > now }
+            }
+        }
+        drained = max(drained, current)
+        count -= due.count
+        if due.count > 1 { due.sort { $0.time != $1.time ? $0.time < $1.time : $0.index < $1.index } }
+        return due
+    }
+
+    /// Drops every entry for which `keep` is false (used to shed stale entries).
+    mutating func compact(keeping keep: (TimeEntry) -> Bool) {
+        var kept = 0
+        for key in Array(buckets.keys) {
+            let entries = buckets[key]!.filter(keep)
+            if entries.isEmpty { buckets.removeValue(forKey: key) } else { buckets[key] = entries }
+            kept += entries.count
+        }
+        count = kept
+    }
+}
+
 /// An active lease, ordered by expiry (earlier first).
 struct LeaseEntry: Comparable {
     var expires: Int64

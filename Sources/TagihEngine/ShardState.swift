@@ -99,7 +99,7 @@ struct ShardState {
     /// front): the next peek reads their scores without reading their slots. Only ever a hint for peeks, which
     /// decide how many debtors each shard hands out; `take` checks every entry it pops.
     var runwayLive = 0
-    var timeQueue = MaxHeap<TimeEntry>()
+    var timeQueue = TimeQueue()
     var leaseQueue = MaxHeap<LeaseEntry>()
     var activeLeases = LeaseTable()
     /// How many outcomes without a lease id met a lease whose grant was still being committed (the engine then
@@ -445,8 +445,7 @@ struct ShardState {
     /// and marks leases that ran out as expiring; returns those (the engine logs them, then calls `apply`).
     mutating func advance(now: UnixSeconds) -> [LeaseExpiry] {
         settle(now: now)
-        while let top = timeQueue.top, top.time <= now {
-            timeQueue.pop()
+        for top in timeQueue.popDue(now) {
             let slot = slots[Int(top.index)]
             if slot.generation == top.generation && slot.state == .waiting { redecide(top.index, now: now) }
         }

@@ -194,8 +194,6 @@ final class PolicyBook {
         /// `debt` and `phone` as offsets in the debtor's records (255: not kept, ≥ 255 or no decision).
         var debtOffset: UInt8 = 255
         var phoneOffset: UInt8 = 255
-        /// Scratch: the bytes read ahead by `touch` land here (so that the reads are kept); never read.
-        var touched: UInt8 = 0
     }
 
     /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
@@ -425,18 +423,56 @@ final class PolicyBook {
                               prepared: c.prepared + i)
     }
 
-    /// Reads a byte of each per-debtor record a decision of debtor `j` starts with (its pending outcome, history,
-    /// prepared data and record): a batch reads the debtor two places ahead, so that those cache misses overlap with
-    /// the current decision instead of stalling the next one (Swift has no prefetch instruction).
+    /// How many places ahead a batch asks for a debtor's records (`prefetchRecords`) and for the buffers they point
+    /// to (`prefetchBuffers`, after the records have arrived).
+    static let recordsAhead = 6
+    static let buffersAhead = 3
+
+    /// Asks for the per-debtor records a decision of debtor `j` starts with (its pending outcome, history, prepared
+    /// data and record), so that those cache misses overlap with the decisions before it instead of stalling its own.
     @inline(__always)
-    static func touch(_ j: Int, _ c: Context) -> UInt8 {
-        let prepared = UnsafeRawPointer(c.prepared + j), debtor = UnsafeRawPointer(c.debtors + j)
-        return UnsafeRawPointer(c.pendingOutcomes + j).load(as: UInt8.self)
-            &+ UnsafeRawPointer(c.histories + j).load(as: UInt8.self)
-            &+ prepared.load(as: UInt8.self)
-            &+ prepared.load(fromByteOffset: MemoryLayout<PreparedDebtor>.size - 1, as: UInt8.self)
-            &+ debtor.load(as: UInt8.self)
-            &+ debtor.load(fromByteOffset: MemoryLayout<Debtor>.size - 1, as: UInt8.self)
+    static func prefetchRecords(_ j: Int, _ c: Context) {
+        Prefetch.read(c.pendingOutcomes + j)
+        Prefetch.read(c.histories + j, bytes: MemoryLayout<CompactHistory>.size)
+        Prefetch.read(c.prepared + j, bytes: MemoryLayout<PreparedDebtor>.size)
+        Prefetch.read(c.debtors + j, bytes: MemoryLayout<Debtor>.size)
+    }
+
+    /// Where a `Debtor` keeps its phones and debts (array references), and where an array's elements start in its
+    /// storage object (after the object header and the count and capacity words).
+    private static let phonesOffset = MemoryLayout<Debtor>.offset(of: \Debtor.phones) ?? 0
+    private static let debtsOffset = MemoryLayout<Debtor>.offset(of: \Debtor.debts) ?? 0
+    private static let arrayHeader = 32
+
+    /// Asks for the heap buffers a decision of debtor `j` reads through its records: the phones and debts of its
+    /// record and the events of its history (the array `CompactHistory` stores first). The references are read from
+    /// the records (asked for `recordsAhead` places earlier) as plain bits, without retaining anything; a wrong
+    /// address costs a useless prefetch, never a fault or a different result.
+    @inline(__always)
+    static func prefetchBuffers(_ j: Int, _ c: Context) {
+        let debtor = UnsafeRawPointer(c.debtors + j)
+        let phones = debtor.load(fromByteOffset: phonesOffset, as: UInt.self)
+        let debts = debtor.load(fromByteOffset: debtsOffset, as: UInt.self)
+        let events = UnsafeRawPointer(c.histories + j).load(as: UInt.self)
+        if let p = UnsafeRawPointer(bitPattern: phones) { Prefetch.read(p + arrayHeader, bytes: 128) }
+        if let p = UnsafeRawPointer(bitPattern: debts) { Prefetch.read(p + arrayHeader, bytes: 128) }
+        if let p = UnsafeRawPointer(bitPattern: events) { Prefetch.read(p + arrayHeader, bytes: 256) }
+    }
+
+    /// Decides `work[range]` into `results[range]`, asking for the records of the debtors a few places ahead.
+    @inline(__always)
+    static func decideRange(_ range: Range<Int>, work: UnsafePointer<(Int32, Int64)>,
+                            results: UnsafeMutablePointer<Cached>, _ c: Context, delay: ((Int) -> Void)?)
+    {
+        let end = range.upperBound
+        for k in range.lowerBound..<min(range.lowerBound + recordsAhead, end) { prefetchRecords(Int(work[k].0), c) }
+        for k in range {
+            if k + recordsAhead < end { prefetchRecords(Int(work[k + recordsAhead].0), c) }
+            if k + buffersAhead < end { prefetchBuffers(Int(work[k + buffersAhead].0), c) }
+            let (i, at) = work[k]
+            if let delay { delay(Int(i)) }
+            results[k] = decide(Int(i), now: at, c)
+        }
     }
 
     /// Runs the decision function for debtor `i` at `now` (reads only the world and the history, after appending
@@ -501,6 +537,21 @@ final class PolicyBook {
         let codes = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
         for i in 0..<count { (codes + i).initialize(to: slots[i].leased ? Int32.max : waitCode(slots[i].earliest)) }
         waitCodes = codes
+    }
+
+    /// Asks for debtor `i`'s slot and wait code (about to be read and written) and its pending outcome (written when
+    /// the call that is about to be placed ends, seconds later).
+    @inline(__always)
+    func prefetchSlot(_ i: Int) {
+        Prefetch.write(slots + i)
+        if let waitCodes { Prefetch.write(waitCodes + i) }
+    }
+
+    /// Asks for debtor `i`'s pending outcome (written when a call placed now ends, seconds later: it is then still
+    /// in a cache).
+    @inline(__always)
+    func prefetchOutcome(_ i: Int) {
+        Prefetch.write(pendingOutcomes + i)
     }
 
     /// Leases debtor `i` (or ends its lease).
@@ -584,7 +635,10 @@ final class PolicyBook {
         // Decide what no worker has claimed yet, then wait for the chunks the workers hold.
         statistics.decidedByJoin += batch.decideAll()
         for _ in 0..<batch.pieces { batch.done.wait() }
+        let ahead = 8
+        for k in 0..<min(ahead, batch.count) { prefetchSlot(Int(batch.work[k].0)) }
         for k in 0..<batch.count {
+            if k + ahead < batch.count { prefetchSlot(Int(batch.work[k + ahead].0)) }
             let i = Int(batch.work[k].0)
             slots[i].batch = 0
             slots[i].pendingAt = Int64.min
@@ -630,11 +684,9 @@ final class PolicyBook {
             let target = Unchecked(out)
             Parallel.forEachChunk(count: count) { range in
                 let (context, work) = shared.value
-                for k in range {
-                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-                    let (i, at) = work[k]
-                    target.value[k] = Self.decide(Int(i), now: at, context)
-                    target.value[k].touched = ahead
+                work.withUnsafeBufferPointer { work in
+                    Self.decideRange(range, work: work.baseAddress!, results: target.value.baseAddress!, context,
+                                     delay: nil)
                 }
             }
         }
@@ -700,19 +752,11 @@ final class PolicyBook {
         }
     }
 
-    /// Decides the debtors at `range` of a background batch (on a worker thread), reading the debtor two places
-    /// ahead.
+    /// Decides the debtors at `range` of a background batch (on a worker thread, or the event loop joining it).
     fileprivate static func decidePiece(_ range: Range<Int>, _ batch: Batch, _ context: Context,
                                         delay: ((Int) -> Void)?)
     {
-        let work = batch.work, results = batch.results
-        for k in range {
-            let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-            let (i, at) = work[k]
-            if let delay { delay(Int(i)) }
-            results[k] = Self.decide(Int(i), now: at, context)
-            results[k].touched = ahead
-        }
+        decideRange(range, work: batch.work.baseAddress!, results: batch.results.baseAddress!, context, delay: delay)
     }
 
     /// Whether the cached decision is out of date at `now` (its window has closed).

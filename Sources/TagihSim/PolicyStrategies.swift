@@ -55,6 +55,9 @@ class HopperStrategy: DialStrategy {
         }
     }
 
+    /// How many hopper entries ahead `nextNow` asks for a debtor's slot (`PolicyBook.prefetchSlot`).
+    private static let ahead = 8
+
     func nextNow(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) {
         var served = 0
         let hour = now / 3600
@@ -73,11 +76,13 @@ class HopperStrategy: DialStrategy {
                 lastRefill = now
                 if hopper.isEmpty { break }
             }
+            if hopperPosition + Self.ahead < hopper.count { book.prefetchSlot(Int(hopper[hopperPosition + Self.ahead])) }
             let i = Int(hopper[hopperPosition])
             hopperPosition += 1
             if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
             book.setLeased(i, true)
+            book.prefetchOutcome(i)
             leads.append(book.lead(i))
             served += 1
         }

@@ -72,11 +72,11 @@ final class ComplianceChecker {
     private let holidayDays: [Bool]
     private let nycStart: Int32
 
-    private(set) var violations = 0
-    private(set) var examples: [String] = []
-    private(set) var countedCalls = 0
+    @exclusivity(unchecked) private(set) var violations = 0
+    @exclusivity(unchecked) private(set) var examples: [String] = []
+    @exclusivity(unchecked) private(set) var countedCalls = 0
     /// Counted calls that brought a debt to its 7-in-7 cap.
-    private(set) var callsAtCap = 0
+    @exclusivity(unchecked) private(set) var callsAtCap = 0
 
     private static let flagCounted: UInt8 = 1
     private static let flagPersonal: UInt8 = 2
@@ -143,7 +143,7 @@ final class ComplianceChecker {
         UnsafeMutableRawPointer(debts).deallocate()
     }
 
-    private(set) var byRule: [String: Int] = [:]
+    @exclusivity(unchecked) private(set) var byRule: [String: Int] = [:]
 
     private func flag(_ rule: String, _ detail: String = "", debtor: Int, at t: UnixSeconds) {
         violations += 1

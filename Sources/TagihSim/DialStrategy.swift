@@ -102,17 +102,17 @@ final class PolicyBook {
     /// A batch of re-decisions handed to the worker threads: its debtors and instants, and the results the workers
     /// write (owned by the workers from `flushInBackground()` until the batch is joined).
     final class Batch: @unchecked Sendable {
-        var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
-        var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
-        var count = 0
-        var pieces = 0
+        @exclusivity(unchecked) var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
+        @exclusivity(unchecked) var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
+        @exclusivity(unchecked) var count = 0
+        @exclusivity(unchecked) var pieces = 0
         let done = DispatchSemaphore(value: 0)
         /// The next item not yet claimed: workers, and the event loop when it joins the batch, claim `chunk` items at
         /// a time, so a join does the work left instead of waiting for it.
         let next = Atomic<Int>(0)
         static let chunk = 32
-        var delay: (@Sendable (Int) -> Void)?
-        var context: Context?
+        @exclusivity(unchecked) var delay: (@Sendable (Int) -> Void)?
+        @exclusivity(unchecked) var context: Context?
 
         /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop);
         /// returns how many debtors the caller decided.
@@ -319,9 +319,9 @@ final class PolicyBook {
     }
 
     /// The tagih refills' score cache (nil: off, or not possible with this policy).
-    private(set) var scoreCache: ScoreCache?
+    @exclusivity(unchecked) private(set) var scoreCache: ScoreCache?
     /// `scoreCache.keys`, for dropping a value in `store` without retaining the cache.
-    private var scoreKeys: UnsafeMutablePointer<Int32>?
+    @exclusivity(unchecked) private var scoreKeys: UnsafeMutablePointer<Int32>?
 
     /// Turns the score cache on (when the policy's fatigue window allows it); each debtor's values are kept for the
     /// hour or quarter hour its zones allow (`ScoreCache`).
@@ -520,8 +520,8 @@ final class PolicyBook {
     /// debtor, its cached earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without
     /// one. Kept up to date by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's
     /// pass over every debtor reads a twelfth of the memory.
-    private(set) var waitCodes: UnsafeMutablePointer<Int32>?
-    private(set) var waitBase: Int64 = 0
+    @exclusivity(unchecked) private(set) var waitCodes: UnsafeMutablePointer<Int32>?
+    @exclusivity(unchecked) private(set) var waitBase: Int64 = 0
 
     @inline(__always)
     private func waitCode(_ earliest: Int64) -> Int32 {

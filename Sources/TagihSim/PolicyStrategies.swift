@@ -227,10 +227,10 @@ final class WaitingSelector {
     /// Per piece (from its first index on), the candidates it found in index order and their bins; and how many.
     private let found: UnsafeMutablePointer<Int32>
     private let foundBin: UnsafeMutablePointer<UInt16>
-    private var counts: [Int]
-    private var histogram = [Int](repeating: 0, count: BinSelector.bins)
-    private var position = [Int](repeating: 0, count: BinSelector.bins)
-    private var ordered: [Int32] = []
+    @exclusivity(unchecked) private var counts: [Int]
+    @exclusivity(unchecked) private var histogram = [Int](repeating: 0, count: BinSelector.bins)
+    @exclusivity(unchecked) private var position = [Int](repeating: 0, count: BinSelector.bins)
+    @exclusivity(unchecked) private var ordered: [Int32] = []
 
     init(size: Int) {
         self.size = size
@@ -260,12 +260,36 @@ final class WaitingSelector {
                 let (codes, found, foundBin, counts) = shared.value
                 let from = size * piece / pieces, to = size * (piece + 1) / pieces
                 var n = 0
-                for i in from..<to where codes[i] <= limit {
-                    let b = key.bin(i)
-                    if b == 0 { continue }
-                    found[from + n] = Int32(truncatingIfNeeded: i)
-                    foundBin[from + n] = UInt16(b)
-                    n += 1
+                // Sixteen codes at a time: nearly every debtor waits (or is leased), so most groups have no candidate.
+                let limits = SIMD16<Int32>(repeating: limit)
+                var i = from
+                while i < to {
+                    if i + 16 <= to {
+                        let group = UnsafeRawPointer(codes + i).loadUnaligned(as: SIMD16<Int32>.self)
+                        let candidates = group .<= limits
+                        if !any(candidates) {
+                            i += 16
+                            continue
+                        }
+                        for lane in 0..<16 where candidates[lane] {
+                            let b = key.bin(i + lane)
+                            if b == 0 { continue }
+                            found[from + n] = Int32(truncatingIfNeeded: i + lane)
+                            foundBin[from + n] = UInt16(b)
+                            n += 1
+                        }
+                        i += 16
+                    } else {
+                        if codes[i] <= limit {
+                            let b = key.bin(i)
+                            if b != 0 {
+                                found[from + n] = Int32(truncatingIfNeeded: i)
+                                foundBin[from + n] = UInt16(b)
+                                n += 1
+                            }
+                        }
+                        i += 1
+                    }
                 }
                 counts[piece] = n
             }

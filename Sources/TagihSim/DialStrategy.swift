@@ -268,6 +268,7 @@ final class PolicyBook {
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
         waitCodes?.deallocate()
+        waitGroupMin?.deallocate()
         slots.deallocate()
     }
 
@@ -523,9 +524,23 @@ final class PolicyBook {
     @exclusivity(unchecked) private(set) var waitCodes: UnsafeMutablePointer<Int32>?
     @exclusivity(unchecked) private(set) var waitBase: Int64 = 0
 
+    /// Per group of `WaitingSelector.group` debtors, a lower bound of their `waitCodes` (every write of a code lowers
+    /// it when needed; a refill's scan raises it to the group's exact minimum): the scan skips a group whose bound is
+    /// above its limit.
+    @exclusivity(unchecked) private(set) var waitGroupMin: UnsafeMutablePointer<Int32>?
+
     @inline(__always)
     private func waitCode(_ earliest: Int64) -> Int32 {
         earliest == Self.never ? Int32.max : Int32(clamping: earliest &- waitBase)
+    }
+
+    /// Writes debtor `i`'s wait code (keeping its group's lower bound).
+    @inline(__always)
+    private func setWaitCode(_ i: Int, _ code: Int32) {
+        guard let waitCodes, let waitGroupMin else { return }
+        waitCodes[i] = code
+        let g = i >> WaitingSelector.groupShift
+        if code < waitGroupMin[g] { waitGroupMin[g] = code }
     }
 
     /// Keeps `waitCodes` from now on (their base: the earliest cached permitted time).
@@ -536,7 +551,12 @@ final class PolicyBook {
         waitBase = base == Self.never ? 0 : base
         let codes = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
         for i in 0..<count { (codes + i).initialize(to: slots[i].leased ? Int32.max : waitCode(slots[i].earliest)) }
+        let groups = (count + WaitingSelector.group - 1) >> WaitingSelector.groupShift
+        let groupMin = UnsafeMutablePointer<Int32>.allocate(capacity: max(groups, 1))
+        groupMin.initialize(repeating: Int32.max, count: max(groups, 1))
+        for i in 0..<count { groupMin[i >> WaitingSelector.groupShift] = min(groupMin[i >> WaitingSelector.groupShift], codes[i]) }
         waitCodes = codes
+        waitGroupMin = groupMin
     }
 
     /// Asks for debtor `i`'s slot and wait code (about to be read and written) and its pending outcome (written when
@@ -558,13 +578,13 @@ final class PolicyBook {
     @inline(__always)
     func setLeased(_ i: Int, _ leased: Bool) {
         slots[i].leased = leased
-        if let waitCodes { waitCodes[i] = leased ? Int32.max : waitCode(slots[i].earliest) }
+        if waitCodes != nil { setWaitCode(i, leased ? Int32.max : waitCode(slots[i].earliest)) }
     }
 
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
         if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
-        if let waitCodes { waitCodes[i] = slots[i].leased ? Int32.max : waitCode(c.earliest) }
+        if waitCodes != nil { setWaitCode(i, slots[i].leased ? Int32.max : waitCode(c.earliest)) }
         if let scoreKeys { scoreKeys[i] = Int32.min }
         slots[i].earliest = c.earliest
         slots[i].windowEnds = c.windowEnds

@@ -146,7 +146,8 @@ final class TagihPolicyStrategy: HopperStrategy {
         discount.withUnsafeBufferPointer { discount in
             let key = ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now)
             if let waiting, let codes = book.waitCodes {
-                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key, into: &pool)
+                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key,
+                               groupMin: book.waitGroupMin, into: &pool)
             } else {
                 selector.select(count: size * 2, size: book.world.debtors.count, key: key, into: &pool)
             }
@@ -245,51 +246,72 @@ final class WaitingSelector {
         foundBin.deallocate()
     }
 
+    /// Debtors per group of `PolicyBook.waitGroupMin` (a scan reads a group's codes as one SIMD vector).
+    static let groupShift = 4
+    static let group = 1 << groupShift
+
+    /// The first index of piece `piece` (pieces are split at whole groups, so no two threads write the same group's
+    /// bound).
+    @inline(__always)
+    private func pieceStart(_ piece: Int) -> Int {
+        let groups = (size + Self.group - 1) >> Self.groupShift
+        return min(size, (groups * piece / pieces) << Self.groupShift)
+    }
+
     /// The same selection as `BinSelector.select(count:size:key:into:)`, for a key whose bin is 0 for every debtor
     /// whose code is above `now` (leased, no permitted time, or permitted later).
+    ///
+    /// With `groupMin` (per group of 16 debtors a lower bound of their codes, `PolicyBook.waitGroupMin`) a group whose
+    /// bound is above the limit is skipped without reading its codes, and every group read gets its exact minimum as
+    /// its new bound.
     func select<Key: BinKey>(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds, key: Key,
-                             into out: inout [Int32])
+                             groupMin: UnsafeMutablePointer<Int32>? = nil, into out: inout [Int32])
     {
         out.removeAll(keepingCapacity: true)
         let size = self.size, pieces = self.pieces
         // A code is a candidate when it is at most `limit` (leased and never are Int32.max, above any limit).
         let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
+        let starts = (0...pieces).map { $0 == pieces ? size : pieceStart($0) }
         counts.withUnsafeMutableBufferPointer { counts in
-            let shared = Unchecked((codes, found, foundBin, counts))
+            let shared = Unchecked((codes, found, foundBin, counts, groupMin, starts))
             let body: @Sendable (Int) -> Void = { piece in
-                let (codes, found, foundBin, counts) = shared.value
-                let from = size * piece / pieces, to = size * (piece + 1) / pieces
+                let (codes, found, foundBin, counts, groupMin, starts) = shared.value
+                let from = starts[piece], to = starts[piece + 1]
                 var n = 0
-                // Sixteen codes at a time: nearly every debtor waits (or is leased), so most groups have no candidate.
+                @inline(__always) func take(_ i: Int) {
+                    let b = key.bin(i)
+                    if b == 0 { return }
+                    found[from + n] = Int32(truncatingIfNeeded: i)
+                    foundBin[from + n] = UInt16(b)
+                    n += 1
+                }
+                // A group of sixteen codes at a time: nearly every debtor waits (or is leased), so most groups have no
+                // candidate, and most bounds say so without reading the codes.
                 let limits = SIMD16<Int32>(repeating: limit)
-                var i = from
-                while i < to {
-                    if i + 16 <= to {
-                        let group = UnsafeRawPointer(codes + i).loadUnaligned(as: SIMD16<Int32>.self)
-                        let candidates = group .<= limits
-                        if !any(candidates) {
-                            i += 16
-                            continue
-                        }
-                        for lane in 0..<16 where candidates[lane] {
-                            let b = key.bin(i + lane)
-                            if b == 0 { continue }
-                            found[from + n] = Int32(truncatingIfNeeded: i + lane)
-                            foundBin[from + n] = UInt16(b)
-                            n += 1
-                        }
-                        i += 16
-                    } else {
-                        if codes[i] <= limit {
-                            let b = key.bin(i)
-                            if b != 0 {
-                                found[from + n] = Int32(truncatingIfNeeded: i)
-                                foundBin[from + n] = UInt16(b)
-                                n += 1
-                            }
-                        }
-                        i += 1
+                var g = from >> Self.groupShift
+                let groupsEnd = (to + Self.group - 1) >> Self.groupShift
+                while g < groupsEnd {
+                    if let groupMin, groupMin[g] > limit {
+                        g += 1
+                        continue
                     }
+                    let lo = g << Self.groupShift
+                    if lo + Self.group <= to {
+                        let codes16 = UnsafeRawPointer(codes + lo).loadUnaligned(as: SIMD16<Int32>.self)
+                        let candidates = codes16 .<= limits
+                        if any(candidates) {
+                            for lane in 0..<Self.group where candidates[lane] { take(lo + lane) }
+                        }
+                        groupMin?[g] = codes16.min()
+                    } else {
+                        var m = Int32.max
+                        for i in lo..<to {
+                            m = min(m, codes[i])
+                            if codes[i] <= limit { take(i) }
+                        }
+                        groupMin?[g] = m
+                    }
+                    g += 1
                 }
                 counts[piece] = n
             }
@@ -297,7 +319,7 @@ final class WaitingSelector {
         }
         for b in 0..<BinSelector.bins { histogram[b] = 0 }
         for piece in 0..<pieces {
-            let from = size * piece / pieces
+            let from = starts[piece]
             for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
         }
         let threshold = BinSelector.threshold(taking: count, from: histogram)
@@ -309,7 +331,7 @@ final class WaitingSelector {
         }
         if ordered.count < total { ordered = [Int32](repeating: 0, count: total) }
         for piece in 0..<pieces {
-            let from = size * piece / pieces
+            let from = starts[piece]
             for k in from..<from + counts[piece] {
                 let b = Int(foundBin[k])
                 if b >= threshold {
@@ -337,7 +359,8 @@ final class EarliestStrategy: HopperStrategy {
     override func refill(now: UnixSeconds, size: Int) {
         if let waiting, let codes = book.waitCodes {
             waiting.select(count: size, codes: codes, base: book.waitBase, now: now,
-                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
+                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now),
+                           groupMin: book.waitGroupMin, into: &hopper)
         } else {
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
                             into: &hopper)

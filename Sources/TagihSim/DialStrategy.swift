@@ -285,7 +285,14 @@ final class PolicyBook {
         let body: @Sendable (Range<Int>) -> Void = { range in
             let (c, slots, debtors, values, cache) = shared.value
             var hits = 0
+            let end = range.upperBound
+            for k in range.lowerBound..<min(range.lowerBound + Self.recordsAhead, end) {
+                Self.prefetchRecords(Int(debtors[k]), c)
+            }
             for k in range {
+                // The records (and then the buffers they point to) of the debtors a few places ahead.
+                if k + Self.recordsAhead < end { Self.prefetchRecords(Int(debtors[k + Self.recordsAhead]), c) }
+                if k + Self.buffersAhead < end { Self.prefetchBuffers(Int(debtors[k + Self.buffersAhead]), c) }
                 let i = Int(debtors[k])
                 let key = cache?.key(i, now: now) ?? Int32.min
                 if let cache, key != Int32.min, cache.keys[i] == key {

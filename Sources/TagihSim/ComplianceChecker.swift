@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import TagihCore
 
 /// An independent checker of windows and caps: it watches every placed attempt and counts the
@@ -328,8 +329,21 @@ final class CheckerPipeline {
         init(_ checker: ComplianceChecker) { self.checker = checker }
     }
 
+    /// A batch of operations on its way to the checker; its storage is reused (a pool), so queuing a batch does not
+    /// allocate (a fresh 160 KB array per batch cost a large allocation and page faults every few thousand calls).
+    private final class Buffer: @unchecked Sendable {
+        @exclusivity(unchecked) var operations: [Operation] = []
+        init() { operations.reserveCapacity(CheckerPipeline.batch) }
+    }
+
     private let box: Box
     @exclusivity(unchecked) private var operations: [Operation] = []
+    /// Buffers the checker has emptied, for the next batches.
+    private final class Pool: Sendable {
+        let buffers = Mutex<[Buffer]>([])
+    }
+
+    private let pool = Pool()
     private let queue = DispatchQueue(label: "tagih.sim.checker")
     private let group = DispatchGroup()
     private static let batch = 4096
@@ -365,33 +379,40 @@ final class CheckerPipeline {
 
     private func submit() {
         guard !operations.isEmpty else { return }
-        let work = Unchecked(operations)
-        operations = []
-        operations.reserveCapacity(Self.batch)
-        let box = self.box
+        let buffer = pool.buffers.withLock { $0.popLast() } ?? Buffer()
+        swap(&operations, &buffer.operations)
+        let box = self.box, pool = self.pool
         queue.async(group: group) {
             Parallel.runAtBackgroundPriority()
             let checker = box.checker
-            let operations = work.value
-            let n = operations.count
-            for k in 0..<n {
-                // The records of the operation `ahead` places on are asked for now (random debtors, debts, phones).
-                if k + Self.ahead < n {
-                    switch operations[k + Self.ahead] {
-                    case .check(let i, let debt, let p, _), .record(let i, let debt, let p, _, _, _):
-                        checker.prefetch(debtor: Int(i), debt: Int(debt), phone: Int(p))
-                    case .settled: break
-                    }
+            buffer.operations.withUnsafeBufferPointer { operations in
+                Self.apply(operations, to: checker)
+            }
+            buffer.operations.removeAll(keepingCapacity: true)
+            pool.buffers.withLock { $0.append(buffer) }
+        }
+    }
+
+    /// Applies a batch of operations in order (on the checker's queue).
+    private static func apply(_ operations: UnsafeBufferPointer<Operation>, to checker: ComplianceChecker) {
+        let n = operations.count
+        for k in 0..<n {
+            // The records of the operation `ahead` places on are asked for now (random debtors, debts, phones).
+            if k + Self.ahead < n {
+                switch operations[k + Self.ahead] {
+                case .check(let i, let debt, let p, _), .record(let i, let debt, let p, _, _, _):
+                    checker.prefetch(debtor: Int(i), debt: Int(debt), phone: Int(p))
+                case .settled: break
                 }
-                switch operations[k] {
-                case .check(let i, let debt, let p, let t):
-                    checker.check(debtor: Int(i), debt: Int(debt), phone: Int(p), at: t)
-                case .record(let i, let debt, let p, let t, let outcome, let callback):
-                    checker.record(
-                        debtor: Int(i), debt: Int(debt), phone: Int(p), at: t, outcome: outcome, callback: callback)
-                case .settled(let debt):
-                    checker.recordSettled(debt: Int(debt))
-                }
+            }
+            switch operations[k] {
+            case .check(let i, let debt, let p, let t):
+                checker.check(debtor: Int(i), debt: Int(debt), phone: Int(p), at: t)
+            case .record(let i, let debt, let p, let t, let outcome, let callback):
+                checker.record(
+                    debtor: Int(i), debt: Int(debt), phone: Int(p), at: t, outcome: outcome, callback: callback)
+            case .settled(let debt):
+                checker.recordSettled(debt: Int(debt))
             }
         }
     }

@@ -792,11 +792,87 @@ final class PolicyBook {
         slots[i].earliest <= now && now >= slots[i].windowEnds
     }
 
-    /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale.
+    /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale (with the decision
+    /// `decideStaleAhead` computed for it at `now`, when there is one).
     func permitted(_ i: Int, now: UnixSeconds) -> Bool {
         settle(i)
-        if isStale(i, now: now) { refresh(i, now: now) }
+        if isStale(i, now: now) {
+            if aheadNext < aheadDebtors.count && aheadAt == now && Int(aheadDebtors[aheadNext]) == i {
+                // The same as `refresh(i, now:)`: nothing of the debtor changed since (see `decideStaleAhead`).
+                decisions += 1
+                slots[i].pendingAt = Int64.min
+                store(i, aheadResults[aheadNext])
+                aheadNext += 1
+                aheadUsed += 1
+            } else {
+                refresh(i, now: now)
+            }
+        }
         return slots[i].earliest <= now && now < slots[i].windowEnds
+    }
+
+    /// Stale hopper entries decided ahead at `aheadAt`, in hopper order (`decideStaleAhead`); `aheadNext` is the next
+    /// one `permitted` may use.
+    @exclusivity(unchecked) private var aheadDebtors: [Int32] = []
+    @exclusivity(unchecked) private var aheadResults: [Cached] = []
+    @exclusivity(unchecked) private var aheadNext = 0
+    @exclusivity(unchecked) private var aheadAt = Int64.min
+    /// How many stale entries the walks re-decided with a decision made ahead (tests, measurements).
+    @exclusivity(unchecked) private(set) var aheadUsed = 0
+    /// Below this many stale entries `decideStaleAhead` leaves them to `permitted` (one at a time on the event loop;
+    /// tests lower it).
+    @exclusivity(unchecked) var aheadThreshold = 32
+
+    /// Decides, on all cores, the stale ones among the first `wanted` entries not leased of `entries[from...]`, which a
+    /// walk serving `wanted` leads and checking entries with `permitted(_:now:)` in order at `now` reaches whatever
+    /// their decisions: the walk then stores these results instead of deciding each debtor on the event loop. Only settled
+    /// debtors outside every batch are decided ahead (their history and cache cannot change before the walk reaches
+    /// them: nothing but the walk runs in between, and it changes no other debtor); each result is the decision
+    /// `refresh` would compute (same debtor, history and instant), used at most once and only at `now`, and counted
+    /// only when used. Results the walk does not reach are dropped by `dropAhead()`.
+    func decideStaleAhead(_ entries: [Int32], from: Int, now: UnixSeconds, wanted: Int) {
+        aheadDebtors.removeAll(keepingCapacity: true)
+        aheadNext = 0
+        aheadAt = now
+        // The walk checks at least `wanted` entries that are not leased (each may be the last it needs): only those
+        // are decided ahead, so every result is used.
+        var reached = 0
+        var k = from
+        while k < entries.count && reached < wanted {
+            let i = Int(entries[k])
+            k += 1
+            let slot = slots + i
+            if slot.pointee.leased { continue }
+            reached += 1
+            if slot.pointee.batch != 0 || slot.pointee.pendingAt != Int64.min { continue }
+            if isStale(i, now: now) { aheadDebtors.append(Int32(i)) }
+        }
+        let n = aheadDebtors.count
+        guard n >= aheadThreshold, n > 0 else {
+            aheadDebtors.removeAll(keepingCapacity: true)
+            return
+        }
+        if aheadResults.count < n { aheadResults = [Cached](repeating: Cached(), count: max(n, 2 * aheadResults.count)) }
+        let shared = Unchecked((context, aheadDebtors))
+        aheadResults.withUnsafeMutableBufferPointer { out in
+            let target = Unchecked(out)
+            Parallel.forEachChunk(count: n) { range in
+                let (context, debtors) = shared.value
+                for k in range {
+                    if k + Self.recordsAhead < range.upperBound {
+                        Self.prefetchRecords(Int(debtors[k + Self.recordsAhead]), context)
+                    }
+                    target.value[k] = Self.decide(Int(debtors[k]), now: now, context)
+                }
+            }
+        }
+    }
+
+    /// Drops the decisions made ahead that the walk did not use.
+    func dropAhead() {
+        aheadDebtors.removeAll(keepingCapacity: true)
+        aheadNext = 0
+        aheadAt = Int64.min
     }
 
     func lead(_ i: Int) -> Lead {

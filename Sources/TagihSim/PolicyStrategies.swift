@@ -28,6 +28,11 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
+    /// Whether a walk first re-decides its stale hopper entries together on all cores (`PolicyBook.decideStaleAhead`;
+    /// the same results as one by one). Strategies whose hopper holds debtors whose permitted window has closed
+    /// (ranked by their cached earliest time only) turn it on; tests turn it off to compare.
+    @exclusivity(unchecked) var decidesStaleAhead = false
+
     @exclusivity(unchecked) private var lastFlush: UnixSeconds = 0
 
     /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
@@ -68,6 +73,8 @@ class HopperStrategy: DialStrategy {
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
             lastRefill = now
         }
+        if decidesStaleAhead { book.decideStaleAhead(hopper, from: hopperPosition, now: now, wanted: count) }
+        defer { if decidesStaleAhead { book.dropAhead() } }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
@@ -75,6 +82,9 @@ class HopperStrategy: DialStrategy {
                 refill(now: now, size: max(512, dialsLastHour / 2))
                 lastRefill = now
                 if hopper.isEmpty { break }
+                if decidesStaleAhead {
+                    book.decideStaleAhead(hopper, from: hopperPosition, now: now, wanted: count - served)
+                }
             }
             if hopperPosition + Self.ahead < hopper.count { book.prefetchSlot(Int(hopper[hopperPosition + Self.ahead])) }
             let i = Int(hopper[hopperPosition])
@@ -115,6 +125,7 @@ final class TagihPolicyStrategy: HopperStrategy {
         waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
         if compactRanking { book.enableWaitCodes() }
+        decidesStaleAhead = true
     }
     @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
     @exclusivity(unchecked) private var values: [Double] = []
@@ -354,6 +365,7 @@ final class EarliestStrategy: HopperStrategy {
         waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
         if compactRanking { book.enableWaitCodes() }
+        decidesStaleAhead = true
     }
 
     override func refill(now: UnixSeconds, size: Int) {

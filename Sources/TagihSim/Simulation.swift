@@ -66,6 +66,15 @@ public final class Simulation {
     /// (tests make workers slow at random to check that thread timing changes no result).
     var workerDelay: (@Sendable (Int) -> Void)?
 
+    /// Whether `earliest` and `tagih` (ContactPolicy) walks re-decide their stale hopper entries together on all cores
+    /// before checking them (`PolicyBook.decideStaleAhead`, default); tests turn it off to check that it changes no
+    /// result.
+    var decideStaleAhead = true
+    /// Test hook: the least number of stale entries decided ahead together (nil: `PolicyBook`'s default).
+    var aheadThreshold: Int?
+    /// How many stale hopper entries the last run of a ContactPolicy-backed strategy re-decided ahead (tests).
+    var lastAheadDecisions: Int?
+
     /// How many scores the last `tagih` (ContactPolicy) run took from its score cache (tests; nil: no cache).
     var lastScoreCacheHits: Int?
 
@@ -126,10 +135,13 @@ public final class Simulation {
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
+        if !decideStaleAhead { (strategy as? HopperStrategy)?.decidesStaleAhead = false }
+        if let aheadThreshold { (strategy as? HopperStrategy)?.book.aheadThreshold = aheadThreshold }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
+        lastAheadDecisions = (strategy as? HopperStrategy)?.book.aheadUsed
         lastScoreCacheHits = (strategy as? HopperStrategy)?.book.scoreCache?.hits.load(ordering: .relaxed)
         await engineStrategy?.close()
         report.backend = backend

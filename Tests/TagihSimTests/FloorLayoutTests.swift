@@ -116,3 +116,27 @@ import Testing
         #expect(ComplianceCheckerTests.run(debtor, twice) == 24 - 7)
     }
 }
+
+/// Stale hopper entries re-decided ahead on all cores (`PolicyBook.decideStaleAhead`) give the same run, attempt by
+/// attempt, as re-deciding each when the walk reaches it; and the walks do use decisions made ahead.
+@Suite struct DecideAheadTests {
+    @Test(arguments: [StrategyKind.earliest, .tagih])
+    func staleEntriesDecidedAheadChangeNoResult(kind: StrategyKind) async throws {
+        let population = SyntheticPopulation.generate(count: 6000, seed: 31)
+        let config = smallConfiguration(days: 5, agents: 20, seed: 31)
+        let one = try Simulation(population: population, configuration: config)
+        one.decideStaleAhead = false
+        let ahead = try Simulation(population: population, configuration: config)
+        ahead.aheadThreshold = 1
+        var attemptsOne: [OutcomeEvent] = [], attemptsAhead: [OutcomeEvent] = []
+        var a = try await one.run(kind, attempt: { attemptsOne.append($0) })
+        var b = try await ahead.run(kind, attempt: { attemptsAhead.append($0) })
+        a.wallSeconds = 0
+        b.wallSeconds = 0
+        #expect(a.dials > 5000)
+        #expect(a == b)
+        #expect(attemptsOne == attemptsAhead)
+        #expect(one.lastAheadDecisions == 0)
+        #expect((ahead.lastAheadDecisions ?? 0) > 100)
+    }
+}

@@ -102,17 +102,17 @@ final class PolicyBook {
     /// A batch of re-decisions handed to the worker threads: its debtors and instants, and the results the workers
     /// write (owned by the workers from `flushInBackground()` until the batch is joined).
     final class Batch: @unchecked Sendable {
-        var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
-        var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
-        var count = 0
-        var pieces = 0
+        @exclusivity(unchecked) var work: UnsafeMutableBufferPointer<(Int32, Int64)> = .allocate(capacity: 0)
+        @exclusivity(unchecked) var results: UnsafeMutableBufferPointer<Cached> = .allocate(capacity: 0)
+        @exclusivity(unchecked) var count = 0
+        @exclusivity(unchecked) var pieces = 0
         let done = DispatchSemaphore(value: 0)
         /// The next item not yet claimed: workers, and the event loop when it joins the batch, claim `chunk` items at
         /// a time, so a join does the work left instead of waiting for it.
         let next = Atomic<Int>(0)
         static let chunk = 32
-        var delay: (@Sendable (Int) -> Void)?
-        var context: Context?
+        @exclusivity(unchecked) var delay: (@Sendable (Int) -> Void)?
+        @exclusivity(unchecked) var context: Context?
 
         /// Claims and decides chunks of the batch until none is left (on a worker thread, or the event loop);
         /// returns how many debtors the caller decided.
@@ -194,8 +194,6 @@ final class PolicyBook {
         /// `debt` and `phone` as offsets in the debtor's records (255: not kept, ≥ 255 or no decision).
         var debtOffset: UInt8 = 255
         var phoneOffset: UInt8 = 255
-        /// Scratch: the bytes read ahead by `touch` land here (so that the reads are kept); never read.
-        var touched: UInt8 = 0
     }
 
     /// Whether re-decisions after outcomes are batched (`true`) or run at once (`false`, for tests: same results).
@@ -270,6 +268,7 @@ final class PolicyBook {
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
         waitCodes?.deallocate()
+        waitGroupMin?.deallocate()
         slots.deallocate()
     }
 
@@ -286,7 +285,14 @@ final class PolicyBook {
         let body: @Sendable (Range<Int>) -> Void = { range in
             let (c, slots, debtors, values, cache) = shared.value
             var hits = 0
+            let end = range.upperBound
+            for k in range.lowerBound..<min(range.lowerBound + Self.recordsAhead, end) {
+                Self.prefetchRecords(Int(debtors[k]), c)
+            }
             for k in range {
+                // The records (and then the buffers they point to) of the debtors a few places ahead.
+                if k + Self.recordsAhead < end { Self.prefetchRecords(Int(debtors[k + Self.recordsAhead]), c) }
+                if k + Self.buffersAhead < end { Self.prefetchBuffers(Int(debtors[k + Self.buffersAhead]), c) }
                 let i = Int(debtors[k])
                 let key = cache?.key(i, now: now) ?? Int32.min
                 if let cache, key != Int32.min, cache.keys[i] == key {
@@ -321,9 +327,9 @@ final class PolicyBook {
     }
 
     /// The tagih refills' score cache (nil: off, or not possible with this policy).
-    private(set) var scoreCache: ScoreCache?
+    @exclusivity(unchecked) private(set) var scoreCache: ScoreCache?
     /// `scoreCache.keys`, for dropping a value in `store` without retaining the cache.
-    private var scoreKeys: UnsafeMutablePointer<Int32>?
+    @exclusivity(unchecked) private var scoreKeys: UnsafeMutablePointer<Int32>?
 
     /// Turns the score cache on (when the policy's fatigue window allows it); each debtor's values are kept for the
     /// hour or quarter hour its zones allow (`ScoreCache`).
@@ -425,18 +431,56 @@ final class PolicyBook {
                               prepared: c.prepared + i)
     }
 
-    /// Reads a byte of each per-debtor record a decision of debtor `j` starts with (its pending outcome, history,
-    /// prepared data and record): a batch reads the debtor two places ahead, so that those cache misses overlap with
-    /// the current decision instead of stalling the next one (Swift has no prefetch instruction).
+    /// How many places ahead a batch asks for a debtor's records (`prefetchRecords`) and for the buffers they point
+    /// to (`prefetchBuffers`, after the records have arrived).
+    static let recordsAhead = 6
+    static let buffersAhead = 3
+
+    /// Asks for the per-debtor records a decision of debtor `j` starts with (its pending outcome, history, prepared
+    /// data and record), so that those cache misses overlap with the decisions before it instead of stalling its own.
     @inline(__always)
-    static func touch(_ j: Int, _ c: Context) -> UInt8 {
-        let prepared = UnsafeRawPointer(c.prepared + j), debtor = UnsafeRawPointer(c.debtors + j)
-        return UnsafeRawPointer(c.pendingOutcomes + j).load(as: UInt8.self)
-            &+ UnsafeRawPointer(c.histories + j).load(as: UInt8.self)
-            &+ prepared.load(as: UInt8.self)
-            &+ prepared.load(fromByteOffset: MemoryLayout<PreparedDebtor>.size - 1, as: UInt8.self)
-            &+ debtor.load(as: UInt8.self)
-            &+ debtor.load(fromByteOffset: MemoryLayout<Debtor>.size - 1, as: UInt8.self)
+    static func prefetchRecords(_ j: Int, _ c: Context) {
+        Prefetch.read(c.pendingOutcomes + j)
+        Prefetch.read(c.histories + j, bytes: MemoryLayout<CompactHistory>.size)
+        Prefetch.read(c.prepared + j, bytes: MemoryLayout<PreparedDebtor>.size)
+        Prefetch.read(c.debtors + j, bytes: MemoryLayout<Debtor>.size)
+    }
+
+    /// Where a `Debtor` keeps its phones and debts (array references), and where an array's elements start in its
+    /// storage object (after the object header and the count and capacity words).
+    private static let phonesOffset = MemoryLayout<Debtor>.offset(of: \Debtor.phones) ?? 0
+    private static let debtsOffset = MemoryLayout<Debtor>.offset(of: \Debtor.debts) ?? 0
+    private static let arrayHeader = 32
+
+    /// Asks for the heap buffers a decision of debtor `j` reads through its records: the phones and debts of its
+    /// record and the events of its history (the array `CompactHistory` stores first). The references are read from
+    /// the records (asked for `recordsAhead` places earlier) as plain bits, without retaining anything; a wrong
+    /// address costs a useless prefetch, never a fault or a different result.
+    @inline(__always)
+    static func prefetchBuffers(_ j: Int, _ c: Context) {
+        let debtor = UnsafeRawPointer(c.debtors + j)
+        let phones = debtor.load(fromByteOffset: phonesOffset, as: UInt.self)
+        let debts = debtor.load(fromByteOffset: debtsOffset, as: UInt.self)
+        let events = UnsafeRawPointer(c.histories + j).load(as: UInt.self)
+        if let p = UnsafeRawPointer(bitPattern: phones) { Prefetch.read(p + arrayHeader, bytes: 128) }
+        if let p = UnsafeRawPointer(bitPattern: debts) { Prefetch.read(p + arrayHeader, bytes: 128) }
+        if let p = UnsafeRawPointer(bitPattern: events) { Prefetch.read(p + arrayHeader, bytes: 256) }
+    }
+
+    /// Decides `work[range]` into `results[range]`, asking for the records of the debtors a few places ahead.
+    @inline(__always)
+    static func decideRange(_ range: Range<Int>, work: UnsafePointer<(Int32, Int64)>,
+                            results: UnsafeMutablePointer<Cached>, _ c: Context, delay: ((Int) -> Void)?)
+    {
+        let end = range.upperBound
+        for k in range.lowerBound..<min(range.lowerBound + recordsAhead, end) { prefetchRecords(Int(work[k].0), c) }
+        for k in range {
+            if k + recordsAhead < end { prefetchRecords(Int(work[k + recordsAhead].0), c) }
+            if k + buffersAhead < end { prefetchBuffers(Int(work[k + buffersAhead].0), c) }
+            let (i, at) = work[k]
+            if let delay { delay(Int(i)) }
+            results[k] = decide(Int(i), now: at, c)
+        }
     }
 
     /// Runs the decision function for debtor `i` at `now` (reads only the world and the history, after appending
@@ -484,12 +528,26 @@ final class PolicyBook {
     /// debtor, its cached earliest permitted time in seconds from `waitBase`, or `Int32.max` while leased or without
     /// one. Kept up to date by `store` and `setLeased`; 4 bytes a debtor instead of the 48-byte slots, so a refill's
     /// pass over every debtor reads a twelfth of the memory.
-    private(set) var waitCodes: UnsafeMutablePointer<Int32>?
-    private(set) var waitBase: Int64 = 0
+    @exclusivity(unchecked) private(set) var waitCodes: UnsafeMutablePointer<Int32>?
+    @exclusivity(unchecked) private(set) var waitBase: Int64 = 0
+
+    /// Per group of `WaitingSelector.group` debtors, a lower bound of their `waitCodes` (every write of a code lowers
+    /// it when needed; a refill's scan raises it to the group's exact minimum): the scan skips a group whose bound is
+    /// above its limit.
+    @exclusivity(unchecked) private(set) var waitGroupMin: UnsafeMutablePointer<Int32>?
 
     @inline(__always)
     private func waitCode(_ earliest: Int64) -> Int32 {
         earliest == Self.never ? Int32.max : Int32(clamping: earliest &- waitBase)
+    }
+
+    /// Writes debtor `i`'s wait code (keeping its group's lower bound).
+    @inline(__always)
+    private func setWaitCode(_ i: Int, _ code: Int32) {
+        guard let waitCodes, let waitGroupMin else { return }
+        waitCodes[i] = code
+        let g = i >> WaitingSelector.groupShift
+        if code < waitGroupMin[g] { waitGroupMin[g] = code }
     }
 
     /// Keeps `waitCodes` from now on (their base: the earliest cached permitted time).
@@ -500,20 +558,40 @@ final class PolicyBook {
         waitBase = base == Self.never ? 0 : base
         let codes = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
         for i in 0..<count { (codes + i).initialize(to: slots[i].leased ? Int32.max : waitCode(slots[i].earliest)) }
+        let groups = (count + WaitingSelector.group - 1) >> WaitingSelector.groupShift
+        let groupMin = UnsafeMutablePointer<Int32>.allocate(capacity: max(groups, 1))
+        groupMin.initialize(repeating: Int32.max, count: max(groups, 1))
+        for i in 0..<count { groupMin[i >> WaitingSelector.groupShift] = min(groupMin[i >> WaitingSelector.groupShift], codes[i]) }
         waitCodes = codes
+        waitGroupMin = groupMin
+    }
+
+    /// Asks for debtor `i`'s slot and wait code (about to be read and written) and its pending outcome (written when
+    /// the call that is about to be placed ends, seconds later).
+    @inline(__always)
+    func prefetchSlot(_ i: Int) {
+        Prefetch.write(slots + i)
+        if let waitCodes { Prefetch.write(waitCodes + i) }
+    }
+
+    /// Asks for debtor `i`'s pending outcome (written when a call placed now ends, seconds later: it is then still
+    /// in a cache).
+    @inline(__always)
+    func prefetchOutcome(_ i: Int) {
+        Prefetch.write(pendingOutcomes + i)
     }
 
     /// Leases debtor `i` (or ends its lease).
     @inline(__always)
     func setLeased(_ i: Int, _ leased: Bool) {
         slots[i].leased = leased
-        if let waitCodes { waitCodes[i] = leased ? Int32.max : waitCode(slots[i].earliest) }
+        if waitCodes != nil { setWaitCode(i, leased ? Int32.max : waitCode(slots[i].earliest)) }
     }
 
     @inline(__always)
     private func store(_ i: Int, _ c: Cached) {
         if slots[i].earliest == Self.never && c.earliest != Self.never && !unblocked.isEmpty { unblocked[i >> 6] = true }
-        if let waitCodes { waitCodes[i] = slots[i].leased ? Int32.max : waitCode(c.earliest) }
+        if waitCodes != nil { setWaitCode(i, slots[i].leased ? Int32.max : waitCode(c.earliest)) }
         if let scoreKeys { scoreKeys[i] = Int32.min }
         slots[i].earliest = c.earliest
         slots[i].windowEnds = c.windowEnds
@@ -584,7 +662,10 @@ final class PolicyBook {
         // Decide what no worker has claimed yet, then wait for the chunks the workers hold.
         statistics.decidedByJoin += batch.decideAll()
         for _ in 0..<batch.pieces { batch.done.wait() }
+        let ahead = 8
+        for k in 0..<min(ahead, batch.count) { prefetchSlot(Int(batch.work[k].0)) }
         for k in 0..<batch.count {
+            if k + ahead < batch.count { prefetchSlot(Int(batch.work[k + ahead].0)) }
             let i = Int(batch.work[k].0)
             slots[i].batch = 0
             slots[i].pendingAt = Int64.min
@@ -630,11 +711,9 @@ final class PolicyBook {
             let target = Unchecked(out)
             Parallel.forEachChunk(count: count) { range in
                 let (context, work) = shared.value
-                for k in range {
-                    let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-                    let (i, at) = work[k]
-                    target.value[k] = Self.decide(Int(i), now: at, context)
-                    target.value[k].touched = ahead
+                work.withUnsafeBufferPointer { work in
+                    Self.decideRange(range, work: work.baseAddress!, results: target.value.baseAddress!, context,
+                                     delay: nil)
                 }
             }
         }
@@ -700,19 +779,11 @@ final class PolicyBook {
         }
     }
 
-    /// Decides the debtors at `range` of a background batch (on a worker thread), reading the debtor two places
-    /// ahead.
+    /// Decides the debtors at `range` of a background batch (on a worker thread, or the event loop joining it).
     fileprivate static func decidePiece(_ range: Range<Int>, _ batch: Batch, _ context: Context,
                                         delay: ((Int) -> Void)?)
     {
-        let work = batch.work, results = batch.results
-        for k in range {
-            let ahead = k + 2 < range.upperBound ? Self.touch(Int(work[k + 2].0), context) : 0
-            let (i, at) = work[k]
-            if let delay { delay(Int(i)) }
-            results[k] = Self.decide(Int(i), now: at, context)
-            results[k].touched = ahead
-        }
+        decideRange(range, work: batch.work.baseAddress!, results: batch.results.baseAddress!, context, delay: delay)
     }
 
     /// Whether the cached decision is out of date at `now` (its window has closed).
@@ -721,11 +792,87 @@ final class PolicyBook {
         slots[i].earliest <= now && now >= slots[i].windowEnds
     }
 
-    /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale.
+    /// Whether a call to debtor `i` is permitted at `now`, re-deciding when the cache is stale (with the decision
+    /// `decideStaleAhead` computed for it at `now`, when there is one).
     func permitted(_ i: Int, now: UnixSeconds) -> Bool {
         settle(i)
-        if isStale(i, now: now) { refresh(i, now: now) }
+        if isStale(i, now: now) {
+            if aheadNext < aheadDebtors.count && aheadAt == now && Int(aheadDebtors[aheadNext]) == i {
+                // The same as `refresh(i, now:)`: nothing of the debtor changed since (see `decideStaleAhead`).
+                decisions += 1
+                slots[i].pendingAt = Int64.min
+                store(i, aheadResults[aheadNext])
+                aheadNext += 1
+                aheadUsed += 1
+            } else {
+                refresh(i, now: now)
+            }
+        }
         return slots[i].earliest <= now && now < slots[i].windowEnds
+    }
+
+    /// Stale hopper entries decided ahead at `aheadAt`, in hopper order (`decideStaleAhead`); `aheadNext` is the next
+    /// one `permitted` may use.
+    @exclusivity(unchecked) private var aheadDebtors: [Int32] = []
+    @exclusivity(unchecked) private var aheadResults: [Cached] = []
+    @exclusivity(unchecked) private var aheadNext = 0
+    @exclusivity(unchecked) private var aheadAt = Int64.min
+    /// How many stale entries the walks re-decided with a decision made ahead (tests, measurements).
+    @exclusivity(unchecked) private(set) var aheadUsed = 0
+    /// Below this many stale entries `decideStaleAhead` leaves them to `permitted` (one at a time on the event loop;
+    /// tests lower it).
+    @exclusivity(unchecked) var aheadThreshold = 32
+
+    /// Decides, on all cores, the stale ones among the first `wanted` entries not leased of `entries[from...]`, which a
+    /// walk serving `wanted` leads and checking entries with `permitted(_:now:)` in order at `now` reaches whatever
+    /// their decisions: the walk then stores these results instead of deciding each debtor on the event loop. Only settled
+    /// debtors outside every batch are decided ahead (their history and cache cannot change before the walk reaches
+    /// them: nothing but the walk runs in between, and it changes no other debtor); each result is the decision
+    /// `refresh` would compute (same debtor, history and instant), used at most once and only at `now`, and counted
+    /// only when used. Results the walk does not reach are dropped by `dropAhead()`.
+    func decideStaleAhead(_ entries: [Int32], from: Int, now: UnixSeconds, wanted: Int) {
+        aheadDebtors.removeAll(keepingCapacity: true)
+        aheadNext = 0
+        aheadAt = now
+        // The walk checks at least `wanted` entries that are not leased (each may be the last it needs): only those
+        // are decided ahead, so every result is used.
+        var reached = 0
+        var k = from
+        while k < entries.count && reached < wanted {
+            let i = Int(entries[k])
+            k += 1
+            let slot = slots + i
+            if slot.pointee.leased { continue }
+            reached += 1
+            if slot.pointee.batch != 0 || slot.pointee.pendingAt != Int64.min { continue }
+            if isStale(i, now: now) { aheadDebtors.append(Int32(i)) }
+        }
+        let n = aheadDebtors.count
+        guard n >= aheadThreshold, n > 0 else {
+            aheadDebtors.removeAll(keepingCapacity: true)
+            return
+        }
+        if aheadResults.count < n { aheadResults = [Cached](repeating: Cached(), count: max(n, 2 * aheadResults.count)) }
+        let shared = Unchecked((context, aheadDebtors))
+        aheadResults.withUnsafeMutableBufferPointer { out in
+            let target = Unchecked(out)
+            Parallel.forEachChunk(count: n) { range in
+                let (context, debtors) = shared.value
+                for k in range {
+                    if k + Self.recordsAhead < range.upperBound {
+                        Self.prefetchRecords(Int(debtors[k + Self.recordsAhead]), context)
+                    }
+                    target.value[k] = Self.decide(Int(debtors[k]), now: now, context)
+                }
+            }
+        }
+    }
+
+    /// Drops the decisions made ahead that the walk did not use.
+    func dropAhead() {
+        aheadDebtors.removeAll(keepingCapacity: true)
+        aheadNext = 0
+        aheadAt = Int64.min
     }
 
     func lead(_ i: Int) -> Lead {

@@ -28,6 +28,11 @@ class HopperStrategy: DialStrategy {
     /// Extra per-strategy gate at pop time.
     func wants(_ i: Int, now: UnixSeconds) -> Bool { true }
 
+    /// Whether a walk first re-decides its stale hopper entries together on all cores (`PolicyBook.decideStaleAhead`;
+    /// the same results as one by one). Strategies whose hopper holds debtors whose permitted window has closed
+    /// (ranked by their cached earliest time only) turn it on; tests turn it off to compare.
+    @exclusivity(unchecked) var decidesStaleAhead = false
+
     @exclusivity(unchecked) private var lastFlush: UnixSeconds = 0
 
     /// Decides the debtors whose outcomes arrived in the last minute (a batch, on both cores).
@@ -55,6 +60,9 @@ class HopperStrategy: DialStrategy {
         }
     }
 
+    /// How many hopper entries ahead `nextNow` asks for a debtor's slot (`PolicyBook.prefetchSlot`).
+    private static let ahead = 8
+
     func nextNow(_ count: Int, now: UnixSeconds, into leads: inout [Lead]) {
         var served = 0
         let hour = now / 3600
@@ -65,6 +73,8 @@ class HopperStrategy: DialStrategy {
             refill(now: now, size: max(512, dialsLastHour * 3 / 2))
             lastRefill = now
         }
+        if decidesStaleAhead { book.decideStaleAhead(hopper, from: hopperPosition, now: now, wanted: count) }
+        defer { if decidesStaleAhead { book.dropAhead() } }
         while served < count {
             if hopperPosition >= hopper.count {
                 guard now - lastRefill >= 300 else { break }
@@ -72,12 +82,17 @@ class HopperStrategy: DialStrategy {
                 refill(now: now, size: max(512, dialsLastHour / 2))
                 lastRefill = now
                 if hopper.isEmpty { break }
+                if decidesStaleAhead {
+                    book.decideStaleAhead(hopper, from: hopperPosition, now: now, wanted: count - served)
+                }
             }
+            if hopperPosition + Self.ahead < hopper.count { book.prefetchSlot(Int(hopper[hopperPosition + Self.ahead])) }
             let i = Int(hopper[hopperPosition])
             hopperPosition += 1
             if book.slots[i].leased || !wants(i, now: now) { continue }
             guard book.permitted(i, now: now) else { continue }
             book.setLeased(i, true)
+            book.prefetchOutcome(i)
             leads.append(book.lead(i))
             served += 1
         }
@@ -110,6 +125,7 @@ final class TagihPolicyStrategy: HopperStrategy {
         waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
         if compactRanking { book.enableWaitCodes() }
+        decidesStaleAhead = true
     }
     @exclusivity(unchecked) private var exact: [(value: Double, debtor: Int32)] = []
     @exclusivity(unchecked) private var values: [Double] = []
@@ -141,7 +157,8 @@ final class TagihPolicyStrategy: HopperStrategy {
         discount.withUnsafeBufferPointer { discount in
             let key = ValueKey(slots: book.slots, discount: discount.baseAddress!, now: now)
             if let waiting, let codes = book.waitCodes {
-                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key, into: &pool)
+                waiting.select(count: size * 2, codes: codes, base: book.waitBase, now: now, key: key,
+                               groupMin: book.waitGroupMin, into: &pool)
             } else {
                 selector.select(count: size * 2, size: book.world.debtors.count, key: key, into: &pool)
             }
@@ -222,10 +239,10 @@ final class WaitingSelector {
     /// Per piece (from its first index on), the candidates it found in index order and their bins; and how many.
     private let found: UnsafeMutablePointer<Int32>
     private let foundBin: UnsafeMutablePointer<UInt16>
-    private var counts: [Int]
-    private var histogram = [Int](repeating: 0, count: BinSelector.bins)
-    private var position = [Int](repeating: 0, count: BinSelector.bins)
-    private var ordered: [Int32] = []
+    @exclusivity(unchecked) private var counts: [Int]
+    @exclusivity(unchecked) private var histogram = [Int](repeating: 0, count: BinSelector.bins)
+    @exclusivity(unchecked) private var position = [Int](repeating: 0, count: BinSelector.bins)
+    @exclusivity(unchecked) private var ordered: [Int32] = []
 
     init(size: Int) {
         self.size = size
@@ -240,27 +257,72 @@ final class WaitingSelector {
         foundBin.deallocate()
     }
 
+    /// Debtors per group of `PolicyBook.waitGroupMin` (a scan reads a group's codes as one SIMD vector).
+    static let groupShift = 4
+    static let group = 1 << groupShift
+
+    /// The first index of piece `piece` (pieces are split at whole groups, so no two threads write the same group's
+    /// bound).
+    @inline(__always)
+    private func pieceStart(_ piece: Int) -> Int {
+        let groups = (size + Self.group - 1) >> Self.groupShift
+        return min(size, (groups * piece / pieces) << Self.groupShift)
+    }
+
     /// The same selection as `BinSelector.select(count:size:key:into:)`, for a key whose bin is 0 for every debtor
     /// whose code is above `now` (leased, no permitted time, or permitted later).
+    ///
+    /// With `groupMin` (per group of 16 debtors a lower bound of their codes, `PolicyBook.waitGroupMin`) a group whose
+    /// bound is above the limit is skipped without reading its codes, and every group read gets its exact minimum as
+    /// its new bound.
     func select<Key: BinKey>(count: Int, codes: UnsafeMutablePointer<Int32>, base: Int64, now: UnixSeconds, key: Key,
-                             into out: inout [Int32])
+                             groupMin: UnsafeMutablePointer<Int32>? = nil, into out: inout [Int32])
     {
         out.removeAll(keepingCapacity: true)
         let size = self.size, pieces = self.pieces
         // A code is a candidate when it is at most `limit` (leased and never are Int32.max, above any limit).
         let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
+        let starts = (0...pieces).map { $0 == pieces ? size : pieceStart($0) }
         counts.withUnsafeMutableBufferPointer { counts in
-            let shared = Unchecked((codes, found, foundBin, counts))
+            let shared = Unchecked((codes, found, foundBin, counts, groupMin, starts))
             let body: @Sendable (Int) -> Void = { piece in
-                let (codes, found, foundBin, counts) = shared.value
-                let from = size * piece / pieces, to = size * (piece + 1) / pieces
+                let (codes, found, foundBin, counts, groupMin, starts) = shared.value
+                let from = starts[piece], to = starts[piece + 1]
                 var n = 0
-                for i in from..<to where codes[i] <= limit {
+                @inline(__always) func take(_ i: Int) {
                     let b = key.bin(i)
-                    if b == 0 { continue }
+                    if b == 0 { return }
                     found[from + n] = Int32(truncatingIfNeeded: i)
                     foundBin[from + n] = UInt16(b)
                     n += 1
+                }
+                // A group of sixteen codes at a time: nearly every debtor waits (or is leased), so most groups have no
+                // candidate, and most bounds say so without reading the codes.
+                let limits = SIMD16<Int32>(repeating: limit)
+                var g = from >> Self.groupShift
+                let groupsEnd = (to + Self.group - 1) >> Self.groupShift
+                while g < groupsEnd {
+                    if let groupMin, groupMin[g] > limit {
+                        g += 1
+                        continue
+                    }
+                    let lo = g << Self.groupShift
+                    if lo + Self.group <= to {
+                        let codes16 = UnsafeRawPointer(codes + lo).loadUnaligned(as: SIMD16<Int32>.self)
+                        let candidates = codes16 .<= limits
+                        if any(candidates) {
+                            for lane in 0..<Self.group where candidates[lane] { take(lo + lane) }
+                        }
+                        groupMin?[g] = codes16.min()
+                    } else {
+                        var m = Int32.max
+                        for i in lo..<to {
+                            m = min(m, codes[i])
+                            if codes[i] <= limit { take(i) }
+                        }
+                        groupMin?[g] = m
+                    }
+                    g += 1
                 }
                 counts[piece] = n
             }
@@ -268,7 +330,7 @@ final class WaitingSelector {
         }
         for b in 0..<BinSelector.bins { histogram[b] = 0 }
         for piece in 0..<pieces {
-            let from = size * piece / pieces
+            let from = starts[piece]
             for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
         }
         let threshold = BinSelector.threshold(taking: count, from: histogram)
@@ -280,7 +342,7 @@ final class WaitingSelector {
         }
         if ordered.count < total { ordered = [Int32](repeating: 0, count: total) }
         for piece in 0..<pieces {
-            let from = size * piece / pieces
+            let from = starts[piece]
             for k in from..<from + counts[piece] {
                 let b = Int(foundBin[k])
                 if b >= threshold {
@@ -303,12 +365,14 @@ final class EarliestStrategy: HopperStrategy {
         waiting = compactRanking ? WaitingSelector(size: book.world.debtors.count) : nil
         super.init(book: book)
         if compactRanking { book.enableWaitCodes() }
+        decidesStaleAhead = true
     }
 
     override func refill(now: UnixSeconds, size: Int) {
         if let waiting, let codes = book.waitCodes {
             waiting.select(count: size, codes: codes, base: book.waitBase, now: now,
-                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now), into: &hopper)
+                           key: CompactWaitKey(codes: codes, base: book.waitBase, now: now),
+                           groupMin: book.waitGroupMin, into: &hopper)
         } else {
             selector.select(count: size, size: book.world.debtors.count, key: WaitKey(slots: book.slots, now: now),
                             into: &hopper)

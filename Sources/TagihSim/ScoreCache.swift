@@ -31,15 +31,15 @@ final class ScoreCache {
     /// The fatigue window in quarter hours.
     private let lag: Int64
     /// Debtors by the quarter hour of their attempts, for the last `lag` + a few quarter hours (a ring).
-    private var attempts: [[Int32]]
-    private var attemptQuarter: [Int64]
+    @exclusivity(unchecked) private var attempts: [[Int32]]
+    @exclusivity(unchecked) private var attemptQuarter: [Int64]
     /// One bit per debtor: an attempt of it leaves the fatigue window during `crossingQuarter` (`crossing`), or during
     /// the hour of `crossingQuarter` (`crossingHour`).
-    private(set) var crossing: [UInt64]
-    private(set) var crossingHour: [UInt64]
-    private var crossingQuarter: Int64 = .min
-    private var crossingList: [Int32] = []
-    private var crossingHourList: [Int32] = []
+    @exclusivity(unchecked) private(set) var crossing: [UInt64]
+    @exclusivity(unchecked) private(set) var crossingHour: [UInt64]
+    @exclusivity(unchecked) private var crossingQuarter: Int64 = .min
+    @exclusivity(unchecked) private var crossingList: [Int32] = []
+    @exclusivity(unchecked) private var crossingHourList: [Int32] = []
     var verify = false
     /// Values served from the cache, and computed (measurements).
     let hits = Atomic<Int>(0)

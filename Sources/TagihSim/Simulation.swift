@@ -66,6 +66,15 @@ public final class Simulation {
     /// (tests make workers slow at random to check that thread timing changes no result).
     var workerDelay: (@Sendable (Int) -> Void)?
 
+    /// Whether `earliest` and `tagih` (ContactPolicy) walks re-decide their stale hopper entries together on all cores
+    /// before checking them (`PolicyBook.decideStaleAhead`, default); tests turn it off to check that it changes no
+    /// result.
+    var decideStaleAhead = true
+    /// Test hook: the least number of stale entries decided ahead together (nil: `PolicyBook`'s default).
+    var aheadThreshold: Int?
+    /// How many stale hopper entries the last run of a ContactPolicy-backed strategy re-decided ahead (tests).
+    var lastAheadDecisions: Int?
+
     /// How many scores the last `tagih` (ContactPolicy) run took from its score cache (tests; nil: no cache).
     var lastScoreCacheHits: Int?
 
@@ -126,10 +135,13 @@ public final class Simulation {
                 start: configuration.start,
                 retryDelay: configuration.baselineRetrySeconds, skipWaitingBlocks: skipWaitingBlocks)
         }
+        if !decideStaleAhead { (strategy as? HopperStrategy)?.decidesStaleAhead = false }
+        if let aheadThreshold { (strategy as? HopperStrategy)?.book.aheadThreshold = aheadThreshold }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
+        lastAheadDecisions = (strategy as? HopperStrategy)?.book.aheadUsed
         lastScoreCacheHits = (strategy as? HopperStrategy)?.book.scoreCache?.hits.load(ordering: .relaxed)
         await engineStrategy?.close()
         report.backend = backend
@@ -197,6 +209,16 @@ final class FloorRun {
     }
     let state: UnsafeMutablePointer<DebtorState>
     private let stateCount: Int
+    /// Per phone, the hidden truth a dial reads (3 bytes instead of three arrays).
+    struct PhoneTruth {
+        var dead: Bool
+        var wrong: Bool
+        var kind: PhoneKind
+    }
+    let phoneTruth: UnsafeMutablePointer<PhoneTruth>
+    private let phoneCount: Int
+    /// The world's zone offsets in one table (set after the floor zone is interned).
+    let clock: FlatZoneClock
     @exclusivity(unchecked) var dueBuckets: [[Int32]]
     @exclusivity(unchecked) var attemptedCount = 0
     @exclusivity(unchecked) var reachedCount = 0
@@ -273,11 +295,19 @@ final class FloorRun {
             onDutyBySlot[s] = Int32(agents)
         }
         world.clock = clock
+        self.clock = clock.flattened()
+        phoneCount = world.phoneCount
+        phoneTruth = .allocate(capacity: max(phoneCount, 1))
+        for p in 0..<phoneCount {
+            (phoneTruth + p).initialize(to: PhoneTruth(
+                dead: world.phoneDead[p], wrong: world.phoneWrong[p], kind: world.phoneKind[p]))
+        }
     }
 
     deinit {
         state.deinitialize(count: stateCount)
         state.deallocate()
+        phoneTruth.deallocate()
     }
 
     @inline(__always)
@@ -372,7 +402,21 @@ final class FloorRun {
         if leadBuffer.count < wanted && inFlight == 0 {
             totals.starvedSeconds += Int64(idle) * Self.step
         }
-        for lead in leadBuffer { dial(lead, now: now) }
+        // The records of the debtor and phone `ahead` leads on are asked for now (random debtors).
+        let ahead = 4
+        let n = leadBuffer.count
+        for k in 0..<min(ahead, n) { prefetchDial(leadBuffer[k]) }
+        for k in 0..<n {
+            if k + ahead < n { prefetchDial(leadBuffer[k + ahead]) }
+            dial(leadBuffer[k], now: now)
+        }
+    }
+
+    /// Asks for what a dial of `lead` reads and writes: the debtor's state and the phone's truth.
+    @inline(__always)
+    func prefetchDial(_ lead: Lead) {
+        Prefetch.write(state + Int(lead.debtor))
+        Prefetch.read(phoneTruth + Int(lead.phone))
     }
 
     func dial(_ lead: Lead, now: UnixSeconds) {
@@ -421,15 +465,16 @@ final class FloorRun {
 
     /// The hidden world answers: the outcome of a dial and how long the line rings.
     func drawOutcome(debtor i: Int, debt: Int, phone p: Int, now: UnixSeconds) -> (Outcome, Int) {
-        if world.phoneDead[p] { return (.notInService, 3) }
+        let truth = phoneTruth[p]
+        if truth.dead { return (.notInService, 3) }
         if rng.chance(0.02) { return (.busy, 4) }
         let answerRing = rng.between(5, 15)
-        if world.phoneWrong[p] {
+        if truth.wrong {
             return rng.chance(0.4) ? (.wrongNumber, answerRing) : (.noAnswer, rng.between(20, 25))
         }
-        let kind = world.phoneKind[p]
+        let kind = truth.kind
         // World.curve(i, now) from the debtor's record.
-        let local = world.clock.local(state[i].primaryZone, now)
+        let local = clock.local(state[i].primaryZone, now)
         let curve = state[i].archetype.multiplier(
             hour: LocalTime.minute(local) / 60, weekday: LocalTime.weekday(day: LocalTime.day(local)))
         var pRPC = Double(state[i].baseRPC) * curve
@@ -555,7 +600,6 @@ final class FloorRun {
         // Consequences in the world.
         var promise: PromiseTerms?
         var callback: UnixSeconds?
-        let rate = world.debtUSDRate[debt]
         switch outcome {
         case .noAnswer, .voicemail, .abandoned, .thirdParty: noteUnanswered(i, now: dialAt)
         case .rightParty, .refused, .dispute, .cease, .promiseToPay, .callbackRequested, .paid:
@@ -573,7 +617,7 @@ final class FloorRun {
             promise = makePromise(debtor: i, debt: debt, now: dialAt)
             if promise == nil { outcome = .rightParty }
         case .paid:
-            totals.collected += Double(balance[debt]) / 10_000 * rate
+            totals.collected += Double(balance[debt]) / 10_000 * world.debtUSDRate[debt]
             balance[debt] = 0
         case .callbackRequested:
             let local = world.primaryLocal(i, dialAt)

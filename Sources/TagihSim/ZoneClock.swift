@@ -88,6 +88,44 @@ struct ZoneClock: Sendable {
     /// Local wall-clock seconds since the epoch (as if local time were UTC).
     @inline(__always)
     func local(_ zone: Int32, _ t: UnixSeconds) -> Int64 { t + offset(zone, at: t) }
+
+    /// The offsets of the zones interned so far in one flat table (`FlatZoneClock`), for hot loops.
+    func flattened() -> FlatZoneClock { FlatZoneClock(base: base, slots: slots, offsets: offsets) }
+}
+
+/// `ZoneClock`'s offsets of a fixed set of zones in one manually managed table (zone-major): a local time is one
+/// load, without the nested arrays' bounds checks and reference counting. Immutable, so shared by threads.
+final class FlatZoneClock: @unchecked Sendable {
+    let base: UnixSeconds
+    let slots: Int
+    /// How many zones the table holds (ids `0..<zones`).
+    let zones: Int
+    private let table: UnsafeMutablePointer<Int32>
+
+    init(base: UnixSeconds, slots: Int, offsets: [[Int32]]) {
+        self.base = base
+        self.slots = slots
+        zones = offsets.count
+        table = .allocate(capacity: max(1, offsets.count * slots))
+        for (z, row) in offsets.enumerated() {
+            precondition(row.count == slots)
+            (table + z * slots).initialize(from: row, count: slots)
+        }
+    }
+
+    deinit { table.deallocate() }
+
+    /// UTC offset in seconds of zone `zone` (below `zones`) at instant `t` (the same as `ZoneClock.offset`).
+    @inline(__always)
+    func offset(_ zone: Int32, at t: UnixSeconds) -> Int64 {
+        var s = Int((t - base) / ZoneClock.slot)
+        if s < 0 { s = 0 } else if s >= slots { s = slots - 1 }
+        return Int64(table[Int(zone) * slots + s])
+    }
+
+    /// Local wall-clock seconds since the epoch (the same as `ZoneClock.local`).
+    @inline(__always)
+    func local(_ zone: Int32, _ t: UnixSeconds) -> Int64 { t + offset(zone, at: t) }
 }
 
 /// Calendar helpers on "local epoch seconds".

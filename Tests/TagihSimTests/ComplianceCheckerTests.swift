@@ -23,7 +23,7 @@ import TagihCore
     }
 
     static func run(_ debtor: Debtor, _ calls: [(UnixSeconds, Outcome)], callback: UnixSeconds? = nil) -> Int {
-        var checker = ComplianceChecker(world: world(debtor))
+        let checker = ComplianceChecker(world: world(debtor))
         for (t, outcome) in calls {
             checker.check(debtor: 0, debt: 0, phone: 0, at: t)
             checker.record(debtor: 0, debt: 0, phone: 0, at: t, outcome: outcome,
@@ -36,7 +36,7 @@ import TagihCore
     /// also across several queued batches and with a settled debt.
     @Test func pipelineCountsWhatDirectCallsCount() {
         let w = Self.world(Self.debtor())
-        var direct = ComplianceChecker(world: w)
+        let direct = ComplianceChecker(world: w)
         let pipeline = CheckerPipeline(world: w)
         let outcomes: [Outcome] = [.noAnswer, .busy, .voicemail, .rightParty, .noAnswer, .abandoned]
         for k in 0..<3000 {

@@ -28,7 +28,7 @@ enum Wire {
 
     /// A call line for a fresh lease.
     static func call(_ lease: Lease, seq: Int, now: UnixSeconds) -> [UInt8] {
-        let zone = lease.decision.zone
+        let zone = lease.zone
         var json = JSONLine(capacity: 384)
         json.add("type", "call")
         json.add("seq", seq)

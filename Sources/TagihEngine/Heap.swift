@@ -91,6 +91,13 @@ struct ReadyEntry: Comparable {
     }
 }
 
+/// A ready queue's best entry and the queue it heads (`ShardState.extendRunway` merges the queues by their heads).
+struct QueueHead: Comparable {
+    var entry: ReadyEntry
+    var queue: Int
+    static func < (a: QueueHead, b: QueueHead) -> Bool { a.entry < b.entry }
+}
+
 /// A waiting debtor, ordered by its next permitted time (earlier is "greater", so the max-heap yields it first).
 struct TimeEntry: Comparable {
     var time: Int64

@@ -62,48 +62,19 @@ extension ShardState {
         let wanted = max(count, Self.runwayRefill)
         let queues = ready.count
         guard queues > 1 else { return }
-        // The heads of the non-empty ready queues in a binary max-heap (head, queue): each entry appended costs a
-        // few comparisons instead of one per queue (a shard has a queue per jurisdiction, dozens in a real book).
-        withUnsafeTemporaryAllocation(of: (entry: ReadyEntry, queue: Int).self, capacity: queues) { heads in
-            var n = 0
-            for j in 1..<queues {
-                guard let top = ready[j].top else { continue }
-                var k = n
-                n += 1
-                while k > 0, heads[(k - 1) / 2].entry < top {
-                    heads[k] = heads[(k - 1) / 2]
-                    k = (k - 1) / 2
-                }
-                heads[k] = (top, j)
-            }
-            var added = 0
-            while added < wanted && n > 0 {
-                let j = heads[0].queue
-                guard let entry = ready[j].pop() else { break }
-                runway.append(entry)
-                added += 1
-                // The queue's next head replaces the root (or the last head does, when the queue is empty) and
-                // sinks to its place.
-                let moving: (entry: ReadyEntry, queue: Int)
-                if let next = ready[j].top {
-                    moving = (next, j)
-                } else {
-                    n -= 1
-                    if n == 0 { break }
-                    moving = heads[n]
-                }
-                var k = 0
-                while true {
-                    let left = 2 * k + 1
-                    if left >= n { break }
-                    var child = left
-                    if left + 1 < n && heads[left].entry < heads[left + 1].entry { child = left + 1 }
-                    if !(moving.entry < heads[child].entry) { break }
-                    heads[k] = heads[child]
-                    k = child
-                }
-                heads[k] = moving
-            }
+        // The heads of the non-empty ready queues in a heap: each entry appended costs a few comparisons instead of
+        // one per queue (a shard has a queue per jurisdiction, dozens in a real book).
+        var heads = MaxHeap<QueueHead>()
+        heads.reserveCapacity(queues)
+        for j in 1..<queues {
+            if let top = ready[j].top { heads.push(QueueHead(entry: top, queue: j)) }
+        }
+        var added = 0
+        while added < wanted, let head = heads.pop() {
+            guard let entry = ready[head.queue].pop() else { break }
+            runway.append(entry)
+            added += 1
+            if let next = ready[head.queue].top { heads.push(QueueHead(entry: next, queue: head.queue)) }
         }
         touchSlots(from: first)
     }

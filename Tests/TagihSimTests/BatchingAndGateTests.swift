@@ -15,10 +15,8 @@ import TagihEngine
         let batched = try Simulation(population: population, configuration: config)
         let immediate = try Simulation(population: population, configuration: config)
         immediate.deferDecisions = false
-        var a = try await batched.run(kind)
-        var b = try await immediate.run(kind)
-        a.wallSeconds = 0
-        b.wallSeconds = 0
+        let a = try await batched.resultOfRun(kind)
+        let b = try await immediate.resultOfRun(kind)
         #expect(a.dials > 5000)
         #expect(a == b)
     }
@@ -33,8 +31,7 @@ import TagihEngine
         let config = smallConfiguration(days: 3, agents: 20, seed: 9)
         let immediate = try Simulation(population: population, configuration: config)
         immediate.deferDecisions = false
-        var reference = try await immediate.run(kind)
-        reference.wallSeconds = 0
+        let reference = try await immediate.resultOfRun(kind)
         #expect(reference.dials > 5000)
         #expect(immediate.lastBatchStatistics?.batches == 0)
         for inFlight in [1, 3, 64] {
@@ -45,8 +42,7 @@ import TagihEngine
                 if UInt32.random(in: 0..<40) == 0 { usleep(UInt32.random(in: 100...2000)) }
                 _ = debtor
             }
-            var report = try await simulation.run(kind)
-            report.wallSeconds = 0
+            let report = try await simulation.resultOfRun(kind)
             #expect(report == reference, "\(kind) with \(inFlight) batches in flight")
             let statistics = try #require(simulation.lastBatchStatistics)
             #expect(statistics.batches > 100)
@@ -120,10 +116,8 @@ import TagihEngine
         let skipping = try Simulation(population: population, configuration: config)
         let walking = try Simulation(population: population, configuration: config)
         walking.skipWaitingBlocks = false
-        var a = try await skipping.run(.baseline)
-        var b = try await walking.run(.baseline)
-        a.wallSeconds = 0
-        b.wallSeconds = 0
+        let a = try await skipping.resultOfRun(.baseline)
+        let b = try await walking.resultOfRun(.baseline)
         #expect(a.dials > 5000)
         #expect(a.blockedCalls > 0)
         #expect(a == b)

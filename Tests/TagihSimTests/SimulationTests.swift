@@ -17,6 +17,15 @@ func smallConfiguration(
     return c
 }
 
+extension Simulation {
+    /// `run(kind, attempt:)` with the report's wall time cleared, so that two runs compare by their results alone.
+    func resultOfRun(_ kind: StrategyKind, attempt: ((OutcomeEvent) -> Void)? = nil) async throws -> StrategyReport {
+        var report = try await run(kind, attempt: attempt)
+        report.wallSeconds = 0
+        return report
+    }
+}
+
 /// Whether the linked TagihCore is the real decision function (not the skeleton's contract stub).
 let coreIsReal: Bool = {
     let d = SyntheticPopulation.generate(count: 1, seed: 1)[0]

@@ -414,6 +414,19 @@ struct IDIndex {
         }
     }
 
+    /// The first slot `find(hash:matches:)` would compare for `hash` (nil when its bucket is empty); for prefetching.
+    @inline(__always) func firstCandidate(hash: UInt64) -> UInt32? {
+        let v = buckets[Self.bucket(hash, buckets.count - 1)]
+        return v == 0 ? nil : v - 1
+    }
+
+    /// Asks for the cache line of `hash`'s first bucket (a hint; see `EnginePrefetch`).
+    @inline(__always) func prefetch(hash: UInt64) {
+        buckets.withUnsafeBufferPointer { b in
+            EnginePrefetch.read(UnsafeRawPointer(b.baseAddress! + Self.bucket(hash, b.count - 1)))
+        }
+    }
+
     /// Inserts a slot known to be absent; `rehash` gives the hash of any slot (used when growing).
     mutating func insert(hash: UInt64, slot: UInt32, rehash: (UInt32) -> UInt64) {
         if (count + 1) * 10 > buckets.count * 7 {

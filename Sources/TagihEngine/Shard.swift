@@ -152,7 +152,7 @@ actor Shard {
     func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
         unpublish()
         applying { state in
-            for item in items { state.apply(events[item.index], lsn: item.lsn, now: now, slot: item.slot) }
+            state.apply(events, items, now: now)
             // Re-decide a few pending debtors now (at most two per event): a second of ingestion then no longer
             // leaves thousands of decisions for one turn of the next tick, which held every ack behind it.
             state.settle(now: now, atMost: 2 * items.count + 8)

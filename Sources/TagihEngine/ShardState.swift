@@ -142,6 +142,15 @@ struct ShardState {
         }
     }
 
+    /// `find(_:)` given the id's `stableHash`.
+    func find(_ id: String, hash: UInt64) -> UInt32? {
+        var id = id
+        return id.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            return index.find(hash: hash) { arena.idEquals(at: slots[Int($0)].blob, raw) }
+        }
+    }
+
     func debtor(_ i: UInt32) -> Debtor {
         let slot = slots[Int(i)]
         return arena.debtor(at: slot.blob, jurisdiction: jurisdictions.string(slot.jurisdiction) ?? "")
@@ -150,6 +159,65 @@ struct ShardState {
     func history(_ i: UInt32) -> DebtorHistory {
         let h = slots[Int(i)].history
         return h == 0 ? DebtorHistory() : histories[Int(h - 1)]
+    }
+
+    // MARK: prefetching
+
+    // A re-decision of a debtor reads its slot, then (through the slot) its packed record and its history entry,
+    // then (through the entry) its outcomes. Loops over many debtors (due, re-scored, pending) ask for them in
+    // three stages a few debtors ahead (`prefetch(next:then:after:)`): each stage reads only what an earlier stage
+    // asked for. Hints only; no result depends on them.
+
+    /// Where `DebtorHistory.outcomes` (an array: one reference to its storage) lies in a history entry.
+    static let outcomesOffset = MemoryLayout<DebtorHistory>.offset(of: \DebtorHistory.outcomes) ?? 0
+
+    /// Stage 1: debtor `i`'s slot.
+    @inline(__always) func prefetchSlot(_ i: UInt32) {
+        slots.withUnsafeBufferPointer { s in
+            if Int(i) < s.count { EnginePrefetch.read(UnsafeRawPointer(s.baseAddress! + Int(i))) }
+        }
+    }
+
+    /// Stage 2: debtor `i`'s packed record (its first two cache lines) and history entry (reads the slot).
+    @inline(__always) func prefetchRecord(_ i: UInt32) {
+        guard Int(i) < slots.count else { return }
+        let (blob, history) = slots.withUnsafeBufferPointer { ($0[Int(i)].blob, $0[Int(i)].history) }
+        arena.bytes.withUnsafeBufferPointer { b in
+            if Int(blob) < b.count {
+                EnginePrefetch.read(b.baseAddress! + Int(blob))
+                EnginePrefetch.read(b.baseAddress! + Int(blob) + 64)
+            }
+        }
+        if history != 0 {
+            histories.withUnsafeBufferPointer { h in
+                if Int(history) <= h.count { EnginePrefetch.read(UnsafeRawPointer(h.baseAddress! + Int(history - 1))) }
+            }
+        }
+    }
+
+    /// Stage 3: the storage of debtor `i`'s outcomes (its header and first lines; reads the slot and the entry).
+    @inline(__always) func prefetchOutcomes(_ i: UInt32) {
+        guard Int(i) < slots.count else { return }
+        let history = slots.withUnsafeBufferPointer { $0[Int(i)].history }
+        guard history != 0 else { return }
+        histories.withUnsafeBufferPointer { h in
+            guard Int(history) <= h.count else { return }
+            // The array's storage reference, read as a plain word (no retain): only an address to hint.
+            let storage = (UnsafeRawPointer(h.baseAddress! + Int(history - 1)) + Self.outcomesOffset)
+                .load(as: UnsafeRawPointer.self)
+            EnginePrefetch.read(storage)
+            EnginePrefetch.read(storage + 64)
+            EnginePrefetch.read(storage + 128)
+            EnginePrefetch.read(storage + 192)
+        }
+    }
+
+    /// Before working on one debtor of a list: the three stages for the next three (`next` is worked on next).
+    /// A re-decision takes microseconds, so one debtor ahead per stage is enough.
+    @inline(__always) func prefetch(next: UInt32?, then: UInt32?, after: UInt32?) {
+        if let after { prefetchSlot(after) }
+        if let then { prefetchRecord(then) }
+        if let next { prefetchOutcomes(next) }
     }
 
     // MARK: records
@@ -190,16 +258,50 @@ struct ShardState {
     }
 
     /// `validate(_:)` for the events at `indices` (mutating only so that the shard actor calls it in place).
+    ///
+    /// The look-ups are prefetched: every debtor id is hashed and its index bucket asked for first; then, one and
+    /// two events ahead of the one validated, the slot its bucket names and that slot's packed record.
     mutating func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
         var results: [Result<UInt32, Rejection>] = []
         results.reserveCapacity(indices.count)
-        for i in indices { results.append(validate(events[i])) }
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(indices.count)
+        for i in indices {
+            let hash = stableHash(events[i].debtor)
+            index.prefetch(hash: hash)
+            hashes.append(hash)
+        }
+        for (k, i) in indices.enumerated() {
+            if k + 2 < hashes.count, let candidate = index.firstCandidate(hash: hashes[k + 2]) {
+                prefetchSlot(candidate)
+            }
+            if k + 1 < hashes.count, let candidate = index.firstCandidate(hash: hashes[k + 1]) {
+                prefetchRecord(candidate)
+            }
+            results.append(validate(events[i], hash: hashes[k]))
+        }
         return results
+    }
+
+    /// Applies the events at `items` (validated: their slots are known) in order at `now`, prefetching the next
+    /// debtors' slots, records, histories and outcomes (see `prefetch(next:then:after:)`).
+    mutating func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
+        let n = items.count
+        for k in 0..<n {
+            prefetch(next: k + 1 < n ? items[k + 1].slot : nil, then: k + 2 < n ? items[k + 2].slot : nil,
+                     after: k + 3 < n ? items[k + 3].slot : nil)
+            apply(events[items[k].index], lsn: items[k].lsn, now: now, slot: items[k].slot)
+        }
     }
 
     /// Checks that an event names a known debtor and debt: `.failure` with the rejection, or the debtor's slot
     /// (slots are never removed or renumbered, so `apply(_:lsn:now:slot:)` can use it after the commit).
     func validate(_ event: StoredEvent) -> Result<UInt32, Rejection> {
+        validate(event, hash: stableHash(event.debtor))
+    }
+
+    /// `validate(_:)` given the `stableHash` of the event's debtor id.
+    func validate(_ event: StoredEvent, hash: UInt64) -> Result<UInt32, Rejection> {
         let (debtorID, debtID): (String, String?)
         switch event {
         case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
@@ -215,7 +317,7 @@ struct ShardState {
             }
             (debtorID, debtID) = (c.debtor, c.kind == .dispute ? c.debt : nil)
         }
-        guard let i = find(debtorID) else {
+        guard let i = find(debtorID, hash: hash) else {
             return .failure(
                 Rejection(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first"))
         }
@@ -299,7 +401,17 @@ struct ShardState {
     /// Re-decides every pending debtor at `now`.
     mutating func settle(now: UnixSeconds) {
         while let i = pendingDecisions.popLast() {
+            prefetchPending()
             if slots[Int(i)].flags & Self.pendingFlag != 0 { redecide(i, now: now) }
+        }
+    }
+
+    /// `prefetch(next:then:after:)` for the next pending debtors (`settle` pops them from the end).
+    @inline(__always) func prefetchPending() {
+        let n = pendingDecisions.count
+        if n == 0 { return }
+        pendingDecisions.withUnsafeBufferPointer { p in
+            prefetch(next: p[n - 1], then: n > 1 ? p[n - 2] : nil, after: n > 2 ? p[n - 3] : nil)
         }
     }
 
@@ -309,6 +421,7 @@ struct ShardState {
         var done = 0
         while done < limit, let i = pendingDecisions.popLast() {
             done += 1
+            if done < limit { prefetchPending() }
             if slots[Int(i)].flags & Self.pendingFlag != 0 { redecide(i, now: now) }
         }
     }
@@ -445,7 +558,11 @@ struct ShardState {
     /// and marks leases that ran out as expiring; returns those (the engine logs them, then calls `apply`).
     mutating func advance(now: UnixSeconds) -> [LeaseExpiry] {
         settle(now: now)
-        for top in timeQueue.popDue(now) {
+        let due = timeQueue.popDue(now)
+        for k in due.indices {
+            prefetch(next: k + 1 < due.count ? due[k + 1].index : nil, then: k + 2 < due.count ? due[k + 2].index : nil,
+                     after: k + 3 < due.count ? due[k + 3].index : nil)
+            let top = due[k]
             let slot = slots[Int(top.index)]
             if slot.generation == top.generation && slot.state == .waiting { redecide(top.index, now: now) }
         }
@@ -456,8 +573,16 @@ struct ShardState {
         }
         if rescoreCursor < slots.count {
             let end = min(slots.count, rescoreCursor + rescoreBatch)
+            // The debtors to re-score, listed first (a re-decision changes only its own slot, so the list is what
+            // the test at each slot would find), then re-decided with prefetching.
+            var stale: [UInt32] = []
             for i in rescoreCursor..<end where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour {
-                redecide(UInt32(i), now: now)
+                stale.append(UInt32(i))
+            }
+            for k in stale.indices {
+                prefetch(next: k + 1 < stale.count ? stale[k + 1] : nil, then: k + 2 < stale.count ? stale[k + 2] : nil,
+                         after: nil)  // slots are read in order: no need to ask for them
+                redecide(stale[k], now: now)
             }
             rescoreCursor = end
         }

@@ -12,7 +12,8 @@ final class EngineStrategy: DialStrategy {
     let engine: Engine
     let clock: VirtualClock
     let world: World
-    private var index: [String: Int32] = [:]
+    /// The world's debtors by id (`DebtorIndex`).
+    private let index: DebtorIndex
     private var pendingOutcomes: [OutcomeEvent] = []
     private var pendingPayments: [PaymentEvent] = []
     private var lastTick: UnixSeconds
@@ -26,8 +27,7 @@ final class EngineStrategy: DialStrategy {
         self.clock = clock
         self.world = world
         lastTick = start
-        index.reserveCapacity(world.debtors.count)
-        for (i, d) in world.debtors.enumerated() { index[d.id] = Int32(i) }
+        index = DebtorIndex(world.debtorID)
     }
 
     /// Opens an ephemeral engine and loads the world's debtors into it.
@@ -83,11 +83,30 @@ final class EngineStrategy: DialStrategy {
         let leases = await engine.lease(count, holder: Self.holder)
         // The leases are read in place (iterating the array would copy each `Lease`, retaining every field), and
         // the debt and phone are found among the debtor's entries of the world's flat id arrays (in record order,
-        // as `firstIndex` on the record would), not on a copy of its `Debtor`.
+        // as `firstIndex` on the record would), not on a copy of its `Debtor`. The leased debtors are random: their
+        // index entries are asked for first, then, one and two leases ahead, what the look-up and the search read
+        // (hints only).
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(leases.count)
         leases.withUnsafeBufferPointer { l in
             for k in l.indices {
-                guard let i32 = index[l[k].debtor] else { continue }
-                let i = Int(i32)
+                let hash = stableHash(l[k].debtor)
+                index.prefetch(hash: hash)
+                hashes.append(hash)
+            }
+            for k in l.indices {
+                if k + 2 < l.count, let c = index.candidate(hash: hashes[k + 2]) {
+                    world.debtorID.withUnsafeBufferPointer { Prefetch.read($0.baseAddress! + c) }
+                    world.debtStart.withUnsafeBufferPointer { Prefetch.read($0.baseAddress! + c) }
+                    world.phoneStart.withUnsafeBufferPointer { Prefetch.read($0.baseAddress! + c) }
+                }
+                if k + 1 < l.count, let c = index.candidate(hash: hashes[k + 1]) {
+                    let debt = Int(world.debtStart[c]), phone = Int(world.phoneStart[c])
+                    world.debtID.withUnsafeBufferPointer { Prefetch.read($0.baseAddress! + debt) }
+                    world.phoneNumber.withUnsafeBufferPointer { Prefetch.read($0.baseAddress! + phone) }
+                }
+                guard let i = index.find(l[k].debtor, hash: hashes[k], ids: world.debtorID) else { continue }
+                let i32 = Int32(i)
                 // `debtStart` and `phoneStart` end with a sentinel (the total count).
                 let debtFrom = Int(world.debtStart[i]), debtTo = Int(world.debtStart[i + 1])
                 let phoneFrom = Int(world.phoneStart[i]), phoneTo = Int(world.phoneStart[i + 1])
@@ -114,5 +133,60 @@ final class EngineStrategy: DialStrategy {
     func close() async {
         await flush()
         try? await engine.close()
+    }
+}
+
+/// The world's debtors by id: an open-addressing table of `(stableHash(id) >> 32) << 32 | (index + 1)` words
+/// (0 = empty; linear probing, at most half full), each hit checked against the id itself. Cheaper than a
+/// `Dictionary<String, Int32>` (one multiply-shift hash of the id's bytes instead of SipHash, an 8-byte entry), and
+/// its entries can be prefetched.
+struct DebtorIndex {
+    private var table: [UInt64]
+    private let mask: Int
+
+    init(_ ids: [String]) {
+        var capacity = 1024
+        while capacity < 2 * ids.count { capacity *= 2 }
+        table = Array(repeating: 0, count: capacity)
+        mask = capacity - 1
+        for (i, id) in ids.enumerated() {
+            let hash = stableHash(id)
+            var b = Self.bucket(hash, mask)
+            // A repeated id maps to its last debtor (as a dictionary filled in order would).
+            while table[b] != 0 && !(table[b] >> 32 == hash >> 32 && ids[Int(table[b] & 0xFFFF_FFFF) - 1] == id) {
+                b = (b + 1) & mask
+            }
+            table[b] = (hash >> 32) << 32 | UInt64(i + 1)
+        }
+    }
+
+    @inline(__always) private static func bucket(_ hash: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: hash) & mask
+    }
+
+    /// The index of the debtor whose id is `id` (`hash` = `stableHash(id)`), nil when none.
+    @inline(__always) func find(_ id: String, hash: UInt64, ids: [String]) -> Int? {
+        var b = Self.bucket(hash, mask)
+        let tag = hash >> 32
+        while true {
+            let e = table[b]
+            if e == 0 { return nil }
+            if e >> 32 == tag {
+                let i = Int(e & 0xFFFF_FFFF) - 1
+                if ids[i] == id { return i }
+            }
+            b = (b + 1) & mask
+        }
+    }
+
+    /// The first index `find` would check for `hash` (for prefetching), nil when its bucket is empty.
+    @inline(__always) func candidate(hash: UInt64) -> Int? {
+        let e = table[Self.bucket(hash, mask)]
+        return e == 0 ? nil : Int(e & 0xFFFF_FFFF) - 1
+    }
+
+    /// Asks for `hash`'s bucket (a hint).
+    @inline(__always) func prefetch(hash: UInt64) {
+        table.withUnsafeBufferPointer { Prefetch.read(UnsafeRawPointer($0.baseAddress! + Self.bucket(hash, mask))) }
     }
 }

@@ -55,6 +55,21 @@ public struct ContactPolicy: Sendable {
         }
     }
 
+    /// `forEachDecision(for:history:now:_:)`, then the value of calling now about one debt, on the same evaluation
+    /// of the history (one instead of two): after the last decision, `pick` names the debt to value (its index in
+    /// `debtor.debts`, or nil for none). Returns what `score(for:history:debt:at:)` returns for that debt's id at
+    /// `now` when the index is the first debt with that id (0 when nil, out of range, or the debtor is not active).
+    public func forEachDecision(
+        for debtor: Debtor, history: DebtorHistory, now: UnixSeconds, _ body: (Decision) -> Void,
+        thenValue pick: () -> Int?
+    ) -> Double {
+        withEvaluator(debtor, history, now) { ev in
+            for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
+            guard debtor.status == .active, let i = pick(), i >= 0, i < ev.debts.count else { return 0 }
+            return ev.valueNow(debt: i)
+        }
+    }
+
     /// The value of calling about `debt` at `at` (no discount, caps and windows not checked): the rank of a
     /// debtor that is ready now (DESIGN.md "Ranking under capacity"). 0 for a hard stop or an unknown debt.
     public func score(for debtor: Debtor, history: DebtorHistory, debt: String, at: UnixSeconds) -> Double {

@@ -263,18 +263,28 @@ struct DebtorArena {
 
     /// The debtor at `offset` (its jurisdiction is kept apart, in the slot).
     func debtor(at offset: UInt32, jurisdiction: String) -> Debtor {
+        var d = Debtor(id: "", jurisdiction: "", phones: [], debts: [])
+        decode(at: offset, jurisdiction: jurisdiction, into: &d)
+        return d
+    }
+
+    /// Decodes the debtor at `offset` into `d`, replacing every field: the same value as `debtor(at:jurisdiction:)`,
+    /// reusing the storage of `d`'s phone, debt and quiet-time arrays when they are uniquely referenced (a shard
+    /// decodes a debtor per decision into one scratch value: no allocation per decision).
+    func decode(at offset: UInt32, jurisdiction: String, into d: inout Debtor) {
         var at = Int(offset)
-        let id = string(&at)
-        let zone = strings.string(u16(at))
+        d.id = string(&at)
+        d.jurisdiction = jurisdiction
+        d.zone = strings.string(u16(at))
         at += 2
-        let status = Self.statuses[Int(bytes[at])]
+        d.status = Self.statuses[Int(bytes[at])]
         at += 1
-        let segment = strings.string(u16(at))
+        d.segment = strings.string(u16(at))
         at += 2
         let phoneCount = Int(bytes[at])
         at += 1
-        var phones: [Phone] = []
-        phones.reserveCapacity(phoneCount)
+        d.phones.removeAll(keepingCapacity: true)
+        d.phones.reserveCapacity(phoneCount)
         for _ in 0..<phoneCount {
             let number = string(&at)
             let kind = Self.kinds[Int(bytes[at])]
@@ -282,12 +292,12 @@ struct DebtorArena {
             let optedOut = bytes[at + 1] & 0x80 != 0
             let phoneZone = strings.string(u16(at + 2))
             at += 4
-            phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
+            d.phones.append(Phone(number: number, kind: kind, zone: phoneZone, owner: owner, optedOut: optedOut))
         }
         let debtCount = Int(bytes[at])
         at += 1
-        var debts: [Debt] = []
-        debts.reserveCapacity(debtCount)
+        d.debts.removeAll(keepingCapacity: true)
+        d.debts.reserveCapacity(debtCount)
         for _ in 0..<debtCount {
             let debtID = string(&at)
             var raw: UInt64 = 0
@@ -295,21 +305,19 @@ struct DebtorArena {
             at += 8
             let currency = strings.string(u16(at)) ?? ""
             at += 2
-            debts.append(Debt(id: debtID, balance: Money(tenThousandths: Int64(bitPattern: raw)), currency: currency))
+            d.debts.append(Debt(id: debtID, balance: Money(tenThousandths: Int64(bitPattern: raw)), currency: currency))
         }
         let quietCount = Int(bytes[at])
         at += 1
-        var quiet: [QuietTime] = []
+        d.quiet.removeAll(keepingCapacity: true)
         for _ in 0..<quietCount {
             let mask = bytes[at]
             let from = Int(u16(at + 1))
             let to = Int(u16(at + 3))
             at += 5
-            quiet.append(QuietTime(days: (1...7).filter { mask & (1 << UInt8($0 - 1)) != 0 }, fromMinute: from,
-                                   toMinute: to))
+            d.quiet.append(QuietTime(days: (1...7).filter { mask & (1 << UInt8($0 - 1)) != 0 }, fromMinute: from,
+                                     toMinute: to))
         }
-        return Debtor(id: id, jurisdiction: jurisdiction, zone: zone, status: status, segment: segment,
-                      phones: phones, debts: debts, quiet: quiet)
     }
 
     /// The id of debt number `index` and the number of phone number `phone` of the record at `offset`.

@@ -116,8 +116,6 @@ final class EphemeralLog: Sendable {
         state.withLock { s in
             var results: [AppendResult] = []
             results.reserveCapacity(events.count)
-            // The table slots of the keys are asked for first (a table of millions of keys is not in cache).
-            if events.count > 1 { for event in events { s.keys[event.kind].prefetch(event.key) } }
             for event in events {
                 if s.keys[event.kind].insert(event.key) {
                     s.lsn += 1
@@ -172,31 +170,13 @@ struct KeySet {
     mutating func insert(_ key: String) -> Bool {
         var key = key
         return key.withUTF8 { bytes in
-            guard let words = Self.words(bytes) else { return long.insert(Array(bytes)).inserted }
+            guard bytes.count <= 15 else { return long.insert(Array(bytes)).inserted }
+            var words: (UInt64, UInt64) = (0, UInt64(0x80 | bytes.count) << 56)
+            withUnsafeMutableBytes(of: &words) { raw in
+                if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+            }
             return insert(words.0, words.1)
         }
-    }
-
-    /// Asks for the cache line where `insert(key)` starts probing (a hint; see `EnginePrefetch`).
-    func prefetch(_ key: String) {
-        guard table.count > 0 else { return }
-        var key = key
-        key.withUTF8 { bytes in
-            guard let words = Self.words(bytes) else { return }
-            let i = Self.hash(words.0, words.1) & (table.count / 2 - 1)
-            table.withUnsafeBufferPointer { EnginePrefetch.read(UnsafeRawPointer($0.baseAddress! + 2 * i)) }
-        }
-    }
-
-    /// A key of up to 15 bytes packed into two words (nil when longer).
-    @inline(__always)
-    private static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
-        guard bytes.count <= 15 else { return nil }
-        var words: (UInt64, UInt64) = (0, UInt64(0x80 | bytes.count) << 56)
-        withUnsafeMutableBytes(of: &words) { raw in
-            if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
-        }
-        return words
     }
 
     private mutating func insert(_ w0: UInt64, _ w1: UInt64) -> Bool {

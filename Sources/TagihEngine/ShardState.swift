@@ -121,6 +121,8 @@ struct ShardState {
     var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
+    /// The value `redecide` decodes each debtor into (its arrays' storage is reused; nil while in use).
+    var scratchDebtor: Debtor? = Debtor(id: "", jurisdiction: "", phones: [], debts: [])
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int) {
         self.shardID = shardID
@@ -438,14 +440,21 @@ struct ShardState {
     /// Runs the policy for debtor `i` at `now` and files it in the right queue (a leased debtor stays leased).
     mutating func redecide(_ i: UInt32, now: UnixSeconds) {
         runwayLive = 0
-        let debtor = self.debtor(i)
+        // Decoded into the scratch value (given back at the end), not into a new `Debtor`: no allocation.
+        var debtor = scratchDebtor.take() ?? Debtor(id: "", jurisdiction: "", phones: [], debts: [])
+        arena.decode(at: slots[Int(i)].blob, jurisdiction: jurisdictions.string(slots[Int(i)].jurisdiction) ?? "",
+                     into: &debtor)
+        defer { scratchDebtor = debtor }
         let history = self.history(i)
         var chosen: Decision?
         var chosenStart = Int64.max
         var firstBlockedReason: String?
         var first = true
-        // forEachDecision: the same decisions as decide(for:history:now:), without building an array.
-        policy.forEachDecision(for: debtor, history: history, now: now) { d in
+        var chosenDebt: Int?
+        // forEachDecision: the same decisions as decide(for:history:now:), without building an array; then, on the
+        // same evaluation, the value of calling now about the chosen debt when it may be called now (what
+        // `policy.score(for:history:debt:at: now)` returns).
+        let valueNow = policy.forEachDecision(for: debtor, history: history, now: now, { d in
             if first {
                 firstBlockedReason = d.blockedReason
                 first = false
@@ -456,20 +465,24 @@ struct ShardState {
                 chosen = d
                 chosenStart = start
             }
-        }
+        }, thenValue: {
+            guard let d = chosen, let earliest = d.earliest, earliest <= now else { return nil }
+            chosenDebt = debtor.debts.firstIndex { $0.id == d.debt }
+            return chosenDebt
+        })
         var slot = slots[Int(i)]
         slot.generation &+= 1
         slot.decidedAt = now
         let leased = slot.state == .leased || slot.state == .expiring
         if let d = chosen {
-            slot.debtIndex = UInt8(truncatingIfNeeded: debtor.debts.firstIndex { $0.id == d.debt } ?? 0xFF)
+            slot.debtIndex = UInt8(truncatingIfNeeded: (chosenDebt ?? debtor.debts.firstIndex { $0.id == d.debt }) ?? 0xFF)
             slot.phoneIndex = UInt8(truncatingIfNeeded: debtor.phones.firstIndex { $0.number == d.phone } ?? 0xFF)
             slot.earliest = d.earliest!
             slot.best = d.best ?? .max
             slot.windowEnds = d.windowEnds ?? .min
             // Ready debtors rank by the value of calling now; waiting ones keep the decision's value at `best`
             // until their time comes and they are re-decided.
-            let rank = slot.earliest <= now ? policy.score(for: debtor, history: history, debt: d.debt, at: now) : d.score
+            let rank = slot.earliest <= now ? valueNow : d.score
             slot.score = rank.isFinite ? Float(rank) : 0
             // Reasons of a debtor that may be called now are few distinct lists ("permitted now", the bucket,
             // the cap usage) and are interned; a waiting debtor's name a local time and would not share, so they

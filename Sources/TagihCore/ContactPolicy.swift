@@ -56,16 +56,17 @@ public struct ContactPolicy: Sendable {
     }
 
     /// `forEachDecision(for:history:now:_:)`, then the value of calling now about one debt, on the same evaluation
-    /// of the history (one instead of two): after the last decision, `pick` names the debt to value (its index in
-    /// `debtor.debts`, or nil for none). Returns what `score(for:history:debt:at:)` returns for that debt's id at
-    /// `now` when the index is the first debt with that id (0 when nil, out of range, or the debtor is not active).
+    /// of the history (one instead of two): after the last decision, `pick` names the debt to value (its id, or nil
+    /// for none). Returns `score(for:history:debt:at:)` for that debt at `now` (0 when nil).
     public func forEachDecision(
         for debtor: Debtor, history: DebtorHistory, now: UnixSeconds, _ body: (Decision) -> Void,
-        thenValue pick: () -> Int?
+        thenValue pick: () -> String?
     ) -> Double {
-        withEvaluator(debtor, history, now) { ev in
+        let active = debtor.status == .active  // read here: the closure below captures no copy of the debtor
+        return withEvaluator(debtor, history, now) { ev in
             for i in 0..<ev.debts.count { body(ev.decision(debt: i)) }
-            guard debtor.status == .active, let i = pick(), i >= 0, i < ev.debts.count else { return 0 }
+            guard active, let debt = pick(), let i = (0..<ev.debts.count).first(where: { ev.debts[$0].id == debt })
+            else { return 0 }
             return ev.valueNow(debt: i)
         }
     }

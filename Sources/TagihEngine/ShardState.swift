@@ -450,7 +450,6 @@ struct ShardState {
         var chosenStart = Int64.max
         var firstBlockedReason: String?
         var first = true
-        var chosenDebt: Int?
         // forEachDecision: the same decisions as decide(for:history:now:), without building an array; then, on the
         // same evaluation, the value of calling now about the chosen debt when it may be called now (what
         // `policy.score(for:history:debt:at: now)` returns).
@@ -466,16 +465,16 @@ struct ShardState {
                 chosenStart = start
             }
         }, thenValue: {
+            // (Neither closure mentions `debtor`: capturing it would copy it, retaining all its fields.)
             guard let d = chosen, let earliest = d.earliest, earliest <= now else { return nil }
-            chosenDebt = debtor.debts.firstIndex { $0.id == d.debt }
-            return chosenDebt
+            return d.debt
         })
         var slot = slots[Int(i)]
         slot.generation &+= 1
         slot.decidedAt = now
         let leased = slot.state == .leased || slot.state == .expiring
         if let d = chosen {
-            slot.debtIndex = UInt8(truncatingIfNeeded: (chosenDebt ?? debtor.debts.firstIndex { $0.id == d.debt }) ?? 0xFF)
+            slot.debtIndex = UInt8(truncatingIfNeeded: debtor.debts.firstIndex { $0.id == d.debt } ?? 0xFF)
             slot.phoneIndex = UInt8(truncatingIfNeeded: debtor.phones.firstIndex { $0.number == d.phone } ?? 0xFF)
             slot.earliest = d.earliest!
             slot.best = d.best ?? .max

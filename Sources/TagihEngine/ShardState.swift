@@ -167,7 +167,7 @@ struct ShardState {
 
     // A re-decision of a debtor reads its slot, then (through the slot) its packed record and its history entry,
     // then (through the entry) its outcomes. Loops over many debtors (due, re-scored, pending) ask for them in
-    // three stages a few debtors ahead (`prefetch(next:then:after:)`): each stage reads only what an earlier stage
+    // three stages a few debtors ahead (`prefetchAhead`): each stage reads only what an earlier stage
     // asked for. Hints only; no result depends on them.
 
     /// Where `DebtorHistory.outcomes` (an array: one reference to its storage) lies in a history entry.
@@ -214,12 +214,17 @@ struct ShardState {
         }
     }
 
-    /// Before working on one debtor of a list: the three stages for the next three (`next` is worked on next).
-    /// A re-decision takes microseconds, so one debtor ahead per stage is enough.
-    @inline(__always) func prefetch(next: UInt32?, then: UInt32?, after: UInt32?) {
-        if let after { prefetchSlot(after) }
-        if let then { prefetchRecord(then) }
-        if let next { prefetchOutcomes(next) }
+    /// How many debtors of a list apart the prefetch stages run (a debtor's stage 3 is `prefetchStride` debtors
+    /// before it is worked on, its stage 2 twice that, its stage 1 three times).
+    static let prefetchStride = 2
+
+    /// Before working on debtor `k` of a list of `n` (`at` gives the debtor at a position): the prefetch stages of
+    /// the debtors ahead.
+    @inline(__always) func prefetchAhead(_ k: Int, _ n: Int, stage1: Bool = true, _ at: (Int) -> UInt32) {
+        let d = Self.prefetchStride
+        if stage1 && k + 3 * d < n { prefetchSlot(at(k + 3 * d)) }
+        if k + 2 * d < n { prefetchRecord(at(k + 2 * d)) }
+        if k + d < n { prefetchOutcomes(at(k + d)) }
     }
 
     // MARK: records
@@ -286,12 +291,11 @@ struct ShardState {
     }
 
     /// Applies the events at `items` (validated: their slots are known) in order at `now`, prefetching the next
-    /// debtors' slots, records, histories and outcomes (see `prefetch(next:then:after:)`).
+    /// debtors' slots, records, histories and outcomes (see `prefetchAhead`).
     mutating func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
         let n = items.count
         for k in 0..<n {
-            prefetch(next: k + 1 < n ? items[k + 1].slot : nil, then: k + 2 < n ? items[k + 2].slot : nil,
-                     after: k + 3 < n ? items[k + 3].slot : nil)
+            prefetchAhead(k, n) { items[$0].slot }
             apply(events[items[k].index], lsn: items[k].lsn, now: now, slot: items[k].slot)
         }
     }
@@ -408,13 +412,11 @@ struct ShardState {
         }
     }
 
-    /// `prefetch(next:then:after:)` for the next pending debtors (`settle` pops them from the end).
+    /// `prefetchAhead` for the next pending debtors (`settle` pops them from the end: position k is p[n - 1 - k]).
     @inline(__always) func prefetchPending() {
         let n = pendingDecisions.count
         if n == 0 { return }
-        pendingDecisions.withUnsafeBufferPointer { p in
-            prefetch(next: p[n - 1], then: n > 1 ? p[n - 2] : nil, after: n > 2 ? p[n - 3] : nil)
-        }
+        pendingDecisions.withUnsafeBufferPointer { p in prefetchAhead(-1, n) { p[n - 1 - $0] } }
     }
 
     /// Re-decides at most `limit` pending debtors at `now`, so that the work of many events is spread over the
@@ -572,8 +574,7 @@ struct ShardState {
         settle(now: now)
         let due = timeQueue.popDue(now)
         for k in due.indices {
-            prefetch(next: k + 1 < due.count ? due[k + 1].index : nil, then: k + 2 < due.count ? due[k + 2].index : nil,
-                     after: k + 3 < due.count ? due[k + 3].index : nil)
+            prefetchAhead(k, due.count) { due[$0].index }
             let top = due[k]
             let slot = slots[Int(top.index)]
             if slot.generation == top.generation && slot.state == .waiting { redecide(top.index, now: now) }
@@ -592,8 +593,7 @@ struct ShardState {
                 stale.append(UInt32(i))
             }
             for k in stale.indices {
-                prefetch(next: k + 1 < stale.count ? stale[k + 1] : nil, then: k + 2 < stale.count ? stale[k + 2] : nil,
-                         after: nil)  // slots are read in order: no need to ask for them
+                prefetchAhead(k, stale.count, stage1: false) { stale[$0] }  // slots are read in order
                 redecide(stale[k], now: now)
             }
             rescoreCursor = end

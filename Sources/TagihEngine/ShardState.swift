@@ -489,7 +489,7 @@ struct ShardState {
             // the cap usage) and are interned; a waiting debtor's name a local time and would not share, so they
             // are not kept (it is re-decided, with reasons, when its time comes; `debtorState` shows fresh ones).
             slot.reasons = slot.earliest <= now ? internReasons(d.reasons) : 0
-            slot.zone = arena.strings.id(d.zone) ?? 0
+            slot.zone = Self.internedZone(d.zone, &arena)
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
                 if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
@@ -521,6 +521,13 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
+    }
+
+    /// The interned id of a decision's zone (0 for none or when the table is full): through the interner's
+    /// byte-keyed cache (a few distinct zones: one short hash and one compare) instead of its `Dictionary`.
+    @inline(__always) static func internedZone(_ zone: String?, _ arena: inout DebtorArena) -> UInt16 {
+        guard var zone else { return 0 }
+        return zone.withUTF8 { arena.strings.id(bytes: UnsafeRawBufferPointer($0)) } ?? 0
     }
 
     /// Records `value` (a flagged debtor's value at its best time) and tells whether it is among the lowest

@@ -33,3 +33,27 @@ import TagihEngine
         #expect(scratch.isEmpty, "no scratch store is created")
     }
 }
+
+@Suite struct DebtorIndexTests {
+    @Test(arguments: [0, 1, 5, 3_000])
+    func findsEveryIdAndNoOther(_ count: Int) {
+        let ids = (0..<count).map { "D-\($0)" }
+        let index = DebtorIndex(ids)
+        for (i, id) in ids.enumerated() {
+            #expect(index.find(id, hash: stableHash(id), ids: ids) == i)
+            // The first candidate of an id's bucket is some debtor (an id of the table), for prefetching only.
+            #expect(index.candidate(hash: stableHash(id)).map { $0 >= 0 && $0 < count } == true)
+        }
+        for unknown in ["D-\(count)", "", "d-0", "D-00"] {
+            #expect(index.find(unknown, hash: stableHash(unknown), ids: ids) == nil)
+        }
+    }
+
+    @Test func aRepeatedIdMapsToItsLastDebtorAsADictionaryWould() {
+        let ids = ["A", "B", "A", "C", "B", "A"]
+        let index = DebtorIndex(ids)
+        var dictionary: [String: Int] = [:]
+        for (i, id) in ids.enumerated() { dictionary[id] = i }
+        for id in Set(ids) { #expect(index.find(id, hash: stableHash(id), ids: ids) == dictionary[id]) }
+    }
+}

@@ -446,7 +446,6 @@ struct ShardState {
         var debtor = scratchDebtor.take() ?? Debtor(id: "", jurisdiction: "", phones: [], debts: [])
         arena.decode(at: slots[Int(i)].blob, jurisdiction: jurisdictions.string(slots[Int(i)].jurisdiction) ?? "",
                      into: &debtor)
-        defer { scratchDebtor = debtor }
         let history = self.history(i)
         var chosen: Decision?
         var chosenStart = Int64.max
@@ -521,6 +520,7 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
+        scratchDebtor = consume debtor  // given back (moved, not copied) for the next decision
     }
 
     /// The interned id of a decision's zone (0 for none or when the table is full): through the interner's

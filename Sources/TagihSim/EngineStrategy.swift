@@ -138,7 +138,7 @@ final class EngineStrategy: DialStrategy {
 
 /// The world's debtors by id: an open-addressing table of `(stableHash(id) >> 32) << 32 | (index + 1)` words
 /// (0 = empty; linear probing, at most half full), each hit checked against the id itself. Cheaper than a
-/// `Dictionary<String, Int32>` (one multiply-shift hash of the id's bytes instead of SipHash, an 8-byte entry), and
+/// `Dictionary<String, Int32>` (FNV-1a `stableHash` of the id's bytes instead of SipHash, an 8-byte entry), and
 /// its entries can be prefetched.
 struct DebtorIndex {
     private var table: [UInt64]

@@ -83,6 +83,46 @@ public struct SnapshotRow: Sendable {
     }
 }
 
+/// The reasons of a decision, as a snapshot row names them: by a stable 64-bit hash of the list (``hash(_:)``).
+public struct ReasonList: Sendable, Hashable {
+    /// ``hash(_:)`` of `reasons`.
+    public var hash: UInt64
+    /// The reasons, in order.
+    public var reasons: [String]
+
+    /// Creates a list with its hash.
+    public init(_ reasons: [String]) {
+        self.hash = Self.hash(reasons)
+        self.reasons = reasons
+    }
+
+    /// FNV-1a (64 bit) over each reason's UTF-8 followed by a 0xFF byte (never part of UTF-8): the same value in
+    /// every process. Never 0 (0 stands for "no reasons" in a snapshot row).
+    public static func hash(_ reasons: [String]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for reason in reasons {
+            for byte in reason.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+            hash ^= 0xFF
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash == 0 ? 1 : hash
+    }
+
+    /// The list as stored: a JSON array of strings.
+    static func encode(_ reasons: [String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: reasons, options: [])) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A stored list, or nil when it is not a JSON array of strings.
+    static func decode(_ text: String) -> [String]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String]
+    }
+}
+
 /// An event as read back from the log.
 public struct LoggedEvent: Sendable {
     /// Its position in the log.
@@ -216,6 +256,12 @@ public final class Store: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        // v2: the reason lists that snapshot rows name by hash (see `writeSnapshot(_:reasonLists:)`). A binary that
+        // knows only v1 still opens a store migrated to v2 (GRDB ignores applied migrations it does not know) and
+        // never touches the table.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "CREATE TABLE reason_list (hash INTEGER PRIMARY KEY NOT NULL, reasons TEXT NOT NULL)")
+        }
         return migrator
     }
 
@@ -291,6 +337,11 @@ public final class Store: Sendable {
     /// The number of events in the log.
     public func eventCount() async throws -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event") ?? 0 }
+    }
+
+    /// Runs SQL statements in one transaction (tests use it to make stores as older versions left them).
+    func execute(sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
     }
 
     /// The number of decision snapshot rows.
@@ -549,16 +600,29 @@ public final class Store: Sendable {
         }
     }
 
-    /// Writes snapshot rows (insert or replace), in transactions of at most ``StoreConfiguration/maxRowsPerTransaction``.
+    /// Writes snapshot rows (insert or replace), in transactions of at most
+    /// ``StoreConfiguration/maxRowsPerTransaction``, and `reasonLists` (insert or ignore: a list is keyed by a
+    /// stable hash of its contents) in the first of them, so a row is never committed before a list it names.
     /// Snapshot rows are a cache: losing them costs only re-deciding at start.
-    public func writeSnapshot(_ rows: [SnapshotRow]) async throws {
+    public func writeSnapshot(_ rows: [SnapshotRow], reasonLists: [ReasonList] = []) async throws {
         let chunk = max(1, configuration.maxRowsPerTransaction)
         var start = 0
-        while start < rows.count {
+        var lists = reasonLists
+        while start < rows.count || !lists.isEmpty {
             let slice = Array(rows[start..<min(rows.count, start + chunk)])
+            let listSlice = lists
+            lists = []
             start += chunk
             do {
                 try await pool.write { db in
+                    if !listSlice.isEmpty {
+                        let insert = try db.cachedStatement(
+                            sql: "INSERT OR IGNORE INTO reason_list (hash, reasons) VALUES (?, ?)")
+                        for list in listSlice {
+                            let text = ReasonList.encode(list.reasons)
+                            try insert.execute(arguments: [Int64(bitPattern: list.hash), text])
+                        }
+                    }
                     let statement = try db.cachedStatement(
                         sql: "INSERT OR REPLACE INTO snapshot_state (debtor, basis, state) VALUES (?, ?, ?)")
                     for row in slice {
@@ -569,6 +633,26 @@ public final class Store: Sendable {
                 throw StoreError(code: .writeFailed, message: "could not write the decision snapshot", cause: error)
             }
         }
+    }
+
+    /// Every reason list snapshot rows may name (see ``writeSnapshot(_:reasonLists:)``), by hash. A list that cannot
+    /// be decoded is left out (the rows naming it are then re-decided at start).
+    public func reasonLists() async throws -> [UInt64: [String]] {
+        try await read { db in
+            var lists: [UInt64: [String]] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT hash, reasons FROM reason_list")
+            while let row = try rows.next() {
+                let hash: Int64 = row[0]
+                let text: String = row[1]
+                if let reasons = ReasonList.decode(text) { lists[UInt64(bitPattern: hash)] = reasons }
+            }
+            return lists
+        }
+    }
+
+    /// The number of stored reason lists.
+    public func reasonListCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM reason_list") ?? 0 }
     }
 
     /// Checkpoints the WAL into the database file (TRUNCATE mode), for a clean shutdown or after a bulk import.

@@ -30,6 +30,8 @@ public final class Engine: Sendable {
     let logger: Logger
     private let restored = Atomic<Int>(0)
     private let restoredWithout = Atomic<Int>(0)
+    /// Where the next `lease` call starts taking (see there).
+    private let takeRotation = Atomic<Int>(0)
     let metrics = EngineMetrics()
     let leaseSignals: LeaseSignals
 
@@ -435,7 +437,13 @@ public final class Engine: Sendable {
         leases.reserveCapacity(n)
         var runs: [Range<Int>] = []
         runs.reserveCapacity(k)
-        for (s, shard) in shards.enumerated() where counts[s] > 0 {
+        // Each call starts at the next shard in turn: the dialers that one commit resumed together then take from
+        // different shards at once instead of queueing at the first shard, one after the other, in a convoy.
+        let first = k == 1 ? 0 : (takeRotation.add(1, ordering: .relaxed).oldValue & Int.max) % k
+        for step in 0..<k {
+            let s = first + step < k ? first + step : first + step - k
+            guard counts[s] > 0 else { continue }
+            let shard = shards[s]
             let start = leases.count
             // The shard then publishes as many scores as this call peeked from it, for the next call.
             sequences[s] = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl,

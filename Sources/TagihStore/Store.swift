@@ -184,6 +184,7 @@ public final class Store: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 migrator.asyncMigrate(pool) { result in continuation.resume(with: result.map { _ in () }) }
             }
+            try await preallocateWAL(pool, path: configuration.path)
             let lsn = try await pool.read { db in
                 // `meta.lsn` is written by transactions that upsert debtors; events carry their own position.
                 try Int64.fetchOne(db, sql: """
@@ -202,6 +203,51 @@ public final class Store: Sendable {
                 message: "cannot open the store at \(configuration.path); check the directory exists and is writable",
                 cause: error)
         }
+    }
+
+    /// The WAL pages the checkpointer lets the WAL reach before it starts it over (`Checkpointer.restartPages`),
+    /// plus what one checkpoint interval of busy commits adds: how far the WAL file grows in steady operation.
+    static let steadyWALPages = 8_192 + 4_096
+
+    /// Extends the WAL file with zeros to the size it reaches in steady operation (`steadyWALPages`, at most a
+    /// sixteenth of the database file; nothing for a store under 1 MiB), once per open.
+    ///
+    /// A clean close truncates the WAL (`checkpoint()`, TRUNCATE), so after a restart every commit appended to it
+    /// until it reached the size at which the checkpointer starts it over: each of those commits' `fdatasync` also
+    /// wrote the file's new size and block allocation, and took about 1.5 times as long as one that overwrites
+    /// blocks already written (0.19–0.22 against 0.12–0.15 ms for 32 KiB on this machine's disk). The grant commits
+    /// of the first few hundred thousand leases after a start paid that (COMMIT 0.5 ms against 0.3 ms later).
+    ///
+    /// Safe for SQLite: done while holding the WAL write lock (BEGIN IMMEDIATE, nothing written), only beyond the
+    /// file's current end; a frame of zeros never passes SQLite's checksum, so the log still ends at its last valid
+    /// frame, and the next commit overwrites the zeros as it would overwrite stale frames after a restart.
+    static func preallocateWAL(_ pool: DatabasePool, path: String) async throws {
+        #if canImport(Glibc)
+        try await pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                var info = stat()
+                guard stat(path, &info) == 0 else { return .rollback }
+                let target = min(Int64(steadyWALPages) * Int64(pageSize + 24) + 32, Int64(info.st_size) / 16)
+                guard target >= 1 << 20 else { return .rollback }
+                let fd = Glibc.open(path + "-wal", O_WRONLY)
+                guard fd >= 0 else { return .rollback }
+                defer { Glibc.close(fd) }
+                var wal = stat()
+                guard fstat(fd, &wal) == 0, Int64(wal.st_size) < target else { return .rollback }
+                let zeros = [UInt8](repeating: 0, count: 1 << 20)
+                var offset = Int64(wal.st_size)
+                while offset < target {
+                    let count = Int(min(Int64(zeros.count), target - offset))
+                    let written = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, count, off_t(offset)) }
+                    guard written > 0 else { return .rollback }
+                    offset += Int64(written)
+                }
+                fdatasync(fd)
+                return .rollback
+            }
+        }
+        #endif
     }
 
     /// Tells the C allocator (glibc) to keep up to 64 MiB of freed memory at the top of each of its heaps instead

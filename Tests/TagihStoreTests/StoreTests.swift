@@ -520,3 +520,43 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await reopened.close()
     }
 }
+
+@Suite struct WALPreallocationTests {
+    static func walSize(_ dir: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: StoreConfiguration(directory: dir).path + "-wal"))?[.size]
+            as? Int) ?? -1
+    }
+
+    /// A reopened store's WAL is extended with zeros (a large enough store only), and the log written over them
+    /// reads back, after a clean close and after reopening without one.
+    @Test func reopenedStoreExtendsTheWALAndItsLogStaysValid() async throws {
+        let dir = temporaryDirectory()
+        let store = try await Store.open(configuration: .init(directory: dir))
+        #expect(Self.walSize(dir) < 1 << 20, "a small store's WAL is left alone")
+        let state = [UInt8](repeating: 7, count: 1_000)
+        try await store.writeSnapshot((0..<20_000).map { SnapshotRow(debtor: "D-\($0)", basis: 1, state: state) })
+        try await store.checkpoint()
+        try await store.close()
+        #expect(Self.walSize(dir) == 0)
+
+        let reopened = try await Store.open(configuration: .init(directory: dir))
+        #expect(Self.walSize(dir) >= 1 << 20, "a 20 MB store's WAL is extended")
+        let results = try await reopened.append((0..<50).map { .outcome(outcome("w-\($0)")) })
+        #expect(results.allSatisfy { if case .applied = $0 { true } else { false } })
+        // As after a crash: the database and WAL files without the shared-memory index, so the open recovers the
+        // log from the WAL (its valid frames, then the zeros).
+        let copy = temporaryDirectory()
+        let from = StoreConfiguration(directory: dir).path
+        let to = StoreConfiguration(directory: copy).path
+        try FileManager.default.copyItem(atPath: from, toPath: to)
+        try FileManager.default.copyItem(atPath: from + "-wal", toPath: to + "-wal")
+        try await reopened.close()
+        let again = try await Store.open(configuration: .init(directory: copy))
+        #expect(try await again.eventCount() == 50)
+        #expect(try await again.events(after: 0, limit: 100).count == 50)
+        #expect(try await again.snapshotCount() == 20_000)
+        try await again.close()
+        try? FileManager.default.removeItem(atPath: copy)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

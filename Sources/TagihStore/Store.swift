@@ -136,7 +136,7 @@ public struct LoggedEvent: Sendable {
 /// Tables: `debtor` (the current record of each debtor, WITHOUT ROWID keyed by id), `event` (the append-only log
 /// of outcomes, payments, lease grants, releases and expiries and operator clearances, unique by kind +
 /// idempotency key), `snapshot_state` (the engine's cached decisions, so a restart need not re-decide every
-/// debtor) and `meta`.
+/// debtor), `reason_list` (the reason lists snapshot rows name by hash; migration v2) and `meta`.
 ///
 /// Every write goes through one group committer: concurrent callers are batched into one transaction, which is
 /// committed (and, with ``StoreConfiguration/Durability/full``, fsynced) before any of them returns.

@@ -482,7 +482,8 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
     }
 
     @Test func listsAreWrittenWithTheSnapshotOnceAndReadBack() async throws {
-        let store = try await Store.open(configuration: .init(directory: temporaryDirectory(), maxRowsPerTransaction: 2))
+        let store = try await Store.open(
+            configuration: .init(directory: temporaryDirectory(), maxRowsPerTransaction: 2))
         let a = ReasonList(["permitted now", "bucket \"early\""])
         let b = ReasonList(["calls today: 1 of 3", "ünïcode"])
         let rows = (0..<5).map { SnapshotRow(debtor: "D-\($0)", basis: 1, state: [1, 2, 3]) }

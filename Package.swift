@@ -123,7 +123,9 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "TagihCoreTests", dependencies: ["TagihCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TagihStoreTests", dependencies: ["TagihStore", "TagihCore"]),
+        .testTarget(
+            name: "TagihStoreTests",
+            dependencies: ["TagihStore", "TagihCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "TagihEngineTests", dependencies: ["TagihEngine", "TagihStore", "TagihCore", "tagih-crashtest"]),
         .testTarget(

@@ -29,11 +29,19 @@ public final class Engine: Sendable {
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
+    private let restoredWithout = Atomic<Int>(0)
+    /// Where the next `lease` call starts taking (see there).
+    private let takeRotation = Atomic<Int>(0)
     let metrics = EngineMetrics()
     let leaseSignals: LeaseSignals
 
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
+
+    /// How many ready debtors the last start filed from the snapshot without their decision's reasons (rows
+    /// written before snapshots kept them, or naming a reason list the store lacks): each is re-decided before it
+    /// is leased. ``redecideRestoredWithoutReasons()`` re-decides them at once.
+    public var restoredWithoutReasons: Int { restoredWithout.load(ordering: .relaxed) }
 
     private init(configuration: EngineConfiguration, clock: any EngineClock, log: EngineLog, shards: [Shard],
                  leaseSignals: LeaseSignals, logger: Logger) {
@@ -82,6 +90,8 @@ public final class Engine: Sendable {
         let pageSize = configuration.store.readPageSize
         var total = 0
         var unreadable = 0
+        let reasonLists = try await log.reasonLists()
+        for shard in shards { await shard.setStoredReasonLists(reasonLists) }
         let reader = try log.openRecordReader()
         defer { try? reader.close() }
         var next = try await reader.recordPage(after: nil, limit: pageSize)
@@ -153,6 +163,9 @@ public final class Engine: Sendable {
             return await group.reduce(0, +)
         }
         restored.store(restoredCount, ordering: .relaxed)
+        var withoutReasons = 0
+        for shard in shards { withoutReasons += await shard.restoredWithoutReasons() }
+        restoredWithout.store(withoutReasons, ordering: .relaxed)
         let decided = ContinuousClock.now
         // No trimming of spare array capacity: pages never touched are not resident, and copying 10 M slots and
         // their records once more costs a second of CPU and twice the memory while it runs.
@@ -162,7 +175,8 @@ public final class Engine: Sendable {
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
             "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
-            "restoredFromSnapshot": "\(restoredCount)", "loadingRecords": "\(loaded - started)",
+            "restoredFromSnapshot": "\(restoredCount)", "restoredWithoutReasons": "\(withoutReasons)",
+            "loadingRecords": "\(loaded - started)",
             "replayingLog": "\(replayed - loaded)", "deciding": "\(decided - replayed)",
         ])
     }
@@ -423,7 +437,13 @@ public final class Engine: Sendable {
         leases.reserveCapacity(n)
         var runs: [Range<Int>] = []
         runs.reserveCapacity(k)
-        for (s, shard) in shards.enumerated() where counts[s] > 0 {
+        // Each call starts at the next shard in turn: the dialers that one commit resumed together then take from
+        // different shards at once instead of queueing at the first shard, one after the other, in a convoy.
+        let first = k == 1 ? 0 : (takeRotation.add(1, ordering: .relaxed).oldValue & Int.max) % k
+        for step in 0..<k {
+            let s = first + step < k ? first + step : first + step - k
+            guard counts[s] > 0 else { continue }
+            let shard = shards[s]
             let start = leases.count
             // The shard then publishes as many scores as this call peeked from it, for the next call.
             sequences[s] = await shard.take(counts[s], filter: filter, holder: holder, now: now, ttl: ttl,
@@ -682,13 +702,26 @@ public final class Engine: Sendable {
         for shard in shards {
             var start = 0
             while true {
-                let (rows, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
-                if !rows.isEmpty { try await log.writeSnapshot(rows) }
+                let (rows, lists, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
+                if !rows.isEmpty || !lists.isEmpty { try await log.writeSnapshot(rows, reasonLists: lists) }
                 if rows.count < chunk { break }
                 start = next
             }
         }
         if let floor { try await log.setLeaseReplayFloor(floor) }
+    }
+
+    /// Re-decides, now, every ready debtor the last start restored from the snapshot without its reasons (see
+    /// ``restoredWithoutReasons``), so that the next snapshot (``writeSnapshot()``, or ``close()``) saves their
+    /// decisions with reasons and the next start leases them without deciding them again: for after an upgrade
+    /// from a version whose snapshots kept no reasons. Returns how many debtors were re-decided.
+    @discardableResult
+    public func redecideRestoredWithoutReasons() async -> Int {
+        let now = clock.now()
+        return await withTaskGroup(of: Int.self) { group in
+            for shard in shards { group.addTask { await shard.redecideRestoredWithoutReasons(now: now) } }
+            return await group.reduce(0, +)
+        }
     }
 
     // MARK: queries

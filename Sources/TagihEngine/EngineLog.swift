@@ -67,8 +67,14 @@ enum EngineLog: Sendable {
         }
     }
 
-    func writeSnapshot(_ rows: [SnapshotRow]) async throws {
-        if case .durable(let store) = self { try await store.writeSnapshot(rows) }
+    func writeSnapshot(_ rows: [SnapshotRow], reasonLists: [ReasonList]) async throws {
+        if case .durable(let store) = self { try await store.writeSnapshot(rows, reasonLists: reasonLists) }
+    }
+
+    /// The reason lists snapshot rows name, by hash (none for an ephemeral log).
+    func reasonLists() async throws -> [UInt64: [String]] {
+        if case .durable(let store) = self { return try await store.reasonLists() }
+        return [:]
     }
 
     func checkpoint() async throws {

@@ -136,7 +136,9 @@ actor Shard {
         state.finishLoading()
     }
 
-    func snapshotRows(from start: Int, limit: Int, now: UnixSeconds) -> (rows: [SnapshotRow], next: Int) {
+    func snapshotRows(from start: Int, limit: Int, now: UnixSeconds)
+        -> (rows: [SnapshotRow], lists: [ReasonList], next: Int)
+    {
         unpublish()
         drainConfirmations()
         state.settle(now: now)
@@ -168,7 +170,27 @@ actor Shard {
 
     func decideAll(now: UnixSeconds) -> Int {
         unpublish()
+        defer { state.finishRestoring() }
         return state.decideAll(now: now)
+    }
+
+    /// Recovery: the reason lists the store holds, by hash (before any record is loaded).
+    func setStoredReasonLists(_ lists: [UInt64: [String]]) {
+        state.setStoredReasonLists(lists)
+    }
+
+    /// How many ready decisions the last recovery restored without their reasons.
+    func restoredWithoutReasons() -> Int { state.savedReasons.restoredWithout }
+
+    /// How many debtors `take` re-decided instead of leasing them (for tests).
+    func redecidedAtTake() -> Int { state.redecidedAtTake }
+
+    /// See `ShardState.redecideRestoredWithoutReasons`.
+    func redecideRestoredWithoutReasons(now: UnixSeconds) -> Int {
+        unpublish()
+        drainConfirmations()
+        state.settle(now: now)
+        return state.redecideRestoredWithoutReasons(now: now)
     }
 
     func advance(now: UnixSeconds) -> [LeaseExpiry] {

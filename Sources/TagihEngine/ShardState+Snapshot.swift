@@ -1,10 +1,33 @@
 import TagihCore
 import TagihStore
 
+/// The hashes of a shard's interned reason lists (parallel to `ShardState.reasonTable`, filled in as snapshot rows
+/// name them) and which of them the store holds; at recovery, the lists read from the store, by hash.
+struct SavedReasons {
+    /// `ReasonList.hash` of `reasonTable[k]` (0 for the empty list at 0), for `k < hashes.count`.
+    var hashes: [UInt64] = [0]
+    /// Whether `reasonTable[k]` was handed to a snapshot write (or read from the store), for `k < hashes.count`.
+    var saved: [Bool] = [true]
+    /// Recovery only: every list in the store, by hash, and the ones interned so far (the last one looked up is
+    /// kept apart: restored rows mostly name the same few lists).
+    var stored: [UInt64: [String]] = [:]
+    var interned: [UInt64: UInt32] = [:]
+    var lastHash: UInt64 = 0
+    var lastID: UInt32 = 0
+    /// Restored ready decisions whose reasons were not restored (an older row, or a list missing from the store).
+    var restoredWithout = 0
+}
+
 /// Decision snapshots: the engine's per-debtor decision saved to the store, so a restart files debtors into
 /// their queues without running the policy for each. A snapshot row is used only when nothing changed for the
 /// debtor after it was taken (its `basis` is the log position of the last change it reflects); restored
 /// decisions are re-decided as soon as they are used at a later hour (`take`, the hourly re-score, the time queue).
+///
+/// Row format (version byte 1): state code, debt and phone index, flags, score, earliest, best, window end, decided
+/// at, zone; then, in rows written since the store's migration v2, the `ReasonList.hash` of a ready decision's
+/// reasons (0: none, or not ready), whose list is in the store's `reason_list` table. Older readers ignore the
+/// trailing hash (they re-decide before leasing, as before); a row without it, or naming a list the store does not
+/// hold, is restored without reasons and re-decided before it is leased.
 extension ShardState {
     /// The decision was restored from a snapshot and is not yet in a queue.
     static let restoredFlag: UInt8 = 2
@@ -16,9 +39,11 @@ extension ShardState {
     static let inSnapshotFlag: UInt8 = 16
 
     /// Snapshot rows for the slots from `start` on whose decision changed since the last snapshot, at most
-    /// `limit`; marks them written. Returns the rows and where to continue (`slots.count` at the end).
-    mutating func snapshotRows(from start: Int, limit: Int) -> (rows: [SnapshotRow], next: Int) {
+    /// `limit`; marks them written. Returns the rows, the reason lists they name that the store may not hold yet
+    /// (to be written in the same or an earlier transaction), and where to continue (`slots.count` at the end).
+    mutating func snapshotRows(from start: Int, limit: Int) -> (rows: [SnapshotRow], lists: [ReasonList], next: Int) {
         var rows: [SnapshotRow] = []
+        var lists: [ReasonList] = []
         var i = start
         while i < slots.count && rows.count < limit {
             defer { i += 1 }
@@ -43,9 +68,75 @@ extension ShardState {
             w.write(slot.windowEnds)
             w.write(slot.decidedAt)
             w.write(arena.strings.string(slot.zone) ?? "")
+            if slot.flags & Self.withoutReasonsFlag == 0
+                && (slot.reasons != 0 || reasonTable.count < Self.maxReasonEntries)
+            {
+                // (A full reason table leaves a new decision without reasons: no hash then, as its 0 would say
+                // "none".)
+                let hash = code != 0 ? reasonHash(slot.reasons, into: &lists) : 0  // a blocked one's are not kept
+                w.write(Int64(bitPattern: hash))
+            }
             rows.append(SnapshotRow(debtor: arena.id(at: slot.blob), basis: slot.basis, state: w.bytes))
         }
-        return (rows, i)
+        return (rows, lists, i)
+    }
+
+    /// The hash of interned reason list `id` (0 for none); appends the list to `lists` the first time.
+    private mutating func reasonHash(_ id: UInt32, into lists: inout [ReasonList]) -> UInt64 {
+        if id == 0 { return 0 }
+        while savedReasons.hashes.count < reasonTable.count {
+            savedReasons.hashes.append(ReasonList.hash(reasonTable[savedReasons.hashes.count]))
+            savedReasons.saved.append(false)
+        }
+        let k = Int(id)
+        if !savedReasons.saved[k] {
+            savedReasons.saved[k] = true
+            lists.append(ReasonList(reasonTable[k]))
+        }
+        return savedReasons.hashes[k]
+    }
+
+    /// Recovery: the reason lists the store holds (before any record is loaded).
+    mutating func setStoredReasonLists(_ lists: [UInt64: [String]]) {
+        savedReasons.stored = lists
+    }
+
+    /// Recovery is over: drops the stored lists.
+    mutating func finishRestoring() {
+        savedReasons.stored = [:]
+        savedReasons.interned = [:]
+    }
+
+    /// The interned id of the stored list with this hash, or nil when the store does not hold it (or the reason
+    /// table is full).
+    private mutating func restoredReasons(_ hash: UInt64) -> UInt32? {
+        if hash == savedReasons.lastHash && savedReasons.lastID != 0 { return savedReasons.lastID }
+        var id = savedReasons.interned[hash] ?? 0
+        if id == 0 {
+            guard let list = savedReasons.stored[hash], ReasonList.hash(list) == hash else { return nil }
+            id = internReasons(list)
+            guard id != 0 else { return nil }
+            savedReasons.interned[hash] = id
+            while savedReasons.hashes.count < reasonTable.count {
+                savedReasons.hashes.append(ReasonList.hash(reasonTable[savedReasons.hashes.count]))
+                savedReasons.saved.append(false)
+            }
+            savedReasons.saved[Int(id)] = true  // the store holds it
+        }
+        savedReasons.lastHash = hash
+        savedReasons.lastID = id
+        return id
+    }
+
+    /// Re-decides every ready debtor whose decision was restored without its reasons (rows of an older snapshot),
+    /// so that the next snapshot holds them with their reasons. Returns how many.
+    mutating func redecideRestoredWithoutReasons(now: UnixSeconds) -> Int {
+        var count = 0
+        for i in slots.indices where slots[i].flags & Self.withoutReasonsFlag != 0 && slots[i].state == .ready {
+            redecide(UInt32(i), now: now)
+            count += 1
+        }
+        return count
     }
 
     /// Loads stored debtors at recovery (ids are unique in the store, so no lookup) straight from the page's
@@ -116,7 +207,7 @@ extension ShardState {
             var slot = slots[Int(i)]
             slot.debtIndex = try r.readUInt8()
             slot.phoneIndex = try r.readUInt8()
-            slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.withoutReasonsFlag | Self.inSnapshotFlag
+            slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.inSnapshotFlag
             slot.score = Float(bitPattern: try r.readUInt32())
             slot.earliest = try r.readInt64()
             slot.best = try r.readInt64()
@@ -127,6 +218,18 @@ extension ShardState {
             slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked
             slot.basis = basis
             slot.reasons = 0
+            if r.isAtEnd {
+                slot.flags |= Self.withoutReasonsFlag  // a row written before reasons were saved
+            } else {
+                let hash = UInt64(bitPattern: try r.readInt64())
+                if hash != 0 {
+                    if let id = restoredReasons(hash) {
+                        slot.reasons = id
+                    } else {
+                        slot.flags |= Self.withoutReasonsFlag
+                    }
+                }
+            }
             slots[Int(i)] = slot
         } catch {
             return  // an unreadable snapshot row: the debtor is decided afresh
@@ -149,6 +252,7 @@ extension ShardState {
         case .waiting where slot.earliest > now:
             timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
         case .ready where slot.decidedAt / 3600 == now / 3600 && now < slot.windowEnds:
+            if slot.flags & Self.withoutReasonsFlag != 0 { savedReasons.restoredWithout += 1 }
             fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
                       jurisdiction: Int(slot.jurisdiction))
         case .blocked:

@@ -112,8 +112,12 @@ struct ShardState {
     var nextLeaseSequence: UInt32 = 1
     var reasonTable: [[String]] = [[]]
     var reasonIDs: [[String]: UInt32] = [:]
+    /// The reason lists' hashes and which are in the store (see ShardState+Snapshot.swift).
+    var savedReasons = SavedReasons()
     static let maxReasonEntries = 1 << 16
     var lastHour: Int64 = .min
+    /// How many debtors `take` re-decided instead of leasing them (a stale or reasonless decision; for tests).
+    var redecidedAtTake = 0
     var rescoreCursor = Int.max
     /// Debtors whose history changed since their last decision (see `SlotState.pending`).
     var pendingDecisions: [UInt32] = []
@@ -811,6 +815,7 @@ struct ShardState {
                 || slot.flags & Self.withoutReasonsFlag != 0
             {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                redecidedAtTake &+= 1
                 for k in heaps.indices { tops[k] = liveTop(heaps[k]) }
                 continue
             }
@@ -838,6 +843,7 @@ struct ShardState {
                 || slot.flags & Self.withoutReasonsFlag != 0
             {
                 redecide(i, now: now)  // stale: the window closed or the hour (and so the score) changed
+                redecidedAtTake &+= 1
                 continue
             }
             let (lease, sequence) = grant(i, holder: holder, now: now, ttl: ttl)

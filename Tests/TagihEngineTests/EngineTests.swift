@@ -398,7 +398,7 @@ import TagihStore
             #expect(now?.zone == then?.zone)
         }
         #expect(await reopened.debtorState(id: debtors[1].id)?.history.outcomes.map(\.attempt) == ["late"])
-        // Restored decisions carry no reasons; leasing re-decides them first.
+        // Restored decisions keep their reasons (see SnapshotReasonsTests).
         let leases = await reopened.lease(5, holder: "a")
         #expect(!leases.isEmpty)
         #expect(leases.allSatisfy { !$0.reasons.isEmpty })

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TagihCore
 @testable import TagihStore
@@ -149,7 +150,7 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
     @Test(arguments: [(StoreConfiguration.Durability.full, 2), (.normal, 1)])
     func opensWithMigrationsAndDurability(_ durability: StoreConfiguration.Durability, _ level: Int) async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory(), durability: durability))
-        #expect(try await store.appliedMigrations() == ["v1"])
+        #expect(try await store.appliedMigrations() == ["v1", "v2"])
         #expect(try await store.synchronousLevel() == level)
         #expect(try await store.isEmpty())
         try await store.close()
@@ -465,5 +466,98 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
         try await store.close()
         await #expect(throws: StoreError.self) { try await store.append([.outcome(outcome("x"))]) }
+    }
+}
+
+@Suite struct ReasonListTests {
+    @Test func hashIsStableAndSeparatesTheReasons() {
+        #expect(ReasonList.hash(["permitted now"]) == ReasonList.hash(["permitted now"]))
+        #expect(ReasonList.hash(["ab"]) != ReasonList.hash(["a", "b"]))
+        #expect(ReasonList.hash(["a", "b"]) != ReasonList.hash(["b", "a"]))
+        #expect(ReasonList.hash([]) != 0)
+        // FNV-1a 64 of "a" then 0xFF: a fixed value in every process and on every run.
+        var expected: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte: UInt8 in [0x61, 0xFF] { expected = (expected ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        #expect(ReasonList.hash(["a"]) == expected)
+    }
+
+    @Test func listsAreWrittenWithTheSnapshotOnceAndReadBack() async throws {
+        let store = try await Store.open(
+            configuration: .init(directory: temporaryDirectory(), maxRowsPerTransaction: 2))
+        let a = ReasonList(["permitted now", "bucket \"early\""])
+        let b = ReasonList(["calls today: 1 of 3", "ünïcode"])
+        let rows = (0..<5).map { SnapshotRow(debtor: "D-\($0)", basis: 1, state: [1, 2, 3]) }
+        try await store.writeSnapshot(rows, reasonLists: [a, b])
+        try await store.writeSnapshot([], reasonLists: [a])  // lists only; a duplicate is ignored
+        #expect(try await store.snapshotCount() == 5)
+        #expect(try await store.reasonListCount() == 2)
+        #expect(try await store.reasonLists() == [a.hash: a.reasons, b.hash: b.reasons])
+        try await store.close()
+    }
+
+    /// A binary of the previous version (whose migrator knows only "v1") opens a store migrated to "v2": GRDB
+    /// skips applied migrations it does not know, so the older binary works on (and ignores `reason_list`).
+    @Test func aMigratorThatKnowsOnlyV1OpensAStoreMigratedToV2() async throws {
+        let dir = temporaryDirectory()
+        let store = try await Store.open(configuration: .init(directory: dir))
+        try await store.writeSnapshot([SnapshotRow(debtor: "D-1", basis: 1, state: [1])],
+                                      reasonLists: [ReasonList(["x"])])
+        try await store.close()
+        let older: DatabaseMigrator = {
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1") { _ in Issue.record("v1 must not run again") }
+            return migrator
+        }()
+        let pool = try DatabasePool(path: StoreConfiguration(directory: dir).path)
+        try older.migrate(pool)
+        let completed = try await pool.read { try older.hasCompletedMigrations($0) }
+        #expect(completed)
+        let rows = try await pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snapshot_state") }
+        #expect(rows == 1)
+        try pool.close()
+        let reopened = try await Store.open(configuration: .init(directory: dir))
+        #expect(try await reopened.appliedMigrations() == ["v1", "v2"])
+        #expect(try await reopened.reasonListCount() == 1)
+        try await reopened.close()
+    }
+}
+
+@Suite struct WALPreallocationTests {
+    static func walSize(_ dir: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: StoreConfiguration(directory: dir).path + "-wal"))?[.size]
+            as? Int) ?? -1
+    }
+
+    /// A reopened store's WAL is extended with zeros (a large enough store only), and the log written over them
+    /// reads back, after a clean close and after reopening without one.
+    @Test func reopenedStoreExtendsTheWALAndItsLogStaysValid() async throws {
+        let dir = temporaryDirectory()
+        let store = try await Store.open(configuration: .init(directory: dir))
+        #expect(Self.walSize(dir) < 1 << 20, "a small store's WAL is left alone")
+        let state = [UInt8](repeating: 7, count: 1_000)
+        try await store.writeSnapshot((0..<20_000).map { SnapshotRow(debtor: "D-\($0)", basis: 1, state: state) })
+        try await store.checkpoint()
+        try await store.close()
+        #expect(Self.walSize(dir) == 0)
+
+        let reopened = try await Store.open(configuration: .init(directory: dir))
+        #expect(Self.walSize(dir) >= 1 << 20, "a 20 MB store's WAL is extended")
+        let results = try await reopened.append((0..<50).map { .outcome(outcome("w-\($0)")) })
+        #expect(results.allSatisfy { if case .applied = $0 { true } else { false } })
+        // As after a crash: the database and WAL files without the shared-memory index, so the open recovers the
+        // log from the WAL (its valid frames, then the zeros).
+        let copy = temporaryDirectory()
+        let from = StoreConfiguration(directory: dir).path
+        let to = StoreConfiguration(directory: copy).path
+        try FileManager.default.copyItem(atPath: from, toPath: to)
+        try FileManager.default.copyItem(atPath: from + "-wal", toPath: to + "-wal")
+        try await reopened.close()
+        let again = try await Store.open(configuration: .init(directory: copy))
+        #expect(try await again.eventCount() == 50)
+        #expect(try await again.events(after: 0, limit: 100).count == 50)
+        #expect(try await again.snapshotCount() == 20_000)
+        try await again.close()
+        try? FileManager.default.removeItem(atPath: copy)
+        try? FileManager.default.removeItem(atPath: dir)
     }
 }

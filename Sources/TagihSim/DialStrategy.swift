@@ -219,7 +219,6 @@ final class PolicyBook {
         let n = world.debtors.count
         count = n
         historyStorage = UnsafeMutablePointer<CompactHistory>.allocate(capacity: max(n, 1))
-        historyStorage.initialize(repeating: CompactHistory(), count: n)
         let debtors = UnsafeMutablePointer<Debtor>.allocate(capacity: max(n, 1))
         let preparedDebtors = UnsafeMutablePointer<PreparedDebtor>.allocate(capacity: max(n, 1))
         let distinct = UnsafeMutablePointer<Bool>.allocate(capacity: max(n, 1))
@@ -227,11 +226,14 @@ final class PolicyBook {
         preparedStorage = preparedDebtors
         distinctIDs = distinct
         pendingOutcomes = .allocate(capacity: max(n, 1))
+        slots = .allocate(capacity: max(n, 1))
         // Copies, preparation and per-debtor records on all cores (serial, the copies alone took 0.2 s at 1M).
-        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world))
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world, historyStorage, slots))
         Parallel.forEachChunk(count: n) { range in
-            let (policy, debtors, prepared, distinct, pendingOutcomes, world) = shared.value
+            let (policy, debtors, prepared, distinct, pendingOutcomes, world, histories, slots) = shared.value
             guard !range.isEmpty else { return }
+            (histories + range.lowerBound).initialize(repeating: CompactHistory(), count: range.count)
+            (slots + range.lowerBound).initialize(repeating: Slot(pendingAt: now), count: range.count)
             world.debtors.withUnsafeBufferPointer { source in
                 (debtors + range.lowerBound).initialize(from: source.baseAddress! + range.lowerBound, count: range.count)
             }
@@ -243,8 +245,6 @@ final class PolicyBook {
                     distinct: d, debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
             }
         }
-        slots = .allocate(capacity: max(n, 1))
-        slots.initialize(repeating: Slot(pendingAt: now), count: n)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
     }
@@ -259,11 +259,18 @@ final class PolicyBook {
 
     deinit {
         join()
-        historyStorage.deinitialize(count: count)
+        // The releases on all cores (disjoint pieces; every object a piece releases is its debtors' own or shared
+        // and reference-counted atomically).
+        let storage = Unchecked((historyStorage, preparedStorage, debtorStorage))
+        Parallel.forEachChunk(count: count) { range in
+            let (histories, prepared, debtors) = storage.value
+            guard !range.isEmpty else { return }
+            (histories + range.lowerBound).deinitialize(count: range.count)
+            (prepared + range.lowerBound).deinitialize(count: range.count)
+            (debtors + range.lowerBound).deinitialize(count: range.count)
+        }
         historyStorage.deallocate()
-        preparedStorage.deinitialize(count: count)
         preparedStorage.deallocate()
-        debtorStorage.deinitialize(count: count)
         debtorStorage.deallocate()
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()

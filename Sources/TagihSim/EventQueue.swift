@@ -83,6 +83,17 @@ struct EventQueue {
         return head
     }
 
+    /// The event `pop()` would return next, without removing it (nil when empty).
+    func peek() -> Event? {
+        if ringCount == 0 { return heap.first }
+        var t = cursor
+        while ringRead[Int(t & Self.ringMask)] >= ring[Int(t & Self.ringMask)].count { t += 1 }
+        let b = Int(t & Self.ringMask)
+        let head = ring[b][ringRead[b]]
+        if let top = heap.first, Self.less(top, head) { return top }
+        return head
+    }
+
     private mutating func heapPush(_ e: Event) {
         heap.append(e)
         var i = heap.count - 1

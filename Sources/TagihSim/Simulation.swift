@@ -209,6 +209,9 @@ final class FloorRun {
     }
     let state: UnsafeMutablePointer<DebtorState>
     private let stateCount: Int
+    /// `pow(world.fatigue, k)` for the 0...4 recent unanswered attempts a dial can count (the same values, without
+    /// a `pow` call per dial).
+    let fatiguePower: [Double]
     /// Per phone, the hidden truth a dial reads (3 bytes instead of three arrays).
     struct PhoneTruth {
         var dead: Bool
@@ -262,6 +265,7 @@ final class FloorRun {
         self.count = count
         rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
         compliance = CheckerPipeline(world: world)
+        fatiguePower = (0...4).map { pow(configuration.world.fatigue, Double($0)) }
         start = configuration.start
         end = configuration.start + Int64(configuration.days) * 86_400
         let debts = world.debtCount
@@ -271,9 +275,21 @@ final class FloorRun {
         promiseKeep = [Bool](repeating: false, count: debts)
         state = .allocate(capacity: max(n, 1))
         stateCount = n
-        for i in 0..<n {
-            (state + i).initialize(to: DebtorState(
-                baseRPC: world.baseRPC[i], primaryZone: world.primaryZone[i], archetype: world.archetype[i]))
+        phoneCount = world.phoneCount
+        phoneTruth = .allocate(capacity: max(phoneCount, 1))
+        // Both record arrays on all cores (disjoint pieces).
+        let records = Unchecked((state, phoneTruth, world))
+        Parallel.forEachChunk(count: n) { range in
+            let (state, phoneTruth, world) = records.value
+            for i in range {
+                (state + i).initialize(to: DebtorState(
+                    baseRPC: world.baseRPC[i], primaryZone: world.primaryZone[i], archetype: world.archetype[i]))
+            }
+            guard !range.isEmpty else { return }
+            for p in Int(world.phoneStart[range.lowerBound])..<Int(world.phoneStart[range.upperBound]) {
+                (phoneTruth + p).initialize(to: PhoneTruth(
+                    dead: world.phoneDead[p], wrong: world.phoneWrong[p], kind: world.phoneKind[p]))
+            }
         }
         dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
         // Staffing per 15-minute slot in the floor's zone.
@@ -296,12 +312,6 @@ final class FloorRun {
         }
         world.clock = clock
         self.clock = clock.flattened()
-        phoneCount = world.phoneCount
-        phoneTruth = .allocate(capacity: max(phoneCount, 1))
-        for p in 0..<phoneCount {
-            (phoneTruth + p).initialize(to: PhoneTruth(
-                dead: world.phoneDead[p], wrong: world.phoneWrong[p], kind: world.phoneKind[p]))
-        }
     }
 
     deinit {
@@ -326,6 +336,8 @@ final class FloorRun {
         while let e = events.pop() {
             let now = e.time
             if now >= end && e.kind != .resolve && e.kind != .agentFree { continue }
+            // The records the next event reads, when it ends a call, are asked for while this one is handled.
+            if let next = events.peek(), next.kind == .resolve { prefetchResolve(line: Int(next.argument)) }
             switch e.kind {
             case .step:
                 await step(now: now)
@@ -412,6 +424,19 @@ final class FloorRun {
         }
     }
 
+    /// Asks for the records the end of the call on `line` reads and writes: the debtor's state and, for a
+    /// ContactPolicy-backed strategy, its pending outcome and slot (a hint: it changes no result).
+    @inline(__always)
+    func prefetchResolve(line: Int) {
+        guard line < lineDebtor.count else { return }
+        let i = Int(lineDebtor[line])
+        Prefetch.write(state + i)
+        if let book = hopper?.book {
+            book.prefetchOutcome(i)
+            book.prefetchSlot(i)
+        }
+    }
+
     /// Asks for what a dial of `lead` reads and writes: the debtor's state and the phone's truth.
     @inline(__always)
     func prefetchDial(_ lead: Lead) {
@@ -484,7 +509,7 @@ final class FloorRun {
         case .work, .other: pRPC *= 0.5
         }
         let fatigueCount = recentUnanswered(i, now: now)
-        if fatigueCount > 0 { pRPC *= pow(configuration.world.fatigue, Double(fatigueCount)) }
+        if fatigueCount > 0 { pRPC *= fatiguePower[fatigueCount] }
         let cb = state[i].callbackAt
         if cb != Int64.min && now >= cb - 600 && now <= cb + 7200 && state[i].archetype != .never {
             pRPC = max(pRPC, 0.6)

@@ -245,6 +245,9 @@ final class PolicyBook {
                     distinct: d, debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
             }
         }
+        context = Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
+                          histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
+                          needsBestTime: needsBestTime)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
     }
@@ -382,11 +385,8 @@ final class PolicyBook {
         let needsBestTime: Bool
     }
 
-    private var context: Context {
-        Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
-                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
-                needsBestTime: needsBestTime)
-    }
+    /// What a decision reads, made once (a fresh value at every use cost a retain and release of each reference).
+    private let context: Context
 
     /// An outcome (without promise terms or callback time) not yet appended to its debtor's history: appended by
     /// whoever decides the debtor next (a worker thread, for the minute batches), just before it reads the history.
@@ -891,7 +891,7 @@ final class PolicyBook {
         joinDebtor(i)
         scoreCache?.noteAttempt(i, at: a.at)
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
-        Self.applyPendingOutcome(i, context)
+        if pendingOutcomes[i].waiting { Self.applyPendingOutcome(i, context) }
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
             // Promise terms and callback times are kept as outcome events (rare), appended at once.
             let event = OutcomeEvent(

@@ -178,15 +178,23 @@ final class FloorRun {
     @exclusivity(unchecked) var humansToday = 0
 
     // Lines (slots reused through a free list).
-    @exclusivity(unchecked) var lineDebtor: [Int32] = []
-    @exclusivity(unchecked) var lineDebt: [Int32] = []
-    @exclusivity(unchecked) var linePhone: [Int32] = []
-    @exclusivity(unchecked) var lineOutcome: [Outcome] = []
-    @exclusivity(unchecked) var lineReserved: [Bool] = []
-    @exclusivity(unchecked) var lineDialAt: [Int64] = []
-    @exclusivity(unchecked) var lineRing: [Int32] = []
-    @exclusivity(unchecked) var lineAttempt: [Int] = []
+    /// A call in flight: who is dialed, what the world answered, when it was placed (one record per line, so a
+    /// dial and its end write and read one array element).
+    struct Line {
+        var debtor: Int32
+        var debt: Int32
+        var phone: Int32
+        var ring: Int32
+        var dialAt: Int64
+        var attempt: Int
+        var outcome: Outcome
+        var reserved: Bool
+    }
+    @exclusivity(unchecked) var lines: [Line] = []
+    /// The lease of each line's lead; kept only when the strategy hands out leases (`keepsLeases`: the Engine),
+    /// empty otherwise (every lead of the ContactPolicy-backed strategies has none).
     @exclusivity(unchecked) var lineLease: [String?] = []
+    let keepsLeases: Bool
     @exclusivity(unchecked) var freeLines: [Int32] = []
 
     // World truth that changes.
@@ -260,6 +268,7 @@ final class FloorRun {
         self.configuration = configuration
         self.strategy = strategy
         self.hopper = strategy as? HopperStrategy
+        keepsLeases = hopper == nil
         self.name = name
         self.index = index
         self.count = count
@@ -415,7 +424,7 @@ final class FloorRun {
             totals.starvedSeconds += Int64(idle) * Self.step
         }
         // The records of the debtor and phone `ahead` leads on are asked for now (random debtors).
-        let ahead = 4
+        let ahead = 8
         let n = leadBuffer.count
         for k in 0..<min(ahead, n) { prefetchDial(leadBuffer[k]) }
         for k in 0..<n {
@@ -428,8 +437,8 @@ final class FloorRun {
     /// ContactPolicy-backed strategy, its pending outcome and slot (a hint: it changes no result).
     @inline(__always)
     func prefetchResolve(line: Int) {
-        guard line < lineDebtor.count else { return }
-        let i = Int(lineDebtor[line])
+        guard line < lines.count else { return }
+        let i = Int(lines[line].debtor)
         Prefetch.write(state + i)
         if let book = hopper?.book {
             book.prefetchOutcome(i)
@@ -461,28 +470,16 @@ final class FloorRun {
         let preview: Int64 = configuration.dialer == .preview ? 15 : 0
         if reserved { busy += 1 }
         let line: Int
+        let record = Line(debtor: Int32(i), debt: Int32(debt), phone: Int32(p), ring: Int32(ring), dialAt: now + preview,
+                          attempt: attemptCounter, outcome: outcome, reserved: reserved)
         if let free = freeLines.popLast() {
             line = Int(free)
-            lineDebtor[line] = Int32(i)
-            lineDebt[line] = Int32(debt)
-            linePhone[line] = Int32(p)
-            lineOutcome[line] = outcome
-            lineReserved[line] = reserved
-            lineDialAt[line] = now + preview
-            lineRing[line] = Int32(ring)
-            lineAttempt[line] = attemptCounter
-            lineLease[line] = lead.lease
+            lines[line] = record
+            if keepsLeases { lineLease[line] = lead.lease }
         } else {
-            line = lineDebtor.count
-            lineDebtor.append(Int32(i))
-            lineDebt.append(Int32(debt))
-            linePhone.append(Int32(p))
-            lineOutcome.append(outcome)
-            lineReserved.append(reserved)
-            lineDialAt.append(now + preview)
-            lineRing.append(Int32(ring))
-            lineAttempt.append(attemptCounter)
-            lineLease.append(lead.lease)
+            line = lines.count
+            lines.append(record)
+            if keepsLeases { lineLease.append(lead.lease) }
         }
         inFlight += 1
         events.push(now + preview + Int64(ring), .resolve, Int32(line))
@@ -583,15 +580,16 @@ final class FloorRun {
     /// Resolves a line: the outcome in the world, the checker, the attempt log; returns what the strategy learns.
     func resolve(line: Int, now: UnixSeconds) -> (AttemptOutcome, OutcomeEvent?) {
         inFlight -= 1
-        let i = Int(lineDebtor[line])
-        let debt = Int(lineDebt[line])
-        let p = Int(linePhone[line])
-        var outcome = lineOutcome[line]
-        let reserved = lineReserved[line]
-        let dialAt = lineDialAt[line]
-        let ring = Int64(lineRing[line])
-        let attemptNumber = lineAttempt[line]
-        let lease = lineLease[line]
+        let record = lines[line]
+        let i = Int(record.debtor)
+        let debt = Int(record.debt)
+        let p = Int(record.phone)
+        var outcome = record.outcome
+        let reserved = record.reserved
+        let dialAt = record.dialAt
+        let ring = Int64(record.ring)
+        let attemptNumber = record.attempt
+        let lease = keepsLeases ? lineLease[line] : nil
         freeLines.append(Int32(line))
 
         let human: Bool

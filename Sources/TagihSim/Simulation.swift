@@ -346,7 +346,9 @@ final class FloorRun {
             let now = e.time
             if now >= end && e.kind != .resolve && e.kind != .agentFree { continue }
             // The records the next event reads, when it ends a call, are asked for while this one is handled.
-            if let next = events.peek(), next.kind == .resolve { prefetchResolve(line: Int(next.argument)) }
+            if let next = events.peek(), next.kind == .resolve {
+                prefetchResolve(line: Int(next.argument), debtor: Int(next.debtor))
+            }
             switch e.kind {
             case .step:
                 await step(now: now)
@@ -433,12 +435,12 @@ final class FloorRun {
         }
     }
 
-    /// Asks for the records the end of the call on `line` reads and writes: the debtor's state and, for a
-    /// ContactPolicy-backed strategy, its pending outcome and slot (a hint: it changes no result).
+    /// Asks for the records the end of the call on `line` to debtor `i` reads and writes: the line, the debtor's
+    /// state and, for a ContactPolicy-backed strategy, its pending outcome and slot (a hint: it changes no result).
     @inline(__always)
-    func prefetchResolve(line: Int) {
-        guard line < lines.count else { return }
-        let i = Int(lines[line].debtor)
+    func prefetchResolve(line: Int, debtor i: Int) {
+        guard line < lines.count, i < stateCount else { return }
+        lines.withUnsafeBufferPointer { Prefetch.write($0.baseAddress! + line) }
         Prefetch.write(state + i)
         if let book = hopper?.book {
             book.prefetchOutcome(i)
@@ -482,7 +484,7 @@ final class FloorRun {
             if keepsLeases { lineLease.append(lead.lease) }
         }
         inFlight += 1
-        events.push(now + preview + Int64(ring), .resolve, Int32(line))
+        events.push(now + preview + Int64(ring), .resolve, Int32(line), debtor: Int32(i))
     }
 
     /// The hidden world answers: the outcome of a dial and how long the line rings.

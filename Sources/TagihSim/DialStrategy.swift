@@ -338,6 +338,8 @@ final class PolicyBook {
 
     /// The tagih refills' score cache (nil: off, or not possible with this policy).
     @exclusivity(unchecked) private(set) var scoreCache: ScoreCache?
+    /// `scoreCache`, unretained (the book keeps it alive), for `record`.
+    @exclusivity(unchecked) private var scoreCacheRef: Unmanaged<ScoreCache>?
     /// `scoreCache.keys`, for dropping a value in `store` without retaining the cache.
     @exclusivity(unchecked) private var scoreKeys: UnsafeMutablePointer<Int32>?
 
@@ -371,6 +373,7 @@ final class PolicyBook {
         cache.verify = verify
         scoreCache = cache
         scoreKeys = cache.keys
+        scoreCacheRef = Unmanaged.passUnretained(cache)
     }
 
     /// What a decision reads (shared with the worker threads, which only read it).
@@ -889,7 +892,8 @@ final class PolicyBook {
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
         joinDebtor(i)
-        scoreCache?.noteAttempt(i, at: a.at)
+        // (Through the unretained reference: a retain and release per outcome cost more than the note itself.)
+        scoreCacheRef?._withUnsafeGuaranteedRef { $0.noteAttempt(i, at: a.at) }
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
         if pendingOutcomes[i].waiting { Self.applyPendingOutcome(i, context) }
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {

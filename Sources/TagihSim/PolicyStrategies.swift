@@ -148,6 +148,29 @@ final class TagihPolicyStrategy: HopperStrategy {
         }
     }
 
+    /// Moves the `count` best elements of `a` by `better` (a strict total order: of two different elements, one is
+    /// better) to its front, in no particular order (Hoare's selection, as in Wirth's `find`).
+    static func moveBestToFront<T>(_ a: UnsafeMutableBufferPointer<T>, count: Int, by better: (T, T) -> Bool) {
+        guard count > 0 && count < a.count else { return }
+        let k = count - 1
+        var lo = 0, hi = a.count - 1
+        while lo < hi {
+            let pivot = a[k]
+            var i = lo, j = hi
+            repeat {
+                while better(a[i], pivot) { i += 1 }
+                while better(pivot, a[j]) { j -= 1 }
+                if i <= j {
+                    a.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            } while i <= j
+            if j < k { lo = i }
+            if k < i { hi = j }
+        }
+    }
+
     /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
     /// the hours until it), then ranks that pool by the policy's value of calling now
     /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
@@ -177,7 +200,16 @@ final class TagihPolicyStrategy: HopperStrategy {
             // best permitted time ahead (the decision's discounted value at `best`).
             if value > 0 && value >= threshold * Double(book.slots[Int(i32)].score) { exact.append((value, i32)) }
         }
-        exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
+        // Only the best `size` are kept: they are moved to the front first, and only they are sorted (the order is
+        // total, so they and their order are those of sorting everything).
+        let better: ((value: Double, debtor: Int32), (value: Double, debtor: Int32)) -> Bool = {
+            $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor)
+        }
+        if exact.count > size {
+            exact.withUnsafeMutableBufferPointer { Self.moveBestToFront($0, count: size, by: better) }
+            exact.removeLast(exact.count - size)
+        }
+        exact.sort(by: better)
         hopper.removeAll(keepingCapacity: true)
         for e in exact.prefix(size) { hopper.append(e.debtor) }
         hopperPosition = 0

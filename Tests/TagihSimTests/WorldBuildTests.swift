@@ -171,3 +171,26 @@ private struct ReferenceWorld {
         debtStart.append(debts)
     }
 }
+
+/// The tagih refill keeps only the best `size` of its ranked pool: moved to the front by a selection, then sorted.
+@Suite struct BestSelectionTests {
+    @Test(arguments: [0, 1, 2, 5, 50, 999, 1000, 1001, 5000])
+    func selectionThenSortEqualsSortingEverything(count: Int) {
+        var rng = SeededRandom(seed: UInt64(count) + 17)
+        // Few distinct values, so many ties are broken by the debtor.
+        var list = (0..<1000).map { k in (value: Double(rng.below(40)) / 8, debtor: Int32(k * 7 % 1000)) }
+        list.shuffle(using: &rng)
+        let better: ((value: Double, debtor: Int32), (value: Double, debtor: Int32)) -> Bool = {
+            $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor)
+        }
+        let expected = Array(list.sorted(by: better).prefix(count))
+        var selected = list
+        if selected.count > count {
+            selected.withUnsafeMutableBufferPointer { TagihPolicyStrategy.moveBestToFront($0, count: count, by: better) }
+            selected.removeLast(selected.count - count)
+        }
+        selected.sort(by: better)
+        #expect(selected.map(\.debtor) == expected.map(\.debtor))
+        #expect(selected.map(\.value) == expected.map(\.value))
+    }
+}

@@ -157,6 +157,10 @@ final class FloorRun {
     let strategy: any DialStrategy
     /// The strategy when it is one of the ContactPolicy-backed ones, called synchronously.
     let hopper: HopperStrategy?
+    /// `hopper` and its book, unretained (`strategy` keeps them alive): the per-event calls then cost no retain and
+    /// release.
+    private let hopperRef: Unmanaged<HopperStrategy>?
+    private let bookRef: Unmanaged<PolicyBook>?
     let name: String
     let index: Int
     let count: Int
@@ -268,6 +272,8 @@ final class FloorRun {
         self.configuration = configuration
         self.strategy = strategy
         self.hopper = strategy as? HopperStrategy
+        hopperRef = hopper.map { Unmanaged.passUnretained($0) }
+        bookRef = hopper.map { Unmanaged.passUnretained($0.book) }
         keepsLeases = hopper == nil
         self.name = name
         self.index = index
@@ -357,8 +363,8 @@ final class FloorRun {
                 if next < end { events.push(next, .step) }
             case .resolve:
                 let (attempt, event) = resolve(line: Int(e.argument), now: now)
-                if let hopper {
-                    hopper.recordNow(attempt, now: now)
+                if let hopperRef {
+                    hopperRef._withUnsafeGuaranteedRef { $0.recordNow(attempt, now: now) }
                 } else {
                     await strategy.record(attempt, event: event, now: now)
                 }
@@ -442,7 +448,7 @@ final class FloorRun {
         guard line < lines.count, i < stateCount else { return }
         lines.withUnsafeBufferPointer { Prefetch.write($0.baseAddress! + line) }
         Prefetch.write(state + i)
-        if let book = hopper?.book {
+        bookRef?._withUnsafeGuaranteedRef { book in
             book.prefetchOutcome(i)
             book.prefetchSlot(i)
         }

@@ -83,14 +83,12 @@ final class ComplianceChecker {
     private static let flagPersonal: UInt8 = 2
     private static let flagPlaced: UInt8 = 4
 
-    init(world: World) {
-        self.world = world
-        let n = world.debtors.count
-        debtorCount = n
-        phoneCount = world.phoneCount
-        debtCount = world.debtCount
-        debtors = .allocate(capacity: max(n, 1))
-        for i in 0..<n {
+    /// Initializes the records of the debtors in `range` and of their phones and debts.
+    private static func initializeRecords(
+        _ range: Range<Int>, debtors: UnsafeMutablePointer<DebtorRecord>, phones: UnsafeMutablePointer<PhoneRecord>,
+        debts: UnsafeMutablePointer<DebtRecord>, world: World
+    ) {
+        for i in range {
             let r = world.rules[i]
             var flags: UInt16 = 0
             if r.noSunday { flags |= Self.noSunday }
@@ -107,18 +105,35 @@ final class ComplianceChecker {
                 primaryZone: world.primaryZone[i], debtStart: world.debtStart[i], debtEnd: world.debtStart[i + 1],
                 lastAbandoned: Int64.min / 2))
         }
-        phones = .allocate(capacity: max(phoneCount, 1))
-        for p in 0..<phoneCount {
+        for p in Int(world.phoneStart[range.lowerBound])..<Int(world.phoneStart[range.upperBound]) {
             let kind = world.phoneKind[p]
             (phones + p).initialize(to: PhoneRecord(
                 zoneSet: world.phoneZones[p], personal: kind == .mobile || kind == .home,
                 dialable: world.phoneDialable[p], banned: false))
         }
+        let first = Int(world.debtStart[range.lowerBound])
+        (debts + first).initialize(repeating: DebtRecord(), count: Int(world.debtStart[range.upperBound]) - first)
+    }
+
+    init(world: World) {
+        self.world = world
+        let n = world.debtors.count
+        debtorCount = n
+        phoneCount = world.phoneCount
+        debtCount = world.debtCount
+        debtors = .allocate(capacity: max(n, 1))
+        phones = .allocate(capacity: max(phoneCount, 1))
         // One cache line per debt.
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: max(debtCount, 1) * MemoryLayout<DebtRecord>.stride, alignment: 64)
         debts = raw.bindMemory(to: DebtRecord.self, capacity: max(debtCount, 1))
-        debts.initialize(repeating: DebtRecord(), count: debtCount)
+        // The three record arrays on all cores (disjoint pieces: a piece of debtors with their phones and debts).
+        let records = Unchecked((debtors, phones, debts, world))
+        Parallel.forEachChunk(count: n) { range in
+            let (debtors, phones, debts, world) = records.value
+            guard !range.isEmpty else { return }
+            Self.initializeRecords(range, debtors: debtors, phones: phones, debts: debts, world: world)
+        }
         var starts: [Int32] = [0]
         var zones: [Int32] = []
         for set in world.zoneSets {

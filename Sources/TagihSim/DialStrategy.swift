@@ -219,7 +219,6 @@ final class PolicyBook {
         let n = world.debtors.count
         count = n
         historyStorage = UnsafeMutablePointer<CompactHistory>.allocate(capacity: max(n, 1))
-        historyStorage.initialize(repeating: CompactHistory(), count: n)
         let debtors = UnsafeMutablePointer<Debtor>.allocate(capacity: max(n, 1))
         let preparedDebtors = UnsafeMutablePointer<PreparedDebtor>.allocate(capacity: max(n, 1))
         let distinct = UnsafeMutablePointer<Bool>.allocate(capacity: max(n, 1))
@@ -227,11 +226,14 @@ final class PolicyBook {
         preparedStorage = preparedDebtors
         distinctIDs = distinct
         pendingOutcomes = .allocate(capacity: max(n, 1))
+        slots = .allocate(capacity: max(n, 1))
         // Copies, preparation and per-debtor records on all cores (serial, the copies alone took 0.2 s at 1M).
-        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world))
+        let shared = Unchecked((policy, debtors, preparedDebtors, distinct, pendingOutcomes, world, historyStorage, slots))
         Parallel.forEachChunk(count: n) { range in
-            let (policy, debtors, prepared, distinct, pendingOutcomes, world) = shared.value
+            let (policy, debtors, prepared, distinct, pendingOutcomes, world, histories, slots) = shared.value
             guard !range.isEmpty else { return }
+            (histories + range.lowerBound).initialize(repeating: CompactHistory(), count: range.count)
+            (slots + range.lowerBound).initialize(repeating: Slot(pendingAt: now), count: range.count)
             world.debtors.withUnsafeBufferPointer { source in
                 (debtors + range.lowerBound).initialize(from: source.baseAddress! + range.lowerBound, count: range.count)
             }
@@ -243,8 +245,9 @@ final class PolicyBook {
                     distinct: d, debtStart: world.debtStart[i], phoneStart: world.phoneStart[i]))
             }
         }
-        slots = .allocate(capacity: max(n, 1))
-        slots.initialize(repeating: Slot(pendingAt: now), count: n)
+        context = Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
+                          histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
+                          needsBestTime: needsBestTime)
         pendingList = (0..<Int32(n)).map { $0 }
         flush()
     }
@@ -259,11 +262,18 @@ final class PolicyBook {
 
     deinit {
         join()
-        historyStorage.deinitialize(count: count)
+        // The releases on all cores (disjoint pieces; every object a piece releases is its debtors' own or shared
+        // and reference-counted atomically).
+        let storage = Unchecked((historyStorage, preparedStorage, debtorStorage))
+        Parallel.forEachChunk(count: count) { range in
+            let (histories, prepared, debtors) = storage.value
+            guard !range.isEmpty else { return }
+            (histories + range.lowerBound).deinitialize(count: range.count)
+            (prepared + range.lowerBound).deinitialize(count: range.count)
+            (debtors + range.lowerBound).deinitialize(count: range.count)
+        }
         historyStorage.deallocate()
-        preparedStorage.deinitialize(count: count)
         preparedStorage.deallocate()
-        debtorStorage.deinitialize(count: count)
         debtorStorage.deallocate()
         distinctIDs.deallocate()
         pendingOutcomes.deallocate()
@@ -328,6 +338,8 @@ final class PolicyBook {
 
     /// The tagih refills' score cache (nil: off, or not possible with this policy).
     @exclusivity(unchecked) private(set) var scoreCache: ScoreCache?
+    /// `scoreCache`, unretained (the book keeps it alive), for `record`.
+    @exclusivity(unchecked) private var scoreCacheRef: Unmanaged<ScoreCache>?
     /// `scoreCache.keys`, for dropping a value in `store` without retaining the cache.
     @exclusivity(unchecked) private var scoreKeys: UnsafeMutablePointer<Int32>?
 
@@ -361,6 +373,7 @@ final class PolicyBook {
         cache.verify = verify
         scoreCache = cache
         scoreKeys = cache.keys
+        scoreCacheRef = Unmanaged.passUnretained(cache)
     }
 
     /// What a decision reads (shared with the worker threads, which only read it).
@@ -375,11 +388,8 @@ final class PolicyBook {
         let needsBestTime: Bool
     }
 
-    private var context: Context {
-        Context(world: world, policy: policy, debtors: debtorStorage, prepared: preparedStorage,
-                histories: historyStorage, distinct: distinctIDs, pendingOutcomes: pendingOutcomes,
-                needsBestTime: needsBestTime)
-    }
+    /// What a decision reads, made once (a fresh value at every use cost a retain and release of each reference).
+    private let context: Context
 
     /// An outcome (without promise terms or callback time) not yet appended to its debtor's history: appended by
     /// whoever decides the debtor next (a worker thread, for the minute batches), just before it reads the history.
@@ -882,9 +892,10 @@ final class PolicyBook {
     func record(_ a: AttemptOutcome, now: UnixSeconds) {
         let i = a.debtor
         joinDebtor(i)
-        scoreCache?.noteAttempt(i, at: a.at)
+        // (Through the unretained reference: a retain and release per outcome cost more than the note itself.)
+        scoreCacheRef?._withUnsafeGuaranteedRef { $0.noteAttempt(i, at: a.at) }
         // (A debtor is re-decided, and its pending outcome appended, before it can be dialed again: this is a no-op.)
-        Self.applyPendingOutcome(i, context)
+        if pendingOutcomes[i].waiting { Self.applyPendingOutcome(i, context) }
         if (a.outcome == .promiseToPay && a.promise != nil) || (a.outcome == .callbackRequested && a.callbackAt != nil) {
             // Promise terms and callback times are kept as outcome events (rare), appended at once.
             let event = OutcomeEvent(

@@ -13,6 +13,9 @@ struct EventQueue {
         var sequence: UInt64
         var kind: Kind
         var argument: Int32
+        /// A second argument: the debtor of a `.resolve` (so the loop can ask for its records before it reads the
+        /// line), 0 otherwise.
+        var debtor: Int32 = 0
     }
 
     enum Kind: UInt8 {
@@ -45,9 +48,9 @@ struct EventQueue {
         a.time < b.time || (a.time == b.time && a.sequence < b.sequence)
     }
 
-    mutating func push(_ time: Int64, _ kind: Kind, _ argument: Int32 = 0) {
+    mutating func push(_ time: Int64, _ kind: Kind, _ argument: Int32 = 0, debtor: Int32 = 0) {
         counter += 1
-        let e = Event(time: time, sequence: counter, kind: kind, argument: argument)
+        let e = Event(time: time, sequence: counter, kind: kind, argument: argument, debtor: debtor)
         if cursor != Int64.min && time >= cursor && time - cursor < Self.ringSize {
             ring[Int(time & Self.ringMask)].append(e)
             ringCount += 1
@@ -80,6 +83,17 @@ struct EventQueue {
             ringRead[b] = 0
         }
         cursor = t
+        return head
+    }
+
+    /// The event `pop()` would return next, without removing it (nil when empty).
+    func peek() -> Event? {
+        if ringCount == 0 { return heap.first }
+        var t = cursor
+        while ringRead[Int(t & Self.ringMask)] >= ring[Int(t & Self.ringMask)].count { t += 1 }
+        let b = Int(t & Self.ringMask)
+        let head = ring[b][ringRead[b]]
+        if let top = heap.first, Self.less(top, head) { return top }
         return head
     }
 

@@ -148,6 +148,29 @@ final class TagihPolicyStrategy: HopperStrategy {
         }
     }
 
+    /// Moves the `count` best elements of `a` by `better` (a strict total order: of two different elements, one is
+    /// better) to its front, in no particular order (Hoare's selection, as in Wirth's `find`).
+    static func moveBestToFront<T>(_ a: UnsafeMutableBufferPointer<T>, count: Int, by better: (T, T) -> Bool) {
+        guard count > 0 && count < a.count else { return }
+        let k = count - 1
+        var lo = 0, hi = a.count - 1
+        while lo < hi {
+            let pivot = a[k]
+            var i = lo, j = hi
+            repeat {
+                while better(a[i], pivot) { i += 1 }
+                while better(pivot, a[j]) { j -= 1 }
+                if i <= j {
+                    a.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            } while i <= j
+            if j < k { lo = i }
+            if k < i { hi = j }
+        }
+    }
+
     /// Pre-selects twice the wanted number by the cached decision (value at the best time, discounted by
     /// the hours until it), then ranks that pool by the policy's value of calling now
     /// (`ContactPolicy.score(for:history:debt:at:)`: this hour's propensity × value).
@@ -177,7 +200,16 @@ final class TagihPolicyStrategy: HopperStrategy {
             // best permitted time ahead (the decision's discounted value at `best`).
             if value > 0 && value >= threshold * Double(book.slots[Int(i32)].score) { exact.append((value, i32)) }
         }
-        exact.sort { $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor) }
+        // Only the best `size` are kept: they are moved to the front first, and only they are sorted (the order is
+        // total, so they and their order are those of sorting everything).
+        let better: ((value: Double, debtor: Int32), (value: Double, debtor: Int32)) -> Bool = {
+            $0.value > $1.value || ($0.value == $1.value && $0.debtor < $1.debtor)
+        }
+        if exact.count > size {
+            exact.withUnsafeMutableBufferPointer { Self.moveBestToFront($0, count: size, by: better) }
+            exact.removeLast(exact.count - size)
+        }
+        exact.sort(by: better)
         hopper.removeAll(keepingCapacity: true)
         for e in exact.prefix(size) { hopper.append(e.debtor) }
         hopperPosition = 0
@@ -241,8 +273,10 @@ final class WaitingSelector {
     private let foundBin: UnsafeMutablePointer<UInt16>
     @exclusivity(unchecked) private var counts: [Int]
     @exclusivity(unchecked) private var histogram = [Int](repeating: 0, count: BinSelector.bins)
-    @exclusivity(unchecked) private var position = [Int](repeating: 0, count: BinSelector.bins)
     @exclusivity(unchecked) private var ordered: [Int32] = []
+    /// Per piece, the histogram of its candidates' bins, then where its candidates of each bin go in `ordered`
+    /// (`pieces` rows of `BinSelector.bins`).
+    private let pieceBins: UnsafeMutablePointer<Int>
 
     init(size: Int) {
         self.size = size
@@ -250,11 +284,14 @@ final class WaitingSelector {
         found = .allocate(capacity: max(size, 1))
         foundBin = .allocate(capacity: max(size, 1))
         counts = [Int](repeating: 0, count: pieces)
+        pieceBins = .allocate(capacity: pieces * BinSelector.bins)
+        pieceBins.initialize(repeating: 0, count: pieces * BinSelector.bins)
     }
 
     deinit {
         found.deallocate()
         foundBin.deallocate()
+        pieceBins.deallocate()
     }
 
     /// Debtors per group of `PolicyBook.waitGroupMin` (a scan reads a group's codes as one SIMD vector).
@@ -284,9 +321,9 @@ final class WaitingSelector {
         let limit = now - base >= Int64(Int32.max) ? Int32.max - 1 : Int32(clamping: now - base)
         let starts = (0...pieces).map { $0 == pieces ? size : pieceStart($0) }
         counts.withUnsafeMutableBufferPointer { counts in
-            let shared = Unchecked((codes, found, foundBin, counts, groupMin, starts))
+            let shared = Unchecked((codes, found, foundBin, counts, groupMin, starts, pieceBins))
             let body: @Sendable (Int) -> Void = { piece in
-                let (codes, found, foundBin, counts, groupMin, starts) = shared.value
+                let (codes, found, foundBin, counts, groupMin, starts, pieceBins) = shared.value
                 let from = starts[piece], to = starts[piece + 1]
                 var n = 0
                 @inline(__always) func take(_ i: Int) {
@@ -325,30 +362,49 @@ final class WaitingSelector {
                     g += 1
                 }
                 counts[piece] = n
+                // The piece's histogram (on its own thread).
+                let row = pieceBins + piece * BinSelector.bins
+                row.update(repeating: 0, count: BinSelector.bins)
+                for k in from..<from + n { row[Int(foundBin[k])] += 1 }
             }
             if pieces == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: body) }
         }
-        for b in 0..<BinSelector.bins { histogram[b] = 0 }
-        for piece in 0..<pieces {
-            let from = starts[piece]
-            for k in from..<from + counts[piece] { histogram[Int(foundBin[k])] += 1 }
+        let bins = BinSelector.bins
+        for b in 0..<bins {
+            var sum = 0
+            for piece in 0..<pieces { sum += pieceBins[piece * bins + b] }
+            histogram[b] = sum
         }
         let threshold = BinSelector.threshold(taking: count, from: histogram)
-        // Bins at or above the threshold, best first; within a bin in index order (pieces in order).
+        // Bins at or above the threshold, best first; within a bin in index order (pieces in order): each piece's
+        // first place in each bin, then the pieces place their candidates on all cores (disjoint places).
         var total = 0
-        for b in stride(from: BinSelector.bins - 1, through: threshold, by: -1) {
-            position[b] = total
-            total += histogram[b]
+        for b in stride(from: bins - 1, through: threshold, by: -1) {
+            for piece in 0..<pieces {
+                let n = pieceBins[piece * bins + b]
+                pieceBins[piece * bins + b] = total
+                total += n
+            }
         }
         if ordered.count < total { ordered = [Int32](repeating: 0, count: total) }
-        for piece in 0..<pieces {
-            let from = starts[piece]
-            for k in from..<from + counts[piece] {
-                let b = Int(foundBin[k])
-                if b >= threshold {
-                    ordered[position[b]] = found[k]
-                    position[b] += 1
+        ordered.withUnsafeMutableBufferPointer { ordered in
+            let shared = Unchecked((found, foundBin, pieceBins, ordered.baseAddress!, starts, counts))
+            let place: @Sendable (Int) -> Void = { piece in
+                let (found, foundBin, pieceBins, ordered, starts, counts) = shared.value
+                let row = pieceBins + piece * bins
+                let from = starts[piece]
+                for k in from..<from + counts[piece] {
+                    let b = Int(foundBin[k])
+                    if b >= threshold {
+                        ordered[row[b]] = found[k]
+                        row[b] += 1
+                    }
                 }
+            }
+            if pieces == 1 || total < 4096 {
+                for piece in 0..<pieces { place(piece) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: pieces, execute: place)
             }
         }
         out.append(contentsOf: ordered[0..<min(total, max(count, 0))])

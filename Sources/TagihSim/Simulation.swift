@@ -157,6 +157,10 @@ final class FloorRun {
     let strategy: any DialStrategy
     /// The strategy when it is one of the ContactPolicy-backed ones, called synchronously.
     let hopper: HopperStrategy?
+    /// `hopper` and its book, unretained (`strategy` keeps them alive): the per-event calls then cost no retain and
+    /// release.
+    private let hopperRef: Unmanaged<HopperStrategy>?
+    private let bookRef: Unmanaged<PolicyBook>?
     let name: String
     let index: Int
     let count: Int
@@ -178,15 +182,23 @@ final class FloorRun {
     @exclusivity(unchecked) var humansToday = 0
 
     // Lines (slots reused through a free list).
-    @exclusivity(unchecked) var lineDebtor: [Int32] = []
-    @exclusivity(unchecked) var lineDebt: [Int32] = []
-    @exclusivity(unchecked) var linePhone: [Int32] = []
-    @exclusivity(unchecked) var lineOutcome: [Outcome] = []
-    @exclusivity(unchecked) var lineReserved: [Bool] = []
-    @exclusivity(unchecked) var lineDialAt: [Int64] = []
-    @exclusivity(unchecked) var lineRing: [Int32] = []
-    @exclusivity(unchecked) var lineAttempt: [Int] = []
+    /// A call in flight: who is dialed, what the world answered, when it was placed (one record per line, so a
+    /// dial and its end write and read one array element).
+    struct Line {
+        var debtor: Int32
+        var debt: Int32
+        var phone: Int32
+        var ring: Int32
+        var dialAt: Int64
+        var attempt: Int
+        var outcome: Outcome
+        var reserved: Bool
+    }
+    @exclusivity(unchecked) var lines: [Line] = []
+    /// The lease of each line's lead; kept only when the strategy hands out leases (`keepsLeases`: the Engine),
+    /// empty otherwise (every lead of the ContactPolicy-backed strategies has none).
     @exclusivity(unchecked) var lineLease: [String?] = []
+    let keepsLeases: Bool
     @exclusivity(unchecked) var freeLines: [Int32] = []
 
     // World truth that changes.
@@ -209,6 +221,9 @@ final class FloorRun {
     }
     let state: UnsafeMutablePointer<DebtorState>
     private let stateCount: Int
+    /// `pow(world.fatigue, k)` for the 0...4 recent unanswered attempts a dial can count (the same values, without
+    /// a `pow` call per dial).
+    let fatiguePower: [Double]
     /// Per phone, the hidden truth a dial reads (3 bytes instead of three arrays).
     struct PhoneTruth {
         var dead: Bool
@@ -257,11 +272,15 @@ final class FloorRun {
         self.configuration = configuration
         self.strategy = strategy
         self.hopper = strategy as? HopperStrategy
+        hopperRef = hopper.map { Unmanaged.passUnretained($0) }
+        bookRef = hopper.map { Unmanaged.passUnretained($0.book) }
+        keepsLeases = hopper == nil
         self.name = name
         self.index = index
         self.count = count
         rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
         compliance = CheckerPipeline(world: world)
+        fatiguePower = (0...4).map { pow(configuration.world.fatigue, Double($0)) }
         start = configuration.start
         end = configuration.start + Int64(configuration.days) * 86_400
         let debts = world.debtCount
@@ -271,9 +290,21 @@ final class FloorRun {
         promiseKeep = [Bool](repeating: false, count: debts)
         state = .allocate(capacity: max(n, 1))
         stateCount = n
-        for i in 0..<n {
-            (state + i).initialize(to: DebtorState(
-                baseRPC: world.baseRPC[i], primaryZone: world.primaryZone[i], archetype: world.archetype[i]))
+        phoneCount = world.phoneCount
+        phoneTruth = .allocate(capacity: max(phoneCount, 1))
+        // Both record arrays on all cores (disjoint pieces).
+        let records = Unchecked((state, phoneTruth, world))
+        Parallel.forEachChunk(count: n) { range in
+            let (state, phoneTruth, world) = records.value
+            for i in range {
+                (state + i).initialize(to: DebtorState(
+                    baseRPC: world.baseRPC[i], primaryZone: world.primaryZone[i], archetype: world.archetype[i]))
+            }
+            guard !range.isEmpty else { return }
+            for p in Int(world.phoneStart[range.lowerBound])..<Int(world.phoneStart[range.upperBound]) {
+                (phoneTruth + p).initialize(to: PhoneTruth(
+                    dead: world.phoneDead[p], wrong: world.phoneWrong[p], kind: world.phoneKind[p]))
+            }
         }
         dueBuckets = [[Int32]](repeating: [], count: configuration.days + 40)
         // Staffing per 15-minute slot in the floor's zone.
@@ -296,12 +327,6 @@ final class FloorRun {
         }
         world.clock = clock
         self.clock = clock.flattened()
-        phoneCount = world.phoneCount
-        phoneTruth = .allocate(capacity: max(phoneCount, 1))
-        for p in 0..<phoneCount {
-            (phoneTruth + p).initialize(to: PhoneTruth(
-                dead: world.phoneDead[p], wrong: world.phoneWrong[p], kind: world.phoneKind[p]))
-        }
     }
 
     deinit {
@@ -326,6 +351,10 @@ final class FloorRun {
         while let e = events.pop() {
             let now = e.time
             if now >= end && e.kind != .resolve && e.kind != .agentFree { continue }
+            // The records the next event reads, when it ends a call, are asked for while this one is handled.
+            if let next = events.peek(), next.kind == .resolve {
+                prefetchResolve(line: Int(next.argument), debtor: Int(next.debtor))
+            }
             switch e.kind {
             case .step:
                 await step(now: now)
@@ -334,8 +363,8 @@ final class FloorRun {
                 if next < end { events.push(next, .step) }
             case .resolve:
                 let (attempt, event) = resolve(line: Int(e.argument), now: now)
-                if let hopper {
-                    hopper.recordNow(attempt, now: now)
+                if let hopperRef {
+                    hopperRef._withUnsafeGuaranteedRef { $0.recordNow(attempt, now: now) }
                 } else {
                     await strategy.record(attempt, event: event, now: now)
                 }
@@ -403,12 +432,25 @@ final class FloorRun {
             totals.starvedSeconds += Int64(idle) * Self.step
         }
         // The records of the debtor and phone `ahead` leads on are asked for now (random debtors).
-        let ahead = 4
+        let ahead = 8
         let n = leadBuffer.count
         for k in 0..<min(ahead, n) { prefetchDial(leadBuffer[k]) }
         for k in 0..<n {
             if k + ahead < n { prefetchDial(leadBuffer[k + ahead]) }
             dial(leadBuffer[k], now: now)
+        }
+    }
+
+    /// Asks for the records the end of the call on `line` to debtor `i` reads and writes: the line, the debtor's
+    /// state and, for a ContactPolicy-backed strategy, its pending outcome and slot (a hint: it changes no result).
+    @inline(__always)
+    func prefetchResolve(line: Int, debtor i: Int) {
+        guard line < lines.count, i < stateCount else { return }
+        lines.withUnsafeBufferPointer { Prefetch.write($0.baseAddress! + line) }
+        Prefetch.write(state + i)
+        bookRef?._withUnsafeGuaranteedRef { book in
+            book.prefetchOutcome(i)
+            book.prefetchSlot(i)
         }
     }
 
@@ -436,31 +478,19 @@ final class FloorRun {
         let preview: Int64 = configuration.dialer == .preview ? 15 : 0
         if reserved { busy += 1 }
         let line: Int
+        let record = Line(debtor: Int32(i), debt: Int32(debt), phone: Int32(p), ring: Int32(ring), dialAt: now + preview,
+                          attempt: attemptCounter, outcome: outcome, reserved: reserved)
         if let free = freeLines.popLast() {
             line = Int(free)
-            lineDebtor[line] = Int32(i)
-            lineDebt[line] = Int32(debt)
-            linePhone[line] = Int32(p)
-            lineOutcome[line] = outcome
-            lineReserved[line] = reserved
-            lineDialAt[line] = now + preview
-            lineRing[line] = Int32(ring)
-            lineAttempt[line] = attemptCounter
-            lineLease[line] = lead.lease
+            lines[line] = record
+            if keepsLeases { lineLease[line] = lead.lease }
         } else {
-            line = lineDebtor.count
-            lineDebtor.append(Int32(i))
-            lineDebt.append(Int32(debt))
-            linePhone.append(Int32(p))
-            lineOutcome.append(outcome)
-            lineReserved.append(reserved)
-            lineDialAt.append(now + preview)
-            lineRing.append(Int32(ring))
-            lineAttempt.append(attemptCounter)
-            lineLease.append(lead.lease)
+            line = lines.count
+            lines.append(record)
+            if keepsLeases { lineLease.append(lead.lease) }
         }
         inFlight += 1
-        events.push(now + preview + Int64(ring), .resolve, Int32(line))
+        events.push(now + preview + Int64(ring), .resolve, Int32(line), debtor: Int32(i))
     }
 
     /// The hidden world answers: the outcome of a dial and how long the line rings.
@@ -484,7 +514,7 @@ final class FloorRun {
         case .work, .other: pRPC *= 0.5
         }
         let fatigueCount = recentUnanswered(i, now: now)
-        if fatigueCount > 0 { pRPC *= pow(configuration.world.fatigue, Double(fatigueCount)) }
+        if fatigueCount > 0 { pRPC *= fatiguePower[fatigueCount] }
         let cb = state[i].callbackAt
         if cb != Int64.min && now >= cb - 600 && now <= cb + 7200 && state[i].archetype != .never {
             pRPC = max(pRPC, 0.6)
@@ -558,15 +588,16 @@ final class FloorRun {
     /// Resolves a line: the outcome in the world, the checker, the attempt log; returns what the strategy learns.
     func resolve(line: Int, now: UnixSeconds) -> (AttemptOutcome, OutcomeEvent?) {
         inFlight -= 1
-        let i = Int(lineDebtor[line])
-        let debt = Int(lineDebt[line])
-        let p = Int(linePhone[line])
-        var outcome = lineOutcome[line]
-        let reserved = lineReserved[line]
-        let dialAt = lineDialAt[line]
-        let ring = Int64(lineRing[line])
-        let attemptNumber = lineAttempt[line]
-        let lease = lineLease[line]
+        let record = lines[line]
+        let i = Int(record.debtor)
+        let debt = Int(record.debt)
+        let p = Int(record.phone)
+        var outcome = record.outcome
+        let reserved = record.reserved
+        let dialAt = record.dialAt
+        let ring = Int64(record.ring)
+        let attemptNumber = record.attempt
+        let lease = keepsLeases ? lineLease[line] : nil
         freeLines.append(Int32(line))
 
         let human: Bool

@@ -428,10 +428,10 @@ struct IDIndex {
         return v == 0 ? nil : v - 1
     }
 
-    /// Asks for the cache line of `hash`'s first bucket (a hint; see `EnginePrefetch`).
+    /// Asks for the cache line of `hash`'s first bucket (a hint; see `Prefetch`).
     @inline(__always) func prefetch(hash: UInt64) {
         buckets.withUnsafeBufferPointer { b in
-            EnginePrefetch.read(UnsafeRawPointer(b.baseAddress! + Self.bucket(hash, b.count - 1)))
+            Prefetch.read(UnsafeRawPointer(b.baseAddress! + Self.bucket(hash, b.count - 1)))
         }
     }
 

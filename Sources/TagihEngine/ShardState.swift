@@ -180,7 +180,7 @@ struct ShardState {
     /// Stage 1: debtor `i`'s slot.
     @inline(__always) func prefetchSlot(_ i: UInt32) {
         slots.withUnsafeBufferPointer { s in
-            if Int(i) < s.count { EnginePrefetch.read(UnsafeRawPointer(s.baseAddress! + Int(i))) }
+            if Int(i) < s.count { Prefetch.read(UnsafeRawPointer(s.baseAddress! + Int(i))) }
         }
     }
 
@@ -190,13 +190,13 @@ struct ShardState {
         let (blob, history) = slots.withUnsafeBufferPointer { ($0[Int(i)].blob, $0[Int(i)].history) }
         arena.bytes.withUnsafeBufferPointer { b in
             if Int(blob) < b.count {
-                EnginePrefetch.read(b.baseAddress! + Int(blob))
-                EnginePrefetch.read(b.baseAddress! + Int(blob) + 64)
+                Prefetch.read(b.baseAddress! + Int(blob))
+                Prefetch.read(b.baseAddress! + Int(blob) + 64)
             }
         }
         if history != 0 {
             histories.withUnsafeBufferPointer { h in
-                if Int(history) <= h.count { EnginePrefetch.read(UnsafeRawPointer(h.baseAddress! + Int(history - 1))) }
+                if Int(history) <= h.count { Prefetch.read(UnsafeRawPointer(h.baseAddress! + Int(history - 1))) }
             }
         }
     }
@@ -211,10 +211,10 @@ struct ShardState {
             // The array's storage reference, read as a plain word (no retain): only an address to hint.
             let storage = (UnsafeRawPointer(h.baseAddress! + Int(history - 1)) + Self.outcomesOffset)
                 .load(as: UnsafeRawPointer.self)
-            EnginePrefetch.read(storage)
-            EnginePrefetch.read(storage + 64)
-            EnginePrefetch.read(storage + 128)
-            EnginePrefetch.read(storage + 192)
+            Prefetch.read(storage)
+            Prefetch.read(storage + 64)
+            Prefetch.read(storage + 128)
+            Prefetch.read(storage + 192)
         }
     }
 

@@ -637,6 +637,7 @@ struct ShardState {
 
     /// Rebuilds a heap when more than half its entries are stale, so memory stays bounded.
     mutating func shedStaleEntries() {
+        shedEndedLeaseEntries()
         if timeQueue.count > 4096 && timeQueue.count > 2 * waitingEstimate + 1024 {
             let s = slots
             timeQueue.compact { s[Int($0.index)].generation == $0.generation && s[Int($0.index)].state == .waiting }

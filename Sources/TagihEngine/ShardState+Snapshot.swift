@@ -84,16 +84,21 @@ extension ShardState {
     /// The hash of interned reason list `id` (0 for none); appends the list to `lists` the first time.
     private mutating func reasonHash(_ id: UInt32, into lists: inout [ReasonList]) -> UInt64 {
         if id == 0 { return 0 }
-        while savedReasons.hashes.count < reasonTable.count {
-            savedReasons.hashes.append(ReasonList.hash(reasonTable[savedReasons.hashes.count]))
-            savedReasons.saved.append(false)
-        }
+        hashNewReasonLists()
         let k = Int(id)
         if !savedReasons.saved[k] {
             savedReasons.saved[k] = true
             lists.append(ReasonList(reasonTable[k]))
         }
         return savedReasons.hashes[k]
+    }
+
+    /// Extends `savedReasons.hashes` (and `saved`, as not yet saved) to every interned reason list.
+    private mutating func hashNewReasonLists() {
+        while savedReasons.hashes.count < reasonTable.count {
+            savedReasons.hashes.append(ReasonList.hash(reasonTable[savedReasons.hashes.count]))
+            savedReasons.saved.append(false)
+        }
     }
 
     /// Recovery: the reason lists the store holds (before any record is loaded).
@@ -117,10 +122,7 @@ extension ShardState {
             id = internReasons(list)
             guard id != 0 else { return nil }
             savedReasons.interned[hash] = id
-            while savedReasons.hashes.count < reasonTable.count {
-                savedReasons.hashes.append(ReasonList.hash(reasonTable[savedReasons.hashes.count]))
-                savedReasons.saved.append(false)
-            }
+            hashNewReasonLists()
             savedReasons.saved[Int(id)] = true  // the store holds it
         }
         savedReasons.lastHash = hash

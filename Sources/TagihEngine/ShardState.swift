@@ -141,11 +141,7 @@ struct ShardState {
     // MARK: lookup
 
     func find(_ id: String) -> UInt32? {
-        var id = id
-        return id.withUTF8 { utf8 in
-            let raw = UnsafeRawBufferPointer(utf8)
-            return index.find(hash: stableHash(raw)) { arena.idEquals(at: slots[Int($0)].blob, raw) }
-        }
+        find(id, hash: stableHash(id))
     }
 
     /// `find(_:)` given the id's `stableHash`.

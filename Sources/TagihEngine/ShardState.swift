@@ -114,6 +114,9 @@ struct ShardState {
     var reasonIDs: [[String]: UInt32] = [:]
     /// The reason lists' hashes and which are in the store (see ShardState+Snapshot.swift).
     var savedReasons = SavedReasons()
+    /// Which histories changed since the last history checkpoint, and the recovery state of the checkpoint (see
+    /// ShardState+History.swift).
+    var historyCheckpoint = HistoryCheckpointState()
     static let maxReasonEntries = 1 << 16
     var lastHour: Int64 = .min
     /// How many debtors `take` re-decided instead of leasing them (a stale or reasonless decision; for tests).
@@ -356,6 +359,11 @@ struct ShardState {
             break
         }
         guard let i = slot ?? find(event.debtor) else { return }
+        if now == nil && !replayAddsToHistory(event, lsn: lsn, slot: i) {
+            // Recovery: the debtor's history checkpoint holds the event already; only its end of a lease is replayed.
+            replayLeaseEnd(event, lsn: lsn, slot: i)
+            return
+        }
         var slot = slots[Int(i)]
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
@@ -386,6 +394,7 @@ struct ShardState {
         case .leasesGranted, .leasesReleased:
             break
         }
+        markHistoryChanged(i)
         if now != nil { markPending(i) }
     }
 

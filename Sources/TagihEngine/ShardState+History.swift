@@ -16,6 +16,11 @@ struct HistoryCheckpointState {
     var replayFloor: Int64 = 0
     /// Recovery only: checkpoint rows that could not be decoded.
     var unreadable = 0
+    /// The histories loaded from checkpoint rows and not changed since, still encoded (``HistoryCoding``), back
+    /// to back: entry k is `storedBytes[storedOffsets[k] ..< storedOffsets[k + 1]]` (the last one ends at the end).
+    /// A debtor's is decoded when it is needed (a decision, a query) and moved to `histories` when it changes.
+    var storedBytes: [UInt8] = []
+    var storedOffsets: [Int] = []
 
     /// The number of debtors whose history changed since it was last taken.
     var pendingCount: Int { queue.count - head }
@@ -53,6 +58,37 @@ struct HistoryCheckpointState {
 ///   and is added only when the history does not hold it (by attempt, payment or lease id; a clearance by value).
 /// - Whatever an event does to leases is replayed regardless (`replayLeaseEnd`), from the lease replay floor on.
 extension ShardState {
+    /// `Slot.history` flag: the rest is an index into `historyCheckpoint.storedOffsets`, not `histories`.
+    static let storedHistoryBit: UInt32 = 1 << 31
+
+    /// Debtor `i`'s history as loaded from its checkpoint row (its slot has `storedHistoryBit`), decoded. A body is
+    /// checked when it is loaded (`HistoryCoding.isIntact`), so decoding it does not fail (else it is empty).
+    func storedHistory(_ i: UInt32) -> DebtorHistory {
+        let slot = slots[Int(i)]
+        let k = Int(slot.history & ~Self.storedHistoryBit)
+        let start = historyCheckpoint.storedOffsets[k]
+        let end = k + 1 < historyCheckpoint.storedOffsets.count
+            ? historyCheckpoint.storedOffsets[k + 1] : historyCheckpoint.storedBytes.count
+        let id = arena.id(at: slot.blob)
+        return historyCheckpoint.storedBytes.withUnsafeBytes { raw in
+            do {
+                return try HistoryCoding.decode(UnsafeRawBufferPointer(rebasing: raw[start..<end]), debtor: id)
+            } catch {
+                assertionFailure("a history checkpoint row passed its check at start and does not decode: \(error)")
+                return DebtorHistory()
+            }
+        }
+    }
+
+    /// Moves debtor `i`'s stored history to `histories` (before it changes). Its bytes stay in the stored arena,
+    /// unused, until the next start.
+    mutating func materializeHistory(_ i: UInt32) {
+        guard slots[Int(i)].history & Self.storedHistoryBit != 0 else { return }
+        let history = storedHistory(i)
+        histories.append(history)
+        slots[Int(i)].history = UInt32(histories.count)
+    }
+
     /// Notes that debtor `i`'s history changed (an applied event), so that the next checkpoint writes it.
     mutating func markHistoryChanged(_ i: UInt32) {
         if HistoryCheckpointState.isSet(historyCheckpoint.dirty, i) { return }
@@ -74,7 +110,7 @@ extension ShardState {
             let slot = slots[Int(i)]
             guard slot.history != 0 else { continue }
             let id = arena.id(at: slot.blob)
-            let body = HistoryCoding.encode(histories[Int(slot.history - 1)], debtor: id)
+            let body = HistoryCoding.encode(history(i), debtor: id)
             bytes += body.count + id.utf8.count
             rows.append(HistoryRow(debtor: id, lsn: slot.basis, body: body))
             taken.append(i)
@@ -89,10 +125,13 @@ extension ShardState {
         return (rows, taken)
     }
 
-    /// Recovery: installs debtor `i`'s history from its checkpoint row (`lsn`: the row's position). A row that
-    /// cannot be decoded is counted (the engine then replays the whole log) and left out.
-    mutating func loadHistory(_ i: UInt32, body: UnsafeRawBufferPointer, lsn: Int64, id: String) {
-        guard let history = try? HistoryCoding.decode(body, debtor: id) else {
+    /// Recovery: installs debtor `i`'s history from its checkpoint row (`lsn`: the row's position), kept encoded
+    /// (decoded when needed). A row whose body fails its check is counted (the engine then replays the whole log)
+    /// and left out.
+    mutating func loadHistory(_ i: UInt32, body: UnsafeRawBufferPointer, lsn: Int64) {
+        guard HistoryCoding.isIntact(body), slots[Int(i)].history == 0,
+            historyCheckpoint.storedOffsets.count < Int(Self.storedHistoryBit)
+        else {
             historyCheckpoint.unreadable += 1
             return
         }
@@ -100,12 +139,9 @@ extension ShardState {
         // As replaying the row's events would: a restored decision older than them is not used.
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         slot.basis = max(slot.basis, lsn)
-        if slot.history == 0 {
-            histories.append(history)
-            slot.history = UInt32(histories.count)
-        } else {
-            histories[Int(slot.history - 1)] = history
-        }
+        slot.history = Self.storedHistoryBit | UInt32(historyCheckpoint.storedOffsets.count)
+        historyCheckpoint.storedOffsets.append(historyCheckpoint.storedBytes.count)
+        historyCheckpoint.storedBytes.append(contentsOf: body)
         slots[Int(i)] = slot
         HistoryCheckpointState.set(&historyCheckpoint.restored, i)
     }
@@ -115,6 +151,8 @@ extension ShardState {
     mutating func discardRestoredHistories() {
         for i in slots.indices where slots[i].history != 0 { slots[i].history = 0 }
         histories = []
+        historyCheckpoint.storedBytes = []
+        historyCheckpoint.storedOffsets = []
         historyCheckpoint.restored = []
         historyCheckpoint.replayFloor = 0
     }
@@ -142,7 +180,7 @@ extension ShardState {
         let slot = slots[Int(i)]
         guard lsn <= slot.basis, slot.history != 0, HistoryCheckpointState.isSet(historyCheckpoint.restored, i)
         else { return true }
-        let history = histories[Int(slot.history - 1)]
+        let history = self.history(i)
         switch event {
         case .outcome(let o): return !history.outcomes.contains { $0.attempt == o.attempt }
         case .payment(let p): return !history.payments.contains { $0.payment == p.payment }

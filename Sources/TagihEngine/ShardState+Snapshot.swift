@@ -157,9 +157,8 @@ extension ShardState {
                     continue
                 }
                 if let history = entry.history {
-                    let id = String(decoding: UnsafeRawBufferPointer(rebasing: raw[entry.id]), as: UTF8.self)
                     loadHistory(UInt32(slots.count - 1), body: UnsafeRawBufferPointer(rebasing: raw[history]),
-                                lsn: entry.historyLSN, id: id)
+                                lsn: entry.historyLSN)
                 }
             }
         }

@@ -26,7 +26,8 @@ struct Slot {
     var jurisdiction: UInt16
     /// The decision's zone (interned in the arena's table; 0 = none).
     var zone: UInt16 = 0
-    /// 0 = no history; else index + 1 into `histories`.
+    /// 0 = no history; with `ShardState.storedHistoryBit`, the history as loaded from its checkpoint row (still
+    /// encoded; see ShardState+History.swift); else index + 1 into `histories`.
     var history: UInt32 = 0
     /// Bumped at every re-decision and lease, so queue entries made before are recognised as stale.
     var generation: UInt32 = 0
@@ -163,6 +164,7 @@ struct ShardState {
 
     func history(_ i: UInt32) -> DebtorHistory {
         let h = slots[Int(i)].history
+        if h & Self.storedHistoryBit != 0 { return storedHistory(i) }  // as loaded from the checkpoint
         return h == 0 ? DebtorHistory() : histories[Int(h - 1)]
     }
 
@@ -364,6 +366,7 @@ struct ShardState {
             replayLeaseEnd(event, lsn: lsn, slot: i)
             return
         }
+        if slots[Int(i)].history & Self.storedHistoryBit != 0 { materializeHistory(i) }
         var slot = slots[Int(i)]
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {

@@ -24,11 +24,13 @@ public struct HistoryRow: Sendable, Hashable {
 ///
 /// Version byte 1, then a table of the distinct strings the history repeats (debt ids, phone numbers, outcome
 /// names, promise due dates, and any debtor id other than the row's), then the outcomes, payments, unresolved
-/// attempts (expired leases) and operator clearances, each list in the order the history holds it. Integers are
-/// LEB128 varints (signed ones zigzag-coded); times are deltas from the previous item's time; attempt, payment and
-/// lease ids are front-coded against the previous one of their list (``ByteWriter/write(_:sharingPrefixWith:)``).
-/// Outcomes are named by their wire value, so the encoding does not depend on the order of `Outcome`'s cases.
-/// Decoding gives back a value equal (`==`) to the encoded one.
+/// attempts (expired leases) and operator clearances, each list in the order the history holds it, then a 32-bit
+/// checksum of everything before it (``isIntact(_:)``: the engine keeps bodies encoded and decodes a debtor's only
+/// when it is needed, so it checks each body when it reads it from the store instead). Integers are LEB128 varints
+/// (signed ones zigzag-coded); times are deltas from the previous item's time; attempt, payment and lease ids are
+/// front-coded against the previous one of their list (``ByteWriter/write(_:sharingPrefixWith:)``). Outcomes are
+/// named by their wire value, so the encoding does not depend on the order of `Outcome`'s cases. Decoding gives
+/// back a value equal (`==`) to the encoded one.
 public enum HistoryCoding {
     /// The format version (the first byte of every body).
     public static let version: UInt8 = 1
@@ -128,13 +130,56 @@ public enum HistoryCoding {
             w.writeZigzag(c.at &- previousAt)
             previousAt = c.at
         }
+        let sum = w.bytes.withUnsafeBytes { checksum($0) }
+        w.write(sum)
         return w.bytes
     }
 
+    /// Whether `bytes` is a body of this version whose checksum matches (a truncated, extended or altered body is
+    /// not, whatever bytes were lost or changed, but for a chance of 2^-32).
+    public static func isIntact(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 5, bytes[0] == version else { return false }
+        let n = bytes.count - 4
+        var stored: UInt32 = 0
+        for k in 0..<4 { stored |= UInt32(bytes[n + k]) << UInt32(8 * k) }
+        return checksum(UnsafeRawBufferPointer(rebasing: bytes[..<n])) == stored
+    }
+
+    /// A 32-bit hash of `bytes`, eight bytes at a time (a multiply-xorshift mix per word, then the length).
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var k = 0
+        let n = bytes.count
+        while k + 8 <= n {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: k, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            k += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while k < n {
+            tail |= UInt64(bytes[k]) << shift
+            shift += 8
+            k += 1
+        }
+        h = (h ^ tail ^ (UInt64(n) << 56)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return UInt32(truncatingIfNeeded: h)
+    }
+
+    /// Every outcome, in a fixed order (for the decoder's cache of parsed names; never stored).
+    static let outcomes = Outcome.allCases
+
     /// Decodes a body written by ``encode(_:debtor:)`` for debtor `debtor`.
-    /// - Throws: ``StoreError`` with code `corrupt_record` when the bytes are not such a body.
+    /// - Throws: ``StoreError`` with code `corrupt_record` when the bytes are not such a body (``isIntact(_:)``
+    ///   is false, or it is but they do not parse).
     public static func decode(_ bytes: UnsafeRawBufferPointer, debtor: String) throws(StoreError) -> DebtorHistory {
-        var r = ByteReader(bytes)
+        guard isIntact(bytes) else {
+            throw StoreError(code: .corruptRecord, message: "a history checkpoint row is damaged (checksum)")
+        }
+        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)]))
         guard try r.readUInt8() == version else {
             throw StoreError(code: .corruptRecord, message: "a history checkpoint row has an unknown format version")
         }
@@ -149,8 +194,9 @@ public enum HistoryCoding {
             }
             return table[k]
         }
-        // Outcome names are looked up once per distinct name, not once per outcome.
-        var outcomeNames: [Int: Outcome] = [:]
+        // Outcome names are parsed once per table entry, not once per outcome: entry k (k < 16) parsed is at
+        // `parsed[k]` as its position in `Outcome.allCases` + 1 (0: not parsed yet).
+        var parsed = InlineArray<16, UInt8>(repeating: 0)
 
         var history = DebtorHistory()
         let outcomeCount = try r.readCount()
@@ -162,16 +208,16 @@ public enum HistoryCoding {
             let flags = try r.readUInt8()
             let nameIndex = try r.readCount()
             let outcome: Outcome
-            if let known = outcomeNames[nameIndex] {
-                outcome = known
+            if nameIndex < 16 && parsed[nameIndex] != 0 {
+                outcome = Self.outcomes[Int(parsed[nameIndex]) - 1]
             } else {
-                guard nameIndex < table.count, let parsed = Outcome(rawValue: table[nameIndex]) else {
+                guard nameIndex < table.count, let name = Outcome(rawValue: table[nameIndex]) else {
                     throw StoreError(code: .corruptRecord, message: "a history checkpoint row names an unknown outcome")
                 }
-                outcomeNames[nameIndex] = parsed
-                outcome = parsed
+                if nameIndex < 16 { parsed[nameIndex] = UInt8(Self.outcomes.firstIndex(of: name)! + 1) }
+                outcome = name
             }
-            let attempt = try r.readString(sharingPrefixWith: previousID)
+            let attempt = try r.readFrontCoded(previousID)
             previousID = attempt
             let debt = try string(&r)
             let phone = try string(&r)
@@ -179,7 +225,7 @@ public enum HistoryCoding {
             previousAt = at
             var lease: String?
             if flags & 1 != 0 {
-                let id = try r.readString(sharingPrefixWith: previousLease)
+                let id = try r.readFrontCoded(previousLease)
                 previousLease = id
                 lease = id
             }
@@ -201,7 +247,7 @@ public enum HistoryCoding {
         previousAt = 0
         for _ in 0..<paymentCount {
             let flags = try r.readUInt8()
-            let id = try r.readString(sharingPrefixWith: previousID)
+            let id = try r.readFrontCoded(previousID)
             previousID = id
             let debt = try string(&r)
             let amount = try r.readZigzag()
@@ -224,7 +270,7 @@ public enum HistoryCoding {
             previousAt = at
             var lease: String?
             if flags & 1 != 0 {
-                let id = try r.readString(sharingPrefixWith: previousLease)
+                let id = try r.readFrontCoded(previousLease)
                 previousLease = id
                 lease = id
             }
@@ -295,6 +341,25 @@ extension ByteReader {
             value |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { return value }
             shift += 7
+        }
+    }
+
+    /// `readString(sharingPrefixWith:)`, building the string in place (no intermediate array: ids of up to 15
+    /// bytes then cost no allocation at all).
+    mutating func readFrontCoded(_ previous: String) throws(StoreError) -> String {
+        let shared = Int(try readUInt8())
+        let range = try readStringRange()
+        var previous = previous
+        guard shared <= previous.utf8.count else {
+            throw StoreError(code: .corruptRecord, message: "a front-coded string shares more than its predecessor")
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: base[range])
+        return previous.withUTF8 { before in
+            return String(unsafeUninitializedCapacity: shared + rest.count) { out in
+                for k in 0..<shared { out[k] = before[k] }
+                for k in 0..<rest.count { out[shared + k] = rest[k] }
+                return shared + rest.count
+            }
         }
     }
 

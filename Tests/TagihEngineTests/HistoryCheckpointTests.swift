@@ -348,7 +348,7 @@ func expectSameState(_ a: Engine, _ b: Engine, ids: [String], live: [DebtorSnaps
 
         var recovered = ShardState(shardID: 0, policy: ContactPolicy(), leaseTag: "tag001", rescoreBatch: 100)
         _ = recovered.upsert(debtor, lsn: 1, now: nil)
-        rows[0].body.withUnsafeBytes { recovered.loadHistory(0, body: $0, lsn: rows[0].lsn, id: debtor.id) }
+        rows[0].body.withUnsafeBytes { recovered.loadHistory(0, body: $0, lsn: rows[0].lsn) }
         recovered.beginHistoryReplay(floor: 4)
         recovered.apply(.outcome(early), lsn: 5, now: nil)
         recovered.apply(.outcome(late), lsn: 6, now: nil)

@@ -134,6 +134,19 @@ func randomHistory(_ debtor: String, _ random: inout SplitMix) -> DebtorHistory 
             try (bytes + [0]).withUnsafeBytes { try HistoryCoding.decode($0, debtor: "D-1") }
         }
     }
+
+    /// The checksum catches any single flipped bit (a changed time or amount would otherwise decode fine).
+    @Test func everyFlippedBitIsCaught() {
+        let bytes = HistoryCoding.encode(Self.sample, debtor: "D-1")
+        #expect(bytes.withUnsafeBytes { HistoryCoding.isIntact($0) })
+        for k in bytes.indices {
+            for bit in 0..<8 {
+                var damaged = bytes
+                damaged[k] ^= 1 << UInt8(bit)
+                #expect(!damaged.withUnsafeBytes { HistoryCoding.isIntact($0) })
+            }
+        }
+    }
 }
 
 @Suite struct HistoryStoreTests {
@@ -150,9 +163,9 @@ func randomHistory(_ debtor: String, _ random: inout SplitMix) -> DebtorHistory 
         _ = try await store.upsert(records)
         let body = HistoryCoding.encode(HistoryCodingTests.sample, debtor: "D-1")
         try await store.writeHistory([
-            HistoryRow(debtor: "D-1", lsn: 7, body: [1, 0, 0, 0, 0, 0]),
-            HistoryRow(debtor: "D-3", lsn: 9, body: [1, 0, 0, 0, 0, 0]),
-            HistoryRow(debtor: "D-9", lsn: 9, body: [1, 0, 0, 0, 0, 0]),
+            HistoryRow(debtor: "D-1", lsn: 7, body: HistoryCoding.encode(DebtorHistory(), debtor: "")),
+            HistoryRow(debtor: "D-3", lsn: 9, body: HistoryCoding.encode(DebtorHistory(), debtor: "")),
+            HistoryRow(debtor: "D-9", lsn: 9, body: HistoryCoding.encode(DebtorHistory(), debtor: "")),
         ])
         try await store.writeHistory([HistoryRow(debtor: "D-1", lsn: 8, body: body)])
         #expect(try await store.historyRowCount() == 3)
@@ -195,7 +208,7 @@ func randomHistory(_ debtor: String, _ random: inout SplitMix) -> DebtorHistory 
     @Test func aMigratorThatKnowsOnlyV1AndV2OpensAStoreMigratedToV3() async throws {
         let dir = temporaryDirectory()
         let store = try await Store.open(configuration: .init(directory: dir))
-        try await store.writeHistory([HistoryRow(debtor: "D-1", lsn: 1, body: [1, 0, 0, 0, 0, 0])])
+        try await store.writeHistory([HistoryRow(debtor: "D-1", lsn: 1, body: HistoryCoding.encode(DebtorHistory(), debtor: ""))])
         try await store.setHistoryFloor(1)
         try await store.close()
         let older: DatabaseMigrator = {

@@ -91,27 +91,40 @@ extension Engine {
         if let token { applying.end(token) }
     }
 
-    /// Writes the history checkpoint rows of every debtor whose history changed since its last row, shard by
-    /// shard, in transactions of at most `chunk` rows (about 4 MiB); each shard is asked for as many rows as it had
-    /// changed histories when its turn came (histories changed meanwhile are taken by the next checkpoint).
-    /// Returns how many rows were written.
-    /// - Throws: ``StoreError`` when a write fails; the rows not written are taken again next time.
+    /// Rows a history checkpoint gathers from the shards, sorts by debtor id and writes per round (about 50 MB).
+    static let historyRoundRows = 262_144
+
+    /// Writes the history checkpoint rows of every debtor whose history changed since its last row: as many as
+    /// each shard had changed histories when the checkpoint began (histories changed meanwhile are taken by the
+    /// next checkpoint). Each round takes up to ``historyRoundRows`` rows from the shards (in proportion to what
+    /// each has left), sorts them by debtor id (the table's order: consecutive rows then share B-tree pages, so a
+    /// round rewrites each page once instead of once per transaction) and writes them in transactions of at most
+    /// `chunk` rows (about 4 MiB). Returns how many rows were written.
+    /// - Throws: ``StoreError`` when a write fails; the round's rows are taken again next time.
     func writeHistoryCheckpoint(chunk: Int) async throws -> Int {
+        var left: [Int] = []
+        for shard in shards { left.append(await shard.pendingHistoryCount()) }
+        let budget = max(chunk, Self.historyRoundRows)
         var written = 0
-        for shard in shards {
-            var left = await shard.pendingHistoryCount()
-            while left > 0 {
-                let (rows, slots) = await shard.historyRows(limit: min(left, chunk), maxBytes: 4 << 20)
-                if slots.isEmpty { break }
-                left -= slots.count
-                do {
-                    try await log.writeHistory(rows)
-                } catch {
-                    await shard.giveBackHistoryRows(slots)
-                    throw error
-                }
-                written += rows.count
+        while case let total = left.reduce(0, +), total > 0 {
+            var rows: [HistoryRow] = []
+            var taken: [(shard: Int, slots: [UInt32])] = []
+            for (s, shard) in shards.enumerated() where left[s] > 0 {
+                let share = min(left[s], max(1, Int((Double(left[s]) / Double(total) * Double(budget)).rounded(.up))))
+                let (part, slots) = await shard.historyRows(limit: share, maxBytes: (64 << 20) / shards.count)
+                left[s] = slots.isEmpty ? 0 : max(0, left[s] - slots.count)
+                rows += part
+                taken.append((s, slots))
             }
+            if rows.isEmpty { break }
+            rows.sort { a, b in a.debtor.utf8.lexicographicallyPrecedes(b.debtor.utf8) }
+            do {
+                try await log.writeHistory(rows)
+            } catch {
+                for (s, slots) in taken { await shards[s].giveBackHistoryRows(slots) }
+                throw error
+            }
+            written += rows.count
         }
         return written
     }

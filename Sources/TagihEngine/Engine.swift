@@ -739,19 +739,28 @@ public final class Engine: Sendable {
             case .some(.none): floor = nil  // a grant is being committed: keep the previous floor
             }
         }
+        let started = ContinuousClock.now
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
+        var decisionRows = 0
         for shard in shards {
             var start = 0
             while true {
                 let (rows, lists, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
                 if !rows.isEmpty || !lists.isEmpty { try await log.writeSnapshot(rows, reasonLists: lists) }
+                decisionRows += rows.count
                 if rows.count < chunk { break }
                 start = next
             }
         }
-        _ = try await writeHistoryCheckpoint(chunk: chunk)
+        let decisionsWritten = ContinuousClock.now
+        let historyRows = try await writeHistoryCheckpoint(chunk: chunk)
         if let floor { try await log.setLeaseReplayFloor(floor) }
         try await log.setHistoryFloor(historyFloor)
+        logger.info("snapshot written", metadata: [
+            "decisionRows": "\(decisionRows)", "historyRows": "\(historyRows)", "historyFloor": "\(historyFloor)",
+            "writingDecisions": "\(decisionsWritten - started)",
+            "writingHistories": "\(ContinuousClock.now - decisionsWritten)",
+        ])
     }
 
     /// Re-decides, now, every ready debtor the last start restored from the snapshot without its reasons (see

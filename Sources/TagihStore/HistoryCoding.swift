@@ -295,20 +295,31 @@ public enum HistoryCoding {
     }
 }
 
-/// The distinct strings of one history, numbered in the order they are first met.
+/// The distinct strings of one history, numbered in the order they are first met. A history repeats a handful
+/// (a debt, a phone, a few outcome names): they are found by a linear search, and by a dictionary only once there
+/// are more than 16 (no hashing, no dictionary allocated for the common row).
 private struct StringTable {
     var strings: [String] = []
     var indices: [String: UInt64] = [:]
     var byteCount = 0
 
     mutating func intern(_ s: String) {
-        if indices[s] != nil { return }
-        indices[s] = UInt64(strings.count)
+        if find(s) != nil { return }
+        if strings.count == 16 {
+            for (k, t) in strings.enumerated() { indices[t] = UInt64(k) }
+        }
+        if strings.count >= 16 { indices[s] = UInt64(strings.count) }
         strings.append(s)
         byteCount += s.utf8.count + 1
     }
 
-    func index(_ s: String) -> UInt64 { indices[s]! }
+    @inline(__always) func find(_ s: String) -> UInt64? {
+        if strings.count > 16 { return indices[s] }
+        for k in strings.indices where strings[k] == s { return UInt64(k) }
+        return nil
+    }
+
+    func index(_ s: String) -> UInt64 { find(s)! }
 }
 
 extension ByteWriter {

@@ -85,6 +85,10 @@ func randomHistory(_ debtor: String, _ random: inout SplitMix) -> DebtorHistory 
         ("every kind of entry", sample),
         ("outcomes only", DebtorHistory(outcomes: sample.outcomes)),
         ("expired leases only", DebtorHistory(unresolved: sample.unresolved)),
+        ("more than 16 distinct strings", DebtorHistory(outcomes: (0..<40).map { k in
+            OutcomeEvent(attempt: "c-\(k)", debtor: "D-1", debt: "A-\(k % 7)", phone: "+1617555\(1000 + k)",
+                         at: 1_796_000_000 + Int64(k), outcome: Outcome.allCases[k % Outcome.allCases.count])
+        })),
     ])
     func roundTrips(_ name: String, _ history: DebtorHistory) throws {
         let bytes = HistoryCoding.encode(history, debtor: "D-1")

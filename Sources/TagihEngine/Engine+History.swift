@@ -93,6 +93,8 @@ extension Engine {
 
     /// Rows a history checkpoint gathers from the shards, sorts by debtor id and writes per round (about 50 MB).
     static let historyRoundRows = 262_144
+    /// Rows a shard encodes per message while a history checkpoint is written.
+    static let historyTurnRows = 4_096
 
     /// Writes the history checkpoint rows of every debtor whose history changed since its last row: as many as
     /// each shard had changed histories when the checkpoint began (histories changed meanwhile are taken by the
@@ -110,11 +112,22 @@ extension Engine {
             var rows: [HistoryRow] = []
             var taken: [(shard: Int, slots: [UInt32])] = []
             for (s, shard) in shards.enumerated() where left[s] > 0 {
-                let share = min(left[s], max(1, Int((Double(left[s]) / Double(total) * Double(budget)).rounded(.up))))
-                let (part, slots) = await shard.historyRows(limit: share, maxBytes: (64 << 20) / shards.count)
-                left[s] = slots.isEmpty ? 0 : max(0, left[s] - slots.count)
-                rows += part
-                taken.append((s, slots))
+                var share = min(left[s], max(1, Int((Double(left[s]) / Double(total) * Double(budget)).rounded(.up))))
+                var bytes = (64 << 20) / shards.count
+                // In turns of at most `historyTurnRows` rows (a few milliseconds of encoding), so that the shard's
+                // leases and outcomes wait at most that long.
+                while share > 0 && bytes > 0 {
+                    let (part, slots) = await shard.historyRows(limit: min(share, Self.historyTurnRows), maxBytes: bytes)
+                    if slots.isEmpty {
+                        left[s] = 0
+                        break
+                    }
+                    left[s] = max(0, left[s] - slots.count)
+                    share -= slots.count
+                    bytes -= part.reduce(0) { $0 + $1.body.count + $1.debtor.utf8.count }
+                    rows += part
+                    taken.append((s, slots))
+                }
             }
             if rows.isEmpty { break }
             rows.sort { a, b in a.debtor.utf8.lexicographicallyPrecedes(b.debtor.utf8) }

@@ -370,6 +370,35 @@ func expectSameState(_ a: Engine, _ b: Engine, ids: [String], live: [DebtorSnaps
         #expect(recovered.history(0).outcomes.count == 2)
     }
 
+    /// `run()` writes a snapshot, with the history checkpoint, once `snapshotAfterEvents` log positions were written
+    /// since the last one, even when the interval is off.
+    @Test func runCheckpointsAfterEnoughEvents() async throws {
+        var configuration = EngineConfiguration(dataDirectory: temporaryDirectory())
+        configuration.shardCount = 2
+        configuration.tickIntervalMilliseconds = 10
+        configuration.snapshotIntervalSeconds = 0
+        configuration.snapshotAfterEvents = 20
+        let engine = try await Engine.open(configuration: configuration, clock: VirtualClock(start: t0),
+                                           logger: quietLogger)
+        let debtors = (0..<5).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let runner = Task { try await engine.run() }
+        _ = try await engine.ingest((0..<10).map { outcome("r\($0)", debtors[$0 % 5], .noAnswer, at: t0 - 600) })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await engine.store.historyFloor() == 0)  // 10 positions: not yet
+        _ = try await engine.ingest((10..<30).map { outcome("r\($0)", debtors[$0 % 5], .noAnswer, at: t0 - 600) })
+        var floor: Int64 = 0
+        for _ in 0..<500 where floor == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            floor = try await engine.store.historyFloor()
+        }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(floor > 0)
+        #expect(try await engine.store.historyRowCount() == 5)
+        try await engine.close()
+    }
+
     /// The floor a checkpoint may record: below the bound of every writer still between its commit and its
     /// application to the shards.
     @Test func appliedThroughStaysBelowWritersInFlight() {

@@ -57,6 +57,10 @@ struct HistoryCheckpointState {
 ///   concurrent commits in any order, and a crash may leave rows of a checkpoint whose floor was never recorded),
 ///   and is added only when the history does not hold it (by attempt, payment or lease id; a clearance by value).
 /// - Whatever an event does to leases is replayed regardless (`replayLeaseEnd`), from the lease replay floor on.
+///
+/// A history keeps its entries in the order the shard applied them. Concurrent commits for one debtor may reach
+/// the shard in either order; the checkpoint keeps the live order, where a replay of the whole log would use log
+/// order (the same entries; the policy reads them by time).
 extension ShardState {
     /// `Slot.history` flag: the rest is an index into `historyCheckpoint.storedOffsets`, not `histories`.
     static let storedHistoryBit: UInt32 = 1 << 31

@@ -632,9 +632,10 @@ public final class Store: Sendable {
         }
     }
 
-    /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 7,
-    /// 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left
-    /// out (see ``leaseReplayFloor()``); every other event is read.
+    /// Reads one page of the log after position `after`, in log order (a range of the table's primary key from
+    /// `after`: a start reads from its history floor, ``historyFloor()``, not from the beginning). Lease grants and
+    /// releases (kinds 7, 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before
+    /// `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
     public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(

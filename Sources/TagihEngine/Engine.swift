@@ -29,6 +29,8 @@ public final class Engine: Sendable {
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
+    /// The history floor the last start replayed the log from (`run()` counts the log written since from there).
+    private let startHistoryFloor = Atomic<Int64>(0)
     private let restoredWithout = Atomic<Int>(0)
     /// Where the next `lease` call starts taking (see there).
     private let takeRotation = Atomic<Int>(0)
@@ -139,6 +141,7 @@ public final class Engine: Sendable {
             historyFloor = 0
         }
         for shard in shards { await shard.beginHistoryReplay(floor: historyFloor) }
+        startHistoryFloor.store(historyFloor, ordering: .relaxed)
         let loaded = ContinuousClock.now
         var eventCount = 0
         let leaseFloor = try await log.leaseReplayFloor()
@@ -684,11 +687,12 @@ public final class Engine: Sendable {
 
     /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` and writes a snapshot (decisions
     /// and history checkpoint, ``writeSnapshot()``) every ``EngineConfiguration/snapshotIntervalSeconds`` and
-    /// whenever ``EngineConfiguration/snapshotAfterEvents`` log positions were written since the last one, until
-    /// the task is cancelled.
+    /// whenever ``EngineConfiguration/snapshotAfterEvents`` log positions were written since the last one (counted
+    /// from the history floor the start replayed from: a start that replayed that much of the log, such as the
+    /// first start after an upgrade, writes one at once), until the task is cancelled.
     public func run() async throws {
         var lastSnapshot = ContinuousClock.now
-        var lastSnapshotLSN = await log.lastLSN()
+        var lastSnapshotLSN = startHistoryFloor.load(ordering: .relaxed)
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: .milliseconds(configuration.tickIntervalMilliseconds))

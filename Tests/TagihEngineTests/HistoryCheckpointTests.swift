@@ -399,6 +399,37 @@ func expectSameState(_ a: Engine, _ b: Engine, ids: [String], live: [DebtorSnaps
         try await engine.close()
     }
 
+    /// A start that replayed more than `snapshotAfterEvents` of the log (here: a store without a checkpoint, as an
+    /// older version left it) writes a checkpoint as soon as `run()` runs, without waiting for new events.
+    @Test func runCheckpointsAtOnceAfterALongReplay() async throws {
+        let dir = temporaryDirectory()
+        let clock = VirtualClock(start: t0)
+        let first = try await openEngine(dir, clock: clock, shards: 2)
+        let debtors = (0..<5).map { makeDebtor($0) }
+        _ = try await first.upsert(debtors)
+        _ = try await first.ingest((0..<30).map { outcome("s\($0)", debtors[$0 % 5], .noAnswer, at: t0 - 600) })
+        try await first.close()
+        try await executeSQL(dir, "DELETE FROM history_state; DELETE FROM meta WHERE key = 'history_floor'")
+        var configuration = EngineConfiguration(dataDirectory: dir)
+        configuration.shardCount = 2
+        configuration.tickIntervalMilliseconds = 10
+        configuration.snapshotIntervalSeconds = 0
+        configuration.snapshotAfterEvents = 20
+        let engine = try await Engine.open(configuration: configuration, clock: clock, logger: quietLogger)
+        #expect(try await engine.store.historyFloor() == 0)
+        let runner = Task { try await engine.run() }
+        var floor: Int64 = 0
+        for _ in 0..<500 where floor == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            floor = try await engine.store.historyFloor()
+        }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(floor > 0)
+        #expect(try await engine.store.historyRowCount() == 5)
+        try await engine.store.close()
+    }
+
     /// The floor a checkpoint may record: below the bound of every writer still between its commit and its
     /// application to the shards.
     @Test func appliedThroughStaysBelowWritersInFlight() {

@@ -29,11 +29,17 @@ public final class Engine: Sendable {
     let shards: [Shard]
     let logger: Logger
     private let restored = Atomic<Int>(0)
+    /// The history floor the last start replayed the log from (`run()` counts the log written since from there).
+    private let startHistoryFloor = Atomic<Int64>(0)
     private let restoredWithout = Atomic<Int>(0)
     /// Where the next `lease` call starts taking (see there).
     private let takeRotation = Atomic<Int>(0)
     let metrics = EngineMetrics()
     let leaseSignals: LeaseSignals
+    /// History events between their commit and their application (for the history checkpoint's floor).
+    let applying = AppliedEvents()
+    /// One snapshot write at a time.
+    let snapshotGate = SnapshotGate()
 
     /// How many debtors the last start filed from the decision snapshot without running the policy.
     public var restoredFromSnapshot: Int { restored.load(ordering: .relaxed) }
@@ -84,7 +90,9 @@ public final class Engine: Sendable {
         Int(stableHash(debtorID) % UInt64(shards.count))
     }
 
-    /// Replays the store: every debtor record, then the event log in order, then one decision per debtor.
+    /// Replays the store: every debtor record (with its snapshot decision and its history checkpoint row), then
+    /// the event log after the history floor (and lease events after the lease replay floor) in order, then one
+    /// decision per debtor (see ShardState+History.swift).
     private func recover() async throws {
         let started = ContinuousClock.now
         let pageSize = configuration.store.readPageSize
@@ -122,10 +130,24 @@ public final class Engine: Sendable {
             logger.error("some stored debtor records could not be read and were skipped",
                          metadata: ["count": "\(unreadable)"])
         }
+        var historyFloor = try await log.historyFloor()
+        var unreadableHistories = 0
+        for shard in shards { unreadableHistories += await shard.unreadableHistoryRows() }
+        if unreadableHistories > 0 {
+            // The log is complete: replay all of it instead of trusting the checkpoint.
+            logger.error("some history checkpoint rows could not be read; replaying the whole log",
+                         metadata: ["count": "\(unreadableHistories)"])
+            for shard in shards { await shard.discardRestoredHistories() }
+            historyFloor = 0
+        }
+        for shard in shards { await shard.beginHistoryReplay(floor: historyFloor) }
+        startHistoryFloor.store(historyFloor, ordering: .relaxed)
         let loaded = ContinuousClock.now
-        var lsn: Int64 = 0
         var eventCount = 0
         let leaseFloor = try await log.leaseReplayFloor()
+        // Events at or before the history floor are in the checkpoint; those after the lease floor are still read
+        // for what they do to leases (a grant after it may be ended by an outcome before the history floor).
+        var lsn = max(0, min(historyFloor, leaseFloor - 1))
         while true {
             let page = try await log.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
             if page.isEmpty { break }
@@ -156,6 +178,7 @@ public final class Engine: Sendable {
                 }
             }
         }
+        for shard in shards { await shard.finishHistoryReplay() }
         let replayed = ContinuousClock.now
         let now = clock.now()
         let restoredCount = await withTaskGroup(of: Int.self) { group in
@@ -174,7 +197,8 @@ public final class Engine: Sendable {
         await tick()
         let elapsed = ContinuousClock.now - started
         logger.info("engine recovered", metadata: [
-            "debtors": "\(total)", "events": "\(eventCount)", "shards": "\(shards.count)", "elapsed": "\(elapsed)",
+            "debtors": "\(total)", "events": "\(eventCount)", "historyFloor": "\(historyFloor)",
+            "shards": "\(shards.count)", "elapsed": "\(elapsed)",
             "restoredFromSnapshot": "\(restoredCount)", "restoredWithoutReasons": "\(withoutReasons)",
             "loadingRecords": "\(loaded - started)",
             "replayingLog": "\(replayed - loaded)", "deciding": "\(decided - replayed)",
@@ -336,6 +360,8 @@ public final class Engine: Sendable {
             metrics.eventsRejected.increment(by: results.count)
             return results
         }
+        let applyingToken = await beginApplying()
+        defer { endApplying(applyingToken) }
         let appended = try await log.append(valid.count == events.count ? events : valid.map { events[$0] })
         var toApply = Array(repeating: [(index: Int, lsn: Int64, slot: UInt32)](), count: shards.count)
         for (k, i) in valid.enumerated() {
@@ -640,6 +666,8 @@ public final class Engine: Sendable {
                     let expired = await shard.advance(now: now)
                     if expired.isEmpty { return }
                     self.metrics.leasesExpired.increment(by: expired.count)
+                    let applyingToken = await self.beginApplying()
+                    defer { self.endApplying(applyingToken) }
                     do {
                         let results = try await self.log.append(expired.map { .leaseExpired($0) })
                         let applied = zip(expired, results).map { e, r -> (StoredEvent, Int64) in
@@ -657,10 +685,14 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` and writes a decision snapshot
-    /// every ``EngineConfiguration/snapshotIntervalSeconds``, until the task is cancelled.
+    /// Calls ``tick()`` every ``EngineConfiguration/tickIntervalMilliseconds`` and writes a snapshot (decisions
+    /// and history checkpoint, ``writeSnapshot()``) every ``EngineConfiguration/snapshotIntervalSeconds`` and
+    /// whenever ``EngineConfiguration/snapshotAfterEvents`` log positions were written since the last one (counted
+    /// from the history floor the start replayed from: a start that replayed that much of the log, such as the
+    /// first start after an upgrade, writes one at once), until the task is cancelled.
     public func run() async throws {
         var lastSnapshot = ContinuousClock.now
+        var lastSnapshotLSN = startHistoryFloor.load(ordering: .relaxed)
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: .milliseconds(configuration.tickIntervalMilliseconds))
@@ -668,10 +700,14 @@ public final class Engine: Sendable {
                 return
             }
             await tick()
-            if configuration.snapshotIntervalSeconds > 0,
-                ContinuousClock.now - lastSnapshot >= .seconds(configuration.snapshotIntervalSeconds)
-            {
+            let logged = await log.lastLSN()
+            let byTime = configuration.snapshotIntervalSeconds > 0
+                && ContinuousClock.now - lastSnapshot >= .seconds(configuration.snapshotIntervalSeconds)
+            let byEvents = configuration.snapshotAfterEvents > 0
+                && logged - lastSnapshotLSN >= Int64(configuration.snapshotAfterEvents)
+            if !isEphemeral && (byTime || byEvents) {
                 lastSnapshot = ContinuousClock.now
+                lastSnapshotLSN = logged
                 do {
                     try await writeSnapshot()
                 } catch {
@@ -682,13 +718,22 @@ public final class Engine: Sendable {
     }
 
     /// Saves the decisions that changed since the last snapshot to the store (in chunks, interleaved with other
-    /// writes), so the next start need not run the policy for debtors that did not change since. A snapshot is
-    /// a cache: a missing or stale row only costs a decision at start.
+    /// writes), so the next start need not run the policy for debtors that did not change since, and the history
+    /// checkpoint: the histories that changed since the last one, then the history floor, so the next start
+    /// replays only the log after it (see ShardState+History.swift). The decisions are a cache (a missing or stale
+    /// row only costs a decision at start); the history rows are not, but the log they summarise stays complete.
+    /// One snapshot is written at a time (a concurrent call waits).
     /// An ephemeral engine keeps no snapshot: this does nothing.
+    /// - Throws: ``StoreError`` when a write fails; the floors then stay where they were.
     public func writeSnapshot() async throws {
         if isEphemeral { return }
+        await snapshotGate.acquire()
+        defer { snapshotGate.release() }
         // Every lease granted before `floor` has ended: the next start need not replay those grants.
         let logged = await log.lastLSN()
+        // Every history event logged at or before `historyFloor` has been applied to its shard by now (read after
+        // `logged`, see `AppliedEvents`), so it is in a checkpoint row once the rows below are written.
+        let historyFloor = applying.appliedThrough(logged: logged)
         var floor: Int64? = logged + 1
         for shard in shards {
             guard let current = floor else { break }
@@ -698,17 +743,28 @@ public final class Engine: Sendable {
             case .some(.none): floor = nil  // a grant is being committed: keep the previous floor
             }
         }
+        let started = ContinuousClock.now
         let chunk = max(1, configuration.store.maxRowsPerTransaction)
+        var decisionRows = 0
         for shard in shards {
             var start = 0
             while true {
                 let (rows, lists, next) = await shard.snapshotRows(from: start, limit: chunk, now: clock.now())
                 if !rows.isEmpty || !lists.isEmpty { try await log.writeSnapshot(rows, reasonLists: lists) }
+                decisionRows += rows.count
                 if rows.count < chunk { break }
                 start = next
             }
         }
+        let decisionsWritten = ContinuousClock.now
+        let historyRows = try await writeHistoryCheckpoint(chunk: chunk)
         if let floor { try await log.setLeaseReplayFloor(floor) }
+        try await log.setHistoryFloor(historyFloor)
+        logger.info("snapshot written", metadata: [
+            "decisionRows": "\(decisionRows)", "historyRows": "\(historyRows)", "historyFloor": "\(historyFloor)",
+            "writingDecisions": "\(decisionsWritten - started)",
+            "writingHistories": "\(ContinuousClock.now - decisionsWritten)",
+        ])
     }
 
     /// Re-decides, now, every ready debtor the last start restored from the snapshot without its reasons (see

@@ -15,6 +15,11 @@ public struct EngineConfiguration: Sendable {
     /// How often ``Engine/run()`` writes a decision snapshot, in seconds; 0 disables. Default 3,600.
     /// ``Engine/close()`` always writes one.
     public var snapshotIntervalSeconds: Int
+    /// ``Engine/run()`` also writes a snapshot (decisions and history checkpoint) once this many log positions
+    /// (events, record upserts, lease grant batches) were written since the last one, so that a restart after a
+    /// crash replays at most about this much of the log whatever the ingest rate. 0 = by time only. Default
+    /// 1,000,000.
+    public var snapshotAfterEvents: Int = 1_000_000
     /// How many ready debtors a shard re-scores per tick after the hour changes. Default 50,000.
     public var rescoreBatch: Int
     /// How durable a lease grant (and a release) is before the lease is handed out. Default: the store's

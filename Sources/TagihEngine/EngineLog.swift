@@ -71,6 +71,20 @@ enum EngineLog: Sendable {
         if case .durable(let store) = self { try await store.writeSnapshot(rows, reasonLists: reasonLists) }
     }
 
+    func writeHistory(_ rows: [HistoryRow]) async throws {
+        if case .durable(let store) = self { try await store.writeHistory(rows) }
+    }
+
+    /// The history floor (0 for an ephemeral log, which keeps no checkpoint).
+    func historyFloor() async throws -> Int64 {
+        if case .durable(let store) = self { return try await store.historyFloor() }
+        return 0
+    }
+
+    func setHistoryFloor(_ lsn: Int64) async throws {
+        if case .durable(let store) = self { try await store.setHistoryFloor(lsn) }
+    }
+
     /// The reason lists snapshot rows name, by hash (none for an ephemeral log).
     func reasonLists() async throws -> [UInt64: [String]] {
         if case .durable(let store) = self { return try await store.reasonLists() }

@@ -145,6 +145,32 @@ actor Shard {
         return state.snapshotRows(from: start, limit: limit)
     }
 
+    /// How many debtors' histories changed since they were last taken for the history checkpoint. (Neither this
+    /// nor `historyRows` changes a ready debtor, so neither unpublishes the scores.)
+    func pendingHistoryCount() -> Int { state.historyCheckpoint.pendingCount }
+
+    /// Checkpoint rows of changed histories, oldest change first (see `ShardState.historyRows`).
+    func historyRows(limit: Int, maxBytes: Int) -> (rows: [HistoryRow], slots: [UInt32]) {
+        state.historyRows(limit: limit, maxBytes: maxBytes)
+    }
+
+    /// Checkpoint rows that could not be written: they are taken again by the next checkpoint.
+    func giveBackHistoryRows(_ slots: [UInt32]) {
+        for i in slots { state.markHistoryChanged(i) }
+    }
+
+    /// Recovery: how many history checkpoint rows could not be decoded.
+    func unreadableHistoryRows() -> Int { state.historyCheckpoint.unreadable }
+
+    /// Recovery: see `ShardState.discardRestoredHistories`.
+    func discardRestoredHistories() { state.discardRestoredHistories() }
+
+    /// Recovery: see `ShardState.beginHistoryReplay`.
+    func beginHistoryReplay(floor: Int64) { state.beginHistoryReplay(floor: floor) }
+
+    /// Recovery: see `ShardState.finishHistoryReplay`.
+    func finishHistoryReplay() { state.finishHistoryReplay() }
+
     /// For each event at `indices`: its debtor's slot, or why it is refused.
     func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
         state.validate(events, indices)

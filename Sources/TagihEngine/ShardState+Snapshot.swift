@@ -142,8 +142,9 @@ extension ShardState {
     }
 
     /// Loads stored debtors at recovery (ids are unique in the store, so no lookup) straight from the page's
-    /// bytes; restores a snapshot decision when the snapshot covers the record. A record that cannot be packed
-    /// is skipped; returns how many were.
+    /// bytes; restores a snapshot decision when the snapshot covers the record, and the debtor's history from
+    /// its history checkpoint row (ShardState+History.swift). A record that cannot be packed is skipped; returns
+    /// how many were.
     mutating func load(_ page: RecordPage, _ rows: [Int32]) -> Int {
         var failed = 0
         page.bytes.withUnsafeBytes { raw in
@@ -151,7 +152,14 @@ extension ShardState {
                 let entry = page.entries[Int(k)]
                 let body = UnsafeRawBufferPointer(rebasing: raw[entry.body])
                 let state = entry.state.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
-                if !load(body: body, lsn: entry.lsn, snapshot: state, basis: entry.basis) { failed += 1 }
+                if !load(body: body, lsn: entry.lsn, snapshot: state, basis: entry.basis) {
+                    failed += 1
+                    continue
+                }
+                if let history = entry.history {
+                    loadHistory(UInt32(slots.count - 1), body: UnsafeRawBufferPointer(rebasing: raw[history]),
+                                lsn: entry.historyLSN)
+                }
             }
         }
         return failed

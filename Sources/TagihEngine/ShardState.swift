@@ -26,7 +26,8 @@ struct Slot {
     var jurisdiction: UInt16
     /// The decision's zone (interned in the arena's table; 0 = none).
     var zone: UInt16 = 0
-    /// 0 = no history; else index + 1 into `histories`.
+    /// 0 = no history; with `ShardState.storedHistoryBit`, the history as loaded from its checkpoint row (still
+    /// encoded; see ShardState+History.swift); else index + 1 into `histories`.
     var history: UInt32 = 0
     /// Bumped at every re-decision and lease, so queue entries made before are recognised as stale.
     var generation: UInt32 = 0
@@ -114,6 +115,9 @@ struct ShardState {
     var reasonIDs: [[String]: UInt32] = [:]
     /// The reason lists' hashes and which are in the store (see ShardState+Snapshot.swift).
     var savedReasons = SavedReasons()
+    /// Which histories changed since the last history checkpoint, and the recovery state of the checkpoint (see
+    /// ShardState+History.swift).
+    var historyCheckpoint = HistoryCheckpointState()
     static let maxReasonEntries = 1 << 16
     var lastHour: Int64 = .min
     /// How many debtors `take` re-decided instead of leasing them (a stale or reasonless decision; for tests).
@@ -160,6 +164,7 @@ struct ShardState {
 
     func history(_ i: UInt32) -> DebtorHistory {
         let h = slots[Int(i)].history
+        if h & Self.storedHistoryBit != 0 { return storedHistory(i) }  // as loaded from the checkpoint
         return h == 0 ? DebtorHistory() : histories[Int(h - 1)]
     }
 
@@ -356,6 +361,12 @@ struct ShardState {
             break
         }
         guard let i = slot ?? find(event.debtor) else { return }
+        if now == nil && !replayAddsToHistory(event, lsn: lsn, slot: i) {
+            // Recovery: the debtor's history checkpoint holds the event already; only its end of a lease is replayed.
+            replayLeaseEnd(event, lsn: lsn, slot: i)
+            return
+        }
+        if slots[Int(i)].history & Self.storedHistoryBit != 0 { materializeHistory(i) }
         var slot = slots[Int(i)]
         if slot.flags & Self.restoredFlag != 0 && lsn > slot.basis { slot.flags &= ~Self.restoredFlag }
         if slot.history == 0 {
@@ -386,6 +397,7 @@ struct ShardState {
         case .leasesGranted, .leasesReleased:
             break
         }
+        markHistoryChanged(i)
         if now != nil { markPending(i) }
     }
 

@@ -51,6 +51,11 @@ public struct RecordPage: Sendable {
         public var lsn: Int64
         /// The snapshot row's basis (meaningful when `state` is not nil).
         public var basis: Int64
+        /// The history checkpoint row's body (``HistoryCoding``); nil when the checkpoint holds no row for the
+        /// debtor.
+        public var history: Range<Int>? = nil
+        /// The history checkpoint row's log position (``HistoryRow/lsn``; meaningful when `history` is not nil).
+        public var historyLSN: Int64 = 0
     }
 
     /// The bytes of every entry, back to back.
@@ -136,7 +141,9 @@ public struct LoggedEvent: Sendable {
 /// Tables: `debtor` (the current record of each debtor, WITHOUT ROWID keyed by id), `event` (the append-only log
 /// of outcomes, payments, lease grants, releases and expiries and operator clearances, unique by kind +
 /// idempotency key), `snapshot_state` (the engine's cached decisions, so a restart need not re-decide every
-/// debtor), `reason_list` (the reason lists snapshot rows name by hash; migration v2) and `meta`.
+/// debtor), `reason_list` (the reason lists snapshot rows name by hash; migration v2), `history_state` (the history
+/// checkpoint: each debtor's history as the engine keeps it, so a restart replays only the log after
+/// `meta.history_floor`; migration v3) and `meta`.
 ///
 /// Every write goes through one group committer: concurrent callers are batched into one transaction, which is
 /// committed (and, with ``StoreConfiguration/Durability/full``, fsynced) before any of them returns.
@@ -308,6 +315,19 @@ public final class Store: Sendable {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: "CREATE TABLE reason_list (hash INTEGER PRIMARY KEY NOT NULL, reasons TEXT NOT NULL)")
         }
+        // v3: the history checkpoint (see `writeHistory(_:)`): each debtor's history as the engine keeps it, so that
+        // a start replays only the log after `meta.history_floor`. A binary that knows only v1 and v2 opens a v3
+        // store, never touches the table or the floor, and replays the whole log as before; the events it appends
+        // come after every checkpoint row, so a later start of a v3 binary replays them.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE history_state (
+                    debtor TEXT PRIMARY KEY NOT NULL,
+                    lsn INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 
@@ -473,8 +493,9 @@ public final class Store: Sendable {
     }
 
     /// Reads one page of encoded debtor records with ids greater than `after`, in id order, each with its
-    /// snapshot row, into one contiguous ``RecordPage``. The snapshot rows are read by a second sequential scan
-    /// over the same id range and merged (both tables are ordered by id), not looked up one by one.
+    /// snapshot row and history checkpoint row, into one contiguous ``RecordPage``. The snapshot and history rows
+    /// are read by sequential scans over the same id range and merged (the tables are ordered by id), not looked
+    /// up one by one.
     public func recordPage(after: String?, limit: Int) async throws -> RecordPage {
         try await read { db in try Self.recordPage(db, after: after, limit: limit) }
     }
@@ -534,6 +555,26 @@ public final class Store: Sendable {
                 page.entries[k].state = Self.append(q, 2, to: &page.bytes)
                 k += 1
             }
+            // The history checkpoint rows, merged the same way.
+            let histories = try db.makeStatement(
+                sql: "SELECT debtor, lsn, body FROM history_state WHERE debtor > ? AND debtor <= ? ORDER BY debtor")
+            try histories.setArguments([after ?? "", lastID])
+            let h = histories.sqliteStatement
+            defer { sqlite3_reset(h) }
+            k = 0
+            while try Self.step(h) {
+                var order = 1
+                while k < page.entries.count {
+                    order = Self.compare(h, 0, with: page.bytes, page.entries[k].id)
+                    if order <= 0 { break }
+                    k += 1
+                }
+                if k == page.entries.count { break }
+                guard order == 0 else { continue }  // a row of a debtor not in the table: ignore
+                page.entries[k].historyLSN = sqlite3_column_int64(h, 1)
+                page.entries[k].history = Self.append(h, 2, to: &page.bytes)
+                k += 1
+            }
             return page
         }
     }
@@ -591,9 +632,10 @@ public final class Store: Sendable {
         }
     }
 
-    /// Reads one page of the log after position `after`, in log order. Lease grants and releases (kinds 7,
-    /// 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before `leaseFloor` are left
-    /// out (see ``leaseReplayFloor()``); every other event is read.
+    /// Reads one page of the log after position `after`, in log order (a range of the table's primary key from
+    /// `after`: a start reads from its history floor, ``historyFloor()``, not from the beginning). Lease grants and
+    /// releases (kinds 7, 9, 10 and 11, and 8, and 4 and 5 as written before they were batched) logged before
+    /// `leaseFloor` are left out (see ``leaseReplayFloor()``); every other event is read.
     public func events(after: Int64, limit: Int, leaseFloor: Int64 = 0) async throws -> [LoggedEvent] {
         try await read { db in
             let rows = try Row.fetchCursor(
@@ -636,6 +678,76 @@ public final class Store: Sendable {
             }
         } catch {
             throw StoreError(code: .writeFailed, message: "could not record the lease replay floor", cause: error)
+        }
+    }
+
+    /// The history floor: every event logged at or before it is in the history checkpoint row of its debtor
+    /// (``writeHistory(_:)``), so a start replays the log after it only (lease grants and releases after the lease
+    /// replay floor too). 0 when never recorded (a store written by a binary before migration v3).
+    public func historyFloor() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'history_floor'") ?? 0 }
+    }
+
+    /// Records the history floor, after the checkpoint rows it vouches for are committed. It only ever rises: a
+    /// lower value leaves the recorded one.
+    /// - Throws: ``StoreError`` with code `write_failed`.
+    public func setHistoryFloor(_ lsn: Int64) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO meta (key, value) VALUES ('history_floor', ?) "
+                        + "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    arguments: [lsn])
+            }
+        } catch {
+            throw StoreError(code: .writeFailed, message: "could not record the history floor", cause: error)
+        }
+    }
+
+    /// Writes history checkpoint rows (insert or replace), in transactions of at most
+    /// ``StoreConfiguration/maxRowsPerTransaction`` rows and about 4 MiB, so that group commits wait at most for
+    /// one of them. Unlike snapshot rows they are not a cache once the history floor vouches for them: the engine
+    /// records the floor (``setHistoryFloor(_:)``) only after every row of a checkpoint is written.
+    /// - Throws: ``StoreError`` with code `write_failed`; rows of earlier transactions of the call stay written.
+    public func writeHistory(_ rows: [HistoryRow]) async throws {
+        let most = max(1, configuration.maxRowsPerTransaction)
+        var start = 0
+        while start < rows.count {
+            var end = start
+            var bytes = 0
+            while end < rows.count && end - start < most && bytes < 4 << 20 {
+                bytes += rows[end].body.count + rows[end].debtor.utf8.count
+                end += 1
+            }
+            let slice = rows[start..<end]
+            start = end
+            do {
+                try await pool.write { db in
+                    let statement = try db.cachedStatement(
+                        sql: "INSERT OR REPLACE INTO history_state (debtor, lsn, body) VALUES (?, ?, ?)")
+                    for row in slice {
+                        try statement.execute(arguments: [row.debtor, row.lsn, Data(row.body)])
+                    }
+                }
+            } catch {
+                throw StoreError(code: .writeFailed, message: "could not write the history checkpoint", cause: error)
+            }
+        }
+    }
+
+    /// The number of history checkpoint rows.
+    public func historyRowCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM history_state") ?? 0 }
+    }
+
+    /// Every history checkpoint row, in debtor id order (for tests and diagnostics; recovery reads them with the
+    /// records, ``recordPage(after:limit:)``).
+    public func historyRows() async throws -> [HistoryRow] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT debtor, lsn, body FROM history_state ORDER BY debtor").map { row in
+                let body: Data = row[2]
+                return HistoryRow(debtor: row[0], lsn: row[1], body: [UInt8](body))
+            }
         }
     }
 

@@ -9,7 +9,9 @@
 // - three dialers lease debtors, printing `lease <lease> <debtor>` once `lease` returned (the grant is durable
 //   then); for each lease they report an outcome at once, report it after the lease expired (a late outcome),
 //   or never (it expires); now and then a dialer releases everything it holds;
-// - a ticker calls `tick()` every 100 ms, which logs expired leases.
+// - a ticker calls `tick()` every 100 ms, which logs expired leases;
+// - a snapshot writer calls `writeSnapshot()` (decisions and history checkpoint) every 50-400 ms, printing
+//   `snapshot` after each, so kills also land during and between history checkpoints.
 //
 // Every line is written straight to file descriptor 1, so whatever was acknowledged is in the pipe at once.
 //
@@ -177,6 +179,17 @@ await withTaskGroup(of: Void.self) { group in
         while true {
             try? await Task.sleep(for: .milliseconds(100))
             await engine.tick()
+        }
+    }
+    group.addTask {
+        while true {
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 50...400)))
+            do {
+                try await engine.writeSnapshot()
+                emit(["snapshot"])
+            } catch {
+                emit(["error snapshot \(error)"])
+            }
         }
     }
 }

@@ -132,6 +132,8 @@ struct LeaseLedger {
         var expiriesSeen = 0
         var lateAnswersSeen = 0
         var leasesOpenAtAKill = 0
+        var snapshotsWritten = 0
+        var recoveredFromCheckpoint = 0
         for round in 1...20 {
             let process = Process()
             process.executableURL = executable
@@ -163,6 +165,8 @@ struct LeaseLedger {
                     if parts[2] == "duplicate" { duplicatesAcknowledged += 1 }
                 } else if line.hasPrefix("lease "), parts.count == 3 {
                     printedLeases.insert(String(parts[1]))
+                } else if line == "snapshot" {
+                    snapshotsWritten += 1
                 }
             }
 
@@ -181,7 +185,9 @@ struct LeaseLedger {
             if round % 5 == 0 || round == 1 {
                 var configuration = EngineConfiguration(dataDirectory: dir)
                 configuration.leaseTTL = 120
+                let floorBefore = try await historyFloor(dir)
                 let engine = try await Engine.open(configuration: configuration, clock: clock, logger: quietLogger)
+                if floorBefore > 0 { recoveredFromCheckpoint += 1 }
                 // Opening logs the expiries of leases that ran out while nobody ran: read the log again.
                 ledger = LeaseLedger(try await loggedEvents(dir))
                 #expect(ledger.leasedTwice.isEmpty)
@@ -220,5 +226,7 @@ struct LeaseLedger {
         #expect(leasesOpenAtAKill > 0, "some leases should have been outstanding at a kill")
         #expect(expiriesSeen > 0, "some leases should have expired")
         #expect(lateAnswersSeen > 0, "some outcomes should have come after their lease expired")
+        #expect(snapshotsWritten > 20, "the child should have written history checkpoints between kills")
+        #expect(recoveredFromCheckpoint >= 4, "recoveries should have started from a history checkpoint")
     }
 }

@@ -150,7 +150,7 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
     @Test(arguments: [(StoreConfiguration.Durability.full, 2), (.normal, 1)])
     func opensWithMigrationsAndDurability(_ durability: StoreConfiguration.Durability, _ level: Int) async throws {
         let store = try await Store.open(configuration: .init(directory: temporaryDirectory(), durability: durability))
-        #expect(try await store.appliedMigrations() == ["v1", "v2"])
+        #expect(try await store.appliedMigrations() == ["v1", "v2", "v3"])
         #expect(try await store.synchronousLevel() == level)
         #expect(try await store.isEmpty())
         try await store.close()
@@ -516,7 +516,7 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         #expect(rows == 1)
         try pool.close()
         let reopened = try await Store.open(configuration: .init(directory: dir))
-        #expect(try await reopened.appliedMigrations() == ["v1", "v2"])
+        #expect(try await reopened.appliedMigrations() == ["v1", "v2", "v3"])
         #expect(try await reopened.reasonListCount() == 1)
         try await reopened.close()
     }

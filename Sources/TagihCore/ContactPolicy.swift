@@ -152,6 +152,11 @@ public struct ContactPolicy: Sendable {
                                  _ body: (Evaluator) -> R) -> R
     {
         let dp = inputs.debtor
+        // The history's outcomes are read field by field in `fillEvents` (their debt, phone, instant and outcome: a
+        // few words of each 136-byte record); a debtor's records are mostly not in the cache. Ask for those lines
+        // now, so that their misses overlap with the zone and rule-pack look-ups below instead of stalling the
+        // pass one record after another. A hint only: no result depends on it.
+        Self.prefetchOutcomeFields(inputs.outcomes, data.layout)
         let n = inputs.outcomes.count + inputs.unresolved.count
         let phoneCount = inputs.phones.count
         let address = dp.pointee.zone.flatMap { data.zones.rawZone(named: $0) }
@@ -171,6 +176,23 @@ public struct ContactPolicy: Sendable {
                     }
                 }
             }
+        }
+    }
+}
+
+extension ContactPolicy {
+    /// Prefetches the cache lines of every outcome's fields that `fillEvents` reads (at most 64 records: a longer
+    /// history's later records are reached by the hardware prefetcher while the first ones are processed).
+    @inline(__always)
+    static func prefetchOutcomeFields(_ outcomes: UnsafeBufferPointer<OutcomeEvent>, _ layout: HotLayout) {
+        guard let base = outcomes.baseAddress else { return }
+        let stride = MemoryLayout<OutcomeEvent>.stride
+        let first = UnsafeRawPointer(base) + layout.outcomeFieldsStart
+        let last = layout.outcomeFieldsEnd - layout.outcomeFieldsStart - 1
+        for k in 0..<min(outcomes.count, 64) {
+            let p = first + k &* stride
+            Prefetch.read(p)
+            Prefetch.read(p + last)
         }
     }
 }
@@ -560,7 +582,18 @@ struct HotLayout {
     let outcomePhone = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
     let debtID = MemoryLayout<Debt>.offset(of: \Debt.id)!
     let phoneNumber = MemoryLayout<Phone>.offset(of: \Phone.number)!
+    /// The bytes of an `OutcomeEvent` that `Evaluator.fillEvents` reads: its debt, phone, instant and outcome.
+    let outcomeFieldsStart: Int
+    let outcomeFieldsEnd: Int
     let decision = Decision.Layout()
+
+    init() {
+        let at = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.at)!
+        let outcome = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.outcome)!
+        let string = MemoryLayout<String>.size
+        outcomeFieldsStart = min(outcomeDebt, outcomePhone, at, outcome)
+        outcomeFieldsEnd = max(outcomeDebt + string, outcomePhone + string, at + 8, outcome + 1)
+    }
 }
 
 /// An ordered set of zones in a caller-provided buffer (no allocation, no reference counting).

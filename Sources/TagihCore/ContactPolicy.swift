@@ -350,7 +350,7 @@ final class PolicyData: @unchecked Sendable {
     let maxPrefix: Int
     /// `prefixZones` keyed by the prefix's digits as a number and its length (`value * 32 + length`), when
     /// every prefix is at most 17 decimal digits (else nil and the string table is used).
-    let prefixZonesByDigits: [UInt64: ZoneList]?
+    let prefixZonesByDigits: DigitPrefixTable?
     /// The longest jurisdiction and prefix zone lists (bounds for per-call zone buffers).
     let maxJurisdictionZones: Int
     let maxPrefixZones: Int
@@ -430,7 +430,7 @@ final class PolicyData: @unchecked Sendable {
         if maxPrefix <= 17, pz.keys.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
             var byDigits: [UInt64: ZoneList] = [:]
             for (p, list) in pz { byDigits[UInt64(p)! &* 32 &+ UInt64(p.utf8.count)] = list }
-            prefixZonesByDigits = byDigits
+            prefixZonesByDigits = DigitPrefixTable(byDigits)
         } else {
             prefixZonesByDigits = nil
         }
@@ -470,6 +470,7 @@ final class PolicyData: @unchecked Sendable {
     deinit {
         for (_, l) in jurisdictionZones { l.free() }
         for (_, l) in prefixZones { l.free() }
+        prefixZonesByDigits?.free()
         for (_, h) in holidays { h.bits?.deallocate() }
         for c in curves { c.curve.deallocate() }
         defaultCurve.curve.deallocate()
@@ -575,6 +576,60 @@ final class PolicyData: @unchecked Sendable {
     }
 }
 
+/// The phone-prefix zone lists keyed by `digits * 32 + length` in an open-addressing table with a multiplicative
+/// hash (immutable after init; no reference counting): the same look-ups as a `Dictionary` of those keys, without
+/// hashing each probe with SipHash (a number's prefixes are tried longest first, so a look-up is several probes).
+struct DigitPrefixTable {
+    /// Keys (`UInt64.max`: empty) and their lists, `mask + 1` slots each.
+    let keys: UnsafeMutablePointer<UInt64>
+    let lists: UnsafeMutablePointer<ZoneList>
+    let mask: Int
+    let shift: UInt64
+
+    init(_ table: [UInt64: ZoneList]) {
+        var size = 16
+        var bits: UInt64 = 4
+        while size < table.count * 2 {
+            size <<= 1
+            bits += 1
+        }
+        mask = size - 1
+        shift = 64 - bits
+        keys = .allocate(capacity: size)
+        keys.initialize(repeating: UInt64.max, count: size)
+        lists = .allocate(capacity: size)
+        lists.initialize(repeating: .empty, count: size)
+        for (key, list) in table {
+            precondition(key != UInt64.max, "a prefix key is a number of at most 17 digits times 32 plus its length")
+            var i = slot(key)
+            while keys[i] != UInt64.max { i = (i + 1) & mask }
+            keys[i] = key
+            lists[i] = list
+        }
+    }
+
+    @inline(__always)
+    func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    /// The list stored under `key`, nil when none.
+    @inline(__always)
+    subscript(key: UInt64) -> ZoneList? {
+        var i = slot(key)
+        while true {
+            let k = keys[i]
+            if k == key { return lists[i] }
+            if k == UInt64.max { return nil }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Frees the table (the lists themselves belong to `PolicyData.prefixZones`).
+    func free() {
+        keys.deallocate()
+        lists.deallocate()
+    }
+}
+
 /// Field offsets read on every decision (kept in `PolicyData`: a static constant is checked with `swift_once` on
 /// every read).
 struct HotLayout {
@@ -585,6 +640,8 @@ struct HotLayout {
     /// The bytes of an `OutcomeEvent` that `Evaluator.fillEvents` reads: its debt, phone, instant and outcome.
     let outcomeFieldsStart: Int
     let outcomeFieldsEnd: Int
+    /// Where `PreparedDebtor.inlineZones` lies in its struct.
+    let preparedInlineZones = MemoryLayout<PreparedDebtor>.offset(of: \PreparedDebtor.inlineZones)!
     let decision = Decision.Layout()
 
     init() {

@@ -28,8 +28,12 @@ public struct PreparedDebtor: @unchecked Sendable {
     let idHash: UInt64
     /// Whether the pack counts personal and other numbers apart (events then carry the kind of number dialed).
     let kinds: Bool
-    /// The zones of every phone's candidate set, then the day zones, back to back.
-    let zones: [ZoneRef]
+    /// The zones of every phone's candidate set, then the day zones, back to back: in `inlineZones` when there are
+    /// at most `inlineZoneCapacity` of them (read in place: no second allocation to reach on every decision; a
+    /// prefetch of the struct brings them along), else in `wideZones`.
+    let inlineZones: InlineZones
+    let wideZones: [ZoneRef]
+    let zonesInline: Bool
     /// `bound(p) ..< bound(p + 1)`: phone `p`'s set in `zones`; `bound(phoneCount) ..< bound(phoneCount + 1)`: the
     /// day zones. Kept inline (`narrowBounds`) when there are at most 16 bounds below 256 (no second array to
     /// read on every decision), else in `wideBounds`.
@@ -39,6 +43,13 @@ public struct PreparedDebtor: @unchecked Sendable {
     public let phoneCount: Int
     /// The number of debts of the debtor it was prepared from.
     public let debtCount: Int
+}
+
+extension PreparedDebtor {
+    /// Up to `inlineZoneCapacity` zones stored in the struct (unused slots nil).
+    typealias InlineZones = (ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?)
+    static var inlineZoneCapacity: Int { 8 }
+
 }
 
 /// A debtor's history in the evaluator's own form, append-only: per attempt its instant, local day and
@@ -276,6 +287,14 @@ extension ContactPolicy {
         let kind = RulePack.resolveKind(debtor.jurisdiction)
         let pack = data.packRules[Int(kind)]
         let prior = data.prior(for: debtor.segment)
+        var inline: PreparedDebtor.InlineZones = (nil, nil, nil, nil, nil, nil, nil, nil)
+        let zonesInline = zones.count <= PreparedDebtor.inlineZoneCapacity
+        if zonesInline {
+            withUnsafeMutableBytes(of: &inline) { raw in
+                let slots = raw.bindMemory(to: ZoneRef?.self)
+                for (k, z) in zones.enumerated() { slots[k] = z }
+            }
+        }
         var narrow: SIMD16<UInt8>? = nil
         if bounds.count <= 16 && bounds.allSatisfy({ $0 < 256 }) {
             var v = SIMD16<UInt8>()
@@ -288,7 +307,7 @@ extension ContactPolicy {
             sevenDayCap: data.capReasons[Int(kind)].cap, curve: prior.curve, curveMax: prior.max,
             idHash: data.settings.pointee.thompsonSeed == nil ? 0 : TagihCore.fnv(debtor.id),
             kinds: pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil,
-            zones: zones, narrowBounds: narrow ?? SIMD16<UInt8>(), wideBounds: narrow == nil ? bounds : [],
+            inlineZones: inline, wideZones: zonesInline ? [] : zones, zonesInline: zonesInline, narrowBounds: narrow ?? SIMD16<UInt8>(), wideBounds: narrow == nil ? bounds : [],
             phoneCount: phoneCount, debtCount: debtor.debts.count)
     }
 
@@ -470,7 +489,7 @@ extension ContactPolicy {
                 debtor.pointee.quiet.withUnsafeBufferPointer { quiet in
                     history.pointee.payments.withUnsafeBufferPointer { payments in
                         history.pointee.clearances.withUnsafeBufferPointer { clearances in
-                            prepared.pointee.zones.withUnsafeBufferPointer { zones in
+                            Self.withZones(of: prepared, data.layout) { zones in
                                 prepared.pointee.wideBounds.withUnsafeBufferPointer { wide in
                                     let parts = Evaluator.PreparedParts(
                                         debtor: debtor, phones: phones, debts: debts, payments: payments,
@@ -500,6 +519,20 @@ extension ContactPolicy {
                 }
             }
         }
+    }
+
+    /// Calls `body` with the prepared zones (see `PreparedDebtor.inlineZones`; valid during the call).
+    @inline(__always)
+    static func withZones<R>(
+        of prepared: UnsafePointer<PreparedDebtor>, _ layout: HotLayout, _ body: (UnsafeBufferPointer<ZoneRef>) -> R
+    ) -> R {
+        if prepared.pointee.zonesInline {
+            // An optional pointer is stored as the pointer (nil as 0): the filled slots read as `ZoneRef`s.
+            let base = (UnsafeRawPointer(prepared) + layout.preparedInlineZones).assumingMemoryBound(
+                to: ZoneRef.self)
+            return body(UnsafeBufferPointer(start: base, count: PreparedDebtor.inlineZoneCapacity))
+        }
+        return prepared.pointee.wideZones.withUnsafeBufferPointer(body)
     }
 
     static func withEvaluator<R>(

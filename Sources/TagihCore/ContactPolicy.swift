@@ -152,6 +152,11 @@ public struct ContactPolicy: Sendable {
                                  _ body: (Evaluator) -> R) -> R
     {
         let dp = inputs.debtor
+        // The history's outcomes are read field by field in `fillEvents` (their debt, phone, instant and outcome: a
+        // few words of each 136-byte record); a debtor's records are mostly not in the cache. Ask for those lines
+        // now, so that their misses overlap with the zone and rule-pack look-ups below instead of stalling the
+        // pass one record after another. A hint only: no result depends on it.
+        Self.prefetchOutcomeFields(inputs.outcomes, data.layout)
         let n = inputs.outcomes.count + inputs.unresolved.count
         let phoneCount = inputs.phones.count
         let address = dp.pointee.zone.flatMap { data.zones.rawZone(named: $0) }
@@ -171,6 +176,23 @@ public struct ContactPolicy: Sendable {
                     }
                 }
             }
+        }
+    }
+}
+
+extension ContactPolicy {
+    /// Prefetches the cache lines of every outcome's fields that `fillEvents` reads (at most 64 records: a longer
+    /// history's later records are reached by the hardware prefetcher while the first ones are processed).
+    @inline(__always)
+    static func prefetchOutcomeFields(_ outcomes: UnsafeBufferPointer<OutcomeEvent>, _ layout: HotLayout) {
+        guard let base = outcomes.baseAddress else { return }
+        let stride = MemoryLayout<OutcomeEvent>.stride
+        let first = UnsafeRawPointer(base) + layout.outcomeFieldsStart
+        let last = layout.outcomeFieldsEnd - layout.outcomeFieldsStart - 1
+        for k in 0..<min(outcomes.count, 64) {
+            let p = first + k &* stride
+            Prefetch.read(p)
+            Prefetch.read(p + last)
         }
     }
 }
@@ -328,7 +350,7 @@ final class PolicyData: @unchecked Sendable {
     let maxPrefix: Int
     /// `prefixZones` keyed by the prefix's digits as a number and its length (`value * 32 + length`), when
     /// every prefix is at most 17 decimal digits (else nil and the string table is used).
-    let prefixZonesByDigits: [UInt64: ZoneList]?
+    let prefixZonesByDigits: DigitPrefixTable?
     /// The longest jurisdiction and prefix zone lists (bounds for per-call zone buffers).
     let maxJurisdictionZones: Int
     let maxPrefixZones: Int
@@ -408,7 +430,7 @@ final class PolicyData: @unchecked Sendable {
         if maxPrefix <= 17, pz.keys.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
             var byDigits: [UInt64: ZoneList] = [:]
             for (p, list) in pz { byDigits[UInt64(p)! &* 32 &+ UInt64(p.utf8.count)] = list }
-            prefixZonesByDigits = byDigits
+            prefixZonesByDigits = DigitPrefixTable(byDigits)
         } else {
             prefixZonesByDigits = nil
         }
@@ -448,6 +470,7 @@ final class PolicyData: @unchecked Sendable {
     deinit {
         for (_, l) in jurisdictionZones { l.free() }
         for (_, l) in prefixZones { l.free() }
+        prefixZonesByDigits?.free()
         for (_, h) in holidays { h.bits?.deallocate() }
         for c in curves { c.curve.deallocate() }
         defaultCurve.curve.deallocate()
@@ -553,6 +576,60 @@ final class PolicyData: @unchecked Sendable {
     }
 }
 
+/// The phone-prefix zone lists keyed by `digits * 32 + length` in an open-addressing table with a multiplicative
+/// hash (immutable after init; no reference counting): the same look-ups as a `Dictionary` of those keys, without
+/// hashing each probe with SipHash (a number's prefixes are tried longest first, so a look-up is several probes).
+struct DigitPrefixTable {
+    /// Keys (`UInt64.max`: empty) and their lists, `mask + 1` slots each.
+    let keys: UnsafeMutablePointer<UInt64>
+    let lists: UnsafeMutablePointer<ZoneList>
+    let mask: Int
+    let shift: UInt64
+
+    init(_ table: [UInt64: ZoneList]) {
+        var size = 16
+        var bits: UInt64 = 4
+        while size < table.count * 2 {
+            size <<= 1
+            bits += 1
+        }
+        mask = size - 1
+        shift = 64 - bits
+        keys = .allocate(capacity: size)
+        keys.initialize(repeating: UInt64.max, count: size)
+        lists = .allocate(capacity: size)
+        lists.initialize(repeating: .empty, count: size)
+        for (key, list) in table {
+            precondition(key != UInt64.max, "a prefix key is a number of at most 17 digits times 32 plus its length")
+            var i = slot(key)
+            while keys[i] != UInt64.max { i = (i + 1) & mask }
+            keys[i] = key
+            lists[i] = list
+        }
+    }
+
+    @inline(__always)
+    func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    /// The list stored under `key`, nil when none.
+    @inline(__always)
+    subscript(key: UInt64) -> ZoneList? {
+        var i = slot(key)
+        while true {
+            let k = keys[i]
+            if k == key { return lists[i] }
+            if k == UInt64.max { return nil }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Frees the table (the lists themselves belong to `PolicyData.prefixZones`).
+    func free() {
+        keys.deallocate()
+        lists.deallocate()
+    }
+}
+
 /// Field offsets read on every decision (kept in `PolicyData`: a static constant is checked with `swift_once` on
 /// every read).
 struct HotLayout {
@@ -560,7 +637,20 @@ struct HotLayout {
     let outcomePhone = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.phone)!
     let debtID = MemoryLayout<Debt>.offset(of: \Debt.id)!
     let phoneNumber = MemoryLayout<Phone>.offset(of: \Phone.number)!
+    /// The bytes of an `OutcomeEvent` that `Evaluator.fillEvents` reads: its debt, phone, instant and outcome.
+    let outcomeFieldsStart: Int
+    let outcomeFieldsEnd: Int
+    /// Where `PreparedDebtor.inlineZones` lies in its struct.
+    let preparedInlineZones = MemoryLayout<PreparedDebtor>.offset(of: \PreparedDebtor.inlineZones)!
     let decision = Decision.Layout()
+
+    init() {
+        let at = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.at)!
+        let outcome = MemoryLayout<OutcomeEvent>.offset(of: \OutcomeEvent.outcome)!
+        let string = MemoryLayout<String>.size
+        outcomeFieldsStart = min(outcomeDebt, outcomePhone, at, outcome)
+        outcomeFieldsEnd = max(outcomeDebt + string, outcomePhone + string, at + 8, outcome + 1)
+    }
 }
 
 /// An ordered set of zones in a caller-provided buffer (no allocation, no reference counting).

@@ -3,6 +3,14 @@
 // decision neither looks strings up nor re-reads string-keyed outcomes. Same decisions as `decide(for:history:now:)`
 // (tests compare the two over randomized debtors and histories).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A debtor's policy inputs resolved once by `ContactPolicy.prepare(_:)`: the candidate zones of every phone, the
 /// primary and day zones, the rule pack, the holiday calendar, the 7-day cap and the segment's prior curve.
 ///
@@ -20,8 +28,12 @@ public struct PreparedDebtor: @unchecked Sendable {
     let idHash: UInt64
     /// Whether the pack counts personal and other numbers apart (events then carry the kind of number dialed).
     let kinds: Bool
-    /// The zones of every phone's candidate set, then the day zones, back to back.
-    let zones: [ZoneRef]
+    /// The zones of every phone's candidate set, then the day zones, back to back: in `inlineZones` when there are
+    /// at most `inlineZoneCapacity` of them (read in place: no second allocation to reach on every decision; a
+    /// prefetch of the struct brings them along), else in `wideZones`.
+    let inlineZones: InlineZones
+    let wideZones: [ZoneRef]
+    let zonesInline: Bool
     /// `bound(p) ..< bound(p + 1)`: phone `p`'s set in `zones`; `bound(phoneCount) ..< bound(phoneCount + 1)`: the
     /// day zones. Kept inline (`narrowBounds`) when there are at most 16 bounds below 256 (no second array to
     /// read on every decision), else in `wideBounds`.
@@ -31,6 +43,13 @@ public struct PreparedDebtor: @unchecked Sendable {
     public let phoneCount: Int
     /// The number of debts of the debtor it was prepared from.
     public let debtCount: Int
+}
+
+extension PreparedDebtor {
+    /// Up to `inlineZoneCapacity` zones stored in the struct (unused slots nil).
+    typealias InlineZones = (ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?, ZoneRef?)
+    static var inlineZoneCapacity: Int { 8 }
+
 }
 
 /// A debtor's history in the evaluator's own form, append-only: per attempt its instant, local day and
@@ -268,6 +287,14 @@ extension ContactPolicy {
         let kind = RulePack.resolveKind(debtor.jurisdiction)
         let pack = data.packRules[Int(kind)]
         let prior = data.prior(for: debtor.segment)
+        var inline: PreparedDebtor.InlineZones = (nil, nil, nil, nil, nil, nil, nil, nil)
+        let zonesInline = zones.count <= PreparedDebtor.inlineZoneCapacity
+        if zonesInline {
+            withUnsafeMutableBytes(of: &inline) { raw in
+                let slots = raw.bindMemory(to: ZoneRef?.self)
+                for (k, z) in zones.enumerated() { slots[k] = z }
+            }
+        }
         var narrow: SIMD16<UInt8>? = nil
         if bounds.count <= 16 && bounds.allSatisfy({ $0 < 256 }) {
             var v = SIMD16<UInt8>()
@@ -280,7 +307,7 @@ extension ContactPolicy {
             sevenDayCap: data.capReasons[Int(kind)].cap, curve: prior.curve, curveMax: prior.max,
             idHash: data.settings.pointee.thompsonSeed == nil ? 0 : TagihCore.fnv(debtor.id),
             kinds: pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil,
-            zones: zones, narrowBounds: narrow ?? SIMD16<UInt8>(), wideBounds: narrow == nil ? bounds : [],
+            inlineZones: inline, wideZones: zonesInline ? [] : zones, zonesInline: zonesInline, narrowBounds: narrow ?? SIMD16<UInt8>(), wideBounds: narrow == nil ? bounds : [],
             phoneCount: phoneCount, debtCount: debtor.debts.count)
     }
 
@@ -348,9 +375,92 @@ extension ContactPolicy {
         debt: Int, at: UnixSeconds
     ) -> Double {
         guard debtor.pointee.status == .active, debt >= 0, debt < debtor.pointee.debts.count else { return 0 }
+        if let value = quickValue(debtor: debtor, prepared: prepared, history: history, debt: debt, at: at) {
+            return value
+        }
+        return evaluatedScore(debtor: debtor, prepared: prepared, history: history, debt: debt, at: at)
+    }
+
+    /// `score(debtor:prepared:history:debt:at:)` on a full evaluator (every event unpacked and summarized): the path
+    /// for histories `quickValue` does not take, and the reference it is tested against.
+    func evaluatedScore(
+        debtor: UnsafePointer<Debtor>, prepared: UnsafePointer<PreparedDebtor>, history: UnsafePointer<CompactHistory>,
+        debt: Int, at: UnixSeconds
+    ) -> Double {
         var s = 0.0
         withEvaluator(debtor, prepared, history, at) { ev in s = ev.valueNow(debt: debt) }
         return s
+    }
+
+    /// The value of calling about debt `debt` at `now` (`Evaluator.valueNow` of an active debtor) read straight
+    /// from the packed events, without building an evaluator: nil when the history holds an outcome that can stop
+    /// or hold the debt or change P(kept) (`promise_to_pay`, `dispute`, `cease`, `paid`) or is in wide form; the
+    /// caller then takes the full path.
+    ///
+    /// Without those outcomes the debt's state reduces to its balance less its payments (settled: 0), no promise is
+    /// broken, and the value is this hour-of-week bucket's attempts, conversations and recent unanswered attempts,
+    /// the debtor's recent unanswered attempts and the remaining balance: the same counts, combined by the same
+    /// operations in the same order as `valueNow`, so the same bits.
+    func quickValue(
+        debtor: UnsafePointer<Debtor>, prepared: UnsafePointer<PreparedDebtor>, history: UnsafePointer<CompactHistory>,
+        debt: Int, at now: UnixSeconds
+    ) -> Double? {
+        let data = self.data
+        precondition(prepared.pointee.data === data, "a PreparedDebtor is valid only with the policy that prepared it")
+        precondition(prepared.pointee.phoneCount == debtor.pointee.phones.count
+                     && prepared.pointee.debtCount == debtor.pointee.debts.count,
+                     "a PreparedDebtor is valid only with the debtor it was prepared from")
+        if history.pointee.isWide { return nil }
+        let s = data.settings
+        let fatigueFrom = now - s.pointee.fatigueWindowSeconds
+        // `Evaluator.bucket(now)` in the primary zone.
+        let local = prepared.pointee.primary.pointee.localSeconds(at: now)
+        let day = CivilTime.day(ofLocalSeconds: local)
+        let b = (CivilTime.weekday(ofDay: day) - 1) * 24 + Int((local - day * 86_400) / 3600)
+        // One pass: the outcomes seen (`summarize`), the recent unanswered attempts (`summarize`: unanswered, at or
+        // after `fatigueFrom`, not after `now`) and this bucket's counts (`valueNow`: attempts, conversations, and
+        // unanswered ones at or after `fatigueFrom`).
+        var seen: UInt32 = 0
+        var recentUnanswered = 0
+        var att = 0, rpc = 0, recent = 0
+        history.pointee.packed.withUnsafeBufferPointer { events in
+            for e in events {
+                // Outcome + 1 in the low 4 bits (0: an unresolved attempt, which `record` never makes).
+                let code = UInt32(e.code & 15)
+                seen |= code == 0 ? 1 << 31 : 1 &<< (code &- 1)
+                let oc = code &- 1
+                let unanswered = code != 0 && (Evaluator.unansweredMask &>> oc) & 1 != 0
+                let fresh = e.at >= fatigueFrom
+                recentUnanswered &+= unanswered && fresh && e.at <= now ? 1 : 0
+                if Int(e.bucket) == b && code != 0 {
+                    att &+= 1
+                    rpc &+= Int((Evaluator.conversationMask &>> oc) & 1)
+                    recent &+= unanswered && fresh ? 1 : 0
+                }
+            }
+        }
+        let holds: UInt32 = 1 << UInt32(Outcome.promiseToPay.index) | 1 << UInt32(Outcome.dispute.index)
+            | 1 << UInt32(Outcome.cease.index) | 1 << UInt32(Outcome.paid.index) | 1 << 31
+        if seen & holds != 0 { return nil }
+        // `debtState`: the balance less the payments about the debt; settled when nothing remains.
+        return debtor.pointee.debts.withUnsafeBufferPointer { debts in
+            history.pointee.payments.withUnsafeBufferPointer { payments in
+                let d = debts.baseAddress! + debt
+                var remaining = d.pointee.balance.tenThousandths
+                for i in 0..<payments.count where payments[i].debt == d.pointee.id {
+                    remaining -= payments[i].amount.tenThousandths
+                }
+                if remaining <= 0 { return 0 }
+                let settings = s.pointee
+                // `valueNow` with no broken promise (brokenPromises 0, `broken` false).
+                var k = settings.ptpGivenRPC * settings.keptProbability * settings.keptDecay(0)
+                    * Double(remaining) / 10_000
+                k *= settings.fatigue(recentUnanswered)
+                let curve = prepared.pointee.curve
+                return (Double(rpc) + settings.kappa * curve[b]) / (Double(att) + settings.kappa)
+                    * pow(settings.sameBucketPenalty, Double(recent)) * k
+            }
+        }
     }
 
     /// The value of calling about debt `debt` (an index into `debtor.debts`) at `at`: the same as
@@ -379,7 +489,7 @@ extension ContactPolicy {
                 debtor.pointee.quiet.withUnsafeBufferPointer { quiet in
                     history.pointee.payments.withUnsafeBufferPointer { payments in
                         history.pointee.clearances.withUnsafeBufferPointer { clearances in
-                            prepared.pointee.zones.withUnsafeBufferPointer { zones in
+                            Self.withZones(of: prepared, data.layout) { zones in
                                 prepared.pointee.wideBounds.withUnsafeBufferPointer { wide in
                                     let parts = Evaluator.PreparedParts(
                                         debtor: debtor, phones: phones, debts: debts, payments: payments,
@@ -409,6 +519,20 @@ extension ContactPolicy {
                 }
             }
         }
+    }
+
+    /// Calls `body` with the prepared zones (see `PreparedDebtor.inlineZones`; valid during the call).
+    @inline(__always)
+    static func withZones<R>(
+        of prepared: UnsafePointer<PreparedDebtor>, _ layout: HotLayout, _ body: (UnsafeBufferPointer<ZoneRef>) -> R
+    ) -> R {
+        if prepared.pointee.zonesInline {
+            // An optional pointer is stored as the pointer (nil as 0): the filled slots read as `ZoneRef`s.
+            let base = (UnsafeRawPointer(prepared) + layout.preparedInlineZones).assumingMemoryBound(
+                to: ZoneRef.self)
+            return body(UnsafeBufferPointer(start: base, count: PreparedDebtor.inlineZoneCapacity))
+        }
+        return prepared.pointee.wideZones.withUnsafeBufferPointer(body)
     }
 
     static func withEvaluator<R>(

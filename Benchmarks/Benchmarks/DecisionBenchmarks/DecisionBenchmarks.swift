@@ -104,6 +104,34 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The simulator's policy backend: a prepared debtor and its compact history (session 9).
+    let prepared = lean.prepare(debtor)
+    let compact = CompactHistory(history, of: debtor, prepared: prepared)!
+    Benchmark("score now (prepared, compact history): US, 20 attempts") { benchmark in
+        for i in benchmark.scaledIterations {
+            blackHole(lean.score(for: debtor, prepared: prepared, history: compact, debt: 0,
+                                 at: now + Int64(i % 4096) * 61))
+        }
+    }
+
+    Benchmark("forEachCompactDecision (prepared): US, 2 zones, 20 attempts") { benchmark in
+        for i in benchmark.scaledIterations {
+            lean.forEachCompactDecision(for: debtor, prepared: prepared, history: compact,
+                                        now: now + Int64(i % 4096) * 61) { blackHole($0) }
+        }
+    }
+
+    // A phone without a zone: its zones come from the number's prefix on every call (session 9).
+    var prefixDebtor = debtor
+    prefixDebtor.phones[0].zone = nil
+    Benchmark("forEachDecision: US, phone zone from its prefix, 20 attempts (no reasons)") { benchmark in
+        for i in benchmark.scaledIterations {
+            lean.forEachDecision(for: prefixDebtor, history: history, now: now + Int64(i % 4096) * 61) {
+                blackHole($0)
+            }
+        }
+    }
+
     let ny = ZoneDatabase.system.zone(named: "America/New_York")!
     let chicago = ZoneDatabase.system.zone(named: "America/Chicago")!
     Benchmark("window only: zone tables, 2 zones") { benchmark in

@@ -74,21 +74,14 @@ enum WriteResponse: Sendable {
 
 /// The single writer: batches concurrent requests into one transaction (group commit).
 ///
-/// Callers queue their requests and wait; one writer loop, on a thread of its own (never on the cooperative
-/// thread pool), takes every request queued (up to `maxRows` rows), commits them in one transaction, resumes their
-/// callers with the results and goes straight on with the requests that arrived meanwhile; it sleeps when the
-/// queue is empty, and the next request wakes it. Nothing on the commit path waits for a task to be scheduled: in
-/// the earlier actor version (the first waiting caller led the next commit) the leader's resumption after each
-/// commit queued behind the callers' own work on the cooperative threads, which cost more than the commit itself
-/// when the cores were busy (0.6 ms of 1.0 ms per grant transaction in the lease benchmark).
-///
-/// The writer is one long-lived thread (`WriterThread`), not a dispatch queue: a queue's work runs on whichever
-/// pool thread is free, and glibc gives each thread its own heap (arena). SQLite's page cache of the writer
-/// connection is emptied whenever a `RESTART` checkpoint started the WAL over (every 32 MiB of log) and refilled
-/// by the next commits; refilled on another thread than the one that allocated it, the cache took fresh memory,
-/// faulted in and zeroed page by page, while the freed memory sat in the other thread's heap (all the page
-/// zeroing of the lease benchmark's profile was on the writer's three or four pool threads). On one thread the
-/// refill reuses the memory the reset freed.
+/// Callers queue their requests and wait; one writer loop, on a dispatch queue of its own (never on the
+/// cooperative thread pool), takes every request queued (up to `maxRows` rows), commits them in one transaction,
+/// resumes their callers with the results and goes straight on with the requests that arrived meanwhile; it stops
+/// when the queue is empty, and the next request starts it again. Nothing on the commit path waits for a task to
+/// be scheduled: in the earlier actor version (the first waiting caller led the next commit) the leader's
+/// resumption after each commit queued behind the callers' own work on the cooperative threads, which cost more
+/// than the commit itself when the cores were busy (0.6 ms of 1.0 ms per grant transaction in the lease
+/// benchmark).
 final class GroupCommitter: Sendable {
     private struct Waiter: Sendable {
         var request: WriteRequest
@@ -123,8 +116,7 @@ final class GroupCommitter: Sendable {
     /// Whether the writer runs with `synchronous = FULL` (relaxed batches then switch to NORMAL for their commit).
     private let fullySynchronous: Bool
     private let state: Mutex<State>
-    /// Runs `drain()` whenever a request arrives at an idle committer.
-    let writerThread: WriterThread
+    private let queue = DispatchQueue(label: "tagih.store.group-commit")
     /// Resumes the callers of a committed transaction while the writer goes on with the next one: each resumption
     /// schedules a task (and may wake a thread), 5–10 µs apiece, which the writer loop no longer spends between
     /// two commits.
@@ -150,11 +142,6 @@ final class GroupCommitter: Sendable {
         self.fullySynchronous = fullySynchronous
         self.maxRows = maxRows
         self.state = Mutex(State(currentLSN: lsn))
-        writerThread = WriterThread(name: "tagih.store.writer")
-    }
-
-    deinit {
-        writerThread.stop()
     }
 
     /// Queues `request` and returns its results once its transaction committed.
@@ -186,7 +173,7 @@ final class GroupCommitter: Sendable {
             if wake { arrivals.signal() }
             switch start {
             case .none: continuation.resume(throwing: StoreError(code: .closed, message: "the store is closed"))
-            case .some(true): writerThread.run { self.drain() }
+            case .some(true): queue.async { self.drain() }
             case .some(false): break
             }
         }
@@ -230,7 +217,6 @@ final class GroupCommitter: Sendable {
             }
             if idle { continuation.resume() }
         }
-        writerThread.stop()
     }
 
     /// The writer loop: commits batches until nothing is queued.
@@ -417,63 +403,5 @@ final class GroupCommitter: Sendable {
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'lsn'", arguments: [lsn])
         }
         return (responses, lsn)
-    }
-}
-
-/// One long-lived thread that runs the jobs handed to it, one after the other (the group committer's writer loop,
-/// see `GroupCommitter`): a request arriving at an idle committer wakes it with `run`, as `DispatchQueue.async` would,
-/// but the loop always runs on the same thread (so the writer's allocations always come from one glibc heap).
-final class WriterThread: Sendable {
-    private struct Jobs {
-        var queue: [@Sendable () -> Void] = []
-        var stopped = false
-    }
-
-    private let jobs = Mutex(Jobs())
-    private let wake = DispatchSemaphore(value: 0)
-    private let ended = Atomic<Bool>(false)
-
-    /// The thread has ended (after `stop`, once it ran every job it was given).
-    var hasEnded: Bool { ended.load(ordering: .acquiring) }
-
-    /// Starts the thread; it holds this object until it ends (after `stop`).
-    init(name: String) {
-        let thread = Thread { [self] in
-            while true {
-                wake.wait()
-                let next = jobs.withLock { j -> (@Sendable () -> Void)?? in
-                    if j.queue.isEmpty { return j.stopped ? .some(nil) : nil }
-                    return .some(j.queue.removeFirst())
-                }
-                switch next {
-                case .some(.some(let job)): job()
-                case .some(.none):  // stopped, nothing left to run
-                    ended.store(true, ordering: .releasing)
-                    return
-                case .none: continue
-                }
-            }
-        }
-        thread.name = name
-        thread.start()
-    }
-
-    /// Runs `job` on the thread after the jobs handed to it before; ignored once stopped.
-    func run(_ job: @escaping @Sendable () -> Void) {
-        let accepted = jobs.withLock { j -> Bool in
-            if j.stopped { return false }
-            j.queue.append(job)
-            return true
-        }
-        if accepted { wake.signal() }
-    }
-
-    /// Lets the thread finish the jobs it was given and end (idempotent).
-    func stop() {
-        let first = jobs.withLock { j -> Bool in
-            defer { j.stopped = true }
-            return !j.stopped
-        }
-        if first { wake.signal() }
     }
 }

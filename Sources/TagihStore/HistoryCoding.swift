@@ -217,18 +217,12 @@ public enum HistoryCoding {
                 if nameIndex < 16 { parsed[nameIndex] = UInt8(Self.outcomes.firstIndex(of: name)! + 1) }
                 outcome = name
             }
-            let attempt = try r.readFrontCoded(previousID)
-            previousID = attempt
+            let attempt = try r.readFrontCoded(after: &previousID)
             let debt = try string(&r)
             let phone = try string(&r)
             let at = previousAt &+ (try r.readZigzag())
             previousAt = at
-            var lease: String?
-            if flags & 1 != 0 {
-                let id = try r.readFrontCoded(previousLease)
-                previousLease = id
-                lease = id
-            }
+            let lease = flags & 1 != 0 ? try r.readFrontCoded(after: &previousLease) : nil
             var promise: PromiseTerms?
             if flags & 2 != 0 {
                 let amount = try r.readZigzag()
@@ -247,8 +241,7 @@ public enum HistoryCoding {
         previousAt = 0
         for _ in 0..<paymentCount {
             let flags = try r.readUInt8()
-            let id = try r.readFrontCoded(previousID)
-            previousID = id
+            let id = try r.readFrontCoded(after: &previousID)
             let debt = try string(&r)
             let amount = try r.readZigzag()
             let at = previousAt &+ (try r.readZigzag())
@@ -268,12 +261,7 @@ public enum HistoryCoding {
             let phone = try string(&r)
             let at = previousAt &+ (try r.readZigzag())
             previousAt = at
-            var lease: String?
-            if flags & 1 != 0 {
-                let id = try r.readFrontCoded(previousLease)
-                previousLease = id
-                lease = id
-            }
+            let lease = flags & 1 != 0 ? try r.readFrontCoded(after: &previousLease) : nil
             let who = flags & 8 != 0 ? try string(&r) : debtor
             history.unresolved.append(UnresolvedAttempt(debtor: who, debt: debt, phone: phone, at: at, lease: lease))
         }
@@ -357,6 +345,13 @@ extension ByteReader {
 
     /// `readString(sharingPrefixWith:)`, building the string in place (no intermediate array: ids of up to 15
     /// bytes then cost no allocation at all).
+    /// `readFrontCoded(_:)` against `previous`, which becomes the string read (the next one is coded against it).
+    mutating func readFrontCoded(after previous: inout String) throws(StoreError) -> String {
+        let s = try readFrontCoded(previous)
+        previous = s
+        return s
+    }
+
     mutating func readFrontCoded(_ previous: String) throws(StoreError) -> String {
         let shared = Int(try readUInt8())
         let range = try readStringRange()

@@ -59,24 +59,39 @@ import Testing
         for k in 0..<rng.int(30) {
             let o = rng.pick(outcomes)
             let at = now - Int64(rng.int(25 * 86_400)) + (rng.int(10) == 0 ? Int64(rng.int(86_400)) : 0)
-            let debt = rng.int(20) == 0 ? "unknown" : rng.pick(debtor.debts).id
-            let number = rng.int(20) == 0 ? "+10000000000" : rng.pick(debtor.phones).number
-            var promise: PromiseTerms?
-            var callbackAt: Int64?
-            if o == .promiseToPay && rng.int(6) != 0 {
-                promise = PromiseTerms(amount: Money(tenThousandths: Int64(1 + rng.int(500)) * 10_000),
-                                       due: CivilTime.formatDate(at / 86_400 + Int64(rng.int(10))))
-            }
-            if o == .callbackRequested && rng.int(6) != 0 { callbackAt = at + Int64(rng.int(3 * 86_400)) }
-            events.append(OutcomeEvent(attempt: "x\(k)", debtor: debtor.id, debt: debt, phone: number, at: at,
-                                       outcome: o, promise: promise, callbackAt: callbackAt))
+            events.append(randomOutcome(&rng, debtor, k, o, at: at))
         }
-        events.sort { $0.at < $1.at }
+        return recorded(events, &rng, debtor, now: now, payments: 3, paymentUnits: 300)
+    }
+
+    /// Outcome `o` about `debtor` at `at` (attempt "x`k`"): now and then about an unknown debt or number, with
+    /// promise terms or a callback time most of the times they fit.
+    static func randomOutcome(_ rng: inout PropertyTests.Rng, _ debtor: Debtor, _ k: Int, _ o: Outcome, at: Int64)
+        -> OutcomeEvent
+    {
+        let debt = rng.int(20) == 0 ? "unknown" : rng.pick(debtor.debts).id
+        let number = rng.int(20) == 0 ? "+10000000000" : rng.pick(debtor.phones).number
+        var promise: PromiseTerms?
+        var callbackAt: Int64?
+        if o == .promiseToPay && rng.int(6) != 0 {
+            promise = PromiseTerms(amount: Money(tenThousandths: Int64(1 + rng.int(500)) * 10_000),
+                                   due: CivilTime.formatDate(at / 86_400 + Int64(rng.int(10))))
+        }
+        if o == .callbackRequested && rng.int(6) != 0 { callbackAt = at + Int64(rng.int(3 * 86_400)) }
+        return OutcomeEvent(attempt: "x\(k)", debtor: debtor.id, debt: debt, phone: number, at: at, outcome: o,
+                            promise: promise, callbackAt: callbackAt)
+    }
+
+    /// `events` recorded in time order, then fewer than `payments` random payments of up to `paymentUnits` in
+    /// the last 20 days, and one time in five a dispute or cease clearance.
+    static func recorded(_ events: [OutcomeEvent], _ rng: inout PropertyTests.Rng, _ debtor: Debtor, now: Int64,
+                         payments: Int, paymentUnits: Int) -> DebtorHistory
+    {
         var history = DebtorHistory()
-        for e in events { history.record(e) }
-        for k in 0..<rng.int(3) {
+        for e in events.sorted(by: { $0.at < $1.at }) { history.record(e) }
+        for k in 0..<rng.int(payments) {
             history.record(PaymentEvent(payment: "p\(k)", debtor: debtor.id, debt: rng.pick(debtor.debts).id,
-                                        amount: Money(tenThousandths: Int64(1 + rng.int(300)) * 10_000),
+                                        amount: Money(tenThousandths: Int64(1 + rng.int(paymentUnits)) * 10_000),
                                         at: now - Int64(rng.int(20 * 86_400))))
         }
         if rng.int(5) == 0 {

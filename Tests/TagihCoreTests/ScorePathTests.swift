@@ -25,31 +25,9 @@ import Testing
             let o = rng.pick(outcomes)
             let spread = dense ? 8 * 86_400 : 25 * 86_400
             let at = now - Int64(rng.int(spread)) + (rng.int(10) == 0 ? Int64(rng.int(2 * 86_400)) : 0)
-            let debt = rng.int(20) == 0 ? "unknown" : rng.pick(debtor.debts).id
-            let number = rng.int(20) == 0 ? "+10000000000" : rng.pick(debtor.phones).number
-            var promise: PromiseTerms?
-            var callbackAt: Int64?
-            if o == .promiseToPay && rng.int(6) != 0 {
-                promise = PromiseTerms(amount: Money(tenThousandths: Int64(1 + rng.int(500)) * 10_000),
-                                       due: CivilTime.formatDate(at / 86_400 + Int64(rng.int(10))))
-            }
-            if o == .callbackRequested && rng.int(6) != 0 { callbackAt = at + Int64(rng.int(3 * 86_400)) }
-            events.append(OutcomeEvent(attempt: "x\(k)", debtor: debtor.id, debt: debt, phone: number, at: at,
-                                       outcome: o, promise: promise, callbackAt: callbackAt))
+            events.append(PreparedDebtorTests.randomOutcome(&rng, debtor, k, o, at: at))
         }
-        events.sort { $0.at < $1.at }
-        var history = DebtorHistory()
-        for e in events { history.record(e) }
-        for k in 0..<rng.int(4) {
-            history.record(PaymentEvent(payment: "p\(k)", debtor: debtor.id, debt: rng.pick(debtor.debts).id,
-                                        amount: Money(tenThousandths: Int64(1 + rng.int(1_500)) * 10_000),
-                                        at: now - Int64(rng.int(20 * 86_400))))
-        }
-        if rng.int(5) == 0 {
-            history.record(HoldClearance(kind: rng.pick([.dispute, .cease]), debt: rng.pick(debtor.debts).id,
-                                         at: now - Int64(rng.int(10 * 86_400))))
-        }
-        return history
+        return PreparedDebtorTests.recorded(events, &rng, debtor, now: now, payments: 4, paymentUnits: 1_500)
     }
 
     @Test(arguments: 0..<4)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TagihCore
+@testable import TagihCore
 @testable import TagihEngine
 @testable import TagihStore
 
@@ -29,25 +29,12 @@ func copyWithoutCheckpoint(_ dir: String) async throws -> String {
     return copy
 }
 
-/// SplitMix64: a small seeded generator, so a failing sequence can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Drives an engine through a random mix of everything that changes histories and leases: outcomes (with
 /// promises, callbacks, holds; answering leases, before and after they expire; without a lease id on a leased
 /// debtor), payments, clearances, leases, expiries, releases, record upserts that change phones and debts, repeated
 /// attempt ids, and snapshots (history checkpoints) at random points.
 struct RandomWorkload {
-    var random: SeededGenerator
+    var random: SplitMix64  // TagihCore's seeded generator: a failing sequence can be replayed
     let engine: Engine
     let clock: VirtualClock
     var records: [Debtor]
@@ -57,7 +44,7 @@ struct RandomWorkload {
     var checkpoints = 0
 
     init(seed: UInt64, engine: Engine, clock: VirtualClock, debtors: Int) {
-        random = SeededGenerator(seed: seed)
+        random = SplitMix64(seed: seed)
         self.engine = engine
         self.clock = clock
         records = (0..<debtors).map { makeDebtor($0, jurisdiction: $0 % 3 == 0 ? "US" : "US-MA", debts: 1 + $0 % 2) }

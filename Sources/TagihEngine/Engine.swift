@@ -78,7 +78,7 @@ public final class Engine: Sendable {
         let shards = (0..<configuration.shardCount).map {
             Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
                   holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare,
-                  signals: signals)
+                  tracksHistoryChanges: configuration.persistence == .store, signals: signals)
         }
         let engine = Engine(configuration: configuration, clock: clock, log: log, shards: shards,
                             leaseSignals: signals, logger: logger)

@@ -46,10 +46,11 @@ actor Shard {
     nonisolated let published = Mutex(PublishedScores())
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
-         holdShare: Double = 1, signals: LeaseSignals = LeaseSignals()) {
+         holdShare: Double = 1, tracksHistoryChanges: Bool = true, signals: LeaseSignals = LeaseSignals()) {
         state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
         state.holdBelowShareOfBest = holdBelowShareOfBest
         state.holdShare = holdShare
+        state.historyCheckpoint.tracksChanges = tracksHistoryChanges
         self.signals = signals
         leasePrefix = ShardState.leasePrefix(tag: leaseTag, shard: shardID)
     }

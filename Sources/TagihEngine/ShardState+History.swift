@@ -4,6 +4,9 @@ import TagihStore
 /// A shard's part of the history checkpoint: which debtors' histories changed since they were last written, and,
 /// during recovery, which histories came from the checkpoint.
 struct HistoryCheckpointState {
+    /// Whether changed histories are listed at all: an ephemeral engine writes no checkpoint, so its shards skip
+    /// the bookkeeping (the list would only grow).
+    var tracksChanges = true
     /// Bit per slot: the debtor's history changed since its checkpoint row was last taken (`historyRows`).
     var dirty: [UInt64] = []
     /// The slots whose bit is set, oldest first from `head` on (each slot once: it is appended only when its bit
@@ -95,7 +98,7 @@ extension ShardState {
 
     /// Notes that debtor `i`'s history changed (an applied event), so that the next checkpoint writes it.
     mutating func markHistoryChanged(_ i: UInt32) {
-        if HistoryCheckpointState.isSet(historyCheckpoint.dirty, i) { return }
+        if !historyCheckpoint.tracksChanges || HistoryCheckpointState.isSet(historyCheckpoint.dirty, i) { return }
         HistoryCheckpointState.set(&historyCheckpoint.dirty, i)
         historyCheckpoint.queue.append(i)
     }

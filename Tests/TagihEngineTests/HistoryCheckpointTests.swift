@@ -196,6 +196,24 @@ func expectSameState(_ a: Engine, _ b: Engine, ids: [String], live: [DebtorSnaps
 }
 
 @Suite struct HistoryCheckpointTests {
+    /// A durable engine lists the debtors whose history changed (for its next checkpoint); an ephemeral one writes
+    /// no checkpoint and lists none, so its list cannot grow for the life of a simulation.
+    @Test(arguments: [EngineConfiguration.Persistence.store, .ephemeral])
+    func onlyADurableEngineListsChangedHistories(persistence: EngineConfiguration.Persistence) async throws {
+        var configuration = EngineConfiguration(dataDirectory: temporaryDirectory("changedHistories"))
+        configuration.persistence = persistence
+        configuration.shardCount = 2
+        let engine = try await Engine.open(configuration: configuration, clock: VirtualClock(start: t0),
+                                           logger: quietLogger)
+        let debtors = (0..<10).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        _ = try await engine.ingest(debtors.map { outcome("o-\($0.id)", $0, .noAnswer, at: t0 - 600) })
+        var listed = 0
+        for shard in engine.shards { listed += await shard.pendingHistoryCount() }
+        #expect(listed == (persistence == .store ? debtors.count : 0))
+        if persistence == .store { try await engine.close() }
+    }
+
     /// Random workloads with checkpoints at random points, then a crash (the store closed without a snapshot):
     /// recovering from the checkpoint and the log after its floor gives, for every debtor, the same history,
     /// decisions, queue state and lease as recovering from the whole log, and the histories and leases the

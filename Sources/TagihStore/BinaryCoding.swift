@@ -58,6 +58,13 @@ public struct ByteWriter: Sendable {
         }
     }
 
+    /// `write(_:sharingPrefixWith:)` against `previous`, which becomes `value` (the next one of a list is coded
+    /// against it).
+    @inlinable public mutating func write(_ value: String, after previous: inout String) {
+        write(value, sharingPrefixWith: previous)
+        previous = value
+    }
+
     /// Appends `value` front-coded against `previous`: the number of leading UTF-8 bytes they share (at most
     /// 255), then the rest of `value` as a string. Consecutive ids of one kind ("D-9098178", "D-9160264") then
     /// cost a few bytes each.
@@ -161,16 +168,31 @@ public struct ByteReader {
         return String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
     }
 
-    /// Reads a string written by `write(_:sharingPrefixWith:)` against `previous`.
+    /// Reads a string written by `write(_:sharingPrefixWith:)` against `previous`. The string is built in place
+    /// (no intermediate array: ids of up to 15 bytes cost no allocation at all).
     @inlinable public mutating func readString(sharingPrefixWith previous: String) throws(StoreError) -> String {
         let shared = Int(try readUInt8())
         let range = try readStringRange()
-        var bytes = Array(previous.utf8.prefix(shared))
-        if bytes.count != shared {
+        var previous = previous
+        guard shared <= previous.utf8.count else {
             throw StoreError(code: .corruptRecord, message: "a front-coded string shares more than its predecessor")
         }
-        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[range]))
-        return String(decoding: bytes, as: UTF8.self)
+        let rest = UnsafeRawBufferPointer(rebasing: base[range])
+        return previous.withUTF8 { before in
+            String(unsafeUninitializedCapacity: shared + rest.count) { out in
+                for k in 0..<shared { out[k] = before[k] }
+                for k in 0..<rest.count { out[shared + k] = rest[k] }
+                return shared + rest.count
+            }
+        }
+    }
+
+    /// `readString(sharingPrefixWith:)` against `previous`, which becomes the string read (the next one of a list
+    /// is coded against it).
+    @inlinable public mutating func readString(after previous: inout String) throws(StoreError) -> String {
+        let value = try readString(sharingPrefixWith: previous)
+        previous = value
+        return value
     }
 
     /// Reads an optional string.

@@ -74,16 +74,12 @@ public enum HistoryCoding {
             if o.debtor != debtor { flags |= 8 }
             w.write(flags)
             w.writeVarint(table.index(o.outcome.rawValue))
-            w.write(o.attempt, sharingPrefixWith: previousID)
-            previousID = o.attempt
+            w.write(o.attempt, after: &previousID)
             w.writeVarint(table.index(o.debt))
             w.writeVarint(table.index(o.phone))
             w.writeZigzag(o.at &- previousAt)
             previousAt = o.at
-            if let lease = o.lease {
-                w.write(lease, sharingPrefixWith: previousLease)
-                previousLease = lease
-            }
+            if let lease = o.lease { w.write(lease, after: &previousLease) }
             if let p = o.promise {
                 w.writeZigzag(p.amount.tenThousandths)
                 w.writeVarint(table.index(p.due))
@@ -97,8 +93,7 @@ public enum HistoryCoding {
         previousAt = 0
         for p in history.payments {
             w.write(UInt8(p.debtor != debtor ? 8 : 0))
-            w.write(p.payment, sharingPrefixWith: previousID)
-            previousID = p.payment
+            w.write(p.payment, after: &previousID)
             w.writeVarint(table.index(p.debt))
             w.writeZigzag(p.amount.tenThousandths)
             w.writeZigzag(p.at &- previousAt)
@@ -115,10 +110,7 @@ public enum HistoryCoding {
             w.writeVarint(table.index(u.phone))
             w.writeZigzag(u.at &- previousAt)
             previousAt = u.at
-            if let lease = u.lease {
-                w.write(lease, sharingPrefixWith: previousLease)
-                previousLease = lease
-            }
+            if let lease = u.lease { w.write(lease, after: &previousLease) }
             if u.debtor != debtor { w.writeVarint(table.index(u.debtor)) }
         }
 
@@ -217,12 +209,12 @@ public enum HistoryCoding {
                 if nameIndex < 16 { parsed[nameIndex] = UInt8(Self.outcomes.firstIndex(of: name)! + 1) }
                 outcome = name
             }
-            let attempt = try r.readFrontCoded(after: &previousID)
+            let attempt = try r.readString(after: &previousID)
             let debt = try string(&r)
             let phone = try string(&r)
             let at = previousAt &+ (try r.readZigzag())
             previousAt = at
-            let lease = flags & 1 != 0 ? try r.readFrontCoded(after: &previousLease) : nil
+            let lease = flags & 1 != 0 ? try r.readString(after: &previousLease) : nil
             var promise: PromiseTerms?
             if flags & 2 != 0 {
                 let amount = try r.readZigzag()
@@ -241,7 +233,7 @@ public enum HistoryCoding {
         previousAt = 0
         for _ in 0..<paymentCount {
             let flags = try r.readUInt8()
-            let id = try r.readFrontCoded(after: &previousID)
+            let id = try r.readString(after: &previousID)
             let debt = try string(&r)
             let amount = try r.readZigzag()
             let at = previousAt &+ (try r.readZigzag())
@@ -261,7 +253,7 @@ public enum HistoryCoding {
             let phone = try string(&r)
             let at = previousAt &+ (try r.readZigzag())
             previousAt = at
-            let lease = flags & 1 != 0 ? try r.readFrontCoded(after: &previousLease) : nil
+            let lease = flags & 1 != 0 ? try r.readString(after: &previousLease) : nil
             let who = flags & 8 != 0 ? try string(&r) : debtor
             history.unresolved.append(UnresolvedAttempt(debtor: who, debt: debt, phone: phone, at: at, lease: lease))
         }
@@ -340,32 +332,6 @@ extension ByteReader {
             value |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { return value }
             shift += 7
-        }
-    }
-
-    /// `readString(sharingPrefixWith:)`, building the string in place (no intermediate array: ids of up to 15
-    /// bytes then cost no allocation at all).
-    /// `readFrontCoded(_:)` against `previous`, which becomes the string read (the next one is coded against it).
-    mutating func readFrontCoded(after previous: inout String) throws(StoreError) -> String {
-        let s = try readFrontCoded(previous)
-        previous = s
-        return s
-    }
-
-    mutating func readFrontCoded(_ previous: String) throws(StoreError) -> String {
-        let shared = Int(try readUInt8())
-        let range = try readStringRange()
-        var previous = previous
-        guard shared <= previous.utf8.count else {
-            throw StoreError(code: .corruptRecord, message: "a front-coded string shares more than its predecessor")
-        }
-        let rest = UnsafeRawBufferPointer(rebasing: base[range])
-        return previous.withUTF8 { before in
-            return String(unsafeUninitializedCapacity: shared + rest.count) { out in
-                for k in 0..<shared { out[k] = before[k] }
-                for k in 0..<rest.count { out[shared + k] = rest[k] }
-                return shared + rest.count
-            }
         }
     }
 

@@ -662,45 +662,43 @@ public final class Store: Sendable {
 
     /// The log position from which lease grants and releases must be replayed at start: every lease granted
     /// before it had ended when it was recorded (``setLeaseReplayFloor(_:)``). 0 when never recorded.
-    public func leaseReplayFloor() async throws -> Int64 {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lease_floor'") ?? 0 }
-    }
+    public func leaseReplayFloor() async throws -> Int64 { try await metaValue("lease_floor") }
 
     /// Records the lease replay floor (the engine does it with each decision snapshot).
     /// - Throws: ``StoreError`` with code `write_failed`.
     public func setLeaseReplayFloor(_ lsn: Int64) async throws {
-        do {
-            try await pool.write { db in
-                try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('lease_floor', ?) "
-                        + "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    arguments: [lsn])
-            }
-        } catch {
-            throw StoreError(code: .writeFailed, message: "could not record the lease replay floor", cause: error)
-        }
+        try await setMetaValue("lease_floor", lsn, onlyRaising: false, what: "the lease replay floor")
     }
 
     /// The history floor: every event logged at or before it is in the history checkpoint row of its debtor
     /// (``writeHistory(_:)``), so a start replays the log after it only (lease grants and releases after the lease
     /// replay floor too). 0 when never recorded (a store written by a binary before migration v3).
-    public func historyFloor() async throws -> Int64 {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'history_floor'") ?? 0 }
-    }
+    public func historyFloor() async throws -> Int64 { try await metaValue("history_floor") }
 
     /// Records the history floor, after the checkpoint rows it vouches for are committed. It only ever rises: a
     /// lower value leaves the recorded one.
     /// - Throws: ``StoreError`` with code `write_failed`.
     public func setHistoryFloor(_ lsn: Int64) async throws {
+        try await setMetaValue("history_floor", lsn, onlyRaising: true, what: "the history floor")
+    }
+
+    /// The value of `key` in the `meta` table; 0 when it was never recorded.
+    private func metaValue(_ key: String) async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) ?? 0 }
+    }
+
+    /// Records `value` for `key` in the `meta` table (with `onlyRaising`, a lower value leaves the recorded one).
+    /// - Throws: ``StoreError`` with code `write_failed`, naming `what`.
+    private func setMetaValue(_ key: String, _ value: Int64, onlyRaising: Bool, what: String) async throws {
+        let update = onlyRaising ? "max(value, excluded.value)" : "excluded.value"
         do {
             try await pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('history_floor', ?) "
-                        + "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                    arguments: [lsn])
+                    sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = \(update)",
+                    arguments: [key, value])
             }
         } catch {
-            throw StoreError(code: .writeFailed, message: "could not record the history floor", cause: error)
+            throw StoreError(code: .writeFailed, message: "could not record \(what)", cause: error)
         }
     }
 

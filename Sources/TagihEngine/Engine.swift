@@ -147,11 +147,14 @@ public final class Engine: Sendable {
         let leaseFloor = try await log.leaseReplayFloor()
         // Events at or before the history floor are in the checkpoint; those after the lease floor are still read
         // for what they do to leases (a grant after it may be ended by an outcome before the history floor).
-        var lsn = max(0, min(historyFloor, leaseFloor - 1))
-        while true {
-            let page = try await log.events(after: lsn, limit: pageSize, leaseFloor: leaseFloor)
-            if page.isEmpty { break }
-            lsn = page.last!.lsn
+        // The next page is read (and its events decoded, on the store's reader) while the shards apply this one.
+        let log = self.log
+        var nextEvents = try await log.events(after: max(0, min(historyFloor, leaseFloor - 1)), limit: pageSize,
+                                              leaseFloor: leaseFloor)
+        while let last = nextEvents.last {
+            let page = nextEvents
+            async let following =
+                page.count < pageSize ? [] : log.events(after: last.lsn, limit: pageSize, leaseFloor: leaseFloor)
             eventCount += page.count
             var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
             for e in page {
@@ -177,6 +180,7 @@ public final class Engine: Sendable {
                     group.addTask { await self.shards[s].apply(part, now: nil) }
                 }
             }
+            nextEvents = try await following
         }
         for shard in shards { await shard.finishHistoryReplay() }
         let replayed = ContinuousClock.now

@@ -209,20 +209,28 @@ extension ShardState {
         arena.bytes = compactBytes
     }
 
+    /// The bytes of a snapshot row before its zone: version, code, debt, phone, flags (1 byte each), score (4),
+    /// earliest, best, window end, decided at (8 each).
+    static let snapshotFixedBytes = 41
+
     private mutating func restore(_ i: UInt32, _ raw: UnsafeRawBufferPointer, basis: Int64) {
+        // The fixed part is read with one bounds check (this runs for every debtor at every start).
+        guard raw.count > Self.snapshotFixedBytes, raw[0] == Self.snapshotVersion else { return }
+        @inline(__always) func int64(_ offset: Int) -> Int64 {
+            Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+        }
         do {
-            var r = ByteReader(raw)
-            guard try r.readUInt8() == Self.snapshotVersion else { return }
-            let code = try r.readUInt8()
+            var r = ByteReader(raw, offset: Self.snapshotFixedBytes)
+            let code = raw[1]
             var slot = slots[Int(i)]
-            slot.debtIndex = try r.readUInt8()
-            slot.phoneIndex = try r.readUInt8()
-            slot.flags = (try r.readUInt8() & 1) | Self.restoredFlag | Self.inSnapshotFlag
-            slot.score = Float(bitPattern: try r.readUInt32())
-            slot.earliest = try r.readInt64()
-            slot.best = try r.readInt64()
-            slot.windowEnds = try r.readInt64()
-            slot.decidedAt = try r.readInt64()
+            slot.debtIndex = raw[2]
+            slot.phoneIndex = raw[3]
+            slot.flags = (raw[4] & 1) | Self.restoredFlag | Self.inSnapshotFlag
+            slot.score = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 5, as: UInt32.self)))
+            slot.earliest = int64(9)
+            slot.best = int64(17)
+            slot.windowEnds = int64(25)
+            slot.decidedAt = int64(33)
             let zone = try r.readStringRange()
             slot.zone = zone.isEmpty ? 0 : (arena.strings.id(bytes: UnsafeRawBufferPointer(rebasing: raw[zone])) ?? 0)
             slot.state = code == 1 ? .waiting : code == 2 ? .ready : .blocked

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
+import Synchronization
 import TagihCore
 
 /// The result of appending one event to the log.
@@ -497,7 +498,7 @@ public final class Store: Sendable {
     /// are read by sequential scans over the same id range and merged (the tables are ordered by id), not looked
     /// up one by one.
     public func recordPage(after: String?, limit: Int) async throws -> RecordPage {
-        try await read { db in try Self.recordPage(db, after: after, limit: limit) }
+        try await read { db in try Self.recordPage(db, after: after, limit: limit, byteCapacity: limit * 128) }
     }
 
     /// Opens a read-only connection of its own for reading every record at start: it maps the database file
@@ -516,11 +517,13 @@ public final class Store: Sendable {
         }
     }
 
-    static func recordPage(_ db: Database, after: String?, limit: Int) throws -> RecordPage {
+    /// `byteCapacity`: the bytes to reserve for the page (records, snapshot and history rows back to back); too
+    /// few costs copies of the page as it grows.
+    static func recordPage(_ db: Database, after: String?, limit: Int, byteCapacity: Int) throws -> RecordPage {
         do {
             var page = RecordPage()
             page.entries.reserveCapacity(limit)
-            page.bytes.reserveCapacity(limit * 128)
+            page.bytes.reserveCapacity(byteCapacity)
             // Raw column access: no `Row`/`Data` per value (this loop runs once per debtor at every start).
             let records = try db.makeStatement(sql: "SELECT id, lsn, body FROM debtor WHERE id > ? ORDER BY id LIMIT ?")
             try records.setArguments([after ?? "", limit])
@@ -582,12 +585,21 @@ public final class Store: Sendable {
     /// A read-only connection for reading every record at start (``Store/openRecordReader()``).
     public final class RecordReader: Sendable {
         let queue: DatabaseQueue
+        /// Bytes per entry of the last page read: the next page is reserved at that size plus an eighth (a record
+        /// with its snapshot and history rows takes several times the 128 bytes reserved at first, and a page
+        /// that grows by doubling is copied on the way).
+        private let bytesPerEntry = Atomic<Int>(128)
         init(queue: DatabaseQueue) { self.queue = queue }
 
         /// Reads one page; see ``Store/recordPage(after:limit:)``.
         public func recordPage(after: String?, limit: Int) async throws -> RecordPage {
             do {
-                return try await queue.read { db in try Store.recordPage(db, after: after, limit: limit) }
+                let perEntry = bytesPerEntry.load(ordering: .relaxed)
+                let page = try await queue.read { db in
+                    try Store.recordPage(db, after: after, limit: limit, byteCapacity: limit * (perEntry + perEntry / 8))
+                }
+                if page.count > 0 { bytesPerEntry.store(max(64, page.bytes.count / page.count), ordering: .relaxed) }
+                return page
             } catch let error as StoreError {
                 throw error
             } catch {

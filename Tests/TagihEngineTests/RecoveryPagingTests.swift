@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TagihCore
+@testable import TagihEngine
+import TagihStore
+
+@Suite struct RecoveryPagingTests {
+    func open(_ dir: String, pageSize: Int, at now: UnixSeconds) async throws -> Engine {
+        var configuration = EngineConfiguration(dataDirectory: dir)
+        configuration.shardCount = 3
+        configuration.leaseTTL = 600
+        configuration.store.readPageSize = pageSize
+        return try await Engine.open(configuration: configuration, clock: VirtualClock(start: now), logger: quietLogger)
+    }
+
+    /// A start reads the records and the log after the history floor a page at a time, reading the next page
+    /// while the shards apply the current one: with pages of 1, 7 and 64 events (a tail of 500 events after a
+    /// checkpoint, over many pages), every debtor recovers the history it had before the crash, each event once,
+    /// and the same state as a start that reads everything in one page.
+    @Test(arguments: [1, 7, 64])
+    func smallPagesRecoverEveryEventOnce(pageSize: Int) async throws {
+        let dir = temporaryDirectory("smallPages\(pageSize)")
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(dir, clock: clock, shards: 3)
+        let debtors = (0..<30).map { makeDebtor($0, jurisdiction: $0 % 2 == 0 ? "US" : "US-MA") }
+        _ = try await engine.upsert(debtors)
+        _ = try await engine.ingest(debtors.map { outcome("before-\($0.id)", $0, .noAnswer, at: t0 - 86_400) })
+        try await engine.writeSnapshot()  // the checkpoint: the tail below comes after its floor
+        var tail: [StoredEvent] = []
+        for k in 0..<500 {
+            let d = debtors[(k * 7) % debtors.count]
+            if k % 9 == 4 {
+                tail.append(.payment(PaymentEvent(payment: "p\(k)", debtor: d.id, debt: d.debts[0].id,
+                                                  amount: Money(tenThousandths: 10_000), at: t0 - 3_600 + Int64(k))))
+            } else {
+                let kinds: [Outcome] = [.noAnswer, .busy, .voicemail, .promiseToPay, .callbackRequested]
+                tail.append(.outcome(outcome("t\(k)", d, kinds[k % kinds.count], at: t0 - 7_200 + Int64(k))))
+            }
+        }
+        for start in stride(from: 0, to: tail.count, by: 50) {
+            _ = try await engine.ingest(events: Array(tail[start..<min(tail.count, start + 50)]))
+        }
+        let ids = debtors.map(\.id)
+        let live = await engine.debtorStates(ids: ids)
+        try await engine.store.close()  // a crash: no snapshot after the tail
+
+        let copy = dir + "-copy"
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        let paged = try await open(dir, pageSize: pageSize, at: clock.now())
+        let whole = try await open(copy, pageSize: 100_000, at: clock.now())
+        let recovered = await paged.debtorStates(ids: ids)
+        var events = 0
+        for (k, state) in recovered.enumerated() {
+            #expect(state?.history == live[k]?.history, "\(ids[k])")
+            events += (state?.history.outcomes.count ?? 0) + (state?.history.payments.count ?? 0)
+        }
+        #expect(events == debtors.count + tail.count)
+        await expectSameState(paged, whole, ids: ids, live: live)
+        try await paged.close()
+        try await whole.close()
+    }
+}

@@ -254,8 +254,14 @@ extension ShardState {
         }
     }
 
-    /// Files a restored decision into its queue; re-decides when it is due or when nothing was restored.
-    /// Returns whether the restored decision was used as is.
+    /// Files a restored decision into its queue; re-decides when it is due, when its window closed, or when
+    /// nothing was restored. Returns whether the restored decision was used as is.
+    ///
+    /// A ready decision made in an earlier hour whose window is still open is filed as it is, as a running
+    /// engine's ready debtors are right after the hour changes: `take` re-decides such a debtor before leasing it,
+    /// and the hourly re-score pass (`advance`, `rescoreBatch` slots a tick) re-decides the rest after the start.
+    /// Re-deciding them here held a start in a later hour than the snapshot for every ready debtor (5.5 of 10 M
+    /// in the restart benchmark: 12-13 s; Benchmarks/results/restart.md).
     @discardableResult
     mutating func fileOrDecide(_ i: UInt32, now: UnixSeconds) -> Bool {
         runwayLive = 0
@@ -269,15 +275,16 @@ extension ShardState {
         switch slot.state {
         case .waiting where slot.earliest > now:
             timeQueue.push(TimeEntry(time: slot.earliest, index: i, generation: slot.generation))
-        case .ready where slot.decidedAt / 3600 == now / 3600 && now < slot.windowEnds:
+        case .ready where now < slot.windowEnds && slot.earliest <= now:
             if slot.flags & Self.withoutReasonsFlag != 0 { savedReasons.restoredWithout += 1 }
+            if slot.decidedAt / 3600 != now / 3600 { rescoreCursor = 0 }  // the re-score pass starts at once
             fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
                       jurisdiction: Int(slot.jurisdiction))
         case .blocked:
             break
         default:
             slots[Int(i)] = slot
-            redecide(i, now: now)  // due, or decided in another hour
+            redecide(i, now: now)  // due, or out of its window
             return false
         }
         slots[Int(i)] = slot

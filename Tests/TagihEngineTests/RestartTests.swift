@@ -60,3 +60,54 @@ import TagihStore
         try await whole.close()
     }
 }
+
+@Suite struct RestartHourTests {
+    /// A start in a later hour than the snapshot files the ready decisions still in their window as they are
+    /// (no policy run for them at start), yet every lease is decided in the current hour (`take` re-decides a
+    /// stale one first) and the re-score pass re-decides the rest from the first tick on: the engine then holds
+    /// the decisions a start that decides everything afresh holds.
+    @Test func laterHourStartFilesStaleReadyDecisionsAndRescoresThem() async throws {
+        let dir = temporaryDirectory("laterHour")
+        let engine = try await openEngine(dir, clock: VirtualClock(start: t0), shards: 3)
+        let debtors = (0..<40).map { makeDebtor($0, jurisdiction: $0 % 2 == 0 ? "US" : "US-MA", debts: 1 + $0 % 2) }
+        _ = try await engine.upsert(debtors)
+        // A conversation two weeks ago at 13:00 in New York: this hour of the week now scores higher than 10:00.
+        _ = try await engine.ingest(debtors.map { outcome("rpc-\($0.id)", $0, .rightParty, at: t0 - 14 * 86_400 + 3 * 3_600) })
+        var before: [String: Decision] = [:]
+        for d in debtors { before[d.id] = await engine.currentDecision(id: d.id) }
+        try await engine.close()  // the snapshot: every debtor ready, decided at 10:00 in New York
+
+        let later = t0 + 3 * 3_600  // 13:00 in New York: every window still open
+        let fresh = dir + "-fresh"
+        try FileManager.default.copyItem(atPath: dir, toPath: fresh)
+        try await executeSQL(fresh, "DELETE FROM snapshot_state")
+        let reference = try await openEngine(fresh, clock: VirtualClock(start: later), shards: 3)
+        #expect(reference.restoredFromSnapshot == 0)
+        var expected: [String: Decision] = [:]
+        for d in debtors { expected[d.id] = await reference.currentDecision(id: d.id) }
+        #expect(debtors.contains { expected[$0.id]?.score != before[$0.id]?.score },
+                "the hour changes some score (else this test shows nothing)")
+
+        // Filed as they were, not decided at start.
+        let restarted = try await openEngine(dir, clock: VirtualClock(start: later), shards: 3)
+        #expect(restarted.restoredFromSnapshot == debtors.count)
+        #expect(restarted.restoredWithoutReasons == 0)
+        // Leases are decided now: the same scores and reasons as the fresh start's.
+        let leases = await restarted.lease(10, holder: "a")
+        #expect(leases.count == 10)
+        for l in leases {
+            #expect(Float(l.score) == Float(expected[l.debtor]?.score ?? -1), "\(l.debtor)")
+            #expect(l.reasons == expected[l.debtor]?.reasons, "\(l.debtor)")
+        }
+        // The first tick re-scores the rest (rescoreBatch covers 40 slots in one pass).
+        await restarted.tick()
+        let leased = Set(leases.map(\.debtor))
+        for d in debtors where !leased.contains(d.id) {
+            let held = await restarted.currentDecision(id: d.id)
+            #expect(held?.score == expected[d.id]?.score && held?.reasons == expected[d.id]?.reasons, "\(d.id)")
+            #expect(held?.best == expected[d.id]?.best && held?.windowEnds == expected[d.id]?.windowEnds, "\(d.id)")
+        }
+        try await restarted.close()
+        try await reference.close()
+    }
+}

@@ -260,8 +260,8 @@ extension ShardState {
     /// A ready decision made in an earlier hour whose window is still open is filed as it is, as a running
     /// engine's ready debtors are right after the hour changes: `take` re-decides such a debtor before leasing it,
     /// and the hourly re-score pass (`advance`, `rescoreBatch` slots a tick) re-decides the rest after the start.
-    /// Re-deciding them here held a start in a later hour than the snapshot for every ready debtor (5.5 of 10 M
-    /// in the restart benchmark: 12-13 s; Benchmarks/results/restart.md).
+    /// Re-deciding them here held a start in a later hour than the snapshot for each of them (4.2 M of 10 M in
+    /// the restart benchmark: deciding took 12.6-13.3 s instead of 4.1-4.3; Benchmarks/results/restart.md).
     @discardableResult
     mutating func fileOrDecide(_ i: UInt32, now: UnixSeconds) -> Bool {
         runwayLive = 0

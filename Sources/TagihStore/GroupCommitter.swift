@@ -232,23 +232,26 @@ final class GroupCommitter: Sendable {
     /// (`queue.async`), and that start wakes a sleeping thread: a futex call that the submitting caller pays on its
     /// own thread (in the lease benchmark 13 % of the CPU time of the thread that runs the dialers' tasks, the
     /// bottleneck there, with a dialer's next grants arriving within about 0.1 ms). Lingering costs only the
-    /// writer's own thread, and only while requests keep coming.
-    private func linger() {
+    /// writer's own thread, and only while requests keep coming: the writer lingers only after a transaction that
+    /// carried two or more requests (callers are writing concurrently) or after a linger that found one, so a
+    /// trickle of single writes costs no spinning. Returns whether a request (or the close) came.
+    private func linger() -> Bool {
         let deadline = ContinuousClock.now + Self.lingerFor
         while ContinuousClock.now < deadline {
-            if state.withLock({ !$0.pending.isEmpty || $0.closed }) { return }
+            if state.withLock({ !$0.pending.isEmpty || $0.closed }) { return true }
             sched_yield()
         }
+        return false
     }
 
     /// The writer loop: commits batches until nothing is queued.
     private func drain() {
         var lastBatch = 0  // requests that may wait in the previous transaction
         var lastCommit = Duration.zero
-        var first = true
+        var lastRequests = 0  // requests in the previous transaction
+        var lingered = false  // the previous linger found a request
         while true {
-            if !first && state.withLock({ $0.pending.isEmpty }) { linger() }
-            first = false
+            if lastRequests >= 2 || lingered, state.withLock({ $0.pending.isEmpty }) { lingered = linger() }
             waitForMore(lastBatch: lastBatch, lastCommit: lastCommit)
             let next: (batch: [Waiter], start: Int64)?
             var idle: [CheckedContinuation<Void, Never>] = []
@@ -305,6 +308,7 @@ final class GroupCommitter: Sendable {
             case .success(let c):
                 let now = ContinuousClock.now
                 lastBatch = batch.count { $0.mayWait }
+                lastRequests = batch.count
                 lastCommit = now - began
                 state.withLock { s in
                     s.currentLSN = c.lsn
@@ -321,6 +325,7 @@ final class GroupCommitter: Sendable {
                 }
             case .failure(let error):
                 lastBatch = 0
+                lastRequests = 0
                 for waiter in batch { waiter.continuation.resume(throwing: error) }
             }
         }

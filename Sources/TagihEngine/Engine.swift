@@ -574,20 +574,17 @@ public final class Engine: Sendable {
     private func makeDurable(_ leases: [Lease], sequences: [[UInt32]], signal: Int) async -> [Lease] {
         if leases.isEmpty { return leases }
         // Every lease of one call has the same holder and times: one compact batch (kind 10), encoded straight
-        // from the leases by the store's writer thread when it takes the batch (see `PendingGrantBatch`).
-        let grants = PendingGrantBatch(id: leases[0].id, firstDebtor: leases[0].debtor, count: leases.count) {
-            leases.withUnsafeBufferPointer { l in
-                // Fields read in place (iterating the array would copy each whole `Lease`, retaining all its
-                // fields).
-                var grants = GrantBatchEncoder(id: l[0].id, holder: l[0].holder, leasedAt: l[0].leasedAt,
-                                               expires: l[0].expires, count: l.count)
-                for k in l.indices {
-                    precondition(l[k].leasedAt == l[0].leasedAt && l[k].expires == l[0].expires,
-                                 "the leases of one call share holder and times")
-                    grants.append(lease: l[k].id, debtor: l[k].debtor, debt: l[k].debt, phone: l[k].phone)
-                }
-                return grants
+        // from the leases.
+        let grants = leases.withUnsafeBufferPointer { l in
+            // Fields read in place (iterating the array would copy each whole `Lease`, retaining all its fields).
+            var grants = GrantBatchEncoder(id: l[0].id, holder: l[0].holder, leasedAt: l[0].leasedAt,
+                                           expires: l[0].expires, count: l.count)
+            for k in l.indices {
+                precondition(l[k].leasedAt == l[0].leasedAt && l[k].expires == l[0].expires,
+                             "the leases of one call share holder and times")
+                grants.append(lease: l[k].id, debtor: l[k].debtor, debt: l[k].debt, phone: l[k].phone)
             }
+            return grants
         }
         let lsn: Int64
         do {

@@ -28,15 +28,6 @@ enum EngineLog: Sendable {
         }
     }
 
-    func append(_ grants: PendingGrantBatch, durability: StoreConfiguration.Durability? = nil) async throws
-        -> AppendResult
-    {
-        switch self {
-        case .durable(let store): try await store.append(grants, durability: durability)
-        case .ephemeral(let log): log.append(grants)  // only its key counts: never encoded
-        }
-    }
-
     func upsert(_ debtors: [Debtor]) async throws -> [Int64] {
         switch self {
         case .durable(let store): try await store.upsert(debtors)
@@ -163,14 +154,6 @@ final class EphemeralLog: Sendable {
                              message: "a grant batch announced \(grants.count) grants and holds \(grants.appended)")
         }
         return state.withLock { s in
-            guard s.keys[GrantBatchEncoder.kind].insert(grants.id) else { return .duplicate }
-            s.lsn += 1
-            return .applied(lsn: s.lsn)
-        }
-    }
-
-    func append(_ grants: PendingGrantBatch) -> AppendResult {
-        state.withLock { s in
             guard s.keys[GrantBatchEncoder.kind].insert(grants.id) else { return .duplicate }
             s.lsn += 1
             return .applied(lsn: s.lsn)

@@ -35,14 +35,12 @@ enum WriteRequest: Sendable {
     /// One `lease` call's grants (a kind 10 batch, see ``GrantBatchEncoder``); `relaxed` as for `events`. When a
     /// transaction carries several, they are written as one row of kind 11 (see `GroupCommitter.commit`).
     case grantBatch(EncodedEvent, relaxed: Bool)
-    /// `grantBatch`, encoded by the writer when it takes the request (see ``PendingGrantBatch``).
-    case pendingGrantBatch(PendingGrantBatch, relaxed: Bool)
     case debtors([Debtor])
 
     var count: Int {
         switch self {
         case .events(let e, _): e.count
-        case .grantBatch, .pendingGrantBatch: 1
+        case .grantBatch: 1
         case .debtors(let d): d.count
         }
     }
@@ -50,7 +48,7 @@ enum WriteRequest: Sendable {
     /// Whether the caller accepts a commit without its own fsync.
     var relaxed: Bool {
         switch self {
-        case .events(_, let relaxed), .grantBatch(_, let relaxed), .pendingGrantBatch(_, let relaxed): relaxed
+        case .events(_, let relaxed), .grantBatch(_, let relaxed): relaxed
         case .debtors: false
         }
     }
@@ -72,9 +70,6 @@ public struct CommitTimings: Sendable {
 enum WriteResponse: Sendable {
     case events([AppendResult])
     case debtors([Int64])
-    /// The request was refused before anything of it was written (a pending grant batch whose encoder did not
-    /// hold what it announced); the other requests of the transaction are unaffected.
-    case refused(StoreError)
 }
 
 /// The single writer: batches concurrent requests into one transaction (group commit).
@@ -132,9 +127,6 @@ final class GroupCommitter: Sendable {
     static let maxWait = Duration.milliseconds(1)
     /// Commits shorter than this are not held back (see `submit(_:mayWait:)`).
     static let holdAfter = Duration.microseconds(500)
-    /// How long the writer keeps looking for a next request, after its queue ran empty, before it stops (see
-    /// `linger()`).
-    static let lingerFor = Duration.microseconds(200)
 
     /// The log position of the last committed row.
     var currentLSN: Int64 { state.withLock { $0.currentLSN } }
@@ -227,31 +219,11 @@ final class GroupCommitter: Sendable {
         }
     }
 
-    /// After a commit that left the queue empty: looks for a next request for up to `lingerFor`, yielding the
-    /// processor between looks, before the writer stops. A stopped writer is started again by the next `submit`
-    /// (`queue.async`), and that start wakes a sleeping thread: a futex call that the submitting caller pays on its
-    /// own thread (in the lease benchmark 13 % of the CPU time of the thread that runs the dialers' tasks, the
-    /// bottleneck there, with a dialer's next grants arriving within about 0.1 ms). Lingering costs only the
-    /// writer's own thread, and only while requests keep coming: the writer lingers only after a transaction that
-    /// carried two or more requests (callers are writing concurrently) or after a linger that found one, so a
-    /// trickle of single writes costs no spinning. Returns whether a request (or the close) came.
-    private func linger() -> Bool {
-        let deadline = ContinuousClock.now + Self.lingerFor
-        while ContinuousClock.now < deadline {
-            if state.withLock({ !$0.pending.isEmpty || $0.closed }) { return true }
-            sched_yield()
-        }
-        return false
-    }
-
     /// The writer loop: commits batches until nothing is queued.
     private func drain() {
         var lastBatch = 0  // requests that may wait in the previous transaction
         var lastCommit = Duration.zero
-        var lastRequests = 0  // requests in the previous transaction
-        var lingered = false  // the previous linger found a request
         while true {
-            if lastRequests >= 2 || lingered, state.withLock({ $0.pending.isEmpty }) { lingered = linger() }
             waitForMore(lastBatch: lastBatch, lastCommit: lastCommit)
             let next: (batch: [Waiter], start: Int64)?
             var idle: [CheckedContinuation<Void, Never>] = []
@@ -308,7 +280,6 @@ final class GroupCommitter: Sendable {
             case .success(let c):
                 let now = ContinuousClock.now
                 lastBatch = batch.count { $0.mayWait }
-                lastRequests = batch.count
                 lastCommit = now - began
                 state.withLock { s in
                     s.currentLSN = c.lsn
@@ -325,7 +296,6 @@ final class GroupCommitter: Sendable {
                 }
             case .failure(let error):
                 lastBatch = 0
-                lastRequests = 0
                 for waiter in batch { waiter.continuation.resume(throwing: error) }
             }
         }
@@ -347,21 +317,7 @@ final class GroupCommitter: Sendable {
         var insertEvent: Statement?
         var upsertDebtor: Statement?
         var wroteDebtors = false
-        // Grant batches encoded now (pending ones; refused ones are left out of the row), by request.
-        var grantEvents = [EncodedEvent?](repeating: nil, count: batch.count)
-        var refusals: [Int: StoreError] = [:]
-        for (k, request) in batch.enumerated() {
-            switch request {
-            case .grantBatch(let event, _): grantEvents[k] = event
-            case .pendingGrantBatch(let pending, _):
-                switch pending.encoded() {
-                case .success(let event): grantEvents[k] = event
-                case .failure(let error): refusals[k] = error
-                }
-            default: break
-            }
-        }
-        let grantBatches = grantEvents.count { $0 != nil }
+        let grantBatches = batch.count { if case .grantBatch = $0 { true } else { false } }
         var mergedGrants: AppendResult?  // the kind 11 row's result, once inserted
         func insert(_ event: EncodedEvent) throws -> AppendResult {
             if insertEvent == nil {
@@ -400,19 +356,14 @@ final class GroupCommitter: Sendable {
             }
             return .duplicate
         }
-        for (k, request) in batch.enumerated() {
-            if let refusal = refusals[k] {
-                responses.append(.refused(refusal))
-                continue
-            }
+        for request in batch {
             switch request {
             case .events(let events, _):
                 var results: [AppendResult] = []
                 results.reserveCapacity(events.count)
                 for event in events { results.append(try insert(event)) }
                 responses.append(.events(results))
-            case .grantBatch, .pendingGrantBatch:
-                let event = grantEvents[k]!
+            case .grantBatch(let event, _):
                 if grantBatches == 1 {
                     responses.append(.events([try insert(event)]))
                     continue
@@ -420,7 +371,7 @@ final class GroupCommitter: Sendable {
                 if mergedGrants == nil {
                     var bodies: [[UInt8]] = []
                     bodies.reserveCapacity(grantBatches)
-                    for case let e? in grantEvents { bodies.append(e.body) }
+                    for case .grantBatch(let e, _) in batch { bodies.append(e.body) }
                     mergedGrants = try insert(EncodedEvent(
                         kind: Int64(GrantBatchEncoder.mergedKind), key: event.key, debtor: event.debtor,
                         body: GrantBatchEncoder.merge(bodies)))

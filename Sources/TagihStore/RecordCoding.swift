@@ -342,46 +342,6 @@ public struct GrantBatchEncoder: Sendable {
     }
 }
 
-/// One `lease` call's grants, encoded only when the store's single writer takes them into a transaction
-/// (``Store/append(_:durability:)-(PendingGrantBatch,_)``): the caller hands over a closure that fills a
-/// ``GrantBatchEncoder`` (it must hold exactly `count` grants) instead of encoding on its own thread. In the lease
-/// benchmark the thread that runs the dialers' tasks is the bottleneck and the writer's thread is half idle, so the
-/// encoding (about a tenth of the former's time) moves to where there is room.
-public struct PendingGrantBatch: Sendable {
-    /// The batch id (the event's idempotency key).
-    public let id: String
-    /// The debtor of the first grant (the event's debtor column).
-    public let firstDebtor: String
-    /// The number of grants `encode` appends.
-    public let count: Int
-    let encode: @Sendable () -> GrantBatchEncoder
-
-    /// A batch of `count` grants, the first for `firstDebtor`, that `encode` writes (with `id`, the same
-    /// `count` and exactly that many grants) when the writer takes it.
-    public init(id: String, firstDebtor: String, count: Int, encode: @escaping @Sendable () -> GrantBatchEncoder) {
-        self.id = id
-        self.firstDebtor = firstDebtor
-        self.count = count
-        self.encode = encode
-    }
-
-    /// The encoded event, or why the closure's batch is not the one announced.
-    func encoded() -> Result<EncodedEvent, StoreError> {
-        let grants = encode()
-        guard grants.id == id, grants.count == count, grants.appended == count, count > 0,
-            grants.firstDebtor == firstDebtor
-        else {
-            return .failure(StoreError(
-                code: .invalidArgument,
-                message: "a grant batch announced \(count) grants (id \(id), first debtor \(firstDebtor)) and its "
-                    + "encoder held \(grants.appended) of \(grants.count) (id \(grants.id), first debtor "
-                    + "\(grants.firstDebtor))"))
-        }
-        return .success(EncodedEvent(kind: Int64(GrantBatchEncoder.kind), key: id, debtor: firstDebtor,
-                                     body: grants.body))
-    }
-}
-
 /// Binary encoding of records for the store's BLOB columns.
 public enum RecordCoding {
     /// Encodes a debtor.

@@ -388,24 +388,6 @@ public final class Store: Sendable {
         return results[0]
     }
 
-    /// Appends one batch of lease grants that the store's writer encodes when it takes the batch
-    /// (``PendingGrantBatch``): otherwise the same as ``append(_:durability:)-(GrantBatchEncoder,_)``.
-    /// - Throws: ``StoreError`` with code `write_failed`, or `invalid_argument` when the encoder did not hold the
-    ///   announced id, first debtor and number of grants (nothing of the batch is then written).
-    public func append(_ grants: PendingGrantBatch, durability: StoreConfiguration.Durability? = nil) async throws
-        -> AppendResult
-    {
-        guard grants.count > 0 else {
-            throw StoreError(code: .invalidArgument, message: "a grant batch must hold at least one grant")
-        }
-        let relaxed = (durability ?? configuration.durability) == .normal
-        switch try await committer.submit(.pendingGrantBatch(grants, relaxed: relaxed), mayWait: true) {
-        case .events(let results): return results[0]
-        case .refused(let error): throw error
-        case .debtors: preconditionFailure()
-        }
-    }
-
     /// Inserts or replaces debtor records, group-committed. Returns each record's log position after the commit.
     /// - Throws: ``StoreError`` with code `write_failed`.
     public func upsert(_ debtors: [Debtor]) async throws -> [Int64] {

@@ -208,68 +208,6 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         try await store.close()
     }
 
-    /// A grant batch the writer encodes (`PendingGrantBatch`, the engine's path since session 10) writes the row an
-    /// encoded one writes; it is idempotent by its id; a batch whose encoder does not hold what it announced is
-    /// refused with `invalid_argument` while batches committed with it (one kind 11 row) are written and read back.
-    @Test func pendingGrantBatchesAreTheSameRowAndRefusedWhenWrong() async throws {
-        let grants = [("Lp1", "D-17", "A-17", "+16175550100"), ("Lp2", "D-170", "A-170", "+16175550199")].map {
-            LeaseGrant(lease: $0.0, debtor: $0.1, debt: $0.2, phone: $0.3, holder: "dialer-3", leasedAt: 9, expires: 609)
-        }
-        let pending = PendingGrantBatch(id: "Lp1", firstDebtor: "D-17", count: 2) {
-            var batch = GrantBatchEncoder(id: "Lp1", holder: "dialer-3", leasedAt: 9, expires: 609, count: 2)
-            for g in grants { batch.append(lease: g.lease, debtor: g.debtor, debt: g.debt, phone: g.phone) }
-            return batch
-        }
-        let event = StoredEvent.leasesGranted(LeaseGrants(id: "Lp1", grants: grants))
-        let store = try await Store.open(configuration: .init(directory: temporaryDirectory()))
-        #expect(try await store.append(pending) == .applied(lsn: 1))
-        #expect(try await store.append(pending) == .duplicate)
-        #expect(try await store.append([event]) == [.duplicate])
-        #expect(try await store.events(after: 0, limit: 10).map(\.event) == [event])
-
-        // Wrong batches, each sent among correct ones from concurrent callers (so that they share transactions).
-        func wrong(_ k: Int) -> PendingGrantBatch {
-            PendingGrantBatch(id: "Lw\(k)", firstDebtor: "D-\(k)", count: 2) {
-                var batch = GrantBatchEncoder(id: "Lw\(k)", holder: "h", leasedAt: 1, expires: 2, count: 2)
-                batch.append(lease: "Lw\(k)", debtor: "D-\(k)", debt: "A", phone: "+1")  // one of two
-                return batch
-            }
-        }
-        func right(_ k: Int) -> PendingGrantBatch {
-            PendingGrantBatch(id: "Lr\(k)", firstDebtor: "D-\(k)", count: 1) {
-                var batch = GrantBatchEncoder(id: "Lr\(k)", holder: "h", leasedAt: 1, expires: 2, count: 1)
-                batch.append(lease: "Lr\(k)", debtor: "D-\(k)", debt: "A", phone: "+1")
-                return batch
-            }
-        }
-        let refused = try await withThrowingTaskGroup(of: Int.self) { group in
-            for k in 0..<40 {
-                group.addTask {
-                    if k % 4 != 0 {
-                        #expect(try await store.append(right(k)) != .duplicate)
-                        return 0
-                    }
-                    do {
-                        _ = try await store.append(wrong(k))
-                        return 0
-                    } catch let error as StoreError {
-                        #expect(error.code == .invalidArgument)
-                        return 1
-                    }
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        #expect(refused == 10)
-        var logged: [String] = []
-        for entry in try await store.events(after: 1, limit: 100) {
-            if case .leasesGranted(let batch) = entry.event { logged += batch.grants.map(\.lease) }
-        }
-        #expect(Set(logged) == Set((0..<40).filter { $0 % 4 != 0 }.map { "Lr\($0)" }))
-        #expect(logged.count == 30)
-        try await store.close()
-    }
-
     /// Grant batches may be held back for more callers (`GroupCommitter.submit(_:mayWait:)`), outcomes never: with
     /// dialers appending grants in loops and a writer of outcomes among them, every write is acknowledged once,
     /// nothing hangs, and the grants share transactions. Grant batches committed together share one row (kind 11)

@@ -100,6 +100,14 @@ public final class Engine: Sendable {
         var unreadable = 0
         let reasonLists = try await log.reasonLists()
         for shard in shards { await shard.setStoredReasonLists(reasonLists) }
+        // Each shard's share of what the last snapshot counted, with room for an uneven spread by hash.
+        let hints = try await log.sizeHints()
+        if hints.debtors > 0 {
+            func share(_ n: Int) -> Int { n / shards.count + n / (16 * shards.count) + 1_024 }
+            let part = SizeHints(debtors: share(hints.debtors), recordBytes: share(hints.recordBytes),
+                                 historyBytes: hints.historyBytes > 0 ? share(hints.historyBytes) : 0)
+            for shard in shards { await shard.reserveForLoading(part) }
+        }
         let reader = try log.openRecordReader()
         defer { try? reader.close() }
         var next = try await reader.recordPage(after: nil, limit: pageSize)
@@ -764,6 +772,14 @@ public final class Engine: Sendable {
         let historyRows = try await writeHistoryCheckpoint(chunk: chunk)
         if let floor { try await log.setLeaseReplayFloor(floor) }
         try await log.setHistoryFloor(historyFloor)
+        var sizes = SizeHints()
+        for shard in shards {
+            let part = await shard.sizeHints()
+            sizes.debtors += part.debtors
+            sizes.recordBytes += part.recordBytes
+            sizes.historyBytes += part.historyBytes
+        }
+        try await log.setSizeHints(sizes)
         logger.info("snapshot written", metadata: [
             "decisionRows": "\(decisionRows)", "historyRows": "\(historyRows)", "historyFloor": "\(historyFloor)",
             "writingDecisions": "\(decisionsWritten - started)",

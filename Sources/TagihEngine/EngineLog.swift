@@ -76,6 +76,15 @@ enum EngineLog: Sendable {
     }
 
     /// The history floor (0 for an ephemeral log, which keeps no checkpoint).
+    func sizeHints() async throws -> SizeHints {
+        if case .durable(let store) = self { return try await store.sizeHints() }
+        return SizeHints()
+    }
+
+    func setSizeHints(_ hints: SizeHints) async throws {
+        if case .durable(let store) = self { try await store.setSizeHints(hints) }
+    }
+
     func historyFloor() async throws -> Int64 {
         if case .durable(let store) = self { return try await store.historyFloor() }
         return 0

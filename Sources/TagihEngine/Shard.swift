@@ -127,10 +127,11 @@ actor Shard {
         return state.load(page, rows)
     }
 
-    func trimStorage() {
-        unpublish()
-        state.trimStorage()
+    func reserveForLoading(_ share: SizeHints) {
+        state.reserveForLoading(share)
     }
+
+    func sizeHints() -> SizeHints { state.sizeHints() }
 
     func finishLoading() {
         unpublish()

@@ -197,16 +197,26 @@ extension ShardState {
         snapshot.state.withUnsafeBytes { restore(i, $0, basis: snapshot.basis) }
     }
 
-    /// Gives back the spare capacity that growing left after recovery.
-    mutating func trimStorage() {
-        var compactSlots: [Slot] = []
-        compactSlots.reserveCapacity(slots.count)
-        compactSlots.append(contentsOf: slots)
-        slots = compactSlots
-        var compactBytes: [UInt8] = []
-        compactBytes.reserveCapacity(arena.bytes.count)
-        compactBytes.append(contentsOf: arena.bytes)
-        arena.bytes = compactBytes
+    /// This shard's part of the engine's size hints (see `Store.sizeHints()`): its records, their packed bytes, and
+    /// an estimate of its history checkpoint rows' bytes (those loaded at start, plus as many again per history
+    /// decoded or started since: it may count a history twice, and a hint too large costs only address space).
+    func sizeHints() -> SizeHints {
+        let stored = historyCheckpoint.storedBytes.count
+        let rows = historyCheckpoint.storedOffsets.count
+        let perRow = rows > 0 ? stored / rows + 1 : 256
+        return SizeHints(debtors: slots.count, recordBytes: arena.bytes.count, historyBytes: stored + histories.count * perRow)
+    }
+
+    /// Before the first record is loaded: reserves room for this shard's share of the records and history rows the
+    /// last snapshot counted, so that loading them does not grow (and copy, and fault in) each array many times.
+    mutating func reserveForLoading(_ share: SizeHints) {
+        guard slots.isEmpty, share.debtors > 0 else { return }
+        slots.reserveCapacity(share.debtors)
+        arena.bytes.reserveCapacity(share.recordBytes)
+        if share.historyBytes > 0 {
+            historyCheckpoint.storedBytes.reserveCapacity(share.historyBytes)
+            historyCheckpoint.storedOffsets.reserveCapacity(share.debtors)
+        }
     }
 
     /// The bytes of a snapshot row before its zone: version, code, debt, phone, flags (1 byte each), score (4),

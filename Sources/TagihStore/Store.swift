@@ -694,6 +694,42 @@ public final class Store: Sendable {
         try await setMetaValue("history_floor", lsn, onlyRaising: true, what: "the history floor")
     }
 
+    /// What the engine's last snapshot recorded of its size, so that the next start can reserve its memory at once
+    /// instead of growing it by doubling (``SizeHints``); all zeros when never recorded.
+    /// - Throws: ``StoreError`` with code `read_failed`.
+    public func sizeHints() async throws -> SizeHints {
+        try await read { db in
+            var hints = SizeHints()
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'size_%'") {
+                let value: Int = row["value"]
+                switch row["key"] as String {
+                case "size_debtors": hints.debtors = value
+                case "size_record_bytes": hints.recordBytes = value
+                case "size_history_bytes": hints.historyBytes = value
+                default: break
+                }
+            }
+            return hints
+        }
+    }
+
+    /// Records the engine's size (see ``sizeHints()``), replacing what was recorded.
+    /// - Throws: ``StoreError`` with code `write_failed`.
+    public func setSizeHints(_ hints: SizeHints) async throws {
+        do {
+            try await pool.write { db in
+                for (key, value) in [("size_debtors", hints.debtors), ("size_record_bytes", hints.recordBytes),
+                                     ("size_history_bytes", hints.historyBytes)] {
+                    try db.execute(
+                        sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        arguments: [key, max(0, value)])
+                }
+            }
+        } catch {
+            throw StoreError(code: .writeFailed, message: "could not record the size hints", cause: error)
+        }
+    }
+
     /// The value of `key` in the `meta` table; 0 when it was never recorded.
     private func metaValue(_ key: String) async throws -> Int64 {
         try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) ?? 0 }
@@ -843,5 +879,26 @@ public final class Store: Sendable {
         } catch {
             throw StoreError(code: .readFailed, message: "a read of the store failed", cause: error)
         }
+    }
+}
+
+/// The engine's size at its last snapshot (``Store/sizeHints()``): only hints for reserving memory at the next start,
+/// which may be stale or missing (zeros) without harm.
+public struct SizeHints: Sendable, Equatable {
+    /// Debtor records.
+    public var debtors = 0
+    /// Bytes of the records as the engine packs them.
+    public var recordBytes = 0
+    /// Bytes of the history checkpoint rows the next start will load (an estimate).
+    public var historyBytes = 0
+
+    /// Hints of zero (nothing known).
+    public init() {}
+
+    /// Hints of the given sizes.
+    public init(debtors: Int, recordBytes: Int, historyBytes: Int) {
+        self.debtors = debtors
+        self.recordBytes = recordBytes
+        self.historyBytes = historyBytes
     }
 }

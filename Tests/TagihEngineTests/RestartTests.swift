@@ -111,3 +111,48 @@ import TagihStore
         try await reference.close()
     }
 }
+
+@Suite struct SizeHintTests {
+    /// A snapshot records the engine's size in the store (`Store.sizeHints()`): its records, their packed bytes and
+    /// its history rows' bytes. A start reserves memory from them; right, too small, too large or missing, the start
+    /// recovers the same state (the hints only save the arrays' growth).
+    @Test func snapshotRecordsSizesAndAnyHintsRecoverTheSameState() async throws {
+        let dir = temporaryDirectory("sizeHints")
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(dir, clock: clock, shards: 3)
+        let debtors = (0..<60).map { makeDebtor($0, jurisdiction: $0 % 3 == 0 ? "US-MA" : "US", debts: 1 + $0 % 2) }
+        _ = try await engine.upsert(debtors)
+        _ = try await engine.ingest(debtors.prefix(40).map { outcome("o-\($0.id)", $0, .noAnswer, at: t0 - 86_400) })
+        #expect(try await engine.store.sizeHints() == SizeHints())
+        try await engine.writeSnapshot()
+        let hints = try await engine.store.sizeHints()
+        #expect(hints.debtors == debtors.count)
+        #expect(hints.recordBytes > debtors.count * 10)
+        #expect(hints.historyBytes > 0)  // 40 histories, started since the last start
+        let ids = debtors.map(\.id)
+        let live = await engine.debtorStates(ids: ids)
+        try await engine.close()
+
+        let variants: [(String, SizeHints?)] = [
+            ("recorded", nil), ("none", SizeHints()), ("tiny", SizeHints(debtors: 1, recordBytes: 1, historyBytes: 1)),
+            ("huge", SizeHints(debtors: 1 << 20, recordBytes: 1 << 26, historyBytes: 1 << 26)),
+        ]
+        var engines: [Engine] = []
+        for (name, variant) in variants {
+            let copy = dir + "-" + name
+            try FileManager.default.copyItem(atPath: dir, toPath: copy)
+            if let variant {
+                let store = try await Store.open(configuration: StoreConfiguration(directory: copy))
+                try await store.setSizeHints(variant)
+                #expect(try await store.sizeHints() == variant)
+                try await store.close()
+            }
+            engines.append(try await openEngine(copy, clock: VirtualClock(start: clock.now()), shards: 3))
+        }
+        for other in engines.dropFirst() { await expectSameState(engines[0], other, ids: ids, live: live) }
+        // The start that had the recorded hints reserved for them: its second snapshot records the same sizes.
+        try await engines[0].writeSnapshot()
+        #expect(try await engines[0].store.sizeHints().debtors == debtors.count)
+        for e in engines { try await e.close() }
+    }
+}

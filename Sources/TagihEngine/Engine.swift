@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import Synchronization
 import TagihCore
@@ -90,6 +95,13 @@ public final class Engine: Sendable {
         Int(stableHash(debtorID) % UInt64(shards.count))
     }
 
+    /// The machine's memory in bytes (`sysconf`), or 16 GiB when it cannot be read.
+    static let physicalMemory: Int = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return pages > 0 && size > 0 ? pages * size : 16 << 30
+    }()
+
     /// Replays the store: every debtor record (with its snapshot decision and its history checkpoint row), then
     /// the event log after the history floor (and lease events after the lease replay floor) in order, then one
     /// decision per debtor (see ShardState+History.swift).
@@ -100,12 +112,18 @@ public final class Engine: Sendable {
         var unreadable = 0
         let reasonLists = try await log.reasonLists()
         for shard in shards { await shard.setStoredReasonLists(reasonLists) }
-        // Each shard's share of what the last snapshot counted, with room for an uneven spread by hash.
-        let hints = try await log.sizeHints()
+        // Each shard's share of what the last snapshot counted, with room for an uneven spread by hash. Only a
+        // hint: unreadable, it is not used; each reservation is at most a fraction of the machine's memory (a
+        // damaged value must not make the start ask for more than there is).
+        let hints = (try? await log.sizeHints()) ?? SizeHints()
         if hints.debtors > 0 {
-            func share(_ n: Int) -> Int { n / shards.count + n / (16 * shards.count) + 1_024 }
-            let part = SizeHints(debtors: share(hints.debtors), recordBytes: share(hints.recordBytes),
-                                 historyBytes: hints.historyBytes > 0 ? share(hints.historyBytes) : 0)
+            let most = Self.physicalMemory / (8 * shards.count)
+            func share(_ n: Int, size: Int) -> Int {
+                min((n / shards.count + n / (16 * shards.count) + 1_024), most / size)
+            }
+            let part = SizeHints(debtors: share(hints.debtors, size: MemoryLayout<Slot>.stride),
+                                 recordBytes: share(hints.recordBytes, size: 1),
+                                 historyBytes: hints.historyBytes > 0 ? share(hints.historyBytes, size: 1) : 0)
             for shard in shards { await shard.reserveForLoading(part) }
         }
         let reader = try log.openRecordReader()
@@ -779,7 +797,12 @@ public final class Engine: Sendable {
             sizes.recordBytes += part.recordBytes
             sizes.historyBytes += part.historyBytes
         }
-        try await log.setSizeHints(sizes)
+        do {
+            try await log.setSizeHints(sizes)
+        } catch {
+            // The snapshot itself is written: only the next start's reservation is lost.
+            logger.warning("could not record the size hints", metadata: ["error": "\(error)"])
+        }
         logger.info("snapshot written", metadata: [
             "decisionRows": "\(decisionRows)", "historyRows": "\(historyRows)", "historyFloor": "\(historyFloor)",
             "writingDecisions": "\(decisionsWritten - started)",

@@ -114,8 +114,8 @@ import TagihStore
 
 @Suite struct SizeHintTests {
     /// A snapshot records the engine's size in the store (`Store.sizeHints()`): its records, their packed bytes and
-    /// its history rows' bytes. A start reserves memory from them; right, too small, too large or missing, the start
-    /// recovers the same state (the hints only save the arrays' growth).
+    /// its history rows' bytes. A start reserves memory from them; right, too small, too large, absurd or missing,
+    /// the start recovers the same state (the hints only save the arrays' growth).
     @Test func snapshotRecordsSizesAndAnyHintsRecoverTheSameState() async throws {
         let dir = temporaryDirectory("sizeHints")
         let clock = VirtualClock(start: t0)
@@ -136,6 +136,8 @@ import TagihStore
         let variants: [(String, SizeHints?)] = [
             ("recorded", nil), ("none", SizeHints()), ("tiny", SizeHints(debtors: 1, recordBytes: 1, historyBytes: 1)),
             ("huge", SizeHints(debtors: 1 << 20, recordBytes: 1 << 26, historyBytes: 1 << 26)),
+            // A damaged value: the reservation stays within a fraction of the machine's memory.
+            ("absurd", SizeHints(debtors: 1 << 60, recordBytes: 1 << 60, historyBytes: 1 << 60)),
         ]
         var engines: [Engine] = []
         for (name, variant) in variants {

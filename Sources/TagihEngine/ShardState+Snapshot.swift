@@ -204,7 +204,8 @@ extension ShardState {
         let stored = historyCheckpoint.storedBytes.count
         let rows = historyCheckpoint.storedOffsets.count
         let perRow = rows > 0 ? stored / rows + 1 : 256
-        return SizeHints(debtors: slots.count, recordBytes: arena.bytes.count, historyBytes: stored + histories.count * perRow)
+        return SizeHints(debtors: slots.count, recordBytes: arena.bytes.count,
+                         historyBytes: stored + histories.count * perRow)
     }
 
     /// Before the first record is loaded: reserves room for this shard's share of the records and history rows the

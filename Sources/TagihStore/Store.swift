@@ -596,7 +596,8 @@ public final class Store: Sendable {
             do {
                 let perEntry = bytesPerEntry.load(ordering: .relaxed)
                 let page = try await queue.read { db in
-                    try Store.recordPage(db, after: after, limit: limit, byteCapacity: limit * (perEntry + perEntry / 8))
+                    try Store.recordPage(db, after: after, limit: limit,
+                                         byteCapacity: limit * (perEntry + perEntry / 8))
                 }
                 if page.count > 0 { bytesPerEntry.store(max(64, page.bytes.count / page.count), ordering: .relaxed) }
                 return page
@@ -721,7 +722,10 @@ public final class Store: Sendable {
                 for (key, value) in [("size_debtors", hints.debtors), ("size_record_bytes", hints.recordBytes),
                                      ("size_history_bytes", hints.historyBytes)] {
                     try db.execute(
-                        sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        sql: """
+                            INSERT INTO meta (key, value) VALUES (?, ?)
+                            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                            """,
                         arguments: [key, max(0, value)])
                 }
             }

@@ -536,49 +536,46 @@ public final class Store: Sendable {
                     RecordPage.Entry(id: id, body: body, state: nil, lsn: sqlite3_column_int64(r, 1), basis: 0))
             }
             guard let last = page.entries.last else { return page }
-            let lastID = String(decoding: page.bytes[last.id], as: UTF8.self)
-            page.lastID = lastID
-            let snapshots = try db.makeStatement(
-                sql: "SELECT debtor, basis, state FROM snapshot_state WHERE debtor > ? AND debtor <= ? ORDER BY debtor")
-            try snapshots.setArguments([after ?? "", lastID])
-            let q = snapshots.sqliteStatement
-            defer { sqlite3_reset(q) }
-            var k = 0
-            while try Self.step(q) {
-                // Advance the record cursor to the first id ≥ the snapshot row's debtor.
-                var order = 1
-                while k < page.entries.count {
-                    order = Self.compare(q, 0, with: page.bytes, page.entries[k].id)
-                    if order <= 0 { break }
-                    k += 1
-                }
-                if k == page.entries.count { break }
-                guard order == 0 else { continue }  // a snapshot row of a debtor not in the table: ignore
+            page.lastID = String(decoding: page.bytes[last.id], as: UTF8.self)
+            // The snapshot rows and the history checkpoint rows of the page's debtors, merged by id.
+            let snapshots = "SELECT debtor, basis, state FROM snapshot_state"
+            try mergeRows(db, snapshots, after: after, into: &page) { q, k, page in
                 page.entries[k].basis = sqlite3_column_int64(q, 1)
                 page.entries[k].state = Self.append(q, 2, to: &page.bytes)
-                k += 1
             }
-            // The history checkpoint rows, merged the same way.
-            let histories = try db.makeStatement(
-                sql: "SELECT debtor, lsn, body FROM history_state WHERE debtor > ? AND debtor <= ? ORDER BY debtor")
-            try histories.setArguments([after ?? "", lastID])
-            let h = histories.sqliteStatement
-            defer { sqlite3_reset(h) }
-            k = 0
-            while try Self.step(h) {
-                var order = 1
-                while k < page.entries.count {
-                    order = Self.compare(h, 0, with: page.bytes, page.entries[k].id)
-                    if order <= 0 { break }
-                    k += 1
-                }
-                if k == page.entries.count { break }
-                guard order == 0 else { continue }  // a row of a debtor not in the table: ignore
-                page.entries[k].historyLSN = sqlite3_column_int64(h, 1)
-                page.entries[k].history = Self.append(h, 2, to: &page.bytes)
-                k += 1
+            let histories = "SELECT debtor, lsn, body FROM history_state"
+            try mergeRows(db, histories, after: after, into: &page) { q, k, page in
+                page.entries[k].historyLSN = sqlite3_column_int64(q, 1)
+                page.entries[k].history = Self.append(q, 2, to: &page.bytes)
             }
             return page
+        }
+    }
+
+    /// Reads the rows of `select` (its first column a debtor id) for the debtors of `page` (ids after `after` up to
+    /// its last), in id order, and merges them into the page's entries, which are in id order too: `apply` gets each
+    /// row whose debtor has an entry, with that entry's index. Rows of debtors without a record are ignored.
+    private static func mergeRows(
+        _ db: Database, _ select: String, after: String?, into page: inout RecordPage,
+        _ apply: (OpaquePointer, Int, inout RecordPage) -> Void
+    ) throws {
+        let statement = try db.makeStatement(sql: select + " WHERE debtor > ? AND debtor <= ? ORDER BY debtor")
+        try statement.setArguments([after ?? "", page.lastID ?? ""])
+        let q = statement.sqliteStatement
+        defer { sqlite3_reset(q) }
+        var k = 0
+        while try Self.step(q) {
+            // Advance the record cursor to the first id ≥ the row's debtor.
+            var order = 1
+            while k < page.entries.count {
+                order = Self.compare(q, 0, with: page.bytes, page.entries[k].id)
+                if order <= 0 { break }
+                k += 1
+            }
+            if k == page.entries.count { break }
+            guard order == 0 else { continue }  // a row of a debtor not in the table: ignore
+            apply(q, k, &page)
+            k += 1
         }
     }
 

@@ -45,7 +45,9 @@ struct WALWriteCounts: Sendable, Equatable {
 /// the low bits of `walSyncFlags` only when `fullSync` is set), it calls `sqlite3OsSync` on the WAL file (through
 /// `walWriteToLog`'s sync point when it pads to a sector boundary, else directly) *before* `walIndexAppend` and
 /// `walIndexHdrWrite`, which publish the new `mxFrame` in the shared wal-index where other connections read it.
-/// That `xSync` flushes the buffer, so no reader can see a frame that is not yet in the file. With `synchronous =
+/// That `xSync` flushes the buffer, so no reader can see a frame that is not yet in the file. (Only when the file
+/// has "powersafe overwrite", the unix VFS's default: without it SQLite pads the commit to a sector boundary and
+/// syncs in the middle of the last frame, so a WAL file without it is never buffered.) With `synchronous =
 /// NORMAL` there is no `xSync` at commit: the next thing after the frames' writes is the wal-index header, written
 /// to shared memory with no call on the WAL file at all (`walIndexHdrWrite` calls `xShmBarrier` on the
 /// *database* file, between its two header copies). So the group committer opens a coalescing scope only around a
@@ -155,7 +157,13 @@ final class WALFile {
     private var pendingError = SQLITE_OK
     var counts = WALWriteCounts()
 
-    init(wrapped: UnsafeMutablePointer<sqlite3_file>) { self.wrapped = wrapped }
+    /// Whether writes may be buffered at all (see `xOpen`).
+    let buffers: Bool
+
+    init(wrapped: UnsafeMutablePointer<sqlite3_file>, buffers: Bool) {
+        self.wrapped = wrapped
+        self.buffers = buffers
+    }
 
     deinit { buffer?.deallocate() }
 
@@ -210,7 +218,7 @@ final class WALFile {
         counts.receivedBytes += Int64(amount)
         let key = threadKey
         let scope = pthread_getspecific(key)
-        guard let scope, amount > 0, Int(amount) <= WALWriteCoalescing.capacity else {
+        guard let scope, buffers, amount > 0, Int(amount) <= WALWriteCoalescing.capacity else {
             let code = flushReporting()
             guard code == SQLITE_OK else { return code }
             counts.issued += 1
@@ -360,7 +368,17 @@ private let registered: Bool = {
         let wrapped = raw.advanced(by: wrappedOffset).assumingMemoryBound(to: sqlite3_file.self)
         let code = base.pointee.xOpen(base, name, wrapped, flags, outFlags)
         guard code == SQLITE_OK else { return code }
-        let wal = WALFile(wrapped: wrapped)
+        // Without "powersafe overwrite" (the unix VFS has it unless built without it or the URI says `psow=0`), a
+        // FULL commit pads its last frame to a sector boundary and syncs in the middle of that frame
+        // (`walWriteToLog`'s sync point): the rest of it is written after the `xSync`, and would stay buffered while
+        // readers see the commit. Such a WAL file is never buffered. wal.c reads the flag from the *database* file
+        // (`sqlite3WalOpen`), whose `psow` URI parameter the unix VFS honours while the WAL file's own flags keep
+        // the build's default: so both are checked, the parameter on the WAL's name (SQLite passes the database's
+        // URI parameters with it).
+        let characteristics = wrapped.pointee.pMethods.pointee.xDeviceCharacteristics(wrapped)
+        let powersafe = characteristics & SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0
+            && sqlite3_uri_boolean(name, "psow", 1) != 0
+        let wal = WALFile(wrapped: wrapped, buffers: powersafe)
         raw.advanced(by: stateOffset).storeBytes(
             of: Unmanaged.passRetained(wal).toOpaque(), as: UnsafeMutableRawPointer.self)
         file.pointee.pMethods = UnsafePointer(walMethods)

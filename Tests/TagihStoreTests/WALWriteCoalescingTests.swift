@@ -261,6 +261,29 @@ import Glibc
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Without "powersafe overwrite" (`psow=0`) SQLite syncs a FULL commit in the middle of its last, padded
+    /// frame and writes the rest after the sync: such a WAL file is never buffered; every write passes through.
+    @Test func aWALWithoutPowersafeOverwriteIsNotBuffered() throws {
+        #expect(WALWriteCoalescing.register())
+        let directory = temporaryDirectory("walcoalescingpsow")
+        let queue = try DatabaseQueue(path: WALWriteCoalescing.uri(forPath: directory + "/psow.sqlite") + "&psow=0")
+        try queue.writeWithoutTransaction { db in
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            try WALWriteCoalescing.coalescing {
+                try db.inTransaction {
+                    try db.execute(sql: "INSERT INTO t (id, body) VALUES (1, zeroblob(9000))")
+                    return .commit
+                }
+            }
+            let counts = try #require(WALWriteCoalescing.counts(connection: db.sqliteConnection))
+            #expect(counts.flushes == 0 && counts.issued == counts.received && counts.received > 4, "\(counts)")
+        }
+        try queue.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     #if os(Linux)
     /// A real failure of the coalesced write: the WAL's file descriptor is replaced (dup2) by a read-only one on the
     /// same file, so the flush's `pwrite` fails with EBADF. The commit fails (SQLITE_IOERR_WRITE), its row is not

@@ -21,11 +21,13 @@ struct WALWriteCounts: Sendable, Equatable {
 }
 
 /// A SQLite VFS, `tagih-wal`, that wraps the default (unix) VFS and coalesces the WAL writes of one fully
-/// synchronous group commit into one `pwrite`, issued just before the WAL's `xSync`.
+/// synchronous group commit into one `pwrite` (one per 124 KiB, see `maxWrite`), issued just before the WAL's
+/// `xSync`.
 ///
 /// **Why.** SQLite 3.40 writes each WAL frame as two `pwrite`s (`walWriteOneFrame` in wal.c: the 24-byte frame
 /// header, then the page), then `fdatasync`s the WAL at COMMIT (`synchronous = FULL`). A grant transaction of 8
-/// frames thus made 16 system calls before its fsync; with this VFS it makes one.
+/// frames thus made 16 system calls before its fsync; with this VFS it makes one. (Measured on the benchmark
+/// machine: about 1 µs saved per frame, 4 % more durable leases per second; Benchmarks/results/engine.md, session 11.)
 ///
 /// **What is wrapped.** Only files opened with `SQLITE_OPEN_WAL` get this VFS's methods; every other file (the
 /// database, its shared memory) is opened by the wrapped VFS into the same memory and keeps the wrapped VFS's own
@@ -44,12 +46,12 @@ struct WALWriteCounts: Sendable, Equatable {
 /// `WAL_SYNC_FLAGS(sync_flags)` is not zero (only with `synchronous = FULL`: `pager.c` puts the sync flags in
 /// the low bits of `walSyncFlags` only when `fullSync` is set), it calls `sqlite3OsSync` on the WAL file (through
 /// `walWriteToLog`'s sync point when it pads to a sector boundary, else directly) *before* `walIndexAppend` and
-/// `walIndexHdrWrite`, which publish the new `mxFrame` in the shared wal-index where other connections read it.
+/// `walIndexWriteHdr`, which publish the new `mxFrame` in the shared wal-index where other connections read it.
 /// That `xSync` flushes the buffer, so no reader can see a frame that is not yet in the file. (Only when the file
 /// has "powersafe overwrite", the unix VFS's default: without it SQLite pads the commit to a sector boundary and
 /// syncs in the middle of the last frame, so a WAL file without it is never buffered.) With `synchronous =
 /// NORMAL` there is no `xSync` at commit: the next thing after the frames' writes is the wal-index header, written
-/// to shared memory with no call on the WAL file at all (`walIndexHdrWrite` calls `xShmBarrier` on the
+/// to shared memory with no call on the WAL file at all (`walIndexWriteHdr` calls `xShmBarrier` on the
 /// *database* file, between its two header copies). So the group committer opens a coalescing scope only around a
 /// commit that runs with `synchronous = FULL` (never around a relaxed one, nor in a store opened with
 /// ``StoreConfiguration/Durability/normal``), and the scope itself writes out whatever is still buffered when it
@@ -66,7 +68,8 @@ struct WALWriteCounts: Sendable, Equatable {
 /// binaries that do not use this VFS.
 ///
 /// Registered once per process, never as the default VFS; the store's pool opens its connections with the URI
-/// parameter `vfs=tagih-wal` (``uri(forPath:)``).
+/// parameter `vfs=tagih-wal` (``uri(forPath:)``). (GRDB then looks for the WAL file at the URI's text plus
+/// `-wal`, does not find it, and runs its empty `CREATE`/`DROP TABLE` commit at every open of the pool: harmless.)
 enum WALWriteCoalescing {
     /// The VFS's registered name.
     static let vfsName = "tagih-wal"

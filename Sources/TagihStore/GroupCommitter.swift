@@ -115,6 +115,9 @@ final class GroupCommitter: Sendable {
     private let maxRows: Int
     /// Whether the writer runs with `synchronous = FULL` (relaxed batches then switch to NORMAL for their commit).
     private let fullySynchronous: Bool
+    /// Whether fully synchronous commits coalesce their WAL writes (`WALWriteCoalescing`; the pool's connections
+    /// then use its VFS).
+    private let coalescesWALWrites: Bool
     private let state: Mutex<State>
     private let queue = DispatchQueue(label: "tagih.store.group-commit")
     /// Resumes the callers of a committed transaction while the writer goes on with the next one: each resumption
@@ -137,9 +140,10 @@ final class GroupCommitter: Sendable {
     /// Where the time of the committed transactions since open went (for benchmarks).
     var timings: CommitTimings { state.withLock { $0.timings } }
 
-    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool) {
+    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool, coalescesWALWrites: Bool = false) {
         self.pool = pool
         self.fullySynchronous = fullySynchronous
+        self.coalescesWALWrites = coalescesWALWrites && fullySynchronous
         self.maxRows = maxRows
         self.state = Mutex(State(currentLSN: lsn))
     }
@@ -264,10 +268,19 @@ final class GroupCommitter: Sendable {
                     defer {
                         if relaxed { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() }
                     }
-                    try db.inTransaction(.immediate) {
-                        result = try Self.commit(requests, startingAfter: start, in: db)
-                        inserted = ContinuousClock.now
-                        return .commit
+                    func transaction() throws {
+                        try db.inTransaction(.immediate) {
+                            result = try Self.commit(requests, startingAfter: start, in: db)
+                            inserted = ContinuousClock.now
+                            return .commit
+                        }
+                    }
+                    // Only a commit with `synchronous = FULL` may coalesce its WAL writes: its `xSync` writes the
+                    // buffer out before the commit becomes visible to readers (see `WALWriteCoalescing`).
+                    if coalescesWALWrites && !relaxed {
+                        try WALWriteCoalescing.coalescing(transaction)
+                    } else {
+                        try transaction()
                     }
                     return Committed(responses: result!.0, lsn: result!.1, entered: entered, inserted: inserted,
                                      committed: ContinuousClock.now)

@@ -168,7 +168,8 @@ public final class Store: Sendable {
         self.logger = logger
         self.committer = GroupCommitter(
             pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
-            fullySynchronous: configuration.durability == .full)
+            fullySynchronous: configuration.durability == .full,
+            coalescesWALWrites: configuration.coalescesWALWrites && configuration.durability == .full)
     }
 
     /// Opens (creating and migrating when needed) the store in `configuration.directory`.
@@ -181,7 +182,13 @@ public final class Store: Sendable {
             var config = Configuration()
             config.label = "tagih.store"
             config.busyMode = .timeout(10)
-            let pool = try DatabasePool(path: configuration.path, configuration: config)
+            // The pool's connections (writer and readers) open the file through the `tagih-wal` VFS when it is on
+            // (see `WALWriteCoalescing`); the checkpointer's and the record reader's never write WAL frames.
+            let coalesce = configuration.coalescesWALWrites && configuration.durability == .full
+                && WALWriteCoalescing.register()
+            let pool = try DatabasePool(
+                path: coalesce ? WALWriteCoalescing.uri(forPath: configuration.path) : configuration.path,
+                configuration: config)
             let sync = configuration.durability == .full ? "FULL" : "NORMAL"
             try await pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync)")
@@ -335,6 +342,12 @@ public final class Store: Sendable {
     /// The applied migrations, in order (for diagnostics and tests).
     public func appliedMigrations() async throws -> [String] {
         try await pool.read { db in try Array(Self.migrator.appliedIdentifiers(db)).sorted() }
+    }
+
+    /// The write calls the writer connection's WAL file received and issued since it was opened, or nil when the
+    /// store does not use the `tagih-wal` VFS (for tests and benchmarks).
+    func walWriteCounts() async throws -> WALWriteCounts? {
+        try await pool.writeWithoutTransaction { db in WALWriteCoalescing.counts(connection: db.sqliteConnection) }
     }
 
     /// The current `PRAGMA synchronous` of the writer connection (2 = FULL, 1 = NORMAL).

@@ -21,17 +21,23 @@ public struct StoreConfiguration: Sendable {
     public var maxRowsPerTransaction: Int
     /// Rows per page when the engine reads the store back at start. Default 20,000.
     public var readPageSize: Int
+    /// Whether the store's connections use the `tagih-wal` VFS, which writes the WAL frames of each fully
+    /// synchronous group commit with one `pwrite` instead of two per frame (SQLite's own way), just before the
+    /// commit's fsync. Same files, same durability; off only for comparisons or as an escape hatch. Has no effect
+    /// with ``Durability/normal`` (no commit there is fully synchronous). Default `true`.
+    public var coalescesWALWrites: Bool
 
     /// Creates a configuration; see each property for its default.
     public init(
         directory: String = "./data", fileName: String = "tagih.sqlite", durability: Durability = .full,
-        maxRowsPerTransaction: Int = 20_000, readPageSize: Int = 20_000
+        maxRowsPerTransaction: Int = 20_000, readPageSize: Int = 20_000, coalescesWALWrites: Bool = true
     ) {
         self.directory = directory
         self.fileName = fileName
         self.durability = durability
         self.maxRowsPerTransaction = maxRowsPerTransaction
         self.readPageSize = readPageSize
+        self.coalescesWALWrites = coalescesWALWrites
     }
 
     /// The path of the database file.

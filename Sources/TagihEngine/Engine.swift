@@ -354,7 +354,14 @@ public final class Engine: Sendable {
         if events.isEmpty { return [] }
         var results = [IngestResult](repeating: .applied, count: events.count)
         var parts = Array(repeating: [Int](), count: shards.count)
-        for (i, e) in events.enumerated() { parts[shardIndex(e.debtor)].append(i) }
+        let latest = clock.now() + max(0, configuration.futureEventAllowance)
+        for (i, e) in events.enumerated() {
+            if let problem = Self.timeProblem(e, latest: latest) {
+                results[i] = .rejected(code: "invalid_time", message: problem)
+                continue
+            }
+            parts[shardIndex(e.debtor)].append(i)
+        }
         // Validate (one lookup per event; the slot found is reused to apply it after the commit).
         var slotOf = [UInt32](repeating: .max, count: events.count)
         // A small batch visits its shards one after the other: starting, scheduling and joining a child task
@@ -421,6 +428,26 @@ public final class Engine: Sendable {
         metrics.eventsDuplicate.increment(by: duplicates)
         metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return results
+    }
+
+    /// What is wrong with an event's times, or nil: an outcome or payment dated after `latest` (the engine's clock
+    /// plus ``EngineConfiguration/futureEventAllowance``), or a callback requested for before the call.
+    static func timeProblem(_ event: StoredEvent, latest: UnixSeconds) -> String? {
+        let at: UnixSeconds
+        switch event {
+        case .outcome(let o):
+            if let callback = o.callbackAt, callback < o.at {
+                return "callbackAt \(RFC3339.format(callback, offsetSeconds: 0, zulu: true)) is before the call's "
+                    + "at \(RFC3339.format(o.at, offsetSeconds: 0, zulu: true))"
+            }
+            at = o.at
+        case .payment(let p): at = p.at
+        default: return nil
+        }
+        guard at > latest else { return nil }
+        return "at \(RFC3339.format(at, offsetSeconds: 0, zulu: true)) is in the future (the server's clock plus "
+            + "the allowed skew is \(RFC3339.format(latest, offsetSeconds: 0, zulu: true))); check the year and "
+            + "that times are in seconds"
     }
 
     /// From this many events on, `ingest(events:)` validates in one child task per shard (a validation is a

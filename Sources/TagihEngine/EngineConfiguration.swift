@@ -42,6 +42,10 @@ public struct EngineConfiguration: Sendable {
     public var holdShare: Double = 1
     /// Whether the engine keeps a store. Default ``Persistence/store``.
     public var persistence: Persistence = .store
+    /// How far after the engine's clock an outcome's or a payment's `at` may be (clock skew between a dialer and
+    /// the service) before ``Engine/ingest(events:)`` rejects it as `invalid_time`: a mistyped year or an epoch in
+    /// milliseconds would otherwise take the debtor off the schedule until that date. Seconds; default 300.
+    public var futureEventAllowance: Int64 = 300
 
     /// Whether the engine logs its writes to a durable store.
     public enum Persistence: String, Sendable, CaseIterable {

@@ -308,7 +308,7 @@ actor Shard {
     func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
         unpublish()
         state.settle(now: now)
-        return state.schedule(from: from, to: to, limit: limit)
+        return state.schedule(from: from, to: to, limit: limit, now: now)
     }
 
     func currentDecision(of id: String, now: UnixSeconds) -> Decision? {

@@ -158,11 +158,15 @@ public final class Store: Sendable {
     let committer: GroupCommitter
     let checkpointer: Checkpointer
     let logger: Logger
+    /// The store's directory lock, held from open to close (see ``StoreLock``).
+    let lock: StoreLock
 
     private init(
-        configuration: StoreConfiguration, pool: DatabasePool, checkpointer: Checkpointer, lsn: Int64, logger: Logger
+        configuration: StoreConfiguration, pool: DatabasePool, checkpointer: Checkpointer, lsn: Int64, logger: Logger,
+        lock: StoreLock
     ) {
         self.configuration = configuration
+        self.lock = lock
         self.pool = pool
         self.checkpointer = checkpointer
         self.logger = logger
@@ -172,13 +176,15 @@ public final class Store: Sendable {
             coalescesWALWrites: configuration.coalescesWALWrites && configuration.durability == .full)
     }
 
-    /// Opens (creating and migrating when needed) the store in `configuration.directory`.
-    /// - Throws: ``StoreError`` with code `cannot_open`.
+    /// Opens (creating and migrating when needed) the store in `configuration.directory`, and locks it: while it is
+    /// open, no other process can open the same directory (see ``StoreLock``).
+    /// - Throws: ``StoreError`` with code `in_use` when the store is open elsewhere, else `cannot_open`.
     public static func open(configuration: StoreConfiguration = .init(), logger: Logger = Logger(label: "tagih.store"))
         async throws -> Store
     {
         do {
             try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+            let lock = try StoreLock(directory: configuration.directory)
             var config = Configuration()
             config.label = "tagih.store"
             config.busyMode = .timeout(10)
@@ -209,7 +215,8 @@ public final class Store: Sendable {
             logger.debug("store opened", metadata: ["path": "\(configuration.path)", "lsn": "\(lsn)", "synchronous": "\(sync)"])
             let checkpointer = try Checkpointer(path: configuration.path, interval: .milliseconds(200), logger: logger)
             Self.keepFreedHeapMemory()
-            return Store(configuration: configuration, pool: pool, checkpointer: checkpointer, lsn: lsn, logger: logger)
+            return Store(
+                configuration: configuration, pool: pool, checkpointer: checkpointer, lsn: lsn, logger: logger, lock: lock)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -883,6 +890,7 @@ public final class Store: Sendable {
         await checkpointer.stop()
         await committer.close()
         try pool.close()
+        lock.release()
     }
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {

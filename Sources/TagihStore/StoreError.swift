@@ -9,6 +9,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
         /// The database could not be opened or migrated.
         public static let cannotOpen = Code("cannot_open")
+        /// The store is open in another process: one store, one owner process.
+        public static let inUse = Code("in_use")
         /// A stored record could not be decoded.
         public static let corruptRecord = Code("corrupt_record")
         /// A write transaction failed; nothing in it was acknowledged.

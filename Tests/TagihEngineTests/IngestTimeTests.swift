@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TagihCore
+@testable import TagihEngine
+
+/// Times an event cannot have (audit of session 11: one outcome dated 2999 took a debtor off the schedule for
+/// centuries, across restarts, with no sign of it).
+@Suite struct IngestTimeTests {
+    @Test func eventsDatedAfterTheClockPlusTheAllowanceAreRejectedAndTheRestApplied() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock)
+        let debtors = (0..<4).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let allowance = EngineConfiguration(dataDirectory: "unused").futureEventAllowance
+        #expect(allowance == 300)
+        var badCallback = outcome("o-callback", debtors[3], .callbackRequested, at: t0)
+        badCallback.callbackAt = t0 - 60
+        let results = try await engine.ingest(events: [
+            .outcome(outcome("o-ok", debtors[0], .noAnswer, at: t0)),
+            .outcome(outcome("o-skew", debtors[1], .noAnswer, at: t0 + allowance)),  // within the allowed skew
+            .outcome(outcome("o-2999", debtors[2], .noAnswer, at: t0 + 30_000 * 86_400)),
+            .payment(PaymentEvent(payment: "p-ms", debtor: debtors[0].id, debt: debtors[0].debts[0].id,
+                                  amount: Money(decimal: "10")!, at: t0 * 1000)),  // milliseconds
+            .outcome(badCallback),
+        ])
+        #expect(results[0] == .applied)
+        #expect(results[1] == .applied)
+        for i in [2, 3, 4] {
+            guard case .rejected(let code, let message) = results[i] else {
+                Issue.record("event \(i) was not rejected: \(results[i])")
+                continue
+            }
+            #expect(code == "invalid_time")
+            #expect(message.contains(i == 4 ? "before the call" : "in the future"), "\(message)")
+        }
+        // Nothing of the rejected events reached the debtors: D-2 is decided as if it never had the outcome.
+        let state = try #require(await engine.debtorState(id: debtors[2].id))
+        #expect(state.history.outcomes.isEmpty)
+        #expect(state.decisions.allSatisfy { ($0.earliest ?? .max) < t0 + 86_400 })
+        #expect(try #require(await engine.debtorState(id: debtors[0].id)).history.payments.isEmpty)
+        // The clock moves on: the same outcome is accepted once its time has come (its id was never used).
+        clock.advance(by: 30_000 * 86_400)
+        #expect(try await engine.ingest(outcome("o-2999", debtors[2], .noAnswer, at: t0 + 30_000 * 86_400))
+            == .applied)
+        try await engine.close()
+    }
+
+    @Test func theScheduleGivesTheReasonsOfWaitingDebtorsToo() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
+        let debtors = (0..<20).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        // Half of them answered no: they wait for their retry delay (a waiting slot keeps no reasons).
+        for d in debtors.prefix(10) {
+            #expect(try await engine.ingest(outcome("o-\(d.id)", d, .noAnswer, at: t0)) == .applied)
+        }
+        let planned = await engine.schedule(from: t0 - 86_400, to: t0 + 7 * 86_400, limit: 100)
+        #expect(planned.count == 20)
+        let waiting = planned.filter { d in debtors.prefix(10).contains { $0.id == d.debtor } }
+        #expect(waiting.count == 10)
+        for decision in planned {
+            #expect(!decision.reasons.isEmpty, "\(decision.debtor) has no reasons in the schedule")
+            // The same reasons as the debtor's own view (GET /v1/debtors/{id}).
+            let own = try #require(await engine.debtorState(id: decision.debtor))
+            #expect(own.decisions.first { $0.debt == decision.debt }?.reasons == decision.reasons)
+        }
+        try await engine.close()
+    }
+}

@@ -251,7 +251,17 @@ public final class Engine: Sendable {
         if let debt = d.debts.first(where: { $0.id.utf8.count > 255 || $0.id.isEmpty }) {
             return "debt id '\(debt.id.prefix(20))' is empty or longer than 255 bytes"
         }
+        // Ids travel in logs, NDJSON lines, URLs and terminal output: no control characters (NUL included).
+        if Self.hasControlCharacter(d.id) { return "id contains a control character" }
+        if let k = d.debts.firstIndex(where: { Self.hasControlCharacter($0.id) }) {
+            return "the id of debts[\(k)] contains a control character"
+        }
         return nil
+    }
+
+    /// Whether `text` holds a C0 control character or DEL.
+    static func hasControlCharacter(_ text: String) -> Bool {
+        text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
     }
 
     /// Inserts or replaces debtor records (their histories are kept) and schedules them. Durable before it

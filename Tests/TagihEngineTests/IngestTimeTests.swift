@@ -67,3 +67,23 @@ import TagihCore
         try await engine.close()
     }
 }
+
+@Suite struct RecordValidationTests {
+    @Test(arguments: [
+        ("Y-20\u{0}x", "A-1", "id contains a control character"),
+        ("Y-21\u{1B}[2J", "A-1", "id contains a control character"),
+        ("Y-22", "A-\u{7F}", "the id of debts[0] contains a control character"),
+    ])
+    func idsWithControlCharactersAreRejected(id: String, debt: String, message: String) async throws {
+        let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
+        var bad = makeDebtor(1)
+        bad.id = id
+        bad.debts[0].id = debt
+        let good = makeDebtor(2)
+        let results = try await engine.upsert([bad, good])
+        #expect(results[0] == .rejected(code: "invalid_record", message: message))
+        #expect(results[1] == .inserted)
+        #expect(await engine.count() == 1)
+        try await engine.close()
+    }
+}

@@ -544,7 +544,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         guard let session else { return }
         switch responder.respond(to: head) {
         case .immediate(let status, let headers, let body):
-            let hasBody = body.readableBytes > 0
+            // A HEAD answer is the GET answer's status and headers without the body (RFC 9110 §9.3.2).
+            let hasBody = body.readableBytes > 0 && stream.method != "HEAD"
             if hasBody { stream.fixedBody = body }
             session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: hasBody)
         case .deferred(let handler):
@@ -554,6 +555,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             if pendingDeferred.isEmpty { pendingDeferred.reserveCapacity(16) }
             pendingDeferred.append(.lookup(stream.id, key, batcher))
         case .streaming(let status, let headers, let handler):
+            if stream.method == "HEAD" {
+                // A streaming body is produced by running its handler, which may act (lease, ingest): a HEAD
+                // request never runs it. Responders should not route HEAD to such endpoints at all.
+                session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: false)
+                return
+            }
             let inbound = makeInbound(streamID: stream.id)
             if endStream { inbound.finish() }
             let outbound = makeOutbound(streamID: stream.id)
@@ -665,7 +672,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     /// Submits the answer of a `.deferred` response, if the stream is still open (the caller flushes).
     private func completeDeferred(streamID: Int32, response: HTTP2CompleteResponse) {
         guard let stream = streams[streamID], let session, !closed else { return }
-        let hasBody = response.body.readableBytes > 0
+        let hasBody = response.body.readableBytes > 0 && stream.method != "HEAD"
         if hasBody { stream.fixedBody = response.body }
         session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: hasBody)
     }

@@ -52,6 +52,15 @@ public enum Endpoint: Sendable, Hashable {
     /// The roles that may call this endpoint; empty = no token needed.
     public var roles: Set<Role> { Self.roleSets[kind] }
 
+    /// Whether `HEAD` is routed here like `GET` (answered with the same status and headers, no body): only where
+    /// answering has no side effect and the body is complete, not a stream.
+    public var answersHead: Bool {
+        switch self {
+        case .healthz, .readyz, .metrics, .getDebtor: true
+        default: false
+        }
+    }
+
     /// The request media types accepted for the body, or nil when the endpoint takes no body.
     public var bodyMediaTypes: [String]? {
         switch self {
@@ -73,8 +82,11 @@ public enum RouteMatch: Sendable, Equatable {
 /// Maps a method and a path (without query) to an endpoint.
 public func matchRoute(method: String, path: String) -> RouteMatch {
     func only(_ allowed: String, _ endpoint: Endpoint) -> RouteMatch {
-        if method == allowed || (allowed == "GET" && method == "HEAD") { return .found(endpoint) }
-        return .methodNotAllowed(allow: allowed == "GET" ? ["GET", "HEAD"] : [allowed])
+        // HEAD only where answering it has no effect and a complete body: health, readiness, metrics and a
+        // debtor's state. `/v1/calls` leases, and the schedule and the debug stream are streams: HEAD there is 405.
+        let headToo = allowed == "GET" && endpoint.answersHead
+        if method == allowed || (headToo && method == "HEAD") { return .found(endpoint) }
+        return .methodNotAllowed(allow: headToo ? ["GET", "HEAD"] : [allowed])
     }
     // The one parameterised route first, on bytes: it is the hot read path.
     let prefix: StaticString = "/v1/debtors/"

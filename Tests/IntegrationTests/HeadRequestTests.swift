@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// HEAD with real clients (audit of session 11: `curl -I /v1/calls` leased 50 debtors that no dialer ever saw, and
+/// HEAD on the other GET routes sent a body, which clients reject as a protocol error).
+@Suite(.serialized) struct HeadRequestTests {
+    /// `curl -I` (HEAD): exit status, HTTP status and what came after the headers.
+    private func head(_ url: String) throws -> (exit: Int32, status: Int, stderr: String) {
+        let r = try runCommand(["curl", "-sS", "--http2-prior-knowledge", "-I", "-o", "/dev/null",
+                                "-w", "%{http_code}", "--max-time", "30", url])
+        return (r.status, Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1, r.stderr)
+    }
+
+    @Test func headAnswersWithoutABodyOnlyWhereItHasNoEffect() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "50"] + ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        let leasesBefore = try grantedLeases(base)
+
+        // Side-effect-free GET routes: the GET's status and headers, no DATA (curl exits 0, no protocol error).
+        for path in ["/healthz", "/readyz", "/metrics", "/v1/debtors/D-1", "/v1/debtors/none"] {
+            let r = try head(base + path)
+            #expect(r.exit == 0, "\(path): \(r.stderr)")
+            #expect(r.status == (path.hasSuffix("none") ? 404 : 200), "\(path)")
+        }
+        // nghttp, another client: the response HEADERS end the stream.
+        let n = try runCommand(["nghttp", "-v", "-H", ":method: HEAD", base + "/v1/debtors/D-1"])
+        #expect(n.status == 0, "\(n.stdout)\(n.stderr)")
+        #expect(n.stdout.contains("recv HEADERS frame") && n.stdout.contains("END_STREAM"), "\(n.stdout)")
+        #expect(!n.stdout.contains("recv DATA frame"), "\(n.stdout)")
+        #expect(!n.stdout.contains("RST_STREAM"), "\(n.stdout)")
+
+        // Routes that lease or stream: 405 naming GET only, and nothing leased.
+        for path in ["/v1/calls?n=50", "/v1/schedule", "/v1/debug/stream?n=3"] {
+            let r = try head(base + path)
+            #expect(r.exit == 0, "\(path): \(r.stderr)")
+            #expect(r.status == 405, "\(path)")
+        }
+        let allow = try runCommand(["curl", "-sS", "--http2-prior-knowledge", "-I", base + "/v1/calls?n=50"])
+        #expect(allow.stdout.lowercased().contains("allow: get\r\n"), "\(allow.stdout)")
+        #expect(try grantedLeases(base) == leasesBefore)
+        // A GET still leases.
+        let (code, body) = try curl("\(base)/v1/calls?n=2")
+        #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")
+        #expect(try grantedLeases(base) == leasesBefore + 2)
+    }
+
+    /// The `tagih_engine_leases_total{kind="granted"}` counter.
+    private func grantedLeases(_ base: String) throws -> Int {
+        let (code, body) = try curl("\(base)/metrics")
+        #expect(code == 200)
+        for line in body.split(separator: "\n") where line.hasPrefix("tagih_engine_leases_total{kind=\"granted\"}") {
+            return Int(Double(line.split(separator: " ").last ?? "") ?? -1)
+        }
+        return 0
+    }
+}

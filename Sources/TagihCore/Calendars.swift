@@ -47,7 +47,7 @@ public struct HolidayCalendar: Sendable, Hashable {
     public static func parse(_ text: String, kinds: Set<String>? = nil) throws(RecordError) -> HolidayCalendar {
         var cal = HolidayCalendar()
         var lineNo = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in TextLines.split(text) {
             lineNo += 1
             let l = line.trimmingCharacters(in: .whitespaces)
             if l.isEmpty || l.hasPrefix("#") { continue }
@@ -90,7 +90,7 @@ public struct PhonePrefixZones: Sendable {
 
     /// Parses the TSV format `prefix<TAB>zone,zone`.
     public init(tsv: String) {
-        for line in tsv.split(separator: "\n") where !line.hasPrefix("#") {
+        for line in TextLines.split(tsv) where !line.isEmpty && !line.hasPrefix("#") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard let p = f.first, !p.isEmpty else { continue }
             let zones = f.count > 1 ? f[1].split(separator: ",").map(String.init) : []

@@ -118,9 +118,8 @@ public struct Explainer: Sendable {
         var debtors: [Debtor] = []
         var index: [String: Int] = [:]
         var lineNo = 0
-        for raw in population.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in TextLines.split(population) {
             lineNo += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             do {
                 let d = try decoder.debtor(from: Array(line.utf8))
@@ -145,9 +144,8 @@ public struct Explainer: Sendable {
         if let outcomes {
             lineNo = 0
             var seenAttempts = Set<String>()
-            for raw in outcomes.split(separator: "\n", omittingEmptySubsequences: false) {
+            for line in TextLines.split(outcomes) {
                 lineNo += 1
-                let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
                 if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
                 let bytes = Array(line.utf8)
                 do {

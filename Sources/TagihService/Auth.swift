@@ -1,4 +1,5 @@
 import Foundation
+import TagihCore
 
 /// What a bearer token may do.
 public enum Role: String, Sendable, Hashable, CaseIterable {
@@ -43,7 +44,7 @@ public struct TokenStore: Sendable {
     /// Parses token file text. Throws ``TokenFileError`` naming the bad line.
     public init(parsing text: String, path: String = "<tokens>") throws {
         var entries: [String: Entry] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in TextLines.split(text).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -63,6 +63,22 @@ import Foundation
         ("Basic abc", [.reader], .unauthenticated),
     ]
 
+    /// A token file saved with Windows line endings keeps every token (audit of session 11: only the first one was
+    /// read, the rest became its NAME).
+    @Test func crlfTokenFilesKeepEveryToken() throws {
+        let crlf = try TokenStore(parsing: "# comment\r\nreader-token-0123456789 reader ops-read\r\n"
+            + "admin-token-01234567890 admin boss\r\n\r\nwriter-token-0123456789 writer\r\n")
+        #expect(crlf.check(authorization: "Bearer reader-token-0123456789", anyOf: [.reader]) == .allowed)
+        #expect(crlf.check(authorization: "Bearer admin-token-01234567890", anyOf: [.dialer]) == .allowed)
+        #expect(crlf.check(authorization: "Bearer writer-token-0123456789", anyOf: [.writer]) == .allowed)
+        // Line numbers stay exact: the bad line is the fourth.
+        #expect {
+            _ = try TokenStore(parsing: "a-token-0123456789ab reader\r\n\r\n# c\r\nshort reader\r\n")
+        } throws: { error in
+            (error as? TokenFileError)?.line == 4
+        }
+    }
+
     @Test(arguments: verdictCases)
     func verdicts(header: String, roles: Set<Role>, expected: TokenStore.Verdict) {
         #expect(store.check(authorization: header, anyOf: roles) == expected)

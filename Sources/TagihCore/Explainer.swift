@@ -1,8 +1,9 @@
 /// JSON and text renderings of decisions (used by `tagih explain` and the service).
 public enum DecisionEncoding {
     /// One NDJSON line (without the trailing newline) for `decision`:
-    /// `{"debtor":..,"debt":..,"phone":..,"earliest":..,"best":..,"windowEnds":..,"score":..,"blockedReason":..,
-    /// "reasons":[..],"zone":..,"consentedCallback":..}`. Times are RFC 3339 in the decision's zone with its
+    /// `{"debtor":..,"debt":..,"phone":..,"earliest":..,"best":..,"windowEnds":..,"score":..,"blocked":..,
+    /// "reasons":[..],"zone":..,"consentedCallback":..}` (proto-docs/lines/decision.md; `blocked` as the service
+    /// writes it). Times are RFC 3339 in the decision's zone with its
     /// offset (UTC when the zone is unknown); `earliest`, `best`, `windowEnds` are null when never.
     public static func jsonLine(_ d: Decision, zones: ZoneDatabase = .system) -> String {
         let zone = d.zone.flatMap { zones.zone(named: $0) }
@@ -14,7 +15,7 @@ public enum DecisionEncoding {
         s += ",\"phone\":" + (d.phone.map(JSONWriter.quoted) ?? "null")
         s += ",\"earliest\":" + time(d.earliest) + ",\"best\":" + time(d.best) + ",\"windowEnds\":" + time(d.windowEnds)
         s += ",\"score\":" + formatScore(d.score)
-        s += ",\"blockedReason\":" + (d.blockedReason.map(JSONWriter.quoted) ?? "null")
+        s += ",\"blocked\":" + (d.blockedReason.map(JSONWriter.quoted) ?? "null")
         s += ",\"reasons\":[" + d.reasons.map(JSONWriter.quoted).joined(separator: ",") + "]"
         s += ",\"zone\":" + (d.zone.map(JSONWriter.quoted) ?? "null")
         s += ",\"consentedCallback\":" + (d.consentedCallback ? "true" : "false") + "}"

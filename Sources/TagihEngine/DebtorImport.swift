@@ -62,8 +62,15 @@ public enum DebtorImport {
         progress: (@Sendable (ImportProgress) -> Void)? = nil
     ) async throws -> ImportSummary {
         let started = ContinuousClock.now
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw EngineError(code: .ioError, message: "cannot open \(path): no such file; check the path")
+        }
+        guard !isDirectory.boolValue else {
+            throw EngineError(code: .ioError, message: "cannot import \(path): it is a directory, not an NDJSON file")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EngineError(code: .invalidRecord, message: "cannot open \(path) for reading; check the path")
+            throw EngineError(code: .ioError, message: "cannot open \(path) for reading; check its permissions")
         }
         defer { try? handle.close() }
         let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0

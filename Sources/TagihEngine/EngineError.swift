@@ -13,6 +13,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         public static let unknownDebt = Code("unknown_debt")
         /// A record is invalid (for example an empty id).
         public static let invalidRecord = Code("invalid_record")
+        /// A file could not be read (missing, a directory, no permission).
+        public static let ioError = Code("io_error")
         /// The store failed; see the cause.
         public static let storeFailed = Code("store_failed")
         /// The engine was closed.

@@ -34,7 +34,13 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "tagih.import")
         logger.logLevel = .warning
-        let store = try await Store.open(configuration: StoreConfiguration(directory: data), logger: logger)
+        let store: Store
+        do {
+            store = try await Store.open(configuration: StoreConfiguration(directory: data), logger: logger)
+        } catch {
+            // The store cannot be opened (in use by a server, unwritable): exit 2, as for a file that cannot be read.
+            Self.fail("\(error)")
+        }
         let bar = isatty(2) == 1 ? ProgressBar() : nil
         let summary: ImportSummary
         do {
@@ -44,7 +50,9 @@ struct ImportCommand: AsyncParsableCommand {
         } catch {
             bar?.finish()
             try? await store.close()
-            throw error
+            // The file cannot be read or the store cannot be written: exit 2 ("usage or I/O error"), never 1 (which
+            // says that lines were rejected). Batches committed before a write failure stay committed.
+            Self.fail("\(error)")
         }
         bar?.finish()
         try await store.close()
@@ -71,6 +79,12 @@ struct ImportCommand: AsyncParsableCommand {
             }
         }
         if summary.rejectedCount > 0 { throw ExitCode(1) }
+    }
+
+    /// Prints `message` to standard error and exits with status 2.
+    private static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data(("Error: " + message + "\n").utf8))
+        Foundation.exit(2)
     }
 }
 

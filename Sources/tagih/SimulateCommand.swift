@@ -99,7 +99,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         guard let zone = TimeZone(identifier: floorZone) else { throw ValidationError("unknown --floor-zone") }
         guard let startTime = Self.midnight(start, zone: zone) else {
-            throw ValidationError("--start must be a date YYYY-MM-DD")
+            throw ValidationError("--start must be a real date YYYY-MM-DD (for example 2026-12-01), not \(start)")
         }
         var config = SimulationConfiguration(start: startTime)
         config.days = days
@@ -208,6 +208,9 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     static func midnight(_ text: String, zone: TimeZone) -> UnixSeconds? {
+        // A real calendar date only (2026-13-01 or 2026-02-30 is an error, as in POST /v1/simulations), not one
+        // that `Calendar` would roll over into the next month or year.
+        guard CivilTime.parseDate(text) != nil else { return nil }
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return nil }
         var calendar = Calendar(identifier: .gregorian)

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// `tagih import`, `tagih serve` and `tagih simulate` as a script sees them: exit status and message (audit of
+/// session 11: a second server on one store leased the same debtors again; import exited 1, the code of rejected
+/// lines, for a file it never read; `--start 2026-13-01` became 2027-01-01).
+@Suite(.serialized) struct CLIExitTests {
+    private func tagih(_ arguments: [String], timeout: TimeInterval = 60) throws -> CommandResult {
+        try runCommand([try tagihBinary().path] + arguments, timeout: timeout)
+    }
+
+    private func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func importExitsTwoWhenTheFileCannotBeReadOneForRejectedLinesZeroOtherwise() throws {
+        let dir = try scratch()
+        let data = dir.appendingPathComponent("data").path
+        var r = try tagih(["import", "--data", data, dir.appendingPathComponent("missing.ndjson").path])
+        #expect(r.status == 2 && r.stderr.contains("io_error") && r.stderr.contains("no such file"), "\(r.stderr)")
+        r = try tagih(["import", "--data", data, dir.path])
+        #expect(r.status == 2 && r.stderr.contains("is a directory"), "\(r.stderr)")
+        #expect(!r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+
+        let good = #"{"id":"I-1","jurisdiction":"US","zone":"America/Chicago","phones":[{"number":"+13125550100"}],"debts":[{"id":"IA-1","balance":"10.00","currency":"USD"}]}"#
+        let file = dir.appendingPathComponent("debtors.ndjson")
+        try (good + "\r\n" + #"{"id":"I-2"}"# + "\r\n").write(to: file, atomically: true, encoding: .utf8)
+        r = try tagih(["import", "--data", data, file.path])
+        #expect(r.status == 1 && r.stdout.contains("1 accepted, 1 rejected") && r.stdout.contains("line 2:"),
+                "\(r.stdout)\(r.stderr)")
+        try (good + "\n").write(to: file, atomically: true, encoding: .utf8)
+        r = try tagih(["import", "--data", data, file.path])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    }
+
+    @Test func aSecondProcessCannotOpenAServedStore() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "20"] + ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let data = server.dataDirectory.path
+        // A second server on the same --data stops with in_use and the first server's pid.
+        let second = try tagih(["serve", "--host", "127.0.0.1", "--port", "0", "--data", data], timeout: 30)
+        let text = second.stdout + second.stderr
+        #expect(second.status != 0, "\(text)")
+        #expect(text.contains("in_use") && text.contains("process \(server.process.processIdentifier)"), "\(text)")
+        // So does an import into it.
+        let file = server.dataDirectory.appendingPathComponent("more.ndjson")
+        try (#"{"id":"I-9","jurisdiction":"US","phones":[{"number":"+13125550109"}],"debts":[{"id":"IA-9","balance":"1","currency":"USD"}]}"# + "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let imported = try tagih(["import", "--data", data, file.path])
+        #expect(imported.status == 2 && imported.stderr.contains("in_use"), "\(imported.stdout)\(imported.stderr)")
+        // The first server is unharmed and still serves its debtors.
+        let (code, body) = try curl("\(server.baseURL)/v1/calls?n=1")
+        #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")
+        // Once it stopped, the store opens: the import goes through.
+        server.stop()
+        let after = try tagih(["import", "--data", data, file.path])
+        #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+    }
+
+    @Test(arguments: ["2026-13-01", "2026-02-30", "2026-12-99", "2026-1-01"])
+    func simulateRejectsDatesThatDoNotExist(start: String) throws {
+        let r = try tagih(["simulate", "--debtors", "10", "--agents", "1", "--days", "1", "--seed", "1",
+                           "--start", start])
+        #expect(r.status == 64, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("--start must be a real date"), "\(r.stderr)")
+    }
+}

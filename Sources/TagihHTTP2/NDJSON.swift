@@ -32,7 +32,7 @@ public struct NDJSONLineError: Error, Sendable, Hashable, CustomStringConvertibl
             code: "line_too_long",
             lineNumber: lineNumber,
             message: "line \(lineNumber) is longer than the maximum of \(maxLength) bytes; it was skipped, "
-                + "split the record or raise the server's maxLineLength"
+                + "split the record or raise the limit (tagih serve --max-line)"
         )
     }
 

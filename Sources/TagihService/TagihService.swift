@@ -165,12 +165,12 @@ public final class TagihService: HTTP2Responder, Sendable {
             guard let wait = intParameter(head, "wait", default: 0, range: 0...60) else {
                 return badQuery("wait", "a number of seconds from 0 to 60")
             }
-            let filter = leaseFilter(head)
+            guard let filter = leaseFilter(head) else { return badJurisdiction() }
             return ndjsonStream { _, writer in
                 try await self.streamCalls(n: n, wait: wait, filter: filter, engine: engine, writer: writer)
             }
         case .dialer:
-            let filter = leaseFilter(head)
+            guard let filter = leaseFilter(head) else { return badJurisdiction() }
             return ndjsonStream { body, writer in
                 try await self.dialerSession(body: body, writer: writer, filter: filter, engine: engine)
             }
@@ -262,8 +262,16 @@ public final class TagihService: HTTP2Responder, Sendable {
         return RFC3339.parse(raw)
     }
 
-    private func leaseFilter(_ head: HTTP2RequestHead) -> LeaseFilter {
+    /// The `jurisdiction` filter (comma-separated codes), or nil when a code is not well formed (`us`, `U S`): such
+    /// a filter would match nobody, and a dialer configured with it would believe there is no work.
+    private func leaseFilter(_ head: HTTP2RequestHead) -> LeaseFilter? {
         guard let raw = head.queryItem("jurisdiction"), !raw.isEmpty else { return .all }
-        return LeaseFilter(jurisdictions: raw.split(separator: ",").map(String.init))
+        let codes = raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard codes.allSatisfy(Jurisdiction.isWellFormed) else { return nil }
+        return LeaseFilter(jurisdictions: codes)
+    }
+
+    private func badJurisdiction() -> HTTP2Response {
+        badQuery("jurisdiction", "jurisdiction codes such as US, US-MA or ID, comma-separated (upper case)")
     }
 }

@@ -45,6 +45,24 @@ import Testing
         #expect(try grantedLeases(base) == leasesBefore + 2)
     }
 
+    /// A lowercase or malformed `jurisdiction` filter is a 400 naming the parameter, not an empty 200 (a dialer
+    /// configured with `us` would believe there is no work); a well-formed one still leases.
+    @Test func aMalformedJurisdictionFilterIsABadQuery() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "50"] + ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        for filter in ["us", "US,", "U%20S", "USA-"] {
+            let (code, body) = try curl("\(base)/v1/calls?n=1&jurisdiction=\(filter)")
+            #expect(code == 400 && body.contains("bad_query") && body.contains("'jurisdiction'"), "\(filter): \(body)")
+        }
+        let leased = try grantedLeases(base)
+        #expect(leased == 0)
+        var (code, body) = try curl("\(base)/v1/calls?n=1&jurisdiction=US,GB")
+        #expect(code == 200, "\(body)")
+        (code, body) = try curl("\(base)/v1/calls?n=1&jurisdiction=ZZ")
+        #expect(code == 200 && !body.contains(#""type":"call""#), "\(body)")
+    }
+
     /// The `tagih_engine_leases_total{kind="granted"}` counter.
     private func grantedLeases(_ base: String) throws -> Int {
         let (code, body) = try curl("\(base)/metrics")

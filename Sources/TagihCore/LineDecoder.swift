@@ -256,7 +256,12 @@ public struct LineDecoder: Sendable {
         let debt = try requiredString(v, "debt", "")
         let amount = try requiredMoney(v, "amount", "")
         let at = try requiredTime(v, "at", "")
-        return PaymentEvent(payment: payment, debtor: debtor, debt: debt, amount: amount, at: at)
+        let currency = try optionalString(v, "currency", "")
+        if let currency, currency.utf8.count != 3 || !currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) {
+            throw RecordError(code: "invalid_value", field: "currency",
+                              message: "'\(currency)' is not an ISO 4217 code such as USD or IDR")
+        }
+        return PaymentEvent(payment: payment, debtor: debtor, debt: debt, amount: amount, at: at, currency: currency)
     }
 
     // MARK: Field helpers

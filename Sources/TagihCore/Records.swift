@@ -230,12 +230,16 @@ public struct PaymentEvent: Sendable, Hashable {
     public var amount: Money
     /// When it was paid.
     public var at: UnixSeconds
-    public init(payment: String, debtor: String, debt: String, amount: Money, at: UnixSeconds) {
+    /// The currency the sender says the amount is in (ISO 4217), when it says: checked against the debt's at
+    /// ingest (a mismatch is rejected), not stored (the amount is always in the debt's currency).
+    public var currency: String?
+    public init(payment: String, debtor: String, debt: String, amount: Money, at: UnixSeconds, currency: String? = nil) {
         self.payment = payment
         self.debtor = debtor
         self.debt = debt
         self.amount = amount
         self.at = at
+        self.currency = currency
     }
 }
 

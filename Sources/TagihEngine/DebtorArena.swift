@@ -365,6 +365,28 @@ struct DebtorArena {
         }
     }
 
+    /// The currency of debt `debt` of the record at `offset`, or nil when the record has no such debt.
+    func currency(at offset: UInt32, debt: String) -> String? {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
+        let debtCount = Int(bytes[at])
+        at += 1
+        var id = debt
+        return id.withUTF8 { utf8 -> String? in
+            let raw = UnsafeRawBufferPointer(utf8)
+            for _ in 0..<debtCount {
+                if idEquals(at: UInt32(at), raw) {
+                    return strings.string(u16(at + 1 + Int(bytes[at]) + 8))
+                }
+                at += 1 + Int(bytes[at]) + 10
+            }
+            return nil
+        }
+    }
+
     /// The packed length of the record at `offset`.
     func recordLength(at offset: UInt32) -> Int {
         var at = Int(offset)

@@ -335,6 +335,14 @@ struct ShardState {
         if let debtID, !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
             return .failure(Rejection(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'"))
         }
+        if case .payment(let p) = event, let currency = p.currency,
+            let owed = arena.currency(at: slots[Int(i)].blob, debt: p.debt), currency != owed
+        {
+            return .failure(Rejection(
+                code: "invalid_value",
+                message: "currency: the payment is in \(currency) but debt '\(p.debt)' is in \(owed); send the amount "
+                    + "in the debt's currency"))
+        }
         return .success(i)
     }
 

@@ -41,3 +41,17 @@ import Testing
         }
     }
 }
+
+@Suite struct PaymentCurrencyDecodingTests {
+    @Test func theCurrencyIsReadAndChecked() throws {
+        let base = #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"100.00","at":"2026-11-30T15:00:00Z""#
+        #expect(try LineDecoder.payment(from: base + "}").value.currency == nil)
+        let eur = try LineDecoder.payment(from: base + #","currency":"EUR"}"#)
+        #expect(eur.value.currency == "EUR" && eur.warnings.isEmpty)
+        #expect {
+            _ = try LineDecoder.payment(from: base + #","currency":"eur"}"#)
+        } throws: { error in
+            (error as? RecordError)?.code == "invalid_value" && (error as? RecordError)?.field == "currency"
+        }
+    }
+}

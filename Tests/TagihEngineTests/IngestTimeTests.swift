@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TagihCore
+import TagihStore
 @testable import TagihEngine
 
 /// Times an event cannot have (audit of session 11: one outcome dated 2999 took a debtor off the schedule for
@@ -84,6 +85,29 @@ import TagihCore
         #expect(results[0] == .rejected(code: "invalid_record", message: message))
         #expect(results[1] == .inserted)
         #expect(await engine.count() == 1)
+        try await engine.close()
+    }
+}
+
+/// A payment's `currency`, when sent, must be its debt's (audit of session 11: a EUR payment settled a USD debt).
+@Suite struct PaymentCurrencyTests {
+    @Test func aPaymentInAnotherCurrencyIsRejectedTheOthersApplied() async throws {
+        let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
+        let debtors = (0..<3).map { makeDebtor($0, debts: 2) }  // every debt in USD
+        _ = try await engine.upsert(debtors)
+        func pay(_ id: String, _ d: Debtor, _ debt: Int, _ currency: String?) -> StoredEvent {
+            .payment(PaymentEvent(payment: id, debtor: d.id, debt: d.debts[debt].id, amount: Money(decimal: "10")!,
+                                  at: t0, currency: currency))
+        }
+        let results = try await engine.ingest(events: [
+            pay("p-eur", debtors[0], 1, "EUR"), pay("p-usd", debtors[1], 1, "USD"), pay("p-none", debtors[2], 0, nil),
+        ])
+        #expect(results[0] == .rejected(
+            code: "invalid_value",
+            message: "currency: the payment is in EUR but debt 'A-0-1' is in USD; send the amount in the debt's currency"))
+        #expect(results[1] == .applied && results[2] == .applied)
+        #expect(try #require(await engine.debtorState(id: debtors[0].id)).history.payments.isEmpty)
+        #expect(try #require(await engine.debtorState(id: debtors[1].id)).history.payments.count == 1)
         try await engine.close()
     }
 }

@@ -346,7 +346,10 @@ struct DebtorArena {
     }
 
     /// Whether the record at `offset` has a debt with id `debt`.
-    func hasDebt(at offset: UInt32, _ debt: String) -> Bool {
+    func hasDebt(at offset: UInt32, _ debt: String) -> Bool { debtEntry(at: offset, debt) != nil }
+
+    /// Where debt `debt`'s entry (id, balance, currency) starts in the record at `offset`, or nil.
+    private func debtEntry(at offset: UInt32, _ debt: String) -> Int? {
         var at = Int(offset)
         at += 1 + Int(bytes[at]) + 5
         let phoneCount = Int(bytes[at])
@@ -355,36 +358,20 @@ struct DebtorArena {
         let debtCount = Int(bytes[at])
         at += 1
         var id = debt
-        return id.withUTF8 { utf8 in
+        return id.withUTF8 { utf8 -> Int? in
             let raw = UnsafeRawBufferPointer(utf8)
             for _ in 0..<debtCount {
-                if idEquals(at: UInt32(at), raw) { return true }
+                if idEquals(at: UInt32(at), raw) { return at }
                 at += 1 + Int(bytes[at]) + 10
             }
-            return false
+            return nil
         }
     }
 
     /// The currency of debt `debt` of the record at `offset`, or nil when the record has no such debt.
     func currency(at offset: UInt32, debt: String) -> String? {
-        var at = Int(offset)
-        at += 1 + Int(bytes[at]) + 5
-        let phoneCount = Int(bytes[at])
-        at += 1
-        for _ in 0..<phoneCount { at += 1 + Int(bytes[at]) + 4 }
-        let debtCount = Int(bytes[at])
-        at += 1
-        var id = debt
-        return id.withUTF8 { utf8 -> String? in
-            let raw = UnsafeRawBufferPointer(utf8)
-            for _ in 0..<debtCount {
-                if idEquals(at: UInt32(at), raw) {
-                    return strings.string(u16(at + 1 + Int(bytes[at]) + 8))
-                }
-                at += 1 + Int(bytes[at]) + 10
-            }
-            return nil
-        }
+        guard let at = debtEntry(at: offset, debt) else { return nil }
+        return strings.string(u16(at + 1 + Int(bytes[at]) + 8))
     }
 
     /// The packed length of the record at `offset`.

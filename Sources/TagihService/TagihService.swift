@@ -100,7 +100,8 @@ public final class TagihService: HTTP2Responder, Sendable {
                 401, "unauthenticated", "send 'authorization: Bearer TOKEN' with a token from the server's token file",
                 extraHeaders: [("www-authenticate", "Bearer")])
         case .forbidden:
-            let roles = endpoint.roles.map(\.rawValue).sorted().joined(separator: " or ")
+            // An admin token may call every route: name it too.
+            let roles = endpoint.roles.union([.admin]).map(\.rawValue).sorted().joined(separator: " or ")
             return httpError(403, "forbidden", "this token lacks the role \(roles) that \(head.path) needs")
         }
         if let accepted = endpoint.bodyMediaTypes, let contentType = head.header("content-type") {

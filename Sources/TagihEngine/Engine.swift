@@ -890,17 +890,28 @@ public final class Engine: Sendable {
 
     /// Planned contacts (the engine's current decision per debtor) whose planned time falls in `from ..< to`,
     /// earliest first, at most `limit`.
+    ///
+    /// Every decision carries its reasons: a waiting debtor's (which its shard does not keep) are decided for the
+    /// decisions listed, after the shards' lists are merged and cut to `limit`.
     public func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) async -> [Decision] {
+        let now = clock.now()
         let all = await withTaskGroup(of: [Decision].self) { group in
-            let now = clock.now()
             for shard in shards { group.addTask { await shard.schedule(from: from, to: to, limit: limit, now: now) } }
             var all: [Decision] = []
             for await chunk in group { all += chunk }
             return all
         }
         func planned(_ d: Decision) -> Int64 { d.best ?? d.earliest ?? .max }
-        return Array(all.sorted { planned($0) != planned($1) ? planned($0) < planned($1) : $0.debtor < $1.debtor }
-            .prefix(limit))
+        var listed = Array(
+            all.sorted { planned($0) != planned($1) ? planned($0) < planned($1) : $0.debtor < $1.debtor }.prefix(limit))
+        var missing = Array(repeating: [Int](), count: shards.count)
+        for (k, d) in listed.enumerated() where d.reasons.isEmpty { missing[shardIndex(d.debtor)].append(k) }
+        for (s, positions) in missing.enumerated() where !positions.isEmpty {
+            let reasons = await shards[s].scheduleReasons(
+                of: positions.map { (listed[$0].debtor, listed[$0].debt) }, now: now)
+            for (k, r) in zip(positions, reasons) { listed[k].reasons = r }
+        }
+        return listed
     }
 
     /// How many debtors are in each queue state.

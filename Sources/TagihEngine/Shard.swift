@@ -308,7 +308,11 @@ actor Shard {
     func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
         unpublish()
         state.settle(now: now)
-        return state.schedule(from: from, to: to, limit: limit, now: now)
+        return state.schedule(from: from, to: to, limit: limit)
+    }
+
+    func scheduleReasons(of items: [(debtor: String, debt: String)], now: UnixSeconds) -> [[String]] {
+        state.reasons(of: items, now: now)
     }
 
     func currentDecision(of id: String, now: UnixSeconds) -> Decision? {

@@ -897,11 +897,11 @@ struct ShardState {
     }
 
     /// The engine's current decision for every debtor whose planned contact (`best`, else `earliest`) falls in
-    /// `from ..< to`, earliest first, at most `limit`. A decision whose slot keeps no reasons (a waiting debtor's:
-    /// the queues need only its times) gets the reasons of the policy's decision for its debt at `now`, as
-    /// ``snapshot(of:now:)`` gives them.
+    /// `from ..< to`, earliest first, at most `limit`. A waiting debtor's slot keeps no reasons (the queues need
+    /// only its times): its decision comes without them, and ``reasons(of:now:)`` gives them for the decisions the
+    /// engine keeps after merging the shards' lists.
     // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
-    mutating func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int, now: UnixSeconds) -> [Decision] {
+    mutating func schedule(from: UnixSeconds, to: UnixSeconds, limit: Int) -> [Decision] {
         var picked: [(Int64, UInt32)] = []
         for (i, slot) in slots.enumerated() where slot.earliest != .max {
             let planned = slot.best != .max ? slot.best : slot.earliest
@@ -911,16 +911,22 @@ struct ShardState {
         return picked.prefix(limit).map { (_, i) in
             let slot = slots[Int(i)]
             let (debt, phone) = arena.debtAndPhone(at: slot.blob, debt: Int(slot.debtIndex), phone: Int(slot.phoneIndex))
-            var reasons = reasonTable[Int(slot.reasons)]
-            if reasons.isEmpty {
-                let decided = policy.decide(for: debtor(i), history: history(i), now: now)
-                reasons = (decided.first { $0.debt == debt } ?? decided.first)?.reasons ?? []
-            }
             return Decision(debtor: arena.id(at: slot.blob), debt: debt, phone: phone, earliest: slot.earliest,
                             best: slot.best == .max ? nil : slot.best,
                             windowEnds: slot.windowEnds == .min ? nil : slot.windowEnds, score: Double(slot.score),
-                            blockedReason: nil, reasons: reasons,
+                            blockedReason: nil, reasons: reasonTable[Int(slot.reasons)],
                             zone: arena.strings.string(slot.zone), consentedCallback: slot.flags & 1 != 0)
+        }
+    }
+
+    /// The reasons of the policy's decision at `now` for each (debtor, debt), as ``snapshot(of:now:)`` gives them;
+    /// empty for an unknown debtor.
+    // `mutating` only so that the shard actor calls it in place (a non-mutating call copies the state).
+    mutating func reasons(of items: [(debtor: String, debt: String)], now: UnixSeconds) -> [[String]] {
+        items.map { item in
+            guard let i = find(item.debtor) else { return [] }
+            let decided = policy.decide(for: debtor(i), history: history(i), now: now)
+            return (decided.first { $0.debt == item.debt } ?? decided.first)?.reasons ?? []
         }
     }
 

@@ -29,7 +29,7 @@ final class StoreLock: Sendable {
     /// How long an open waits for a lock another process holds before it gives up.
     static let patience: Duration = .seconds(2)
 
-    /// Takes the lock on `directory`, without waiting.
+    /// Takes the lock on `directory`, waiting at most ``patience`` for another process to let it go.
     /// - Throws: ``StoreError`` with code `in_use` when another process holds it (the message names that process's
     ///   id when the file holds one), or `cannot_open` when the file cannot be created or locked.
     init(directory: String) throws {

@@ -210,12 +210,11 @@ struct SimulateCommand: AsyncParsableCommand {
     static func midnight(_ text: String, zone: TimeZone) -> UnixSeconds? {
         // A real calendar date only (2026-13-01 or 2026-02-30 is an error, as in POST /v1/simulations), not one
         // that `Calendar` would roll over into the next month or year.
-        guard CivilTime.parseDate(text) != nil else { return nil }
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3 else { return nil }
+        guard let day = CivilTime.parseDate(text) else { return nil }
+        let (year, month, dayOfMonth) = CivilTime.date(ofDay: day)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
-        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else {
+        guard let date = calendar.date(from: DateComponents(year: year, month: month, day: dayOfMonth)) else {
             return nil
         }
         return UnixSeconds(date.timeIntervalSince1970)

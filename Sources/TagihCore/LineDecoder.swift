@@ -35,6 +35,13 @@ public struct LineDecoder: Sendable {
     /// The tz database that `zone` fields are checked against.
     public var zones: ZoneDatabase
 
+    /// The longest id accepted, in bytes of its UTF-8 encoding (not characters: `"é"` is 2 bytes, an emoji 4):
+    /// the ids of debtors, debts, attempts, payments and clearances, and the debtor and debt an event names. The
+    /// engine stores a debtor's and its debts' ids with a one-byte length (`Engine.validate` enforces the same
+    /// limit for records that do not come through this decoder). An id must also be non-empty and hold no C0
+    /// control character (U+0000–U+001F) or DEL (U+007F): ids travel in logs, NDJSON lines, URLs and terminals.
+    public static let maxIDBytes = 255
+
     /// Creates a decoder checking zones against `zones` (default: the system tz database).
     public init(zones: ZoneDatabase = .system) { self.zones = zones }
 
@@ -105,7 +112,7 @@ public struct LineDecoder: Sendable {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "id", "jurisdiction", "zone", "status", "segment", "phones", "debts", "quiet"],
                     path: "")
-        let id = try requiredString(v, "id", "")
+        let id = try requiredID(v, "id", "")
         let jurisdiction = try requiredString(v, "jurisdiction", "")
         guard Jurisdiction.isWellFormed(jurisdiction) else {
             throw RecordError(code: "invalid_value", field: "jurisdiction",
@@ -167,7 +174,7 @@ public struct LineDecoder: Sendable {
     func debt(_ v: JSONValue, _ path: String, _ ctx: inout Context) throws(RecordError) -> Debt {
         let o = try object(v, path)
         ctx.unknown(o, known: ["id", "balance", "currency"], path: path)
-        let id = try requiredString(v, "id", path)
+        let id = try requiredID(v, "id", path)
         let balance = try requiredMoney(v, "balance", path)
         let currency = try requiredString(v, "currency", path)
         guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
@@ -219,9 +226,9 @@ public struct LineDecoder: Sendable {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "attempt", "debtor", "debt", "phone", "at", "outcome", "lease", "promise",
                                "callbackAt"], path: "")
-        let attempt = try requiredString(v, "attempt", "")
-        let debtor = try requiredString(v, "debtor", "")
-        let debt = try requiredString(v, "debt", "")
+        let attempt = try requiredID(v, "attempt", "")
+        let debtor = try requiredID(v, "debtor", "")
+        let debt = try requiredID(v, "debt", "")
         let phone = try requiredString(v, "phone", "")
         let at = try requiredTime(v, "at", "")
         let outcome: Outcome = try requiredEnum(v, "outcome", "")
@@ -251,9 +258,9 @@ public struct LineDecoder: Sendable {
     func payment(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> PaymentEvent {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "payment", "debtor", "debt", "amount", "currency", "at"], path: "")
-        let payment = try requiredString(v, "payment", "")
-        let debtor = try requiredString(v, "debtor", "")
-        let debt = try requiredString(v, "debt", "")
+        let payment = try requiredID(v, "payment", "")
+        let debtor = try requiredID(v, "debtor", "")
+        let debt = try requiredID(v, "debt", "")
         let amount = try requiredMoney(v, "amount", "")
         let at = try requiredTime(v, "at", "")
         let currency = try optionalString(v, "currency", "")
@@ -298,6 +305,27 @@ public struct LineDecoder: Sendable {
             throw RecordError(code: "invalid_value", field: join(path, key), message: "must not be empty")
         }
         return s
+    }
+
+    /// A required id: a non-empty string of at most ``maxIDBytes`` bytes of UTF-8 without control characters.
+    func requiredID(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String {
+        let id = try requiredString(v, key, path)
+        try checkID(id, join(path, key))
+        return id
+    }
+
+    /// Throws when `id` is longer than ``maxIDBytes`` bytes of UTF-8 or holds a control character.
+    func checkID(_ id: String, _ field: String) throws(RecordError) {
+        let bytes = id.utf8.count
+        if bytes > Self.maxIDBytes {
+            throw RecordError(code: "invalid_value", field: field,
+                              message: "'\(id.prefix(16))…' is \(bytes) bytes long in UTF-8 (\(id.count) characters); "
+                                + "ids are at most \(Self.maxIDBytes) bytes")
+        }
+        if id.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw RecordError(code: "invalid_value", field: field,
+                              message: "contains a control character (U+0000–U+001F or U+007F); ids are printable text")
+        }
     }
 
     func optionalArray(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> [JSONValue]? {

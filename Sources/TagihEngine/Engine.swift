@@ -237,10 +237,13 @@ public final class Engine: Sendable {
 
     // MARK: debtors
 
-    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits.
+    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits. Ids are
+    /// at most ``LineDecoder/maxIDBytes`` (255) bytes of UTF-8, the limit the line decoder enforces too (with a
+    /// message naming the field); this check is for records that do not come through the decoder.
     public static func validate(_ d: Debtor) -> String? {
+        let maxID = LineDecoder.maxIDBytes
         if d.id.isEmpty { return "id is empty" }
-        if d.id.utf8.count > 255 { return "id is longer than 255 bytes" }
+        if d.id.utf8.count > maxID { return "id is longer than \(maxID) bytes of UTF-8" }
         if d.jurisdiction.isEmpty { return "jurisdiction is empty" }
         if d.phones.count > 255 || d.debts.count > 255 || d.quiet.count > 255 {
             return "more than 255 phones, debts or quiet times"
@@ -248,8 +251,8 @@ public final class Engine: Sendable {
         if let p = d.phones.first(where: { $0.number.utf8.count > 255 || $0.number.isEmpty }) {
             return "phone number '\(p.number.prefix(20))' is empty or longer than 255 bytes"
         }
-        if let debt = d.debts.first(where: { $0.id.utf8.count > 255 || $0.id.isEmpty }) {
-            return "debt id '\(debt.id.prefix(20))' is empty or longer than 255 bytes"
+        if let debt = d.debts.first(where: { $0.id.utf8.count > maxID || $0.id.isEmpty }) {
+            return "debt id '\(debt.id.prefix(20))' is empty or longer than \(maxID) bytes of UTF-8"
         }
         // Ids travel in logs, NDJSON lines, URLs and terminal output: no control characters (NUL included).
         if Self.hasControlCharacter(d.id) { return "id contains a control character" }

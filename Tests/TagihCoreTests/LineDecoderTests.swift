@@ -131,6 +131,63 @@ import Testing
         }
     }
 
+    /// Every id field of every input line: at most `LineDecoder.maxIDBytes` (255) bytes of UTF-8 (bytes, not
+    /// characters), no control characters; the error names the field. (proto-docs/README.md, Conventions.)
+    @Test(arguments: ["debtor.id", "debtor.debts[0].id", "outcome.attempt", "outcome.debtor", "outcome.debt",
+                      "payment.payment", "payment.debtor", "payment.debt", "clearance.clearance",
+                      "clearance.debtor", "clearance.debt"])
+    func idsAreAtMost255BytesOfUTF8(_ where: String) throws {
+        let kind = String(`where`.prefix(while: { $0 != "." }))
+        let field = String(`where`.dropFirst(kind.count + 1))
+        func line(_ id: String) -> String {
+            let q = JSONWriter.quoted(id)
+            func pick(_ name: String, _ fallback: String) -> String { field == name ? q : "\"\(fallback)\"" }
+            switch kind {
+            case "debtor":
+                return #"{"id":"# + pick("id", "D") + #","jurisdiction":"US","debts":[{"id":"#
+                    + pick("debts[0].id", "A") + #","balance":"1","currency":"USD"}]}"#
+            case "outcome":
+                return #"{"attempt":"# + pick("attempt", "x") + #","debtor":"# + pick("debtor", "D") + #","debt":"#
+                    + pick("debt", "A") + #","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"busy"}"#
+            case "payment":
+                return #"{"payment":"# + pick("payment", "P") + #","debtor":"# + pick("debtor", "D") + #","debt":"#
+                    + pick("debt", "A") + #","amount":"1","at":"2026-11-30T14:05:00Z"}"#
+            default:
+                return #"{"clearance":"# + pick("clearance", "C") + #","debtor":"# + pick("debtor", "D")
+                    + #","clears":"dispute","debt":"# + pick("debt", "A") + #","by":"ops"}"#
+            }
+        }
+        func decode(_ id: String) throws(RecordError) {
+            let bytes = Array(line(id).utf8)
+            switch kind {
+            case "debtor": _ = try LineDecoder.debtor(from: bytes)
+            case "outcome": _ = try LineDecoder.outcome(from: bytes)
+            case "payment": _ = try LineDecoder.payment(from: bytes)
+            default: _ = try LineDecoder.clearance(from: bytes)
+            }
+        }
+        // 255 bytes: accepted, ASCII or not (85 three-byte characters).
+        try decode(String(repeating: "x", count: 255))
+        try decode(String(repeating: "€", count: 85))
+        // 256 bytes: rejected, whether 256 ASCII characters or 128 two-byte characters.
+        for (id, characters) in [(String(repeating: "x", count: 256), 256), (String(repeating: "é", count: 128), 128)] {
+            #expect(id.utf8.count == 256)
+            #expect {
+                try decode(id)
+            } throws: { error in
+                guard let e = error as? RecordError else { return false }
+                return e.code == "invalid_value" && e.field == field
+                    && e.message.contains("256 bytes long in UTF-8 (\(characters) characters)")
+                    && e.message.contains("at most 255 bytes")
+            }
+        }
+        #expect {
+            try decode("a\u{7F}b")
+        } throws: { error in
+            (error as? RecordError).map { $0.field == field && $0.message.contains("control character") } ?? false
+        }
+    }
+
     @Test func jsonParserEdgeCases() throws {
         #expect(try JSONValue.parse(#"{"a":"\u00e9\ud83d\ude00\n","b":[true,false,null,-0.5e+3]}"#)
                 == .object([("a", .string("é😀\n")), ("b", .array([.bool(true), .bool(false), .null, .number("-0.5e+3")]))]))

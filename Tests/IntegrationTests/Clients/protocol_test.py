@@ -309,6 +309,46 @@ def test_body_that_never_ends_times_out():
     assert client.get("/v1/debtors/D-US-80").status_code == 200  # the line it did send was applied
 
 
+def schema_accepts(name, obj):
+    try:
+        check_schema(name, obj)
+        return True
+    except AssertionError:
+        return False
+
+
+def test_id_limits_match_the_schemas():
+    """The documented id limit is the enforced one: for ASCII ids (where JSON Schema's maxLength, which counts
+    characters, and the server's 255-byte limit agree) the server accepts exactly the lines the schemas accept;
+    a non-ASCII id is limited in bytes (the schema's maxLength only bounds it)."""
+    for n in (128, 129, 255, 256):
+        d = debtor(900 + n)
+        d["id"] = "L" * n
+        d["debts"][0]["id"] = "M" * n
+        got = put_debtors([d])[0]
+        assert got["ok"] == schema_accepts("debtor", d) == (n <= 255), (n, got)
+        if not got["ok"]:
+            assert got["error"]["code"] == "invalid_value" and got["error"]["field"] == "id", got
+            assert "256 bytes" in got["error"]["message"], got
+    short = "O-" + "é" * 10
+    put_debtors([dict(debtor(990), id=short)])
+    for n, ok in ((255, True), (256, False)):
+        o = {"attempt": "A" * n, "debtor": short, "debt": "A-US-990", "phone": "+12125550990",
+             "at": "2026-12-01T15:00:00Z", "outcome": "busy"}
+        got = results(client.post("/v1/outcomes", content=ndjson([o]), headers=NDJSON))[0]
+        assert got["ok"] == ok == schema_accepts("outcome", o), (n, got)
+        p = {"payment": "P" * n, "debtor": short, "debt": "A-US-990", "amount": "1", "at": "2026-12-01T15:00:00Z"}
+        got = results(client.post("/v1/payments", content=ndjson([p]), headers=NDJSON))[0]
+        assert got["ok"] == ok == schema_accepts("payment", p), (n, got)
+    # 128 two-byte characters: 256 bytes. The schema's maxLength (characters) lets it through; the server counts
+    # bytes and says so.
+    d = dict(debtor(991), id="é" * 128)
+    assert schema_accepts("debtor", d)
+    got = put_debtors([d])[0]
+    assert not got["ok"] and got["error"]["field"] == "id" and "256 bytes long in UTF-8 (128 characters)" in \
+        got["error"]["message"], got
+
+
 def test_debug_stream_lines():
     out = results(client.get("/v1/debug/stream?n=2000"))
     assert [o["seq"] for o in out] == list(range(1, 2001))
@@ -334,7 +374,7 @@ if __name__ == "__main__":
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
-              test_body_that_never_ends_times_out, test_debug_stream_lines,
+              test_body_that_never_ends_times_out, test_id_limits_match_the_schemas, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:
         runner.run(t)
     runner.finish()

@@ -363,9 +363,28 @@ def test_simulation_streams_progress_then_report():
     assert kinds.count("progress") >= 2 * 3, kinds  # a line per simulated day of each strategy
     report = out[-1]
     assert {s["strategy"] for s in report["strategies"]} == {"tagih", "baseline", "earliest"}
-    bad = client.post("/v1/simulations", json=dict(body, strategy="magic"))
-    err = results(bad)[-1]
-    assert err["type"] == "error" and err["field"] == "strategy", err
+    # Bad parameters are answered 400 before any simulation runs, naming the parameter.
+    accepted = ["debtors", "start", "days", "agents", "seed", "strategy", "dialer"]
+    for bad_body, code, field in [
+        (dict(body, strategy="magic"), "unknown_value", "strategy"),
+        ({k: v for k, v in body.items() if k != "agents"} | {"agent": 50}, "unknown_field", "agent"),
+        (dict(body, Days=3), "unknown_field", "Days"),
+        (dict(body, days=0), "out_of_range", "days"),
+        (dict(body, agents="2"), "wrong_type", "agents"),
+        ({k: v for k, v in body.items() if k != "start"}, "missing_field", "start"),
+    ]:
+        bad = client.post("/v1/simulations", json=bad_body)
+        assert bad.status_code == 400 and bad.http_version == "HTTP/2", (bad_body, bad.status_code, bad.text)
+        err = bad.json()
+        check_schema("http-error", err)
+        assert err["error"]["code"] == code and err["error"]["field"] == field, (bad_body, err)
+        if code == "unknown_field":
+            assert err["error"]["accepted"] == accepted, err
+            assert f"'{field}'" in err["error"]["message"] and ", ".join(accepted) in err["error"]["message"], err
+    dup = client.post("/v1/simulations", content=b'{"start":"2026-12-01","debtors":50,"days":1,"days":2}',
+                      headers={"content-type": "application/json"})
+    assert dup.status_code == 400 and dup.json()["error"]["code"] == "duplicate_key", dup.text
+    assert dup.json()["error"]["field"] == "days", dup.text
 
 
 if __name__ == "__main__":

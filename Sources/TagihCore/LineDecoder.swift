@@ -279,12 +279,34 @@ public struct LineDecoder: Sendable {
         return b.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 
+    /// The members of the object `v` at `path`. Throws `wrong_type` when `v` is not an object, and
+    /// `duplicate_key` (naming the key) when a member name appears twice: JSON leaves a repeated name's meaning
+    /// open, and on a write path taking one of them silently (`{"debtor":"a","debtor":"b"}`) could apply an event
+    /// to the wrong debtor.
     func object(_ v: JSONValue, _ path: String) throws(RecordError) -> [(String, JSONValue)] {
         guard case .object(let o) = v else {
             throw RecordError(code: "wrong_type", field: path,
                               message: "expected a JSON object, found \(v.typeName)")
         }
+        if let key = v.repeatedKey {
+            let values = o.filter { $0.0 == key }.map { Self.preview($0.1) }
+            throw RecordError(code: "duplicate_key", field: join(path, key),
+                              message: "duplicate key: '\(key)' appears \(values.count) times in this object "
+                                  + "(\(values.joined(separator: ", "))); give each key once")
+        }
         return o
+    }
+
+    /// A short rendering of a JSON value for error messages: strings and numbers as written (at most 32
+    /// characters), other values by type.
+    static func preview(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): return s.count > 32 ? JSONWriter.quoted(String(s.prefix(32))) + "…" : JSONWriter.quoted(s)
+        case .number(let n): return n.count > 32 ? String(n.prefix(32)) + "…" : n
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        default: return v.typeName
+        }
     }
 
     func wrongType(_ field: String, _ expected: String, _ found: JSONValue) -> RecordError {

@@ -192,6 +192,10 @@ enum DialerInput {
         guard let object = try? JSONValue.parse(bytes), case .object = object else {
             return .invalid(code: "invalid_json", field: "", message: "the line is not a JSON object")
         }
+        if let key = object.repeatedKey {
+            return .invalid(code: "duplicate_key", field: key,
+                            message: "duplicate key: '\(key)' appears more than once in this line; give each key once")
+        }
         switch object["type"] {
         case nil, .string("outcome"):
             return .outcome

@@ -69,6 +69,17 @@ import Testing
             contains: "expected a string, found a number"),
         Bad(line: #"[1,2]"#, code: "wrong_type", field: "", contains: "expected a JSON object"),
         Bad(line: #"{"id":"D",}"#, code: "invalid_json", field: "", contains: "byte 11"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","id":"E","debts":[]}"#, code: "duplicate_key", field: "id",
+            contains: #"duplicate key: 'id' appears 2 times in this object ("D", "E")"#),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"USD","balance":"900"}]}"#,
+            code: "duplicate_key", field: "debts[0].balance", contains: "'balance' appears 2 times"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+16175550100","optedOut":true,"optedOut":false}],"debts":[]}"#,
+            code: "duplicate_key", field: "phones[0].optedOut", contains: "(true, false)"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[],"quiet":[{"from":"09:00","from":"10:00","from":"11:00"}]}"#,
+            code: "duplicate_key", field: "quiet[0].from", contains: "appears 3 times"),
+        // Same decoded name, spelled differently.
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[],"id":"E"}"#, code: "duplicate_key", field: "id",
+            contains: "'id' appears 2 times"),
         Bad(line: #"{"id":"D\u00"}"#, code: "invalid_json", field: "", contains: "escape"),
     ]
 
@@ -112,6 +123,10 @@ import Testing
              "promise.due", "YYYY-MM-DD"),
             (#"{"debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"busy"}"#,
              "attempt", "missing"),
+            (#"{"attempt":"x","debtor":"a","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"busy","debtor":"b"}"#,
+             "debtor", #"duplicate key: 'debtor' appears 2 times in this object ("a", "b")"#),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"2026-12-01","amount":"100"}}"#,
+             "promise.amount", "duplicate key"),
         ]
         for (line, field, why) in cases {
             #expect {
@@ -129,6 +144,14 @@ import Testing
         #expect(throws: RecordError.self) {
             _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"abc","at":"2026-11-30T14:05:00Z"}"#)
         }
+        #expect {
+            _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"1","amount":"1000","at":"2026-11-30T14:05:00Z"}"#)
+        } throws: { e in
+            (e as? RecordError).map { $0.code == "duplicate_key" && $0.field == "amount" } ?? false
+        }
+        // A repeated key inside an unknown (ignored) member is not the record's business.
+        let nested = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"1","at":"2026-11-30T14:05:00Z","meta":{"k":1,"k":2}}"#)
+        #expect(nested.warnings.map(\.field) == ["meta"])
     }
 
     /// Every id field of every input line: at most `LineDecoder.maxIDBytes` (255) bytes of UTF-8 (bytes, not

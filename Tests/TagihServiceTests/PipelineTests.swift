@@ -56,3 +56,27 @@ import Testing
         #expect(calls.withLock { $0 } == 0)
     }
 }
+
+/// The dialer session's first look at a line (before any outcome decoding).
+@Suite struct DialerInputTests {
+    @Test func aRepeatedKeyIsRefusedNotResolved() {
+        guard case .invalid(let code, let field, let message) = DialerInput.classify(Array(#"{"type":"ready","n":1,"n":500}"#.utf8))
+        else {
+            Issue.record("a ready line with two n was accepted")
+            return
+        }
+        #expect(code == "duplicate_key" && field == "n" && message.contains("'n' appears more than once"))
+        guard case .ready(let n) = DialerInput.classify(Array(#"{"type":"ready","n":7}"#.utf8)) else {
+            Issue.record("a good ready line was refused")
+            return
+        }
+        #expect(n == 7)
+        guard case .invalid(let code, let field, _) = DialerInput.classify(
+            Array(#"{"type":"outcome","type":"ready","n":3}"#.utf8))
+        else {
+            Issue.record("a line that is both an outcome and a ready line was accepted")
+            return
+        }
+        #expect(code == "duplicate_key" && field == "type")
+    }
+}

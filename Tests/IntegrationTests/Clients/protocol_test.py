@@ -349,6 +349,21 @@ def test_id_limits_match_the_schemas():
         got["error"]["message"], got
 
 
+def test_duplicate_keys_reject_the_line():
+    """A repeated key is never resolved silently: the line is rejected with duplicate_key naming the field, and
+    the other lines of the batch are applied."""
+    put_debtors([debtor(70), debtor(71)])
+    good = {"attempt": "dup-0", "debtor": "D-US-71", "debt": "A-US-71", "phone": "+12125550071",
+            "at": "2026-12-01T15:00:00Z", "outcome": "busy"}
+    twice = json.dumps(dict(good, attempt="dup-1"))[:-1] + ', "debtor": "D-US-70"}'
+    out = results(client.post("/v1/outcomes", content=ndjson([good, twice]), headers=NDJSON))
+    assert out[0]["ok"] and not out[1]["ok"], out
+    assert out[1]["line"] == 2 and out[1]["error"]["code"] == "duplicate_key", out
+    assert out[1]["error"]["field"] == "debtor" and "duplicate key" in out[1]["error"]["message"], out
+    assert client.get("/v1/debtors/D-US-70").json()["attempts"] == 0
+    assert client.get("/v1/debtors/D-US-71").json()["attempts"] == 1
+
+
 def test_debug_stream_lines():
     out = results(client.get("/v1/debug/stream?n=2000"))
     assert [o["seq"] for o in out] == list(range(1, 2001))
@@ -393,7 +408,8 @@ if __name__ == "__main__":
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
-              test_body_that_never_ends_times_out, test_id_limits_match_the_schemas, test_debug_stream_lines,
+              test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,
+              test_duplicate_keys_reject_the_line, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:
         runner.run(t)
     runner.finish()

@@ -408,14 +408,76 @@ public struct LineDecoder: Sendable {
         case .number(let n): text = n
         default: throw wrongType(f, "a decimal string or number", x)
         }
-        if text.hasPrefix("-") {
-            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is negative; amounts must be ≥ 0")
+        if let problem = Self.moneyProblem(text) {
+            throw RecordError(code: "invalid_money", field: f, message: problem)
         }
         guard let m = Money(decimal: text) else {
-            throw RecordError(code: "invalid_money", field: f,
-                              message: "'\(text)' is not a decimal amount such as \"1250.00\" (at most 4 decimals)")
+            // Not reached: `moneyProblem` accepts only what `Money(decimal:)` represents.
+            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is not a decimal amount")
         }
         return m
+    }
+
+    /// The largest amount accepted (balances, payments, promises): 1,000,000,000,000 (10^12) units of the
+    /// currency, a bound that leaves sums of many amounts (payments against one debt) far from the 64-bit
+    /// limit of the exact representation (ten-thousandths in an `Int64`).
+    public static let maxAmount = Money(tenThousandths: 1_000_000_000_000 * 10_000)
+
+    /// Why `text` (a decimal string, or a JSON number as written) is not an acceptable amount, or nil when it is
+    /// one: digits, optionally one `.` followed by 1 to 4 digits, at most ``maxAmount``. The reason names the
+    /// problem: a sign (`-0.00` is "has a minus sign", `-5` is "negative"), an exponent, a character that is not
+    /// allowed, a missing digit around the point, too many decimal places, too large.
+    static func moneyProblem(_ text: String) -> String? {
+        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        let b = Array(text.utf8)
+        guard !b.isEmpty else { return "the amount is empty; write a decimal amount such as \"1250.00\"" }
+        func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+        func isNumeric(_ s: ArraySlice<UInt8>) -> Bool {
+            s.contains(where: isDigit) && s.allSatisfy { isDigit($0) || $0 == UInt8(ascii: ".") }
+        }
+        let signed = b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+")
+        if let e = b.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+            isNumeric(b[(signed ? 1 : 0)..<e])
+        {
+            return "'\(shown)' has an exponent; write the amount in plain decimal digits, such as \"1250.00\""
+        }
+        if signed, isNumeric(b[1...]) {
+            if b[0] == UInt8(ascii: "+") {
+                return "'\(shown)' has a plus sign; write amounts without a sign, such as \"1250.00\""
+            }
+            if !b[1...].contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) {
+                return "'\(shown)' has a minus sign; amounts are written without a sign (zero is \"0\")"
+            }
+            return "'\(shown)' is negative; amounts must be ≥ 0"
+        }
+        if let bad = text.unicodeScalars.first(where: { !("0"..."9").contains($0) && $0 != "." }) {
+            let character = bad.value < 0x20 || bad.value == 0x7F || bad == " "
+                ? "U+" + String(bad.value, radix: 16, uppercase: true) : "'\(bad)'"
+            return "'\(shown)' contains \(character); an amount is digits with one '.' as the decimal point (no "
+                + "thousands separators, spaces or currency symbols), such as \"1250.00\""
+        }
+        let dots = b.indices.filter { b[$0] == UInt8(ascii: ".") }
+        if dots.count > 1 { return "'\(shown)' has more than one '.'" }
+        let integerDigits = dots.first ?? b.count
+        let decimals = dots.first.map { b.count - $0 - 1 }
+        if integerDigits == 0 || decimals == 0 {
+            return "'\(shown)' needs digits on both sides of the '.', such as \"0.50\" or \"12.00\""
+        }
+        if let decimals, decimals > 4 {
+            return "'\(shown)' has \(decimals) decimal places; at most 4"
+        }
+        // Compare as digit strings (no overflow whatever the length): the integer part without leading zeros
+        // against the maximum's; at equal integer parts, any non-zero fraction is over.
+        let integer = Array(b[..<integerDigits].drop { $0 == UInt8(ascii: "0") })
+        let maxUnits = Array(String(maxAmount.tenThousandths / 10_000).utf8)
+        let fractionIsZero = dots.first.map { b[($0 + 1)...].allSatisfy { $0 == UInt8(ascii: "0") } } ?? true
+        let over = integer.count != maxUnits.count
+            ? integer.count > maxUnits.count
+            : (integer == maxUnits ? !fractionIsZero : maxUnits.lexicographicallyPrecedes(integer))
+        if over {
+            return "'\(shown)' is larger than the maximum \(String(maxAmount.tenThousandths / 10_000))"
+        }
+        return nil
     }
 }
 

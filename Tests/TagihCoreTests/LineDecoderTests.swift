@@ -99,6 +99,65 @@ import Testing
         #expect(d.value.debts[0].balance == Money(decimal: "5"))
     }
 
+    /// Every amount of line protocol v1 (balance, payment amount, promise amount) says precisely what is wrong.
+    @Test(arguments: [
+        ("\"-0\"", "'-0' has a minus sign; amounts are written without a sign (zero is \"0\")"),
+        ("\"-0.00\"", "'-0.00' has a minus sign"),
+        ("-0", "'-0' has a minus sign"),
+        ("-0.0", "'-0.0' has a minus sign"),
+        ("\"-5\"", "'-5' is negative; amounts must be ≥ 0"),
+        ("-0.01", "'-0.01' is negative"),
+        ("\"+5\"", "'+5' has a plus sign"),
+        ("1e3", "'1e3' has an exponent"),
+        ("-1E-2", "'-1E-2' has an exponent"),
+        ("\"12,50\"", "'12,50' contains ','"),
+        ("\"$5\"", "'$5' contains '$'"),
+        ("\"1 000\"", "'1 000' contains U+20"),
+        ("\"\"", "the amount is empty"),
+        ("\".5\"", "'.5' needs digits on both sides of the '.'"),
+        ("\"5.\"", "'5.' needs digits on both sides"),
+        ("\"1.2.3\"", "'1.2.3' has more than one '.'"),
+        ("\"1.23456\"", "'1.23456' has 5 decimal places; at most 4"),
+        ("1.23456", "'1.23456' has 5 decimal places; at most 4"),
+        ("\"1000000000000.0001\"", "'1000000000000.0001' is larger than the maximum 1000000000000"),
+        ("\"1000000000001\"", "is larger than the maximum 1000000000000"),
+        ("\"922337203685477.9999\"", "is larger than the maximum 1000000000000"),
+        ("99999999999999999999999999", "is larger than the maximum 1000000000000"),
+    ])
+    func amountsSayWhatIsWrong(json: String, message: String) {
+        let lines = [
+            ("debts[0].balance", #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"# + json + #","currency":"USD"}]}"#),
+            ("amount", #"{"payment":"P","debtor":"D","debt":"A","amount":"# + json + #","at":"2026-11-30T14:05:00Z"}"#),
+            ("promise.amount", #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"# + json + #","due":"2026-12-05"}}"#),
+        ]
+        for (field, line) in lines {
+            #expect {
+                switch field {
+                case "debts[0].balance": _ = try LineDecoder.debtor(from: line)
+                case "amount": _ = try LineDecoder.payment(from: line)
+                default: _ = try LineDecoder.outcome(from: line)
+                }
+            } throws: { error in
+                guard let e = error as? RecordError else { return false }
+                return e.code == "invalid_money" && e.field == field && e.message == message
+                    || (e.code == "invalid_money" && e.field == field && e.message.contains(message))
+            }
+        }
+    }
+
+    @Test func amountsUpToTheMaximumAreExact() throws {
+        for (text, tenThousandths) in [("1000000000000", Int64(10_000_000_000_000_000)),
+                                       ("0001000000000000.0000", 10_000_000_000_000_000), ("0", 0), ("0.0001", 1),
+                                       ("999999999999.9999", 9_999_999_999_999_999)] {
+            let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":""# + text
+                + #"","currency":"USD"}]}"#)
+            #expect(d.value.debts[0].balance.tenThousandths == tenThousandths, "\(text)")
+        }
+        // Past Int64: no trap, just no value.
+        #expect(Money(decimal: "922337203685477.9999") == nil)
+        #expect(Money(decimal: "922337203685477.5807")?.tenThousandths == Int64.max)
+    }
+
     @Test func moneyAsNumberIsExact() throws {
         let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":0.1,"currency":"USD"},{"id":"B","balance":"1250.0001","currency":"USD"}]}"#)
         #expect(d.value.debts[0].balance.tenThousandths == 1000)

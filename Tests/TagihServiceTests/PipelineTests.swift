@@ -79,4 +79,21 @@ import Testing
         }
         #expect(code == "duplicate_key" && field == "type")
     }
+
+    @Test(arguments: [
+        (#"{"type":"ready"}"#, "missing_field", "needs 'n'"),
+        (#"{"type":"ready","n":"5"}"#, "wrong_type", "found a string"),
+        (#"{"type":"ready","n":2.5}"#, "invalid_value", "'n' is 2.5; it must be a whole number"),
+        (#"{"type":"ready","n":1e2}"#, "invalid_value", "'n' is 1e2"),
+        (#"{"type":"ready","n":10001}"#, "out_of_range", "'n' is 10001; it must be from 0 to 10000"),
+        (#"{"type":"ready","n":-1}"#, "out_of_range", "'n' is -1"),
+        (#"{"type":"ready","n":99999999999999999999999}"#, "out_of_range", "from 0 to 10000"),
+    ])
+    func readyCreditSaysWhatIsWrong(line: String, code: String, message: String) {
+        guard case .invalid(let c, let field, let m) = DialerInput.classify(Array(line.utf8)) else {
+            Issue.record("\(line) was accepted")
+            return
+        }
+        #expect(c == code && field == "n" && m.contains(message), "\(c) \(m)")
+    }
 }

@@ -261,10 +261,20 @@ def test_dialer_session():
                      "outcome": "no_answer", "lease": c1["lease"]})
         ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
         assert ack and ack["ok"] and ack["line"] == 2, ack
+        assert "warnings" not in ack, ack
         check_line(ack)
+        # A call to a number the debtor's record does not list: accepted and counted, and the ack says so.
+        s.send_line({"type": "outcome", "attempt": "dial-off-" + c1["lease"], "debtor": c1["debtor"],
+                     "debt": c1["debt"], "phone": "+12065550199", "at": "2026-12-01T15:00:02Z",
+                     "outcome": "no_answer"})
+        ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack and ack["ok"] and ack["line"] == 3, ack
+        check_line(ack)
+        assert any(w.startswith("phone: '+12065550199' is not one of debtor") for w in ack.get("warnings", [])), ack
+        assert ack["warningCodes"] == ["phone_not_on_record"], ack
         s.send_line('{"type": "ready", "n": "many"}')
         err = s.next_line(predicate=lambda l: l.get("type") == "error")
-        assert err and err["line"] == 3 and err.get("field") == "n", err
+        assert err and err["line"] == 4 and err.get("field") == "n", err
         check_line(err)
         hb = s.next_line(timeout=5, predicate=lambda l: l.get("type") == "heartbeat")
         assert hb is not None, "no heartbeat while idle"
@@ -362,6 +372,13 @@ def test_duplicate_keys_reject_the_line():
     assert out[1]["error"]["field"] == "debtor" and "duplicate key" in out[1]["error"]["message"], out
     assert client.get("/v1/debtors/D-US-70").json()["attempts"] == 0
     assert client.get("/v1/debtors/D-US-71").json()["attempts"] == 1
+    # The phone of another debtor (D-US-70's) is not on D-US-71's record: applied, counted, warned about.
+    off = dict(good, attempt="dup-2", phone="+12125550070", outcome="no_answer")
+    out = results(client.post("/v1/outcomes", content=ndjson([off]), headers=NDJSON))
+    assert out[0]["ok"] and out[0]["duplicate"] is False, out
+    assert any(w.startswith("phone: '+12125550070' is not one of debtor 'D-US-71'") for w in out[0]["warnings"]), out
+    assert out[0]["warningCodes"] == ["phone_not_on_record"], out
+    assert client.get("/v1/debtors/D-US-71").json()["attempts"] == 2
 
 
 def test_debug_stream_lines():

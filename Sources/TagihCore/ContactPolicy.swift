@@ -1161,7 +1161,9 @@ struct Evaluator {
     func promiseKept(_ o: OutcomeEvent, _ p: PromiseTerms) -> Bool {
         var paid: Int64 = 0
         for i in 0..<payments.count where payments[i].at >= o.at && payments[i].debt == o.debt {
-            paid += payments[i].amount.tenThousandths
+            // Saturating: amounts that reached the engine without the line decoder's maximum must not trap.
+            let (sum, overflow) = paid.addingReportingOverflow(payments[i].amount.tenThousandths)
+            paid = overflow ? .max : sum
         }
         return paid >= p.amount.tenThousandths
     }
@@ -1519,6 +1521,8 @@ struct Evaluator {
                            never: nil, remaining: debt.pointee.balance.tenThousandths)
         for i in 0..<payments.count where payments[i].debt == debt.pointee.id {
             st.remaining -= payments[i].amount.tenThousandths
+            // Settled: stop before further payments could take the difference past Int64.min (a trap).
+            if st.remaining <= 0 { break }
         }
         if st.remaining <= 0 {
             st.never = .settled

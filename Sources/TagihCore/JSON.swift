@@ -43,6 +43,18 @@ public enum JSONValue: Sendable, Hashable {
         return members.last(where: { $0.0 == key })?.1
     }
 
+    /// The first member name of this object that an earlier member already used (`{"a":1,"b":2,"a":3}` → `a`), or
+    /// nil when every name is used once or this is not an object. Only this object's own members are compared, not
+    /// those of nested objects. Comparisons are of the decoded names (`"\u0061"` and `"a"` are the same name).
+    public var repeatedKey: String? {
+        guard case .object(let members) = self, members.count > 1 else { return nil }
+        for i in 1..<members.count {
+            let key = members[i].0
+            for j in 0..<i where members[j].0 == key { return key }
+        }
+        return nil
+    }
+
     /// A short name of the JSON type, for error messages.
     public var typeName: String {
         switch self {

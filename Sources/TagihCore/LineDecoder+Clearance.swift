@@ -37,10 +37,11 @@ extension LineDecoder {
         let v = try JSONValue.parse(line)
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "clearance", "debtor", "clears", "debt", "by", "note"], path: "")
-        let id = try requiredString(v, "clearance", "")
-        let debtor = try requiredString(v, "debtor", "")
+        let id = try requiredID(v, "clearance", "")
+        let debtor = try requiredID(v, "debtor", "")
         let clears: HoldClearance.Kind = try requiredEnum(v, "clears", "")
         let debt = try optionalString(v, "debt", "")
+        if let debt, !debt.isEmpty { try checkID(debt, "debt") }
         switch clears {
         case .dispute where debt == nil || debt!.isEmpty:
             throw RecordError(code: "missing_field", field: "debt", message: "required when clears is dispute (the disputed debt)")

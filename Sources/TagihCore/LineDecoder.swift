@@ -35,6 +35,13 @@ public struct LineDecoder: Sendable {
     /// The tz database that `zone` fields are checked against.
     public var zones: ZoneDatabase
 
+    /// The longest id accepted, in bytes of its UTF-8 encoding (not characters: `"é"` is 2 bytes, an emoji 4):
+    /// the ids of debtors, debts, attempts, payments and clearances, and the debtor and debt an event names. The
+    /// engine stores a debtor's and its debts' ids with a one-byte length (`Engine.validate` enforces the same
+    /// limit for records that do not come through this decoder). An id must also be non-empty and hold no C0
+    /// control character (U+0000–U+001F) or DEL (U+007F): ids travel in logs, NDJSON lines, URLs and terminals.
+    public static let maxIDBytes = 255
+
     /// Creates a decoder checking zones against `zones` (default: the system tz database).
     public init(zones: ZoneDatabase = .system) { self.zones = zones }
 
@@ -105,7 +112,7 @@ public struct LineDecoder: Sendable {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "id", "jurisdiction", "zone", "status", "segment", "phones", "debts", "quiet"],
                     path: "")
-        let id = try requiredString(v, "id", "")
+        let id = try requiredID(v, "id", "")
         let jurisdiction = try requiredString(v, "jurisdiction", "")
         guard Jurisdiction.isWellFormed(jurisdiction) else {
             throw RecordError(code: "invalid_value", field: "jurisdiction",
@@ -167,7 +174,7 @@ public struct LineDecoder: Sendable {
     func debt(_ v: JSONValue, _ path: String, _ ctx: inout Context) throws(RecordError) -> Debt {
         let o = try object(v, path)
         ctx.unknown(o, known: ["id", "balance", "currency"], path: path)
-        let id = try requiredString(v, "id", path)
+        let id = try requiredID(v, "id", path)
         let balance = try requiredMoney(v, "balance", path)
         let currency = try requiredString(v, "currency", path)
         guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
@@ -219,9 +226,9 @@ public struct LineDecoder: Sendable {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "attempt", "debtor", "debt", "phone", "at", "outcome", "lease", "promise",
                                "callbackAt"], path: "")
-        let attempt = try requiredString(v, "attempt", "")
-        let debtor = try requiredString(v, "debtor", "")
-        let debt = try requiredString(v, "debt", "")
+        let attempt = try requiredID(v, "attempt", "")
+        let debtor = try requiredID(v, "debtor", "")
+        let debt = try requiredID(v, "debt", "")
         let phone = try requiredString(v, "phone", "")
         let at = try requiredTime(v, "at", "")
         let outcome: Outcome = try requiredEnum(v, "outcome", "")
@@ -251,9 +258,9 @@ public struct LineDecoder: Sendable {
     func payment(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> PaymentEvent {
         let o = try object(v, "")
         ctx.unknown(o, known: ["type", "payment", "debtor", "debt", "amount", "currency", "at"], path: "")
-        let payment = try requiredString(v, "payment", "")
-        let debtor = try requiredString(v, "debtor", "")
-        let debt = try requiredString(v, "debt", "")
+        let payment = try requiredID(v, "payment", "")
+        let debtor = try requiredID(v, "debtor", "")
+        let debt = try requiredID(v, "debt", "")
         let amount = try requiredMoney(v, "amount", "")
         let at = try requiredTime(v, "at", "")
         let currency = try optionalString(v, "currency", "")
@@ -272,12 +279,34 @@ public struct LineDecoder: Sendable {
         return b.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 
+    /// The members of the object `v` at `path`. Throws `wrong_type` when `v` is not an object, and
+    /// `duplicate_key` (naming the key) when a member name appears twice: JSON leaves a repeated name's meaning
+    /// open, and on a write path taking one of them silently (`{"debtor":"a","debtor":"b"}`) could apply an event
+    /// to the wrong debtor.
     func object(_ v: JSONValue, _ path: String) throws(RecordError) -> [(String, JSONValue)] {
         guard case .object(let o) = v else {
             throw RecordError(code: "wrong_type", field: path,
                               message: "expected a JSON object, found \(v.typeName)")
         }
+        if let key = v.repeatedKey {
+            let values = o.filter { $0.0 == key }.map { Self.preview($0.1) }
+            throw RecordError(code: "duplicate_key", field: join(path, key),
+                              message: "duplicate key: '\(key)' appears \(values.count) times in this object "
+                                  + "(\(values.joined(separator: ", "))); give each key once")
+        }
         return o
+    }
+
+    /// A short rendering of a JSON value for error messages: strings and numbers as written (at most 32
+    /// characters), other values by type.
+    static func preview(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): return s.count > 32 ? JSONWriter.quoted(String(s.prefix(32))) + "…" : JSONWriter.quoted(s)
+        case .number(let n): return n.count > 32 ? String(n.prefix(32)) + "…" : n
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        default: return v.typeName
+        }
     }
 
     func wrongType(_ field: String, _ expected: String, _ found: JSONValue) -> RecordError {
@@ -298,6 +327,27 @@ public struct LineDecoder: Sendable {
             throw RecordError(code: "invalid_value", field: join(path, key), message: "must not be empty")
         }
         return s
+    }
+
+    /// A required id: a non-empty string of at most ``maxIDBytes`` bytes of UTF-8 without control characters.
+    func requiredID(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String {
+        let id = try requiredString(v, key, path)
+        try checkID(id, join(path, key))
+        return id
+    }
+
+    /// Throws when `id` is longer than ``maxIDBytes`` bytes of UTF-8 or holds a control character.
+    func checkID(_ id: String, _ field: String) throws(RecordError) {
+        let bytes = id.utf8.count
+        if bytes > Self.maxIDBytes {
+            throw RecordError(code: "invalid_value", field: field,
+                              message: "'\(id.prefix(16))…' is \(bytes) bytes long in UTF-8 (\(id.count) characters); "
+                                + "ids are at most \(Self.maxIDBytes) bytes")
+        }
+        if id.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw RecordError(code: "invalid_value", field: field,
+                              message: "contains a control character (U+0000–U+001F or U+007F); ids are printable text")
+        }
     }
 
     func optionalArray(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> [JSONValue]? {
@@ -358,14 +408,76 @@ public struct LineDecoder: Sendable {
         case .number(let n): text = n
         default: throw wrongType(f, "a decimal string or number", x)
         }
-        if text.hasPrefix("-") {
-            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is negative; amounts must be ≥ 0")
+        if let problem = Self.moneyProblem(text) {
+            throw RecordError(code: "invalid_money", field: f, message: problem)
         }
         guard let m = Money(decimal: text) else {
-            throw RecordError(code: "invalid_money", field: f,
-                              message: "'\(text)' is not a decimal amount such as \"1250.00\" (at most 4 decimals)")
+            // Not reached: `moneyProblem` accepts only what `Money(decimal:)` represents.
+            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is not a decimal amount")
         }
         return m
+    }
+
+    /// The largest amount accepted (balances, payments, promises): 1,000,000,000,000 (10^12) units of the
+    /// currency, a bound that leaves sums of many amounts (payments against one debt) far from the 64-bit
+    /// limit of the exact representation (ten-thousandths in an `Int64`).
+    public static let maxAmount = Money(tenThousandths: 1_000_000_000_000 * 10_000)
+
+    /// Why `text` (a decimal string, or a JSON number as written) is not an acceptable amount, or nil when it is
+    /// one: digits, optionally one `.` followed by 1 to 4 digits, at most ``maxAmount``. The reason names the
+    /// problem: a sign (`-0.00` is "has a minus sign", `-5` is "negative"), an exponent, a character that is not
+    /// allowed, a missing digit around the point, too many decimal places, too large.
+    static func moneyProblem(_ text: String) -> String? {
+        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        let b = Array(text.utf8)
+        guard !b.isEmpty else { return "the amount is empty; write a decimal amount such as \"1250.00\"" }
+        func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+        func isNumeric(_ s: ArraySlice<UInt8>) -> Bool {
+            s.contains(where: isDigit) && s.allSatisfy { isDigit($0) || $0 == UInt8(ascii: ".") }
+        }
+        let signed = b[0] == UInt8(ascii: "-") || b[0] == UInt8(ascii: "+")
+        if let e = b.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+            isNumeric(b[(signed ? 1 : 0)..<e])
+        {
+            return "'\(shown)' has an exponent; write the amount in plain decimal digits, such as \"1250.00\""
+        }
+        if signed, isNumeric(b[1...]) {
+            if b[0] == UInt8(ascii: "+") {
+                return "'\(shown)' has a plus sign; write amounts without a sign, such as \"1250.00\""
+            }
+            if !b[1...].contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) {
+                return "'\(shown)' has a minus sign; amounts are written without a sign (zero is \"0\")"
+            }
+            return "'\(shown)' is negative; amounts must be ≥ 0"
+        }
+        if let bad = text.unicodeScalars.first(where: { !("0"..."9").contains($0) && $0 != "." }) {
+            let character = bad.value < 0x20 || bad.value == 0x7F || bad == " "
+                ? "U+" + String(bad.value, radix: 16, uppercase: true) : "'\(bad)'"
+            return "'\(shown)' contains \(character); an amount is digits with one '.' as the decimal point (no "
+                + "thousands separators, spaces or currency symbols), such as \"1250.00\""
+        }
+        let dots = b.indices.filter { b[$0] == UInt8(ascii: ".") }
+        if dots.count > 1 { return "'\(shown)' has more than one '.'" }
+        let integerDigits = dots.first ?? b.count
+        let decimals = dots.first.map { b.count - $0 - 1 }
+        if integerDigits == 0 || decimals == 0 {
+            return "'\(shown)' needs digits on both sides of the '.', such as \"0.50\" or \"12.00\""
+        }
+        if let decimals, decimals > 4 {
+            return "'\(shown)' has \(decimals) decimal places; at most 4"
+        }
+        // Compare as digit strings (no overflow whatever the length): the integer part without leading zeros
+        // against the maximum's; at equal integer parts, any non-zero fraction is over.
+        let integer = Array(b[..<integerDigits].drop { $0 == UInt8(ascii: "0") })
+        let maxUnits = Array(String(maxAmount.tenThousandths / 10_000).utf8)
+        let fractionIsZero = dots.first.map { b[($0 + 1)...].allSatisfy { $0 == UInt8(ascii: "0") } } ?? true
+        let over = integer.count != maxUnits.count
+            ? integer.count > maxUnits.count
+            : (integer == maxUnits ? !fractionIsZero : maxUnits.lexicographicallyPrecedes(integer))
+        if over {
+            return "'\(shown)' is larger than the maximum \(String(maxAmount.tenThousandths / 10_000))"
+        }
+        return nil
     }
 }
 

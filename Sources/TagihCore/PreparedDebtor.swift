@@ -449,6 +449,7 @@ extension ContactPolicy {
                 var remaining = d.pointee.balance.tenThousandths
                 for i in 0..<payments.count where payments[i].debt == d.pointee.id {
                     remaining -= payments[i].amount.tenThousandths
+                    if remaining <= 0 { break }  // settled; and no trap past Int64.min (see `debtState`)
                 }
                 if remaining <= 0 { return 0 }
                 let settings = s.pointee

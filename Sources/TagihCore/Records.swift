@@ -40,7 +40,10 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
         guard seenDigit else { return nil }
         while fractionDigits < 4 { fraction *= 10; fractionDigits += 1 }
-        self.tenThousandths = units * 10_000 + fraction
+        // `units` ≤ Int64.max / 10,000, but the fraction can still carry it over (922337203685477.9999).
+        let (whole, overflow) = (units * 10_000).addingReportingOverflow(fraction)
+        if overflow { return nil }
+        self.tenThousandths = whole
     }
 
     public static func < (lhs: Money, rhs: Money) -> Bool { lhs.tenThousandths < rhs.tenThousandths }

@@ -348,6 +348,23 @@ struct DebtorArena {
     /// Whether the record at `offset` has a debt with id `debt`.
     func hasDebt(at offset: UInt32, _ debt: String) -> Bool { debtEntry(at: offset, debt) != nil }
 
+    /// Whether the record at `offset` lists phone `number` (whatever its owner, kind or opt-out).
+    func hasPhone(at offset: UInt32, _ number: String) -> Bool {
+        var at = Int(offset)
+        at += 1 + Int(bytes[at]) + 5
+        let phoneCount = Int(bytes[at])
+        at += 1
+        var number = number
+        return number.withUTF8 { utf8 -> Bool in
+            let raw = UnsafeRawBufferPointer(utf8)
+            for _ in 0..<phoneCount {
+                if idEquals(at: UInt32(at), raw) { return true }
+                at += 1 + Int(bytes[at]) + 4
+            }
+            return false
+        }
+    }
+
     /// Where debt `debt`'s entry (id, balance, currency) starts in the record at `offset`, or nil.
     private func debtEntry(at offset: UInt32, _ debt: String) -> Int? {
         var at = Int(offset)

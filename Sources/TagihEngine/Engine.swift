@@ -237,10 +237,13 @@ public final class Engine: Sendable {
 
     // MARK: debtors
 
-    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits.
+    /// Checks a record against the engine's packing limits; returns what is wrong, or nil when it fits. Ids are
+    /// at most ``LineDecoder/maxIDBytes`` (255) bytes of UTF-8, the limit the line decoder enforces too (with a
+    /// message naming the field); this check is for records that do not come through the decoder.
     public static func validate(_ d: Debtor) -> String? {
+        let maxID = LineDecoder.maxIDBytes
         if d.id.isEmpty { return "id is empty" }
-        if d.id.utf8.count > 255 { return "id is longer than 255 bytes" }
+        if d.id.utf8.count > maxID { return "id is longer than \(maxID) bytes of UTF-8" }
         if d.jurisdiction.isEmpty { return "jurisdiction is empty" }
         if d.phones.count > 255 || d.debts.count > 255 || d.quiet.count > 255 {
             return "more than 255 phones, debts or quiet times"
@@ -248,8 +251,8 @@ public final class Engine: Sendable {
         if let p = d.phones.first(where: { $0.number.utf8.count > 255 || $0.number.isEmpty }) {
             return "phone number '\(p.number.prefix(20))' is empty or longer than 255 bytes"
         }
-        if let debt = d.debts.first(where: { $0.id.utf8.count > 255 || $0.id.isEmpty }) {
-            return "debt id '\(debt.id.prefix(20))' is empty or longer than 255 bytes"
+        if let debt = d.debts.first(where: { $0.id.utf8.count > maxID || $0.id.isEmpty }) {
+            return "debt id '\(debt.id.prefix(20))' is empty or longer than \(maxID) bytes of UTF-8"
         }
         // Ids travel in logs, NDJSON lines, URLs and terminal output: no control characters (NUL included).
         if Self.hasControlCharacter(d.id) { return "id contains a control character" }
@@ -361,7 +364,21 @@ public final class Engine: Sendable {
     /// answers a query (so several events for one debtor cost one decision, and the acknowledgement never waits
     /// for the policy).
     public func ingest(events: [StoredEvent]) async throws -> [IngestResult] {
-        if events.isEmpty { return [] }
+        try await ingestReportingWarnings(events: events).results
+    }
+
+    /// ``ingest(events:)``, and for each event accepted (applied or duplicate) what its acknowledgement should warn
+    /// about, or nil. An outcome for a phone that is not on the debtor's record is accepted, recorded and counted
+    /// toward the debt's caps (DOMAIN.md: a call placed is a fact, whichever number was dialed; for packs that count
+    /// personal and other numbers apart it counts as both), with the warning `phone_not_on_record`: the dialer
+    /// may have mistyped the number, and phone-level rules (a dead or wrong number, busy retries) cannot apply to
+    /// a number the record does not list.
+    /// - Throws: ``StoreError`` when the write fails; then none of the batch is applied.
+    public func ingestReportingWarnings(events: [StoredEvent]) async throws
+        -> (results: [IngestResult], warnings: [IngestWarning?])
+    {
+        if events.isEmpty { return ([], []) }
+        var warnings = [IngestWarning?](repeating: nil, count: events.count)
         var results = [IngestResult](repeating: .applied, count: events.count)
         var parts = Array(repeating: [Int](), count: shards.count)
         let latest = clock.now() + max(0, configuration.futureEventAllowance)
@@ -377,17 +394,17 @@ public final class Engine: Sendable {
         // A small batch visits its shards one after the other: starting, scheduling and joining a child task
         // per shard costs more than the few lookups (and, to apply, decisions) each does; the shards' work is the
         // same either way.
-        var verdicts: [(Int, [Result<UInt32, Rejection>])] = []
+        var verdicts: [(Int, [Result<Accepted, Rejection>])] = []
         if events.count < Self.parallelValidationFrom {
             for (s, part) in parts.enumerated() where !part.isEmpty {
                 verdicts.append((s, await shards[s].validate(events, part)))
             }
         } else {
-            verdicts = await withTaskGroup(of: (Int, [Result<UInt32, Rejection>]).self) { group in
+            verdicts = await withTaskGroup(of: (Int, [Result<Accepted, Rejection>]).self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
                     group.addTask { (s, await self.shards[s].validate(events, part)) }
                 }
-                var all: [(Int, [Result<UInt32, Rejection>])] = []
+                var all: [(Int, [Result<Accepted, Rejection>])] = []
                 for await chunk in group { all.append(chunk) }
                 return all
             }
@@ -397,7 +414,11 @@ public final class Engine: Sendable {
         for (s, verdict) in verdicts {
             for (i, v) in zip(parts[s], verdict) {
                 switch v {
-                case .success(let slot): slotOf[i] = slot
+                case .success(let accepted):
+                    slotOf[i] = accepted.slot
+                    if accepted.phoneNotOnRecord, case .outcome(let o) = events[i] {
+                        warnings[i] = Self.phoneNotOnRecord(o)
+                    }
                 case .failure(let r): results[i] = .rejected(code: r.code, message: r.message)
                 }
             }
@@ -405,7 +426,7 @@ public final class Engine: Sendable {
         for i in events.indices where slotOf[i] != .max { valid.append(i) }
         if valid.isEmpty {
             metrics.eventsRejected.increment(by: results.count)
-            return results
+            return (results, warnings)
         }
         let applyingToken = await beginApplying()
         defer { endApplying(applyingToken) }
@@ -437,7 +458,16 @@ public final class Engine: Sendable {
         metrics.eventsApplied.increment(by: applied)
         metrics.eventsDuplicate.increment(by: duplicates)
         metrics.eventsRejected.increment(by: results.count - applied - duplicates)
-        return results
+        return (results, warnings)
+    }
+
+    /// The warning of an outcome whose phone the debtor's record does not list.
+    static func phoneNotOnRecord(_ o: OutcomeEvent) -> IngestWarning {
+        IngestWarning(
+            code: "phone_not_on_record", field: "phone",
+            message: "'\(o.phone)' is not one of debtor '\(o.debtor)''s phones; the call is recorded and counts toward "
+                + "debt '\(o.debt)''s caps, but no phone-level rule (dead or wrong number, busy retries) applies to it: "
+                + "check the number, or add it with PUT /v1/debtors if it is the debtor's")
     }
 
     /// What is wrong with an event's times, or nil: an outcome or payment dated after `latest` (the engine's clock

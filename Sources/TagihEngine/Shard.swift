@@ -174,7 +174,7 @@ actor Shard {
     func finishHistoryReplay() { state.finishHistoryReplay() }
 
     /// For each event at `indices`: its debtor's slot, or why it is refused.
-    func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
+    func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<Accepted, Rejection>] {
         state.validate(events, indices)
     }
 

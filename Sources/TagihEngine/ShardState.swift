@@ -7,6 +7,14 @@ struct Rejection: Error {
     var message: String
 }
 
+/// An event that passed validation: its debtor's slot, and what the acknowledgement should warn about.
+struct Accepted: Equatable {
+    /// The debtor's slot.
+    var slot: UInt32
+    /// An outcome whose phone is not on the debtor's record (accepted and counted; see `Engine.ingest(events:)`).
+    var phoneNotOnRecord = false
+}
+
 /// Where a slot is in the queues.
 enum SlotState: UInt8 {
     case blocked = 0
@@ -273,8 +281,8 @@ struct ShardState {
     ///
     /// The look-ups are prefetched: every debtor id is hashed and its index bucket asked for first; then, one and
     /// two events ahead of the one validated, the slot its bucket names and that slot's packed record.
-    mutating func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<UInt32, Rejection>] {
-        var results: [Result<UInt32, Rejection>] = []
+    mutating func validate(_ events: [StoredEvent], _ indices: [Int]) -> [Result<Accepted, Rejection>] {
+        var results: [Result<Accepted, Rejection>] = []
         results.reserveCapacity(indices.count)
         var hashes: [UInt64] = []
         hashes.reserveCapacity(indices.count)
@@ -306,13 +314,15 @@ struct ShardState {
     }
 
     /// Checks that an event names a known debtor and debt: `.failure` with the rejection, or the debtor's slot
-    /// (slots are never removed or renumbered, so `apply(_:lsn:now:slot:)` can use it after the commit).
-    func validate(_ event: StoredEvent) -> Result<UInt32, Rejection> {
+    /// (slots are never removed or renumbered, so `apply(_:lsn:now:slot:)` can use it after the commit) and, for
+    /// an outcome, whether its phone is missing from the debtor's record (a few byte comparisons: a record has a
+    /// handful of phones, at most 255).
+    func validate(_ event: StoredEvent) -> Result<Accepted, Rejection> {
         validate(event, hash: stableHash(event.debtor))
     }
 
     /// `validate(_:)` given the `stableHash` of the event's debtor id.
-    func validate(_ event: StoredEvent, hash: UInt64) -> Result<UInt32, Rejection> {
+    func validate(_ event: StoredEvent, hash: UInt64) -> Result<Accepted, Rejection> {
         let (debtorID, debtID): (String, String?)
         switch event {
         case .outcome(let o): (debtorID, debtID) = (o.debtor, o.debt)
@@ -343,7 +353,10 @@ struct ShardState {
                 message: "currency: the payment is in \(currency) but debt '\(p.debt)' is in \(owed); send the amount "
                     + "in the debt's currency"))
         }
-        return .success(i)
+        if case .outcome(let o) = event {
+            return .success(Accepted(slot: i, phoneNotOnRecord: !arena.hasPhone(at: slots[Int(i)].blob, o.phone)))
+        }
+        return .success(Accepted(slot: i))
     }
 
     /// Adds a durable event to the debtor's history. At runtime (`now` not nil) it also ends a lease the event

@@ -524,7 +524,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         return 0
     }
 
-    private func dispatch(_ stream: Stream, responder: any HTTP2Responder, spawn: TaskSpawner, endStream: Bool) {
+    private func dispatch(_ stream: Stream, responder: any HTTP2Responder, spawn: @escaping TaskSpawner, endStream: Bool) {
         stream.dispatched = true
         var path = stream.path
         var query = ""
@@ -541,8 +541,50 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             headers: stream.headers
         )
         stream.headers = []
+        start(responder.respond(to: head), on: stream, spawn: spawn, endStream: endStream)
+    }
+
+    /// Starts `response` on a dispatched `stream` (on the event loop): at once for `.immediate` and `.streaming`,
+    /// after the read for `.deferred` and `.lookup`, after the request body for `.afterBody`.
+    private func start(_ response: HTTP2Response, on stream: Stream, spawn: @escaping TaskSpawner, endStream: Bool) {
         guard let session else { return }
-        switch responder.respond(to: head) {
+        switch response {
+        case .afterBody(let maxBodyBytes, let decide):
+            let inbound = makeInbound(streamID: stream.id)
+            if endStream { inbound.finish() }
+            stream.inbound = inbound
+            let body = HTTP2Body(queue: inbound, maxLineLength: limits.maxLineLength, counters: counters)
+            guard let loopBound, let eventLoop = context?.eventLoop else { return }
+            let streamID = stream.id
+            let logger = self.logger
+            spawn {
+                var answer: HTTP2Response
+                do {
+                    let raw = try await body.collect(upTo: maxBodyBytes)
+                    answer = try await decide(raw)
+                } catch let error as HTTP2StreamError where error.code == "body_too_large" {
+                    answer = .immediate(
+                        status: 413, headers: [("content-type", "application/json")],
+                        body: Self.errorBody(code: "body_too_large",
+                                             message: "the request body exceeds \(maxBodyBytes) bytes"))
+                } catch {
+                    logger.debug("after-body handler failed", metadata: ["error": "\(error)"])
+                    answer = .immediate(status: 500, headers: [("content-type", "application/json")],
+                                        body: Self.internalError().body)
+                }
+                if case .afterBody = answer {
+                    answer = .immediate(status: 500, headers: [("content-type", "application/json")],
+                                        body: Self.internalError().body)
+                }
+                let decided = answer
+                eventLoop.execute {
+                    let handler = loopBound.value
+                    guard !handler.closed, let stream = handler.streams[streamID] else { return }
+                    handler.start(decided, on: stream, spawn: spawn, endStream: true)
+                    handler.spawnDeferred()
+                    handler.flushOutput()
+                }
+            }
         case .immediate(let status, let headers, let body):
             // A HEAD answer is the GET answer's status and headers without the body (RFC 9110 §9.3.2).
             let hasBody = body.readableBytes > 0 && stream.method != "HEAD"
@@ -561,7 +603,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                 session.submitResponse(streamID: stream.id, status: status, headers: headers, hasBody: false)
                 return
             }
-            let inbound = makeInbound(streamID: stream.id)
+            // After `.afterBody` the request body was read already (and its queue finished).
+            let inbound = stream.inbound ?? makeInbound(streamID: stream.id)
             if endStream { inbound.finish() }
             let outbound = makeOutbound(streamID: stream.id)
             if shuttingDown { outbound.requestShutdown() }
@@ -660,6 +703,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         let batcher: any HTTP2LookupBatcher
         var streamIDs: [Int32]
         var keys: [String]
+    }
+
+    /// A JSON error body `{"error":{"code":…,"message":…}}` (code and message must need no JSON escaping).
+    private static func errorBody(code: String, message: String) -> ByteBuffer {
+        var body = ByteBuffer()
+        body.writeString(#"{"error":{"code":"\#(code)","message":"\#(message)"}}"# + "\n")
+        return body
     }
 
     /// The 500 answer of a `.deferred` handler or `.lookup` batch that failed.

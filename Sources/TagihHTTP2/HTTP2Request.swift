@@ -108,6 +108,15 @@ public enum HTTP2Response: Sendable {
     /// discarded. If the call throws, or returns a different number of responses than keys, every one
     /// of those requests gets a 500 with a JSON error body.
     case lookup(key: String, batcher: any HTTP2LookupBatcher)
+    /// A response decided only once the whole request body has been read: for a body of parameters whose
+    /// mistakes deserve a `4xx` status rather than a `200` and a final error line. The connection collects the
+    /// body (at most `maxBodyBytes`; a longer one is answered `413` with a JSON error body and `handler` is not
+    /// called), then calls `handler` with it in its own task. `handler` returns the response: `.immediate` (for
+    /// example a `400` naming the bad parameter) or `.streaming`, whose handler then runs with a request body that
+    /// has already ended (`.deferred` and `.lookup` work too; a nested `.afterBody` is answered `500`). If
+    /// `handler` throws, or the body cannot be read, the answer is a `500` with a JSON error body (when the stream
+    /// is still open).
+    case afterBody(maxBodyBytes: Int, handler: @Sendable (ByteBuffer) async throws -> HTTP2Response)
 }
 
 /// Answers `.lookup` responses in batches (see `HTTP2Response.lookup`).

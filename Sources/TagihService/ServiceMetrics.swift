@@ -43,6 +43,8 @@ public final class ServiceMetrics: Sendable {
     func error(_ code: String) { counter("tagih_http_errors_total", "code", code).increment() }
     func lineRejected(_ code: String) { counter("tagih_lines_rejected_total", "code", code).increment() }
     func linesAccepted(_ kind: String) { counter("tagih_lines_accepted_total", "kind", kind).increment() }
+    /// An accepted line whose acknowledgement carries a warning from the engine (e.g. `phone_not_on_record`).
+    func warning(_ code: String) { counter("tagih_line_warnings_total", "code", code).increment() }
     func duplicate(_ kind: String) { counter("tagih_duplicates_total", "kind", kind).increment() }
     func callsLeased(_ n: Int) { leased.increment(by: n) }
     func dialerSessions(_ delta: Int) { sessions.increment(by: Double(delta)) }

@@ -182,6 +182,32 @@ final class DialerSessionState: Sendable {
 
 /// Classifies dialer-session input lines without decoding outcomes twice.
 enum DialerInput {
+    /// The most credit one ready line grants.
+    static let maxCredit = 10_000
+
+    /// The credit `n` of a ready line, or why it is not one: missing, not a number, not a whole number, or out
+    /// of range (each says which).
+    static func readyCredit(_ value: JSONValue?) -> DialerInput {
+        let range = "from 0 to \(maxCredit)"
+        guard let value else {
+            return .invalid(code: "missing_field", field: "n", message: "a ready line needs 'n', the credit (\(range))")
+        }
+        guard case .number(let text) = value else {
+            return .invalid(code: "wrong_type", field: "n",
+                            message: "'n' must be a JSON number \(range), found \(value.typeName)")
+        }
+        let isWhole = !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+        guard isWhole else {
+            return .invalid(code: "invalid_value", field: "n",
+                            message: "'n' is \(text); it must be a whole number \(range), written without a point or exponent")
+        }
+        guard let n = Int(text), n >= 0, n <= maxCredit else {
+            return .invalid(code: "out_of_range", field: "n",
+                            message: "'n' is \(text.count > 24 ? String(text.prefix(24)) + "…" : text); it must be \(range)")
+        }
+        return .ready(n)
+    }
+
     case blank
     case ready(Int)
     case outcome
@@ -192,14 +218,15 @@ enum DialerInput {
         guard let object = try? JSONValue.parse(bytes), case .object = object else {
             return .invalid(code: "invalid_json", field: "", message: "the line is not a JSON object")
         }
+        if let key = object.repeatedKey {
+            return .invalid(code: "duplicate_key", field: key,
+                            message: "duplicate key: '\(key)' appears more than once in this line; give each key once")
+        }
         switch object["type"] {
         case nil, .string("outcome"):
             return .outcome
         case .string("ready"):
-            guard case .number(let text) = object["n"], let n = Int(text), n >= 0, n <= 10_000 else {
-                return .invalid(code: "wrong_type", field: "n", message: "'n' must be an integer from 0 to 10000")
-            }
-            return .ready(n)
+            return readyCredit(object["n"])
         case .string(let other):
             return .invalid(
                 code: "unknown_value", field: "type", message: "unknown line type '\(other)'; expected ready or outcome")

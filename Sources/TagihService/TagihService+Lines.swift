@@ -121,7 +121,7 @@ extension TagihService {
     /// Ingests a batch of outcomes (one group commit); one ack line each, sent by the caller once durable.
     func runOutcomes(_ lines: [PendingLine<OutcomeEvent>], _ engine: Engine, tagged: Bool) async -> [[UInt8]] {
         await ingestResults(lines, id: \.attempt, tagged: tagged, kind: "outcome") {
-            try await engine.ingest($0)
+            try await engine.ingestReportingWarnings(events: $0.map { .outcome($0) })
         }
     }
 
@@ -135,7 +135,7 @@ extension TagihService {
     /// Ingests a batch of payments (one group commit); one ack line each.
     func runPayments(_ lines: [PendingLine<PaymentEvent>], _ engine: Engine) async -> [[UInt8]] {
         await ingestResults(lines, id: \.payment, tagged: false, kind: "payment") {
-            try await engine.ingest($0)
+            (try await engine.ingest($0), [])
         }
     }
 
@@ -150,11 +150,11 @@ extension TagihService {
     func runClearances(_ lines: [PendingLine<ClearanceLine>], _ engine: Engine) async -> [[UInt8]] {
         let now = clock.now()
         return await ingestResults(lines, id: \.clearance, tagged: false, kind: "clearance") { clearances in
-            try await engine.clear(clearances.map { c in
+            (try await engine.clear(clearances.map { c in
                 ClearanceEvent(
                     id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: now, clearedBy: c.by,
                     note: c.note)
-            })
+            }), [])
         }
     }
 
@@ -176,30 +176,38 @@ extension TagihService {
         }
     }
 
-    /// Runs `ingest` on the batch's values and renders one result line per line (input order).
+    /// Runs `ingest` on the batch's values and renders one result line per line (input order). `ingest` returns
+    /// a result per value and the engine's warnings (one per value, or none at all), which join the decoder's.
     private func ingestResults<Value: Sendable>(
         _ lines: [PendingLine<Value>], id: KeyPath<Value, String>, tagged: Bool, kind: String,
-        _ ingest: ([Value]) async throws -> [IngestResult]
+        _ ingest: ([Value]) async throws -> ([IngestResult], [IngestWarning?])
     ) async -> [[UInt8]] {
         let outcomes: [IngestResult]
+        let engineWarnings: [IngestWarning?]
         let started = ContinuousClock.now
         defer { metrics.lineBatch(kind, lines: lines.count, since: started) }
         do {
-            outcomes = try await ingest(lines.map(\.value))
+            (outcomes, engineWarnings) = try await ingest(lines.map(\.value))
         } catch {
             return lines.map { storeFailure($0.number, error, tagged: tagged) }
         }
-        return zip(lines, outcomes).map { line, outcome in
+        return zip(lines, outcomes).enumerated().map { k, pair in
+            let (line, outcome) = pair
             let number = line.number
+            var warnings = line.warnings
+            if k < engineWarnings.count, let w = engineWarnings[k] {
+                warnings.append(RecordWarning(code: w.code, field: w.field, message: w.message))
+                metrics.warning(w.code)
+            }
             switch outcome {
             case .applied:
                 metrics.linesAccepted(kind)
                 return Wire.result(
-                    line: number, id: line.value[keyPath: id], duplicate: false, warnings: line.warnings, tagged: tagged)
+                    line: number, id: line.value[keyPath: id], duplicate: false, warnings: warnings, tagged: tagged)
             case .duplicate:
                 metrics.duplicate(kind)
                 return Wire.result(
-                    line: number, id: line.value[keyPath: id], duplicate: true, warnings: line.warnings, tagged: tagged)
+                    line: number, id: line.value[keyPath: id], duplicate: true, warnings: warnings, tagged: tagged)
             case .rejected(let code, let message):
                 metrics.lineRejected(code)
                 return Wire.result(

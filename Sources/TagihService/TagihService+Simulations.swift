@@ -14,7 +14,8 @@ struct SimulationRequest: Decodable {
     var strategy: String = "all"
     var dialer: String?
 
-    enum CodingKeys: String, CodingKey { case debtors, start, days, agents, seed, strategy, dialer }
+    /// The accepted parameters, in the order error messages list them.
+    enum CodingKeys: String, CodingKey, CaseIterable { case debtors, start, days, agents, seed, strategy, dialer }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -28,35 +29,121 @@ struct SimulationRequest: Decodable {
     }
 }
 
+/// What is wrong with a `POST /v1/simulations` body: answered with status 400 and
+/// `{"error":{"code":…,"field":…,"message":…}}` before any simulation runs.
+struct SimulationRequestError: Error {
+    var code: String
+    var field: String?
+    var message: String
+    /// For `unknown_field`: the accepted parameter names.
+    var accepted: [String]? = nil
+}
+
+/// A validated simulation request: what `runSimulation` runs.
+struct SimulationPlan: Sendable {
+    var debtors: Int
+    var seed: UInt64
+    var strategies: [StrategyKind]
+    var configuration: SimulationConfiguration
+}
+
 extension TagihService {
     /// Limits that keep one request from monopolising the server.
     static let maxSimulatedDebtors = 2_000_000
     static let maxSimulatedDays = 90
+    /// The largest body of `POST /v1/simulations`.
+    static let maxSimulationBody = 64 * 1024
 
-    func runSimulation(body: HTTP2RequestBody, writer: HTTP2ResponseWriter) async throws {
-        func fail(_ code: String, _ field: String?, _ message: String) async throws {
-            try await writer.write(lineBuffer(JSONLine.errorLine(code: code, message: message, field: field)))
+    /// `POST /v1/simulations`: the body is read and checked first, so that a bad parameter is answered 400 (not a
+    /// 200 and a final error line); a good one starts the NDJSON stream of progress lines and the report.
+    func simulationResponse() -> HTTP2Response {
+        .afterBody(maxBodyBytes: Self.maxSimulationBody) { raw in
+            let plan: SimulationPlan
+            do throws(SimulationRequestError) {
+                plan = try Self.simulationPlan(raw)
+            } catch {
+                return self.httpError(400, error)
+            }
+            return .streaming(status: 200, headers: TagihService.ndjsonHeaders) { _, writer in
+                try await self.runSimulation(plan, writer: writer)
+            }
         }
-        let raw = try await body.collect(upTo: 64 * 1024)
+    }
+
+    /// A 400 answer naming the bad parameter.
+    func httpError(_ status: Int, _ error: SimulationRequestError) -> HTTP2Response {
+        var json = JSONLine()
+        json.addObject("error") { inner in
+            inner.add("code", error.code)
+            inner.add("message", error.message)
+            if let field = error.field { inner.add("field", field) }
+            if let accepted = error.accepted { inner.add("accepted", accepted) }
+        }
+        var buffer = ByteBuffer()
+        buffer.writeBytes(json.finish())
+        metrics.error(error.code)
+        return .immediate(status: status, headers: TagihService.jsonHeaders, body: buffer)
+    }
+
+    /// Checks a simulation request body: a JSON object whose members are all known parameters (a typo such as
+    /// `"agent": 50` would otherwise run with the default), each of the right type and range.
+    static func simulationPlan(_ raw: ByteBuffer) throws(SimulationRequestError) -> SimulationPlan {
+        let accepted = SimulationRequest.CodingKeys.allCases.map(\.rawValue)
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(raw.readableBytesView)
+        } catch {
+            throw SimulationRequestError(code: "invalid_json", field: nil,
+                                         message: "the body is not JSON: \(error.message)")
+        }
+        guard case .object(let members) = value else {
+            throw SimulationRequestError(code: "wrong_type", field: nil,
+                                         message: "the body must be a JSON object of simulation parameters, not "
+                                             + value.typeName)
+        }
+        var seen: Set<String> = []
+        for (key, _) in members {
+            guard accepted.contains(key) else {
+                throw SimulationRequestError(
+                    code: "unknown_field", field: key,
+                    message: "unknown parameter '\(key)'; the accepted parameters are \(accepted.joined(separator: ", "))",
+                    accepted: accepted)
+            }
+            guard seen.insert(key).inserted else {
+                throw SimulationRequestError(code: "duplicate_key", field: key,
+                                             message: "parameter '\(key)' is given twice; give it once")
+            }
+        }
         let request: SimulationRequest
         do {
             request = try JSONDecoder().decode(SimulationRequest.self, from: Data(raw.readableBytesView))
         } catch let DecodingError.keyNotFound(key, _) {
-            return try await fail("missing_field", key.stringValue, "'\(key.stringValue)' is required")
+            throw SimulationRequestError(code: "missing_field", field: key.stringValue,
+                                         message: "'\(key.stringValue)' is required")
         } catch let DecodingError.typeMismatch(_, context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return try await fail("wrong_type", field, "'\(field)' has the wrong type")
+            throw SimulationRequestError(code: "wrong_type", field: field, message: "'\(field)' has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw SimulationRequestError(code: "wrong_type", field: field, message: "'\(field)' must not be null")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw SimulationRequestError(code: "wrong_type", field: field.isEmpty ? nil : field,
+                                         message: "'\(field)' has the wrong type or is out of range")
         } catch {
-            return try await fail("invalid_json", nil, "the body is not a JSON object of simulation parameters")
+            throw SimulationRequestError(code: "invalid_json", field: nil,
+                                         message: "the body is not a JSON object of simulation parameters")
         }
         guard (1...Self.maxSimulatedDebtors).contains(request.debtors) else {
-            return try await fail("out_of_range", "debtors", "debtors must be 1...\(Self.maxSimulatedDebtors)")
+            throw SimulationRequestError(code: "out_of_range", field: "debtors",
+                                         message: "debtors must be 1...\(Self.maxSimulatedDebtors)")
         }
         guard (1...Self.maxSimulatedDays).contains(request.days) else {
-            return try await fail("out_of_range", "days", "days must be 1...\(Self.maxSimulatedDays)")
+            throw SimulationRequestError(code: "out_of_range", field: "days",
+                                         message: "days must be 1...\(Self.maxSimulatedDays)")
         }
         guard (1...100_000).contains(request.agents) else {
-            return try await fail("out_of_range", "agents", "agents must be 1...100000")
+            throw SimulationRequestError(code: "out_of_range", field: "agents", message: "agents must be 1...100000")
         }
         let strategies: [StrategyKind]
         if request.strategy == "all" {
@@ -64,13 +151,14 @@ extension TagihService {
         } else if let kind = StrategyKind(rawValue: request.strategy) {
             strategies = [kind]
         } else {
-            return try await fail("unknown_value", "strategy", "strategy must be tagih, baseline, earliest or all")
+            throw SimulationRequestError(code: "unknown_value", field: "strategy",
+                                         message: "strategy must be tagih, baseline, earliest or all")
         }
         var configuration = SimulationConfiguration(start: 0)
         guard let day = CivilTime.parseDate(request.start),
               let zone = ZoneDatabase.system.zone(named: configuration.floorZone)
         else {
-            return try await fail("invalid_time", "start", "start must be a date YYYY-MM-DD")
+            throw SimulationRequestError(code: "invalid_time", field: "start", message: "start must be a date YYYY-MM-DD")
         }
         configuration.start = zone.instant(forLocal: day * CivilTime.secondsPerDay)
         configuration.days = request.days
@@ -79,12 +167,20 @@ extension TagihService {
         if let dialer = request.dialer {
             guard let mode = DialerMode(rawValue: dialer) else {
                 let allowed = DialerMode.allCases.map(\.rawValue).joined(separator: ", ")
-                return try await fail("unknown_value", "dialer", "dialer must be one of \(allowed)")
+                throw SimulationRequestError(code: "unknown_value", field: "dialer",
+                                             message: "dialer must be one of \(allowed)")
             }
             configuration.dialer = mode
         }
-        let population = SyntheticPopulation.generate(count: request.debtors, seed: request.seed)
-        let settings = configuration
+        return SimulationPlan(debtors: request.debtors, seed: request.seed, strategies: strategies,
+                              configuration: configuration)
+    }
+
+    /// Runs a checked simulation, writing a progress line per simulated day of each strategy, then the report.
+    func runSimulation(_ plan: SimulationPlan, writer: HTTP2ResponseWriter) async throws {
+        let strategies = plan.strategies
+        let population = SyntheticPopulation.generate(count: plan.debtors, seed: plan.seed)
+        let settings = plan.configuration
         let (progressLines, progressSink) = AsyncStream.makeStream(of: SimulationProgress.self,
                                                                    bufferingPolicy: .bufferingNewest(64))
         let encoder = JSONEncoder()

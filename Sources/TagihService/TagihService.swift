@@ -200,9 +200,7 @@ public final class TagihService: HTTP2Responder, Sendable {
                 if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
         case .simulations:
-            return ndjsonStream(onEventLoop: false) { body, writer in
-                try await self.runSimulation(body: body, writer: writer)
-            }
+            return simulationResponse()
         case .healthz, .readyz, .metrics, .debugStream:
             preconditionFailure("handled above")
         }

@@ -15,7 +15,10 @@ enum Wire {
         if let id { json.add("id", id) }
         json.add("ok", error == nil)
         if let duplicate { json.add("duplicate", duplicate) }
-        if !warnings.isEmpty { json.add("warnings", warnings.map(\.description)) }
+        if !warnings.isEmpty {
+            json.add("warnings", warnings.map(\.description))
+            json.add("warningCodes", warnings.map(\.code))
+        }
         if let error {
             json.addObject("error") { inner in
                 inner.add("code", error.code)

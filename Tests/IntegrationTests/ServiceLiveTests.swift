@@ -66,6 +66,12 @@ import Testing
         (code, body) = try curl("\(base)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
                                 body: #"{"debtors":200,"start":"2026-12-01","days":1,"agents":2,"seed":1,"strategy":"tagih"}"#)
         #expect(code == 200 && body.contains(#""type":"report""#), "\(body)")
+        // A typo ("agent") is refused with 400 naming it and listing the accepted parameters, not run with defaults.
+        (code, body) = try curl("\(base)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
+                                body: #"{"debtors":200,"start":"2026-12-01","days":1,"agent":2,"seed":1}"#)
+        #expect(code == 400 && body.contains(#""code":"unknown_field""#) && body.contains(#""field":"agent""#)
+                    && body.contains("debtors, start, days, agents, seed, strategy, dialer"), "\(body)")
+        #expect(!body.contains(#""type":"progress""#), "\(body)")
 
         (code, _) = try curl("\(base)/v1/outcomes", method: "POST", headers: ["content-type: text/plain"], body: "x")
         #expect(code == 415)

@@ -22,6 +22,8 @@ import Testing
         (#"{"clearance":"C","debtor":"D-1","clears":"cease"}"#, "missing_field", "by"),
         (#"{"clearance":7,"debtor":"D-1","clears":"cease","by":"ops"}"#, "wrong_type", "clearance"),
         (#"{"clearance":"C","debtor":"D-1","clears":"cease","by":""}"#, "invalid_value", "by"),
+        (#"{"clearance":"C","debtor":"D-1","clears":"cease","clears":"dispute","debt":"A-1","by":"ops"}"#,
+         "duplicate_key", "clears"),
     ]
 
     @Test(arguments: bad) func rejectsWithFieldAndReason(line: String, code: String, field: String) {

@@ -400,3 +400,23 @@ let cases: [Case] = [
         #expect(RFC3339.format(t("2026-11-30T14:05:00Z"), zoneName: nil) == "2026-11-30T14:05:00Z")
     }
 }
+
+/// Amounts near the 64-bit limit (possible through the engine's API, which does not apply the line decoder's
+/// maximum, and in stores written before it) must not trap the decision: one such record would stop the server
+/// at every start.
+@Suite struct HugeAmountTests {
+    @Test func paymentsWhoseSumPassesInt64SettleTheDebtInsteadOfTrapping() {
+        var h = DebtorHistory()
+        h.record(attempt("2026-11-20T15:00:00Z", .promiseToPay,
+                         promise: PromiseTerms(amount: Money(tenThousandths: .max), due: "2026-11-23")))
+        for k in 0..<3 {
+            h.record(PaymentEvent(payment: "P\(k)", debtor: "D-1", debt: "A-1",
+                                  amount: Money(tenThousandths: .max - 1), at: t("2026-11-21T15:00:00Z")))
+        }
+        for balance in [Int64(1), .max] {
+            let d = decide(person(debts: [Debt(id: "A-1", balance: Money(tenThousandths: balance), currency: "USD")]),
+                           h, at: "2026-12-01T15:00:00Z")
+            #expect(d.earliest == nil, "balance \(balance): \(d.reasons)")
+        }
+    }
+}

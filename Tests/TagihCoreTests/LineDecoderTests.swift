@@ -69,6 +69,17 @@ import Testing
             contains: "expected a string, found a number"),
         Bad(line: #"[1,2]"#, code: "wrong_type", field: "", contains: "expected a JSON object"),
         Bad(line: #"{"id":"D",}"#, code: "invalid_json", field: "", contains: "byte 11"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","id":"E","debts":[]}"#, code: "duplicate_key", field: "id",
+            contains: #"duplicate key: 'id' appears 2 times in this object ("D", "E")"#),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"USD","balance":"900"}]}"#,
+            code: "duplicate_key", field: "debts[0].balance", contains: "'balance' appears 2 times"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+16175550100","optedOut":true,"optedOut":false}],"debts":[]}"#,
+            code: "duplicate_key", field: "phones[0].optedOut", contains: "(true, false)"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[],"quiet":[{"from":"09:00","from":"10:00","from":"11:00"}]}"#,
+            code: "duplicate_key", field: "quiet[0].from", contains: "appears 3 times"),
+        // Same decoded name, spelled differently.
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[],"id":"E"}"#, code: "duplicate_key", field: "id",
+            contains: "'id' appears 2 times"),
         Bad(line: #"{"id":"D\u00"}"#, code: "invalid_json", field: "", contains: "escape"),
     ]
 
@@ -86,6 +97,65 @@ import Testing
         let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","x":1,"debts":[{"id":"A","balance":5,"currency":"USD","y":2}]}"#)
         #expect(d.warnings.map(\.description) == ["x: unknown field (ignored)", "debts[0].y: unknown field (ignored)"])
         #expect(d.value.debts[0].balance == Money(decimal: "5"))
+    }
+
+    /// Every amount of line protocol v1 (balance, payment amount, promise amount) says precisely what is wrong.
+    @Test(arguments: [
+        ("\"-0\"", "'-0' has a minus sign; amounts are written without a sign (zero is \"0\")"),
+        ("\"-0.00\"", "'-0.00' has a minus sign"),
+        ("-0", "'-0' has a minus sign"),
+        ("-0.0", "'-0.0' has a minus sign"),
+        ("\"-5\"", "'-5' is negative; amounts must be ≥ 0"),
+        ("-0.01", "'-0.01' is negative"),
+        ("\"+5\"", "'+5' has a plus sign"),
+        ("1e3", "'1e3' has an exponent"),
+        ("-1E-2", "'-1E-2' has an exponent"),
+        ("\"12,50\"", "'12,50' contains ','"),
+        ("\"$5\"", "'$5' contains '$'"),
+        ("\"1 000\"", "'1 000' contains U+20"),
+        ("\"\"", "the amount is empty"),
+        ("\".5\"", "'.5' needs digits on both sides of the '.'"),
+        ("\"5.\"", "'5.' needs digits on both sides"),
+        ("\"1.2.3\"", "'1.2.3' has more than one '.'"),
+        ("\"1.23456\"", "'1.23456' has 5 decimal places; at most 4"),
+        ("1.23456", "'1.23456' has 5 decimal places; at most 4"),
+        ("\"1000000000000.0001\"", "'1000000000000.0001' is larger than the maximum 1000000000000"),
+        ("\"1000000000001\"", "is larger than the maximum 1000000000000"),
+        ("\"922337203685477.9999\"", "is larger than the maximum 1000000000000"),
+        ("99999999999999999999999999", "is larger than the maximum 1000000000000"),
+    ])
+    func amountsSayWhatIsWrong(json: String, message: String) {
+        let lines = [
+            ("debts[0].balance", #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"# + json + #","currency":"USD"}]}"#),
+            ("amount", #"{"payment":"P","debtor":"D","debt":"A","amount":"# + json + #","at":"2026-11-30T14:05:00Z"}"#),
+            ("promise.amount", #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"# + json + #","due":"2026-12-05"}}"#),
+        ]
+        for (field, line) in lines {
+            #expect {
+                switch field {
+                case "debts[0].balance": _ = try LineDecoder.debtor(from: line)
+                case "amount": _ = try LineDecoder.payment(from: line)
+                default: _ = try LineDecoder.outcome(from: line)
+                }
+            } throws: { error in
+                guard let e = error as? RecordError else { return false }
+                return e.code == "invalid_money" && e.field == field && e.message == message
+                    || (e.code == "invalid_money" && e.field == field && e.message.contains(message))
+            }
+        }
+    }
+
+    @Test func amountsUpToTheMaximumAreExact() throws {
+        for (text, tenThousandths) in [("1000000000000", Int64(10_000_000_000_000_000)),
+                                       ("0001000000000000.0000", 10_000_000_000_000_000), ("0", 0), ("0.0001", 1),
+                                       ("999999999999.9999", 9_999_999_999_999_999)] {
+            let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":""# + text
+                + #"","currency":"USD"}]}"#)
+            #expect(d.value.debts[0].balance.tenThousandths == tenThousandths, "\(text)")
+        }
+        // Past Int64: no trap, just no value.
+        #expect(Money(decimal: "922337203685477.9999") == nil)
+        #expect(Money(decimal: "922337203685477.5807")?.tenThousandths == Int64.max)
     }
 
     @Test func moneyAsNumberIsExact() throws {
@@ -112,6 +182,10 @@ import Testing
              "promise.due", "YYYY-MM-DD"),
             (#"{"debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"busy"}"#,
              "attempt", "missing"),
+            (#"{"attempt":"x","debtor":"a","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"busy","debtor":"b"}"#,
+             "debtor", #"duplicate key: 'debtor' appears 2 times in this object ("a", "b")"#),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"2026-12-01","amount":"100"}}"#,
+             "promise.amount", "duplicate key"),
         ]
         for (line, field, why) in cases {
             #expect {
@@ -128,6 +202,71 @@ import Testing
         #expect(p.value.amount.tenThousandths == 1_005_000)
         #expect(throws: RecordError.self) {
             _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"abc","at":"2026-11-30T14:05:00Z"}"#)
+        }
+        #expect {
+            _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"1","amount":"1000","at":"2026-11-30T14:05:00Z"}"#)
+        } throws: { e in
+            (e as? RecordError).map { $0.code == "duplicate_key" && $0.field == "amount" } ?? false
+        }
+        // A repeated key inside an unknown (ignored) member is not the record's business.
+        let nested = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"1","at":"2026-11-30T14:05:00Z","meta":{"k":1,"k":2}}"#)
+        #expect(nested.warnings.map(\.field) == ["meta"])
+    }
+
+    /// Every id field of every input line: at most `LineDecoder.maxIDBytes` (255) bytes of UTF-8 (bytes, not
+    /// characters), no control characters; the error names the field. (proto-docs/README.md, Conventions.)
+    @Test(arguments: ["debtor.id", "debtor.debts[0].id", "outcome.attempt", "outcome.debtor", "outcome.debt",
+                      "payment.payment", "payment.debtor", "payment.debt", "clearance.clearance",
+                      "clearance.debtor", "clearance.debt"])
+    func idsAreAtMost255BytesOfUTF8(_ where: String) throws {
+        let kind = String(`where`.prefix(while: { $0 != "." }))
+        let field = String(`where`.dropFirst(kind.count + 1))
+        func line(_ id: String) -> String {
+            let q = JSONWriter.quoted(id)
+            func pick(_ name: String, _ fallback: String) -> String { field == name ? q : "\"\(fallback)\"" }
+            switch kind {
+            case "debtor":
+                return #"{"id":"# + pick("id", "D") + #","jurisdiction":"US","debts":[{"id":"#
+                    + pick("debts[0].id", "A") + #","balance":"1","currency":"USD"}]}"#
+            case "outcome":
+                return #"{"attempt":"# + pick("attempt", "x") + #","debtor":"# + pick("debtor", "D") + #","debt":"#
+                    + pick("debt", "A") + #","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"busy"}"#
+            case "payment":
+                return #"{"payment":"# + pick("payment", "P") + #","debtor":"# + pick("debtor", "D") + #","debt":"#
+                    + pick("debt", "A") + #","amount":"1","at":"2026-11-30T14:05:00Z"}"#
+            default:
+                return #"{"clearance":"# + pick("clearance", "C") + #","debtor":"# + pick("debtor", "D")
+                    + #","clears":"dispute","debt":"# + pick("debt", "A") + #","by":"ops"}"#
+            }
+        }
+        func decode(_ id: String) throws(RecordError) {
+            let bytes = Array(line(id).utf8)
+            switch kind {
+            case "debtor": _ = try LineDecoder.debtor(from: bytes)
+            case "outcome": _ = try LineDecoder.outcome(from: bytes)
+            case "payment": _ = try LineDecoder.payment(from: bytes)
+            default: _ = try LineDecoder.clearance(from: bytes)
+            }
+        }
+        // 255 bytes: accepted, ASCII or not (85 three-byte characters).
+        try decode(String(repeating: "x", count: 255))
+        try decode(String(repeating: "€", count: 85))
+        // 256 bytes: rejected, whether 256 ASCII characters or 128 two-byte characters.
+        for (id, characters) in [(String(repeating: "x", count: 256), 256), (String(repeating: "é", count: 128), 128)] {
+            #expect(id.utf8.count == 256)
+            #expect {
+                try decode(id)
+            } throws: { error in
+                guard let e = error as? RecordError else { return false }
+                return e.code == "invalid_value" && e.field == field
+                    && e.message.contains("256 bytes long in UTF-8 (\(characters) characters)")
+                    && e.message.contains("at most 255 bytes")
+            }
+        }
+        #expect {
+            try decode("a\u{7F}b")
+        } throws: { error in
+            (error as? RecordError).map { $0.field == field && $0.message.contains("control character") } ?? false
         }
     }
 

@@ -111,3 +111,50 @@ import TagihStore
         try await engine.close()
     }
 }
+
+/// An outcome for a phone the debtor's record does not list (DOMAIN.md: a placed call is a fact; conservatism):
+/// accepted, recorded and counted, with a warning for the acknowledgement.
+@Suite struct PhoneNotOnRecordTests {
+    @Test func isAppliedCountedAndWarnedAbout() async throws {
+        let engine = try await openEngine(temporaryDirectory(), clock: VirtualClock(start: t0))
+        let debtor = makeDebtor(1)
+        _ = try await engine.upsert([debtor, makeDebtor(2)])
+        let onRecord = outcome("on-1", debtor, .noAnswer, at: t0 - 7200)
+        var offRecord = outcome("off-1", debtor, .noAnswer, at: t0 - 3600)
+        offRecord.phone = "+16175559999"
+        // The other debtor's number is not this debtor's either.
+        var otherDebtors = outcome("off-2", debtor, .busy, at: t0 - 1800)
+        otherDebtors.phone = makeDebtor(2).phones[0].number
+        let events: [StoredEvent] = [.outcome(onRecord), .outcome(offRecord), .outcome(otherDebtors)]
+        let (results, warnings) = try await engine.ingestReportingWarnings(events: events)
+        #expect(results == [.applied, .applied, .applied])
+        #expect(warnings[0] == nil)
+        for (k, phone) in [(1, offRecord.phone), (2, otherDebtors.phone)] {
+            let w = try #require(warnings[k])
+            #expect(w.code == "phone_not_on_record" && w.field == "phone")
+            #expect(w.message.contains("'\(phone)' is not one of debtor 'D-1''s phones"))
+            #expect(w.message.contains("counts toward debt 'A-1-0''s caps"))
+        }
+        // Recorded and counted: US-MA allows 2 counted calls per debt in 7 days; the off-record no_answer is the
+        // second, so the debt is capped now.
+        let state = try #require(await engine.debtorState(id: "D-1"))
+        #expect(state.history.outcomes.map(\.attempt).sorted() == ["off-1", "off-2", "on-1"])
+        let decision = try #require(state.decisions.first)
+        #expect((decision.earliest ?? .max) > t0 + 86_400, "\(decision.reasons)")
+        // Control: the on-record call alone leaves the debt callable within the day.
+        let control = makeDebtor(3)
+        _ = try await engine.upsert([control])
+        _ = try await engine.ingest(outcome("on-3", control, .noAnswer, at: t0 - 7200))
+        let free = try #require(await engine.debtorState(id: "D-3")?.decisions.first)
+        #expect((free.earliest ?? .max) < t0 + 86_400, "\(free.reasons)")
+        // A repeat is a duplicate and still says so.
+        let again = try await engine.ingestReportingWarnings(events: [.outcome(offRecord)])
+        #expect(again.results == [.duplicate] && again.warnings[0]?.code == "phone_not_on_record")
+        // Rejected events carry no warning.
+        var unknown = offRecord
+        unknown.debtor = "D-404"
+        let rejected = try await engine.ingestReportingWarnings(events: [.outcome(unknown)])
+        #expect(rejected.warnings == [nil])
+        try await engine.close()
+    }
+}

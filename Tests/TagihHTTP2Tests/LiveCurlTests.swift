@@ -61,6 +61,32 @@ struct LiveToolTests {
         }
     }
 
+    /// `.afterBody`: the status is chosen after the whole request body was read.
+    @Test func curlAfterBodyChoosesTheStatusFromTheBody() async throws {
+        try await withTestServer { _, port in
+            func post(_ body: String) async throws -> (code: String, body: String) {
+                let result = try await runTool(
+                    "curl",
+                    ["-sS", "--http2-prior-knowledge", "-X", "POST", "--data-binary", body, "-w", "\n%{http_code}",
+                     "http://127.0.0.1:\(port)/decide"])
+                #expect(result.status == 0, "\(result.stderr)")
+                let parts = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+                return (String(parts.last ?? ""), parts.dropLast().joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            var answer = try await post("hello")
+            #expect(answer.code == "200" && answer.body == #"{"bytes":5,"bodyLeft":0}"#, "\(answer)")
+            answer = try await post("bad")
+            #expect(answer.code == "400" && answer.body == #"{"error":"bad"}"#, "\(answer)")
+            answer = try await post("fail")
+            #expect(answer.code == "500" && answer.body.contains(#""code":"internal""#), "\(answer)")
+            answer = try await post(String(repeating: "x", count: 1025))
+            #expect(answer.code == "413" && answer.body.contains(#""code":"body_too_large""#), "\(answer)")
+            // The connection's other streams are unaffected.
+            answer = try await post(String(repeating: "y", count: 1024))
+            #expect(answer.code == "200" && answer.body == #"{"bytes":1024,"bodyLeft":0}"#, "\(answer)")
+        }
+    }
+
     @Test func curlOversizedHeaderIsRejectedAndNextRequestWorks() async throws {
         try await withTestServer(configure: { $0.maxHeaderListSize = 4096 }) { _, port in
             let big = String(repeating: "y", count: 8000)

@@ -56,3 +56,44 @@ import Testing
         #expect(calls.withLock { $0 } == 0)
     }
 }
+
+/// The dialer session's first look at a line (before any outcome decoding).
+@Suite struct DialerInputTests {
+    @Test func aRepeatedKeyIsRefusedNotResolved() {
+        guard case .invalid(let code, let field, let message) = DialerInput.classify(Array(#"{"type":"ready","n":1,"n":500}"#.utf8))
+        else {
+            Issue.record("a ready line with two n was accepted")
+            return
+        }
+        #expect(code == "duplicate_key" && field == "n" && message.contains("'n' appears more than once"))
+        guard case .ready(let n) = DialerInput.classify(Array(#"{"type":"ready","n":7}"#.utf8)) else {
+            Issue.record("a good ready line was refused")
+            return
+        }
+        #expect(n == 7)
+        guard case .invalid(let code, let field, _) = DialerInput.classify(
+            Array(#"{"type":"outcome","type":"ready","n":3}"#.utf8))
+        else {
+            Issue.record("a line that is both an outcome and a ready line was accepted")
+            return
+        }
+        #expect(code == "duplicate_key" && field == "type")
+    }
+
+    @Test(arguments: [
+        (#"{"type":"ready"}"#, "missing_field", "needs 'n'"),
+        (#"{"type":"ready","n":"5"}"#, "wrong_type", "found a string"),
+        (#"{"type":"ready","n":2.5}"#, "invalid_value", "'n' is 2.5; it must be a whole number"),
+        (#"{"type":"ready","n":1e2}"#, "invalid_value", "'n' is 1e2"),
+        (#"{"type":"ready","n":10001}"#, "out_of_range", "'n' is 10001; it must be from 0 to 10000"),
+        (#"{"type":"ready","n":-1}"#, "out_of_range", "'n' is -1"),
+        (#"{"type":"ready","n":99999999999999999999999}"#, "out_of_range", "from 0 to 10000"),
+    ])
+    func readyCreditSaysWhatIsWrong(line: String, code: String, message: String) {
+        guard case .invalid(let c, let field, let m) = DialerInput.classify(Array(line.utf8)) else {
+            Issue.record("\(line) was accepted")
+            return
+        }
+        #expect(c == code && field == "n" && m.contains(message), "\(c) \(m)")
+    }
+}

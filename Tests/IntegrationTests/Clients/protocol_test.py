@@ -261,10 +261,20 @@ def test_dialer_session():
                      "outcome": "no_answer", "lease": c1["lease"]})
         ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
         assert ack and ack["ok"] and ack["line"] == 2, ack
+        assert "warnings" not in ack, ack
         check_line(ack)
+        # A call to a number the debtor's record does not list: accepted and counted, and the ack says so.
+        s.send_line({"type": "outcome", "attempt": "dial-off-" + c1["lease"], "debtor": c1["debtor"],
+                     "debt": c1["debt"], "phone": "+12065550199", "at": "2026-12-01T15:00:02Z",
+                     "outcome": "no_answer"})
+        ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack and ack["ok"] and ack["line"] == 3, ack
+        check_line(ack)
+        assert any(w.startswith("phone: '+12065550199' is not one of debtor") for w in ack.get("warnings", [])), ack
+        assert ack["warningCodes"] == ["phone_not_on_record"], ack
         s.send_line('{"type": "ready", "n": "many"}')
         err = s.next_line(predicate=lambda l: l.get("type") == "error")
-        assert err and err["line"] == 3 and err.get("field") == "n", err
+        assert err and err["line"] == 4 and err.get("field") == "n", err
         check_line(err)
         hb = s.next_line(timeout=5, predicate=lambda l: l.get("type") == "heartbeat")
         assert hb is not None, "no heartbeat while idle"
@@ -309,6 +319,68 @@ def test_body_that_never_ends_times_out():
     assert client.get("/v1/debtors/D-US-80").status_code == 200  # the line it did send was applied
 
 
+def schema_accepts(name, obj):
+    try:
+        check_schema(name, obj)
+        return True
+    except AssertionError:
+        return False
+
+
+def test_id_limits_match_the_schemas():
+    """The documented id limit is the enforced one: for ASCII ids (where JSON Schema's maxLength, which counts
+    characters, and the server's 255-byte limit agree) the server accepts exactly the lines the schemas accept;
+    a non-ASCII id is limited in bytes (the schema's maxLength only bounds it)."""
+    for n in (128, 129, 255, 256):
+        d = debtor(900 + n)
+        d["id"] = "L" * n
+        d["debts"][0]["id"] = "M" * n
+        got = put_debtors([d])[0]
+        assert got["ok"] == schema_accepts("debtor", d) == (n <= 255), (n, got)
+        if not got["ok"]:
+            assert got["error"]["code"] == "invalid_value" and got["error"]["field"] == "id", got
+            assert "256 bytes" in got["error"]["message"], got
+    short = "O-" + "é" * 10
+    put_debtors([dict(debtor(990), id=short)])
+    for n, ok in ((255, True), (256, False)):
+        o = {"attempt": "A" * n, "debtor": short, "debt": "A-US-990", "phone": "+12125550990",
+             "at": "2026-12-01T15:00:00Z", "outcome": "busy"}
+        got = results(client.post("/v1/outcomes", content=ndjson([o]), headers=NDJSON))[0]
+        assert got["ok"] == ok == schema_accepts("outcome", o), (n, got)
+        p = {"payment": "P" * n, "debtor": short, "debt": "A-US-990", "amount": "1", "at": "2026-12-01T15:00:00Z"}
+        got = results(client.post("/v1/payments", content=ndjson([p]), headers=NDJSON))[0]
+        assert got["ok"] == ok == schema_accepts("payment", p), (n, got)
+    # 128 two-byte characters: 256 bytes. The schema's maxLength (characters) lets it through; the server counts
+    # bytes and says so.
+    d = dict(debtor(991), id="é" * 128)
+    assert schema_accepts("debtor", d)
+    got = put_debtors([d])[0]
+    assert not got["ok"] and got["error"]["field"] == "id" and "256 bytes long in UTF-8 (128 characters)" in \
+        got["error"]["message"], got
+
+
+def test_duplicate_keys_reject_the_line():
+    """A repeated key is never resolved silently: the line is rejected with duplicate_key naming the field, and
+    the other lines of the batch are applied."""
+    put_debtors([debtor(70), debtor(71)])
+    good = {"attempt": "dup-0", "debtor": "D-US-71", "debt": "A-US-71", "phone": "+12125550071",
+            "at": "2026-12-01T15:00:00Z", "outcome": "busy"}
+    twice = json.dumps(dict(good, attempt="dup-1"))[:-1] + ', "debtor": "D-US-70"}'
+    out = results(client.post("/v1/outcomes", content=ndjson([good, twice]), headers=NDJSON))
+    assert out[0]["ok"] and not out[1]["ok"], out
+    assert out[1]["line"] == 2 and out[1]["error"]["code"] == "duplicate_key", out
+    assert out[1]["error"]["field"] == "debtor" and "duplicate key" in out[1]["error"]["message"], out
+    assert client.get("/v1/debtors/D-US-70").json()["attempts"] == 0
+    assert client.get("/v1/debtors/D-US-71").json()["attempts"] == 1
+    # The phone of another debtor (D-US-70's) is not on D-US-71's record: applied, counted, warned about.
+    off = dict(good, attempt="dup-2", phone="+12125550070", outcome="no_answer")
+    out = results(client.post("/v1/outcomes", content=ndjson([off]), headers=NDJSON))
+    assert out[0]["ok"] and out[0]["duplicate"] is False, out
+    assert any(w.startswith("phone: '+12125550070' is not one of debtor 'D-US-71'") for w in out[0]["warnings"]), out
+    assert out[0]["warningCodes"] == ["phone_not_on_record"], out
+    assert client.get("/v1/debtors/D-US-71").json()["attempts"] == 2
+
+
 def test_debug_stream_lines():
     out = results(client.get("/v1/debug/stream?n=2000"))
     assert [o["seq"] for o in out] == list(range(1, 2001))
@@ -323,9 +395,28 @@ def test_simulation_streams_progress_then_report():
     assert kinds.count("progress") >= 2 * 3, kinds  # a line per simulated day of each strategy
     report = out[-1]
     assert {s["strategy"] for s in report["strategies"]} == {"tagih", "baseline", "earliest"}
-    bad = client.post("/v1/simulations", json=dict(body, strategy="magic"))
-    err = results(bad)[-1]
-    assert err["type"] == "error" and err["field"] == "strategy", err
+    # Bad parameters are answered 400 before any simulation runs, naming the parameter.
+    accepted = ["debtors", "start", "days", "agents", "seed", "strategy", "dialer"]
+    for bad_body, code, field in [
+        (dict(body, strategy="magic"), "unknown_value", "strategy"),
+        ({k: v for k, v in body.items() if k != "agents"} | {"agent": 50}, "unknown_field", "agent"),
+        (dict(body, Days=3), "unknown_field", "Days"),
+        (dict(body, days=0), "out_of_range", "days"),
+        (dict(body, agents="2"), "wrong_type", "agents"),
+        ({k: v for k, v in body.items() if k != "start"}, "missing_field", "start"),
+    ]:
+        bad = client.post("/v1/simulations", json=bad_body)
+        assert bad.status_code == 400 and bad.http_version == "HTTP/2", (bad_body, bad.status_code, bad.text)
+        err = bad.json()
+        check_schema("http-error", err)
+        assert err["error"]["code"] == code and err["error"]["field"] == field, (bad_body, err)
+        if code == "unknown_field":
+            assert err["error"]["accepted"] == accepted, err
+            assert f"'{field}'" in err["error"]["message"] and ", ".join(accepted) in err["error"]["message"], err
+    dup = client.post("/v1/simulations", content=b'{"start":"2026-12-01","debtors":50,"days":1,"days":2}',
+                      headers={"content-type": "application/json"})
+    assert dup.status_code == 400 and dup.json()["error"]["code"] == "duplicate_key", dup.text
+    assert dup.json()["error"]["field"] == "days", dup.text
 
 
 if __name__ == "__main__":
@@ -334,7 +425,8 @@ if __name__ == "__main__":
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
-              test_body_that_never_ends_times_out, test_debug_stream_lines,
+              test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,
+              test_duplicate_keys_reject_the_line, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:
         runner.run(t)
     runner.finish()

@@ -12,6 +12,9 @@ import TagihHTTP2
 /// - `GET /firehose` → writes 1 KiB lines as fast as the writer lets it, forever
 /// - `GET /fail` → one line, then the handler throws
 /// - `POST /upload` → reads the whole body, answers `{"bytes":N}`
+/// - `POST /decide` → `.afterBody` (at most 1024 bytes): body `bad` → 400 `{"error":"bad"}`; `fail` → the handler
+///   throws; anything else → 200 and a streamed line `{"bytes":N,"bodyLeft":M}` (M: what the streaming handler
+///   still finds in the request body, which must be 0)
 /// - `GET /lookup/KEY` → `.lookup` by KEY through `TestLookups.shared`: `KEY\n`, or a failed batch when a key
 ///   of the batch is `…fail`, or one answer too few when a key is `…short`
 struct TestFailure: Error {}
@@ -86,6 +89,20 @@ struct TestResponder: HTTP2Responder {
                 var total = 0
                 for try await chunk in body { total += chunk.readableBytes }
                 try await writer.writeLine(#"{"bytes":\#(total)}"#)
+            }
+        case ("POST", "/decide"):
+            return .afterBody(maxBodyBytes: 1024) { raw in
+                let text = String(buffer: raw)
+                if text == "bad" {
+                    return .immediate(status: 400, headers: [("content-type", "application/json")],
+                                      body: ByteBuffer(string: #"{"error":"bad"}"# + "\n"))
+                }
+                if text == "fail" { throw TestFailure() }
+                return .streaming(status: 200, headers: [("content-type", "application/x-ndjson")]) { body, writer in
+                    var left = 0
+                    for try await chunk in body { left += chunk.readableBytes }
+                    try await writer.writeLine(#"{"bytes":\#(raw.readableBytes),"bodyLeft":\#(left)}"#)
+                }
             }
         case ("GET", "/until-shutdown"):
             return .streaming(status: 200, headers: []) { _, writer in

@@ -611,7 +611,10 @@ public enum RecordCoding {
                 }
                 if part == 0 {
                     id = batch.id
-                    grants.reserveCapacity(batch.grants.count * parts)
+                    // Room for as many parts as the rest of the row can hold (each needs at least its 4-byte length):
+                    // a damaged count must give `corrupt_record` below, not an allocation of terabytes.
+                    let room = min(parts - 1, (r.base.count - r.offset) / 4)
+                    grants.reserveCapacity(min(batch.grants.count * (1 + room), r.base.count))
                 }
                 grants += batch.grants
             }

@@ -144,6 +144,26 @@ func outcome(_ attempt: String, debtor: String = "D-1", outcome: Outcome = .noAn
         let bytes = Array(RecordCoding.encode(sampleDebtor).dropLast(3))
         #expect(throws: StoreError.self) { try bytes.withUnsafeBytes { try RecordCoding.decodeDebtor($0) } }
     }
+
+    /// Found by fuzzing (scripts/fuzz.sh): a merged grant row (kind 11) whose part count is damaged made the decoder
+    /// reserve room for count × grants (terabytes: the process died) instead of failing with `corrupt_record`.
+    @Test func mergedGrantRowWithADamagedPartCountIsAnError() throws {
+        var batch = GrantBatchEncoder(id: "Lx1", holder: "dialer-2", leasedAt: 7, expires: 607, count: 2)
+        batch.append(lease: "Lx1", debtor: "D-1", debt: "A-1", phone: "+16175550100")
+        batch.append(lease: "Lx2", debtor: "D-2", debt: "A-2", phone: "+16175550101")
+        let whole = GrantBatchEncoder.merge([batch.body, batch.body])
+        let intact = try whole.withUnsafeBytes { try RecordCoding.decodeEvent(kind: GrantBatchEncoder.mergedKind, $0) }
+        guard case .leasesGranted(let grants) = intact else { Issue.record("not a grant batch: \(intact)"); return }
+        #expect(grants.grants.count == 4)
+        for parts: UInt32 in [3, 0x0100_0000, .max] {
+            var damaged = whole
+            withUnsafeBytes(of: parts.littleEndian) { damaged.replaceSubrange(0..<4, with: $0) }
+            let error = #expect(throws: StoreError.self) {
+                try damaged.withUnsafeBytes { try RecordCoding.decodeEvent(kind: GrantBatchEncoder.mergedKind, $0) }
+            }
+            #expect(error?.code == .corruptRecord)
+        }
+    }
 }
 
 @Suite struct StoreTests {

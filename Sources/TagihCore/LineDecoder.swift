@@ -12,9 +12,10 @@ public struct Decoded<Value: Sendable>: Sendable {
 
 extension Decoded: Equatable where Value: Equatable {}
 
-/// A non-fatal finding while decoding a line.
+/// A non-fatal finding about a line: while decoding it (`unknown_field`, …) or, for an event the engine accepted,
+/// while ingesting it (`phone_not_on_record`, `Engine.ingestReportingWarnings(events:)`).
 public struct RecordWarning: Sendable, Hashable, CustomStringConvertible {
-    /// `unknown_field`.
+    /// `unknown_field`, `phone_not_on_record`, ….
     public var code: String
     /// The JSON field path.
     public var field: String

@@ -375,10 +375,10 @@ public final class Engine: Sendable {
     /// a number the record does not list.
     /// - Throws: ``StoreError`` when the write fails; then none of the batch is applied.
     public func ingestReportingWarnings(events: [StoredEvent]) async throws
-        -> (results: [IngestResult], warnings: [IngestWarning?])
+        -> (results: [IngestResult], warnings: [RecordWarning?])
     {
         if events.isEmpty { return ([], []) }
-        var warnings = [IngestWarning?](repeating: nil, count: events.count)
+        var warnings = [RecordWarning?](repeating: nil, count: events.count)
         var results = [IngestResult](repeating: .applied, count: events.count)
         var parts = Array(repeating: [Int](), count: shards.count)
         let latest = clock.now() + max(0, configuration.futureEventAllowance)
@@ -462,8 +462,8 @@ public final class Engine: Sendable {
     }
 
     /// The warning of an outcome whose phone the debtor's record does not list.
-    static func phoneNotOnRecord(_ o: OutcomeEvent) -> IngestWarning {
-        IngestWarning(
+    static func phoneNotOnRecord(_ o: OutcomeEvent) -> RecordWarning {
+        RecordWarning(
             code: "phone_not_on_record", field: "phone",
             message: "'\(o.phone)' is not one of debtor '\(o.debtor)''s phones; the call is recorded and counts toward "
                 + "debt '\(o.debt)''s caps, but no phone-level rule (dead or wrong number, busy retries) applies to it: "

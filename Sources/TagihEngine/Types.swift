@@ -80,24 +80,6 @@ public enum IngestResult: Sendable, Hashable {
     case rejected(code: String, message: String)
 }
 
-/// A non-fatal finding about an event the engine accepted, for the acknowledgement
-/// (``Engine/ingestReportingWarnings(events:)``).
-public struct IngestWarning: Sendable, Hashable {
-    /// `phone_not_on_record`: an outcome for a phone the debtor's record does not list.
-    public var code: String
-    /// The event's field it is about, e.g. `phone`.
-    public var field: String
-    /// What was found and what it means.
-    public var message: String
-
-    /// Creates a warning.
-    public init(code: String, field: String, message: String) {
-        self.code = code
-        self.field = field
-        self.message = message
-    }
-}
-
 /// What became of one upserted debtor.
 public enum UpsertResult: Sendable, Hashable {
     /// A new debtor, durable and scheduled.

@@ -180,10 +180,10 @@ extension TagihService {
     /// a result per value and the engine's warnings (one per value, or none at all), which join the decoder's.
     private func ingestResults<Value: Sendable>(
         _ lines: [PendingLine<Value>], id: KeyPath<Value, String>, tagged: Bool, kind: String,
-        _ ingest: ([Value]) async throws -> ([IngestResult], [IngestWarning?])
+        _ ingest: ([Value]) async throws -> ([IngestResult], [RecordWarning?])
     ) async -> [[UInt8]] {
         let outcomes: [IngestResult]
-        let engineWarnings: [IngestWarning?]
+        let engineWarnings: [RecordWarning?]
         let started = ContinuousClock.now
         defer { metrics.lineBatch(kind, lines: lines.count, since: started) }
         do {
@@ -196,7 +196,7 @@ extension TagihService {
             let number = line.number
             var warnings = line.warnings
             if k < engineWarnings.count, let w = engineWarnings[k] {
-                warnings.append(RecordWarning(code: w.code, field: w.field, message: w.message))
+                warnings.append(w)
                 metrics.warning(w.code)
             }
             switch outcome {

@@ -409,14 +409,15 @@ public struct LineDecoder: Sendable {
         case .number(let n): text = n
         default: throw wrongType(f, "a decimal string or number", x)
         }
-        if let problem = Self.moneyProblem(text) {
-            throw RecordError(code: "invalid_money", field: f, message: problem)
+        // The parse accepts digits with at most one '.' and 4 decimals; an amount also needs a digit on each side
+        // of the '.' and may not pass the maximum. Only a refused amount is diagnosed (`moneyProblem`, which
+        // accepts exactly these).
+        let dot = UInt8(ascii: ".")
+        if let m = Money(decimal: text), m <= Self.maxAmount, text.utf8.first != dot, text.utf8.last != dot {
+            return m
         }
-        guard let m = Money(decimal: text) else {
-            // Not reached: `moneyProblem` accepts only what `Money(decimal:)` represents.
-            throw RecordError(code: "invalid_money", field: f, message: "'\(text)' is not a decimal amount")
-        }
-        return m
+        throw RecordError(code: "invalid_money", field: f,
+                          message: Self.moneyProblem(text) ?? "'\(text)' is not a decimal amount")
     }
 
     /// The largest amount accepted (balances, payments, promises): 1,000,000,000,000 (10^12) units of the

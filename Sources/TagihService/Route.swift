@@ -61,6 +61,20 @@ public enum Endpoint: Sendable, Hashable {
         }
     }
 
+    /// The query parameters this endpoint reads, or nil when it does not check them (health, readiness and
+    /// metrics: probes and scrapers may add their own). Any other parameter, or one given twice, is a `400
+    /// bad_query` (``queryProblem(_:accepted:path:)``): a misspelt `limt=5` must not be silently ignored.
+    public var queryParameters: [String]? {
+        switch self {
+        case .healthz, .readyz, .metrics: nil
+        case .debugStream: ["n"]
+        case .getCalls: ["n", "wait", "jurisdiction"]
+        case .dialer: ["jurisdiction"]
+        case .schedule: ["from", "to", "limit"]
+        case .putDebtors, .getDebtor, .postOutcomes, .postPayments, .postClearances, .simulations: []
+        }
+    }
+
     /// The request media types accepted for the body, or nil when the endpoint takes no body.
     public var bodyMediaTypes: [String]? {
         switch self {
@@ -145,6 +159,30 @@ private func hexValue(_ b: UInt8) -> UInt8? {
     case 97...102: b - 87
     default: nil
     }
+}
+
+/// What is wrong with the raw query string `query` (after `?`) of a request to `path` whose endpoint reads only the
+/// parameters `accepted`, or nil when nothing is: a parameter it does not read, one given twice, or a name that is
+/// not valid percent-encoding. Empty pairs (`a=1&&b=2`, a trailing `&`) are ignored, as ``HTTP2RequestHead``'s
+/// `queryItem` ignores them.
+public func queryProblem(_ query: String, accepted: [String], path: String) -> String? {
+    if query.isEmpty { return nil }
+    var seen: [String] = []
+    for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+        let rawName = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        guard let name = percentDecode(rawName) else {
+            return "query parameter name '\(rawName.prefix(64))' is not valid percent-encoding"
+        }
+        guard accepted.contains(name) else {
+            let shown = name.count > 64 ? name.prefix(64) + "…" : Substring(name)
+            return accepted.isEmpty
+                ? "\(path) takes no query parameters (got '\(shown)')"
+                : "unknown query parameter '\(shown)'; \(path) accepts \(accepted.joined(separator: ", "))"
+        }
+        if seen.contains(name) { return "query parameter '\(name)' is given twice" }
+        seen.append(name)
+    }
+    return nil
 }
 
 /// Parses a query string (`a=1&b=x%20y`) into decoded pairs; malformed pairs are kept raw.

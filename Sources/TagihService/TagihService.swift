@@ -104,6 +104,11 @@ public final class TagihService: HTTP2Responder, Sendable {
             let roles = endpoint.roles.union([.admin]).map(\.rawValue).sorted().joined(separator: " or ")
             return httpError(403, "forbidden", "this token lacks the role \(roles) that \(head.path) needs")
         }
+        if let parameters = endpoint.queryParameters,
+            let problem = queryProblem(head.query, accepted: parameters, path: head.path)
+        {
+            return httpError(400, "bad_query", problem)
+        }
         if let accepted = endpoint.bodyMediaTypes, let contentType = head.header("content-type") {
             let media = contentType.split(separator: ";").first.map {
                 $0.trimmingCharacters(in: .whitespaces).lowercased()

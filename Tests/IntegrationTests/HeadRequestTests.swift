@@ -63,6 +63,30 @@ import Testing
         #expect(code == 200 && !body.contains(#""type":"call""#), "\(body)")
     }
 
+    /// A query parameter an endpoint does not read (a misspelt `limt`), or one given twice, is a 400 naming it, and
+    /// nothing is leased; probes may add parameters to `/healthz`.
+    @Test func anUnknownOrRepeatedQueryParameterIsABadQuery() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "50"] + ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        let cases = [
+            ("/v1/calls?n=2&limt=5", "unknown query parameter 'limt'; /v1/calls accepts n, wait, jurisdiction"),
+            ("/v1/calls?n=2&n=3", "query parameter 'n' is given twice"),
+            ("/v1/schedule?from=2026-12-01T00:00:00Z&lmit=3", "unknown query parameter 'lmit'"),
+            ("/v1/debtors/D-1?verbose=1", "/v1/debtors/D-1 takes no query parameters (got 'verbose')"),
+        ]
+        for (path, message) in cases {
+            let (code, body) = try curl(base + path)
+            #expect(code == 400 && body.contains(#""code":"bad_query""#) && body.contains(message), "\(path): \(body)")
+        }
+        #expect(try grantedLeases(base) == 0)
+        var (code, body) = try curl(base + "/healthz?probe=k8s")
+        #expect(code == 200, "\(body)")
+        (code, body) = try curl(base + "/v1/calls?n=2&wait=0")
+        #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")
+        #expect(try grantedLeases(base) == 2)
+    }
+
     /// The `tagih_engine_leases_total{kind="granted"}` counter.
     private func grantedLeases(_ base: String) throws -> Int {
         let (code, body) = try curl("\(base)/metrics")

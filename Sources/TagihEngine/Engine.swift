@@ -384,7 +384,7 @@ public final class Engine: Sendable {
         let latest = clock.now() + max(0, configuration.futureEventAllowance)
         for (i, e) in events.enumerated() {
             if let problem = Self.timeProblem(e, latest: latest) {
-                results[i] = .rejected(code: "invalid_time", message: problem)
+                results[i] = .rejected(code: "invalid_time", message: problem.message, field: problem.field)
                 continue
             }
             parts[shardIndex(e.debtor)].append(i)
@@ -419,7 +419,7 @@ public final class Engine: Sendable {
                     if accepted.phoneNotOnRecord, case .outcome(let o) = events[i] {
                         warnings[i] = Self.phoneNotOnRecord(o)
                     }
-                case .failure(let r): results[i] = .rejected(code: r.code, message: r.message)
+                case .failure(let r): results[i] = .rejected(code: r.code, message: r.message, field: r.field)
                 }
             }
         }
@@ -471,23 +471,24 @@ public final class Engine: Sendable {
     }
 
     /// What is wrong with an event's times, or nil: an outcome or payment dated after `latest` (the engine's clock
-    /// plus ``EngineConfiguration/futureEventAllowance``), or a callback requested for before the call.
-    static func timeProblem(_ event: StoredEvent, latest: UnixSeconds) -> String? {
+    /// plus ``EngineConfiguration/futureEventAllowance``), or a callback requested for before the call; with the
+    /// field at fault.
+    static func timeProblem(_ event: StoredEvent, latest: UnixSeconds) -> (field: String, message: String)? {
         let at: UnixSeconds
         switch event {
         case .outcome(let o):
             if let callback = o.callbackAt, callback < o.at {
-                return "callbackAt \(RFC3339.format(callback, offsetSeconds: 0, zulu: true)) is before the call's "
-                    + "at \(RFC3339.format(o.at, offsetSeconds: 0, zulu: true))"
+                return ("callbackAt", "callbackAt \(RFC3339.format(callback, offsetSeconds: 0, zulu: true)) is before "
+                    + "the call's at \(RFC3339.format(o.at, offsetSeconds: 0, zulu: true))")
             }
             at = o.at
         case .payment(let p): at = p.at
         default: return nil
         }
         guard at > latest else { return nil }
-        return "at \(RFC3339.format(at, offsetSeconds: 0, zulu: true)) is in the future (the server's clock plus "
-            + "the allowed skew is \(RFC3339.format(latest, offsetSeconds: 0, zulu: true))); check the year and "
-            + "that times are in seconds"
+        return ("at", "at \(RFC3339.format(at, offsetSeconds: 0, zulu: true)) is in the future (the server's clock "
+            + "plus the allowed skew is \(RFC3339.format(latest, offsetSeconds: 0, zulu: true))); check the year and "
+            + "that times are in seconds")
     }
 
     /// From this many events on, `ingest(events:)` validates in one child task per shard (a validation is a

@@ -5,6 +5,8 @@ import TagihStore
 struct Rejection: Error {
     var code: String
     var message: String
+    /// The input field at fault, or empty.
+    var field: String
 }
 
 /// An event that passed validation: its debtor's slot, and what the acknowledgement should warn about.
@@ -330,28 +332,32 @@ struct ShardState {
         case .leaseExpired(let l): (debtorID, debtID) = (l.debtor, l.debt)
         case .leasesGranted, .leasesReleased:
             return .failure(
-                Rejection(code: "invalid_event", message: "lease grants and releases are logged by the engine only"))
+                Rejection(code: "invalid_event", message: "lease grants and releases are logged by the engine only",
+                          field: ""))
         case .clearance(let c):
             if c.kind == .dispute && (c.debt ?? "").isEmpty {
                 return .failure(
-                    Rejection(code: "missing_field", message: "debt: a dispute is cleared per debt; name the debt"))
+                    Rejection(code: "missing_field", message: "a dispute is cleared per debt; name the debt", field: "debt"))
             }
             (debtorID, debtID) = (c.debtor, c.kind == .dispute ? c.debt : nil)
         }
         guard let i = find(debtorID, hash: hash) else {
             return .failure(
-                Rejection(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first"))
+                Rejection(code: "unknown_debtor", message: "debtor '\(debtorID)' is not known; upsert it first",
+                          field: "debtor"))
         }
         if let debtID, !arena.hasDebt(at: slots[Int(i)].blob, debtID) {
-            return .failure(Rejection(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'"))
+            return .failure(Rejection(code: "unknown_debt", message: "debtor '\(debtorID)' has no debt '\(debtID)'",
+                                      field: "debt"))
         }
         if case .payment(let p) = event, let currency = p.currency,
             let owed = arena.currency(at: slots[Int(i)].blob, debt: p.debt), currency != owed
         {
             return .failure(Rejection(
                 code: "invalid_value",
-                message: "currency: the payment is in \(currency) but debt '\(p.debt)' is in \(owed); send the amount "
-                    + "in the debt's currency"))
+                message: "the payment is in \(currency) but debt '\(p.debt)' is in \(owed); send the amount in the "
+                    + "debt's currency",
+                field: "currency"))
         }
         if case .outcome(let o) = event {
             return .success(Accepted(slot: i, phoneNotOnRecord: !arena.hasPhone(at: slots[Int(i)].blob, o.phone)))

@@ -76,8 +76,9 @@ public enum IngestResult: Sendable, Hashable {
     case applied
     /// Already in the log (same attempt or payment id); acknowledged, not applied again.
     case duplicate
-    /// Not written: the code and message say why (for example `unknown_debtor`).
-    case rejected(code: String, message: String)
+    /// Not written: the code and message say why (for example `unknown_debtor`), and `field` names the input
+    /// field at fault (`debtor`, `debt`, `at`, `callbackAt`, `currency`; empty when no one field is).
+    case rejected(code: String, message: String, field: String = "")
 }
 
 /// What became of one upserted debtor.

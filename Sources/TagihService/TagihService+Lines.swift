@@ -208,11 +208,10 @@ extension TagihService {
                 metrics.duplicate(kind)
                 return Wire.result(
                     line: number, id: line.value[keyPath: id], duplicate: true, warnings: warnings, tagged: tagged)
-            case .rejected(let code, let message):
+            case .rejected(let code, let message, let field):
                 metrics.lineRejected(code)
                 return Wire.result(
-                    line: number, id: nil,
-                    error: RecordError(code: code, field: code == "unknown_debt" ? "debt" : "debtor", message: message),
+                    line: number, id: nil, error: RecordError(code: code, field: field, message: message),
                     tagged: tagged)
             }
         }

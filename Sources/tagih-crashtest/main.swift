@@ -110,7 +110,7 @@ func report(_ batch: [OutcomeEvent]) async {
             switch r {
             case .applied: "ack \(e.attempt) applied"
             case .duplicate: "ack \(e.attempt) duplicate"
-            case .rejected(let code, _): "rejected \(e.attempt) \(code)"
+            case .rejected(let code, _, _): "rejected \(e.attempt) \(code)"
             }
         })
     } catch {

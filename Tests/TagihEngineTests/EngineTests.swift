@@ -212,19 +212,19 @@ import TagihStore
         ])
         #expect(batch[0] == .applied)
         #expect(batch[1] == .duplicate)
-        guard case .rejected(let code, _) = batch[2] else {
+        guard case .rejected(let code, _, let field) = batch[2] else {
             Issue.record("unknown debtor accepted")
             return
         }
-        #expect(code == "unknown_debtor")
+        #expect(code == "unknown_debtor" && field == "debtor")
         var wrongDebt = o
         wrongDebt.attempt = "att-4"
         wrongDebt.debt = "nope"
-        guard case .rejected(let code2, _) = try await engine.ingest(wrongDebt) else {
+        guard case .rejected(let code2, _, let field2) = try await engine.ingest(wrongDebt) else {
             Issue.record("unknown debt accepted")
             return
         }
-        #expect(code2 == "unknown_debt")
+        #expect(code2 == "unknown_debt" && field2 == "debt")
         let payment = PaymentEvent(payment: "P-1", debtor: d.id, debt: d.debts[0].id, amount: Money(decimal: "5")!, at: t0)
         #expect(try await engine.ingest(payment) == .applied)
         #expect(try await engine.ingest(payment) == .duplicate)

@@ -27,11 +27,12 @@ import TagihStore
         #expect(results[0] == .applied)
         #expect(results[1] == .applied)
         for i in [2, 3, 4] {
-            guard case .rejected(let code, let message) = results[i] else {
+            guard case .rejected(let code, let message, let field) = results[i] else {
                 Issue.record("event \(i) was not rejected: \(results[i])")
                 continue
             }
             #expect(code == "invalid_time")
+            #expect(field == (i == 4 ? "callbackAt" : "at"), "\(field)")
             #expect(message.contains(i == 4 ? "before the call" : "in the future"), "\(message)")
         }
         // Nothing of the rejected events reached the debtors: D-2 is decided as if it never had the outcome.
@@ -104,7 +105,8 @@ import TagihStore
         ])
         #expect(results[0] == .rejected(
             code: "invalid_value",
-            message: "currency: the payment is in EUR but debt 'A-0-1' is in USD; send the amount in the debt's currency"))
+            message: "the payment is in EUR but debt 'A-0-1' is in USD; send the amount in the debt's currency",
+            field: "currency"))
         #expect(results[1] == .applied && results[2] == .applied)
         #expect(try #require(await engine.debtorState(id: debtors[0].id)).history.payments.isEmpty)
         #expect(try #require(await engine.debtorState(id: debtors[1].id)).history.payments.count == 1)

@@ -213,7 +213,7 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
                        leasedAt: t0, expires: t0 + 600)
         ]))
         let result = try await engine.ingest(events: [grant])
-        #expect(result.first.map { if case .rejected("invalid_event", _) = $0 { true } else { false } } == true)
+        #expect(result.first.map { if case .rejected("invalid_event", _, _) = $0 { true } else { false } } == true)
         try await engine.close()
     }
 }
@@ -268,7 +268,7 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
             switch r {
             case .applied: "applied"
             case .duplicate: "duplicate"
-            case .rejected(let code, _): code
+            case .rejected(let code, _, _): code
             }
         }
         #expect(codes == ["unknown_debtor", "missing_field", "unknown_debt", "applied"])

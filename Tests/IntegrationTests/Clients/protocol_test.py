@@ -178,6 +178,27 @@ def test_payments_idempotent():
     assert not out[2]["ok"] and out[2]["error"]["code"] == "invalid_money"
 
 
+def test_engine_rejections_name_the_field():
+    """Rejections the engine decides (unknown debtor or debt, a time in the future, a callback before the call, a
+    payment in another currency) name the field at fault, as the decoder's errors do."""
+    put_debtors([debtor(31)])
+    o = {"attempt": "it-att-31", "debtor": "D-US-31", "debt": "A-US-31", "phone": "+12125550031",
+         "at": "2026-12-01T15:00:00Z", "outcome": "no_answer"}
+    out = results(client.post("/v1/outcomes", headers=NDJSON, content=ndjson([
+        dict(o, attempt="it-att-31a", debtor="D-US-NOBODY"),
+        dict(o, attempt="it-att-31b", debt="A-NONE"),
+        dict(o, attempt="it-att-31c", at="2027-12-01T15:00:00Z"),
+        dict(o, attempt="it-att-31d", outcome="callback_requested", callbackAt="2026-12-01T14:00:00Z"),
+        o])))
+    got = [(l["error"]["code"], l["error"]["field"]) if not l["ok"] else "ok" for l in out]
+    assert got == [("unknown_debtor", "debtor"), ("unknown_debt", "debt"), ("invalid_time", "at"),
+                   ("invalid_time", "callbackAt"), "ok"], out
+    p = {"payment": "it-pay-31", "debtor": "D-US-31", "debt": "A-US-31", "amount": "5.00", "currency": "EUR",
+         "at": "2026-12-01T15:00:00Z"}
+    out = results(client.post("/v1/payments", content=ndjson([p]), headers=NDJSON))
+    assert out[0]["error"]["code"] == "invalid_value" and out[0]["error"]["field"] == "currency", out
+
+
 def test_repeats_in_one_body_follow_line_order():
     """The lines of a body run in input order (in batches): the first of two lines with one attempt id is
     applied and the second is the duplicate, and the last upsert of a debtor is the one kept. Hundreds of pairs
@@ -422,7 +443,7 @@ def test_simulation_streams_progress_then_report():
 if __name__ == "__main__":
     runner = Runner()
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
-              test_outcomes_idempotent_and_rescheduled, test_payments_idempotent,
+              test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_engine_rejections_name_the_field,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
               test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
               test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,

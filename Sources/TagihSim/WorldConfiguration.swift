@@ -64,17 +64,23 @@ public struct WorldConfiguration: Sendable, Hashable, Codable {
         for part in text.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let kind = Archetype(rawValue: kv[0].trimmingSpaces),
-                let share = Double(kv[1].trimmingSpaces), share >= 0
+                let share = Double(kv[1].trimmingSpaces), share.isFinite, share >= 0
             else {
                 throw SimulationError(
                     code: "invalid_mix",
-                    message: "bad mix entry '\(part)': use name=share with names "
+                    message: "bad mix entry '\(part)': use name=share (a finite number, 0 or more) with names "
                         + Archetype.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            guard mix[kind] == nil else {
+                throw SimulationError(code: "invalid_mix", message: "archetype '\(kind.rawValue)' is given twice")
             }
             mix[kind] = share
         }
-        guard mix.values.reduce(0, +) > 0 else {
-            throw SimulationError(code: "invalid_mix", message: "the archetype mix must have a positive share")
+        // Shares are weights (normalised by the world); their sum must be a usable number too (1e308 twice is not).
+        let total = mix.values.reduce(0, +)
+        guard total > 0, total.isFinite else {
+            throw SimulationError(
+                code: "invalid_mix", message: "the archetype mix must have a positive, finite total share")
         }
         return mix
     }

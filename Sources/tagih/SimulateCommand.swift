@@ -124,7 +124,13 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError("cannot read --population \(population)")
             }
             debtorRecords = try PopulationReader.parse(data)
+            guard !debtorRecords.isEmpty else {
+                throw ValidationError("--population \(population) holds no debtor lines: nothing to simulate")
+            }
         } else {
+            guard (debtors ?? 10_000) > 0 else {
+                throw ValidationError("--debtors must be at least 1, not \(debtors ?? 0)")
+            }
             debtorRecords = SyntheticPopulation.generate(count: debtors ?? 10_000, seed: seed)
         }
 

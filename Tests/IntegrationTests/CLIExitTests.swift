@@ -66,4 +66,23 @@ import Testing
         #expect(r.status == 64, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("--start must be a real date"), "\(r.stderr)")
     }
+
+    /// Nothing to simulate, or an unusable archetype mix, is a usage error saying so (was: a report of zeros).
+    @Test func simulateRefusesAnEmptyPopulationOrABadMix() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).ndjson")
+        try "\n".write(to: empty, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let common = ["--agents", "1", "--days", "1", "--seed", "1", "--start", "2026-12-01"]
+        let cases: [([String], String)] = [
+            (["--population", empty.path], "holds no debtor lines"),
+            (["--debtors", "0"], "--debtors must be at least 1"),
+            (["--debtors", "10", "--mix", "never=inf,shift=1"], "invalid_mix"),
+            (["--debtors", "10", "--mix", "never=1,never=2"], "given twice"),
+        ]
+        for (arguments, message) in cases {
+            let r = try tagih(["simulate"] + arguments + common)
+            #expect(r.status != 0, "\(arguments): \(r.stdout)")
+            #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+    }
 }

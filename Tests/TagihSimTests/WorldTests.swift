@@ -36,7 +36,8 @@ import TagihCore
         #expect(try WorldConfiguration.parseMix(text) == expected)
     }
 
-    @Test(arguments: ["ghost=1", "day-worker=x", "day-worker=-1", "never=0", ""])
+    @Test(arguments: ["ghost=1", "day-worker=x", "day-worker=-1", "never=0", "", "never=inf,shift=1", "never=nan",
+                      "never=1e308,shift=1e308", "never=1,never=2"])
     func badMixIsRejected(text: String) {
         #expect(throws: SimulationError.self) { try WorldConfiguration.parseMix(text) }
     }

@@ -119,6 +119,14 @@ public struct LineDecoder: Sendable {
             throw RecordError(code: "invalid_value", field: "jurisdiction",
                               message: "'\(jurisdiction)' is not an ISO 3166 code such as US, US-MA, US-NY-NYC or ID")
         }
+        if RulePack.resolveKind(jurisdiction) == 0 {
+            // Accepted (DOMAIN.md: anything else gets the conservative default), but said: a typo such as `UX`
+            // would otherwise silently lose the debtor its country's caps.
+            ctx.warnings.append(RecordWarning(
+                code: "no_rule_pack", field: "jurisdiction",
+                message: "no rule pack for '\(jurisdiction)' nor its country; the conservative default applies "
+                    + "(08:00-21:00 local every day, house rules only). Packs: US, US-MA, US-WA, US-NY-NYC, ID, IN, GB"))
+        }
         let zone = try optionalZone(v, "zone", "")
         let status: DebtorStatus = try optionalEnum(v, "status", "") ?? .active
         let segment = try optionalString(v, "segment", "")

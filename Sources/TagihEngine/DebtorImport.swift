@@ -14,6 +14,18 @@ public struct LineRejection: Sendable, Hashable {
     public var message: String
 }
 
+/// A warning on an imported line (the line was applied): an unknown field, a jurisdiction without a rule pack.
+public struct LineWarning: Sendable, Hashable {
+    /// 1-based line number in the file.
+    public var line: Int
+    /// Stable code, for example `unknown_field`, `no_rule_pack`.
+    public var code: String
+    /// The JSON field path.
+    public var field: String
+    /// What was found.
+    public var message: String
+}
+
 /// How an import went.
 public struct ImportSummary: Sendable {
     /// Non-blank lines read.
@@ -24,6 +36,10 @@ public struct ImportSummary: Sendable {
     public var rejectedCount = 0
     /// The first ``DebtorImport/maxListedRejections`` rejections, in line order.
     public var rejections: [LineRejection] = []
+    /// Warnings on accepted lines (all are counted).
+    public var warningCount = 0
+    /// The first ``DebtorImport/maxListedWarnings`` warnings, in line order.
+    public var warnings: [LineWarning] = []
     /// Wall time, seconds.
     public var elapsedSeconds = 0.0
 }
@@ -50,6 +66,8 @@ public struct ImportProgress: Sendable {
 public enum DebtorImport {
     /// How many rejections the summary lists (all are counted).
     public static let maxListedRejections = 10_000
+    /// How many warnings the summary lists (all are counted).
+    public static let maxListedWarnings = 1_000
 
     /// Imports `path` into `store`.
     /// - Parameters:
@@ -95,11 +113,18 @@ public enum DebtorImport {
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
             summary.lines += 1
             do {
-                let debtor = try LineDecoder.debtor(from: line).value
-                if let problem = Engine.validate(debtor) {
+                let decoded = try LineDecoder.debtor(from: line)
+                if let problem = Engine.validate(decoded.value) {
                     reject(lineNumber, RecordError(code: "invalid_record", field: "", message: problem))
                 } else {
-                    batch.append(debtor)
+                    batch.append(decoded.value)
+                    for w in decoded.warnings {
+                        summary.warningCount += 1
+                        if summary.warnings.count < maxListedWarnings {
+                            summary.warnings.append(
+                                LineWarning(line: lineNumber, code: w.code, field: w.field, message: w.message))
+                        }
+                    }
                 }
             } catch {
                 reject(lineNumber, error)

@@ -63,6 +63,10 @@ struct ImportCommand: AsyncParsableCommand {
                 "rejections": summary.rejections.map {
                     ["line": $0.line, "code": $0.code, "field": $0.field, "message": $0.message] as [String: Any]
                 },
+                "warningCount": summary.warningCount,
+                "warnings": summary.warnings.map {
+                    ["line": $0.line, "code": $0.code, "field": $0.field, "message": $0.message] as [String: Any]
+                },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -76,6 +80,15 @@ struct ImportCommand: AsyncParsableCommand {
             }
             if summary.rejectedCount > summary.rejections.count {
                 print("  … and \(summary.rejectedCount - summary.rejections.count) more rejected lines")
+            }
+            if summary.warningCount > 0 {
+                print("\(summary.warningCount) warning\(summary.warningCount == 1 ? "" : "s") on accepted lines (the lines were imported):")
+                for w in summary.warnings {
+                    print("  line \(w.line): warning \(w.code): \(w.field): \(w.message)")
+                }
+                if summary.warningCount > summary.warnings.count {
+                    print("  … and \(summary.warningCount - summary.warnings.count) more warnings")
+                }
             }
         }
         if summary.rejectedCount > 0 { throw ExitCode(1) }

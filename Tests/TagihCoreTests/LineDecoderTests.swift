@@ -99,6 +99,17 @@ import Testing
         #expect(d.value.debts[0].balance == Money(decimal: "5"))
     }
 
+    /// A jurisdiction without a pack of its own nor its country's is accepted under the default pack, with a
+    /// `no_rule_pack` warning; a sub-region of a country with a pack (`US-TX`) is not warned about.
+    @Test(arguments: [("UX", true), ("FR", true), ("FR-75", true), ("US-TX", false), ("US-NY-NYC", false), ("GB", false),
+                      ("IN", false), ("ID", false)])
+    func jurisdictionsWithoutAPackAreWarnings(code: String, warned: Bool) throws {
+        let d = try LineDecoder.debtor(from: Array(#"{"id":"D","jurisdiction":"\#(code)","debts":[{"id":"A","balance":5,"currency":"USD"}]}"#.utf8))
+        #expect(d.warnings.map(\.code) == (warned ? ["no_rule_pack"] : []), "\(code)")
+        #expect(d.warnings.allSatisfy { $0.field == "jurisdiction" && $0.message.contains("'\(code)'") })
+        #expect(d.value.jurisdiction == code)
+    }
+
     /// Every amount of line protocol v1 (balance, payment amount, promise amount) says precisely what is wrong.
     @Test(arguments: [
         ("\"-0\"", "'-0' has a minus sign; amounts are written without a sign (zero is \"0\")"),

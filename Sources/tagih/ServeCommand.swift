@@ -50,8 +50,28 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--clock-start: '\(clockStart)' is not an RFC 3339 time such as 2026-12-01T15:00:00Z")
         }
         guard (1...86_400).contains(leaseTtl) else { throw ValidationError("--lease-ttl must be 1...86400 seconds") }
-        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
-        guard bodyTimeout > 0 else { throw ValidationError("--body-timeout must be positive") }
+        // Upper bounds too: the seconds become milliseconds in an Int64 (an infinite heartbeat would trap).
+        guard heartbeat > 0, heartbeat <= 3_600 else {
+            throw ValidationError("--heartbeat must be more than 0 and at most 3600 seconds")
+        }
+        guard bodyTimeout > 0, bodyTimeout <= 86_400 else {
+            throw ValidationError("--body-timeout must be more than 0 and at most 86400 seconds")
+        }
+        // NIO would take the port modulo 65536 (70000 bound 4464) and a negative one fails late.
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535 (0 = any free port)") }
+        guard (0...100_000_000).contains(demo) else { throw ValidationError("--demo must be 0...100000000 debtors") }
+        if let shards, !(1...1_024).contains(shards) { throw ValidationError("--shards must be 1...1024") }
+        guard (1_024...(64 << 20)).contains(maxLine) else {
+            throw ValidationError("--max-line must be 1024...67108864 bytes (a debtor line needs a few hundred)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level must be one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--data \(data) is a file; give the folder of the store (created when missing)")
+        }
     }
 
     func run() async throws {

@@ -67,6 +67,36 @@ import Testing
         #expect(r.stderr.contains("--start must be a real date"), "\(r.stderr)")
     }
 
+    /// Out-of-range `serve` options are usage errors (exit 64) that name the option, before anything is opened. Each
+    /// of these used to start a server anyway (`--port 70000` bound port 4464, `--log-level loud` logged at info,
+    /// `--max-line 0` refused every line) or fail late (`--shards=-2` trapped, `--data FILE` printed a Foundation
+    /// error).
+    @Test func serveRefusesOutOfRangeOptions() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("a-file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--port", "70000"], "--port must be 0...65535"),
+            (["--port=-1"], "--port must be 0...65535"),
+            (["--demo=-3"], "--demo must be"),
+            (["--shards", "0"], "--shards must be 1...1024"),
+            (["--shards=-2"], "--shards must be 1...1024"),
+            (["--max-line", "0"], "--max-line must be"),
+            (["--log-level", "loud"], "--log-level must be one of trace, debug, info"),
+            (["--heartbeat", "inf"], "--heartbeat must be"),
+            (["--body-timeout", "1e300"], "--body-timeout must be"),
+            (["--data", file.path], "is a file"),
+        ]
+        for (arguments, message) in cases {
+            let r = try tagih(["serve", "--data", dir.appendingPathComponent("data").path] + arguments, timeout: 20)
+            #expect(r.status == 64, "\(arguments): \(r.status) \(r.stdout)\(r.stderr)")
+            #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+        // None of them created the store.
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("data").path))
+    }
+
     /// Nothing to simulate, or an unusable archetype mix, is a usage error saying so (was: a report of zeros).
     @Test func simulateRefusesAnEmptyPopulationOrABadMix() throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).ndjson")

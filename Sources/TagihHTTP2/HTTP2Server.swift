@@ -40,7 +40,9 @@ public final class HTTP2Server: Service, Sendable {
         var serverChannel: (any Channel)?
         var children: [ObjectIdentifier: any Channel] = [:]
         var localAddress: SocketAddress?
-        var bindWaiters: [CheckedContinuation<SocketAddress, any Error>] = []
+        /// Callers of `boundAddress()` waiting for the bind, by a number of their own (so a cancelled one can leave).
+        var bindWaiters: [Int: CheckedContinuation<SocketAddress, any Error>] = [:]
+        var nextWaiter = 0
         var bindFailure: HTTP2ServerError?
         var jobs: AsyncStream<@Sendable () async -> Void>.Continuation?
     }
@@ -81,17 +83,41 @@ public final class HTTP2Server: Service, Sendable {
     public var metrics: HTTP2ServerMetrics { counters.snapshot }
 
     /// Waits until `run()` has bound the socket and returns the address.
-    /// - Throws: `HTTP2ServerError` if binding failed.
+    /// - Throws: `HTTP2ServerError` if `run()` failed before it listened (TLS files, bind); `CancellationError`
+    ///   when the calling task is cancelled first.
     public func boundAddress() async throws -> SocketAddress {
-        try await withCheckedThrowingContinuation { continuation in
-            let result: Result<SocketAddress, any Error>? = state.withLockedValue { state in
-                if let address = state.localAddress { return .success(address) }
-                if let failure = state.bindFailure { return .failure(failure) }
-                state.bindWaiters.append(continuation)
-                return nil
-            }
-            if let result { continuation.resume(with: result) }
+        let id = state.withLockedValue { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let result: Result<SocketAddress, any Error>? = state.withLockedValue { state in
+                    if let address = state.localAddress { return .success(address) }
+                    if let failure = state.bindFailure { return .failure(failure) }
+                    // Checked under the lock that `onCancel` takes: either the handler finds this waiter, or the
+                    // flag it set first is seen here.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.bindWaiters[id] = continuation
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { $0.bindWaiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Records that `run()` failed before listening and fails every `boundAddress()` caller with `failure`.
+    private func failStart(_ failure: HTTP2ServerError) {
+        let waiters = state.withLockedValue { state in
+            state.bindFailure = failure
+            state.phase = .stopped
+            defer { state.bindWaiters = [:] }
+            return Array(state.bindWaiters.values)
+        }
+        for waiter in waiters { waiter.resume(throwing: failure) }
     }
 
     /// Begins graceful shutdown, as SIGTERM through a `ServiceGroup` would. `run()` returns when done.
@@ -102,7 +128,13 @@ public final class HTTP2Server: Service, Sendable {
     /// Binds, serves until graceful shutdown or cancellation, then drains and returns.
     /// - Throws: `HTTP2ServerError` when TLS files cannot be loaded or the address cannot be bound.
     public func run() async throws {
-        let sslContext = try makeSSLContext()
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext = try makeSSLContext()
+        } catch {
+            failStart(error)  // else `boundAddress()` callers would wait for a bind that never comes
+            throw error
+        }
         let (jobs, jobsContinuation) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
         state.withLockedValue { $0.jobs = jobsContinuation }
         let spawn: TaskSpawner = { job in jobsContinuation.yield(job) }
@@ -119,13 +151,7 @@ public final class HTTP2Server: Service, Sendable {
                     + "is the port in use or the host not local?",
                 cause: error
             )
-            let waiters = state.withLockedValue { state in
-                state.bindFailure = failure
-                state.phase = .stopped
-                defer { state.bindWaiters = [] }
-                return state.bindWaiters
-            }
-            for waiter in waiters { waiter.resume(throwing: failure) }
+            failStart(failure)
             throw failure
         }
         let address = serverChannel.localAddress
@@ -134,8 +160,8 @@ public final class HTTP2Server: Service, Sendable {
             state.localAddress = address
             let shuttingDown = state.phase == .shuttingDown
             if !shuttingDown { state.phase = .running }
-            defer { state.bindWaiters = [] }
-            return (state.bindWaiters, shuttingDown)
+            defer { state.bindWaiters = [:] }
+            return (Array(state.bindWaiters.values), shuttingDown)
         }
         if let address {
             for waiter in waiters { waiter.resume(returning: address) }
@@ -158,7 +184,7 @@ public final class HTTP2Server: Service, Sendable {
         logger.info("HTTP/2 server stopped")
     }
 
-    private func makeSSLContext() throws -> NIOSSLContext? {
+    private func makeSSLContext() throws(HTTP2ServerError) -> NIOSSLContext? {
         guard let tls = configuration.tls else { return nil }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { NIOSSLCertificateSource.certificate($0) }

@@ -88,6 +88,11 @@ import Testing
             (["--body-timeout", "1e300"], "--body-timeout must be"),
             (["--data", file.path], "is a file"),
         ]
+        // TLS files that cannot be loaded: an error and exit 1 at once (it used to hang, deaf to SIGTERM).
+        let tls = try tagih(["serve", "--data", dir.appendingPathComponent("tls").path, "--port", "0",
+                             "--tls-cert", file.path + ".missing", "--tls-key", file.path + ".missing"], timeout: 30)
+        #expect(tls.status == 1, "\(tls.status) \(tls.stderr)")
+        #expect(tls.stderr.contains("tls_configuration"), "\(tls.stderr)")
         for (arguments, message) in cases {
             let r = try tagih(["serve", "--data", dir.appendingPathComponent("data").path] + arguments, timeout: 20)
             #expect(r.status == 64, "\(arguments): \(r.status) \(r.stdout)\(r.stderr)")

@@ -30,4 +30,30 @@ struct ServiceGroupTests {
         #expect(server.metrics.currentConnections == 0)
         #expect(server.metrics.currentStreams == 0)
     }
+
+    /// A server whose TLS files cannot be loaded fails `run()` and every `boundAddress()` caller with the same error
+    /// (audit of session 13: the callers waited forever, so `tagih serve` with a wrong `--tls-cert` hung, deaf to
+    /// SIGTERM, instead of exiting with the error).
+    @Test(.timeLimit(.minutes(1))) func aTLSFailureFailsTheWaitersToo() async throws {
+        var configuration = HTTP2ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.tls = .init(certificatePath: "/nonexistent/cert.pem", privateKeyPath: "/nonexistent/key.pem")
+        let server = HTTP2Server(configuration: configuration, responder: TestResponder(), logger: Logger(label: "t"))
+        let waiter = Task { try await server.boundAddress() }
+        try await Task.sleep(for: .milliseconds(50))  // waiting before `run()` starts
+        await #expect(throws: HTTP2ServerError.self) { try await server.run() }
+        await #expect(throws: HTTP2ServerError.self) { _ = try await waiter.value }
+        // A caller that comes later gets the error at once.
+        await #expect(throws: HTTP2ServerError.self) { _ = try await server.boundAddress() }
+    }
+
+    /// A cancelled `boundAddress()` caller stops waiting (a server that is never run never binds).
+    @Test(.timeLimit(.minutes(1))) func aCancelledWaiterStopsWaiting() async throws {
+        let server = HTTP2Server(
+            configuration: HTTP2ServerConfiguration(host: "127.0.0.1", port: 0), responder: TestResponder(),
+            logger: Logger(label: "t"))
+        let task = Task { try await server.boundAddress() }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+    }
 }

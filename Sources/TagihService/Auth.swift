@@ -75,11 +75,14 @@ public struct TokenStore: Sendable {
 
     /// Loads a token file from disk.
     public init(contentsOfFile path: String) throws {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw TokenFileError(path: path, line: 0, message: "cannot read the token file: \(error)")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let why = !exists ? "no such file" : isDirectory.boolValue ? "it is a directory" : "it is not readable by this process"
+            throw TokenFileError(path: path, line: 0, message: "cannot read the token file: \(why)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TokenFileError(path: path, line: 0, message: "the token file is not UTF-8 text")
         }
         try self.init(parsing: text, path: path)
         if isOpen {

@@ -125,6 +125,24 @@ import Foundation
         }
     }
 
+    /// A token file that cannot be read says why in plain words (it used to print a Foundation error dump).
+    @Test func unreadableTokenFilesSayWhy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("binary")
+        try Data([0xFF, 0xFE, 0x00]).write(to: binary)
+        for (path, why) in [(dir.path + "/missing", "no such file"), (dir.path, "it is a directory"),
+                            (binary.path, "not UTF-8")] {
+            #expect {
+                try TokenStore(contentsOfFile: path)
+            } throws: { error in
+                guard let error = error as? TokenFileError else { return false }
+                return error.message.contains(why) && !error.message.contains("NSCocoaErrorDomain")
+            }
+        }
+    }
+
     @Test(arguments: [("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true),
                       ("0.0.0.0", false), ("10.0.0.1", false), ("example.com", false)])
     func loopback(host: String, expected: Bool) {

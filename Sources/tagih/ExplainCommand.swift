@@ -29,6 +29,18 @@ struct ExplainCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        // A usage error found while running: reported with this command's name (thrown on, ArgumentParser would
+        // print the root command's usage; `Self.exit(withError:)` would name this command without `tagih`).
+        do {
+            try await execute()
+        } catch let error as ValidationError {
+            let name = Self.configuration.commandName ?? "\(Self.self)"
+            FileHandle.standardError.write(Data("Error: \(error.message)\nSee 'tagih \(name) --help'.\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
+
+    private func execute() async throws {
         guard let now = RFC3339.parse(at) else {
             throw ValidationError("--at '\(at)' is not an RFC 3339 time with an offset, e.g. 2026-11-30T14:05:00Z")
         }

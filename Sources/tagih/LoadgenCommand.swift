@@ -76,6 +76,18 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A usage error found while running: reported with this command's name (thrown on, ArgumentParser would
+        // print the root command's usage; `Self.exit(withError:)` would name this command without `tagih`).
+        do {
+            try await execute()
+        } catch let error as ValidationError {
+            let name = Self.configuration.commandName ?? "\(Self.self)"
+            FileHandle.standardError.write(Data("Error: \(error.message)\nSee 'tagih \(name) --help'.\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
+
+    private func execute() async throws {
         let target = try LoadTarget(url)
         if let kind = LoadScenario(rawValue: scenario), kind != .requests {
             try await runScenario(kind, target: target)

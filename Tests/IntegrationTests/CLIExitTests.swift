@@ -65,6 +65,8 @@ import Testing
                            "--start", start])
         #expect(r.status == 64, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("--start must be a real date"), "\(r.stderr)")
+        // Pointed at this command's help, not the root command's usage.
+        #expect(r.stderr.contains("See 'tagih simulate --help'") && !r.stderr.contains("<subcommand>"), "\(r.stderr)")
     }
 
     /// Out-of-range `serve` options are usage errors (exit 64) that name the option, before anything is opened. Each

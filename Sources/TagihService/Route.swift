@@ -91,6 +91,9 @@ public enum RouteMatch: Sendable, Equatable {
     case found(Endpoint)
     case methodNotAllowed(allow: [String])
     case notFound
+    /// A debtor path whose id is not valid percent-encoding (`%ZZ`) or not UTF-8 once decoded: a client error, not
+    /// a missing endpoint.
+    case badDebtorID
 }
 
 /// Maps a method and a path (without query) to an endpoint.
@@ -110,9 +113,9 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
     } ?? path.hasPrefix("/v1/debtors/")
     if isDebtorPath {
         let raw = path.utf8.dropFirst(prefix.utf8CodeUnitCount)
-        guard !raw.contains(UInt8(ascii: "/")), let id = percentDecode(Substring(raw)), !id.isEmpty else {
-            return .notFound
-        }
+        guard !raw.contains(UInt8(ascii: "/")) else { return .notFound }
+        guard let id = percentDecode(Substring(raw)) else { return .badDebtorID }
+        if id.isEmpty { return .notFound }
         return only("GET", .getDebtor(id: id))
     }
     switch path {

@@ -80,6 +80,10 @@ public final class TagihService: HTTP2Responder, Sendable {
         switch matchRoute(method: head.method, path: head.path) {
         case .notFound:
             return httpError(404, "not_found", "no endpoint \(head.method) \(head.path); see proto-docs/README.md")
+        case .badDebtorID:
+            return httpError(
+                400, "bad_path",
+                "the debtor id in \(head.path) is not valid percent-encoding of UTF-8 (write '%' as %25)")
         case .methodNotAllowed(let allow):
             return httpError(
                 405, "method_not_allowed", "\(head.path) accepts \(allow.joined(separator: ", ")), not \(head.method)",

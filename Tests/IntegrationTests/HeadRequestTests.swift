@@ -80,7 +80,10 @@ import Testing
             #expect(code == 400 && body.contains(#""code":"bad_query""#) && body.contains(message), "\(path): \(body)")
         }
         #expect(try grantedLeases(base) == 0)
-        var (code, body) = try curl(base + "/healthz?probe=k8s")
+        // A debtor id that is not valid percent-encoding is the client's error, not a missing endpoint.
+        var (code, body) = try curl(base + "/v1/debtors/%ZZ")
+        #expect(code == 400 && body.contains(#""code":"bad_path""#), "\(body)")
+        (code, body) = try curl(base + "/healthz?probe=k8s")
         #expect(code == 200, "\(body)")
         (code, body) = try curl(base + "/v1/calls?n=2&wait=0")
         #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")

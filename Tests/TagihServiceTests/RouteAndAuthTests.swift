@@ -13,6 +13,9 @@ import Foundation
         ("GET", "/v1/clearances", .methodNotAllowed(allow: ["POST"])),
         ("GET", "/v1/debtors/D%2F1", .found(.getDebtor(id: "D/1"))),
         ("GET", "/v1/debtors/", .notFound),
+        ("GET", "/v1/debtors/%ZZ", .badDebtorID),
+        ("GET", "/v1/debtors/D-%FF", .badDebtorID),  // not UTF-8
+        ("GET", "/v1/debtors/%", .badDebtorID),
         ("GET", "/v1/debtors/a/b", .notFound),
         ("DELETE", "/v1/debtors/D-1", .methodNotAllowed(allow: ["GET", "HEAD"])),
         ("POST", "/v1/outcomes", .found(.postOutcomes)),

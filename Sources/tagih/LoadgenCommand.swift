@@ -75,17 +75,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         guard count > 0, rate > 0, debtors > 0 else { throw ValidationError("--count, --rate and --debtors must be positive") }
     }
 
-    func run() async throws {
-        // A usage error found while running: reported with this command's name (thrown on, ArgumentParser would
-        // print the root command's usage; `Self.exit(withError:)` would name this command without `tagih`).
-        do {
-            try await execute()
-        } catch let error as ValidationError {
-            let name = Self.configuration.commandName ?? "\(Self.self)"
-            FileHandle.standardError.write(Data("Error: \(error.message)\nSee 'tagih \(name) --help'.\n".utf8))
-            throw ExitCode.validationFailure
-        }
-    }
+    func run() async throws { try await reportingUsageErrors(execute) }
 
     private func execute() async throws {
         let target = try LoadTarget(url)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Tagih: AsyncParsableCommand {
@@ -13,4 +14,20 @@ struct Tagih: AsyncParsableCommand {
             LoadgenCommand.self,
         ]
     )
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, the command's work; a `ValidationError` it throws (a usage error found only while running, such
+    /// as a date that does not exist) is printed with a pointer to this command's help and ends the process with
+    /// exit code 64. Thrown on instead, ArgumentParser would print the root command's usage, and
+    /// `Self.exit(withError:)` would name this command without `tagih`.
+    func reportingUsageErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ValidationError {
+            let name = Self.configuration.commandName ?? "\(Self.self)"
+            FileHandle.standardError.write(Data("Error: \(error.message)\nSee 'tagih \(name) --help'.\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
 }

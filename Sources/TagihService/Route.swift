@@ -164,25 +164,38 @@ private func hexValue(_ b: UInt8) -> UInt8? {
     }
 }
 
+/// A query parameter an endpoint does not accept (see ``queryProblem(_:accepted:path:)``).
+public struct QueryProblem: Sendable, Equatable {
+    /// The parameter's name as sent (decoded when it can be; at most 64 characters, then `…`).
+    public var parameter: String
+    /// What is wrong, naming the parameters the endpoint reads.
+    public var message: String
+}
+
 /// What is wrong with the raw query string `query` (after `?`) of a request to `path` whose endpoint reads only the
 /// parameters `accepted`, or nil when nothing is: a parameter it does not read, one given twice, or a name that is
 /// not valid percent-encoding. Empty pairs (`a=1&&b=2`, a trailing `&`) are ignored, as ``HTTP2RequestHead``'s
 /// `queryItem` ignores them.
-public func queryProblem(_ query: String, accepted: [String], path: String) -> String? {
+public func queryProblem(_ query: String, accepted: [String], path: String) -> QueryProblem? {
     if query.isEmpty { return nil }
     var seen: [String] = []
     for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
         let rawName = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard let name = percentDecode(rawName) else {
-            return "query parameter name '\(rawName.prefix(64))' is not valid percent-encoding"
+            let shown = String(rawName.prefix(64))
+            return QueryProblem(parameter: shown, message: "query parameter name '\(shown)' is not valid percent-encoding")
         }
+        let shown = name.count > 64 ? String(name.prefix(64)) + "…" : name
         guard accepted.contains(name) else {
-            let shown = name.count > 64 ? name.prefix(64) + "…" : Substring(name)
-            return accepted.isEmpty
-                ? "\(path) takes no query parameters (got '\(shown)')"
-                : "unknown query parameter '\(shown)'; \(path) accepts \(accepted.joined(separator: ", "))"
+            return QueryProblem(
+                parameter: shown,
+                message: accepted.isEmpty
+                    ? "\(path) takes no query parameters (got '\(shown)')"
+                    : "unknown query parameter '\(shown)'; \(path) accepts \(accepted.joined(separator: ", "))")
         }
-        if seen.contains(name) { return "query parameter '\(name)' is given twice" }
+        if seen.contains(name) {
+            return QueryProblem(parameter: shown, message: "query parameter '\(name)' is given twice")
+        }
         seen.append(name)
     }
     return nil

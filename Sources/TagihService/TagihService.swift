@@ -111,7 +111,10 @@ public final class TagihService: HTTP2Responder, Sendable {
         if let parameters = endpoint.queryParameters,
             let problem = queryProblem(head.query, accepted: parameters, path: head.path)
         {
-            return httpError(400, "bad_query", problem)
+            // `field` and `accepted` as for `POST /v1/simulations`'s parameters (schemas/http-error.schema.json).
+            return httpError(
+                400, SimulationRequestError(code: "bad_query", field: problem.parameter, message: problem.message,
+                                            accepted: parameters))
         }
         if let accepted = endpoint.bodyMediaTypes, let contentType = head.header("content-type") {
             let media = contentType.split(separator: ";").first.map {

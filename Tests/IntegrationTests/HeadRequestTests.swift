@@ -79,6 +79,9 @@ import Testing
             let (code, body) = try curl(base + path)
             #expect(code == 400 && body.contains(#""code":"bad_query""#) && body.contains(message), "\(path): \(body)")
         }
+        // Machine-readable too: the parameter in `field`, the accepted ones in `accepted`.
+        let (_, typo) = try curl(base + "/v1/calls?n=2&limt=5")
+        #expect(typo.contains(#""field":"limt""#) && typo.contains(#""accepted":["n","wait","jurisdiction"]"#), "\(typo)")
         #expect(try grantedLeases(base) == 0)
         // A debtor id that is not valid percent-encoding is the client's error, not a missing endpoint.
         var (code, body) = try curl(base + "/v1/debtors/%ZZ")

@@ -54,16 +54,18 @@ import Foundation
         #expect(queryProblem("n=5&wait=2&jurisdiction=US", accepted: calls, path: "/v1/calls") == nil)
         #expect(queryProblem("n=5&&wait=2&", accepted: calls, path: "/v1/calls") == nil)
         #expect(queryProblem("%6E=5", accepted: calls, path: "/v1/calls") == nil)  // "n", percent-encoded
-        #expect(queryProblem("n=5&limt=2", accepted: calls, path: "/v1/calls")
-            == "unknown query parameter 'limt'; /v1/calls accepts n, wait, jurisdiction")
-        #expect(queryProblem("n=1&n=2", accepted: calls, path: "/v1/calls") == "query parameter 'n' is given twice")
+        #expect(queryProblem("n=5&limt=2", accepted: calls, path: "/v1/calls") == QueryProblem(
+            parameter: "limt", message: "unknown query parameter 'limt'; /v1/calls accepts n, wait, jurisdiction"))
+        #expect(queryProblem("n=1&n=2", accepted: calls, path: "/v1/calls")
+            == QueryProblem(parameter: "n", message: "query parameter 'n' is given twice"))
         #expect(queryProblem("n=1&%zz=2", accepted: calls, path: "/v1/calls")
-            == "query parameter name '%zz' is not valid percent-encoding")
+            == QueryProblem(parameter: "%zz", message: "query parameter name '%zz' is not valid percent-encoding"))
         #expect(queryProblem("x", accepted: Endpoint.postOutcomes.queryParameters!, path: "/v1/outcomes")
-            == "/v1/outcomes takes no query parameters (got 'x')")
+            == QueryProblem(parameter: "x", message: "/v1/outcomes takes no query parameters (got 'x')"))
         let long = String(repeating: "a", count: 100)
+        let shown = String(repeating: "a", count: 64) + "…"
         #expect(queryProblem(long, accepted: [], path: "/v1/debtors")
-            == "/v1/debtors takes no query parameters (got '\(String(repeating: "a", count: 64))…')")
+            == QueryProblem(parameter: shown, message: "/v1/debtors takes no query parameters (got '\(shown)')"))
         // Probes and scrapers may add their own parameters.
         #expect(Endpoint.healthz.queryParameters == nil && Endpoint.metrics.queryParameters == nil)
     }

@@ -125,7 +125,7 @@ public struct LineDecoder: Sendable {
             ctx.warnings.append(RecordWarning(
                 code: "no_rule_pack", field: "jurisdiction",
                 message: "no rule pack for '\(jurisdiction)' nor its country; the conservative default applies "
-                    + "(08:00-21:00 local every day, house rules only). Packs: US, US-MA, US-WA, US-NY-NYC, ID, IN, GB"))
+                    + "(08:00-21:00 local every day, house rules only). Packs: \(RulePack.packCodes)"))
         }
         let zone = try optionalZone(v, "zone", "")
         let status: DebtorStatus = try optionalEnum(v, "status", "") ?? .active

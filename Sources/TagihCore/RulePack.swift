@@ -104,6 +104,9 @@ public struct RulePack: Sendable, Hashable {
     /// The pack for a jurisdiction code: its own pack, else its country's (`US-FL` → `US`), else the default.
     public static func resolve(_ jurisdiction: String) -> RulePack { pack(kind: resolveKind(jurisdiction)) }
 
+    /// The codes of the jurisdictions with a pack of their own, comma-separated (for messages).
+    static let packCodes = (1...7).map { pack(kind: UInt8($0)).code }.joined(separator: ", ")
+
     /// The pack of a kind number from `resolveKind(_:)`.
     static func pack(kind: UInt8) -> RulePack {
         switch kind {

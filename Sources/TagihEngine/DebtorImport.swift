@@ -2,29 +2,24 @@ import Foundation
 import TagihCore
 import TagihStore
 
-/// One line of an import that was not applied.
-public struct LineRejection: Sendable, Hashable {
+/// What an import found on one line: why it was not applied (``ImportSummary/rejections``), or a warning on a line
+/// that was (``ImportSummary/warnings``: an unknown field, a jurisdiction without a rule pack).
+public struct LineFinding: Sendable, Hashable {
     /// 1-based line number in the file.
     public var line: Int
-    /// Stable code, for example `missing_field`, `unknown_value`, `invalid_json`.
+    /// Stable code, for example `missing_field`, `invalid_json` (rejections), `unknown_field`, `no_rule_pack`
+    /// (warnings).
     public var code: String
     /// The JSON field path, empty when the line as a whole is bad.
     public var field: String
-    /// What is wrong and how to fix it.
+    /// What is wrong (and, for a rejection, how to fix it).
     public var message: String
 }
 
-/// A warning on an imported line (the line was applied): an unknown field, a jurisdiction without a rule pack.
-public struct LineWarning: Sendable, Hashable {
-    /// 1-based line number in the file.
-    public var line: Int
-    /// Stable code, for example `unknown_field`, `no_rule_pack`.
-    public var code: String
-    /// The JSON field path.
-    public var field: String
-    /// What was found.
-    public var message: String
-}
+/// One line of an import that was not applied.
+public typealias LineRejection = LineFinding
+/// A warning on an imported line (the line was applied).
+public typealias LineWarning = LineFinding
 
 /// How an import went.
 public struct ImportSummary: Sendable {

@@ -60,13 +60,9 @@ struct ImportCommand: AsyncParsableCommand {
             let object: [String: Any] = [
                 "lines": summary.lines, "accepted": summary.accepted, "rejected": summary.rejectedCount,
                 "elapsedSeconds": summary.elapsedSeconds,
-                "rejections": summary.rejections.map {
-                    ["line": $0.line, "code": $0.code, "field": $0.field, "message": $0.message] as [String: Any]
-                },
+                "rejections": summary.rejections.map(Self.json),
                 "warningCount": summary.warningCount,
-                "warnings": summary.warnings.map {
-                    ["line": $0.line, "code": $0.code, "field": $0.field, "message": $0.message] as [String: Any]
-                },
+                "warnings": summary.warnings.map(Self.json),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -92,6 +88,11 @@ struct ImportCommand: AsyncParsableCommand {
             }
         }
         if summary.rejectedCount > 0 { throw ExitCode(1) }
+    }
+
+    /// A rejection or warning as a JSON object of the `--json` summary.
+    private static func json(_ f: LineFinding) -> [String: Any] {
+        ["line": f.line, "code": f.code, "field": f.field, "message": f.message]
     }
 
     /// Prints `message` to standard error and exits with status 2.

@@ -12,6 +12,7 @@ struct Tagih: AsyncParsableCommand {
             ExplainCommand.self,
             SimulateCommand.self,
             LoadgenCommand.self,
+            DialCommand.self,
         ]
     )
 }

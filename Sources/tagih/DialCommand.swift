@@ -60,10 +60,7 @@ struct DialCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tagih dial: cannot reach \(target.host):\(target.port): \(error)\n".utf8))
             throw ExitCode(2)
         }
-        var headers = [("content-type", "application/x-ndjson")]
-        if let token = ProcessInfo.processInfo.environment["TAGIH_TOKEN"], !token.isEmpty {
-            headers.append(("authorization", "Bearer \(token)"))
-        }
+        let headers = [("content-type", "application/x-ndjson")] + tokenHeaders()
         let status: Int32
         do {
             status = try await converse(client: client, target: target, headers: headers)

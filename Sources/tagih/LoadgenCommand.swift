@@ -19,6 +19,8 @@ struct LoadgenCommand: AsyncParsableCommand {
             --in-process starts the transport's debug server (HTTP2DebugResponder: /healthz, /small, \
             /v1/debug/stream?n=N) inside this process on the URL's port first, so the transport can be measured \
             without `tagih serve`. --serve-only runs just that server until SIGINT/SIGTERM (for h2load).
+
+            With --tokens on the server, put a bearer token in the environment variable TAGIH_TOKEN.
             """
     )
 
@@ -172,6 +174,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         let deadline = start + .milliseconds(Int64(duration * 1000))
         let method = self.method
         let path = target.pathAndQuery
+        let headers = tokenHeaders()
         let total = try await withThrowingTaskGroup(of: LoadTally.self) { group in
             for client in clients {
                 for _ in 0..<streams {
@@ -180,7 +183,7 @@ struct LoadgenCommand: AsyncParsableCommand {
                         while clock.now < deadline {
                             let began = clock.now
                             do {
-                                let response = try await client.request(method: method, path: path)
+                                let response = try await client.request(method: method, path: path, headers: headers)
                                 if response.status >= 400 { tally.errors += 1 }
                                 for try await chunk in response.body {
                                     tally.bytes += chunk.readableBytes

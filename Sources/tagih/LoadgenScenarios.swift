@@ -34,7 +34,7 @@ enum Scenarios {
         var path = "/v1/dialer"
         if let jurisdiction { path += "?jurisdiction=\(jurisdiction)" }
         let stream = try await client.openStream(
-            method: "POST", path: path, headers: [("content-type", "application/x-ndjson")])
+            method: "POST", path: path, headers: [("content-type", "application/x-ndjson")] + tokenHeaders())
         let credit = 10_000
         try await stream.writer.writeLine(#"{"type":"ready","n":\#(credit)}"#)
         try await stream.writer.writeLine(#"{"type":"ready","n":\#(credit)}"#)
@@ -70,7 +70,7 @@ enum Scenarios {
         // Learn a phone and a debt of the first `debtors` demo debtors.
         var targets: [(id: String, debt: String, phone: String)] = []
         for i in 1...debtors {
-            let r = try await client.request(path: "/v1/debtors/D-\(i)")
+            let r = try await client.request(path: "/v1/debtors/D-\(i)", headers: tokenHeaders())
             let body = try await r.body.collect(upTo: 1 << 20)
             guard r.status == 200, let json = try? JSONValue.parse(Array(body.readableBytesView)),
                 case .string(let debt)? = json["decisions"].flatMap({ if case .array(let a) = $0 { a.first } else { nil } })?["debt"],
@@ -82,7 +82,7 @@ enum Scenarios {
         let targetList = targets
 
         let stream = try await client.openStream(
-            method: "POST", path: "/v1/outcomes", headers: [("content-type", "application/x-ndjson")])
+            method: "POST", path: "/v1/outcomes", headers: [("content-type", "application/x-ndjson")] + tokenHeaders())
         let response = try await stream.response()
         guard response.status == 200 else { throw LoadError("/v1/outcomes answered \(response.status)") }
         let total = Int(rate * seconds)

@@ -32,3 +32,10 @@ extension AsyncParsableCommand {
         }
     }
 }
+
+/// The `authorization` header for the bearer token in the environment variable `TAGIH_TOKEN` (client commands:
+/// `dial`, `loadgen`), or none. The environment, not an option: a command line is visible to every user.
+func tokenHeaders() -> [(String, String)] {
+    guard let token = ProcessInfo.processInfo.environment["TAGIH_TOKEN"], !token.isEmpty else { return [] }
+    return [("authorization", "Bearer \(token)")]
+}

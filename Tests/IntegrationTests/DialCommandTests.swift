@@ -112,7 +112,7 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let tokens = dir.appendingPathComponent("tokens")
-        try "dial-test-token-0123456789 dialer robot\n".write(to: tokens, atomically: true, encoding: .utf8)
+        try "dial-test-token-0123456789 dialer,reader robot\n".write(to: tokens, atomically: true, encoding: .utf8)
         let server = try ServerProcess(extraArguments: ["--tokens", tokens.path] + Self.clock)
         defer { server.stop() }
 
@@ -131,6 +131,20 @@ import Testing
         #expect(error?["field"] as? String == "n", "\(robot.stderr)")
         robot.closeInput()
         #expect(robot.waitForExit() == 0, "\(robot.stderr)")
+
+        // loadgen takes the token from the same variable.
+        for token in [nil, "dial-test-token-0123456789"] {
+            let env = token.map { ["TAGIH_TOKEN=\($0)"] } ?? ["-u", "TAGIH_TOKEN"]
+            let r = try runCommand(
+                env + [try tagihBinary().path, "loadgen", "--url", "\(server.baseURL)/v1/schedule?limit=1",
+                       "--duration", "0.3", "--streams", "1", "--json"], timeout: 60)
+            #expect(r.status == 0, "\(r.stderr)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+            let requests = try #require(report["requests"] as? Int)
+            #expect(requests > 0)
+            #expect(report["errors"] as? Int == (token == nil ? requests : 0), "\(report)")
+        }
     }
 
     @Test func anUnreachableServerExitsTwoAndBadOptionsSixtyFour() throws {

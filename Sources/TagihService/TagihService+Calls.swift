@@ -11,9 +11,9 @@ extension TagihService {
     }
 
     /// `GET /v1/calls`: lease up to `n`, waiting up to `wait` seconds for more, then end.
-    func streamCalls(n: Int, wait: Int, filter: LeaseFilter, engine: Engine, writer: HTTP2ResponseWriter) async throws {
+    func streamCalls(n: Int, wait: Duration, filter: LeaseFilter, engine: Engine, writer: HTTP2ResponseWriter) async throws {
         let holder = newHolder("calls")
-        let deadline = ContinuousClock.now + .seconds(wait)
+        let deadline = ContinuousClock.now + wait
         var sent = 0
         while sent < n {
             let leases = await engine.lease(n - sent, filter: filter, holder: holder)

@@ -138,7 +138,7 @@ public final class TagihService: HTTP2Responder, Sendable {
             return .immediate(status: 200, headers: [("content-type", "text/plain; version=0.0.4")], body: buffer)
         case .debugStream:
             guard let n = intParameter(head, "n", default: 10, range: 0...1_000_000_000_000) else {
-                return badQuery("n", "an integer from 0 to 1000000000000")
+                return badQuery(head, "n", "an integer from 0 to 1000000000000")
             }
             return ndjsonStream { _, writer in try await HTTP2DebugResponder.writeDebugLines(n, to: writer) }
         default:
@@ -173,30 +173,30 @@ public final class TagihService: HTTP2Responder, Sendable {
             return .lookup(key: id, batcher: debtorLookups)
         case .getCalls:
             guard let n = intParameter(head, "n", default: 1, range: 1...configuration.maxCallsPerRequest) else {
-                return badQuery("n", "an integer from 1 to \(configuration.maxCallsPerRequest)")
+                return badQuery(head, "n", "an integer from 1 to \(configuration.maxCallsPerRequest)")
             }
-            guard let wait = intParameter(head, "wait", default: 0, range: 0...60) else {
-                return badQuery("wait", "a number of seconds from 0 to 60")
+            guard let wait = secondsParameter(head, "wait", range: 0...60) else {
+                return badQuery(head, "wait", "a number of seconds from 0 to 60, such as 5 or 0.5")
             }
-            guard let filter = leaseFilter(head) else { return badJurisdiction() }
+            guard let filter = leaseFilter(head) else { return badJurisdiction(head) }
             return ndjsonStream { _, writer in
                 try await self.streamCalls(n: n, wait: wait, filter: filter, engine: engine, writer: writer)
             }
         case .dialer:
-            guard let filter = leaseFilter(head) else { return badJurisdiction() }
+            guard let filter = leaseFilter(head) else { return badJurisdiction(head) }
             return ndjsonStream { body, writer in
                 try await self.dialerSession(body: body, writer: writer, filter: filter, engine: engine)
             }
         case .schedule:
             let now = clock.now()
             guard let from = timeParameter(head, "from", default: now) else {
-                return badQuery("from", "an RFC 3339 time such as 2026-12-01T08:00:00Z")
+                return badQuery(head, "from", "an RFC 3339 time such as 2026-12-01T08:00:00Z")
             }
             guard let to = timeParameter(head, "to", default: from + 86_400), to >= from else {
-                return badQuery("to", "an RFC 3339 time not before 'from'")
+                return badQuery(head, "to", "an RFC 3339 time not before 'from'")
             }
             guard let limit = intParameter(head, "limit", default: 1000, range: 1...1_000_000) else {
-                return badQuery("limit", "an integer from 1 to 1000000")
+                return badQuery(head, "limit", "an integer from 1 to 1000000")
             }
             // A scan of every shard and up to a million lines: not on the event loop.
             return ndjsonStream(onEventLoop: false) { _, writer in
@@ -258,8 +258,21 @@ public final class TagihService: HTTP2Responder, Sendable {
             body: buffer)
     }
 
-    private func badQuery(_ name: String, _ expected: String) -> HTTP2Response {
-        httpError(400, "bad_query", "query parameter '\(name)' must be \(expected)")
+    /// `400 bad_query` for the value of query parameter `name`: the message quotes the value (its first 64
+    /// characters) and says what was expected; `field` names the parameter.
+    private func badQuery(_ head: HTTP2RequestHead, _ name: String, _ expected: String) -> HTTP2Response {
+        let raw = head.queryItem(name) ?? ""
+        let shown = raw.count > 64 ? String(raw.prefix(64)) + "…" : raw
+        return httpError(
+            400, SimulationRequestError(
+                code: "bad_query", field: name, message: "query parameter '\(name)' is '\(shown)'; it must be \(expected)"))
+    }
+
+    /// A number of seconds (a decimal such as `0.5` is fine) within `range`; the default 0 when absent.
+    private func secondsParameter(_ head: HTTP2RequestHead, _ name: String, range: ClosedRange<Double>) -> Duration? {
+        guard let raw = head.queryItem(name) else { return .zero }
+        guard let seconds = Double(raw), seconds.isFinite, range.contains(seconds) else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     private func intParameter(_ head: HTTP2RequestHead, _ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
@@ -282,7 +295,7 @@ public final class TagihService: HTTP2Responder, Sendable {
         return LeaseFilter(jurisdictions: codes)
     }
 
-    private func badJurisdiction() -> HTTP2Response {
-        badQuery("jurisdiction", "jurisdiction codes such as US, US-MA or ID, comma-separated (upper case)")
+    private func badJurisdiction(_ head: HTTP2RequestHead) -> HTTP2Response {
+        badQuery(head, "jurisdiction", "jurisdiction codes such as US, US-MA or ID, comma-separated (upper case)")
     }
 }

@@ -93,6 +93,33 @@ import Testing
         #expect(try grantedLeases(base) == 2)
     }
 
+    /// A query value out of range or malformed is a 400 whose message quotes the value and whose `field` names the
+    /// parameter; `wait` takes a decimal number of seconds.
+    @Test func aBadQueryValueIsQuotedAndNamedInField() throws {
+        let server = try ServerProcess(extraArguments: ["--demo", "50"] + ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        let cases = [
+            ("/v1/calls?n=0", "n", "query parameter 'n' is '0'; it must be an integer from 1 to 10000"),
+            ("/v1/calls?n=1&wait=61", "wait", "query parameter 'wait' is '61'; it must be a number of seconds"),
+            ("/v1/calls?n=1&wait=nan", "wait", "query parameter 'wait' is 'nan'"),
+            ("/v1/calls?n=1&jurisdiction=us", "jurisdiction", "query parameter 'jurisdiction' is 'us'"),
+            ("/v1/schedule?limit=abc", "limit", "query parameter 'limit' is 'abc'; it must be an integer"),
+            ("/v1/schedule?from=yesterday", "from", "query parameter 'from' is 'yesterday'; it must be an RFC 3339"),
+            ("/v1/schedule?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "to", "not before 'from'"),
+        ]
+        for (path, field, message) in cases {
+            let (code, body) = try curl(base + path)
+            #expect(code == 400 && body.contains(#""code":"bad_query""#), "\(path): \(body)")
+            #expect(body.contains(#""field":"\#(field)""#) && body.contains(message), "\(path): \(body)")
+        }
+        #expect(try grantedLeases(base) == 0)
+        // A decimal wait: accepted, and the call still leases what is ready.
+        let (code, body) = try curl(base + "/v1/calls?n=1&wait=0.5")
+        #expect(code == 200 && body.contains(#""type":"call""#), "\(body)")
+        #expect(try grantedLeases(base) == 1)
+    }
+
     /// The `tagih_engine_leases_total{kind="granted"}` counter.
     private func grantedLeases(_ base: String) throws -> Int {
         let (code, body) = try curl("\(base)/metrics")

@@ -4,29 +4,10 @@ import TagihCore
 import TagihHTTP2
 import TagihSim
 
-/// The JSON body of `POST /v1/simulations` (proto-docs/endpoints/simulations.md).
-struct SimulationRequest: Decodable {
-    var debtors: Int = 10_000
-    var start: String
-    var days: Int = 30
-    var agents: Int = 50
-    var seed: UInt64 = 1
-    var strategy: String = "all"
-    var dialer: String?
-
-    /// The accepted parameters, in the order error messages list them.
-    enum CodingKeys: String, CodingKey, CaseIterable { case debtors, start, days, agents, seed, strategy, dialer }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        debtors = try c.decodeIfPresent(Int.self, forKey: .debtors) ?? 10_000
-        start = try c.decode(String.self, forKey: .start)
-        days = try c.decodeIfPresent(Int.self, forKey: .days) ?? 30
-        agents = try c.decodeIfPresent(Int.self, forKey: .agents) ?? 50
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
-        strategy = try c.decodeIfPresent(String.self, forKey: .strategy) ?? "all"
-        dialer = try c.decodeIfPresent(String.self, forKey: .dialer)
-    }
+/// The parameters of `POST /v1/simulations` (proto-docs/endpoints/simulations.md), in the order error messages
+/// list them.
+enum SimulationParameter: String, CaseIterable {
+    case debtors, start, days, agents, seed, strategy, dialer, mix, floorZone
 }
 
 /// What is wrong with a `POST /v1/simulations` body: answered with status 400 and
@@ -45,6 +26,8 @@ struct SimulationPlan: Sendable {
     var seed: UInt64
     var strategies: [StrategyKind]
     var configuration: SimulationConfiguration
+    /// One run per count, in this order (the agents curve); `configuration.agents` is the first.
+    var agentCounts: [Int]
 }
 
 extension TagihService {
@@ -85,10 +68,14 @@ extension TagihService {
         return .immediate(status: status, headers: TagihService.jsonHeaders, body: buffer)
     }
 
+    /// The longest agents curve one request may ask for.
+    static let maxAgentCounts = 20
+
     /// Checks a simulation request body: a JSON object whose members are all known parameters (a typo such as
-    /// `"agent": 50` would otherwise run with the default), each of the right type and range.
+    /// `"agent": 50` would otherwise run with the default), each of the right type and range. Each error names the
+    /// parameter and quotes the value.
     static func simulationPlan(_ raw: ByteBuffer) throws(SimulationRequestError) -> SimulationPlan {
-        let accepted = SimulationRequest.CodingKeys.allCases.map(\.rawValue)
+        let accepted = SimulationParameter.allCases.map(\.rawValue)
         let value: JSONValue
         do {
             value = try JSONValue.parse(raw.readableBytesView)
@@ -101,90 +88,191 @@ extension TagihService {
                                          message: "the body must be a JSON object of simulation parameters, not "
                                              + value.typeName)
         }
-        var seen: Set<String> = []
-        for (key, _) in members {
-            guard accepted.contains(key) else {
+        var given: [SimulationParameter: JSONValue] = [:]
+        for (key, member) in members {
+            guard let parameter = SimulationParameter(rawValue: key) else {
                 throw SimulationRequestError(
                     code: "unknown_field", field: key,
                     message: "unknown parameter '\(key)'; the accepted parameters are \(accepted.joined(separator: ", "))",
                     accepted: accepted)
             }
-            guard seen.insert(key).inserted else {
+            guard given[parameter] == nil else {
                 throw SimulationRequestError(code: "duplicate_key", field: key,
                                              message: "parameter '\(key)' is given twice; give it once")
             }
+            if case .null = member {
+                throw SimulationRequestError(code: "wrong_type", field: key, message: "'\(key)' must not be null")
+            }
+            given[parameter] = member
         }
-        let request: SimulationRequest
-        do {
-            request = try JSONDecoder().decode(SimulationRequest.self, from: Data(raw.readableBytesView))
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw SimulationRequestError(code: "missing_field", field: key.stringValue,
-                                         message: "'\(key.stringValue)' is required")
-        } catch let DecodingError.typeMismatch(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw SimulationRequestError(code: "wrong_type", field: field, message: "'\(field)' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw SimulationRequestError(code: "wrong_type", field: field, message: "'\(field)' must not be null")
-        } catch let DecodingError.dataCorrupted(context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw SimulationRequestError(code: "wrong_type", field: field.isEmpty ? nil : field,
-                                         message: "'\(field)' has the wrong type or is out of range")
-        } catch {
-            throw SimulationRequestError(code: "invalid_json", field: nil,
-                                         message: "the body is not a JSON object of simulation parameters")
+
+        let debtors = try given[.debtors].map { v throws(SimulationRequestError) in
+            try wholeNumber(v, .debtors, 1...Self.maxSimulatedDebtors)
+        } ?? 10_000
+        guard let startValue = given[.start] else {
+            throw SimulationRequestError(code: "missing_field", field: "start",
+                                         message: "'start' is required: the first simulated day, YYYY-MM-DD")
         }
-        guard (1...Self.maxSimulatedDebtors).contains(request.debtors) else {
-            throw SimulationRequestError(code: "out_of_range", field: "debtors",
-                                         message: "debtors must be 1...\(Self.maxSimulatedDebtors)")
+        let start = try text(startValue, .start)
+        let days = try given[.days].map { v throws(SimulationRequestError) in
+            try wholeNumber(v, .days, 1...Self.maxSimulatedDays)
+        } ?? 30
+        let agentCounts: [Int]
+        switch given[.agents] {
+        case nil:
+            agentCounts = [50]
+        case .array(let items)?:
+            guard (1...Self.maxAgentCounts).contains(items.count) else {
+                throw SimulationRequestError(
+                    code: "out_of_range", field: "agents",
+                    message: "'agents' lists \(items.count) counts; an agents curve takes 1 to \(Self.maxAgentCounts)")
+            }
+            var counts: [Int] = []
+            for item in items { counts.append(try wholeNumber(item, .agents, 1...100_000)) }
+            agentCounts = counts
+        case let v?:
+            agentCounts = [try wholeNumber(v, .agents, 1...100_000)]
         }
-        guard (1...Self.maxSimulatedDays).contains(request.days) else {
-            throw SimulationRequestError(code: "out_of_range", field: "days",
-                                         message: "days must be 1...\(Self.maxSimulatedDays)")
-        }
-        guard (1...100_000).contains(request.agents) else {
-            throw SimulationRequestError(code: "out_of_range", field: "agents", message: "agents must be 1...100000")
+        let seed: UInt64
+        if let v = given[.seed] {
+            let expected = "a whole number from 0 to \(UInt64.max)"
+            guard case .number(let written) = v else { throw wrongType(v, .seed, expected) }
+            guard let n = UInt64(written) else { throw notWhole(written, .seed, expected) }
+            seed = n
+        } else {
+            seed = 1
         }
         let strategies: [StrategyKind]
-        if request.strategy == "all" {
+        let strategy = try given[.strategy].map { v throws(SimulationRequestError) in try text(v, .strategy) } ?? "all"
+        if strategy == "all" {
             strategies = StrategyKind.allCases
-        } else if let kind = StrategyKind(rawValue: request.strategy) {
+        } else if let kind = StrategyKind(rawValue: strategy) {
             strategies = [kind]
         } else {
             throw SimulationRequestError(code: "unknown_value", field: "strategy",
-                                         message: "strategy must be tagih, baseline, earliest or all")
+                                         message: "'strategy' is '\(strategy)'; it must be tagih, baseline, earliest or all")
         }
+
         var configuration = SimulationConfiguration(start: 0)
-        guard let day = CivilTime.parseDate(request.start),
+        if let v = given[.floorZone] {
+            let name = try text(v, .floorZone)
+            guard ZoneDatabase.system.zone(named: name) != nil else {
+                throw SimulationRequestError(
+                    code: "unknown_value", field: "floorZone",
+                    message: "'floorZone' is '\(name)'; it must be an IANA zone such as America/New_York")
+            }
+            configuration.floorZone = name
+        }
+        guard let day = CivilTime.parseDate(start),
               let zone = ZoneDatabase.system.zone(named: configuration.floorZone)
         else {
-            throw SimulationRequestError(code: "invalid_time", field: "start", message: "start must be a date YYYY-MM-DD")
+            throw SimulationRequestError(
+                code: "invalid_time", field: "start",
+                message: "'start' is '\(start)'; it must be a date that exists, YYYY-MM-DD (such as 2026-12-01)")
         }
         configuration.start = zone.instant(forLocal: day * CivilTime.secondsPerDay)
-        configuration.days = request.days
-        configuration.agents = request.agents
-        configuration.seed = request.seed
-        if let dialer = request.dialer {
+        configuration.days = days
+        configuration.agents = agentCounts[0]
+        configuration.seed = seed
+        if let v = given[.dialer] {
+            let dialer = try text(v, .dialer)
             guard let mode = DialerMode(rawValue: dialer) else {
                 let allowed = DialerMode.allCases.map(\.rawValue).joined(separator: ", ")
                 throw SimulationRequestError(code: "unknown_value", field: "dialer",
-                                             message: "dialer must be one of \(allowed)")
+                                             message: "'dialer' is '\(dialer)'; it must be one of \(allowed)")
             }
             configuration.dialer = mode
         }
-        return SimulationPlan(debtors: request.debtors, seed: request.seed, strategies: strategies,
-                              configuration: configuration)
+        if let v = given[.mix] {
+            configuration.world.mix = try mix(v)
+        }
+        return SimulationPlan(debtors: debtors, seed: seed, strategies: strategies,
+                              configuration: configuration, agentCounts: agentCounts)
     }
 
-    /// Runs a checked simulation, writing a progress line per simulated day of each strategy, then the report.
+    /// The archetype mix, given as an object of shares (`{"day-worker":0.5,"never":0.1}`), checked as
+    /// `tagih simulate --mix` checks its list.
+    private static func mix(_ value: JSONValue) throws(SimulationRequestError) -> [Archetype: Double] {
+        let example = #"{"day-worker":0.5,"never":0.1}"#
+        guard case .object(let shares) = value else {
+            throw wrongType(value, .mix, "an object of archetype shares such as \(example)")
+        }
+        guard !shares.isEmpty else {
+            throw SimulationRequestError(code: "invalid_mix", field: "mix",
+                                         message: "'mix' is empty; give at least one archetype share, such as \(example)")
+        }
+        var parts: [String] = []
+        for (name, share) in shares {
+            guard case .number(let written) = share else {
+                throw SimulationRequestError(
+                    code: "wrong_type", field: "mix.\(name)",
+                    message: "'mix.\(name)' must be a number (a share), not \(share.typeName)")
+            }
+            parts.append("\(name)=\(written)")
+        }
+        do {
+            return try WorldConfiguration.parseMix(parts.joined(separator: ","))
+        } catch {
+            throw SimulationRequestError(code: "invalid_mix", field: "mix", message: error.message)
+        }
+    }
+
+    private static func wholeNumber(
+        _ value: JSONValue, _ parameter: SimulationParameter, _ range: ClosedRange<Int>
+    ) throws(SimulationRequestError) -> Int {
+        let name = parameter.rawValue
+        let expected = "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        guard case .number(let written) = value else { throw wrongType(value, parameter, expected) }
+        guard let n = Int(written) else { throw notWhole(written, parameter, expected) }
+        guard range.contains(n) else {
+            throw SimulationRequestError(code: "out_of_range", field: name,
+                                         message: "'\(name)' is \(written); it must be \(expected)")
+        }
+        return n
+    }
+
+    /// A number that is not a whole number in range: written with a point or exponent (`wrong_type`), or too
+    /// large or negative for its type (`out_of_range`).
+    private static func notWhole(
+        _ written: String, _ parameter: SimulationParameter, _ expected: String
+    ) -> SimulationRequestError {
+        let fractional = written.contains(where: { ".eE".contains($0) })
+        return SimulationRequestError(
+            code: fractional ? "wrong_type" : "out_of_range", field: parameter.rawValue,
+            message: "'\(parameter.rawValue)' is \(written); it must be \(expected)"
+                + (fractional ? ", written without a point or exponent" : ""))
+    }
+
+    private static func text(_ value: JSONValue, _ parameter: SimulationParameter) throws(SimulationRequestError) -> String {
+        guard case .string(let s) = value else { throw wrongType(value, parameter, "a string") }
+        return s
+    }
+
+    private static func wrongType(_ value: JSONValue, _ parameter: SimulationParameter, _ expected: String) -> SimulationRequestError {
+        SimulationRequestError(code: "wrong_type", field: parameter.rawValue,
+                               message: "'\(parameter.rawValue)' must be \(expected), not \(value.typeName)")
+    }
+
+    /// Runs a checked simulation, writing a progress line per simulated day of each strategy, then the report; an
+    /// agents curve runs once per count, each run's progress and report lines carrying its `agents`.
     func runSimulation(_ plan: SimulationPlan, writer: HTTP2ResponseWriter) async throws {
-        let strategies = plan.strategies
         let population = SyntheticPopulation.generate(count: plan.debtors, seed: plan.seed)
-        let settings = plan.configuration
+        for agents in plan.agentCounts {
+            var settings = plan.configuration
+            settings.agents = agents
+            try await runSimulation(population: population, settings: settings, strategies: plan.strategies,
+                                    writer: writer)
+        }
+    }
+
+    private func runSimulation(
+        population: [Debtor], settings: SimulationConfiguration, strategies: [StrategyKind], writer: HTTP2ResponseWriter
+    ) async throws {
         let (progressLines, progressSink) = AsyncStream.makeStream(of: SimulationProgress.self,
                                                                    bufferingPolicy: .bufferingNewest(64))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let agents = settings.agents
         try await withThrowingTaskGroup(of: SimulationReport?.self) { group in
             group.addTask {
                 defer { progressSink.finish() }
@@ -194,7 +282,7 @@ extension TagihService {
             }
             group.addTask {
                 for await progress in progressLines {
-                    var line = Array(#"{"type":"progress","#.utf8)
+                    var line = Array(#"{"type":"progress","agents":\#(agents),"#.utf8)
                     let json = try encoder.encode(progress)
                     line += json.dropFirst()
                     line.append(UInt8(ascii: "\n"))

@@ -70,7 +70,7 @@ import Testing
         (code, body) = try curl("\(base)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
                                 body: #"{"debtors":200,"start":"2026-12-01","days":1,"agent":2,"seed":1}"#)
         #expect(code == 400 && body.contains(#""code":"unknown_field""#) && body.contains(#""field":"agent""#)
-                    && body.contains("debtors, start, days, agents, seed, strategy, dialer"), "\(body)")
+                    && body.contains("debtors, start, days, agents, seed, strategy, dialer, mix, floorZone"), "\(body)")
         #expect(!body.contains(#""type":"progress""#), "\(body)")
 
         (code, _) = try curl("\(base)/v1/outcomes", method: "POST", headers: ["content-type: text/plain"], body: "x")

@@ -417,13 +417,18 @@ def test_simulation_streams_progress_then_report():
     report = out[-1]
     assert {s["strategy"] for s in report["strategies"]} == {"tagih", "baseline", "earliest"}
     # Bad parameters are answered 400 before any simulation runs, naming the parameter.
-    accepted = ["debtors", "start", "days", "agents", "seed", "strategy", "dialer"]
+    accepted = ["debtors", "start", "days", "agents", "seed", "strategy", "dialer", "mix", "floorZone"]
     for bad_body, code, field in [
         (dict(body, strategy="magic"), "unknown_value", "strategy"),
         ({k: v for k, v in body.items() if k != "agents"} | {"agent": 50}, "unknown_field", "agent"),
         (dict(body, Days=3), "unknown_field", "Days"),
         (dict(body, days=0), "out_of_range", "days"),
         (dict(body, agents="2"), "wrong_type", "agents"),
+        (dict(body, agents=[2, 0]), "out_of_range", "agents"),
+        (dict(body, seed=-1), "out_of_range", "seed"),
+        (dict(body, mix={"never": "0.5"}), "wrong_type", "mix.never"),
+        (dict(body, mix={"nobody": 1}), "invalid_mix", "mix"),
+        (dict(body, floorZone="Mars/Base"), "unknown_value", "floorZone"),
         ({k: v for k, v in body.items() if k != "start"}, "missing_field", "start"),
     ]:
         bad = client.post("/v1/simulations", json=bad_body)
@@ -434,6 +439,15 @@ def test_simulation_streams_progress_then_report():
         if code == "unknown_field":
             assert err["error"]["accepted"] == accepted, err
             assert f"'{field}'" in err["error"]["message"] and ", ".join(accepted) in err["error"]["message"], err
+    # The agents curve and the archetype mix, as `tagih simulate --agents 2,3 --mix ...`: a report per count.
+    curve = dict(body, agents=[2, 3], strategy="tagih", days=1, mix={"day-worker": 0.7, "never": 0.3},
+                 floorZone="Asia/Jakarta")
+    out = results(client.post("/v1/simulations", json=curve))
+    reports = [o for o in out if o["type"] == "report"]
+    assert [r["agents"] for r in reports] == [2, 3], out
+    assert all(r["mix"] == {"day-worker": 0.7, "never": 0.3} for r in reports), reports
+    assert reports[0]["start"] == "2026-11-30T17:00:00Z", reports[0]["start"]  # midnight in Jakarta
+    assert {o["agents"] for o in out if o["type"] == "progress"} == {2, 3}, out
     dup = client.post("/v1/simulations", content=b'{"start":"2026-12-01","debtors":50,"days":1,"days":2}',
                       headers={"content-type": "application/json"})
     assert dup.status_code == 400 and dup.json()["error"]["code"] == "duplicate_key", dup.text

@@ -145,6 +145,13 @@ public struct Explainer: Sendable {
         if let outcomes {
             lineNo = 0
             var seenAttempts = Set<String>()
+            var seenPayments = Set<String>()
+            // An event after `--at` had not happened at that instant: it is left out, and said so.
+            func afterNow(_ at: UnixSeconds) -> RecordWarning {
+                RecordWarning(code: "after_at", field: "at",
+                              message: "\(RFC3339.formatUTC(at)) is after the decision time \(RFC3339.formatUTC(now)); "
+                                  + "left out")
+            }
             for line in TextLines.split(outcomes) {
                 lineNo += 1
                 if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
@@ -158,7 +165,14 @@ public struct Explainer: Sendable {
                         let p = try decoder.payment(from: bytes)
                         warnings = p.warnings
                         debtorID = p.value.debtor
-                        if let i = index[debtorID], p.value.at <= now { histories[i].record(p.value) }
+                        if !seenPayments.insert(p.value.payment).inserted {
+                            warnings.append(RecordWarning(code: "duplicate", field: "payment",
+                                                          message: "payment '\(p.value.payment)' repeated; ignored"))
+                        } else if p.value.at > now {
+                            warnings.append(afterNow(p.value.at))
+                        } else if let i = index[debtorID] {
+                            histories[i].record(p.value)
+                        }
                     } else {
                         let o = try decoder.outcome(from: bytes)
                         warnings = o.warnings
@@ -166,7 +180,9 @@ public struct Explainer: Sendable {
                         if !seenAttempts.insert(o.value.attempt).inserted {
                             warnings.append(RecordWarning(code: "duplicate", field: "attempt",
                                                           message: "attempt '\(o.value.attempt)' repeated; ignored"))
-                        } else if let i = index[debtorID], o.value.at <= now {
+                        } else if o.value.at > now {
+                            warnings.append(afterNow(o.value.at))
+                        } else if let i = index[debtorID] {
                             histories[i].record(o.value)
                         }
                     }

@@ -9,7 +9,8 @@ struct ExplainCommand: AsyncParsableCommand {
         discussion: """
             Loads debtors (NDJSON v1) and optionally their outcome and payment history, decides every open debt \
             at --at and prints one decision per debt: text by default, one NDJSON line per debt with --json. \
-            Bad input lines are reported on stderr with their line numbers and skipped.
+            Bad input lines are reported on stderr with their line numbers and skipped; so are events after --at \
+            (they had not happened yet) and repeated attempt or payment ids.
             """
     )
 

@@ -57,6 +57,34 @@ import Testing
         #expect(text.contains("population:5: warning: nickname: unknown field (ignored)"))
         #expect(text.contains { $0.hasPrefix("outcomes:5: error: outcome: unknown value 'maybe'; allowed: busy,") })
     }
+
+    /// Events after the decision time had not happened then: left out of the history, with a warning each, as is a
+    /// repeated payment id. The decision equals the one made without them.
+    @Test func eventsAfterTheDecisionTimeAreLeftOutAndNamed() throws {
+        let population = #"{"id":"D-1","jurisdiction":"US-MA","zone":"America/New_York","phones":[{"number":"+16175550100","kind":"mobile"}],"debts":[{"id":"A-1","balance":"100.00","currency":"USD"}]}"#
+        let before = #"{"payment":"P1","debtor":"D-1","debt":"A-1","amount":"10.00","at":"2026-12-01T12:00:00Z"}"#
+        let outcomes = [
+            before,
+            #"{"attempt":"a1","debtor":"D-1","debt":"A-1","phone":"+16175550100","at":"2026-12-01T14:00:00Z","outcome":"right_party"}"#,
+            #"{"payment":"P2","debtor":"D-1","debt":"A-1","amount":"90.00","at":"2026-12-01T13:30:00Z"}"#,
+            before,
+        ].joined(separator: "\n")
+        let at = t("2026-12-01T13:00:00Z")
+        let report = Explainer().explain(population: population, outcomes: outcomes, at: at, json: true)
+        let text = report.problems.map(\.description)
+        #expect(text == [
+            "outcomes:2: warning: at: 2026-12-01T14:00:00Z is after the decision time 2026-12-01T13:00:00Z; left out",
+            "outcomes:3: warning: at: 2026-12-01T13:30:00Z is after the decision time 2026-12-01T13:00:00Z; left out",
+            "outcomes:4: warning: payment: payment 'P1' repeated; ignored",
+        ], "\(text)")
+        let without = Explainer().explain(population: population, outcomes: before, at: at, json: true)
+        #expect(without.problems.isEmpty)
+        #expect(report.lines == without.lines)
+        // At a later time the same events count: the conversation blocks the debt.
+        let later = Explainer().explain(population: population, outcomes: outcomes, at: t("2026-12-01T15:00:00Z"), json: true)
+        #expect(later.lines != without.lines)
+        #expect(later.problems.count == 1)
+    }
 }
 
 @Test(arguments: [

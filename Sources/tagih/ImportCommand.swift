@@ -28,7 +28,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the summary as one JSON object.")
     var json = false
 
-    @Argument(help: "The NDJSON file of debtors.")
+    @Argument(help: "The NDJSON file of debtors ('-' reads standard input).")
     var file: String
 
     func run() async throws {
@@ -44,7 +44,7 @@ struct ImportCommand: AsyncParsableCommand {
         let bar = isatty(2) == 1 ? ProgressBar() : nil
         let summary: ImportSummary
         do {
-            summary = try await DebtorImport.run(file: file, into: store, batchSize: max(1, batch)) { p in
+            summary = try await DebtorImport.run(file: file == "-" ? "/dev/stdin" : file, into: store, batchSize: max(1, batch)) { p in
                 bar?.update(p)
             }
         } catch {
@@ -68,7 +68,8 @@ struct ImportCommand: AsyncParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(
-                "imported \(summary.accepted) debtors from \(file) into \(data): \(summary.lines) lines, "
+                "imported \(summary.accepted) debtor\(summary.accepted == 1 ? "" : "s") from "
+                    + "\(file == "-" ? "standard input" : file) into \(data): \(summary.lines) lines, "
                     + "\(summary.accepted) accepted, \(summary.rejectedCount) rejected "
                     + String(format: "(%.1f s)", summary.elapsedSeconds))
             for r in summary.rejections {

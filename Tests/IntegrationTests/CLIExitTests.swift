@@ -33,6 +33,11 @@ import Testing
         try (good + "\n").write(to: file, atomically: true, encoding: .utf8)
         r = try tagih(["import", "--data", data, file.path])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        // '-' reads standard input.
+        let piped = good.replacingOccurrences(of: "I-1", with: "I-3") + "\n" + #"{"id":"I-4"}"# + "\n"
+        r = try runCommand([try tagihBinary().path, "import", "--data", data, "-"], input: piped)
+        #expect(r.status == 1 && r.stdout.contains("imported 1 debtor from standard input"), "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("line 2:"), "\(r.stdout)")
     }
 
     @Test func aSecondProcessCannotOpenAServedStore() throws {

@@ -721,7 +721,23 @@ public final class Engine: Sendable {
         var releases: [LeaseRelease] = []
         for shard in shards { releases += await shard.leasesHeld(by: holder, now: now) }
         if releases.isEmpty { return 0 }
-        // One event per 1,000 releases.
+        return await logReleases(releases, now: now) ? releases.count : 0
+    }
+
+    /// Gives lease `id` back without counting a call (a dialer that will not place it): logged (group commit)
+    /// before the debtor is leasable again. Only `holder`'s own leases from this process can be given back;
+    /// a lease restored at start ends by outcome or expiry.
+    public func releaseLease(_ id: String, heldBy holder: String) async -> LeaseReturn {
+        let now = clock.now()
+        guard let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }),
+            let release = await shard.leaseHeld(id: id, by: holder, now: now)
+        else { return .notHeld }
+        return await logReleases([release], now: now) ? .released : .notLogged
+    }
+
+    /// Logs `releases` (one event per 1,000) and applies them to their shards; false when the log cannot be
+    /// written (the leases then stay and expire).
+    private func logReleases(_ releases: [LeaseRelease], now: UnixSeconds) async -> Bool {
         let batches = stride(from: 0, to: releases.count, by: 1_000).map {
             let chunk = Array(releases[$0..<min(releases.count, $0 + 1_000)])
             return LeaseReleases(id: "R" + chunk[0].lease, releases: chunk)
@@ -732,7 +748,7 @@ public final class Engine: Sendable {
                                            durability: configuration.leaseDurability)
         } catch {
             logger.error("could not log lease releases; the leases will expire", metadata: ["error": "\(error)"])
-            return 0
+            return false
         }
         var parts = Array(repeating: [(StoredEvent, Int64)](), count: shards.count)
         for (batch, result) in zip(batches, results) {
@@ -751,7 +767,8 @@ public final class Engine: Sendable {
                 }
             }
         }
-        return releases.count
+        metrics.leasesReleased.increment(by: releases.count)
+        return true
     }
 
     /// Advances every shard to `clock.now()`: due debtors become ready, ready ones are re-scored after the hour

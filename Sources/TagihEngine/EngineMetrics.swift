@@ -9,5 +9,6 @@ struct EngineMetrics: Sendable {
     let debtorsUpserted = Counter(label: "tagih_engine_debtors_upserted_total")
     let leasesGranted = Counter(label: "tagih_engine_leases_total", dimensions: [("kind", "granted")])
     let leasesExpired = Counter(label: "tagih_engine_leases_total", dimensions: [("kind", "expired")])
+    let leasesReleased = Counter(label: "tagih_engine_leases_total", dimensions: [("kind", "released")])
     let leaseBatch = Recorder(label: "tagih_engine_lease_batch_size", aggregate: true)
 }

@@ -291,6 +291,12 @@ actor Shard {
         return state.leasesHeld(by: holder, now: now)
     }
 
+    func leaseHeld(id: String, by holder: String, now: UnixSeconds) -> LeaseRelease? {
+        unpublish()
+        drainConfirmations()
+        return state.leaseHeld(id: id, by: holder, now: now)
+    }
+
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {
         unpublish()
         drainConfirmations()

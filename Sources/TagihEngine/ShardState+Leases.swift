@@ -95,6 +95,17 @@ extension ShardState {
         }
     }
 
+    /// Lease `id`, when `holder` holds it from this process, durably (for `Engine.releaseLease(_:heldBy:)`): the
+    /// release to log. Nil for an id of another shard or process, an ended lease, another holder's, a lease
+    /// restored at start, or one whose grant is still being committed.
+    func leaseHeld(id: String, by holder: String, now: UnixSeconds) -> LeaseRelease? {
+        guard id.hasPrefix(leasePrefix), let sequence = UInt32(id.dropFirst(leasePrefix.count), radix: 36),
+            let lease = activeLeases[sequence], lease.id == id, lease.holder == holder, !lease.restored,
+            lease.grantLSN != 0, slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
+        else { return nil }
+        return LeaseRelease(lease: id, debtor: arena.id(at: slots[Int(lease.index)].blob), at: now)
+    }
+
     /// Ends lease `id` of debtor `i` if it is the debtor's current one (an outcome, expiry or release for it).
     mutating func endLease(id: String, slot i: UInt32, now: UnixSeconds?) {
         if now == nil {

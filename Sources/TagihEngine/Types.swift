@@ -116,3 +116,14 @@ public struct DebtorSnapshot: Sendable {
     /// The active lease, if any.
     public var lease: Lease?
 }
+
+/// What became of a request to give a lease back (`Engine.releaseLease(_:heldBy:)`).
+public enum LeaseReturn: Sendable, Hashable {
+    /// Logged durably and ended: the debtor is leasable again at once, and no call is counted.
+    case released
+    /// The holder holds no lease of that id from this process: unknown, already ended (by an outcome, an expiry or
+    /// a release), another holder's, restored at start (it ends by outcome or expiry), or still being granted.
+    case notHeld
+    /// The release could not be logged (the store cannot be written); the lease stays and expires as usual.
+    case notLogged
+}

@@ -166,6 +166,53 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         _ = engine
     }
 
+    /// One lease given back: only by its holder, only while it is open, durably, and without counting a call;
+    /// the debtor is leasable again at once and stays released after a crash.
+    @Test func oneLeaseIsGivenBackByItsHolderOnly() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, shards: 3, ttl: 600)
+        let debtors = (0..<6).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let held = await engine.lease(3, holder: "a")
+        #expect(held.count == 3)
+        let other = await engine.lease(1, holder: "b")
+        #expect(other.count == 1)
+        let given = held[1]
+        #expect(await engine.releaseLease(given.id, heldBy: "b") == .notHeld, "another holder's lease")
+        #expect(await engine.releaseLease("L-unknown", heldBy: "a") == .notHeld)
+        #expect(await engine.releaseLease(given.id + "0", heldBy: "a") == .notHeld, "an id this shard never gave")
+        #expect(await engine.debtorState(id: given.debtor)?.state == .leased)
+        #expect(await engine.releaseLease(given.id, heldBy: "a") == .released)
+        #expect(await engine.releaseLease(given.id, heldBy: "a") == .notHeld, "already given back")
+        #expect(await engine.debtorState(id: given.debtor)?.lease == nil)
+        #expect(await engine.activeLeaseCount() == 3)
+        // Leasable again at once, to anyone; the other leases of "a" are untouched.
+        let again = await engine.lease(10, holder: "c")
+        #expect(again.map(\.debtor).contains(given.debtor))
+        #expect(Set(again.map(\.debtor)).isDisjoint(with: [held[0].debtor, held[2].debtor, other[0].debtor]))
+        // An outcome for the given-back lease no longer ends anything: the debtor is "c"'s now.
+        let d = debtors.first { $0.id == given.debtor }!
+        #expect(try await engine.ingest(outcome("late-a", d, .noAnswer, at: clock.now(), lease: given.id)) == .applied)
+        #expect(await engine.debtorState(id: d.id)?.lease?.holder == "c")
+
+        // Another one given back, then a crash: it is not restored, and it never expires into a counted attempt.
+        let last = held[2]
+        #expect(await engine.releaseLease(last.id, heldBy: "a") == .released)
+        let reopened = try await openEngine(dir, clock: clock, shards: 2)
+        #expect(await reopened.debtorState(id: d.id)?.lease?.holder == "c")
+        #expect(await reopened.debtorState(id: held[0].debtor)?.lease?.id == held[0].id)
+        #expect(await reopened.debtorState(id: last.debtor)?.lease == nil)
+        clock.advance(by: 3600)
+        await reopened.tick()
+        let history = try #require(await reopened.debtorState(id: last.debtor)?.history)
+        #expect(history.unresolved.isEmpty, "\(history.unresolved)")
+        let expiredHolder = try #require(await reopened.debtorState(id: held[0].debtor)?.history)
+        #expect(expiredHolder.unresolved.map(\.lease) == [held[0].id], "an unreported lease still counts")
+        try await reopened.close()
+        _ = engine
+    }
+
     /// The snapshot records a lease replay floor: grants of leases that had all ended are not read again at
     /// start, while every lease still open (granted before or after the floor) is restored.
     @Test func startSkipsGrantsBelowTheLeaseFloor() async throws {

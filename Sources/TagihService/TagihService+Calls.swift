@@ -74,6 +74,10 @@ extension TagihService {
                             case .invalid(let code, let field, let message):
                                 acks.complete(
                                     index, JSONLine.errorLine(code: code, message: message, line: line.number, field: field))
+                            case .release(let id):
+                                // Rare (a dialer that will not place a call): done here, in input order.
+                                acks.complete(index, await self.releaseLine(id, line: line.number, holder: holder, engine))
+                                doorbell.ring()
                             case .outcome:
                                 switch self.outcomeLine(line, tagged: true) {
                                 case .done(let bytes): acks.complete(index, bytes)
@@ -149,6 +153,28 @@ extension TagihService {
         }
     }
 
+    /// The ack of a release line: the lease ended without a counted call once the release is durable, or why not.
+    func releaseLine(_ id: String, line: Int, holder: String, _ engine: Engine) async -> [UInt8] {
+        switch await engine.releaseLease(id, heldBy: holder) {
+        case .released:
+            return Wire.result(line: line, id: id, tagged: true)
+        case .notHeld:
+            return Wire.result(
+                line: line, id: id,
+                error: RecordError(
+                    code: "not_leased", field: "lease",
+                    message: "lease '\(id)' is not open in this session: unknown, already ended by an outcome, an "
+                        + "expiry or a release, or another session's"),
+                tagged: true)
+        case .notLogged:
+            return Wire.result(
+                line: line, id: id,
+                error: RecordError(code: "io_error", field: "lease",
+                                   message: "the release could not be stored; the lease stays and expires as usual"),
+                tagged: true)
+        }
+    }
+
     func lineBuffer(_ bytes: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeBytes(bytes)
@@ -211,6 +237,8 @@ enum DialerInput {
     case blank
     case ready(Int)
     case outcome
+    /// A lease to give back without a call.
+    case release(String)
     case invalid(code: String, field: String, message: String)
 
     static func classify(_ bytes: some Collection<UInt8>) -> DialerInput {
@@ -227,9 +255,24 @@ enum DialerInput {
             return .outcome
         case .string("ready"):
             return readyCredit(object["n"])
+        case .string("release"):
+            switch object["lease"] {
+            case .string(let id)?:
+                return id.isEmpty
+                    ? .invalid(code: "invalid_value", field: "lease",
+                               message: "'lease' is empty; give the id of a call line of this session")
+                    : .release(id)
+            case nil:
+                return .invalid(code: "missing_field", field: "lease",
+                                message: "a release line needs 'lease', the id of a call line of this session")
+            case let other?:
+                return .invalid(code: "wrong_type", field: "lease",
+                                message: "'lease' must be a string, found \(other.typeName)")
+            }
         case .string(let other):
             return .invalid(
-                code: "unknown_value", field: "type", message: "unknown line type '\(other)'; expected ready or outcome")
+                code: "unknown_value", field: "type",
+                message: "unknown line type '\(other)'; expected ready, outcome or release")
         default:
             return .invalid(code: "wrong_type", field: "type", message: "'type' must be a string")
         }

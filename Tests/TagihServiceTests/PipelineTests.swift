@@ -96,4 +96,31 @@ import Testing
         }
         #expect(c == code && field == "n" && m.contains(message), "\(c) \(m)")
     }
+
+    @Test(arguments: [
+        (#"{"type":"release"}"#, "missing_field", "needs 'lease'"),
+        (#"{"type":"release","lease":7}"#, "wrong_type", "found a number"),
+        (#"{"type":"release","lease":""}"#, "invalid_value", "'lease' is empty"),
+        (#"{"type":"release","lease":"a","lease":"b"}"#, "duplicate_key", "appears more than once"),
+    ])
+    func aReleaseLineNamesItsLease(line: String, code: String, message: String) {
+        guard case .invalid(let c, let field, let m) = DialerInput.classify(Array(line.utf8)) else {
+            Issue.record("\(line) was accepted")
+            return
+        }
+        #expect(c == code && field == "lease" && m.contains(message), "\(c) \(m)")
+    }
+
+    @Test func aReleaseLineCarriesItsLease() {
+        guard case .release(let id) = DialerInput.classify(Array(#"{"type":"release","lease":"Lab12"}"#.utf8)) else {
+            Issue.record("a good release line was refused")
+            return
+        }
+        #expect(id == "Lab12")
+        guard case .invalid(_, let field, let message) = DialerInput.classify(Array(#"{"type":"relase"}"#.utf8)) else {
+            Issue.record("a misspelt type was accepted")
+            return
+        }
+        #expect(field == "type" && message.contains("expected ready, outcome or release"))
+    }
 }

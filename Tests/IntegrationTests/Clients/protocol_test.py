@@ -321,6 +321,48 @@ def test_dialer_session():
     assert any("1/" in r for r in state["decisions"][0]["reasons"]), state
 
 
+def test_dialer_release():
+    """A lease given back with a release line: acked once durable, leasable again at once, no call counted."""
+    put_debtors([debtor(i, jurisdiction="US-OR") for i in range(90, 92)])
+    s = DuplexStream(HOST, PORT, "POST", "/v1/dialer?jurisdiction=US-OR",
+                     headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line({"type": "ready", "n": 1})
+        call = s.next_line(predicate=lambda l: l.get("type") == "call")
+        assert call, "no call"
+        s.send_line({"type": "release", "lease": call["lease"]})
+        ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack == {"type": "ack", "line": 2, "id": call["lease"], "ok": True}, ack
+        check_line(ack)
+        state = client.get(f"/v1/debtors/{call['debtor']}").json()
+        assert state["leased"] is False and state["attempts"] == 0, state
+        # Given back twice, or a lease this session never had: refused, and the session goes on.
+        s.send_line({"type": "release", "lease": call["lease"]})
+        again = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert again["ok"] is False and again["line"] == 3, again
+        assert again["error"]["code"] == "not_leased" and again["error"]["field"] == "lease", again
+        check_line(again)
+        s.send_line({"type": "release"})
+        err = s.next_line(predicate=lambda l: l.get("type") == "error")
+        assert err and err["line"] == 4 and err["code"] == "missing_field" and err["field"] == "lease", err
+        # The released debtor is the best again: the next credit gets it back.
+        s.send_line({"type": "ready", "n": 2})
+        calls = [s.next_line(predicate=lambda l: l.get("type") == "call") for _ in range(2)]
+        assert call["debtor"] in {c["debtor"] for c in calls if c}, calls
+    finally:
+        s.close()
+    # Another session cannot give back this session's leases.
+    other = DuplexStream(HOST, PORT, "POST", "/v1/dialer", headers=[("content-type", "application/x-ndjson")])
+    try:
+        other.send_line({"type": "release", "lease": calls[0]["lease"]})
+        ack = other.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack["ok"] is False and ack["error"]["code"] == "not_leased", ack
+    finally:
+        other.close()
+    state = client.get(f"/v1/debtors/{calls[0]['debtor']}").json()
+    assert state["leased"] is True, state
+
+
 def test_body_that_never_ends_times_out():
     """A body that stops sending (no END_STREAM) gets its answers, then a body_timeout line."""
     s = DuplexStream(HOST, PORT, "PUT", "/v1/debtors", headers=[("content-type", "application/x-ndjson")])
@@ -459,7 +501,7 @@ if __name__ == "__main__":
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_engine_rejections_name_the_field,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
-              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session,
+              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session, test_dialer_release,
               test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,
               test_duplicate_keys_reject_the_line, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:

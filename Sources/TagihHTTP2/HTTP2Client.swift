@@ -149,8 +149,23 @@ public final class HTTP2Client: Sendable {
             }.get()
         } catch {
             try? await channel.close()
-            throw HTTP2StreamError(
-                code: "connect_failed", message: "\(host):\(port) sent no HTTP/2 SETTINGS frame: \(error)")
+            let reason: String
+            if let error = error as? NIOSSLError {
+                let text = "\(error)"
+                if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                    reason = "the server's TLS certificate is not trusted (CERTIFICATE_VERIFY_FAILED): "
+                        + "trust its CA (a self-signed certificate is its own CA)"
+                } else if text.contains("WRONG_VERSION_NUMBER") {
+                    reason = "the server did not answer in TLS (WRONG_VERSION_NUMBER): is this an h2c port (http://)?"
+                } else {
+                    reason = "the TLS handshake failed: \(text)"
+                }
+            } else if error is HTTP2StreamError {
+                reason = "it sent no HTTP/2 SETTINGS frame (not an HTTP/2 server, or TLS where h2c was expected): \(error)"
+            } else {
+                reason = "\(error)"
+            }
+            throw HTTP2StreamError(code: "connect_failed", message: "\(host):\(port): \(reason)")
         }
         let authority = port == (tls == nil ? 80 : 443) ? host : "\(host):\(port)"
         return HTTP2Client(channel: channel, handler: handler, authority: authority, scheme: tls == nil ? "http" : "https")

@@ -100,6 +100,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     /// Whether the peer's first SETTINGS frame arrived; who waits for it (`peerSettings()`).
     private var peerSettingsReceived = false
     private var peerSettingsWaiters: [EventLoopPromise<Void>] = []
+    /// The first error the pipeline reported (a TLS handshake failure, say): what a client waiting for the peer's
+    /// SETTINGS learns, instead of only that the connection closed.
+    private var firstError: (any Error)?
     /// Client: fulfilled once the connection is usable or failed.
     var onClose: (() -> Void)?
 
@@ -177,6 +180,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("HTTP/2 connection error", metadata: ["error": "\(error)"])
+        if firstError == nil { firstError = error }
         closeConnection(sendingPending: false)
     }
 
@@ -201,7 +205,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         if !closed { closed = true }
         let settingsWaiters = peerSettingsWaiters
         peerSettingsWaiters = []
-        for promise in settingsWaiters { promise.fail(HTTP2StreamError.connectionClosed) }
+        for promise in settingsWaiters { promise.fail(firstError ?? HTTP2StreamError.connectionClosed) }
         for task in scheduledTasks { task.cancel() }
         scheduledTasks = []
         let failure = HTTP2StreamError.connectionClosed
@@ -793,7 +797,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     /// closes first.
     func peerSettings(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         if peerSettingsReceived { return eventLoop.makeSucceededVoidFuture() }
-        if closed || context == nil { return eventLoop.makeFailedFuture(HTTP2StreamError.connectionClosed) }
+        if closed || context == nil { return eventLoop.makeFailedFuture(firstError ?? HTTP2StreamError.connectionClosed) }
         let promise = eventLoop.makePromise(of: Void.self)
         peerSettingsWaiters.append(promise)
         return promise.futureResult

@@ -37,13 +37,19 @@ struct DialCommand: AsyncParsableCommand {
     @Option(help: "Send {\"type\":\"ready\",\"n\":N} first (dialer sessions), before any stdin line.")
     var ready: Int?
 
-    @Flag(help: "With https, do not verify the server certificate.")
+    @Option(help: "With https, trust the CA certificates in this PEM file (for a self-signed server certificate, the certificate itself).")
+    var caFile: String?
+
+    @Flag(help: "With https, do not verify the server certificate (tests only).")
     var insecure = false
 
     func validate() throws {
         _ = try LoadTarget(url)
         guard ["POST", "PUT"].contains(method) else {
             throw ValidationError("--method must be POST or PUT (a stream needs a request body), got \(method)")
+        }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw ValidationError("--ca-file \(caFile) cannot be read")
         }
         if let ready, !(0...10_000).contains(ready) {
             throw ValidationError("--ready must be from 0 to 10000 (the server's limit for one ready line), got \(ready)")
@@ -52,12 +58,15 @@ struct DialCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try LoadTarget(url)
-        let tls: HTTP2Client.TLS? = target.tls ? HTTP2Client.TLS(verifyCertificate: !insecure) : nil
+        let tls: HTTP2Client.TLS? =
+            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
         let client: HTTP2Client
         do {
             client = try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls)
         } catch {
-            FileHandle.standardError.write(Data("tagih dial: cannot reach \(target.host):\(target.port): \(error)\n".utf8))
+            let hint = "\(error)".contains("CERTIFICATE_VERIFY_FAILED") ? " (tagih dial --ca-file PEM)" : ""
+            FileHandle.standardError.write(
+                Data("tagih dial: cannot reach \(target.host):\(target.port): \(error)\(hint)\n".utf8))
             throw ExitCode(2)
         }
         let headers = [("content-type", "application/x-ndjson")] + tokenHeaders()

@@ -64,6 +64,36 @@ struct LiveTLSTests {
         }
     }
 
+    /// The client says why it could not connect: an untrusted certificate, TLS to an h2c port, h2c to a TLS port.
+    @Test func clientConnectFailuresSayWhy() async throws {
+        let files = try await makeSelfSignedCertificate()
+        defer { try? FileManager.default.removeItem(at: files.directory) }
+        func failure(_ connect: () async throws -> HTTP2Client) async -> String {
+            do {
+                let client = try await connect()
+                await client.close()
+                return "connected"
+            } catch {
+                return "\(error)"
+            }
+        }
+        try await withTestServer(configure: {
+            $0.tls = .init(certificatePath: files.certificate, privateKeyPath: files.key)
+        }) { _, port in
+            let untrusted = await failure { try await HTTP2Client.connect(host: "localhost", port: port, tls: .init()) }
+            #expect(untrusted.contains("connect_failed") && untrusted.contains("not trusted")
+                        && untrusted.contains("CERTIFICATE_VERIFY_FAILED"), "\(untrusted)")
+            let plain = await failure { try await HTTP2Client.connect(host: "127.0.0.1", port: port) }
+            #expect(plain.contains("sent no HTTP/2 SETTINGS frame"), "\(plain)")
+        }
+        try await withTestServer { _, port in
+            let tlsToPlain = await failure {
+                try await HTTP2Client.connect(host: "127.0.0.1", port: port, tls: .init(verifyCertificate: false))
+            }
+            #expect(tlsToPlain.contains("did not answer in TLS"), "\(tlsToPlain)")
+        }
+    }
+
     @Test func missingCertificateFailsWithClearError() async throws {
         var configuration = HTTP2ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.tls = .init(certificatePath: "/nonexistent/cert.pem", privateKeyPath: "/nonexistent/key.pem")

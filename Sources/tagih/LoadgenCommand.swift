@@ -39,6 +39,9 @@ struct LoadgenCommand: AsyncParsableCommand {
     @Option(help: "Request method.")
     var method: String = "GET"
 
+    @Option(help: "With https, trust the CA certificates in this PEM file (for a self-signed server certificate, the certificate itself).")
+    var caFile: String?
+
     @Flag(help: "With https, do not verify the server certificate.")
     var insecure = false
 
@@ -106,7 +109,8 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     private func runScenario(_ kind: LoadScenario, target: LoadTarget) async throws {
-        let tls: HTTP2Client.TLS? = target.tls ? HTTP2Client.TLS(verifyCertificate: !insecure) : nil
+        let tls: HTTP2Client.TLS? =
+            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
         let client = try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls)
         let outcome: Result<ScenarioReport, any Error>
         do {
@@ -164,7 +168,8 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     private func drive(target: LoadTarget) async throws {
-        let tls: HTTP2Client.TLS? = target.tls ? HTTP2Client.TLS(verifyCertificate: !insecure) : nil
+        let tls: HTTP2Client.TLS? =
+            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
         var clients: [HTTP2Client] = []
         for _ in 0..<connections {
             clients.append(try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls))

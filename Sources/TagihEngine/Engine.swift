@@ -54,8 +54,17 @@ public final class Engine: Sendable {
     /// is leased. ``redecideRestoredWithoutReasons()`` re-decides them at once.
     public var restoredWithoutReasons: Int { restoredWithout.load(ordering: .relaxed) }
 
+    /// Leases whose call may no longer be placed, as the changes that forbid them are applied (see
+    /// ``LeaseRevocation``); one consumer. Ends when the engine closes. With
+    /// ``EngineConfiguration/revocationBuffer`` 0 nothing is revoked.
+    public let revocations: AsyncStream<LeaseRevocation>
+    private let revoked: AsyncStream<LeaseRevocation>.Continuation
+
     private init(configuration: EngineConfiguration, clock: any EngineClock, log: EngineLog, shards: [Shard],
-                 leaseSignals: LeaseSignals, logger: Logger) {
+                 leaseSignals: LeaseSignals, logger: Logger, revocations: AsyncStream<LeaseRevocation>,
+                 revoked: AsyncStream<LeaseRevocation>.Continuation) {
+        self.revocations = revocations
+        self.revoked = revoked
         self.configuration = configuration
         self.leaseSignals = leaseSignals
         self.clock = clock
@@ -80,13 +89,22 @@ public final class Engine: Sendable {
         // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
         let tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
         let signals = LeaseSignals()
-        let shards = (0..<configuration.shardCount).map {
-            Shard(shardID: $0, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
+        let (revocations, revoked) = AsyncStream.makeStream(
+            of: LeaseRevocation.self, bufferingPolicy: .bufferingNewest(configuration.revocationBuffer))
+        let sink: (@Sendable (LeaseRevocation) -> Void)?
+        if configuration.revocationBuffer > 0 {
+            sink = { revocation in revoked.yield(revocation) }
+        } else {
+            sink = nil
+        }
+        let shards = (0..<configuration.shardCount).map { (id: Int) -> Shard in
+            Shard(shardID: id, policy: policy, leaseTag: tag, rescoreBatch: configuration.rescoreBatch,
                   holdBelowShareOfBest: configuration.holdBelowShareOfBest, holdShare: configuration.holdShare,
-                  tracksHistoryChanges: configuration.persistence == .store, signals: signals)
+                  tracksHistoryChanges: configuration.persistence == .store, signals: signals,
+                  revocationSink: sink)
         }
         let engine = Engine(configuration: configuration, clock: clock, log: log, shards: shards,
-                            leaseSignals: signals, logger: logger)
+                            leaseSignals: signals, logger: logger, revocations: revocations, revoked: revoked)
         try await engine.recover()
         return engine
     }
@@ -980,6 +998,7 @@ public final class Engine: Sendable {
     /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are in the log
     /// already: the next start holds them again until their outcome or expiry.
     public func close() async throws {
+        defer { revoked.finish() }
         try await writeSnapshot()
         try await log.checkpoint()
         try await log.close()

@@ -61,6 +61,11 @@ public struct EngineConfiguration: Sendable {
         case ephemeral
     }
 
+    /// How many revocations ``Engine/revocations`` keeps for a slow consumer (the newest; older ones are dropped).
+    /// 0 turns revocation off: no check when a leased debtor changes (the simulator, which reports every call).
+    /// Default 10,000.
+    public var revocationBuffer: Int = 10_000
+
     /// Creates a configuration; see each property for its default.
     public init(
         shardCount: Int = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount),

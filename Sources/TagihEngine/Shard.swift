@@ -46,8 +46,10 @@ actor Shard {
     nonisolated let published = Mutex(PublishedScores())
 
     init(shardID: Int, policy: ContactPolicy, leaseTag: String, rescoreBatch: Int, holdBelowShareOfBest: Double? = nil,
-         holdShare: Double = 1, tracksHistoryChanges: Bool = true, signals: LeaseSignals = LeaseSignals()) {
+         holdShare: Double = 1, tracksHistoryChanges: Bool = true, signals: LeaseSignals = LeaseSignals(),
+         revocationSink: (@Sendable (LeaseRevocation) -> Void)? = nil) {
         state = ShardState(shardID: shardID, policy: policy, leaseTag: leaseTag, rescoreBatch: rescoreBatch)
+        state.revocationSink = revocationSink
         state.holdBelowShareOfBest = holdBelowShareOfBest
         state.holdShare = holdShare
         state.historyCheckpoint.tracksChanges = tracksHistoryChanges

@@ -89,6 +89,10 @@ struct ShardState {
     var rescoreBatch: Int
     /// `EngineConfiguration.holdBelowShareOfBest`: nil = no best-time gate.
     var holdBelowShareOfBest: Double?
+    /// Where revocations go (`Engine.revocations`); nil: nowhere.
+    var revocationSink: (@Sendable (LeaseRevocation) -> Void)?
+    /// The leases revoked already (each is announced once; removed when the lease ends).
+    var revokedLeases: Set<UInt32> = []
     /// `EngineConfiguration.holdShare`.
     var holdShare: Double = 1
     /// Decayed counts (halved every hour) of the values at best of the debtors the gate flagged, by half-octave bins.
@@ -471,6 +475,7 @@ struct ShardState {
 
     mutating func endLease(_ i: UInt32) {
         runwayLive = 0
+        if !revokedLeases.isEmpty { revokedLeases.remove(slots[Int(i)].lease) }
         activeLeases.removeValue(forKey: slots[Int(i)].lease)
         slots[Int(i)].lease = 0
         slots[Int(i)].state = .blocked  // redecide puts it in the right queue
@@ -559,7 +564,37 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
+        if leased, revocationSink != nil { checkLease(of: i, debtor: debtor, now: now) }
         scratchDebtor = consume debtor  // given back (moved, not copied) for the next decision
+    }
+
+    /// A leased debtor was re-decided (its record or history changed): when the leased number or debt may no
+    /// longer be called at all (status, opt-out, a number or debt gone, a dispute, a cease, paid), the lease is
+    /// revoked once, for the holder to drop the call. Time limits (caps, windows, gaps) do not revoke: the call
+    /// was permitted when leased. Runs one more evaluation, only for leased debtors that changed.
+    mutating func checkLease(of i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) {
+        let sequence = slots[Int(i)].lease
+        guard let lease = activeLeases[sequence], !revokedLeases.contains(sequence), let sink = revocationSink else {
+            return
+        }
+        let reason: String?
+        if let phone = debtor.phones.first(where: { $0.number == lease.phone }) {
+            if phone.optedOut {
+                reason = "phone \(lease.phone) opted out"
+            } else if let d = policy.decide(for: copy debtor, history: history(i), now: now).first(where: {
+                $0.debt == lease.debt
+            }) {
+                reason = d.earliest == nil ? (d.blockedReason ?? "debt \(lease.debt) may not be called") : nil
+            } else {
+                reason = "debt \(lease.debt) is no longer open"
+            }
+        } else {
+            reason = "phone \(lease.phone) is no longer on the debtor's record"
+        }
+        guard let reason else { return }
+        revokedLeases.insert(sequence)
+        sink(LeaseRevocation(lease: lease.id, holder: lease.holder, debtor: debtor.id, debt: lease.debt,
+                             phone: lease.phone, reason: reason, at: now))
     }
 
     /// The interned id of a decision's zone (0 for none or when the table is full): through the interner's

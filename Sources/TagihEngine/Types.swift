@@ -127,3 +127,21 @@ public enum LeaseReturn: Sendable, Hashable {
     /// The release could not be logged (the store cannot be written); the lease stays and expires as usual.
     case notLogged
 }
+
+/// A lease whose call may no longer be placed: the debtor changed while leased (an upsert, a payment, a
+/// clearance, an outcome of another call) so that the leased debt or number is now off limits (`Engine.revocations`).
+/// The lease itself stays until its outcome, a release or its expiry: the dialer may have dialed already.
+public struct LeaseRevocation: Sendable, Hashable {
+    /// The lease.
+    public var lease: String
+    /// Its holder (`lease(_:filter:holder:)`).
+    public var holder: String
+    /// The debtor, debt and number of the lease.
+    public var debtor: String
+    public var debt: String
+    public var phone: String
+    /// Why the call may not be placed (for example "status cease", "phone +1… opted out").
+    public var reason: String
+    /// When the change was applied.
+    public var at: UnixSeconds
+}

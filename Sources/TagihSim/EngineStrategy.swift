@@ -41,6 +41,7 @@ final class EngineStrategy: DialStrategy {
         configuration.snapshotIntervalSeconds = 0
         configuration.holdBelowShareOfBest = holdBelowShareOfBest
         configuration.holdShare = holdShare
+        configuration.revocationBuffer = 0  // the floor reports every call it places: nobody listens
         var logger = Logger(label: "tagih.sim.engine")
         logger.logLevel = .warning
         let engine = try await Engine.open(configuration: configuration, clock: clock, policy: policy, logger: logger)

@@ -1,0 +1,52 @@
+import TagihCore
+import TagihStore
+import Testing
+
+@testable import TagihEngine
+
+/// A leased debtor that changes so that its call may no longer be placed is revoked, once, to its holder; other
+/// changes revoke nothing, and the lease itself stays until its outcome, release or expiry.
+@Suite struct RevocationTests {
+    @Test func aLeasedDebtorThatMayNoLongerBeCalledIsRevokedOnce() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
+        let debtors = (0..<3).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let leases = await engine.lease(3, holder: "dialer-7")
+        #expect(leases.count == 3)
+        var revocations = engine.revocations.makeAsyncIterator()
+        func debtor(_ lease: Lease) -> Debtor { debtors.first { $0.id == lease.debtor }! }
+
+        // Changes that leave the call permitted revoke nothing: a new segment, a partial payment.
+        var renamed = debtor(leases[0])
+        renamed.segment = "early"
+        _ = try await engine.upsert([renamed])
+        _ = try await engine.ingest(PaymentEvent(
+            payment: "P-1", debtor: leases[0].debtor, debt: leases[0].debt, amount: Money(decimal: "1.00")!,
+            at: clock.now()))
+
+        // The status turns to cease: revoked, with the reason, to the holder.
+        var ceased = debtor(leases[1])
+        ceased.status = .cease
+        _ = try await engine.upsert([ceased])
+        let first = try #require(await revocations.next())
+        #expect(first.lease == leases[1].id && first.holder == "dialer-7" && first.debtor == leases[1].debtor)
+        #expect(first.debt == leases[1].debt && first.phone == leases[1].phone)
+        #expect(first.reason.contains("cease"), "\(first.reason)")
+        #expect(first.at == clock.now())
+        // The lease stays (the dialer may have dialed): an outcome or a release ends it.
+        #expect(await engine.debtorState(id: leases[1].debtor)?.lease?.id == leases[1].id)
+        // Changed again: not revoked a second time. The number opted out on another debtor: revoked.
+        ceased.segment = "legal"
+        _ = try await engine.upsert([ceased])
+        var optedOut = debtor(leases[2])
+        optedOut.phones[0].optedOut = true
+        _ = try await engine.upsert([optedOut])
+        let second = try #require(await revocations.next())
+        #expect(second.lease == leases[2].id, "the first change after cease was not revoked again")
+        #expect(second.reason == "phone \(leases[2].phone) opted out", "\(second.reason)")
+        #expect(await engine.releaseLease(leases[2].id, heldBy: "dialer-7") == .released)
+        try await engine.close()
+        #expect(await revocations.next() == nil, "the stream ends with the engine")
+    }
+}

@@ -40,7 +40,11 @@ extension TagihService {
         let session = DialerSessionState()
         let doorbell = Doorbell()
         metrics.dialerSessions(+1)
-        defer { metrics.dialerSessions(-1) }
+        dialers.register(holder, session: session, doorbell: doorbell)
+        defer {
+            dialers.unregister(holder)
+            metrics.dialerSessions(-1)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Reader: credit lines and outcome lines. Acks keep input order.
             group.addTask {
@@ -179,6 +183,36 @@ extension TagihService {
         var buffer = ByteBuffer()
         buffer.writeBytes(bytes)
         return buffer
+    }
+}
+
+/// The open dialer sessions by holder name, for the revocations of their leases.
+final class DialerRegistry: Sendable {
+    private let sessions = Mutex<[String: (session: DialerSessionState, doorbell: Doorbell)]>([:])
+
+    func register(_ holder: String, session: DialerSessionState, doorbell: Doorbell) {
+        sessions.withLock { $0[holder] = (session, doorbell) }
+    }
+
+    func unregister(_ holder: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: holder) }
+    }
+
+    /// Queues a revoke line on the session holding the lease; false when no open session holds it (a finite
+    /// `GET /v1/calls` stream, a closed session, a lease restored after a restart).
+    func deliver(_ revocation: LeaseRevocation) -> Bool {
+        guard let entry = sessions.withLock({ $0[revocation.holder] }) else { return false }
+        var json = JSONLine()
+        json.add("type", "revoke")
+        json.add("lease", revocation.lease)
+        json.add("debtor", revocation.debtor)
+        json.add("debt", revocation.debt)
+        json.add("phone", revocation.phone)
+        json.add("reason", revocation.reason)
+        json.add("at", RFC3339.formatUTC(revocation.at))
+        entry.session.enqueue(json.finish())
+        entry.doorbell.ring()
+        return true
     }
 }
 

@@ -45,6 +45,8 @@ public final class TagihService: HTTP2Responder, Sendable {
     private let draining = Atomic<Bool>(false)
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     let sessionCounter = Atomic<Int>(0)
+    /// The open dialer sessions, for revocations (``Engine/revocations``).
+    let dialers = DialerRegistry()
     private let metricsBody: @Sendable () -> [UInt8]
     let metrics = ServiceMetrics()
 
@@ -60,10 +62,17 @@ public final class TagihService: HTTP2Responder, Sendable {
         self.metricsBody = metricsBody
     }
 
-    /// Marks the service ready: the store is open and recovered into `engine`.
+    /// Marks the service ready: the store is open and recovered into `engine`. Call it once per engine: the service
+    /// becomes the one consumer of the engine's revocations.
     public func ready(engine: Engine) {
         let lookups = DebtorLookups(engine: engine)
         engineBox.withLock { $0 = (engine, lookups) }
+        // Revocations go to the dialer session holding the lease, as a revoke line; the task ends with the engine.
+        Task { [dialers, metrics] in
+            for await revocation in engine.revocations {
+                metrics.revocation(delivered: dialers.deliver(revocation))
+            }
+        }
     }
 
     /// Begins graceful shutdown: `/readyz` answers 503 and new data requests are refused.

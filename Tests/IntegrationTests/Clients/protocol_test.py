@@ -363,6 +363,43 @@ def test_dialer_release():
     assert state["leased"] is True, state
 
 
+def test_dialer_revoke():
+    """A leased debtor whose status turns to cease: the session holding the lease gets a revoke line at once; a
+    release then ends the lease without a counted call. A change that leaves the call permitted revokes nothing."""
+    put_debtors([debtor(i, jurisdiction="US-ME") for i in range(95, 97)])
+    s = DuplexStream(HOST, PORT, "POST", "/v1/dialer?jurisdiction=US-ME",
+                     headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line({"type": "ready", "n": 2})
+        calls = [s.next_line(predicate=lambda l: l.get("type") == "call") for _ in range(2)]
+        assert all(calls), calls
+        kept, ceased = calls
+        # Another writer (the CRM) updates both: a new segment for one, status cease for the other.
+        n = int(ceased["debtor"].rsplit("-", 1)[1])
+        m = int(kept["debtor"].rsplit("-", 1)[1])
+        out = put_debtors([debtor(m, jurisdiction="US-ME", segment="early"),
+                           debtor(n, jurisdiction="US-ME", status="cease")])
+        assert all(o["ok"] for o in out), out
+        revoke = s.next_line(predicate=lambda l: l.get("type") == "revoke")
+        assert revoke, "no revoke line"
+        check_line(revoke)
+        assert revoke["lease"] == ceased["lease"] and revoke["debtor"] == ceased["debtor"], revoke
+        assert revoke["phone"] == ceased["phone"] and "cease" in revoke["reason"], revoke
+        s.send_line({"type": "release", "lease": revoke["lease"]})
+        ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
+        assert ack["ok"] is True and ack["id"] == revoke["lease"], ack
+        # Nothing revoked the other lease.
+        s.send_line({"type": "ready", "n": 0})
+        later = s.next_line(timeout=1.5, predicate=lambda l: l.get("type") == "revoke")
+        assert later is None, later
+    finally:
+        s.close()
+    state = client.get(f"/v1/debtors/{ceased['debtor']}").json()
+    assert state["leased"] is False and state["attempts"] == 0, state
+    metrics = client.get("/metrics").text
+    assert 'tagih_revocations_total{delivered="true"} 1' in metrics, metrics
+
+
 def test_body_that_never_ends_times_out():
     """A body that stops sending (no END_STREAM) gets its answers, then a body_timeout line."""
     s = DuplexStream(HOST, PORT, "PUT", "/v1/debtors", headers=[("content-type", "application/x-ndjson")])
@@ -501,7 +538,7 @@ if __name__ == "__main__":
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_engine_rejections_name_the_field,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
-              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session, test_dialer_release,
+              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session, test_dialer_release, test_dialer_revoke,
               test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,
               test_duplicate_keys_reject_the_line, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:

@@ -36,7 +36,8 @@ def check_line(obj):
     """Validates an output line against the schema its `type` names."""
     kind = obj.get("type")
     name = {"call": "call", "heartbeat": "heartbeat", "error": "error", "ack": "result",
-            "decision": "decision", "progress": "progress", "report": "report", "debug": "debug"}.get(kind)
+            "decision": "decision", "progress": "progress", "report": "report", "debug": "debug",
+            "revoke": "revoke"}.get(kind)
     if name is None and "line" in obj and "ok" in obj:
         name = "result"
     assert name is not None, f"line of unknown type: {obj}"

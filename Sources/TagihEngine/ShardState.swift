@@ -574,9 +574,11 @@ struct ShardState {
     /// was permitted when leased. Runs one more evaluation, only for leased debtors that changed.
     mutating func checkLease(of i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) {
         let sequence = slots[Int(i)].lease
-        guard let lease = activeLeases[sequence], !revokedLeases.contains(sequence), let sink = revocationSink else {
-            return
-        }
+        // A lease restored at start is not revoked: its holder was a session of an earlier process, and holder
+        // names start over with each process (a new session of the same name holds other leases).
+        guard let lease = activeLeases[sequence], !lease.restored, !revokedLeases.contains(sequence),
+            let sink = revocationSink
+        else { return }
         let reason: String?
         if let phone = debtor.phones.first(where: { $0.number == lease.phone }) {
             if phone.optedOut {

@@ -49,4 +49,31 @@ import Testing
         try await engine.close()
         #expect(await revocations.next() == nil, "the stream ends with the engine")
     }
+
+    /// Leases restored at start belong to sessions of the earlier process, whose holder names a new session may
+    /// reuse: they are never revoked.
+    @Test func aRestoredLeaseIsNotRevoked() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, shards: 2)
+        let debtors = (0..<2).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let old = await engine.lease(1, holder: "dialer-1")
+        #expect(old.count == 1)
+        // A crash (no close); the new process's first session is named "dialer-1" too.
+        let reopened = try await openEngine(dir, clock: clock, shards: 2)
+        var revocations = reopened.revocations.makeAsyncIterator()
+        let fresh = await reopened.lease(1, holder: "dialer-1")
+        #expect(fresh.count == 1 && fresh[0].debtor != old[0].debtor)
+        for lease in [old[0], fresh[0]] {
+            var ceased = debtors.first { $0.id == lease.debtor }!
+            ceased.status = .cease
+            _ = try await reopened.upsert([ceased])
+        }
+        let first = try #require(await revocations.next())
+        #expect(first.lease == fresh[0].id, "the restored lease \(old[0].id) was revoked first")
+        try await reopened.close()
+        #expect(await revocations.next() == nil)
+        _ = engine
+    }
 }

@@ -111,6 +111,19 @@ extension Wire {
         json.addObject("debtor") { debtor(s.debtor, into: &$0) }
         json.add("state", s.state.rawValue)
         json.add("leased", s.lease != nil)
+        if let lease = s.lease {
+            // Who holds the debtor and until when (an operator's first question about a debtor nobody can call).
+            json.addObject("lease") { l in
+                l.add("id", lease.id)
+                l.add("holder", lease.holder)
+                l.add("debt", lease.debt)
+                l.add("phone", lease.phone)
+                l.addTime("leasedAt", lease.leasedAt, in: nil)
+                l.addTime("expires", lease.expires, in: nil)
+            }
+        } else {
+            json.addRaw("lease", "null")
+        }
         json.addObjects("decisions", s.decisions) { decision($1, into: &$0) }
         json.add("attempts", s.history.outcomes.count + s.history.unresolved.count)
     }

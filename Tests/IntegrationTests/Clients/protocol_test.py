@@ -306,6 +306,10 @@ def test_dialer_session():
     # While its lease lives, c2's debtor is leased to nobody else; the third debtor still is leasable.
     state = client.get(f"/v1/debtors/{unreported['debtor']}").json()
     assert state["leased"] is True and state["attempts"] == 0, state
+    lease = state["lease"]
+    assert lease["id"] == unreported["lease"] and lease["holder"].startswith("dialer-"), state
+    assert lease["expires"] == unreported["leaseExpires"] and lease["phone"] == unreported["phone"], state
+    assert lease["debt"] == unreported["debt"] and state["state"] == "leased", state
     got = results(client.get("/v1/calls?n=5&jurisdiction=US-WA"))
     assert unreported["debtor"] not in {c["debtor"] for c in got}, got
     # After the TTL (3 s) the lease expires: the debtor returns to the queues and the lease
@@ -316,7 +320,7 @@ def test_dialer_session():
         if not state["leased"]:
             break
         time.sleep(0.25)
-    assert state["leased"] is False, state
+    assert state["leased"] is False and state["lease"] is None, state
     assert state["attempts"] == 1, state
     assert any("1/" in r for r in state["decisions"][0]["reasons"]), state
 

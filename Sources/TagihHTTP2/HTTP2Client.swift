@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A response received by `HTTP2Client`.
 public struct HTTP2ClientResponse: Sendable {
@@ -98,6 +99,9 @@ public final class HTTP2Client: Sendable {
         }
         let sslContext = madeContext
         let serverName = tls?.serverName ?? host
+        // The connection handler, kept from the initializer: a connection that fails at once (a refused TLS
+        // handshake) may have emptied its pipeline before it could be looked up there.
+        let made = Mutex<NIOLoopBound<HTTP2ConnectionHandler>?>(nil)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
@@ -114,15 +118,15 @@ public final class HTTP2Client: Sendable {
                         var settings = SessionSettings()
                         settings.initialWindowSize = 1 << 20
                         settings.connectionWindowSize = 16 << 20
-                        try channel.pipeline.syncOperations.addHandler(
-                            HTTP2ConnectionHandler(
-                                role: .client,
-                                settings: settings,
-                                limits: .init(),
-                                counters: nil,
-                                logger: logger
-                            )
+                        let handler = HTTP2ConnectionHandler(
+                            role: .client,
+                            settings: settings,
+                            limits: .init(),
+                            counters: nil,
+                            logger: logger
                         )
+                        made.withLock { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                        try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }
                 .connect(host: host, port: port)
@@ -130,9 +134,10 @@ public final class HTTP2Client: Sendable {
         } catch {
             throw HTTP2StreamError(code: "connect_failed", message: "cannot connect to \(host):\(port): \(error)")
         }
-        let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: HTTP2ConnectionHandler.self), eventLoop: channel.eventLoop)
-        }.get()
+        guard let handler = made.withLock({ $0 }) else {
+            try? await channel.close()
+            throw HTTP2StreamError(code: "connect_failed", message: "\(host):\(port): the connection was not set up")
+        }
         // Wait for the server's SETTINGS (one round trip): streams opened before it is known may exceed the
         // server's concurrent-stream limit and be refused.
         do {

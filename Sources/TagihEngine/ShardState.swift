@@ -93,6 +93,9 @@ struct ShardState {
     var revocationSink: (@Sendable (LeaseRevocation) -> Void)?
     /// The leases revoked already (each is announced once; removed when the lease ends).
     var revokedLeases: Set<UInt32> = []
+    /// Leases ended by an outcome reported without a lease id, by slot, until the debtor's re-decision checks
+    /// whether the holder must be told not to call (`checkLease`).
+    var leasesEndedUnreported: [UInt32: ActiveLease] = [:]
     /// `EngineConfiguration.holdShare`.
     var holdShare: Double = 1
     /// Decayed counts (halved every hour) of the values at best of the debtors the gate flagged, by half-octave bins.
@@ -564,39 +567,42 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
-        if leased, revocationSink != nil { checkLease(of: i, debtor: debtor, now: now) }
+        if revocationSink != nil {
+            if leased {
+                let sequence = slot.lease
+                if let lease = activeLeases[sequence], !lease.restored, !revokedLeases.contains(sequence),
+                    let reason = forbiddenReason(lease, slot: i, debtor: debtor, now: now)
+                {
+                    revokedLeases.insert(sequence)
+                    revoke(lease, ended: false, reason: reason, debtor: debtor, now: now)
+                }
+            } else if !leasesEndedUnreported.isEmpty, let lease = leasesEndedUnreported.removeValue(forKey: i),
+                let reason = forbiddenReason(lease, slot: i, debtor: debtor, now: now)
+            {
+                revoke(lease, ended: true, reason: reason, debtor: debtor, now: now)
+            }
+        }
         scratchDebtor = consume debtor  // given back (moved, not copied) for the next decision
     }
 
-    /// A leased debtor was re-decided (its record or history changed): when the leased number or debt may no
-    /// longer be called at all (status, opt-out, a number or debt gone, a dispute, a cease, paid), the lease is
-    /// revoked once, for the holder to drop the call. Time limits (caps, windows, gaps) do not revoke: the call
-    /// was permitted when leased. Runs one more evaluation, only for leased debtors that changed.
-    mutating func checkLease(of i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) {
-        let sequence = slots[Int(i)].lease
-        // A lease restored at start is not revoked: its holder was a session of an earlier process, and holder
-        // names start over with each process (a new session of the same name holds other leases).
-        guard let lease = activeLeases[sequence], !lease.restored, !revokedLeases.contains(sequence),
-            let sink = revocationSink
-        else { return }
-        let reason: String?
-        if let phone = debtor.phones.first(where: { $0.number == lease.phone }) {
-            if phone.optedOut {
-                reason = "phone \(lease.phone) opted out"
-            } else if let d = policy.decide(for: copy debtor, history: history(i), now: now).first(where: {
-                $0.debt == lease.debt
-            }) {
-                reason = d.earliest == nil ? (d.blockedReason ?? "debt \(lease.debt) may not be called") : nil
-            } else {
-                reason = "debt \(lease.debt) is no longer open"
-            }
-        } else {
-            reason = "phone \(lease.phone) is no longer on the debtor's record"
+    /// Why the call of `lease` (debtor `i`, re-decided after its record or history changed) may no longer be
+    /// placed at all: the status, an opted-out or removed number, a debt removed or no longer open, a dispute, a
+    /// cease; nil when it may. Time limits (caps, windows, gaps) are not reasons: the call was permitted when
+    /// leased. Runs one more evaluation, only for leased debtors that changed.
+    func forbiddenReason(_ lease: ActiveLease, slot i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) -> String? {
+        guard let phone = debtor.phones.first(where: { $0.number == lease.phone }) else {
+            return "phone \(lease.phone) is no longer on the debtor's record"
         }
-        guard let reason else { return }
-        revokedLeases.insert(sequence)
-        sink(LeaseRevocation(lease: lease.id, holder: lease.holder, debtor: debtor.id, debt: lease.debt,
-                             phone: lease.phone, reason: reason, at: now))
+        if phone.optedOut { return "phone \(lease.phone) opted out" }
+        guard let d = policy.decide(for: copy debtor, history: history(i), now: now).first(where: { $0.debt == lease.debt })
+        else { return "debt \(lease.debt) is no longer open" }
+        return d.earliest == nil ? (d.blockedReason ?? "debt \(lease.debt) may not be called") : nil
+    }
+
+    /// Tells the holder of `lease` not to place its call (`Engine.revocations`).
+    func revoke(_ lease: ActiveLease, ended: Bool, reason: String, debtor: borrowing Debtor, now: UnixSeconds) {
+        revocationSink?(LeaseRevocation(lease: lease.id, holder: lease.holder, debtor: debtor.id, debt: lease.debt,
+                                        phone: lease.phone, reason: reason, leaseEnded: ended, at: now))
     }
 
     /// The interned id of a decision's zone (0 for none or when the table is full): through the interner's

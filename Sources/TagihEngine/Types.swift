@@ -130,7 +130,9 @@ public enum LeaseReturn: Sendable, Hashable {
 
 /// A lease whose call may no longer be placed: the debtor changed while leased (an upsert, a payment, a
 /// clearance, an outcome of another call) so that the leased debt or number is now off limits (`Engine.revocations`).
-/// The lease itself stays until its outcome, a release or its expiry: the dialer may have dialed already.
+/// The lease itself stays until its outcome, a release or its expiry: the dialer may have dialed already. An
+/// outcome reported without a lease id ends the debtor's lease (it is taken as that call's); when that outcome
+/// forbids further calls, the holder is told too, with `leaseEnded` true.
 public struct LeaseRevocation: Sendable, Hashable {
     /// The lease.
     public var lease: String
@@ -142,6 +144,8 @@ public struct LeaseRevocation: Sendable, Hashable {
     public var phone: String
     /// Why the call may not be placed (for example "status cease", "phone +1… opted out").
     public var reason: String
+    /// Whether the lease has ended already (by an outcome reported without its lease id).
+    public var leaseEnded: Bool
     /// When the change was applied.
     public var at: UnixSeconds
 }

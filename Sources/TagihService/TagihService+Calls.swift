@@ -209,6 +209,7 @@ final class DialerRegistry: Sendable {
         json.add("debt", revocation.debt)
         json.add("phone", revocation.phone)
         json.add("reason", revocation.reason)
+        json.add("leaseEnded", revocation.leaseEnded)
         json.add("at", RFC3339.formatUTC(revocation.at))
         entry.session.enqueue(json.finish())
         entry.doorbell.ring()

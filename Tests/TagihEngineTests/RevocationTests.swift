@@ -34,6 +34,7 @@ import Testing
         #expect(first.debt == leases[1].debt && first.phone == leases[1].phone)
         #expect(first.reason.contains("cease"), "\(first.reason)")
         #expect(first.at == clock.now())
+        #expect(!first.leaseEnded)
         // The lease stays (the dialer may have dialed): an outcome or a release ends it.
         #expect(await engine.debtorState(id: leases[1].debtor)?.lease?.id == leases[1].id)
         // Changed again: not revoked a second time. The number opted out on another debtor: revoked.
@@ -48,6 +49,31 @@ import Testing
         #expect(await engine.releaseLease(leases[2].id, heldBy: "dialer-7") == .released)
         try await engine.close()
         #expect(await revocations.next() == nil, "the stream ends with the engine")
+    }
+
+    /// An outcome reported without a lease id ends the debtor's lease; when it forbids further calls the holder is
+    /// told, with `leaseEnded`, and when it does not, nothing is revoked.
+    @Test func anUnleasedOutcomeThatForbidsCallsTellsTheHolder() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
+        let debtors = (0..<2).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let leases = await engine.lease(2, holder: "dialer-2")
+        #expect(leases.count == 2)
+        var revocations = engine.revocations.makeAsyncIterator()
+        func debtor(_ lease: Lease) -> Debtor { debtors.first { $0.id == lease.debtor }! }
+        // No answer, reported without the lease id: the lease ends, nothing is revoked.
+        #expect(try await engine.ingest(outcome("in-1", debtor(leases[0]), .noAnswer, at: clock.now())) == .applied)
+        #expect(await engine.debtorState(id: leases[0].debtor)?.lease == nil)
+        // A dispute, reported without the lease id (an inbound call): the lease ends and its holder is told.
+        #expect(try await engine.ingest(outcome("in-2", debtor(leases[1]), .dispute, at: clock.now())) == .applied)
+        #expect(await engine.debtorState(id: leases[1].debtor)?.lease == nil)
+        let revocation = try #require(await revocations.next())
+        #expect(revocation.lease == leases[1].id && revocation.holder == "dialer-2", "\(revocation)")
+        #expect(revocation.leaseEnded)
+        #expect(revocation.reason.contains("dispute"), "\(revocation.reason)")
+        try await engine.close()
+        #expect(await revocations.next() == nil, "nothing for the no-answer")
     }
 
     /// Leases restored at start belong to sessions of the earlier process, whose holder names a new session may

@@ -392,16 +392,28 @@ def test_dialer_revoke():
         s.send_line({"type": "release", "lease": revoke["lease"]})
         ack = s.next_line(predicate=lambda l: l.get("type") == "ack")
         assert ack["ok"] is True and ack["id"] == revoke["lease"], ack
+        assert revoke["leaseEnded"] is False, revoke
         # Nothing revoked the other lease.
         s.send_line({"type": "ready", "n": 0})
         later = s.next_line(timeout=1.5, predicate=lambda l: l.get("type") == "revoke")
         assert later is None, later
+        # An inbound call on the other debtor ends in a dispute, reported without the lease id: its lease ends,
+        # and the session is told not to dial the call line it holds.
+        inbound = {"attempt": "inbound-" + kept["lease"], "debtor": kept["debtor"], "debt": kept["debt"],
+                   "phone": kept["phone"], "at": "2026-12-01T15:00:05Z", "outcome": "dispute"}
+        acks = results(client.post("/v1/outcomes", content=ndjson([inbound]),
+                                   headers={"content-type": "application/x-ndjson"}))
+        assert acks[0]["ok"], acks
+        ended = s.next_line(predicate=lambda l: l.get("type") == "revoke")
+        assert ended and ended["lease"] == kept["lease"] and ended["leaseEnded"] is True, ended
+        assert "dispute" in ended["reason"], ended
+        check_line(ended)
     finally:
         s.close()
     state = client.get(f"/v1/debtors/{ceased['debtor']}").json()
     assert state["leased"] is False and state["attempts"] == 0, state
     metrics = client.get("/metrics").text
-    assert 'tagih_revocations_total{delivered="true"} 1' in metrics, metrics
+    assert 'tagih_revocations_total{delivered="true"} 2' in metrics, metrics
 
 
 def test_body_that_never_ends_times_out():

@@ -146,11 +146,23 @@ public struct Explainer: Sendable {
             lineNo = 0
             var seenAttempts = Set<String>()
             var seenPayments = Set<String>()
-            // An event after `--at` had not happened at that instant: it is left out, and said so.
-            func afterNow(_ at: UnixSeconds) -> RecordWarning {
-                RecordWarning(code: "after_at", field: "at",
-                              message: "\(RFC3339.formatUTC(at)) is after the decision time \(RFC3339.formatUTC(now)); "
-                                  + "left out")
+            // Whether an event goes into the history: a repeated key is ignored, and an event after `--at` had not
+            // happened at that instant; each is left out with a warning.
+            func admit(
+                _ key: String, field: String, at: UnixSeconds, seen: inout Set<String>, warnings: inout [RecordWarning]
+            ) -> Bool {
+                if !seen.insert(key).inserted {
+                    warnings.append(RecordWarning(code: "duplicate", field: field,
+                                                  message: "\(field) '\(key)' repeated; ignored"))
+                    return false
+                }
+                if at > now {
+                    warnings.append(RecordWarning(
+                        code: "after_at", field: "at",
+                        message: "\(RFC3339.formatUTC(at)) is after the decision time \(RFC3339.formatUTC(now)); left out"))
+                    return false
+                }
+                return true
             }
             for line in TextLines.split(outcomes) {
                 lineNo += 1
@@ -165,24 +177,16 @@ public struct Explainer: Sendable {
                         let p = try decoder.payment(from: bytes)
                         warnings = p.warnings
                         debtorID = p.value.debtor
-                        if !seenPayments.insert(p.value.payment).inserted {
-                            warnings.append(RecordWarning(code: "duplicate", field: "payment",
-                                                          message: "payment '\(p.value.payment)' repeated; ignored"))
-                        } else if p.value.at > now {
-                            warnings.append(afterNow(p.value.at))
-                        } else if let i = index[debtorID] {
+                        if admit(p.value.payment, field: "payment", at: p.value.at, seen: &seenPayments,
+                                 warnings: &warnings), let i = index[debtorID] {
                             histories[i].record(p.value)
                         }
                     } else {
                         let o = try decoder.outcome(from: bytes)
                         warnings = o.warnings
                         debtorID = o.value.debtor
-                        if !seenAttempts.insert(o.value.attempt).inserted {
-                            warnings.append(RecordWarning(code: "duplicate", field: "attempt",
-                                                          message: "attempt '\(o.value.attempt)' repeated; ignored"))
-                        } else if o.value.at > now {
-                            warnings.append(afterNow(o.value.at))
-                        } else if let i = index[debtorID] {
+                        if admit(o.value.attempt, field: "attempt", at: o.value.at, seen: &seenAttempts,
+                                 warnings: &warnings), let i = index[debtorID] {
                             histories[i].record(o.value)
                         }
                     }

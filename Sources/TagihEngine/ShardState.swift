@@ -586,15 +586,22 @@ struct ShardState {
     }
 
     /// Why the call of `lease` (debtor `i`, re-decided after its record or history changed) may no longer be
-    /// placed at all: the status, an opted-out or removed number, a debt removed or no longer open, a dispute, a
-    /// cease; nil when it may. Time limits (caps, windows, gaps) are not reasons: the call was permitted when
+    /// placed at all: the status, an opted-out, removed, wrong or out-of-service number, a debt removed or no longer
+    /// open, a dispute, a cease; nil when it may. Time limits (caps, windows, gaps) are not reasons: the call was permitted when
     /// leased. Runs one more evaluation, only for leased debtors that changed.
     func forbiddenReason(_ lease: ActiveLease, slot i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) -> String? {
         guard let phone = debtor.phones.first(where: { $0.number == lease.phone }) else {
             return "phone \(lease.phone) is no longer on the debtor's record"
         }
         if phone.optedOut { return "phone \(lease.phone) opted out" }
-        guard let d = policy.decide(for: copy debtor, history: history(i), now: now).first(where: { $0.debt == lease.debt })
+        let history = history(i)
+        // Another call on the number found it wrong or out of service (the lease was not granted on such a number).
+        if let dead = history.outcomes.last(where: {
+            $0.phone == lease.phone && ($0.outcome == .wrongNumber || $0.outcome == .notInService)
+        }) {
+            return "phone \(lease.phone) reported \(dead.outcome.rawValue)"
+        }
+        guard let d = policy.decide(for: copy debtor, history: history, now: now).first(where: { $0.debt == lease.debt })
         else { return "debt \(lease.debt) is no longer open" }
         return d.earliest == nil ? (d.blockedReason ?? "debt \(lease.debt) may not be called") : nil
     }

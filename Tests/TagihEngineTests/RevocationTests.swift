@@ -6,7 +6,7 @@ import Testing
 
 /// A leased debtor that changes so that its call may no longer be placed is revoked, once, to its holder; other
 /// changes revoke nothing, and the lease itself stays until its outcome, release or expiry.
-@Suite struct RevocationTests {
+@Suite(.timeLimit(.minutes(1))) struct RevocationTests {
     @Test func aLeasedDebtorThatMayNoLongerBeCalledIsRevokedOnce() async throws {
         let clock = VirtualClock(start: t0)
         let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
@@ -74,6 +74,28 @@ import Testing
         #expect(revocation.reason.contains("dispute"), "\(revocation.reason)")
         try await engine.close()
         #expect(await revocations.next() == nil, "nothing for the no-answer")
+    }
+
+    /// Another call finds the leased number wrong (the debtor has a second number, so the debt itself may still be
+    /// called): the lease is revoked all the same, naming the number.
+    @Test func aLeasedNumberReportedWrongByAnotherCallIsRevoked() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
+        var d = makeDebtor(0)
+        d.phones.append(Phone(number: "+16175559999", kind: .home, zone: "America/New_York"))
+        _ = try await engine.upsert([d])
+        let lease = try #require(await engine.lease(1, holder: "dialer-4").first)
+        var revocations = engine.revocations.makeAsyncIterator()
+        // Reported under another lease id (another system's call on the same number): this lease stays.
+        let other = OutcomeEvent(attempt: "other-1", debtor: d.id, debt: lease.debt, phone: lease.phone, at: clock.now(),
+                                 outcome: .wrongNumber, lease: "L-elsewhere")
+        #expect(try await engine.ingest(other) == .applied)
+        #expect(await engine.debtorState(id: d.id)?.lease?.id == lease.id)
+        let revocation = try #require(await revocations.next())
+        #expect(revocation.lease == lease.id && !revocation.leaseEnded)
+        #expect(revocation.reason == "phone \(lease.phone) reported wrong_number", "\(revocation.reason)")
+        #expect(await engine.currentDecision(id: d.id)?.earliest != nil, "the debt may still be called on the other number")
+        try await engine.close()
     }
 
     /// Leases restored at start belong to sessions of the earlier process, whose holder names a new session may

@@ -135,7 +135,7 @@ extension ShardState {
         } else if lease.grantLSN < lsn {
             // Taken as the leased call's outcome; when it came from elsewhere (an inbound call, another system),
             // the holder still has the call line: if the debtor may no longer be called, it is told (the check
-            // runs at the re-decision, `checkLease`).
+            // runs at the re-decision, `revokeIfForbidden`).
             if revocationSink != nil, !lease.restored, !revokedLeases.contains(slot.lease) {
                 leasesEndedUnreported[i] = lease
             }

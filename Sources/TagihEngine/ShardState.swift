@@ -94,7 +94,7 @@ struct ShardState {
     /// The leases revoked already (each is announced once; removed when the lease ends).
     var revokedLeases: Set<UInt32> = []
     /// Leases ended by an outcome reported without a lease id, by slot, until the debtor's re-decision checks
-    /// whether the holder must be told not to call (`checkLease`).
+    /// whether the holder must be told not to call (`revokeIfForbidden`).
     var leasesEndedUnreported: [UInt32: ActiveLease] = [:]
     /// `EngineConfiguration.holdShare`.
     var holdShare: Double = 1
@@ -567,28 +567,36 @@ struct ShardState {
             if !leased { slot.state = .blocked }
         }
         slots[Int(i)] = slot
-        if revocationSink != nil {
-            if leased {
-                let sequence = slot.lease
-                if let lease = activeLeases[sequence], !lease.restored, !revokedLeases.contains(sequence),
-                    let reason = forbiddenReason(lease, slot: i, debtor: debtor, now: now)
-                {
-                    revokedLeases.insert(sequence)
-                    revoke(lease, ended: false, reason: reason, debtor: debtor, now: now)
-                }
-            } else if !leasesEndedUnreported.isEmpty, let lease = leasesEndedUnreported.removeValue(forKey: i),
-                let reason = forbiddenReason(lease, slot: i, debtor: debtor, now: now)
-            {
-                revoke(lease, ended: true, reason: reason, debtor: debtor, now: now)
-            }
-        }
+        if revocationSink != nil { revokeIfForbidden(i, leased: leased, debtor: debtor, now: now) }
         scratchDebtor = consume debtor  // given back (moved, not copied) for the next decision
     }
 
+    /// After debtor `i` was re-decided: tells the holder of its lease (once per lease), or of the lease an outcome
+    /// without a lease id just ended (`leasesEndedUnreported`), when that call may no longer be placed.
+    mutating func revokeIfForbidden(_ i: UInt32, leased: Bool, debtor: borrowing Debtor, now: UnixSeconds) {
+        let sequence = slots[Int(i)].lease
+        let lease: ActiveLease
+        if leased {
+            guard let current = activeLeases[sequence], !current.restored, !revokedLeases.contains(sequence) else {
+                return
+            }
+            lease = current
+        } else {
+            guard !leasesEndedUnreported.isEmpty, let ended = leasesEndedUnreported.removeValue(forKey: i) else {
+                return
+            }
+            lease = ended
+        }
+        guard let reason = forbiddenReason(lease, slot: i, debtor: debtor, now: now) else { return }
+        if leased { revokedLeases.insert(sequence) }
+        revocationSink?(LeaseRevocation(lease: lease.id, holder: lease.holder, debtor: debtor.id, debt: lease.debt,
+                                        phone: lease.phone, reason: reason, leaseEnded: !leased, at: now))
+    }
+
     /// Why the call of `lease` (debtor `i`, re-decided after its record or history changed) may no longer be
-    /// placed at all: the status, an opted-out, removed, wrong or out-of-service number, a debt removed or no longer
-    /// open, a dispute, a cease; nil when it may. Time limits (caps, windows, gaps) are not reasons: the call was permitted when
-    /// leased. Runs one more evaluation, only for leased debtors that changed.
+    /// placed at all: the status, an opted-out, removed, wrong or out-of-service number, a debt removed or no
+    /// longer open, a dispute, a cease; nil when it may. Time limits (caps, windows, gaps) are not reasons: the
+    /// call was permitted when leased. Runs one more evaluation, only for leased debtors that changed.
     func forbiddenReason(_ lease: ActiveLease, slot i: UInt32, debtor: borrowing Debtor, now: UnixSeconds) -> String? {
         guard let phone = debtor.phones.first(where: { $0.number == lease.phone }) else {
             return "phone \(lease.phone) is no longer on the debtor's record"
@@ -604,12 +612,6 @@ struct ShardState {
         guard let d = policy.decide(for: copy debtor, history: history, now: now).first(where: { $0.debt == lease.debt })
         else { return "debt \(lease.debt) is no longer open" }
         return d.earliest == nil ? (d.blockedReason ?? "debt \(lease.debt) may not be called") : nil
-    }
-
-    /// Tells the holder of `lease` not to place its call (`Engine.revocations`).
-    func revoke(_ lease: ActiveLease, ended: Bool, reason: String, debtor: borrowing Debtor, now: UnixSeconds) {
-        revocationSink?(LeaseRevocation(lease: lease.id, holder: lease.holder, debtor: debtor.id, debt: lease.debt,
-                                        phone: lease.phone, reason: reason, leaseEnded: ended, at: now))
     }
 
     /// The interned id of a decision's zone (0 for none or when the table is full): through the interner's

@@ -10,13 +10,13 @@ enum SimulationParameter: String, CaseIterable {
     case debtors, start, days, agents, seed, strategy, dialer, mix, floorZone
 }
 
-/// What is wrong with a `POST /v1/simulations` body: answered with status 400 and
-/// `{"error":{"code":…,"field":…,"message":…}}` before any simulation runs.
-struct SimulationRequestError: Error {
+/// What is wrong with a request before any of it runs (a `POST /v1/simulations` body, a query parameter): answered
+/// with status 400 and `{"error":{"code":…,"field":…,"message":…}}` (``TagihService/httpError(_:_:)``).
+struct RequestError: Error {
     var code: String
     var field: String?
     var message: String
-    /// For `unknown_field`: the accepted parameter names.
+    /// For `unknown_field` and an unread query parameter: the accepted parameter names.
     var accepted: [String]? = nil
 }
 
@@ -42,7 +42,7 @@ extension TagihService {
     func simulationResponse() -> HTTP2Response {
         .afterBody(maxBodyBytes: Self.maxSimulationBody) { raw in
             let plan: SimulationPlan
-            do throws(SimulationRequestError) {
+            do throws(RequestError) {
                 plan = try Self.simulationPlan(raw)
             } catch {
                 return self.httpError(400, error)
@@ -54,7 +54,7 @@ extension TagihService {
     }
 
     /// A 400 answer naming the bad parameter.
-    func httpError(_ status: Int, _ error: SimulationRequestError) -> HTTP2Response {
+    func httpError(_ status: Int, _ error: RequestError) -> HTTP2Response {
         var json = JSONLine()
         json.addObject("error") { inner in
             inner.add("code", error.code)
@@ -74,47 +74,47 @@ extension TagihService {
     /// Checks a simulation request body: a JSON object whose members are all known parameters (a typo such as
     /// `"agent": 50` would otherwise run with the default), each of the right type and range. Each error names the
     /// parameter and quotes the value.
-    static func simulationPlan(_ raw: ByteBuffer) throws(SimulationRequestError) -> SimulationPlan {
+    static func simulationPlan(_ raw: ByteBuffer) throws(RequestError) -> SimulationPlan {
         let accepted = SimulationParameter.allCases.map(\.rawValue)
         let value: JSONValue
         do {
             value = try JSONValue.parse(raw.readableBytesView)
         } catch {
-            throw SimulationRequestError(code: "invalid_json", field: nil,
+            throw RequestError(code: "invalid_json", field: nil,
                                          message: "the body is not JSON: \(error.message)")
         }
         guard case .object(let members) = value else {
-            throw SimulationRequestError(code: "wrong_type", field: nil,
+            throw RequestError(code: "wrong_type", field: nil,
                                          message: "the body must be a JSON object of simulation parameters, not "
                                              + value.typeName)
         }
         var given: [SimulationParameter: JSONValue] = [:]
         for (key, member) in members {
             guard let parameter = SimulationParameter(rawValue: key) else {
-                throw SimulationRequestError(
+                throw RequestError(
                     code: "unknown_field", field: key,
                     message: "unknown parameter '\(key)'; the accepted parameters are \(accepted.joined(separator: ", "))",
                     accepted: accepted)
             }
             guard given[parameter] == nil else {
-                throw SimulationRequestError(code: "duplicate_key", field: key,
+                throw RequestError(code: "duplicate_key", field: key,
                                              message: "parameter '\(key)' is given twice; give it once")
             }
             if case .null = member {
-                throw SimulationRequestError(code: "wrong_type", field: key, message: "'\(key)' must not be null")
+                throw RequestError(code: "wrong_type", field: key, message: "'\(key)' must not be null")
             }
             given[parameter] = member
         }
 
-        let debtors = try given[.debtors].map { v throws(SimulationRequestError) in
+        let debtors = try given[.debtors].map { v throws(RequestError) in
             try wholeNumber(v, .debtors, 1...Self.maxSimulatedDebtors)
         } ?? 10_000
         guard let startValue = given[.start] else {
-            throw SimulationRequestError(code: "missing_field", field: "start",
+            throw RequestError(code: "missing_field", field: "start",
                                          message: "'start' is required: the first simulated day, YYYY-MM-DD")
         }
         let start = try text(startValue, .start)
-        let days = try given[.days].map { v throws(SimulationRequestError) in
+        let days = try given[.days].map { v throws(RequestError) in
             try wholeNumber(v, .days, 1...Self.maxSimulatedDays)
         } ?? 30
         let agentCounts: [Int]
@@ -123,7 +123,7 @@ extension TagihService {
             agentCounts = [50]
         case .array(let items)?:
             guard (1...Self.maxAgentCounts).contains(items.count) else {
-                throw SimulationRequestError(
+                throw RequestError(
                     code: "out_of_range", field: "agents",
                     message: "'agents' lists \(items.count) counts; an agents curve takes 1 to \(Self.maxAgentCounts)")
             }
@@ -143,13 +143,13 @@ extension TagihService {
             seed = 1
         }
         let strategies: [StrategyKind]
-        let strategy = try given[.strategy].map { v throws(SimulationRequestError) in try text(v, .strategy) } ?? "all"
+        let strategy = try given[.strategy].map { v throws(RequestError) in try text(v, .strategy) } ?? "all"
         if strategy == "all" {
             strategies = StrategyKind.allCases
         } else if let kind = StrategyKind(rawValue: strategy) {
             strategies = [kind]
         } else {
-            throw SimulationRequestError(code: "unknown_value", field: "strategy",
+            throw RequestError(code: "unknown_value", field: "strategy",
                                          message: "'strategy' is '\(strategy)'; it must be tagih, baseline, earliest or all")
         }
 
@@ -157,7 +157,7 @@ extension TagihService {
         if let v = given[.floorZone] {
             let name = try text(v, .floorZone)
             guard ZoneDatabase.system.zone(named: name) != nil else {
-                throw SimulationRequestError(
+                throw RequestError(
                     code: "unknown_value", field: "floorZone",
                     message: "'floorZone' is '\(name)'; it must be an IANA zone such as America/New_York")
             }
@@ -166,7 +166,7 @@ extension TagihService {
         guard let day = CivilTime.parseDate(start),
               let zone = ZoneDatabase.system.zone(named: configuration.floorZone)
         else {
-            throw SimulationRequestError(
+            throw RequestError(
                 code: "invalid_time", field: "start",
                 message: "'start' is '\(start)'; it must be a date that exists, YYYY-MM-DD (such as 2026-12-01)")
         }
@@ -178,7 +178,7 @@ extension TagihService {
             let dialer = try text(v, .dialer)
             guard let mode = DialerMode(rawValue: dialer) else {
                 let allowed = DialerMode.allCases.map(\.rawValue).joined(separator: ", ")
-                throw SimulationRequestError(code: "unknown_value", field: "dialer",
+                throw RequestError(code: "unknown_value", field: "dialer",
                                              message: "'dialer' is '\(dialer)'; it must be one of \(allowed)")
             }
             configuration.dialer = mode
@@ -192,19 +192,19 @@ extension TagihService {
 
     /// The archetype mix, given as an object of shares (`{"day-worker":0.5,"never":0.1}`), checked as
     /// `tagih simulate --mix` checks its list.
-    private static func mix(_ value: JSONValue) throws(SimulationRequestError) -> [Archetype: Double] {
+    private static func mix(_ value: JSONValue) throws(RequestError) -> [Archetype: Double] {
         let example = #"{"day-worker":0.5,"never":0.1}"#
         guard case .object(let shares) = value else {
             throw wrongType(value, .mix, "an object of archetype shares such as \(example)")
         }
         guard !shares.isEmpty else {
-            throw SimulationRequestError(code: "invalid_mix", field: "mix",
+            throw RequestError(code: "invalid_mix", field: "mix",
                                          message: "'mix' is empty; give at least one archetype share, such as \(example)")
         }
         var parts: [String] = []
         for (name, share) in shares {
             guard case .number(let written) = share else {
-                throw SimulationRequestError(
+                throw RequestError(
                     code: "wrong_type", field: "mix.\(name)",
                     message: "'mix.\(name)' must be a number (a share), not \(share.typeName)")
             }
@@ -213,19 +213,19 @@ extension TagihService {
         do {
             return try WorldConfiguration.parseMix(parts.joined(separator: ","))
         } catch {
-            throw SimulationRequestError(code: "invalid_mix", field: "mix", message: error.message)
+            throw RequestError(code: "invalid_mix", field: "mix", message: error.message)
         }
     }
 
     private static func wholeNumber(
         _ value: JSONValue, _ parameter: SimulationParameter, _ range: ClosedRange<Int>
-    ) throws(SimulationRequestError) -> Int {
+    ) throws(RequestError) -> Int {
         let name = parameter.rawValue
         let expected = "a whole number from \(range.lowerBound) to \(range.upperBound)"
         guard case .number(let written) = value else { throw wrongType(value, parameter, expected) }
         guard let n = Int(written) else { throw notWhole(written, parameter, expected) }
         guard range.contains(n) else {
-            throw SimulationRequestError(code: "out_of_range", field: name,
+            throw RequestError(code: "out_of_range", field: name,
                                          message: "'\(name)' is \(written); it must be \(expected)")
         }
         return n
@@ -235,21 +235,21 @@ extension TagihService {
     /// large or negative for its type (`out_of_range`).
     private static func notWhole(
         _ written: String, _ parameter: SimulationParameter, _ expected: String
-    ) -> SimulationRequestError {
+    ) -> RequestError {
         let fractional = written.contains(where: { ".eE".contains($0) })
-        return SimulationRequestError(
+        return RequestError(
             code: fractional ? "wrong_type" : "out_of_range", field: parameter.rawValue,
             message: "'\(parameter.rawValue)' is \(written); it must be \(expected)"
                 + (fractional ? ", written without a point or exponent" : ""))
     }
 
-    private static func text(_ value: JSONValue, _ parameter: SimulationParameter) throws(SimulationRequestError) -> String {
+    private static func text(_ value: JSONValue, _ parameter: SimulationParameter) throws(RequestError) -> String {
         guard case .string(let s) = value else { throw wrongType(value, parameter, "a string") }
         return s
     }
 
-    private static func wrongType(_ value: JSONValue, _ parameter: SimulationParameter, _ expected: String) -> SimulationRequestError {
-        SimulationRequestError(code: "wrong_type", field: parameter.rawValue,
+    private static func wrongType(_ value: JSONValue, _ parameter: SimulationParameter, _ expected: String) -> RequestError {
+        RequestError(code: "wrong_type", field: parameter.rawValue,
                                message: "'\(parameter.rawValue)' must be \(expected), not \(value.typeName)")
     }
 

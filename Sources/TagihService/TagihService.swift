@@ -122,7 +122,7 @@ public final class TagihService: HTTP2Responder, Sendable {
         {
             // `field` and `accepted` as for `POST /v1/simulations`'s parameters (schemas/http-error.schema.json).
             return httpError(
-                400, SimulationRequestError(code: "bad_query", field: problem.parameter, message: problem.message,
+                400, RequestError(code: "bad_query", field: problem.parameter, message: problem.message,
                                             accepted: parameters))
         }
         if let accepted = endpoint.bodyMediaTypes, let contentType = head.header("content-type") {
@@ -273,7 +273,7 @@ public final class TagihService: HTTP2Responder, Sendable {
         let raw = head.queryItem(name) ?? ""
         let shown = raw.count > 64 ? String(raw.prefix(64)) + "…" : raw
         return httpError(
-            400, SimulationRequestError(
+            400, RequestError(
                 code: "bad_query", field: name, message: "query parameter '\(name)' is '\(shown)'; it must be \(expected)"))
     }
 

@@ -58,8 +58,7 @@ struct DialCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try LoadTarget(url)
-        let tls: HTTP2Client.TLS? =
-            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
+        let tls = target.clientTLS(caFile: caFile, insecure: insecure)
         let client: HTTP2Client
         do {
             client = try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls)

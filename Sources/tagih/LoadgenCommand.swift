@@ -109,8 +109,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     private func runScenario(_ kind: LoadScenario, target: LoadTarget) async throws {
-        let tls: HTTP2Client.TLS? =
-            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
+        let tls = target.clientTLS(caFile: caFile, insecure: insecure)
         let client = try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls)
         let outcome: Result<ScenarioReport, any Error>
         do {
@@ -168,8 +167,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     private func drive(target: LoadTarget) async throws {
-        let tls: HTTP2Client.TLS? =
-            target.tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
+        let tls = target.clientTLS(caFile: caFile, insecure: insecure)
         var clients: [HTTP2Client] = []
         for _ in 0..<connections {
             clients.append(try await HTTP2Client.connect(host: target.host, port: target.port, tls: tls))
@@ -295,6 +293,11 @@ struct LoadTarget {
         port = components.port ?? (tls ? 443 : 80)
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         pathAndQuery = components.percentEncodedQuery.map { "\(path)?\($0)" } ?? path
+    }
+
+    /// The client's TLS options for an https URL (nil for http): trust `caFile`'s CAs, or verify nothing.
+    func clientTLS(caFile: String?, insecure: Bool) -> HTTP2Client.TLS? {
+        tls ? HTTP2Client.TLS(trustRootsPath: caFile, verifyCertificate: !insecure) : nil
     }
 }
 

@@ -6,11 +6,11 @@ import Testing
 
 /// `POST /v1/simulations` bodies: every bad parameter is named with its value; good ones become the plan.
 @Suite struct SimulationRequestTests {
-    private func plan(_ json: String) throws(SimulationRequestError) -> SimulationPlan {
+    private func plan(_ json: String) throws(RequestError) -> SimulationPlan {
         try TagihService.simulationPlan(ByteBuffer(string: json))
     }
 
-    private func problem(_ json: String) -> SimulationRequestError? {
+    private func problem(_ json: String) -> RequestError? {
         do {
             _ = try plan(json)
             return nil

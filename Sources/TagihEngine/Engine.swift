@@ -29,6 +29,14 @@ public final class Engine: Sendable {
         if case .ephemeral = log { return true }
         return false
     }
+    /// Why the store cannot write at the moment (``Store/writeFailure``), or nil; always nil for an ephemeral
+    /// engine. While it is set, writes are refused rather than acknowledged, and ``lease(_:filter:holder:)``
+    /// returns nothing (a grant is handed out only once it is logged): a caller that gets no leases can tell an
+    /// empty queue from a store that cannot write by reading this.
+    public var storeWriteFailure: StoreWriteFailure? {
+        if case .durable(let store) = log { return store.writeFailure }
+        return nil
+    }
     /// Where writes are logged: the store, or nowhere for an ephemeral engine.
     let log: EngineLog
     let shards: [Shard]
@@ -705,7 +713,8 @@ public final class Engine: Sendable {
             // are then treated as durable at the log's current end.
             lsn = if case .applied(let lsn) = result { lsn } else { await log.lastLSN() }
         } catch {
-            logger.error("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
+            // The store logs when its writes start failing and when they work again (not per write).
+            logger.debug("could not log lease grants; the debtors stay unleased", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in
                 for (s, part) in sequences.enumerated() where !part.isEmpty {
                     group.addTask { await self.shards[s].cancel(part) }

@@ -3,6 +3,7 @@ import Synchronization
 import TagihCore
 import TagihEngine
 import TagihHTTP2
+import TagihStore
 
 extension TagihService {
     func newHolder(_ kind: String) -> String {
@@ -26,6 +27,13 @@ extension TagihService {
                 metrics.callsLeased(leases.count)
                 try await writer.write(buffer)
                 continue
+            }
+            if let failure = engine.storeWriteFailure {
+                // The stream is under way (status 200 sent): end it with an error line, not silently.
+                try await writer.write(lineBuffer(JSONLine.errorLine(
+                    code: "store_unavailable", message: Self.storeUnavailableMessage(failure))))
+                metrics.error("store_unavailable")
+                return
             }
             guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(100))
@@ -107,7 +115,16 @@ extension TagihService {
             group.addTask {
                 var lastWrite = ContinuousClock.now
                 var seq = 0
+                // While the store cannot write no lease can be granted: the session is told once (an error line
+                // it survives), leasing is retried once a second rather than at every wake-up, and calls resume
+                // by themselves when the store writes again.
+                var storeFailureSince: ContinuousClock.Instant?
                 while true {
+                    // The reader failed (the client reset the stream or dropped the connection) and the group
+                    // cancelled this task: stop now. A cancelled task's doorbell wait returns at once, so looping on
+                    // would spin this connection's event loop, stalling every other connection on it, until the next
+                    // heartbeat's write failed (up to `--heartbeat` seconds).
+                    if Task.isCancelled { return }
                     if writer.isShutdownRequested || self.isDraining {
                         try await writer.write(self.lineBuffer(
                             JSONLine.errorLine(code: "shutting_down", message: "the server is shutting down; reconnect")))
@@ -116,9 +133,20 @@ extension TagihService {
                     var buffer = writer.allocator.buffer(capacity: 4096)
                     for line in session.drainOutbox() { buffer.writeBytes(line) }
                     let credit = session.credit
-                    if credit > 0 {
+                    let paused = storeFailureSince.map { ContinuousClock.now - $0 < Store.probeInterval } ?? false
+                    if credit > 0 && !paused {
                         let leases = await engine.lease(
                             min(credit, self.configuration.dialerBatch), filter: filter, holder: holder)
+                        if leases.isEmpty, let failure = engine.storeWriteFailure {
+                            if storeFailureSince == nil {
+                                buffer.writeBytes(JSONLine.errorLine(
+                                    code: "store_unavailable", message: Self.storeUnavailableMessage(failure)))
+                                self.metrics.error("store_unavailable")
+                            }
+                            storeFailureSince = ContinuousClock.now
+                        } else {
+                            storeFailureSince = nil
+                        }
                         if !leases.isEmpty {
                             session.useCredit(leases.count)
                             let now = self.clock.now()

@@ -217,8 +217,9 @@ extension TagihService {
         }
     }
 
+    /// The result line of a line whose batch the store could not write. Not logged here, once per line: the store
+    /// logs when its writes start failing and when they work again.
     private func storeFailure(_ number: Int, _ error: any Error, tagged: Bool = false) -> [UInt8] {
-        logger.error("store write failed", metadata: ["error": "\(error)"])
         metrics.lineRejected("store_unavailable")
         return Wire.result(
             line: number, id: nil,

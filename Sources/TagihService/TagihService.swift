@@ -6,6 +6,7 @@ import TagihCore
 import TagihEngine
 import TagihHTTP2
 import TagihSim
+import TagihStore
 
 /// Settings of the line-protocol service. Every field has a documented default.
 public struct ServiceConfiguration: Sendable {
@@ -139,8 +140,11 @@ public final class TagihService: HTTP2Responder, Sendable {
         case .healthz:
             return text(200, "ok\n")
         case .readyz:
-            if engine != nil && !draining.load(ordering: .relaxed) { return text(200, "ready\n") }
-            return text(503, "not ready\n")
+            guard let engine, !draining.load(ordering: .relaxed) else { return text(503, "not ready\n") }
+            // A store that cannot write acknowledges nothing and leases nothing: send traffic elsewhere until it
+            // can (it retries once a second by itself).
+            if let failure = engine.storeWriteFailure { return text(503, "not ready: \(failure.summary)\n") }
+            return text(200, "ready\n")
         case .metrics:
             var buffer = ByteBuffer()
             buffer.writeBytes(metricsBody())
@@ -188,6 +192,9 @@ public final class TagihService: HTTP2Responder, Sendable {
                 return badQuery(head, "wait", "a number of seconds from 0 to 60, such as 5 or 0.5")
             }
             guard let filter = leaseFilter(head) else { return badJurisdiction(head) }
+            // A lease is handed out only once its grant is logged: while the store cannot write, say so instead
+            // of an empty stream that reads as "nobody to call".
+            if let failure = engine.storeWriteFailure { return storeUnavailable(failure) }
             return ndjsonStream { _, writer in
                 try await self.streamCalls(n: n, wait: wait, filter: filter, engine: engine, writer: writer)
             }
@@ -254,6 +261,19 @@ public final class TagihService: HTTP2Responder, Sendable {
         var buffer = ByteBuffer()
         buffer.writeString(body)
         return .immediate(status: status, headers: [("content-type", "text/plain"), ("tagih-protocol", "1")], body: buffer)
+    }
+
+    /// `503 store_unavailable`, with `retry-after`, for a request that needs a write the store cannot make now.
+    func storeUnavailable(_ failure: StoreWriteFailure) -> HTTP2Response {
+        httpError(
+            503, "store_unavailable", Self.storeUnavailableMessage(failure),
+            extraHeaders: [("retry-after", "\(Int(Store.probeInterval.components.seconds))")])
+    }
+
+    /// What a client is told while the store cannot write.
+    static func storeUnavailableMessage(_ failure: StoreWriteFailure) -> String {
+        "\(failure.summary); nothing is acknowledged or leased until it can write again (it retries every second; "
+            + "GET /readyz answers 200 then)"
     }
 
     func httpError(

@@ -102,6 +102,16 @@ final class GroupCommitter: Sendable {
         /// The writer is holding a commit back until `pending` holds `waitTarget` requests (`submit` then wakes it).
         var waiting = false
         var waitTarget = 0
+        /// Set by a failed transaction, cleared by the next one that commits (see ``StoreWriteFailure``).
+        var failure: StoreWriteFailure?
+    }
+
+    /// A change of the store's ability to write, reported to `healthChanged` on the writer's queue.
+    enum HealthEvent: Sendable {
+        /// A write transaction failed; `first` when the one before it had committed.
+        case failed(StoreWriteFailure, first: Bool)
+        /// A transaction committed after `after`.
+        case recovered(after: StoreWriteFailure)
     }
 
     /// A committed transaction's results and instants.
@@ -126,6 +136,7 @@ final class GroupCommitter: Sendable {
     private let resumer = DispatchQueue(label: "tagih.store.group-commit.resume")
     /// Wakes the writer when the requests it holds a commit back for have arrived.
     private let arrivals = DispatchSemaphore(value: 0)
+    private let healthChanged: @Sendable (HealthEvent) -> Void
     /// The longest a commit is held back for more requests.
     static let maxWait = Duration.milliseconds(1)
     /// Commits shorter than this are not held back (see `submit(_:mayWait:)`).
@@ -139,9 +150,15 @@ final class GroupCommitter: Sendable {
     var requests: Int { state.withLock { $0.requests } }
     /// Where the time of the committed transactions since open went (for benchmarks).
     var timings: CommitTimings { state.withLock { $0.timings } }
+    /// Why writes fail at the moment, or nil when the last write transaction committed.
+    var writeFailure: StoreWriteFailure? { state.withLock { $0.failure } }
 
-    init(pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool, coalescesWALWrites: Bool = false) {
+    init(
+        pool: DatabasePool, lsn: Int64, maxRows: Int, fullySynchronous: Bool, coalescesWALWrites: Bool = false,
+        healthChanged: @escaping @Sendable (HealthEvent) -> Void = { _ in }
+    ) {
         self.pool = pool
+        self.healthChanged = healthChanged
         self.fullySynchronous = fullySynchronous
         self.coalescesWALWrites = coalescesWALWrites && fullySynchronous
         self.maxRows = maxRows
@@ -294,7 +311,9 @@ final class GroupCommitter: Sendable {
                 let now = ContinuousClock.now
                 lastBatch = batch.count { $0.mayWait }
                 lastCommit = now - began
-                state.withLock { s in
+                let recovered = state.withLock { s in
+                    let recovered = s.failure
+                    s.failure = nil
                     s.currentLSN = c.lsn
                     s.transactions += 1
                     s.requests += batch.count
@@ -302,16 +321,41 @@ final class GroupCommitter: Sendable {
                     s.timings.toWriter += c.entered - began
                     s.timings.inserting += c.inserted - c.entered
                     s.timings.committing += c.committed - c.inserted
+                    return recovered
                 }
+                if let recovered { healthChanged(.recovered(after: recovered)) }
                 let done = Array(zip(batch, c.responses))
                 resumer.async {
                     for (waiter, response) in done { waiter.continuation.resume(returning: response) }
                 }
             case .failure(let error):
                 lastBatch = 0
+                recordWrite(failure: error)
                 for waiter in batch { waiter.continuation.resume(throwing: error) }
             }
         }
+    }
+
+    /// Records the result of a write transaction that is not a commit of queued requests (the store's probe):
+    /// `failure` nil when it committed.
+    func recordWrite(failure error: (any Error)?) {
+        let event: HealthEvent? = state.withLock { s in
+            guard let error else {
+                defer { s.failure = nil }
+                return s.failure.map { .recovered(after: $0) }
+            }
+            let reason = StoreWriteFailure.reason(of: error)
+            if var failure = s.failure {
+                failure.failedTransactions += 1
+                failure.reason = reason
+                s.failure = failure
+                return .failed(failure, first: false)
+            }
+            let failure = StoreWriteFailure(since: Date(), failedTransactions: 1, reason: reason)
+            s.failure = failure
+            return .failed(failure, first: true)
+        }
+        if let event { healthChanged(event) }
     }
 
     /// Runs inside one write transaction on GRDB's writer queue.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
+import Metrics
 import Synchronization
 import TagihCore
 
@@ -160,6 +161,8 @@ public final class Store: Sendable {
     let logger: Logger
     /// The store's directory lock, held from open to close (see ``StoreLock``).
     let lock: StoreLock
+    /// Probes a failing store once a second until it can write again (see ``writeFailure``).
+    private let prober: Task<Void, Never>
 
     private init(
         configuration: StoreConfiguration, pool: DatabasePool, checkpointer: Checkpointer, lsn: Int64, logger: Logger,
@@ -170,11 +173,66 @@ public final class Store: Sendable {
         self.pool = pool
         self.checkpointer = checkpointer
         self.logger = logger
-        self.committer = GroupCommitter(
+        let writable = Gauge(label: "tagih_store_writable")
+        let failures = Counter(label: "tagih_store_write_failures_total")
+        writable.record(1)
+        let committer = GroupCommitter(
             pool: pool, lsn: lsn, maxRows: max(1, configuration.maxRowsPerTransaction),
             fullySynchronous: configuration.durability == .full,
-            coalescesWALWrites: configuration.coalescesWALWrites && configuration.durability == .full)
+            coalescesWALWrites: configuration.coalescesWALWrites && configuration.durability == .full,
+            healthChanged: { event in
+                // Logged once when writes start failing and once when they work again, never per write.
+                switch event {
+                case .failed(let failure, let first):
+                    failures.increment()
+                    guard first else { return }
+                    writable.record(0)
+                    logger.error(
+                        "the store cannot write: nothing is acknowledged until it can (retried once a second)",
+                        metadata: ["reason": "\(failure.reason)", "path": "\(configuration.path)"])
+                case .recovered(let failure):
+                    writable.record(1)
+                    logger.notice(
+                        "the store writes again",
+                        metadata: ["failedTransactions": "\(failure.failedTransactions)",
+                                   "seconds": "\(Int(Date().timeIntervalSince(failure.since).rounded()))",
+                                   "lastReason": "\(failure.reason)"])
+                }
+            })
+        self.committer = committer
+        prober = Task.detached(priority: .utility) {
+            while true {
+                do { try await Task.sleep(for: Self.probeInterval) } catch { return }
+                guard committer.writeFailure != nil else { continue }
+                do {
+                    try await pool.write { db in
+                        try db.execute(
+                            sql: """
+                                INSERT INTO meta (key, value) VALUES ('write_probe', ?)
+                                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                                """,
+                            arguments: [Int64(Date().timeIntervalSince1970)])
+                    }
+                    committer.recordWrite(failure: nil)
+                } catch {
+                    if Task.isCancelled { return }
+                    committer.recordWrite(failure: error)
+                }
+            }
+        }
     }
+
+    /// How often a store whose writes fail tries a small durable write of its own (see ``writeFailure``).
+    public static let probeInterval = Duration.seconds(1)
+
+    /// Why the store cannot write at the moment, or nil when its last write transaction committed.
+    ///
+    /// Set when a group commit fails (every write of that transaction was refused, nothing acknowledged) and
+    /// cleared by the next transaction that commits. While it is set, the store tries a small durable write of
+    /// its own once a second (a row of `meta`), so that it clears once the cause is gone (space freed on a full
+    /// disk) even when no client writes. Also exported as the gauge `tagih_store_writable` (1 or 0) and the
+    /// counter `tagih_store_write_failures_total`. Cheap (a lock), callable from any thread.
+    public var writeFailure: StoreWriteFailure? { committer.writeFailure }
 
     /// Opens (creating and migrating when needed) the store in `configuration.directory`, and locks it: while it is
     /// open, no other process can open the same directory (see ``StoreLock``).
@@ -887,6 +945,8 @@ public final class Store: Sendable {
 
     /// Closes the database. Pending group commits finish first.
     public func close() async throws {
+        prober.cancel()
+        await prober.value
         await checkpointer.stop()
         await committer.close()
         try pool.close()

@@ -85,17 +85,20 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts `tagih serve` and waits until `/readyz` answers 200.
     enum ReadyCheck { case h2c, tls }
 
+    /// `logDirectory`: where the log and the port file go (default: the data directory).
     init(
-        extraArguments: [String] = [], dataDirectory: URL? = nil, readyTimeout: TimeInterval = 60,
-        readyCheck: ReadyCheck = .h2c
+        extraArguments: [String] = [], dataDirectory: URL? = nil, logDirectory: URL? = nil,
+        readyTimeout: TimeInterval = 60, readyCheck: ReadyCheck = .h2c
     ) throws {
         let dir = dataDirectory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("tagih-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.dataDirectory = dir
-        let portFile = dir.appendingPathComponent("port")
+        let logs = logDirectory ?? dir
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let portFile = logs.appendingPathComponent("port")
         try? FileManager.default.removeItem(at: portFile)
-        logURL = dir.appendingPathComponent("server.log")
+        logURL = logs.appendingPathComponent("server.log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: logURL)
         process.executableURL = try tagihBinary()

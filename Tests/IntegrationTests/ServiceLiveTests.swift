@@ -232,3 +232,19 @@ import Testing
         #expect(body.contains(#""duplicate":true"#), "\(body)")
     }
 }
+
+/// A dialer that vanishes mid-session leaves the server idle (it used to spin the connection's event loop until
+/// the next heartbeat, stalling the other connections on that loop).
+@Suite struct DialerDisconnectLiveTests {
+    @Test func aVanishedDialerLeavesTheServerIdle() throws {
+        // A long heartbeat: the spin lasted until the first heartbeat after the disconnect.
+        let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "60"])
+        defer { server.stop() }
+        let r = try runCommand(
+            ["python3", clientScript("dialer_disconnect_test.py"), "127.0.0.1", String(server.port),
+             String(server.process.processIdentifier)],
+            timeout: 120)
+        #expect(r.status == 0 && r.stdout.contains("1 passed, 0 failed"),
+                "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log().suffix(3000))")
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// A small tmpfs of its own (root only: `mount`), unmounted by `unmount()`.
+struct SmallFileSystem {
+    let directory: URL
+
+    init(megabytes: Int) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-small-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let r = try runCommand(["mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", directory.path])
+        guard r.status == 0 else { throw HarnessError("mount -t tmpfs failed: \(r.stderr)") }
+    }
+
+    func unmount() {
+        _ = try? runCommand(["umount", "-l", directory.path])
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// The real server on a file system that fills up: nothing unacknowledged is stored, clients are told why,
+/// and the service recovers by itself when space is freed.
+@Suite(.serialized) struct DiskFullLiveTests {
+    @Test(.enabled(if: geteuid() == 0, "mounts a small tmpfs, which needs root (CI runs as root)"))
+    func aFullDiskRefusesWritesSaysWhyAndRecovers() throws {
+        let disk = try SmallFileSystem(megabytes: 24)
+        defer { disk.unmount() }
+        let data = disk.directory.appendingPathComponent("data")
+        // The log, the port file and the client's state live outside the small file system.
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-diskfull-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let arguments = ["--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "1"]
+        let server = try ServerProcess(extraArguments: arguments, dataDirectory: data, logDirectory: outside)
+        defer { server.stop() }
+        let state = outside.appendingPathComponent("state.json")
+        let fill = disk.directory.appendingPathComponent("fill").path
+        var r = try runCommand(
+            ["python3", clientScript("disk_full_test.py"), "127.0.0.1", String(server.port), "fill", fill, state.path],
+            timeout: 180)
+        #expect(r.status == 0 && r.stdout.contains("1 passed, 0 failed"),
+                "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log().suffix(4000))")
+
+        // The operator's log: one line when the writes started failing and one when they worked again, not one
+        // per refused line.
+        let log = server.log()
+        let failing = log.components(separatedBy: "the store cannot write").count - 1
+        let resumed = log.components(separatedBy: "the store writes again").count - 1
+        // Small commits may still fit into the space SQLite's files hold while large ones fail, so the store may
+        // recover and fail again a few times while the disk is full; each episode is two lines.
+        #expect(failing >= 1 && resumed == failing && failing <= 10, "\(failing) / \(resumed): \(log.suffix(4000))")
+        #expect(!log.contains("store write failed"), "\(log.suffix(4000))")
+        #expect(log.contains("disk is full"), "\(log.suffix(2000))")
+
+        // A real kill -9, then a restart on the same files: every acknowledged attempt is there, once.
+        let status = server.stop(signal: SIGKILL)
+        #expect(status == SIGKILL || status == 9)
+        let second = try ServerProcess(
+            extraArguments: arguments, dataDirectory: data,
+            logDirectory: outside.appendingPathComponent("second"))
+        defer { second.stop() }
+        r = try runCommand(
+            ["python3", clientScript("disk_full_test.py"), "127.0.0.1", String(second.port), "replay", state.path],
+            timeout: 120)
+        #expect(r.status == 0 && r.stdout.contains("1 passed, 0 failed"),
+                "\(r.stdout)\(r.stderr)\n--- server log ---\n\(second.log().suffix(4000))")
+        #expect(second.stop() == 0)
+        // The database file is sound after all of it.
+        r = try runCommand(["python3", "-c", """
+            import sqlite3, sys
+            print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])
+            """, data.appendingPathComponent("tagih.sqlite").path])
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(r.stdout)\(r.stderr)")
+    }
+}

@@ -252,6 +252,11 @@ public struct HTTP2BodyWriter: Sendable {
     /// True once graceful shutdown began: write a final line and finish soon.
     public var isShutdownRequested: Bool { queue.isShutdownRequested }
 
+    /// True once the stream ended: the body was finished, or the peer reset the stream or closed the
+    /// connection (writes then throw). A handler whose work takes long between writes polls this to stop when
+    /// nobody is listening any more.
+    public var isClosed: Bool { queue.isFinished }
+
     /// Returns when graceful shutdown begins (or the stream ends). Race it with your own work to write a
     /// final line in time; after the grace period the server ends the stream itself.
     public func shutdownRequested() async {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOCore
 import TagihCore
 import TagihHTTP2
@@ -47,7 +48,25 @@ extension TagihService {
             } catch {
                 return self.httpError(400, error)
             }
+            // One slot per running simulation, taken before the status line and given back when its stream ends.
+            let limit = self.configuration.maxConcurrentSimulations
+            let running = self.runningSimulations.wrappingAdd(1, ordering: .relaxed).newValue
+            guard running <= limit else {
+                self.runningSimulations.wrappingSubtract(1, ordering: .relaxed)
+                if limit == 0 {
+                    return self.httpError(
+                        403, "simulations_disabled",
+                        "this server runs no simulations (tagih serve --max-simulations 0); run `tagih simulate`")
+                }
+                return self.httpError(
+                    429, "too_many_simulations",
+                    "\(limit == 1 ? "a simulation is" : "\(limit) simulations are") running already (this server runs "
+                        + "at most \(limit) at once: tagih serve --max-simulations); retry when it ends, or run "
+                        + "`tagih simulate` on another machine",
+                    extraHeaders: [("retry-after", "30")])
+            }
             return .streaming(status: 200, headers: TagihService.ndjsonHeaders) { _, writer in
+                defer { self.runningSimulations.wrappingSubtract(1, ordering: .relaxed) }
                 try await self.runSimulation(plan, writer: writer)
             }
         }
@@ -255,14 +274,38 @@ extension TagihService {
 
     /// Runs a checked simulation, writing a progress line per simulated day of each strategy, then the report; an
     /// agents curve runs once per count, each run's progress and report lines carrying its `agents`.
+    ///
+    /// The run stops (within 5 simulated seconds) when its stream ends early (the client reset it or went away:
+    /// nobody would read the report) or the server shuts down (the stream then ends with a `shutting_down`
+    /// error line).
     func runSimulation(_ plan: SimulationPlan, writer: HTTP2ResponseWriter) async throws {
         let population = SyntheticPopulation.generate(count: plan.debtors, seed: plan.seed)
         for agents in plan.agentCounts {
             var settings = plan.configuration
             settings.agents = agents
-            try await runSimulation(population: population, settings: settings, strategies: plan.strategies,
-                                    writer: writer)
+            do {
+                try await runSimulation(population: population, settings: settings, strategies: plan.strategies,
+                                        writer: writer)
+            } catch SimulationStop.shuttingDown {
+                try await writer.write(lineBuffer(JSONLine.errorLine(
+                    code: "shutting_down",
+                    message: "the server is shutting down; the simulation was stopped (run it again elsewhere)")))
+                return
+            } catch SimulationStop.streamClosed {
+                logger.info("simulation stopped: its client went away", metadata: ["agents": "\(agents)"])
+                return
+            }
         }
+    }
+
+    /// Set once the run returned or threw (for the task watching its stream).
+    private final class RunFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// Why a simulation stopped before its report.
+    private enum SimulationStop: Error {
+        case shuttingDown, streamClosed
     }
 
     private func runSimulation(
@@ -273,12 +316,26 @@ extension TagihService {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let agents = settings.agents
+        let finished = RunFlag()
         try await withThrowingTaskGroup(of: SimulationReport?.self) { group in
             group.addTask {
-                defer { progressSink.finish() }
+                defer {
+                    finished.value.store(true, ordering: .relaxed)
+                    progressSink.finish()
+                }
                 return try await SimulationRunner.run(
                     population: population, configuration: settings, strategies: strategies,
                     progress: { progressSink.yield($0) })
+            }
+            // Minutes may pass between two writes (a day of a large world): watch the stream meanwhile. Throwing
+            // here cancels the run, which stops at its next step.
+            group.addTask {
+                while !finished.value.load(ordering: .relaxed) {
+                    if writer.isShutdownRequested { throw SimulationStop.shuttingDown }
+                    if writer.isClosed { throw SimulationStop.streamClosed }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                return nil
             }
             group.addTask {
                 for await progress in progressLines {

@@ -31,6 +31,10 @@ public struct ServiceConfiguration: Sendable {
     /// How long a request body may go without a new line before the stream is ended with a
     /// `body_timeout` error line (default 60 s). Dialer sessions are exempt: they idle by design.
     public var bodyIdleTimeout: Duration = .seconds(60)
+    /// How many `POST /v1/simulations` may run at once (default 1); more are answered `429`. A simulation keeps
+    /// the cores busy and a large one holds gigabytes (about 5.5 GB at 1M debtors on the engine) in the process
+    /// that also serves the dialers.
+    public var maxConcurrentSimulations: Int = 1
 
     public init() {}
 }
@@ -46,6 +50,8 @@ public final class TagihService: HTTP2Responder, Sendable {
     private let draining = Atomic<Bool>(false)
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     let sessionCounter = Atomic<Int>(0)
+    /// `POST /v1/simulations` running now (see ``ServiceConfiguration/maxConcurrentSimulations``).
+    let runningSimulations = Atomic<Int>(0)
     /// The open dialer sessions, for revocations (``Engine/revocations``).
     let dialers = DialerRegistry()
     private let metricsBody: @Sendable () -> [UInt8]

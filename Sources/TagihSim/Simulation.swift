@@ -100,7 +100,8 @@ public final class Simulation {
     ///   - index: position of this run among `count` runs (for progress fractions).
     ///   - progress: called once per simulated day.
     ///   - attempt: when given, receives every attempt as an outcome event, in time order.
-    /// - Throws: `SimulationError` (`engine_error`) when the engine cannot be opened.
+    /// - Throws: `SimulationError` (`engine_error`) when the engine cannot be opened, `cancelled` when the task was
+    ///   cancelled (checked every 5 simulated seconds).
     public func run(
         _ kind: StrategyKind, index: Int = 0, of count: Int = 1,
         progress: (SimulationProgress) -> Void = { _ in },
@@ -140,6 +141,12 @@ public final class Simulation {
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
                              index: index, count: count)
         var report = await floor.run(progress: progress, attempt: attempt)
+        if floor.cancelled {
+            await engineStrategy?.close()
+            throw SimulationError(
+                code: "cancelled", message: "the simulation was cancelled on day \(floor.cancelledOnDay + 1) of "
+                    + "\(configuration.days) of strategy \(kind.rawValue)")
+        }
         lastBatchStatistics = (strategy as? HopperStrategy)?.book.statistics
         lastAheadDecisions = (strategy as? HopperStrategy)?.book.aheadUsed
         lastScoreCacheHits = (strategy as? HopperStrategy)?.book.scoreCache?.hits.load(ordering: .relaxed)
@@ -170,6 +177,10 @@ final class FloorRun {
 
     let start: UnixSeconds
     let end: UnixSeconds
+    /// The run stopped early because its task was cancelled (see `run`).
+    private(set) var cancelled = false
+    /// The simulated day it stopped on (0-based), when `cancelled`.
+    private(set) var cancelledOnDay = 0
     static let step: Int64 = 5
     static let slot: Int64 = 900
     @exclusivity(unchecked) var onDutyBySlot: [Int32]
@@ -357,6 +368,13 @@ final class FloorRun {
             }
             switch e.kind {
             case .step:
+                // A cancelled task (a client that closed its `POST /v1/simulations` stream, a server shutting
+                // down) stops at the next step, within 5 simulated seconds: the run's report is then worthless.
+                if Task.isCancelled {
+                    cancelled = true
+                    cancelledOnDay = Int((now - start) / 86_400)
+                    return report()
+                }
                 await step(now: now)
                 flushLog(before: now - 60, attempt: attempt)
                 let next = nextStepTime(after: now)

@@ -10,7 +10,8 @@ public enum SimulationRunner {
     ///   - strategies: which strategies to compare; each runs on a fresh copy of the world.
     ///   - progress: called once per simulated day of each strategy, on the caller's task.
     ///   - attempt: when given, receives the attempts of the first strategy in time order.
-    /// - Throws: `SimulationError` when the configuration is not valid.
+    /// - Throws: `SimulationError` when the configuration is not valid, or with code `cancelled` when the task was
+    ///   cancelled (checked every 5 simulated seconds).
     public static func run(
         population: [Debtor], configuration: SimulationConfiguration, strategies: [StrategyKind],
         progress: (SimulationProgress) -> Void = { _ in }, attempt: ((OutcomeEvent) -> Void)? = nil

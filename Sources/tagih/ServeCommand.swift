@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest accepted NDJSON line in bytes.") var maxLine = 1 << 20
     @Option(help: "Seconds a request body may send no line before its stream is ended (dialer sessions exempt).")
     var bodyTimeout = 60.0
+    @Option(help: "POST /v1/simulations allowed to run at once (more get 429); 0 turns the endpoint off.")
+    var maxSimulations = 1
     @Option(help: "Start the service clock at this RFC 3339 time (it then runs at wall speed); for tests and demos.")
     var clockStart: String?
     @Flag(help: "With --clock-start: keep the clock standing still (golden transcripts).") var clockFrozen = false
@@ -54,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard heartbeat > 0, heartbeat <= 3_600 else {
             throw ValidationError("--heartbeat must be more than 0 and at most 3600 seconds")
         }
+        guard (0...64).contains(maxSimulations) else { throw ValidationError("--max-simulations must be 0...64") }
         guard bodyTimeout > 0, bodyTimeout <= 86_400 else {
             throw ValidationError("--body-timeout must be more than 0 and at most 86400 seconds")
         }
@@ -95,6 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
         serviceConfiguration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         serviceConfiguration.maxLineLength = maxLine
         serviceConfiguration.bodyIdleTimeout = .milliseconds(Int64(bodyTimeout * 1000))
+        serviceConfiguration.maxConcurrentSimulations = maxSimulations
 
         let clock: any EngineClock
         if let clockStart, let start = RFC3339.parse(clockStart) {

@@ -248,3 +248,29 @@ import Testing
                 "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log().suffix(3000))")
     }
 }
+
+/// `POST /v1/simulations` shares the process with the dialers: one at a time, stopped when nobody listens.
+@Suite struct SimulationLiveTests {
+    @Test func oneAtATimeStoppedWhenTheClientLeavesOrTheServerStops() throws {
+        let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"])
+        defer { server.stop() }
+        let r = try runCommand(
+            ["python3", clientScript("simulation_stop_test.py"), "127.0.0.1", String(server.port),
+             String(server.process.processIdentifier), "then-shutdown"],
+            timeout: 300)
+        #expect(r.status == 0 && r.stdout.contains("1 passed, 0 failed"),
+                "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log().suffix(3000))")
+        // The SIGTERM sent by the client during the last run: a clean exit.
+        #expect(server.stop() == 0, "\(server.log().suffix(2000))")
+        #expect(server.log().contains("simulation stopped: its client went away"), "\(server.log().suffix(2000))")
+    }
+
+    @Test func turnedOff() throws {
+        let server = try ServerProcess(extraArguments: ["--max-simulations", "0"])
+        defer { server.stop() }
+        let (code, body) = try curl(
+            "\(server.baseURL)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
+            body: #"{"debtors":100,"start":"2026-12-01","days":1,"agents":1}"#)
+        #expect(code == 403 && body.contains(#""code":"simulations_disabled""#), "\(body)")
+    }
+}

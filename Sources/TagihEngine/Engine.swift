@@ -762,6 +762,25 @@ public final class Engine: Sendable {
         return await logReleases([release], now: now) ? .released : .notLogged
     }
 
+    /// Gives back the leases `ids` that `holder` got from this process, without counting calls: for calls that
+    /// were never delivered (the stream that was to carry them had closed). Logged in one group commit before the
+    /// debtors are leasable again. Ids that `holder` does not hold (ended meanwhile, another holder's) and repeats
+    /// are skipped. Returns how many ended; 0 when the log cannot be written (the leases then expire).
+    @discardableResult
+    public func releaseLeases(_ ids: [String], heldBy holder: String) async -> Int {
+        let now = clock.now()
+        var releases: [LeaseRelease] = []
+        var seen = Set<String>()
+        for id in ids where seen.insert(id).inserted {
+            guard let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }),
+                let release = await shard.leaseHeld(id: id, by: holder, now: now)
+            else { continue }
+            releases.append(release)
+        }
+        if releases.isEmpty { return 0 }
+        return await logReleases(releases, now: now) ? releases.count : 0
+    }
+
     /// Logs `releases` (one event per 1,000) and applies them to their shards; false when the log cannot be
     /// written (the leases then stay and expire).
     private func logReleases(_ releases: [LeaseRelease], now: UnixSeconds) async -> Bool {

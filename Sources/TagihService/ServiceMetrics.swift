@@ -6,6 +6,8 @@ public final class ServiceMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let sessions = Meter(label: "tagih_dialer_sessions")
     private let leased = Counter(label: "tagih_calls_leased_total")
+    /// Calls leased for a stream that closed before it took them; their leases were given back.
+    private let undelivered = Counter(label: "tagih_calls_undelivered_total")
     /// Revocations sent to the dialer session holding the lease, and those no open session held.
     private let revokesDelivered = Counter(label: "tagih_revocations_total", dimensions: [("delivered", "true")])
     private let revokesUndelivered = Counter(label: "tagih_revocations_total", dimensions: [("delivered", "false")])
@@ -50,6 +52,7 @@ public final class ServiceMetrics: Sendable {
     func warning(_ code: String) { counter("tagih_line_warnings_total", "code", code).increment() }
     func duplicate(_ kind: String) { counter("tagih_duplicates_total", "kind", kind).increment() }
     func callsLeased(_ n: Int) { leased.increment(by: n) }
+    func undeliveredCalls(_ n: Int) { undelivered.increment(by: n) }
     func revocation(delivered: Bool) { (delivered ? revokesDelivered : revokesUndelivered).increment() }
     func dialerSessions(_ delta: Int) { sessions.increment(by: Double(delta)) }
 }

@@ -17,6 +17,8 @@ extension TagihService {
         let deadline = ContinuousClock.now + wait
         var sent = 0
         while sent < n {
+            // A client that went away while waiting for more: lease nothing for it.
+            if writer.isClosed { return }
             let leases = await engine.lease(n - sent, filter: filter, holder: holder)
             if !leases.isEmpty {
                 var buffer = writer.allocator.buffer(capacity: leases.count * 400)
@@ -24,8 +26,8 @@ extension TagihService {
                     sent += 1
                     buffer.writeBytes(Wire.call(lease, seq: sent, now: clock.now()))
                 }
+                try await writeCalls(buffer, leases: leases, holder: holder, engine: engine, writer: writer)
                 metrics.callsLeased(leases.count)
-                try await writer.write(buffer)
                 continue
             }
             if let failure = engine.storeWriteFailure {
@@ -38,6 +40,26 @@ extension TagihService {
             guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// Writes `buffer`, which carries the call lines of `leases`. When the stream has closed already (the client
+    /// reset it or went away), the calls cannot be delivered: their leases are given back at once, without
+    /// counting calls, instead of holding the debtors for the lease TTL and then counting placed calls. A write
+    /// that fails later (the stream closed while the buffer was queued) may have delivered some of them: those
+    /// leases stay and end by outcome or expiry, as any lease whose fate is unknown.
+    func writeCalls(
+        _ buffer: ByteBuffer, leases: [Lease], holder: String, engine: Engine, writer: HTTP2ResponseWriter
+    ) async throws {
+        if writer.isClosed && !leases.isEmpty {
+            let released = await engine.releaseLeases(leases.map(\.id), heldBy: holder)
+            metrics.undeliveredCalls(released)
+            logger.debug(
+                "calls not delivered: the stream had closed; leases given back",
+                metadata: ["holder": "\(holder)", "leases": "\(leases.count)", "released": "\(released)"])
+            throw HTTP2StreamError(
+                code: "stream_closed", message: "the stream closed before its calls were written; leases given back")
+        }
+        try await writer.write(buffer)
     }
 
     /// `POST /v1/dialer`: credit and outcomes in, calls, acks, heartbeats and errors out.
@@ -132,6 +154,7 @@ extension TagihService {
                     }
                     var buffer = writer.allocator.buffer(capacity: 4096)
                     for line in session.drainOutbox() { buffer.writeBytes(line) }
+                    var leased: [Lease] = []
                     let credit = session.credit
                     let paused = storeFailureSince.map { ContinuousClock.now - $0 < Store.probeInterval } ?? false
                     if credit > 0 && !paused {
@@ -148,6 +171,7 @@ extension TagihService {
                             storeFailureSince = nil
                         }
                         if !leases.isEmpty {
+                            leased = leases
                             session.useCredit(leases.count)
                             let now = self.clock.now()
                             for lease in leases {
@@ -158,7 +182,7 @@ extension TagihService {
                         }
                     }
                     if buffer.readableBytes > 0 {
-                        try await writer.write(buffer)
+                        try await self.writeCalls(buffer, leases: leased, holder: holder, engine: engine, writer: writer)
                         lastWrite = ContinuousClock.now
                         continue
                     }

@@ -234,9 +234,10 @@ import Testing
 }
 
 /// A dialer that vanishes mid-session leaves the server idle (it used to spin the connection's event loop until
-/// the next heartbeat, stalling the other connections on that loop).
+/// the next heartbeat, stalling the other connections on that loop), and a `GET /v1/calls` client that vanishes
+/// while waiting gets no more leases (they were held for the TTL and counted as placed calls).
 @Suite struct DialerDisconnectLiveTests {
-    @Test func aVanishedDialerLeavesTheServerIdle() throws {
+    @Test func vanishedClientsLeaveTheServerIdleAndLeaseNothing() throws {
         // A long heartbeat: the spin lasted until the first heartbeat after the disconnect.
         let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z", "--heartbeat", "60"])
         defer { server.stop() }

@@ -213,6 +213,35 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         _ = engine
     }
 
+    /// Leases given back by id in one call (calls never delivered): only the holder's, each once, durably, and
+    /// without counting calls.
+    @Test func leasesGivenBackByIDInOneCall() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, shards: 3, ttl: 600)
+        _ = try await engine.upsert((0..<10).map { makeDebtor($0) })
+        let held = await engine.lease(4, holder: "a")
+        let other = await engine.lease(2, holder: "b")
+        #expect(held.count == 4 && other.count == 2)
+        let ids = [held[0].id, held[1].id, held[2].id, other[0].id, "L-unknown", held[0].id]
+        #expect(await engine.releaseLeases(ids, heldBy: "a") == 3, "b's lease, an unknown id and a repeat skipped")
+        #expect(await engine.releaseLeases([held[0].id], heldBy: "a") == 0, "already given back")
+        #expect(await engine.activeLeaseCount() == 3)
+        #expect(await engine.debtorState(id: other[0].debtor)?.lease?.holder == "b")
+        #expect(await engine.debtorState(id: held[3].debtor)?.lease?.id == held[3].id)
+        // Leasable again at once; after a crash the released ones are not restored and never count as calls.
+        let reopened = try await openEngine(dir, clock: clock, shards: 2)
+        #expect(await reopened.activeLeaseCount() == 3)
+        clock.advance(by: 3600)
+        await reopened.tick()
+        for lease in held.prefix(3) {
+            let history = try #require(await reopened.debtorState(id: lease.debtor)?.history)
+            #expect(history.unresolved.isEmpty, "\(history.unresolved)")
+        }
+        try await reopened.close()
+        _ = engine
+    }
+
     /// The snapshot records a lease replay floor: grants of leases that had all ended are not read again at
     /// start, while every lease still open (granted before or after the floor) is restored.
     @Test func startSkipsGrantsBelowTheLeaseFloor() async throws {

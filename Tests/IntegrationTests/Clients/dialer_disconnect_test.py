@@ -1,7 +1,8 @@
 """A dialer that vanishes (its socket closed in the middle of a session, no END_STREAM, no RST) against a live
 `tagih serve` (started by the Swift test with a long --heartbeat). The server must go idle at once: before the
 fix, the session's writer looped without waiting until its next heartbeat failed, spinning the connection's
-event loop at 100 % CPU and stalling every other connection served by that loop.
+event loop at 100 % CPU and stalling every other connection served by that loop. Then a `GET /v1/calls` client
+that vanishes while it waits: debtors that become ready afterwards must not be leased to it.
 Usage: dialer_disconnect_test.py HOST PORT SERVER_PID"""
 import json
 import os
@@ -53,6 +54,24 @@ def main():
         # An idle server answering 10 small GETs uses a few milliseconds; a spinning loop uses a core.
         assert used < 0.25 * elapsed, f"round {round}: the server used {used:.2f} CPU s in {elapsed:.2f} s while idle"
         print(f"round {round}: {used:.3f} CPU s in {elapsed:.2f} s after the dialer vanished")
+    # A `GET /v1/calls?wait=…` client that vanishes while waiting for more: a debtor that becomes ready
+    # afterwards is not leased to it (it was, and then held for the lease TTL and counted as a placed call).
+    client.get("/v1/calls?n=10000")  # nothing else ready
+    waiting = DuplexStream(HOST, PORT, "GET", "/v1/calls?n=5&wait=30", end_stream=True)
+    assert waiting.next_line(timeout=1) is None  # nobody ready: the request waits
+    waiting.sock.close()
+    time.sleep(0.5)
+    late = {"id": "V-late", "jurisdiction": "US", "zone": "America/New_York",
+            "phones": [{"number": "+12125579999", "zone": "America/New_York"}],
+            "debts": [{"id": "VA-late", "balance": "50.00", "currency": "USD"}]}
+    r = client.put("/v1/debtors", content=json.dumps(late) + "\n", headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 200 and '"ok":true' in r.text, r.text
+    time.sleep(1)
+    state = client.get("/v1/debtors/V-late").json()
+    assert state["leased"] is False and state["lease"] is None, state
+    got = client.get("/v1/calls?n=1").text
+    assert '"debtor":"V-late"' in got, got
+    print("a vanished /v1/calls client leased nothing")
     print("1 passed, 0 failed")
 
 

@@ -375,6 +375,9 @@ final class FloorRun {
                     cancelledOnDay = Int((now - start) / 86_400)
                     return report()
                 }
+                // The policy strategies never suspend: once a simulated hour, let the other tasks of the process
+                // (a server's dialers, the task watching a simulation's stream) have this thread.
+                if now % 3_600 == 0 { await Task.yield() }
                 await step(now: now)
                 flushLog(before: now - 60, attempt: attempt)
                 let next = nextStepTime(after: now)

@@ -48,11 +48,10 @@ extension TagihService {
             } catch {
                 return self.httpError(400, error)
             }
-            // One slot per running simulation, taken before the status line and given back when its stream ends.
+            // One slot per running simulation, taken before the status line and given back when the handler is
+            // done with it or, should it never run (the stream closed first), when the response is dropped.
             let limit = self.configuration.maxConcurrentSimulations
-            let running = self.runningSimulations.wrappingAdd(1, ordering: .relaxed).newValue
-            guard running <= limit else {
-                self.runningSimulations.wrappingSubtract(1, ordering: .relaxed)
+            guard let slot = SimulationSlot(self.runningSimulations, limit: limit) else {
                 if limit == 0 {
                     return self.httpError(
                         403, "simulations_disabled",
@@ -66,7 +65,7 @@ extension TagihService {
                     extraHeaders: [("retry-after", "30")])
             }
             return .streaming(status: 200, headers: TagihService.ndjsonHeaders) { _, writer in
-                defer { self.runningSimulations.wrappingSubtract(1, ordering: .relaxed) }
+                defer { slot.release() }
                 try await self.runSimulation(plan, writer: writer)
             }
         }
@@ -296,6 +295,33 @@ extension TagihService {
                 return
             }
         }
+    }
+
+    /// A place among the simulations allowed to run at once, given back once: by `release()`, or when the last
+    /// reference goes (a response whose handler never ran).
+    final class SimulationSlot: Sendable {
+        private let running: Counter
+        private let held = Atomic<Bool>(true)
+
+        /// Shares the count of running simulations.
+        final class Counter: Sendable {
+            let value = Atomic<Int>(0)
+        }
+
+        /// Takes a slot, or nil when `limit` simulations run already.
+        init?(_ running: Counter, limit: Int) {
+            guard running.value.wrappingAdd(1, ordering: .relaxed).newValue <= limit else {
+                running.value.wrappingSubtract(1, ordering: .relaxed)
+                return nil
+            }
+            self.running = running
+        }
+
+        func release() {
+            if held.exchange(false, ordering: .relaxed) { running.value.wrappingSubtract(1, ordering: .relaxed) }
+        }
+
+        deinit { release() }
     }
 
     /// Set once the run returned or threw (for the task watching its stream).

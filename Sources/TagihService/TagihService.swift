@@ -51,7 +51,7 @@ public final class TagihService: HTTP2Responder, Sendable {
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     let sessionCounter = Atomic<Int>(0)
     /// `POST /v1/simulations` running now (see ``ServiceConfiguration/maxConcurrentSimulations``).
-    let runningSimulations = Atomic<Int>(0)
+    let runningSimulations = SimulationSlot.Counter()
     /// The open dialer sessions, for revocations (``Engine/revocations``).
     let dialers = DialerRegistry()
     private let metricsBody: @Sendable () -> [UInt8]

@@ -68,8 +68,9 @@ public enum DebtorImport {
     /// - Parameters:
     ///   - batchSize: debtors per transaction (default 10,000).
     ///   - progress: called after each batch.
-    /// - Throws: ``EngineError`` when the file cannot be read; ``StoreError`` when a write fails (batches
-    ///   committed before stay committed).
+    /// - Throws: ``EngineError`` when the file cannot be read (`io_error`) or the store cannot write a batch
+    ///   (`store_failed`, its message naming the last line imported and what to do; batches committed before
+    ///   stay committed).
     public static func run(
         file path: String, into store: Store, batchSize: Int = 10_000,
         progress: (@Sendable (ImportProgress) -> Void)? = nil
@@ -93,6 +94,8 @@ public enum DebtorImport {
         var pending = Data()
         var batch: [Debtor] = []
         batch.reserveCapacity(batchSize)
+        /// The line number of the first line of `batch` (and of the lines after the last committed batch).
+        var batchFirstLine = 1
 
         func reject(_ line: Int, _ error: RecordError) {
             summary.rejectedCount += 1
@@ -127,8 +130,23 @@ public enum DebtorImport {
         }
         func flush() async throws {
             if batch.isEmpty { return }
-            _ = try await store.upsert(batch)
+            do {
+                _ = try await store.upsert(batch)
+            } catch {
+                let reason = (error as? StoreError).flatMap(\.cause).map { "\($0)" } ?? "\(error)"
+                let done = batchFirstLine > 1
+                    ? "lines 1–\(batchFirstLine - 1) are done (\(summary.accepted) debtor"
+                        + "\(summary.accepted == 1 ? "" : "s") imported), the lines from \(batchFirstLine) on are not"
+                    : "nothing was imported"
+                throw EngineError(
+                    code: .storeFailed,
+                    message: "the store could not write the batch of lines \(batchFirstLine)–\(lineNumber) (\(reason)); "
+                        + "\(done); fix the cause (free disk space) and run the same import again: debtors are "
+                        + "upserted by id, so lines imported already are only written again",
+                    cause: error)
+            }
             summary.accepted += batch.count
+            batchFirstLine = lineNumber + 1
             batch.removeAll(keepingCapacity: true)
             progress?(ImportProgress(bytesRead: bytesRead, totalBytes: total, lines: summary.lines,
                                      accepted: summary.accepted, rejected: summary.rejectedCount))

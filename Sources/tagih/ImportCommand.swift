@@ -51,7 +51,9 @@ struct ImportCommand: AsyncParsableCommand {
             bar?.finish()
             try? await store.close()
             // The file cannot be read or the store cannot be written: exit 2 ("usage or I/O error"), never 1 (which
-            // says that lines were rejected). Batches committed before a write failure stay committed.
+            // says that lines were rejected). Batches committed before a write failure stay committed, and the
+            // message says up to which line.
+            if let error = error as? EngineError { Self.fail("\(error.code): \(error.message)") }
             Self.fail("\(error)")
         }
         bar?.finish()

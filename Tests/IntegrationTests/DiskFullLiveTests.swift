@@ -18,6 +18,50 @@ struct SmallFileSystem {
     }
 }
 
+/// `tagih import` on a file system that fills up: exit 2 naming the last line done, and the same import run again
+/// once there is room completes.
+@Suite(.serialized) struct ImportDiskFullTests {
+    @Test(.enabled(if: geteuid() == 0, "mounts a small tmpfs, which needs root (CI runs as root)"))
+    func importOnAFullDiskSaysUpToWhichLineAndARerunCompletes() throws {
+        let disk = try SmallFileSystem(megabytes: 3)
+        defer { disk.unmount() }
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-import-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let file = outside.appendingPathComponent("debtors.ndjson")
+        let lines = (0..<30_000).map { i in
+            #"{"id":"I-\#(i)","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+1212561\#(String(format: "%04d", i % 10_000))"}],"debts":[{"id":"IA-\#(i)","balance":"50.00","currency":"USD"}]}"#
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let data = disk.directory.appendingPathComponent("data").path
+        var r = try runCommand([try tagihBinary().path, "import", "--data", data, "--batch", "2000", file.path],
+                               timeout: 300)
+        #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("store_failed: the store could not write the batch of lines ")
+                    && r.stderr.contains("disk is full") && r.stderr.contains("run the same import again"),
+                "\(r.stderr)")
+        // The lines it names as done are in the store, and nothing after them.
+        let done = try #require(
+            r.stderr.firstMatch(of: /lines 1–(\d+) are done \((\d+) debtors imported\)/), "\(r.stderr)")
+        #expect(done.1 == done.2)
+        let count = { () throws -> String in
+            try runCommand(["python3", "-c", """
+                import sqlite3, sys
+                print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM debtor").fetchone()[0])
+                """, data + "/tagih.sqlite"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try count() == String(done.1), "\(r.stderr)")
+
+        // Room again (the file system grown, as an operator would free space): the same command completes.
+        let grow = try runCommand(["mount", "-o", "remount,size=64m", disk.directory.path])
+        #expect(grow.status == 0, "\(grow.stderr)")
+        r = try runCommand([try tagihBinary().path, "import", "--data", data, "--batch", "2000", file.path],
+                           timeout: 300)
+        #expect(r.status == 0 && r.stdout.contains("30000 accepted, 0 rejected"), "\(r.stdout)\(r.stderr)")
+        #expect(try count() == "30000")
+    }
+}
+
 /// The real server on a file system that fills up: nothing unacknowledged is stored, clients are told why,
 /// and the service recovers by itself when space is freed.
 @Suite(.serialized) struct DiskFullLiveTests {

@@ -223,10 +223,15 @@ extension TagihService {
                         + "expiry or a release, or another session's"),
                 tagged: true)
         case .notLogged:
+            // The same code as any other line the store could not take: the lease is still this session's, so
+            // the release may be sent again.
+            let why = engine.storeWriteFailure.map { ": \($0.summary)" } ?? ""
             return Wire.result(
                 line: line, id: id,
-                error: RecordError(code: "io_error", field: "lease",
-                                   message: "the release could not be stored; the lease stays and expires as usual"),
+                error: RecordError(
+                    code: "store_unavailable", field: "lease",
+                    message: "the release could not be stored\(why); the lease stays this session's: send the "
+                        + "release again later, or it expires as usual"),
                 tagged: true)
         }
     }

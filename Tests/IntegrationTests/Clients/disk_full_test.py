@@ -97,14 +97,16 @@ def phase_fill(fill_path, state_file):
     call = dialer.next_line(predicate=lambda l: l.get("type") == "call")
     assert call is not None and dialer.status == 200, (call, dialer.status, dialer.lines)
 
+    targets = [i for i in range(DEBTORS) if f"F-{i}" != call["debtor"]][:DEBTORS // 2]
     assert fill(fill_path) > 0
     acked, refused = [], []
     sent = [0]
 
     def send(count):
         """Posts `count` new outcomes; returns how many the store refused."""
-        # Only the first half of the debtors get outcomes: the others stay callable for the dialer below.
-        lines = [outcome(f"full-{sent[0] + k}", (sent[0] + k) % (DEBTORS // 2)) for k in range(count)]
+        # Half of the debtors get outcomes, never the one leased above (an outcome without a lease ends the
+        # debtor's lease): the others stay callable for the dialer below.
+        lines = [outcome(f"full-{sent[0] + k}", targets[(sent[0] + k) % len(targets)]) for k in range(count)]
         sent[0] += count
         n = 0
         for line, result in zip(lines, post("/v1/outcomes", lines)):
@@ -156,12 +158,18 @@ def phase_fill(fill_path, state_file):
     assert err is not None and err["code"] == "store_unavailable", dialer.lines[-5:]
     check_line(err)
     assert "line" not in err and "disk is full" in err["message"], err
-    session_line = dict(outcome("session-1", 1), type="outcome")
+    session_line = dict(outcome("session-1", targets[0]), type="outcome")
     dialer.send_line(session_line)
     ack = dialer.next_line(timeout=5, predicate=lambda l: l.get("type") == "ack")
     assert ack is not None and ack["ok"] is False and ack["error"]["code"] == "store_unavailable", ack
     check_line(ack)
-    refused.append(outcome("session-1", 1))
+    refused.append(outcome("session-1", targets[0]))
+    # Giving back the call leased before the disk filled up cannot be stored either; the lease stays the session's.
+    dialer.send_line({"type": "release", "lease": call["lease"]})
+    ack = dialer.next_line(timeout=5, predicate=lambda l: l.get("type") == "ack")
+    assert ack is not None and ack["ok"] is False and ack["error"]["code"] == "store_unavailable", ack
+    assert "send the release again" in ack["error"]["message"], ack
+    check_line(ack)
     # No second error line while the failure lasts (the session retries leasing once a second meanwhile).
     second = dialer.next_line(timeout=2.5, predicate=lambda l: l.get("type") == "error")
     assert second is None and not dialer.ended and not dialer.reset, (second, dialer.lines[-5:])
@@ -174,6 +182,10 @@ def phase_fill(fill_path, state_file):
     again = dialer.next_line(timeout=10, predicate=lambda l: l.get("type") == "call")
     assert again is not None, dialer.lines[-5:]
     check_line(again)
+    # The release refused during the failure, sent again: stored now.
+    dialer.send_line({"type": "release", "lease": call["lease"]})
+    ack = dialer.next_line(timeout=5, predicate=lambda l: l.get("type") == "ack")
+    assert ack is not None and ack["ok"] is True, ack
     dialer.close()
 
     # Nothing refused was stored: sent again now, each is new; the acknowledged ones are duplicates.

@@ -1025,10 +1025,37 @@ public final class Engine: Sendable {
 
     /// Writes a decision snapshot, checkpoints the WAL and closes the store. Outstanding leases are in the log
     /// already: the next start holds them again until their outcome or expiry.
+    ///
+    /// The store is closed (and its lock released) even when the snapshot or the checkpoint cannot be written (a
+    /// full disk); the first such failure is thrown afterwards as ``EngineError`` `store_failed`, whose message
+    /// says what it costs: nothing acknowledged is lost either way (every event is in the log, the WAL is
+    /// replayed at the next start), only the next start's speed.
     public func close() async throws {
         defer { revoked.finish() }
-        try await writeSnapshot()
-        try await log.checkpoint()
+        var failure: EngineError?
+        func reason(_ error: any Error) -> String {
+            (error as? StoreError).flatMap(\.cause).map { "\($0)" } ?? "\(error)"
+        }
+        do {
+            try await writeSnapshot()
+        } catch {
+            failure = EngineError(
+                code: .storeFailed,
+                message: "the final snapshot could not be written (\(reason(error))); nothing acknowledged is lost: "
+                    + "the next start replays the log written since the previous snapshot, which takes longer",
+                cause: error)
+        }
+        do {
+            try await log.checkpoint()
+        } catch {
+            failure = failure ?? EngineError(
+                code: .storeFailed,
+                message: "the WAL could not be copied into the database file at shutdown (\(reason(error))); nothing "
+                    + "acknowledged is lost: the WAL keeps it and the next start completes the copy (free disk space "
+                    + "first)",
+                cause: error)
+        }
         try await log.close()
+        if let failure { throw failure }
     }
 }

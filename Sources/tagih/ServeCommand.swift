@@ -179,7 +179,13 @@ struct EngineService: Service {
         try? await cancelWhenGracefulShutdown {
             try await engine.run()
         }
-        try await engine.close()
+        do {
+            try await engine.close()
+        } catch let error as EngineError {
+            // The store is closed; what could not be written at shutdown, and what that costs, in one line.
+            logger.error("\(error.code): \(error.message)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -115,4 +115,37 @@ struct SmallFileSystem {
             """, data.appendingPathComponent("tagih.sqlite").path])
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(r.stdout)\(r.stderr)")
     }
+
+    /// SIGTERM on a full disk: the store is closed all the same, the exit status is 1 with what could not be
+    /// written and what that costs (nothing acknowledged), and the next start has everything.
+    @Test(.enabled(if: geteuid() == 0, "mounts a small tmpfs, which needs root (CI runs as root)"))
+    func aStopOnAFullDiskSaysWhatWasNotWrittenAndLosesNothing() throws {
+        let disk = try SmallFileSystem(megabytes: 16)
+        defer { disk.unmount() }
+        let data = disk.directory.appendingPathComponent("data")
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-stop-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let server = try ServerProcess(
+            extraArguments: ["--demo", "300", "--clock-start", "2026-12-01T15:00:00Z"], dataDirectory: data,
+            logDirectory: outside)
+        defer { server.stop() }
+        var (code, body) = try curl("\(server.baseURL)/v1/calls?n=1")
+        let leased = try #require(body.firstMatch(of: /"debtor":"([^"]+)"/)?.1, "\(body)")
+        #expect(code == 200)
+        let fill = disk.directory.appendingPathComponent("fill").path
+        let r = try runCommand(["dd", "if=/dev/zero", "of=\(fill)", "bs=1M", "count=64"])
+        #expect(r.stderr.contains("No space left"), "\(r.stderr)")
+        #expect(server.stop(signal: SIGTERM) == 1, "\(server.log().suffix(2000))")
+        let log = server.log()
+        #expect(log.contains("store_failed") && log.contains("nothing acknowledged is lost"), "\(log.suffix(2000))")
+
+        try FileManager.default.removeItem(atPath: fill)
+        let second = try ServerProcess(
+            extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"], dataDirectory: data,
+            logDirectory: outside.appendingPathComponent("second"))
+        defer { second.stop() }
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/\(leased)")
+        #expect(code == 200 && body.contains(#""leased":true"#), "\(body)")
+        #expect(second.stop() == 0, "\(second.log().suffix(2000))")
+    }
 }

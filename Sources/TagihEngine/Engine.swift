@@ -752,13 +752,28 @@ public final class Engine: Sendable {
     }
 
     /// Gives lease `id` back without counting a call (a dialer that will not place it): logged (group commit)
-    /// before the debtor is leasable again. Only `holder`'s own leases from this process can be given back;
-    /// a lease restored at start ends by outcome or expiry.
-    public func releaseLease(_ id: String, heldBy holder: String) async -> LeaseReturn {
+    /// before the debtor is leasable again. Without `isOpen`, only `holder`'s own leases from this process can
+    /// be given back (a lease restored at start ends by outcome or expiry).
+    ///
+    /// With `isOpen`, a lease whose holder is gone can be given back too: one restored at start (its holder was
+    /// a session of an earlier process), or one whose holder `isOpen` says is no longer connected (a dialer
+    /// session that dropped, a `GET /v1/calls` stream that ended). Whoever names the lease id got its call line:
+    /// a dialer that reconnects after losing its session can give back the calls it will not place. Leases of
+    /// holders still connected stay theirs.
+    public func releaseLease(
+        _ id: String, heldBy holder: String, orphanedUnless isOpen: (@Sendable (String) -> Bool)? = nil
+    ) async -> LeaseReturn {
         let now = clock.now()
-        guard let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }),
-            let release = await shard.leaseHeld(id: id, by: holder, now: now)
-        else { return .notHeld }
+        var found: LeaseRelease?
+        if let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }) {
+            found = await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
+        } else if isOpen != nil {
+            // An id of an earlier process: restored into whichever shard holds its debtor now.
+            for shard in shards where found == nil {
+                found = await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
+            }
+        }
+        guard let release = found else { return .notHeld }
         return await logReleases([release], now: now) ? .released : .notLogged
     }
 

@@ -293,10 +293,12 @@ actor Shard {
         return state.leasesHeld(by: holder, now: now)
     }
 
-    func leaseHeld(id: String, by holder: String, now: UnixSeconds) -> LeaseRelease? {
+    func leaseHeld(
+        id: String, by holder: String, orphanedUnless isOpen: (@Sendable (String) -> Bool)? = nil, now: UnixSeconds
+    ) -> LeaseRelease? {
         unpublish()
         drainConfirmations()
-        return state.leaseHeld(id: id, by: holder, now: now)
+        return state.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
     }
 
     func snapshot(of id: String, now: UnixSeconds) -> DebtorSnapshot? {

@@ -97,12 +97,30 @@ extension ShardState {
 
     /// Lease `id`, when `holder` holds it from this process, durably (for `Engine.releaseLease(_:heldBy:)`): the
     /// release to log. Nil for an id of another shard or process, an ended lease, another holder's, a lease
-    /// restored at start, or one whose grant is still being committed.
-    func leaseHeld(id: String, by holder: String, now: UnixSeconds) -> LeaseRelease? {
-        guard id.hasPrefix(leasePrefix), let sequence = UInt32(id.dropFirst(leasePrefix.count), radix: 36),
-            let lease = activeLeases[sequence], lease.id == id, lease.holder == holder, !lease.restored,
+    /// restored at start, or one whose grant is still being committed. With `isOpen`, another holder's lease and
+    /// a restored one count too when their holder is gone: restored (its holder was a session of an earlier
+    /// process), or `isOpen(holder)` false.
+    func leaseHeld(
+        id: String, by holder: String, orphanedUnless isOpen: (@Sendable (String) -> Bool)? = nil, now: UnixSeconds
+    ) -> LeaseRelease? {
+        let found: UInt32?
+        if id.hasPrefix(leasePrefix), let sequence = UInt32(id.dropFirst(leasePrefix.count), radix: 36),
+            activeLeases[sequence]?.id == id
+        {
+            found = sequence
+        } else if isOpen != nil {
+            // An id of an earlier process (restored at start: its prefix is not this process's): a scan, for a
+            // rare request.
+            found = zip(activeLeases.keys, activeLeases.values).first { $0.1.restored && $0.1.id == id }?.0
+        } else {
+            found = nil
+        }
+        guard let sequence = found, let lease = activeLeases[sequence],
             lease.grantLSN != 0, slots[Int(lease.index)].lease == sequence, slots[Int(lease.index)].state == .leased
         else { return nil }
+        let own = lease.holder == holder && !lease.restored
+        let orphaned = isOpen.map { lease.restored || !$0(lease.holder) } ?? false
+        guard own || orphaned else { return nil }
         return LeaseRelease(lease: id, debtor: arena.id(at: slots[Int(lease.index)].blob), at: now)
     }
 

@@ -211,7 +211,9 @@ extension TagihService {
 
     /// The ack of a release line: the lease ended without a counted call once the release is durable, or why not.
     func releaseLine(_ id: String, line: Int, holder: String, _ engine: Engine) async -> [UInt8] {
-        switch await engine.releaseLease(id, heldBy: holder) {
+        // A lease of a holder that is gone (a dropped session, an ended `GET /v1/calls` stream, a lease restored
+        // after a restart) may be given back by any session: a dialer that lost its session reconnects with it.
+        switch await engine.releaseLease(id, heldBy: holder, orphanedUnless: { [dialers] in dialers.isOpen($0) }) {
         case .released:
             return Wire.result(line: line, id: id, tagged: true)
         case .notHeld:
@@ -219,8 +221,8 @@ extension TagihService {
                 line: line, id: id,
                 error: RecordError(
                     code: "not_leased", field: "lease",
-                    message: "lease '\(id)' is not open in this session: unknown, already ended by an outcome, an "
-                        + "expiry or a release, or another session's"),
+                    message: "lease '\(id)' cannot be given back here: unknown, already ended by an outcome, an "
+                        + "expiry or a release, or held by another open session"),
                 tagged: true)
         case .notLogged:
             // The same code as any other line the store could not take: the lease is still this session's, so
@@ -254,6 +256,9 @@ final class DialerRegistry: Sendable {
     func unregister(_ holder: String) {
         _ = sessions.withLock { $0.removeValue(forKey: holder) }
     }
+
+    /// Whether `holder` is an open dialer session.
+    func isOpen(_ holder: String) -> Bool { sessions.withLock { $0[holder] != nil } }
 
     /// Queues a revoke line on the session holding the lease; false when no open session holds it (a finite
     /// `GET /v1/calls` stream, a closed session, a lease restored after a restart).

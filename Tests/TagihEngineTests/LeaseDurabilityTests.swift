@@ -213,6 +213,40 @@ func countedAttempts(_ history: DebtorHistory) -> Int {
         _ = engine
     }
 
+    /// A lease whose holder is gone (its session ended, or it was restored after a restart) can be given back by
+    /// another holder when the caller says which holders are still connected; a connected holder's cannot.
+    @Test func orphanedLeasesAreGivenBackByAnotherHolder() async throws {
+        let clock = VirtualClock(start: t0)
+        let dir = temporaryDirectory()
+        let engine = try await openEngine(dir, clock: clock, shards: 3, ttl: 600)
+        _ = try await engine.upsert((0..<8).map { makeDebtor($0) })
+        let gone = await engine.lease(2, holder: "gone")
+        let live = await engine.lease(1, holder: "live")
+        #expect(gone.count == 2 && live.count == 1)
+        let isOpen: @Sendable (String) -> Bool = { $0 == "live" || $0 == "new" }
+        #expect(await engine.releaseLease(gone[0].id, heldBy: "new") == .notHeld, "without isOpen: own leases only")
+        #expect(await engine.releaseLease(live[0].id, heldBy: "new", orphanedUnless: isOpen) == .notHeld)
+        #expect(await engine.releaseLease(gone[0].id, heldBy: "new", orphanedUnless: isOpen) == .released)
+        #expect(await engine.debtorState(id: gone[0].debtor)?.lease == nil)
+        #expect(await engine.debtorState(id: live[0].debtor)?.lease?.holder == "live")
+        // After a restart every lease is restored, and restored leases count as orphaned whatever their holder's
+        // name (names start over in each process).
+        let reopened = try await openEngine(dir, clock: clock, shards: 2)
+        let stillOpen: @Sendable (String) -> Bool = { _ in true }
+        #expect(await reopened.releaseLease(live[0].id, heldBy: "live") == .notHeld, "restored: not by name alone")
+        #expect(await reopened.releaseLease(live[0].id, heldBy: "x", orphanedUnless: stillOpen) == .released)
+        #expect(await reopened.releaseLease(gone[1].id, heldBy: "x", orphanedUnless: stillOpen) == .released)
+        #expect(await reopened.activeLeaseCount() == 0)
+        clock.advance(by: 3600)
+        await reopened.tick()
+        for lease in [gone[0], gone[1], live[0]] {
+            let history = try #require(await reopened.debtorState(id: lease.debtor)?.history)
+            #expect(history.unresolved.isEmpty, "\(history.unresolved)")
+        }
+        try await reopened.close()
+        _ = engine
+    }
+
     /// Leases given back by id in one call (calls never delivered): only the holder's, each once, durably, and
     /// without counting calls.
     @Test func leasesGivenBackByIDInOneCall() async throws {

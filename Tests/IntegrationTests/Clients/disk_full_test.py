@@ -151,6 +151,11 @@ def phase_fill(fill_path, state_file):
     assert body["error"]["code"] == "store_unavailable" and "disk is full" in body["error"]["message"], body
     assert metric("tagih_store_writable") == 0.0
     assert metric("tagih_store_write_failures_total") >= 2
+    # Reads still work.
+    r = client.get(f"/v1/debtors/{call['debtor']}")
+    assert r.status_code == 200 and r.json()["leased"] is True, (r.status_code, r.text[:300])
+    r = client.get("/v1/schedule?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z")
+    assert r.status_code == 200 and '"debtor":' in r.text, (r.status_code, r.text[:300])
 
     # The open dialer session is told once and stays open; its outcomes are refused, not acknowledged.
     dialer.send_line({"type": "ready", "n": 3})

@@ -133,7 +133,7 @@ public enum DebtorImport {
             do {
                 _ = try await store.upsert(batch)
             } catch {
-                let reason = (error as? StoreError).flatMap(\.cause).map { "\($0)" } ?? "\(error)"
+                let reason = StoreError.underlyingReason(of: error)
                 let done = batchFirstLine > 1
                     ? "lines 1–\(batchFirstLine - 1) are done (\(summary.accepted) debtor"
                         + "\(summary.accepted == 1 ? "" : "s") imported), the lines from \(batchFirstLine) on are not"

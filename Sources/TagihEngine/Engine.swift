@@ -764,17 +764,28 @@ public final class Engine: Sendable {
         _ id: String, heldBy holder: String, orphanedUnless isOpen: (@Sendable (String) -> Bool)? = nil
     ) async -> LeaseReturn {
         let now = clock.now()
-        var found: LeaseRelease?
+        guard let release = await heldRelease(id, by: holder, orphanedUnless: isOpen, now: now) else {
+            return .notHeld
+        }
+        return await logReleases([release], now: now) ? .released : .notLogged
+    }
+
+    /// The release of lease `id` that `holder` may give back (see ``releaseLease(_:heldBy:orphanedUnless:)``),
+    /// asked of the shard its prefix names, or nil.
+    private func heldRelease(
+        _ id: String, by holder: String, orphanedUnless isOpen: (@Sendable (String) -> Bool)?, now: UnixSeconds
+    ) async -> LeaseRelease? {
         if let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }) {
-            found = await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
-        } else if isOpen != nil {
-            // An id of an earlier process: restored into whichever shard holds its debtor now.
-            for shard in shards where found == nil {
-                found = await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
+            return await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now)
+        }
+        guard isOpen != nil else { return nil }
+        // An id of an earlier process: restored into whichever shard holds its debtor now.
+        for shard in shards {
+            if let release = await shard.leaseHeld(id: id, by: holder, orphanedUnless: isOpen, now: now) {
+                return release
             }
         }
-        guard let release = found else { return .notHeld }
-        return await logReleases([release], now: now) ? .released : .notLogged
+        return nil
     }
 
     /// Gives back the leases `ids` that `holder` got from this process, without counting calls: for calls that
@@ -787,10 +798,9 @@ public final class Engine: Sendable {
         var releases: [LeaseRelease] = []
         var seen = Set<String>()
         for id in ids where seen.insert(id).inserted {
-            guard let shard = shards.first(where: { id.hasPrefix($0.leasePrefix) }),
-                let release = await shard.leaseHeld(id: id, by: holder, now: now)
-            else { continue }
-            releases.append(release)
+            if let release = await heldRelease(id, by: holder, orphanedUnless: nil, now: now) {
+                releases.append(release)
+            }
         }
         if releases.isEmpty { return 0 }
         return await logReleases(releases, now: now) ? releases.count : 0
@@ -1048,9 +1058,7 @@ public final class Engine: Sendable {
     public func close() async throws {
         defer { revoked.finish() }
         var failure: EngineError?
-        func reason(_ error: any Error) -> String {
-            (error as? StoreError).flatMap(\.cause).map { "\($0)" } ?? "\(error)"
-        }
+        let reason = StoreError.underlyingReason
         do {
             try await writeSnapshot()
         } catch {

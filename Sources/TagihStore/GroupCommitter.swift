@@ -339,12 +339,12 @@ final class GroupCommitter: Sendable {
     /// Records the result of a write transaction that is not a commit of queued requests (the store's probe):
     /// `failure` nil when it committed.
     func recordWrite(failure error: (any Error)?) {
-        let event: HealthEvent? = state.withLock { s in
+        let event = state.withLock { s -> HealthEvent? in
             guard let error else {
                 defer { s.failure = nil }
                 return s.failure.map { .recovered(after: $0) }
             }
-            let reason = StoreWriteFailure.reason(of: error)
+            let reason = StoreError.underlyingReason(of: error)
             if var failure = s.failure {
                 failure.failedTransactions += 1
                 failure.reason = reason

@@ -38,6 +38,13 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// What went wrong underneath `error`, without the store's own wrapping: for a ``StoreError`` with a cause,
+    /// the cause (`SQLite error 13: database or disk is full - …`, what an operator acts on); else `error` itself.
+    public static func underlyingReason(of error: any Error) -> String {
+        if let store = error as? StoreError, let cause = store.cause { return "\(cause)" }
+        return "\(error)"
+    }
+
     public var description: String {
         if let cause { return "\(code): \(message) (cause: \(cause))" }
         return "\(code): \(message)"

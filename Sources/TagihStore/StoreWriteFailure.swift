@@ -29,10 +29,4 @@ public struct StoreWriteFailure: Sendable, Equatable {
         let count = failedTransactions == 1 ? "1 failed transaction" : "\(failedTransactions) failed transactions"
         return "the store cannot write since \(RFC3339.formatUTC(seconds)) (\(count)): \(reason)"
     }
-
-    /// The underlying cause of `error`, without the store's own wrapping (what an operator acts on).
-    static func reason(of error: any Error) -> String {
-        if let store = error as? StoreError, let cause = store.cause { return "\(cause)" }
-        return "\(error)"
-    }
 }

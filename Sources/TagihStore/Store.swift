@@ -278,6 +278,11 @@ public final class Store: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
+            if let code = StoreError.sqliteResultCode(of: error),
+                let corrupt = StoreError.corrupt(path: configuration.path, code: code, cause: error)
+            {
+                throw corrupt
+            }
             throw StoreError(
                 code: .cannotOpen,
                 message: "cannot open the store at \(configuration.path); check the directory exists and is writable",
@@ -679,7 +684,7 @@ public final class Store: Sendable {
             } catch let error as StoreError {
                 throw error
             } catch {
-                throw StoreError(code: .readFailed, message: "a read of the store failed", cause: error)
+                throw StoreError.readFailure(error, path: queue.path)
             }
         }
 
@@ -693,7 +698,15 @@ public final class Store: Sendable {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
         case let code:
-            throw StoreError(code: .readFailed, message: "reading the store failed (SQLite result \(code))")
+            let message = sqlite3_errstr(code).map { String(cString: $0) } ?? "SQLite result \(code)"
+            if let path = sqlite3_db_filename(sqlite3_db_handle(statement), "main").map({ String(cString: $0) }),
+                let corrupt = StoreError.corrupt(path: path, code: code & 0xff, cause: nil)
+            {
+                throw corrupt
+            }
+            var error = StoreError(code: .readFailed, message: "reading the store failed (SQLite error \(code): \(message))")
+            error.sqliteCode = code & 0xff
+            throw error
         }
     }
 
@@ -959,7 +972,7 @@ public final class Store: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(code: .readFailed, message: "a read of the store failed", cause: error)
+            throw StoreError.readFailure(error, path: configuration.path)
         }
     }
 }

@@ -9,6 +9,7 @@ struct Tagih: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             ImportCommand.self,
+            BackupCommand.self,
             ExplainCommand.self,
             SimulateCommand.self,
             LoadgenCommand.self,

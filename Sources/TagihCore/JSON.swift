@@ -220,13 +220,49 @@ struct JSONParser {
         return v
     }
 
+    /// The error for a string whose raw bytes `bytes` (starting at `start` of the line) are not UTF-8: names the
+    /// byte where the first bad sequence starts.
+    func invalidUTF8(in bytes: ArraySlice<UInt8>, at start: Int) -> RecordError {
+        var at = start
+        var k = bytes.startIndex
+        while k < bytes.endIndex {
+            let lead = bytes[k]
+            let length = lead < 0x80 ? 1 : lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3
+                : lead >= 0xF0 && lead < 0xF5 ? 4 : 0
+            if length == 0 || k + length > bytes.endIndex
+                || String(validating: bytes[k..<(k + length)], as: UTF8.self) == nil
+            {
+                at = k
+                break
+            }
+            k += length
+        }
+        return RecordError(
+            code: "invalid_json", field: "",
+            message: "invalid JSON at byte \(at + 1): a string that is not valid UTF-8 (byte 0x"
+                + String(bytes[at], radix: 16, uppercase: true) + ")")
+    }
+
     mutating func string() throws(RecordError) -> String {
         i += 1
         let start = i
-        // Fast path: no escapes.
-        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { i += 1 }
+        // Fast path: no escapes. Bytes of 0x80 and above are checked to be UTF-8: decoding would replace a bad
+        // sequence with U+FFFD, and two ids that differ only there would become one.
+        var high: UInt8 = 0
+        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 {
+            high |= b[i]
+            i += 1
+        }
         if i < b.count, b[i] == UInt8(ascii: "\"") {
-            let s = String(decoding: b[start..<i], as: UTF8.self)
+            let s: String
+            if high < 0x80 {
+                s = String(decoding: b[start..<i], as: UTF8.self)
+            } else {
+                guard let valid = String(validating: b[start..<i], as: UTF8.self) else {
+                    throw invalidUTF8(in: b[start..<i], at: start)
+                }
+                s = valid
+            }
             i += 1
             return s
         }
@@ -235,8 +271,11 @@ struct JSONParser {
             guard i < b.count else { throw fail("unterminated string") }
             let c = b[i]
             if c == UInt8(ascii: "\"") {
+                guard let valid = String(validating: out, as: UTF8.self) else {
+                    throw invalidUTF8(in: b[start..<i], at: start)
+                }
                 i += 1
-                return String(decoding: out, as: UTF8.self)
+                return valid
             }
             if c < 0x20 { throw fail("control character in a string") }
             if c != UInt8(ascii: "\\") {

@@ -265,6 +265,21 @@ public struct HTTP2BodyWriter: Sendable {
 
     /// Bytes queued on this stream and not yet taken by the HTTP/2 session.
     public var pendingBytes: Int { queue.pendingBytes }
+
+    /// Bytes written to this body since it began (the offset the next write starts at).
+    public var bytesWritten: Int { queue.appendedBytes }
+
+    /// Bytes of this body the HTTP/2 session has taken into DATA frames so far.
+    public var bytesTaken: Int { queue.takenBytes }
+
+    /// Calls `body` once if the stream closes (the peer reset it, the connection was lost) while written bytes were
+    /// still pending, with the offset up to which the HTTP/2 session had taken bytes into DATA frames: the bytes
+    /// from that offset on never left this process. Replaces an earlier closure; returns false, without calling
+    /// it, when the stream had closed already.
+    @discardableResult
+    public func onUndelivered(_ body: @escaping @Sendable (_ takenBytes: Int) -> Void) -> Bool {
+        queue.onUndelivered(body)
+    }
 }
 
 /// The response body writer a server handler gets.

@@ -56,6 +56,13 @@ final class OutboundQueue: @unchecked Sendable {
         var parked = false
         var shutdownRequested = false
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Bytes appended by the producer since the stream began, and bytes nghttp2 took into DATA frames.
+        var appended = 0
+        var taken = 0
+        /// Called once when the stream closes with bytes it never took (see ``onUndelivered(_:)``).
+        var undelivered: (@Sendable (_ taken: Int) -> Void)?
+        /// `fail` ran: the stream closed and its pending bytes were dropped.
+        var closed = false
     }
 
     private let lock = NIOLockedValueBox(State())
@@ -84,6 +91,7 @@ final class OutboundQueue: @unchecked Sendable {
             state.buffers.append(buffer)
             if newline { state.buffers.append(OutboundQueue.newline) }
             state.pendingBytes += count
+            state.appended += count
             if state.pendingBytes > state.peakBytes {
                 state.peakBytes = state.pendingBytes
                 counters?.raisePeak(state.pendingBytes)
@@ -178,6 +186,7 @@ final class OutboundQueue: @unchecked Sendable {
                 }
             }
             state.pendingBytes -= copied
+            state.taken += copied
             var waiter: CheckedContinuation<Void, any Error>?
             if state.pendingBytes <= lowWaterMark, let w = state.waiter {
                 waiter = w
@@ -211,6 +220,7 @@ final class OutboundQueue: @unchecked Sendable {
             if let finalLine, !state.finished, state.failure == nil {
                 state.buffers.append(finalLine)
                 state.pendingBytes += finalLine.readableBytes
+                state.appended += finalLine.readableBytes
                 added = finalLine.readableBytes
             }
             state.finished = true
@@ -231,9 +241,11 @@ final class OutboundQueue: @unchecked Sendable {
 
     /// The stream closed: drop pending bytes, fail the producer.
     func fail(_ error: HTTP2StreamError) {
-        let (waiter, dropped, shutdownWaiters) = lock.withLockedValue {
-            state -> (CheckedContinuation<Void, any Error>?, Int, [CheckedContinuation<Void, Never>]) in
+        let (waiter, dropped, shutdownWaiters, undelivered) = lock.withLockedValue {
+            state -> (CheckedContinuation<Void, any Error>?, Int, [CheckedContinuation<Void, Never>],
+                      (() -> Void)?) in
             if state.failure == nil { state.failure = error }
+            state.closed = true
             let dropped = state.pendingBytes
             state.pendingBytes = 0
             state.buffers.removeAll()
@@ -241,8 +253,15 @@ final class OutboundQueue: @unchecked Sendable {
             state.waiter = nil
             let shutdownWaiters = state.shutdownWaiters
             state.shutdownWaiters = []
-            return (waiter, dropped, shutdownWaiters)
+            var undelivered: (() -> Void)?
+            if dropped > 0, let callback = state.undelivered {
+                let taken = state.taken
+                undelivered = { callback(taken) }
+            }
+            state.undelivered = nil
+            return (waiter, dropped, shutdownWaiters, undelivered)
         }
+        undelivered?()
         if dropped > 0 { counters?.currentPendingOutboundBytes.subtract(dropped, ordering: .relaxed) }
         if let waiter {
             counters?.currentSuspendedWriters.subtract(1, ordering: .relaxed)
@@ -262,6 +281,19 @@ final class OutboundQueue: @unchecked Sendable {
 
     var pendingBytes: Int { lock.withLockedValue { $0.pendingBytes } }
     var peakBytes: Int { lock.withLockedValue { $0.peakBytes } }
+    var appendedBytes: Int { lock.withLockedValue { $0.appended } }
+    var takenBytes: Int { lock.withLockedValue { $0.taken } }
+
+    /// Sets the closure called once if the stream closes (reset, connection lost) while bytes are still pending,
+    /// with the number of bytes nghttp2 had taken: bytes at and after that offset never left the server. Replaces
+    /// an earlier closure. Returns false (and never calls it) when the stream has failed already.
+    func onUndelivered(_ body: @escaping @Sendable (_ taken: Int) -> Void) -> Bool {
+        lock.withLockedValue { state in
+            guard !state.closed else { return false }
+            state.undelivered = body
+            return true
+        }
+    }
 
     private static let newline: ByteBuffer = {
         var buffer = ByteBufferAllocator().buffer(capacity: 1)

@@ -14,6 +14,7 @@ extension TagihService {
     /// `GET /v1/calls`: lease up to `n`, waiting up to `wait` seconds for more, then end.
     func streamCalls(n: Int, wait: Duration, filter: LeaseFilter, engine: Engine, writer: HTTP2ResponseWriter) async throws {
         let holder = newHolder("calls")
+        let deliveries = trackDeliveries(writer, holder: holder, engine: engine)
         let deadline = ContinuousClock.now + wait
         var sent = 0
         while sent < n {
@@ -22,11 +23,16 @@ extension TagihService {
             let leases = await engine.lease(n - sent, filter: filter, holder: holder)
             if !leases.isEmpty {
                 var buffer = writer.allocator.buffer(capacity: leases.count * 400)
+                var starts: [Int] = []
+                starts.reserveCapacity(leases.count)
                 for lease in leases {
                     sent += 1
+                    starts.append(buffer.writerIndex)
                     buffer.writeBytes(Wire.call(lease, seq: sent, now: clock.now()))
                 }
-                try await writeCalls(buffer, leases: leases, holder: holder, engine: engine, writer: writer)
+                try await writeCalls(
+                    buffer, leases: leases, startingAt: starts, deliveries: deliveries, holder: holder, engine: engine,
+                    writer: writer)
                 metrics.callsLeased(leases.count)
                 continue
             }
@@ -42,24 +48,54 @@ extension TagihService {
         }
     }
 
-    /// Writes `buffer`, which carries the call lines of `leases`. When the stream has closed already (the client
-    /// reset it or went away), the calls cannot be delivered: their leases are given back at once, without
-    /// counting calls, instead of holding the debtors for the lease TTL and then counting placed calls. A write
-    /// that fails later (the stream closed while the buffer was queued) may have delivered some of them: those
-    /// leases stay and end by outcome or expiry, as any lease whose fate is unknown.
+    /// Gives back, when `writer`'s stream closes, the leases of the call lines recorded in the returned
+    /// ``CallDeliveries`` that never left the server.
+    func trackDeliveries(_ writer: HTTP2ResponseWriter, holder: String, engine: Engine) -> CallDeliveries {
+        let deliveries = CallDeliveries()
+        writer.onUndelivered { taken in
+            let ids = deliveries.untaken(from: taken)
+            guard !ids.isEmpty else { return }
+            Task { await self.giveBack(ids, holder: holder, engine: engine) }
+        }
+        return deliveries
+    }
+
+    /// Writes `buffer`, which carries the call lines of `leases` (each starting at its offset in `starts`). When
+    /// the stream has closed already (the client reset it or went away), the calls cannot be delivered: their
+    /// leases are given back at once, without counting calls, instead of holding the debtors for the lease TTL
+    /// and then counting placed calls. Lines written but not yet sent are recorded in `deliveries`, which gives
+    /// their leases back if the stream closes before they leave the server; a line that was sent, even in part,
+    /// keeps its lease, which ends by outcome, release or expiry, as any lease whose fate is unknown.
     func writeCalls(
-        _ buffer: ByteBuffer, leases: [Lease], holder: String, engine: Engine, writer: HTTP2ResponseWriter
+        _ buffer: ByteBuffer, leases: [Lease], startingAt starts: [Int], deliveries: CallDeliveries, holder: String,
+        engine: Engine, writer: HTTP2ResponseWriter
     ) async throws {
         if writer.isClosed && !leases.isEmpty {
-            let released = await engine.releaseLeases(leases.map(\.id), heldBy: holder)
-            metrics.undeliveredCalls(released)
-            logger.debug(
-                "calls not delivered: the stream had closed; leases given back",
-                metadata: ["holder": "\(holder)", "leases": "\(leases.count)", "released": "\(released)"])
+            await giveBack(leases.map(\.id), holder: holder, engine: engine)
             throw HTTP2StreamError(
                 code: "stream_closed", message: "the stream closed before its calls were written; leases given back")
         }
-        try await writer.write(buffer)
+        let base = writer.bytesWritten
+        for (lease, start) in zip(leases, starts) { deliveries.record(lease.id, at: base + start) }
+        do {
+            try await writer.write(buffer)
+        } catch {
+            // The stream closed: before this buffer was queued, or while it waited. The lines that never left the
+            // server are given back here unless the stream's own close did it already (each lease once).
+            await giveBack(deliveries.untaken(from: writer.bytesTaken), holder: holder, engine: engine)
+            throw error
+        }
+        deliveries.taken(upTo: writer.bytesTaken)
+    }
+
+    /// Gives back the leases of calls that were never delivered, without counting calls.
+    func giveBack(_ ids: [String], holder: String, engine: Engine) async {
+        guard !ids.isEmpty else { return }
+        let released = await engine.releaseLeases(ids, heldBy: holder)
+        metrics.undeliveredCalls(released)
+        logger.debug(
+            "calls not delivered: the stream closed before they were sent; leases given back",
+            metadata: ["holder": "\(holder)", "leases": "\(ids.count)", "released": "\(released)"])
     }
 
     /// `POST /v1/dialer`: credit and outcomes in, calls, acks, heartbeats and errors out.
@@ -69,13 +105,17 @@ extension TagihService {
         let holder = newHolder("dialer")
         let session = DialerSessionState()
         let doorbell = Doorbell()
+        let deliveries = trackDeliveries(writer, holder: holder, engine: engine)
+        defer { session.end() }
         metrics.dialerSessions(+1)
         dialers.register(holder, session: session, doorbell: doorbell)
         defer {
             dialers.unregister(holder)
             metrics.dialerSessions(-1)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Each task returns whether it is the writer: the session ends when the writer ends it, not when the input
+        // ends (its acks still have to be written), or at the first error (a reset stream, a failed write).
+        try await withThrowingTaskGroup(of: Bool.self) { group in
             // Reader: credit lines and outcome lines. Acks keep input order.
             group.addTask {
                 let acks = OrderedResults(window: self.configuration.inFlightPerStream)
@@ -85,6 +125,9 @@ extension TagihService {
                         while let batch = await acks.next() {
                             for line in batch where !line.isEmpty { session.enqueue(line) }
                             doorbell.ring()
+                            // A client that sends without reading: stop taking its input until the writer
+                            // caught up, so that its acks wait in its flow-control window, not in this process.
+                            await session.waitForRoom()
                         }
                     }
                     inner.addTask {
@@ -131,6 +174,7 @@ extension TagihService {
                 }
                 session.finishInput()
                 doorbell.ring()
+                return false
             }
 
             // Writer: the only task that writes to the response.
@@ -146,15 +190,16 @@ extension TagihService {
                     // cancelled this task: stop now. A cancelled task's doorbell wait returns at once, so looping on
                     // would spin this connection's event loop, stalling every other connection on it, until the next
                     // heartbeat's write failed (up to `--heartbeat` seconds).
-                    if Task.isCancelled { return }
+                    if Task.isCancelled { return true }
                     if writer.isShutdownRequested || self.isDraining {
                         try await writer.write(self.lineBuffer(
                             JSONLine.errorLine(code: "shutting_down", message: "the server is shutting down; reconnect")))
-                        return
+                        return true
                     }
                     var buffer = writer.allocator.buffer(capacity: 4096)
                     for line in session.drainOutbox() { buffer.writeBytes(line) }
                     var leased: [Lease] = []
+                    var starts: [Int] = []
                     let credit = session.credit
                     let paused = storeFailureSince.map { ContinuousClock.now - $0 < Store.probeInterval } ?? false
                     if credit > 0 && !paused {
@@ -174,19 +219,23 @@ extension TagihService {
                             leased = leases
                             session.useCredit(leases.count)
                             let now = self.clock.now()
+                            starts.reserveCapacity(leases.count)
                             for lease in leases {
                                 seq += 1
+                                starts.append(buffer.writerIndex)
                                 buffer.writeBytes(Wire.call(lease, seq: seq, now: now))
                             }
                             self.metrics.callsLeased(leases.count)
                         }
                     }
                     if buffer.readableBytes > 0 {
-                        try await self.writeCalls(buffer, leases: leased, holder: holder, engine: engine, writer: writer)
+                        try await self.writeCalls(
+                            buffer, leases: leased, startingAt: starts, deliveries: deliveries, holder: holder,
+                            engine: engine, writer: writer)
                         lastWrite = ContinuousClock.now
                         continue
                     }
-                    if session.isInputFinished && session.outboxIsEmpty { return }
+                    if session.isInputFinished && session.outboxIsEmpty { return true }
                     let idle = ContinuousClock.now - lastWrite
                     if idle >= self.configuration.heartbeatInterval {
                         var hb = JSONLine()
@@ -203,8 +252,8 @@ extension TagihService {
                     await doorbell.wait(timeout: min(.milliseconds(250), untilHeartbeat))
                 }
             }
-            // The writer ends the session (input finished, shutdown, or a write failed).
-            try await group.next()
+            // The writer ends the session (input finished and answered, shutdown, or a write failed).
+            while let isWriter = try await group.next(), !isWriter {}
             group.cancelAll()
         }
     }
@@ -284,23 +333,100 @@ final class DialerSessionState: Sendable {
     private struct State {
         var credit = 0
         var outbox: [[UInt8]] = []
+        var outboxBytes = 0
         var inputFinished = false
+        var roomWaiter: CheckedContinuation<Void, Never>?
+        var cancelled = false
     }
     private let state = Mutex(State())
+
+    /// The bytes of acks and errors the outbox may hold before the reader stops reading input
+    /// (``waitForRoom()``): a client that sends without reading its responses is held back by HTTP/2 flow control
+    /// instead of growing the server's memory.
+    static let outboxLimit = 1 << 20
 
     var credit: Int { state.withLock { $0.credit } }
     var isInputFinished: Bool { state.withLock { $0.inputFinished } }
     var outboxIsEmpty: Bool { state.withLock { $0.outbox.isEmpty } }
     func addCredit(_ n: Int) { state.withLock { $0.credit = min($0.credit + n, 1_000_000) } }
     func useCredit(_ n: Int) { state.withLock { $0.credit = max(0, $0.credit - n) } }
-    func enqueue(_ line: [UInt8]) { state.withLock { $0.outbox.append(line) } }
-    func drainOutbox() -> [[UInt8]] {
-        state.withLock { s in
-            defer { s.outbox.removeAll(keepingCapacity: true) }
-            return s.outbox
+    func enqueue(_ line: [UInt8]) {
+        state.withLock {
+            $0.outbox.append(line)
+            $0.outboxBytes += line.count
         }
     }
+    func drainOutbox() -> [[UInt8]] {
+        let (lines, waiter) = state.withLock { s -> ([[UInt8]], CheckedContinuation<Void, Never>?) in
+            defer {
+                s.outbox.removeAll(keepingCapacity: true)
+                s.outboxBytes = 0
+                s.roomWaiter = nil
+            }
+            return (s.outbox, s.roomWaiter)
+        }
+        waiter?.resume()
+        return lines
+    }
+
+    /// Returns once the outbox holds at most ``outboxLimit`` bytes (the writer took them), or the session ended.
+    func waitForRoom() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.outboxBytes <= Self.outboxLimit || s.cancelled { return true }
+                    s.roomWaiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            end()
+        }
+    }
+
+    /// The session ended: a reader waiting for room goes on (and finds its input failed).
+    func end() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.cancelled = true
+            defer { s.roomWaiter = nil }
+            return s.roomWaiter
+        }
+        waiter?.resume()
+    }
+
     func finishInput() { state.withLock { $0.inputFinished = true } }
+}
+
+/// The call lines of one response stream that may still wait in its outbound queue, by byte offset. When the
+/// stream closes before the HTTP/2 session took a line into a DATA frame (the client stopped reading, reset the
+/// stream, lost its connection), that call never left the server: its lease is given back without counting a
+/// call, instead of holding the debtor for the lease TTL and then counting a placed call. A line that was taken,
+/// even in part, may have reached the dialer, so its lease stays (it ends by outcome, release or expiry).
+final class CallDeliveries: Sendable {
+    private let pending = Mutex<[(start: Int, lease: String)]>([])
+
+    /// Records that the call line of `lease` starts at byte `start` of the stream.
+    func record(_ lease: String, at start: Int) { pending.withLock { $0.append((start, lease)) } }
+
+    /// Forgets the lines that start before `taken`: they left the server.
+    func taken(upTo taken: Int) {
+        pending.withLock { lines in
+            guard let first = lines.firstIndex(where: { $0.start >= taken }) else {
+                lines.removeAll()
+                return
+            }
+            if first > 0 { lines.removeFirst(first) }
+        }
+    }
+
+    /// The leases of the lines that start at or after `taken`, forgotten.
+    func untaken(from taken: Int) -> [String] {
+        pending.withLock { lines in
+            defer { lines.removeAll() }
+            return lines.filter { $0.start >= taken }.map(\.lease)
+        }
+    }
 }
 
 /// Classifies dialer-session input lines without decoding outcomes twice.

@@ -103,6 +103,10 @@ struct SimulateCommand: AsyncParsableCommand {
         guard let startTime = Self.midnight(start, zone: zone) else {
             throw ValidationError("--start must be a real date YYYY-MM-DD (for example 2026-12-01), not \(start)")
         }
+        guard (1...366).contains(days) else { throw ValidationError("--days must be 1...366, not \(days)") }
+        if population != nil, debtors != nil {
+            throw ValidationError("give --population FILE or --debtors N, not both")
+        }
         var config = SimulationConfiguration(start: startTime)
         config.days = days
         config.seed = seed

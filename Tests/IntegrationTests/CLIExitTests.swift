@@ -120,10 +120,17 @@ import Testing
             (["--debtors", "0"], "--debtors must be at least 1"),
             (["--debtors", "10", "--mix", "never=inf,shift=1"], "invalid_mix"),
             (["--debtors", "10", "--mix", "never=1,never=2"], "given twice"),
+            (["--debtors", "10", "--population", empty.path], "give --population FILE or --debtors N, not both"),
+            (["--debtors", "10", "--days", "400"], "--days must be 1...366, not 400"),
+            (["--debtors", "10", "--days", "0"], "--days must be 1...366, not 0"),
         ]
         for (arguments, message) in cases {
-            let r = try tagih(["simulate"] + arguments + common)
+            // The case's own options last: a repeated option takes its last value.
+            let r = try tagih(["simulate"] + common + arguments)
             #expect(r.status != 0, "\(arguments): \(r.stdout)")
+            if arguments.contains("--days") || arguments.contains("--population") && arguments.contains("--debtors") {
+                #expect(r.status == 64, "\(arguments): \(r.status)")
+            }
             #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
         }
     }

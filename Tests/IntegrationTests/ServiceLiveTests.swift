@@ -275,3 +275,18 @@ import Testing
         #expect(code == 403 && body.contains(#""code":"simulations_disabled""#), "\(body)")
     }
 }
+
+/// Clients that do not read: calls that never left the server are given back when their stream closes, a dialer
+/// that sends without reading is held back by flow control, and a dialer body sent at once is answered in full.
+@Suite struct StalledReaderLiveTests {
+    @Test func undeliveredCallsAreGivenBackAndInputIsHeldBack() throws {
+        let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z"])
+        defer { server.stop() }
+        let r = try runCommand(
+            ["python3", clientScript("stalled_reader_test.py"), "127.0.0.1", String(server.port),
+             String(server.process.processIdentifier)],
+            timeout: 180)
+        #expect(r.status == 0 && r.stdout.contains("1 passed, 0 failed"),
+                "\(r.stdout)\(r.stderr)\n--- server log ---\n\(server.log().suffix(3000))")
+    }
+}

@@ -93,6 +93,30 @@ import Testing
         }
     }
 
+    /// Bytes that are not UTF-8 inside a string are refused, never decoded to U+FFFD: two ids that differ only in
+    /// such bytes would otherwise become one debtor, the second line overwriting the first.
+    @Test(arguments: [
+        ([0xFF], 0), ([0xC3], 0), ([0xED, 0xA0, 0x80], 0), ([0x41, 0xE2, 0x82], 1), ([0xC0, 0xAF], 0),
+    ] as [([UInt8], Int)])
+    func invalidUTF8InAStringIsRefused(bad: [UInt8], firstBad: Int) throws {
+        for escape in ["", #"\u0041"#] {
+            // `{"id":"Z-` is 9 bytes; the escape (the slow path) adds its 6.
+            let prefix = Array(#"{"id":"Z-"#.utf8) + Array(escape.utf8)
+            let line = prefix + bad + Array(#"","jurisdiction":"US","debts":[]}"#.utf8)
+            let at = prefix.count + firstBad + 1
+            #expect(throws: RecordError(
+                code: "invalid_json", field: "",
+                message: "invalid JSON at byte \(at): a string that is not valid UTF-8 (byte 0x"
+                    + String(line[at - 1], radix: 16, uppercase: true) + ")")
+            ) { try LineDecoder.debtor(from: line) }
+        }
+        // Valid UTF-8 of 2, 3 and 4 bytes still decodes, with and without escapes.
+        for (text, id) in [("Z-é", "Z-é"), ("Z-€", "Z-€"), ("Z-😀", "Z-😀"), (#"Z-é\u00e9"#, "Z-éé")] {
+            let line = Array(#"{"id":""#.utf8) + Array(text.utf8) + Array(#"","jurisdiction":"US","debts":[]}"#.utf8)
+            #expect(try LineDecoder.debtor(from: line).value.id == id)
+        }
+    }
+
     @Test func unknownFieldsAreWarnings() throws {
         let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","x":1,"debts":[{"id":"A","balance":5,"currency":"USD","y":2}]}"#)
         #expect(d.warnings.map(\.description) == ["x: unknown field (ignored)", "debts[0].y: unknown field (ignored)"])

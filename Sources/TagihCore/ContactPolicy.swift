@@ -862,7 +862,8 @@ struct Evaluator {
                 let e = events[i]
                 // Consented callbacks: the first attempt on the debt inside [callbackAt, callbackAt + window].
                 if e.outcome == Int8(Outcome.callbackRequested.index), i < outcomes.count,
-                    let cb = outcomes[i].callbackAt, cb >= e.at, cb - e.at <= callbackValidity
+                    let cb = outcomes[i].callbackAt, cb >= e.at, cb - e.at <= callbackValidity,
+                    !Self.conversationBetween(events, count: k, debt: e.debt, after: e.at, before: cb)
                 {
                     var first = -1
                     for j in 0..<k where events[j].debt == e.debt && events[j].at >= cb
@@ -1582,7 +1583,8 @@ struct Evaluator {
             let e = events[lastCallback]
             let window = s.pointee.callbackWindowSeconds
             if let cb = outcomes[lastCallback].callbackAt, cb >= e.at, cb - e.at <= s.pointee.callbackValiditySeconds,
-                now < cb + window
+                now < cb + window,
+                !Self.conversationBetween(events, count: eventCount, debt: di, after: e.at, before: cb)
             {
                 let used = (0..<eventCount).contains {
                     events[$0].debt == di && events[$0].at >= cb && events[$0].at <= cb + window
@@ -1591,6 +1593,19 @@ struct Evaluator {
             }
         }
         return st
+    }
+
+    /// Whether a conversation about `debt` took place after `after` and before `before`: a callback the debtor
+    /// asked for is answered by a later conversation about the debt (a promise to pay, a refusal, another talk),
+    /// so it no longer consents to a call (the stricter reading: the promise's hold or the conversation block
+    /// binds, not the older request).
+    static func conversationBetween(
+        _ events: UnsafeMutableBufferPointer<Event>, count: Int, debt: Int32, after: Int64, before: Int64
+    ) -> Bool {
+        for j in 0..<count where events[j].debt == debt && events[j].isConversation {
+            if events[j].at > after && events[j].at < before { return true }
+        }
+        return false
     }
 
     func phoneDialable(_ pi: Int) -> Bool {

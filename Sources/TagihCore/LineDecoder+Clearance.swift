@@ -36,6 +36,7 @@ extension LineDecoder {
         var ctx = Context()
         let v = try JSONValue.parse(line)
         let o = try object(v, "")
+        try checkType(v, "clearance")
         ctx.unknown(o, known: ["type", "clearance", "debtor", "clears", "debt", "by", "note"], path: "")
         let id = try requiredID(v, "clearance", "")
         let debtor = try requiredID(v, "debtor", "")

@@ -109,8 +109,24 @@ public struct LineDecoder: Sendable {
         }
     }
 
+    /// Checks the optional `type` of a line: when given, it must name the line's own type (an outcome line sent
+    /// as `"type":"ready"` to `POST /v1/outcomes` is a mistake to report, not an outcome to apply).
+    func checkType(_ v: JSONValue, _ expected: String) throws(RecordError) {
+        guard let given = v["type"] else { return }
+        guard case .string(let text) = given else {
+            throw RecordError(code: "wrong_type", field: "type",
+                              message: "'type' must be the string \"\(expected)\", found \(given.typeName)")
+        }
+        guard text == expected else {
+            throw RecordError(code: "invalid_value", field: "type",
+                              message: "'type' is \(JSONWriter.quoted(String(text.prefix(40)))) but this endpoint "
+                                + "takes \(expected) lines: omit 'type' or give \"\(expected)\"")
+        }
+    }
+
     func debtor(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> Debtor {
         let o = try object(v, "")
+        try checkType(v, "debtor")
         ctx.unknown(o, known: ["type", "id", "jurisdiction", "zone", "status", "segment", "phones", "debts", "quiet"],
                     path: "")
         let id = try requiredID(v, "id", "")
@@ -132,11 +148,14 @@ public struct LineDecoder: Sendable {
         let segment = try optionalString(v, "segment", "")
         var phones: [Phone] = []
         if let arr = try optionalArray(v, "phones", "") {
+            try Self.checkCount(arr, "phones")
             for (i, p) in arr.enumerated() { phones.append(try phone(p, "phones[\(i)]", &ctx)) }
         }
         guard let debtsArr = try optionalArray(v, "debts", "") else {
             throw RecordError(code: "missing_field", field: "debts", message: "required field is missing")
         }
+        try Self.checkCount(debtsArr, "debts")
+        if let quiet = v["quiet"], case .array(let entries) = quiet { try Self.checkCount(entries, "quiet") }
         var debts: [Debt] = []
         for (i, d) in debtsArr.enumerated() { debts.append(try debt(d, "debts[\(i)]", &ctx)) }
         // A number or a debt id listed twice is ambiguous (which entry's opt-out, balance or currency holds?):
@@ -233,6 +252,7 @@ public struct LineDecoder: Sendable {
 
     func outcome(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> OutcomeEvent {
         let o = try object(v, "")
+        try checkType(v, "outcome")
         ctx.unknown(o, known: ["type", "attempt", "debtor", "debt", "phone", "at", "outcome", "lease", "promise",
                                "callbackAt"], path: "")
         let attempt = try requiredID(v, "attempt", "")
@@ -266,6 +286,7 @@ public struct LineDecoder: Sendable {
 
     func payment(_ v: JSONValue, _ ctx: inout Context) throws(RecordError) -> PaymentEvent {
         let o = try object(v, "")
+        try checkType(v, "payment")
         ctx.unknown(o, known: ["type", "payment", "debtor", "debt", "amount", "currency", "at"], path: "")
         let payment = try requiredID(v, "payment", "")
         let debtor = try requiredID(v, "debtor", "")
@@ -386,10 +407,32 @@ public struct LineDecoder: Sendable {
         return e
     }
 
+    /// The most phones, debts or quiet times one debtor may list (the engine packs each count in a byte).
+    public static let maxListEntries = 255
+
+    static func checkCount(_ entries: [JSONValue], _ field: String) throws(RecordError) {
+        guard entries.count > maxListEntries else { return }
+        throw RecordError(
+            code: "out_of_range", field: field,
+            message: "\(entries.count) entries; a debtor lists at most \(maxListEntries) \(field == "quiet" ? "quiet times" : field)")
+    }
+
+    /// IANA zones that are one fixed offset, or name no place: a debtor's local time follows the law of a place,
+    /// its daylight saving time included (`EST` for a Boston debtor shifts the window by an hour all summer).
+    static let fixedOffsetZones: Set<String> = [
+        "EST", "MST", "HST", "GMT", "GMT0", "GMT+0", "GMT-0", "UTC", "UCT", "Universal", "Zulu", "Greenwich",
+    ]
+
     func optionalZone(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String? {
         guard let z = try optionalString(v, key, path) else { return nil }
         guard zones.zone(named: z) != nil else {
             throw RecordError(code: "unknown_zone", field: join(path, key), message: "unknown IANA time zone '\(z)'")
+        }
+        if z.hasPrefix("Etc/") || Self.fixedOffsetZones.contains(z) {
+            throw RecordError(
+                code: "unknown_zone", field: join(path, key),
+                message: "'\(z)' is a fixed offset, not a place: give the IANA zone of the place (such as "
+                    + "America/New_York), whose daylight saving time the calling window follows")
         }
         return z
     }

@@ -114,7 +114,7 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
     if isDebtorPath {
         let raw = path.utf8.dropFirst(prefix.utf8CodeUnitCount)
         guard !raw.contains(UInt8(ascii: "/")) else { return .notFound }
-        guard let id = percentDecode(Substring(raw)) else { return .badDebtorID }
+        guard let id = percentDecode(Substring(raw), formEncoded: false) else { return .badDebtorID }
         if id.isEmpty { return .notFound }
         return only("GET", .getDebtor(id: id))
     }
@@ -136,9 +136,12 @@ public func matchRoute(method: String, path: String) -> RouteMatch {
     }
 }
 
-/// Decodes `%XX` escapes; nil for a malformed escape or invalid UTF-8.
-public func percentDecode(_ text: Substring) -> String? {
-    if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(text) }
+/// Decodes `%XX` escapes; nil for a malformed escape or invalid UTF-8. `+` means a space only in a query
+/// (`formEncoded`, HTML forms' encoding); in a path it is itself (`/v1/debtors/ACME+1` names `ACME+1`).
+public func percentDecode(_ text: Substring, formEncoded: Bool = true) -> String? {
+    if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || formEncoded && $0 == UInt8(ascii: "+") }) {
+        return String(text)
+    }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var it = text.utf8.makeIterator()
@@ -146,7 +149,7 @@ public func percentDecode(_ text: Substring) -> String? {
         if b == UInt8(ascii: "%") {
             guard let h = it.next(), let l = it.next(), let hv = hexValue(h), let lv = hexValue(l) else { return nil }
             bytes.append(hv << 4 | lv)
-        } else if b == UInt8(ascii: "+") {
+        } else if formEncoded && b == UInt8(ascii: "+") {
             bytes.append(UInt8(ascii: " "))
         } else {
             bytes.append(b)

@@ -142,6 +142,16 @@ public final class TagihService: HTTP2Responder, Sendable {
                     "content-type '\(media)' is not accepted here; send \(accepted.joined(separator: " or "))")
             }
         }
+        // Bodies are read as they are sent: a compressed one would be parsed as garbage line by line.
+        if endpoint.bodyMediaTypes != nil, let encoding = head.header("content-encoding"),
+            !encoding.trimmingCharacters(in: .whitespaces).isEmpty,
+            encoding.trimmingCharacters(in: .whitespaces).lowercased() != "identity"
+        {
+            return httpError(
+                415, "unsupported_media_type",
+                "content-encoding '\(encoding)' is not accepted: send the body uncompressed (HTTP/2 streams it as it "
+                    + "is written)")
+        }
         switch endpoint {
         case .healthz:
             return text(200, "ok\n")
@@ -154,7 +164,9 @@ public final class TagihService: HTTP2Responder, Sendable {
         case .metrics:
             var buffer = ByteBuffer()
             buffer.writeBytes(metricsBody())
-            return .immediate(status: 200, headers: [("content-type", "text/plain; version=0.0.4")], body: buffer)
+            return .immediate(
+                status: 200, headers: [("content-type", "text/plain; version=0.0.4"), ("tagih-protocol", "1")],
+                body: buffer)
         case .debugStream:
             guard let n = intParameter(head, "n", default: 10, range: 0...1_000_000_000_000) else {
                 return badQuery(head, "n", "an integer from 0 to 1000000000000")
@@ -324,7 +336,9 @@ public final class TagihService: HTTP2Responder, Sendable {
     /// The `jurisdiction` filter (comma-separated codes), or nil when a code is not well formed (`us`, `U S`): such
     /// a filter would match nobody, and a dialer configured with it would believe there is no work.
     private func leaseFilter(_ head: HTTP2RequestHead) -> LeaseFilter? {
-        guard let raw = head.queryItem("jurisdiction"), !raw.isEmpty else { return .all }
+        // Absent: every jurisdiction. Present but empty (`jurisdiction=`, a URL built from an unset variable) is
+        // refused rather than read as "all": a dialer of one region would get calls of every region.
+        guard let raw = head.queryItem("jurisdiction") else { return .all }
         let codes = raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard codes.allSatisfy(Jurisdiction.isWellFormed) else { return nil }
         return LeaseFilter(jurisdictions: codes)

@@ -51,7 +51,8 @@ import Testing
         let server = try ServerProcess(extraArguments: ["--demo", "50"] + ServiceLiveTests.clockArguments)
         defer { server.stop() }
         let base = server.baseURL
-        for filter in ["us", "US,", "U%20S", "USA-"] {
+        // Also an empty one (a URL built from an unset variable): it is not "every jurisdiction".
+        for filter in ["us", "US,", "U%20S", "USA-", ""] {
             let (code, body) = try curl("\(base)/v1/calls?n=1&jurisdiction=\(filter)")
             #expect(code == 400 && body.contains("bad_query") && body.contains("'jurisdiction'"), "\(filter): \(body)")
         }

@@ -170,6 +170,25 @@ let cases: [Case] = [
              attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
              attempt("2026-12-02T19:10:00Z", .noAnswer),
          ]), now: "2026-12-02T20:00:00Z", earliest: "2026-12-07T13:00:00Z"),
+    // A later conversation about the debt answers the request: no consent left (the stricter reading).
+    Case(name: "callback requested, then a promise: the promise's hold binds", debtor: person(),
+         history: DebtorHistory(outcomes: [
+             attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
+             attempt("2026-12-01T15:00:00Z", .promiseToPay,
+                     promise: PromiseTerms(amount: Money(decimal: "10")!, due: "2026-12-10")),
+         ]), now: "2026-12-02T19:30:00Z", earliest: "2026-12-13T13:00:00Z"),
+    Case(name: "callback requested, then a refusal: the conversation block binds", debtor: person(),
+         history: DebtorHistory(outcomes: [
+             attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
+             attempt("2026-12-01T15:00:00Z", .refused),
+         ]), now: "2026-12-02T19:30:00Z", earliest: "2026-12-08T13:00:00Z"),
+    Case(name: "a conversation about another debt leaves this debt's callback consented",
+         debtor: person(debts: [Debt(id: "A-1", balance: Money(decimal: "1000.00")!, currency: "USD"),
+                                Debt(id: "A-2", balance: Money(decimal: "50.00")!, currency: "USD")]),
+         history: DebtorHistory(outcomes: [
+             attempt("2026-11-30T15:00:00Z", .callbackRequested, callbackAt: "2026-12-02T19:00:00Z"),
+             attempt("2026-12-01T15:00:00Z", .refused, debt: "A-2"),
+         ]), now: "2026-12-02T19:30:00Z", earliest: "2026-12-02T19:30:00Z", reason: "consented callback"),
     Case(name: "nothing known about the zone: never (conservative)", debtor: person("XX", zone: nil,
          phones: [phone("+999123456789")]), now: "2026-11-30T15:00:00Z", earliest: nil),
     Case(name: "promise due in 60 days: hold beyond 30 days", debtor: person(),

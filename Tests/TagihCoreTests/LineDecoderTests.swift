@@ -117,6 +117,52 @@ import Testing
         }
     }
 
+    /// A line's `type`, when given, must be its own: an outcome sent as `"type":"ready"` is refused, not applied.
+    @Test func aLineOfAnotherTypeIsRefused() throws {
+        let outcome = #"{"attempt":"T-1","debtor":"D","debt":"A","phone":"+12125550100","at":"2026-12-01T15:00:00Z","outcome":"busy""#
+        #expect(try LineDecoder.outcome(from: outcome + "}").value.attempt == "T-1")
+        #expect(try LineDecoder.outcome(from: outcome + #","type":"outcome"}"#).value.attempt == "T-1")
+        #expect(throws: RecordError(
+            code: "invalid_value", field: "type",
+            message: #"'type' is "ready" but this endpoint takes outcome lines: omit 'type' or give "outcome""#)
+        ) { try LineDecoder.outcome(from: outcome + #","type":"ready"}"#) }
+        #expect(throws: RecordError(
+            code: "wrong_type", field: "type", message: #"'type' must be the string "outcome", found a number"#)
+        ) { try LineDecoder.outcome(from: outcome + #","type":1}"#) }
+        let payment = #"{"payment":"P-1","debtor":"D","debt":"A","amount":"5","currency":"USD","at":"2026-12-01T15:00:00Z""#
+        #expect(try LineDecoder.payment(from: payment + #","type":"payment"}"#).value.payment == "P-1")
+        #expect(throws: RecordError.self) { try LineDecoder.payment(from: payment + #","type":"outcome"}"#) }
+        #expect(throws: RecordError.self) { try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[],"type":"outcome"}"#) }
+    }
+
+    /// Fixed-offset zones are refused: the window follows the place's daylight saving time.
+    @Test(arguments: ["EST", "Etc/GMT+5", "UTC", "Etc/UTC", "GMT"])
+    func aFixedOffsetZoneIsRefused(zone: String) throws {
+        #expect(throws: RecordError(
+            code: "unknown_zone", field: "zone",
+            message: "'\(zone)' is a fixed offset, not a place: give the IANA zone of the place (such as "
+                + "America/New_York), whose daylight saving time the calling window follows")
+        ) { try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","zone":"\#(zone)","debts":[]}"#) }
+        #expect(throws: RecordError.self) {
+            try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+12125550100","zone":"\#(zone)"}],"debts":[]}"#)
+        }
+        #expect(try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","zone":"America/Phoenix","debts":[]}"#).value.zone == "America/Phoenix")
+    }
+
+    /// More than 255 phones, debts or quiet times: refused naming the list (was a fieldless `invalid_record`).
+    @Test func tooManyEntriesNameTheirList() throws {
+        let debts = (0..<256).map { #"{"id":"A-\#($0)","balance":"1","currency":"USD"}"# }.joined(separator: ",")
+        #expect(throws: RecordError(
+            code: "out_of_range", field: "debts", message: "256 entries; a debtor lists at most 255 debts")
+        ) { try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[\#(debts)]}"#) }
+        let phones = (0..<300).map { #"{"number":"+1212555\#(String(format: "%04d", $0))"}"# }.joined(separator: ",")
+        #expect(throws: RecordError(
+            code: "out_of_range", field: "phones", message: "300 entries; a debtor lists at most 255 phones")
+        ) { try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","phones":[\#(phones)],"debts":[]}"#) }
+        let ok = (0..<255).map { #"{"id":"A-\#($0)","balance":"1","currency":"USD"}"# }.joined(separator: ",")
+        #expect(try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","debts":[\#(ok)]}"#).value.debts.count == 255)
+    }
+
     @Test func unknownFieldsAreWarnings() throws {
         let d = try LineDecoder.debtor(from: #"{"id":"D","jurisdiction":"US","x":1,"debts":[{"id":"A","balance":5,"currency":"USD","y":2}]}"#)
         #expect(d.warnings.map(\.description) == ["x: unknown field (ignored)", "debts[0].y: unknown field (ignored)"])

@@ -46,6 +46,11 @@ import Foundation
         #expect(q["from"] == "2026-11-30T08:00:00-05:00")
         #expect(q["flag"] == "")
         #expect(percentDecode("%zz") == nil)
+        // `+` is a space in a query only.
+        #expect(parseQuery("jurisdiction=US+MA")["jurisdiction"] == "US MA")
+        #expect(matchRoute(method: "GET", path: "/v1/debtors/ACME+1") == .found(.getDebtor(id: "ACME+1")))
+        #expect(matchRoute(method: "GET", path: "/v1/debtors/ACME%2B1") == .found(.getDebtor(id: "ACME+1")))
+        #expect(matchRoute(method: "GET", path: "/v1/debtors/ACME%201") == .found(.getDebtor(id: "ACME 1")))
     }
 
     @Test func queryProblems() {

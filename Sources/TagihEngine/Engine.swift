@@ -47,7 +47,7 @@ public final class Engine: Sendable {
     private let restoredWithout = Atomic<Int>(0)
     /// Where the next `lease` call starts taking (see there).
     private let takeRotation = Atomic<Int>(0)
-    let metrics = EngineMetrics()
+    let metrics: EngineMetrics
     let leaseSignals: LeaseSignals
     /// History events between their commit and their application (for the history checkpoint's floor).
     let applying = AppliedEvents()
@@ -74,6 +74,7 @@ public final class Engine: Sendable {
         self.revocations = revocations
         self.revoked = revoked
         self.configuration = configuration
+        self.metrics = EngineMetrics(exported: configuration.exportsMetrics)
         self.leaseSignals = leaseSignals
         self.clock = clock
         self.log = log

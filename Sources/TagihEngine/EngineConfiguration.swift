@@ -66,6 +66,10 @@ public struct EngineConfiguration: Sendable {
     /// Default 10,000.
     public var revocationBuffer: Int = 10_000
 
+    /// Whether the engine's counters (`tagih_engine_*`) go to the process's metrics backend. Off for an engine that
+    /// is not the service's (a simulation run by `POST /v1/simulations`). Default true.
+    public var exportsMetrics = true
+
     /// Creates a configuration; see each property for its default.
     public init(
         shardCount: Int = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount),

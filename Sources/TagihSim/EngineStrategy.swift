@@ -42,6 +42,7 @@ final class EngineStrategy: DialStrategy {
         configuration.holdBelowShareOfBest = holdBelowShareOfBest
         configuration.holdShare = holdShare
         configuration.revocationBuffer = 0  // the floor reports every call it places: nobody listens
+        configuration.exportsMetrics = false  // a simulation's leases are not the service's
         var logger = Logger(label: "tagih.sim.engine")
         logger.logLevel = .warning
         let engine = try await Engine.open(configuration: configuration, clock: clock, policy: policy, logger: logger)

@@ -266,6 +266,27 @@ import Testing
         #expect(server.log().contains("simulation stopped: its client went away"), "\(server.log().suffix(2000))")
     }
 
+    /// A simulation's engine is not the service's: its millions of leases and events stay out of `/metrics`.
+    @Test func aSimulationLeavesTheServiceMetricsAlone() throws {
+        let server = try ServerProcess(extraArguments: ["--clock-start", "2026-12-01T15:00:00Z", "--demo", "50"])
+        defer { server.stop() }
+        func engineCounters() throws -> [String] {
+            let (code, body) = try curl("\(server.baseURL)/metrics")
+            #expect(code == 200)
+            return body.split(separator: "\n").map(String.init).filter {
+                $0.hasPrefix("tagih_engine_leases_total") || $0.hasPrefix("tagih_engine_events_total")
+                    || $0.hasPrefix("tagih_engine_debtors_upserted_total")
+            }.sorted()
+        }
+        let before = try engineCounters()
+        #expect(before.contains { $0.hasPrefix("tagih_engine_debtors_upserted_total") }, "\(before)")
+        let (code, body) = try curl(
+            "\(server.baseURL)/v1/simulations", method: "POST", headers: ["content-type: application/json"],
+            body: #"{"debtors":2000,"start":"2026-12-01","days":1,"agents":5,"seed":1}"#)
+        #expect(code == 200 && body.contains(#""type":"report""#) && body.contains(#""dials":"#), "\(body.suffix(500))")
+        #expect(try engineCounters() == before)
+    }
+
     @Test func turnedOff() throws {
         let server = try ServerProcess(extraArguments: ["--max-simulations", "0"])
         defer { server.stop() }

@@ -144,6 +144,7 @@ public struct RulePack: Sendable, Hashable {
         case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
         case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
         case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
+        case (a, b) where isUSTerritory(a, b): return 1
         default: return 0
         }
     }
@@ -167,7 +168,22 @@ public struct RulePack: Sendable, Hashable {
         case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
         case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
         case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
+        case (a, b) where isUSTerritory(a, b): return 1
         default: return 0
+        }
+    }
+
+    /// The US territories with ISO 3166-1 codes of their own where the FDCPA and Regulation F apply: Puerto Rico,
+    /// Guam, the US Virgin Islands, American Samoa and the Northern Mariana Islands (`PR`, `GU`, `VI`, `AS`, `MP`):
+    /// their debtors get the US pack (their own zones, from the zone table).
+    @inline(__always)
+    static func isUSTerritory(_ a: UInt8, _ b: UInt8) -> Bool {
+        switch (a, b) {
+        case (UInt8(ascii: "P"), UInt8(ascii: "R")), (UInt8(ascii: "G"), UInt8(ascii: "U")),
+            (UInt8(ascii: "V"), UInt8(ascii: "I")), (UInt8(ascii: "A"), UInt8(ascii: "S")),
+            (UInt8(ascii: "M"), UInt8(ascii: "P")):
+            return true
+        default: return false
         }
     }
 

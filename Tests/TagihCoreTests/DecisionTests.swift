@@ -248,6 +248,17 @@ let cases: [Case] = [
     Case(name: "US-FL falls back to US (7-in-7 applies)", debtor: person("US-FL"),
          history: DebtorHistory(outcomes: dailyNoAnswers + [attempt("2026-11-30T14:00:00Z", .noAnswer)]),
          now: "2026-11-30T19:00:00Z", earliest: "2026-12-01T13:00:00Z"),
+    Case(name: "PR (Puerto Rico, ISO code of its own) gets the US pack: the conversation block applies",
+         debtor: person("PR", zone: "America/Puerto_Rico", phones: [phone("+17875550100")]),
+         history: DebtorHistory(outcomes: [attempt("2026-11-30T15:00:00Z", .rightParty, phone: "+17875550100")]),
+         now: "2026-11-30T16:00:00Z", earliest: "2026-12-07T12:00:00Z"),
+    Case(name: "GU (Guam) gets the US pack: the 8th call in 7 days waits",
+         debtor: person("GU", zone: "Pacific/Guam", phones: [phone("+16715550100")]),
+         history: DebtorHistory(outcomes: ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28",
+                                           "2026-11-29", "2026-11-30"].map {
+             attempt("\($0)T00:00:00Z", .noAnswer, phone: "+16715550100")
+         }),
+         now: "2026-11-30T05:00:00Z", earliest: "2026-11-30T22:00:00Z"),
     Case(name: "US-MA: 2 calls in 7 days to personal numbers", debtor: person("US-MA"),
          history: DebtorHistory(outcomes: [attempt("2026-11-27T15:00:00Z", .noAnswer),
                                            attempt("2026-11-29T15:00:00Z", .noAnswer)]),

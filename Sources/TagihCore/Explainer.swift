@@ -177,6 +177,19 @@ public struct Explainer: Sendable {
                         let p = try decoder.payment(from: bytes)
                         warnings = p.warnings
                         debtorID = p.value.debtor
+                        // The checks the service makes when it ingests a payment: the debt exists, in that currency.
+                        if let i = index[debtorID] {
+                            guard let debt = debtors[i].debts.first(where: { $0.id == p.value.debt }) else {
+                                throw RecordError(code: "unknown_debt", field: "debt",
+                                                  message: "debtor '\(debtorID)' has no debt '\(p.value.debt)'")
+                            }
+                            if let currency = p.value.currency, currency != debt.currency {
+                                throw RecordError(
+                                    code: "invalid_value", field: "currency",
+                                    message: "the payment is in \(currency) but debt '\(debt.id)' is in \(debt.currency); "
+                                        + "send the amount in the debt's currency")
+                            }
+                        }
                         if admit(p.value.payment, field: "payment", at: p.value.at, seen: &seenPayments,
                                  warnings: &warnings), let i = index[debtorID] {
                             histories[i].record(p.value)
@@ -185,6 +198,25 @@ public struct Explainer: Sendable {
                         let o = try decoder.outcome(from: bytes)
                         warnings = o.warnings
                         debtorID = o.value.debtor
+                        // The checks the service makes when it ingests an outcome.
+                        if let callback = o.value.callbackAt, callback < o.value.at {
+                            throw RecordError(
+                                code: "invalid_time", field: "callbackAt",
+                                message: "callbackAt \(RFC3339.formatUTC(callback)) is before the call's at "
+                                    + RFC3339.formatUTC(o.value.at))
+                        }
+                        if let i = index[debtorID] {
+                            guard debtors[i].debts.contains(where: { $0.id == o.value.debt }) else {
+                                throw RecordError(code: "unknown_debt", field: "debt",
+                                                  message: "debtor '\(debtorID)' has no debt '\(o.value.debt)'")
+                            }
+                            if !debtors[i].phones.contains(where: { $0.number == o.value.phone }) {
+                                warnings.append(RecordWarning(
+                                    code: "phone_not_on_record", field: "phone",
+                                    message: "'\(o.value.phone)' is not one of debtor '\(debtorID)''s phones; the call "
+                                        + "counts toward the debt's caps, but no phone-level rule applies to it"))
+                            }
+                        }
                         if admit(o.value.attempt, field: "attempt", at: o.value.at, seen: &seenAttempts,
                                  warnings: &warnings), let i = index[debtorID] {
                             histories[i].record(o.value)

@@ -113,6 +113,13 @@ public final class TagihService: HTTP2Responder, Sendable {
     }
 
     private func route(_ endpoint: Endpoint, _ head: HTTP2RequestHead) -> HTTP2Response {
+        // Two credentials are ambiguous (which one acts?): refused, whichever comes first.
+        var credentials = 0
+        for h in head.headers where h.name == "authorization" { credentials += 1 }
+        if credentials > 1 {
+            return httpError(
+                400, "bad_request", "\(credentials) authorization headers: send one ('authorization: Bearer TOKEN')")
+        }
         switch configuration.tokens.check(authorization: head.header("authorization"), anyOf: endpoint.roles) {
         case .allowed: break
         case .unauthenticated:

@@ -96,6 +96,13 @@ import Testing
         #expect(code == 403)
         (code, _) = try curl("\(server.baseURL)/healthz")
         #expect(code == 200)
+        // Two credentials are ambiguous, in either order: refused (the last one used to win).
+        for pair in [["bad-token-0123456789xx", "reader-token-0123456789"], ["reader-token-0123456789", "bad-token-0123456789xx"]] {
+            let body: String
+            (code, body) = try curl(
+                "\(server.baseURL)/v1/schedule", headers: pair.map { "authorization: Bearer \($0)" })
+            #expect(code == 400 && body.contains("2 authorization headers"), "\(pair): \(code) \(body)")
+        }
     }
 
     @Test func refusesPublicBindWithoutTokens() throws {

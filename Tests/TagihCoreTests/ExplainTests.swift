@@ -58,6 +58,30 @@ import Testing
         #expect(text.contains { $0.hasPrefix("outcomes:5: error: outcome: unknown value 'maybe'; allowed: busy,") })
     }
 
+    /// The checks the service makes on ingest apply to explain's history too: a payment in another currency than
+    /// its debt's, an event about a debt the debtor does not have, a callback before its call are errors (and left
+    /// out); a phone not on record is a warning.
+    @Test func eventsTheServiceWouldRefuseAreRefused() throws {
+        let population = #"{"id":"D-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+16175550100","kind":"mobile"}],"debts":[{"id":"A-1","balance":"100.00","currency":"USD"}]}"#
+        let outcomes = [
+            #"{"payment":"P1","debtor":"D-1","debt":"A-1","amount":"100.00","currency":"EUR","at":"2026-12-01T12:00:00Z"}"#,
+            #"{"payment":"P2","debtor":"D-1","debt":"AX","amount":"1.00","at":"2026-12-01T12:00:00Z"}"#,
+            #"{"attempt":"a1","debtor":"D-1","debt":"AX","phone":"+16175550100","at":"2026-12-01T12:00:00Z","outcome":"no_answer"}"#,
+            #"{"attempt":"a2","debtor":"D-1","debt":"A-1","phone":"+16175550100","at":"2026-12-01T12:00:00Z","outcome":"callback_requested","callbackAt":"2026-12-01T11:00:00Z"}"#,
+            #"{"attempt":"a3","debtor":"D-1","debt":"A-1","phone":"+16175550199","at":"2026-12-01T12:00:00Z","outcome":"busy"}"#,
+        ].joined(separator: "\n")
+        let report = Explainer().explain(population: population, outcomes: outcomes, at: t("2026-12-01T13:00:00Z"), json: true)
+        let text = report.problems.map(\.description)
+        #expect(text.count == 5, "\(text)")
+        #expect(text[0].hasPrefix("outcomes:1: error: currency: the payment is in EUR but debt 'A-1' is in USD"), "\(text)")
+        #expect(text[1] == "outcomes:2: error: debt: debtor 'D-1' has no debt 'AX'", "\(text)")
+        #expect(text[2] == "outcomes:3: error: debt: debtor 'D-1' has no debt 'AX'", "\(text)")
+        #expect(text[3].hasPrefix("outcomes:4: error: callbackAt: callbackAt 2026-12-01T11:00:00Z is before"), "\(text)")
+        #expect(text[4].hasPrefix("outcomes:5: warning: phone: '+16175550199' is not one of debtor 'D-1''s phones"), "\(text)")
+        // The EUR payment did not settle the debt: it is still decided.
+        #expect(report.decisions.count == 1 && report.decisions[0].blockedReason == nil, "\(report.lines)")
+    }
+
     /// Events after the decision time had not happened then: left out of the history, with a warning each, as is a
     /// repeated payment id. The decision equals the one made without them.
     @Test func eventsAfterTheDecisionTimeAreLeftOutAndNamed() throws {

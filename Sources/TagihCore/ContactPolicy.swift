@@ -1989,8 +1989,30 @@ struct Evaluator {
         case .busyRetries: return "house rule: \(config.busyRetriesPerPhonePerDay) busy retries today, next \(local(t))"
         case .window(let z):
             let ws = pack.windowStartMinute, we = pack.windowEndMinute
+            if let q = quietTimeEnding(at: t, in: z) {
+                return "quiet time \(Self.clock(q.fromMinute))-\(Self.clock(q.toMinute)) (the debtor's) ends \(local(t))"
+            }
             return "window \(ws / 60 < 10 ? "0" : "")\(ws / 60):00-\(we / 60):00 \(z.pointee.table.name) (\(pack.code)) opens \(local(t))"
         }
+    }
+
+    /// The debtor's quiet time that ends at `t` in zone `z` on that local day, after the window opened: what
+    /// held the call until `t`, rather than the window.
+    func quietTimeEnding(at t: Int64, in z: ZoneRef) -> QuietTime? {
+        guard !quiet.isEmpty else { return nil }
+        let (offset, _, _) = z.pointee.segment(at: t)
+        let localSeconds = t + Int64(offset)
+        let day = CivilTime.day(ofLocalSeconds: localSeconds)
+        let minute = Int((localSeconds - day * 86_400) / 60)
+        let wd = CivilTime.weekday(ofDay: day)
+        guard minute > pack.windowStartMinute else { return nil }
+        return quiet.first { quietApplies($0, wd) && $0.toMinute == minute && $0.fromMinute < minute }
+    }
+
+    /// `HH:MM` of a minute of the day.
+    static func clock(_ minute: Int) -> String {
+        let h = minute / 60, m = minute % 60
+        return (h < 10 ? "0" : "") + String(h) + ":" + (m < 10 ? "0" : "") + String(m)
     }
 }
 

@@ -232,7 +232,7 @@ public struct Explainer: Sendable {
                     }
                 } catch {
                     problems.append(Problem(source: "outcomes", line: lineNo, severity: "error",
-                                            message: error.description))
+                                            message: "\(error)"))
                 }
             }
         }

@@ -144,7 +144,7 @@ public struct RulePack: Sendable, Hashable {
         case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
         case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
         case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
-        case (a, b) where isUSTerritory(a, b): return 1
+        case (let x, let y) where isUSTerritory(x, y): return 1
         default: return 0
         }
     }
@@ -168,7 +168,7 @@ public struct RulePack: Sendable, Hashable {
         case (UInt8(ascii: "I"), UInt8(ascii: "D")): return 5
         case (UInt8(ascii: "I"), UInt8(ascii: "N")): return 6
         case (UInt8(ascii: "G"), UInt8(ascii: "B")): return 7
-        case (a, b) where isUSTerritory(a, b): return 1
+        case (let x, let y) where isUSTerritory(x, y): return 1
         default: return 0
         }
     }

@@ -75,8 +75,7 @@ extension TagihService {
             throw HTTP2StreamError(
                 code: "stream_closed", message: "the stream closed before its calls were written; leases given back")
         }
-        let base = writer.bytesWritten
-        for (lease, start) in zip(leases, starts) { deliveries.record(lease.id, at: base + start) }
+        deliveries.record(leases, startingAt: starts, base: writer.bytesWritten)
         do {
             try await writer.write(buffer)
         } catch {
@@ -371,6 +370,7 @@ final class DialerSessionState: Sendable {
 
     /// Returns once the outbox holds at most ``outboxLimit`` bytes (the writer took them), or the session ended.
     func waitForRoom() async {
+        if state.withLock({ $0.outboxBytes <= Self.outboxLimit || $0.cancelled }) { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
@@ -404,27 +404,52 @@ final class DialerSessionState: Sendable {
 /// call, instead of holding the debtor for the lease TTL and then counting a placed call. A line that was taken,
 /// even in part, may have reached the dialer, so its lease stays (it ends by outcome, release or expiry).
 final class CallDeliveries: Sendable {
-    private let pending = Mutex<[(start: Int, lease: String)]>([])
+    private struct Lines {
+        /// Start offsets and leases, in stream order; the entries before `head` are forgotten.
+        var starts: [Int] = []
+        var leases: [String] = []
+        var head = 0
+    }
+    private let pending = Mutex(Lines())
 
-    /// Records that the call line of `lease` starts at byte `start` of the stream.
-    func record(_ lease: String, at start: Int) { pending.withLock { $0.append((start, lease)) } }
+    /// Records that the call lines of `leases` start at `base + starts[i]` of the stream (one lock per write).
+    func record(_ leases: [Lease], startingAt starts: [Int], base: Int) {
+        guard !leases.isEmpty else { return }
+        pending.withLock { lines in
+            for (lease, start) in zip(leases, starts) {
+                lines.starts.append(base + start)
+                lines.leases.append(lease.id)
+            }
+        }
+    }
 
     /// Forgets the lines that start before `taken`: they left the server.
     func taken(upTo taken: Int) {
         pending.withLock { lines in
-            guard let first = lines.firstIndex(where: { $0.start >= taken }) else {
-                lines.removeAll()
-                return
+            while lines.head < lines.starts.count && lines.starts[lines.head] < taken { lines.head += 1 }
+            if lines.head == lines.starts.count {
+                lines.starts.removeAll(keepingCapacity: true)
+                lines.leases.removeAll(keepingCapacity: true)
+                lines.head = 0
+            } else if lines.head >= 4096 && lines.head * 2 >= lines.starts.count {
+                lines.starts.removeFirst(lines.head)
+                lines.leases.removeFirst(lines.head)
+                lines.head = 0
             }
-            if first > 0 { lines.removeFirst(first) }
         }
     }
 
     /// The leases of the lines that start at or after `taken`, forgotten.
     func untaken(from taken: Int) -> [String] {
         pending.withLock { lines in
-            defer { lines.removeAll() }
-            return lines.filter { $0.start >= taken }.map(\.lease)
+            defer {
+                lines.starts.removeAll()
+                lines.leases.removeAll()
+                lines.head = 0
+            }
+            var out: [String] = []
+            for k in lines.head..<lines.starts.count where lines.starts[k] >= taken { out.append(lines.leases[k]) }
+            return out
         }
     }
 }

@@ -225,15 +225,17 @@ public final class HTTP2Server: Service, Sendable {
                         try handlers.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
                     try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                    // HTTP/2 once the client's preface arrived; an HTTP/1.x probe or scraper answered by the gate.
                     try handlers.addHandler(
-                        HTTP2ConnectionHandler(
-                            role: .server(responder, spawn),
-                            settings: settings,
-                            limits: limits,
-                            counters: counters,
-                            logger: logger
-                        )
-                    )
+                        HTTP1Gate(responder: responder) {
+                            HTTP2ConnectionHandler(
+                                role: .server(responder, spawn),
+                                settings: settings,
+                                limits: limits,
+                                counters: counters,
+                                logger: logger
+                            )
+                        })
                 }
             }
     }

@@ -45,6 +45,79 @@ import Testing
         #expect(try grantedLeases(base) == leasesBefore + 2)
     }
 
+    /// HTTP/1.1 clients (Kubernetes probes, Prometheus on a plain-text target, curl without
+    /// --http2-prior-knowledge) get `/healthz`, `/readyz` and `/metrics`, with the same tokens; anything else a 505
+    /// that says how to speak HTTP/2. HTTP/2 clients, including one whose preface arrives a byte at a time, are
+    /// served as before.
+    @Test func http1ClientsGetTheOperationsEndpointsAndA505() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-h1-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tokens = dir.appendingPathComponent("tokens")
+        try "reader-token-0123456789 reader\n".write(to: tokens, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(
+            extraArguments: ["--demo", "20", "--tokens", tokens.path] + ServiceLiveTests.clockArguments,
+            dataDirectory: dir.appendingPathComponent("data"))
+        defer { server.stop() }
+        let base = server.baseURL
+        func http1(_ path: String, _ extra: [String] = []) throws -> String {
+            try runCommand(["curl", "-s", "-i", "--http1.1"] + extra + ["\(base)\(path)"]).stdout
+        }
+        var out = try http1("/readyz")
+        #expect(out.hasPrefix("HTTP/1.1 200 OK") && out.hasSuffix("\r\n\r\nready\n"), "\(out)")
+        out = try http1("/healthz", ["-I"])
+        #expect(out.hasPrefix("HTTP/1.1 200 OK") && out.contains("content-length: 3"), "\(out)")
+        out = try http1("/metrics")
+        #expect(out.hasPrefix("HTTP/1.1 401"), "\(out)")
+        out = try http1("/metrics", ["-H", "authorization: Bearer reader-token-0123456789"])
+        #expect(out.hasPrefix("HTTP/1.1 200 OK") && out.contains("tagih_dialer_sessions"), "\(out)")
+        out = try http1("/v1/calls?n=1", ["-H", "authorization: Bearer reader-token-0123456789"])
+        #expect(out.hasPrefix("HTTP/1.1 505 HTTP Version Not Supported") && out.contains("--http2-prior-knowledge"),
+                "\(out)")
+        // Python's standard library, as a scraper would use it.
+        var r = try runCommand(["python3", "-c", """
+            import sys, urllib.request
+            req = urllib.request.Request(sys.argv[1] + "/metrics", headers={"authorization": "Bearer reader-token-0123456789"})
+            with urllib.request.urlopen(req) as resp:
+                body = resp.read().decode()
+            print(resp.status, "tagih_engine_leases_total" in body)
+            """, base])
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200 True", "\(r.stdout)\(r.stderr)")
+        // An HTTP/2 preface that arrives in pieces is still HTTP/2.
+        r = try runCommand(["python3", "-c", """
+            import socket, sys, time
+            import h2.connection, h2.config, h2.events
+            sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            data = conn.data_to_send()
+            for piece in (data[:1], data[1:3], data[3:]):
+                sock.sendall(piece)
+                time.sleep(0.1)
+            conn.send_headers(1, [(":method", "GET"), (":path", "/healthz"), (":scheme", "http"), (":authority", "x")], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            status, body = None, b""
+            sock.settimeout(5)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                ended = False
+                for event in conn.receive_data(chunk):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        status = dict(event.headers)[b":status"]
+                    elif isinstance(event, h2.events.DataReceived):
+                        body += event.data
+                    elif isinstance(event, h2.events.StreamEnded):
+                        ended = True
+                sock.sendall(conn.data_to_send())
+                if ended:
+                    break
+            print(status.decode(), body.decode().strip())
+            """, String(server.port)])
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200 ok", "\(r.stdout)\(r.stderr)")
+    }
+
     /// A lowercase or malformed `jurisdiction` filter is a 400 naming the parameter, not an empty 200 (a dialer
     /// configured with `us` would believe there is no work); a well-formed one still leases.
     @Test func aMalformedJurisdictionFilterIsABadQuery() throws {

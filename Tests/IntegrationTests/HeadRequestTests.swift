@@ -118,6 +118,28 @@ import Testing
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200 ok", "\(r.stdout)\(r.stderr)")
     }
 
+    /// A compressed request body is refused before a line is read (it would be parsed as garbage, line by line),
+    /// `/metrics` carries the protocol header, and a debtor id with `+` in the path is that id.
+    @Test func aCompressedBodyIsA415AndPlusInAPathIsItself() throws {
+        let server = try ServerProcess(extraArguments: ServiceLiveTests.clockArguments)
+        defer { server.stop() }
+        let base = server.baseURL
+        let line = #"{"id":"ACME+1","jurisdiction":"US","zone":"America/New_York","debts":[]}"# + "\n"
+        var (code, body) = try curl(
+            "\(base)/v1/debtors", method: "PUT",
+            headers: ["content-type: application/x-ndjson", "content-encoding: gzip"], body: line)
+        #expect(code == 415 && body.contains("content-encoding 'gzip' is not accepted"), "\(code) \(body)")
+        (code, body) = try curl("\(base)/v1/debtors/ACME+1")
+        #expect(code == 404, "\(code) \(body)")
+        (code, body) = try curl(
+            "\(base)/v1/debtors", method: "PUT", headers: ["content-type: application/x-ndjson"], body: line)
+        #expect(code == 200 && body.contains(#""ok":true"#), "\(body)")
+        (code, body) = try curl("\(base)/v1/debtors/ACME+1")
+        #expect(code == 200 && body.contains(#""id":"ACME+1""#), "\(body)")
+        let r = try runCommand(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--http2-prior-knowledge", "\(base)/metrics"])
+        #expect(r.stdout.lowercased().contains("tagih-protocol: 1"), "\(r.stdout)")
+    }
+
     /// A lowercase or malformed `jurisdiction` filter is a 400 naming the parameter, not an empty 200 (a dialer
     /// configured with `us` would believe there is no work); a well-formed one still leases.
     @Test func aMalformedJurisdictionFilterIsABadQuery() throws {

@@ -200,7 +200,12 @@ public final class HTTP2Client: Sendable {
         headers: [(String, String)] = []
     ) async throws -> HTTP2ClientStream {
         let (writer, future) = try await start(method: method, path: path, headers: headers, body: nil, streaming: true)
-        return HTTP2ClientStream(writer: HTTP2BodyWriter(queue: writer!), response: future)
+        guard let writer else {
+            // The stream could not start (the connection closed or went away): the response's failure says why.
+            _ = try await future.get()
+            throw HTTP2StreamError.connectionClosed
+        }
+        return HTTP2ClientStream(writer: HTTP2BodyWriter(queue: writer), response: future)
     }
 
     private func start(

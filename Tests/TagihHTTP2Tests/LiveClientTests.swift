@@ -138,11 +138,23 @@ struct LiveClientTests {
         }
     }
 
+    /// A stream opened on a connection the server closed throws; it used to crash the process (a force unwrap).
+    @Test func openingAStreamOnAClosedConnectionThrows() async throws {
+        try await withTestServer(configure: { $0.idleTimeout = .milliseconds(50) }) { _, port in
+            let client = try await HTTP2Client.connect(host: "127.0.0.1", port: port)
+            let closed = await eventually(timeout: .seconds(5)) { await client.isActive == false }
+            #expect(closed)
+            await #expect(throws: HTTP2StreamError.self) { _ = try await client.openStream(path: "/echo") }
+        }
+    }
+
     @Test func idleTimeoutSparesConnectionsWithOpenStreams() async throws {
-        try await withTestServer(configure: { $0.idleTimeout = .milliseconds(100) }) { _, port in
+        // The stream must open before the connection idles out: a timeout that a loaded CI machine's scheduling
+        // cannot reach between connect and openStream (100 ms once did), then a wait well past it.
+        try await withTestServer(configure: { $0.idleTimeout = .milliseconds(500) }) { _, port in
             let client = try await HTTP2Client.connect(host: "127.0.0.1", port: port)
             let stream = try await client.openStream(path: "/echo")
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1500))
             try await stream.writer.writeLine(#"{"late":true}"#)
             try await stream.writer.finish()
             let response = try await stream.response()

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 
 /// The first handler of a server connection: looks at the client's first bytes before anything is sent, and
@@ -38,8 +37,9 @@ final class HTTP1Gate: ChannelInboundHandler, RemovableChannelHandler {
 
     /// HTTP/2 for the preface (or anything that is not an HTTP/1 request line: nghttp2 refuses it as before);
     /// HTTP/1 for an upper-case method token followed by a space.
+    private static let preface = Array("PRI ".utf8)
+
     private static func verdict(_ bytes: ByteBufferView) -> Verdict {
-        let preface = Array("PRI ".utf8)
         var k = 0
         for b in bytes.prefix(preface.count) {
             guard b == preface[k] else { break }

@@ -20,11 +20,10 @@ import time
 
 import httpx
 
-from tagih_client import check_line
+from tagih_client import post_lines as post
 
 HOST, PORT, PHASE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 BASE = f"http://{HOST}:{PORT}"
-NDJSON = {"content-type": "application/x-ndjson"}
 DEBTORS = 200
 
 
@@ -38,16 +37,6 @@ def debtor(i):
 def outcome(attempt, i):
     return {"attempt": attempt, "debtor": f"K-{i}", "debt": f"KA-{i}", "phone": f"+1212557{i:04d}",
             "at": "2026-12-01T15:00:00Z", "outcome": "busy"}
-
-
-def post(client, path, lines, method="POST"):
-    r = client.request(method, path, content="".join(json.dumps(l) + "\n" for l in lines), headers=NDJSON)
-    assert r.status_code == 200 and r.http_version == "HTTP/2", (r.status_code, r.text[:300])
-    out = [json.loads(l) for l in r.text.splitlines() if l.strip()]
-    assert [o["line"] for o in out] == list(range(1, len(lines) + 1)), out[:3]
-    for o in out:
-        check_line(o)
-    return out
 
 
 def attempts_in(path):

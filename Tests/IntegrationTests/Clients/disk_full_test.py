@@ -16,11 +16,10 @@ import time
 
 import httpx
 
-from tagih_client import DuplexStream, check_line, check_schema
+from tagih_client import DuplexStream, check_line, check_schema, post_lines
 
 HOST, PORT, PHASE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 BASE = f"http://{HOST}:{PORT}"
-NDJSON = {"content-type": "application/x-ndjson"}
 client = httpx.Client(http2=True, http1=False, base_url=BASE, timeout=30)
 DEBTORS = 40
 
@@ -38,13 +37,7 @@ def outcome(attempt, i):
 
 
 def post(path, lines, method="POST"):
-    r = client.request(method, path, content="".join(json.dumps(l) + "\n" for l in lines), headers=NDJSON)
-    assert r.status_code == 200 and r.http_version == "HTTP/2", (r.status_code, r.text[:300])
-    out = [json.loads(l) for l in r.text.splitlines() if l.strip()]
-    assert [o["line"] for o in out] == list(range(1, len(lines) + 1)), out[:3]
-    for o in out:
-        check_line(o)
-    return out
+    return post_lines(client, path, lines, method)
 
 
 def metric(name):

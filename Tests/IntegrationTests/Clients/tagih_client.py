@@ -44,6 +44,19 @@ def check_line(obj):
     check_schema(name, obj)
 
 
+def post_lines(client, path, lines, method="POST"):
+    """Sends `lines` as one NDJSON body with an httpx HTTP/2 client; checks the status, the protocol, one
+    schema-valid result line per input line in order; returns the result lines."""
+    r = client.request(method, path, content="".join(json.dumps(l) + "\n" for l in lines),
+                       headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 200 and r.http_version == "HTTP/2", (r.status_code, r.text[:300])
+    out = [json.loads(l) for l in r.text.splitlines() if l.strip()]
+    assert [o["line"] for o in out] == list(range(1, len(lines) + 1)), out[:3]
+    for o in out:
+        check_line(o)
+    return out
+
+
 class DuplexStream:
     """One HTTP/2 stream over a raw socket: send body lines and read response lines at will."""
 

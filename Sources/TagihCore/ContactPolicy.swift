@@ -701,6 +701,15 @@ struct Event {
 }
 
 /// What bound the earliest time.
+/// What held the start of a permitted interval: the rule that bound it (see ``Binding``), until when that rule held
+/// (`until`), and the window that then moved the start further (`window`, nil when the rule ended inside the
+/// window): "retry delay until 22:00, then the window opens at 08:00".
+struct Hold: Equatable {
+    var rule: Binding
+    var until: Int64 = 0
+    var window: ZoneRef? = nil
+}
+
 enum Binding: Equatable {
     case none
     case retryDelay(Int8)
@@ -1621,12 +1630,15 @@ struct Evaluator {
 
     /// The first permitted interval at or after `t0` for debt `di` on phone `pi`.
     func permitted(_ t0: Int64, _ st: DebtState, _ di: Int32, _ pi: Int32, _ zones: ZoneSet, _ limit: Int64)
-        -> (Int64, Int64, Binding)?
+        -> (Int64, Int64, Hold)?
     {
         var t = max(t0, st.notBefore)
-        // The binding rule: the last non-window constraint that moved `t`, else the window that did.
+        // The binding rule: the last non-window constraint that moved `t`, else the window that did; and the
+        // window that moved `t` past the end of that rule.
         var rule: Binding = st.notBefore > t0 ? st.binding : .none
+        var ruleUntil = t
         var windowZone: ZoneRef?
+        var windowAfterRule: ZoneRef?
         for _ in 0..<100 {
             if t > limit { return nil }
             let day = primaryDay(t)
@@ -1634,16 +1646,21 @@ struct Evaluator {
             if next > t {
                 t = next
                 rule = b
+                ruleUntil = next
+                windowAfterRule = nil
                 continue
             }
             guard let (s, e, z) = windowIntersection(t, zones, limit) else { return nil }
             if s > t {
                 t = s
-                if let z { windowZone = z }
+                if let z {
+                    windowZone = z
+                    if rule != .none { windowAfterRule = z }
+                }
                 if primaryDay(s) != day { continue }
             }
             if rule == .none, let z = windowZone { rule = .window(z) }
-            return (t, e, rule)
+            return (t, e, Hold(rule: rule, until: ruleUntil, window: windowAfterRule))
         }
         return nil
     }
@@ -1702,7 +1719,7 @@ struct Evaluator {
         var score = 0.0
         var consented = false
         /// What the reasons are made of (rendered by `reasons(for:debt:)` when the configuration asks for them).
-        var binding = Binding.none
+        var binding = Hold(rule: .none)
         var bestBucket = 0
         var broken = false
 
@@ -1720,7 +1737,7 @@ struct Evaluator {
         let settings = s.pointee
         let limit = max(now, st.notBefore) + max(settings.horizonSeconds, 30 * 86_400)
         var bestPhone = -1
-        var bestInterval: (Int64, Int64, Binding) = (0, 0, .none)
+        var bestInterval: (Int64, Int64, Hold) = (0, 0, Hold(rule: .none))
         var bestZones = dayZones
         var consented = false
         var anyDialable = false
@@ -1743,7 +1760,7 @@ struct Evaluator {
                 if capped < cbEnd, let (s, e, _) = windowIntersection(max(from, capped), zs, cbEnd), s < cbEnd,
                     candidate == nil || s < candidate!.0
                 {
-                    candidate = (s, min(e, cbEnd), .none)
+                    candidate = (s, min(e, cbEnd), Hold(rule: .none))
                     isCallback = true
                 }
             }
@@ -1826,7 +1843,7 @@ struct Evaluator {
                 bestV = p(bestBucket) * exp(lnGamma * Double(earliest - now) / 3600)
                 return
             }
-            var interval: (Int64, Int64, Binding)? = bestInterval
+            var interval: (Int64, Int64, Hold)? = bestInterval
             search: while let (s, e, _) = interval, s < horizonEnd {
                 let stop = min(e, horizonEnd)
                 var t = s
@@ -1870,7 +1887,7 @@ struct Evaluator {
                     break search
                 }
                 if capsMonotone {
-                    interval = windowIntersection(e, bestZones, horizonEnd).map { ($0.0, $0.1, .none) }
+                    interval = windowIntersection(e, bestZones, horizonEnd).map { ($0.0, $0.1, Hold(rule: .none)) }
                 } else {
                     interval = permitted(e, st, di, Int32(bestPhone), bestZones, horizonEnd)
                 }
@@ -1966,6 +1983,16 @@ struct Evaluator {
     }
 
     func local(_ t: Int64) -> String { RFC3339.format(t, in: primary.pointee.table) }
+
+    /// The reason a hold gives for a call first permitted at `t`: the binding rule, and the window that moved the
+    /// call further after that rule ended.
+    func describe(_ h: Hold, _ t: Int64) -> String {
+        guard let z = h.window, h.until < t else { return describe(h.rule, t) }
+        switch h.rule {
+        case .none, .window: return describe(h.rule, t)
+        default: return describe(h.rule, h.until) + ", then " + describe(.window(z), t)
+        }
+    }
 
     func describe(_ b: Binding, _ t: Int64) -> String {
         let config = data.configuration

@@ -50,7 +50,7 @@ public enum StoreBackup {
             readConfig.readonly = true
             readConfig.label = "tagih.backup.source"
             readConfig.busyMode = .timeout(10)
-            let reader = try DatabaseQueue(path: source, configuration: readConfig)
+            let reader = try DatabaseQueue(path: try sourceLocation(source), configuration: readConfig)
             defer { try? reader.close() }
             var writeConfig = Configuration()
             writeConfig.label = "tagih.backup.destination"
@@ -99,6 +99,31 @@ public enum StoreBackup {
             throw StoreError(
                 code: .cannotOpen, message: "cannot back up \(source) to \(destination)", cause: error)
         }
+    }
+
+    /// Where SQLite opens the store to copy it: its path, or, on a read-only file system where the store has no
+    /// `-shm` file, an immutable URI. SQLite opens a WAL-mode database read-only only with its `-shm` beside it (it
+    /// cannot create one there); a store whose server closed cleanly has none. Without a `-wal` (or with an empty
+    /// one) the database file holds every write, and nothing can change it on a read-only mount, so reading it as
+    /// immutable is exact. A `-wal` with frames but no `-shm` cannot be read there: that is an error.
+    static func sourceLocation(_ source: String) throws -> String {
+        let directory = (source as NSString).deletingLastPathComponent
+        var fs = statvfs()
+        guard statvfs(directory.isEmpty ? "." : directory, &fs) == 0, fs.f_flag & UInt(ST_RDONLY) != 0,
+            !FileManager.default.fileExists(atPath: source + "-shm")
+        else { return source }
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: source + "-wal")[.size] as? Int64) ?? 0
+        guard walBytes == 0 else {
+            throw StoreError(
+                code: .cannotOpen,
+                message: "\(source) is on a read-only file system with a write-ahead log (\(source)-wal, \(walBytes) "
+                    + "bytes) but no \(source)-shm, which SQLite needs to read it and cannot create there: copy the "
+                    + "data folder to a writable place and back up the copy")
+        }
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let escaped = source.addingPercentEncoding(withAllowedCharacters: allowed) ?? source
+        return "file:" + escaped + "?immutable=1"
     }
 
     /// `fsync`s a file or a directory.

@@ -42,6 +42,48 @@ import Testing
         #expect(second.stop() == 0)
     }
 
+    /// A store on a read-only mount (a file-system snapshot, a read-only volume) is backed up: with its `-shm`
+    /// beside it as any store, without one (a store closed cleanly) read as immutable; a `-wal` without `-shm`
+    /// there cannot be read, and the error says what to do. Needs `mount` (root): skipped where it is refused.
+    @Test func aStoreOnAReadOnlyMountIsBackedUp() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-robackup-\(UUID().uuidString)")
+        let data = scratch.appendingPathComponent("data")
+        let mountPoint = scratch.appendingPathComponent("ro")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = try ServerProcess(extraArguments: ["--demo", "700"], dataDirectory: data)
+        #expect(server.stop() == 0)
+        let binary = try tagihBinary().path
+        func backUp(_ name: String) throws -> (status: Int32, stdout: String, stderr: String) {
+            let r = try runCommand(["mount", "--bind", data.path, mountPoint.path])
+            guard r.status == 0 else { return (-1, "", r.stderr) }
+            defer { _ = try? runCommand(["umount", mountPoint.path]) }
+            let ro = try runCommand(["mount", "-o", "remount,bind,ro", mountPoint.path])
+            guard ro.status == 0 else { return (-1, "", ro.stderr) }
+            let b = try runCommand([binary, "backup", "--data", mountPoint.path, scratch.appendingPathComponent(name).path])
+            return (b.status, b.stdout, b.stderr)
+        }
+        let store = data.appendingPathComponent("tagih.sqlite").path
+        var r = try backUp("with-shm.sqlite")
+        if r.status == -1 {
+            print("aStoreOnAReadOnlyMountIsBackedUp skipped: mount refused (\(r.stderr))")
+            return
+        }
+        #expect(FileManager.default.fileExists(atPath: store + "-shm"))
+        #expect(r.status == 0 && r.stdout.contains("700 debtors"), "\(r.stdout)\(r.stderr)")
+        // Closed cleanly: no -shm, no -wal. SQLite cannot create a -shm on the mount; the file holds everything.
+        try? FileManager.default.removeItem(atPath: store + "-shm")
+        try? FileManager.default.removeItem(atPath: store + "-wal")
+        r = try backUp("without-shm.sqlite")
+        #expect(r.status == 0 && r.stdout.contains("700 debtors"), "\(r.stdout)\(r.stderr)")
+        // A write-ahead log without its -shm: refused, nothing written.
+        try Data(repeating: 1, count: 4096).write(to: URL(fileURLWithPath: store + "-wal"))
+        r = try backUp("wal-without-shm.sqlite")
+        #expect(r.status == 2 && r.stderr.contains("read-only file system with a write-ahead log")
+                    && r.stderr.contains("copy the data folder to a writable place"), "\(r.stdout)\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("wal-without-shm.sqlite").path))
+    }
+
     /// A damaged store file: `serve`, `import` and `backup` all stop with `corrupt_store`, say what to do, and
     /// change nothing.
     @Test func aDamagedStoreIsNamedAsSuch() throws {

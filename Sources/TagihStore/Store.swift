@@ -283,11 +283,26 @@ public final class Store: Sendable {
             {
                 throw corrupt
             }
+            if StoreError.sqliteResultCode(of: error) == SQLITE_FULL {
+                throw StoreError(
+                    code: .cannotOpen,
+                    message: "cannot open the store at \(configuration.path): the disk holding it is full ("
+                        + "\(Self.freeSpace(of: configuration.directory).map { "\($0) bytes free" } ?? "no room") "
+                        + "to write its log); free space there and start again. Nothing was changed",
+                    cause: error)
+            }
             throw StoreError(
                 code: .cannotOpen,
                 message: "cannot open the store at \(configuration.path); check the directory exists and is writable",
                 cause: error)
         }
+    }
+
+    /// The bytes free for this process on the file system holding `directory`, or nil when that cannot be read.
+    static func freeSpace(of directory: String) -> Int64? {
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return nil }
+        return Int64(fs.f_bavail) * Int64(fs.f_frsize)
     }
 
     /// The WAL pages the checkpointer lets the WAL reach before it starts it over (`Checkpointer.restartPages`),

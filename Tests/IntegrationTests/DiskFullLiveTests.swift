@@ -18,6 +18,39 @@ struct SmallFileSystem {
     }
 }
 
+/// A store that cannot be opened because its disk is full (its write-ahead log has no room preallocated, as after
+/// `tagih import`): `serve` says so, with the free space, instead of "check the directory is writable".
+@Suite(.serialized) struct OpenOnAFullDiskTests {
+    @Test(.enabled(if: geteuid() == 0, "mounts a small tmpfs, which needs root (CI runs as root)"))
+    func serveOnAFullDiskSaysTheDiskIsFull() throws {
+        let disk = try SmallFileSystem(megabytes: 3)
+        defer { disk.unmount() }
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-open-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let file = outside.appendingPathComponent("one.ndjson")
+        try #"{"id":"F-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550100"}],"debts":[{"id":"FA-1","balance":"5.00","currency":"USD"}]}"#
+            .appending("\n").write(to: file, atomically: true, encoding: .utf8)
+        let data = disk.directory.appendingPathComponent("data").path
+        let binary = try tagihBinary().path
+        var r = try runCommand([binary, "import", "--data", data, file.path])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        r = try runCommand(["dd", "if=/dev/zero", "of=\(disk.directory.path)/fill", "bs=4k"])
+        #expect(r.stderr.contains("No space left"), "\(r.stderr)")
+        r = try runCommand([binary, "serve", "--port", "0", "--data", data], timeout: 30)
+        #expect(r.status == 1 && r.stderr.contains("the disk holding it is full")
+                    && r.stderr.contains("free space there and start again"), "\(r.stderr)")
+        // Space freed: the same store serves, with its debtor.
+        try FileManager.default.removeItem(atPath: "\(disk.directory.path)/fill")
+        let server = try ServerProcess(extraArguments: [], dataDirectory: URL(fileURLWithPath: data),
+                                       logDirectory: outside)
+        defer { server.stop() }
+        let (code, body) = try curl("\(server.baseURL)/v1/debtors/F-1")
+        #expect(code == 200 && body.contains(#""id":"F-1""#), "\(body)")
+        #expect(server.stop() == 0)
+    }
+}
+
 /// `tagih import` on a file system that fills up: exit 2 naming the last line done, and the same import run again
 /// once there is room completes.
 @Suite(.serialized) struct ImportDiskFullTests {

@@ -271,6 +271,7 @@ struct PolicySettings {
     var callbackWindowSeconds: Int64
     var callbackValiditySeconds: Int64
     var includeReasons: Bool
+    var houseConversationBlock: Bool
     var kappa: Double
     var fatigueWindowSeconds: Int64
     var sameBucketPenalty: Double
@@ -293,6 +294,7 @@ struct PolicySettings {
         maxAttemptsPerDay = c.maxAttemptsPerDay
         minimumGapSeconds = c.minimumGapSeconds
         voicemailsPerDay = c.voicemailsPerDay
+        houseConversationBlock = c.houseConversationBlock
         busyRetriesPerPhonePerDay = c.busyRetriesPerPhonePerDay
         promiseGraceDays = c.promiseGraceDays
         horizonSeconds = c.horizonSeconds
@@ -716,6 +718,8 @@ enum Binding: Equatable {
     case minimumGap
     case abandonedHold
     case conversationBlock
+    /// The conversation block as a house rule, where the law has none (`houseConversationBlock`).
+    case houseConversationBlock
     case promiseHold
     case capDebt7(Int)
     case capPersonal7
@@ -1567,11 +1571,11 @@ struct Evaluator {
             }
             if e.isConversation { lastConversation = max(lastConversation, e.at) }
         }
-        if pack.conversationBlock, lastConversation != Int64.min {
+        if pack.conversationBlock || s.pointee.houseConversationBlock, lastConversation != Int64.min {
             let until = startOfDayAfter(lastConversation, days: 7)
             if until > st.notBefore {
                 st.notBefore = until
-                st.binding = .conversationBlock
+                st.binding = pack.conversationBlock ? .conversationBlock : .houseConversationBlock
             }
         }
         if lastPromise >= 0 {
@@ -2005,6 +2009,8 @@ struct Evaluator {
         case .abandonedHold: return "no redial within 72 h after an abandoned call (\(pack.code)) until \(local(t))"
         case .conversationBlock:
             return "conversation block (conversation day + 6 days, \(pack.code)) until \(local(t))"
+        case .houseConversationBlock:
+            return "house rule: conversation block (conversation day + 6 days) until \(local(t))"
         case .promiseHold: return "promise hold until due date + \(config.promiseGraceDays) days grace: \(local(t))"
         case .capDebt7(let c): return "7-day cap: \(c) counted calls about this debt in 7 days, next \(local(t))"
         case .capPersonal7: return "US-MA cap: 2 calls in 7 days to personal numbers, next \(local(t))"

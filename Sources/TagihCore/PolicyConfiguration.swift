@@ -18,6 +18,12 @@ public struct PolicyConfiguration: Sendable {
     /// House cap of counted calls per debt in 7 consecutive local days, applied in every jurisdiction (the
     /// stricter of this and the legal pack wins). Default 7; nil = none.
     public var houseCountedPerDebtPer7Days: Int? = 7
+    /// Whether jurisdictions whose law has no conversation block (`GB`, `ID`, `IN`, the conservative default) get
+    /// the US one as a house rule: no call about a debt on the local day of a conversation about it (a right-party
+    /// contact, a refusal, a callback request, …) nor the 6 days after; a consented callback is exempt, as in the
+    /// US. DOMAIN.md's house default after a conversation is "no earlier than the block allows". Default true;
+    /// false leaves only the legal block (US packs), the 15-minute gap and the daily cap between conversations.
+    public var houseConversationBlock: Bool = true
     /// How far ahead `best` looks, seconds. Default 7 days.
     public var horizonSeconds: Int64 = 7 * 86_400
     /// Discount per hour of delay (γ in DOMAIN.md). Default 0.99.

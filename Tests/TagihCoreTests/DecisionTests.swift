@@ -125,7 +125,21 @@ let cases: [Case] = [
             attempt("2026-12-02T17:03:15Z", .callbackRequested, phone: "+447700900123", callbackAt: "2026-12-04T12:00:00Z"),
             attempt("2026-12-03T17:01:40Z", .abandoned, phone: "+447700900123"),
          ]),
-         now: "2026-12-04T12:30:00Z", earliest: "2026-12-06T17:01:40Z", reason: "72 h"),
+         now: "2026-12-04T12:30:00Z", earliest: "2026-12-09T08:00:00Z", reason: "house rule: conversation block"),
+    Case(name: "GB: refused, the house conversation block holds the debt 7 days (not the 15-minute gap)",
+         debtor: person("GB", zone: "Europe/London", phones: [phone("+447700900123")]),
+         history: DebtorHistory(outcomes: [attempt("2026-12-01T17:01:30Z", .refused, phone: "+447700900123")]),
+         now: "2026-12-01T17:17:00Z", earliest: "2026-12-08T08:00:00Z",
+         reason: "house rule: conversation block (conversation day + 6 days) until 2026-12-08T00:00:00+00:00"),
+    Case(name: "GB: a callback asked for in 2 days is the next call, not one 15 minutes later",
+         debtor: person("GB", zone: "Europe/London", phones: [phone("+447700900123")]),
+         history: DebtorHistory(outcomes: [attempt("2026-12-01T17:01:10Z", .callbackRequested, phone: "+447700900123",
+                                                   callbackAt: "2026-12-03T15:00:00Z")]),
+         now: "2026-12-01T17:17:00Z", earliest: "2026-12-03T15:00:00Z", reason: "consented callback"),
+    Case(name: "ID: a right-party contact blocks the debt until the same weekday next week (house rule)",
+         debtor: person("ID", zone: "Asia/Jakarta", phones: [phone("+6281234567890")]),
+         history: DebtorHistory(outcomes: [attempt("2026-12-01T03:00:00Z", .rightParty, phone: "+6281234567890")]),
+         now: "2026-12-01T04:00:00Z", earliest: "2026-12-08T01:00:00Z", reason: "house rule: conversation block"),
     Case(name: "default pack 08-21", debtor: person("FR", zone: "Europe/Paris", phones: [phone("+33612345678")]),
          now: "2026-12-01T20:30:00Z", earliest: "2026-12-02T07:00:00Z"),
     // Promises.
@@ -329,6 +343,24 @@ let cases: [Case] = [
             #expect(b >= e && b <= max(t(c.now) + 7 * 86_400, e + 86_400))
             #expect(d.score > 0)
         }
+    }
+
+    /// `houseConversationBlock = false`: where the law has no block, only the gap and the daily cap separate
+    /// conversations (the house rule off, as an operator may choose).
+    @Test func houseConversationBlockCanBeTurnedOff() {
+        var c = PolicyConfiguration()
+        c.houseConversationBlock = false
+        let d = person("GB", zone: "Europe/London", phones: [phone("+447700900123")])
+        let h = DebtorHistory(outcomes: [attempt("2026-12-01T17:01:30Z", .refused, phone: "+447700900123")])
+        let off = ContactPolicy(configuration: c).decide(for: d, history: h, now: t("2026-12-01T17:02:00Z"))[0]
+        #expect(fmt(off.earliest) == fmt(t("2026-12-01T17:16:30Z")), "\(off.reasons)")
+        let on = policy.decide(for: d, history: h, now: t("2026-12-01T17:02:00Z"))[0]
+        #expect(fmt(on.earliest) == fmt(t("2026-12-08T08:00:00Z")), "\(on.reasons)")
+        // The legal block of a US pack does not depend on the house rule.
+        let us = ContactPolicy(configuration: c).decide(
+            for: person(), history: DebtorHistory(outcomes: [attempt("2026-12-01T15:00:00Z", .refused)]),
+            now: t("2026-12-01T16:00:00Z"))[0]
+        #expect(fmt(us.earliest) == fmt(t("2026-12-08T13:00:00Z")), "\(us.reasons)")
     }
 
     @Test func deterministic() {

@@ -42,6 +42,15 @@ public struct HolidayCalendar: Sendable, Hashable {
     /// Whether the calendar has no days.
     public var isEmpty: Bool { names.isEmpty }
 
+    /// The days the calendar speaks for: from January 1 of its first year to December 31 of its last (day
+    /// numbers), or nil when it is empty. A day outside is unknown, not a working day: a pack closed on holidays
+    /// treats it as closed (DOMAIN.md: the stricter reading wins where data is missing).
+    public var coveredDays: ClosedRange<Int64>? {
+        guard let first = names.keys.min(), let last = names.keys.max() else { return nil }
+        return CivilTime.dayNumber(year: CivilTime.date(ofDay: first).year, month: 1, day: 1)
+            ... CivilTime.dayNumber(year: CivilTime.date(ofDay: last).year, month: 12, day: 31)
+    }
+
     /// Parses a holiday file: lines `YYYY-MM-DD<TAB>kind<TAB>name` (`#` comments); `kinds` selects the rows
     /// (`public`, `collective_leave`); nil takes every row.
     public static func parse(_ text: String, kinds: Set<String>? = nil) throws(RecordError) -> HolidayCalendar {

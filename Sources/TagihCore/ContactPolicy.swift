@@ -228,13 +228,20 @@ struct ZoneList {
     func free() { base?.deallocate() }
 }
 
-/// A holiday calendar's bit set (same test as `HolidayCalendar.contains`), without reference counting.
+/// A holiday calendar's bit set (same test as `HolidayCalendar.contains`), without reference counting; a day outside
+/// the calendar's years (`HolidayCalendar.coveredDays`) counts as a holiday.
 struct RawHolidays {
     var base: Int64
     var bits: UnsafeMutablePointer<UInt64>?
     var count: Int
+    /// The first and last day the calendar covers (an empty calendar covers every day: no holidays).
+    var firstCovered: Int64
+    var lastCovered: Int64
 
     init(_ cal: HolidayCalendar) {
+        let covered = cal.coveredDays ?? Int64.min...Int64.max
+        firstCovered = covered.lowerBound
+        lastCovered = covered.upperBound
         base = cal.base
         count = cal.bits.count
         if count > 0 {
@@ -246,8 +253,14 @@ struct RawHolidays {
         }
     }
 
+    /// Whether `day` is covered by the calendar's years.
+    @inline(__always)
+    func covers(_ day: Int64) -> Bool { day >= firstCovered && day <= lastCovered }
+
+    /// Whether `day` is closed: a holiday, or a day the calendar does not cover.
     @inline(__always)
     func contains(_ day: Int64) -> Bool {
+        guard covers(day) else { return true }
         let off = day - base
         guard off >= 0 else { return false }
         let w = Int(off / 64)
@@ -1527,6 +1540,8 @@ struct Evaluator {
     /// Why a debt is never called (rendered by `NeverReason.text`).
     enum NeverReason {
         case settled, ceased, paidOnCall, disputeOpen, status, noDialablePhone, noZone, noPermittedTime
+        /// No permitted time, and the holiday calendar does not cover days searched (they count as closed).
+        case noHolidayCalendar(year: Int, covered: ClosedRange<Int>)
     }
 
     func debtState(_ di: Int32) -> DebtState {
@@ -1710,6 +1725,10 @@ struct Evaluator {
         case .noZone:
             return "no time zone known (no address zone, no phone zone, unknown jurisdiction \(jurisdiction))"
         case .noPermittedTime: return "no permitted time within 30 days (windows, holidays, quiet times or holds)"
+        case .noHolidayCalendar(let year, let covered):
+            return "no holiday calendar for \(year) (\(jurisdiction); the calendar in use covers "
+                + "\(covered.lowerBound)-\(covered.upperBound)): days it does not cover count as holidays, so no "
+                + "permitted time within 30 days"
         }
     }
 
@@ -1777,7 +1796,16 @@ struct Evaluator {
         }
         if !anyDialable { return Result(never: .noDialablePhone) }
         if bestPhone < 0 && zoneUnknown { return Result(never: .noZone) }
-        guard bestPhone >= 0 else { return Result(never: .noPermittedTime) }
+        guard bestPhone >= 0 else {
+            if let h = holidays {
+                for day in [primaryDay(now), primaryDay(limit)] where !h.covers(day) {
+                    return Result(never: .noHolidayCalendar(
+                        year: CivilTime.date(ofDay: day).year,
+                        covered: CivilTime.date(ofDay: h.firstCovered).year...CivilTime.date(ofDay: h.lastCovered).year))
+                }
+            }
+            return Result(never: .noPermittedTime)
+        }
         let (earliest, windowEnd, binding) = bestInterval
         if !search {
             var r = Result()

@@ -144,8 +144,10 @@ final class ComplianceChecker {
         setZones = zones
         clock = world.clock.flattened()
         let holidays = Jurisdictions.indonesianHolidays.compactMap { LocalTime.parseDate($0) }
-        let first = holidays.min() ?? 0
-        var days = [Bool](repeating: false, count: Int((holidays.max() ?? 0) - first) + 1)
+        let years = Jurisdictions.indonesianHolidayYears
+        let first = LocalTime.dayNumber(year: years.lowerBound, month: 1, day: 1)
+        var days = [Bool](
+            repeating: false, count: Int(LocalTime.dayNumber(year: years.upperBound, month: 12, day: 31) - first) + 1)
         for d in holidays { days[Int(d - first)] = true }
         holidayFirst = first
         holidayDays = days
@@ -180,7 +182,8 @@ final class ComplianceChecker {
     @inline(__always)
     private func isHoliday(_ day: Int32) -> Bool {
         let k = Int(day) - Int(holidayFirst)
-        return k >= 0 && k < holidayDays.count && holidayDays[k]
+        // A day outside the table's years is unknown: it counts as a holiday.
+        return k < 0 || k >= holidayDays.count || holidayDays[k]
     }
 
     /// Counts (debt-local) calls with `mask` set on days `from...to`.

@@ -112,6 +112,13 @@ let cases: [Case] = [
          windowEnds: "2026-12-02T11:00:00Z"),
     Case(name: "ID emergency contact is never dialed", debtor: person("ID", zone: "Asia/Jakarta",
          phones: [phone("+6281234567890", owner: .emergency)]), now: "2026-12-01T03:00:00Z", earliest: nil),
+    Case(name: "ID: a day the holiday calendar does not cover counts as a holiday (2032; bundled: 2025-2030)",
+         debtor: person("ID", zone: "Asia/Jakarta", phones: [phone("+6281234567890")]),
+         now: "2032-08-16T03:00:00Z", earliest: nil,
+         reason: "no holiday calendar for 2032 (ID; the calendar in use covers 2025-2030)"),
+    Case(name: "ID: the last covered days are callable up to the calendar's end, not after",
+         debtor: person("ID", zone: "Asia/Jakarta", phones: [phone("+6281234567890")]),
+         now: "2030-12-30T03:00:00Z", earliest: "2030-12-30T03:00:00Z", windowEnds: "2030-12-30T13:00:00Z"),
     // India, GB, default.
     Case(name: "IN window ends at 19:00", debtor: person("IN", zone: "Asia/Kolkata", phones: [phone("+919812345678")]),
          now: "2026-12-01T13:40:00Z", earliest: "2026-12-02T02:30:00Z"),

@@ -106,6 +106,30 @@ let coreIsReal: Bool = {
         #expect(html.contains("baseline") && html.contains("earliest"))
     }
 
+    /// Indonesian debtors are not called on days the holiday calendar does not cover (2032 here: the bundled one
+    /// covers 2025-2030), by any strategy on either backend; in a covered August they are.
+    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"), arguments: [
+        (StrategyKind.tagih, SimulationBackend.engine), (.baseline, .policy),
+    ])
+    func indonesianDebtorsAreNotCalledBeyondTheHolidayCalendar(kind: StrategyKind, backend: SimulationBackend)
+        async throws
+    {
+        let population = SyntheticPopulation.generate(count: 3000, seed: 9).filter { $0.jurisdiction == "ID" }
+        #expect(population.count > 100)
+        var calls: [String: Int] = [:]
+        for (year, start) in [("2026", "2026-08-18T00:00:00Z"), ("2032", "2032-08-18T00:00:00Z")] {
+            var config = smallConfiguration(days: 2, agents: 2, backend: backend)
+            config.start = try #require(RFC3339.parse(start))
+            var n = 0
+            let report = try await SimulationRunner.run(
+                population: population, configuration: config, strategies: [kind], attempt: { _ in n += 1 })
+            #expect(report.strategies[0].violations == 0)
+            calls[year] = n
+        }
+        #expect(calls["2026"]! > 100, "\(calls)")
+        #expect(calls["2032"] == 0, "\(calls)")
+    }
+
     @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
         let population = SyntheticPopulation.generate(count: 1500, seed: 4)
         var lines: [String] = []

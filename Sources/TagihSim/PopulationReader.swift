@@ -6,20 +6,32 @@ public import TagihCore
 public enum PopulationReader {
     /// Parses every non-empty line of `data` as a debtor.
     ///
-    /// - Throws: `SimulationError` (`invalid_population`) naming the line number and the field.
+    /// - Throws: `SimulationError` (`invalid_population`) naming the line number and the field; also for a debtor id
+    ///   listed twice.
     public static func parse(_ data: Data) throws(SimulationError) -> [Debtor] {
         var result: [Debtor] = []
+        // The line of each id: a repeated id would be simulated once (the engine keeps one record per id) but
+        // counted twice in the report's denominators.
+        var lineOf: [String: Int] = [:]
         let decoder = LineDecoder()
         var lineNumber = 0
         let bytes = [UInt8](data)
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            let debtor: Debtor
             do {
-                result.append(try decoder.debtor(from: line).value)
+                debtor = try decoder.debtor(from: line).value
             } catch {
                 throw SimulationError(code: "invalid_population", message: "line \(lineNumber): \(error)")
             }
+            if let first = lineOf.updateValue(lineNumber, forKey: debtor.id) {
+                throw SimulationError(
+                    code: "invalid_population",
+                    message: "line \(lineNumber): id: debtor '\(debtor.id)' is already on line \(first); a population "
+                        + "lists each debtor once")
+            }
+            result.append(debtor)
         }
         return result
     }

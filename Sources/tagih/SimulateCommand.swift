@@ -32,7 +32,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Days to simulate.")
     var days: Int = 30
 
-    @Option(help: "Agents on the floor; a list such as 50,100,200 prints the agents curve.")
+    @Option(help: ArgumentHelp(
+        "Agents on the floor; a list such as 50,100,200 prints the agents curve. They work two shifts in the floor's "
+            + "zone: half Mon-Sat 08:00-16:30, half Mon-Fri 12:30-21:00 (the floor is closed on Sundays)."))
     var agents: String = "50"
 
     @Option(help: "Seed of the world and the run.")
@@ -70,10 +72,12 @@ struct SimulateCommand: AsyncParsableCommand {
         valueName: "share"))
     var holdShare: Double = 0.6
 
-    @Option(help: "Write every attempt of the first strategy as an outcome line to FILE, in time order.")
+    @Option(help: ArgumentHelp(
+        "Write every attempt of the first strategy (and the first agents count) as an outcome line to FILE, in time "
+            + "order. FILE must not exist."))
     var attemptLog: String?
 
-    @Option(help: "Write report.json, days.csv and report.html into DIR.")
+    @Option(help: "Write report.json, days.csv and report.html into DIR (new, or without a report in it).")
     var report: String?
 
     @Flag(help: "Print the report JSON on stdout.")
@@ -87,6 +91,9 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError("--agents takes positive integers, for example 50 or 50,100,200")
             }
             return n
+        }
+        if let repeated = agentCounts.first(where: { n in agentCounts.filter { $0 == n }.count > 1 }) {
+            throw ValidationError("--agents lists \(repeated) twice: give each count once")
         }
         let kinds: [StrategyKind]
         if strategy == "all" {
@@ -112,6 +119,9 @@ struct SimulateCommand: AsyncParsableCommand {
         config.seed = seed
         config.dialer = mode
         config.floorZone = floorZone
+        guard (0...1).contains(tagihThreshold) else {
+            throw ValidationError("--tagih-threshold takes a share in 0...1, not \(tagihThreshold)")
+        }
         config.tagihThreshold = tagihThreshold
         guard (0...1).contains(holdBelow), (0...1).contains(holdShare) else {
             throw ValidationError("--hold-below and --hold-share take a share in 0...1")
@@ -122,7 +132,41 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--backend must be engine or policy")
         }
         config.backend = b
-        if let mix { config.world.mix = try WorldConfiguration.parseMix(mix) }
+        if let mix {
+            do {
+                config.world.mix = try WorldConfiguration.parseMix(mix)
+            } catch {
+                throw ValidationError("--mix: \(error)")
+            }
+        }
+        // The outputs are checked before any work: a run of minutes is not thrown away for a path, and no file
+        // is overwritten.
+        if let attemptLog, FileManager.default.fileExists(atPath: attemptLog) {
+            throw ValidationError(
+                "--attempt-log \(attemptLog) exists; a simulation never overwrites a file: give a new path")
+        }
+        if let report {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: report, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else {
+                    throw ValidationError("--report \(report) is a file; give a folder (new or empty)")
+                }
+                let held = (try? FileManager.default.contentsOfDirectory(atPath: report)) ?? []
+                if let old = held.first(where: { $0 == "report.json" || $0.hasPrefix("agents-") }) {
+                    throw ValidationError(
+                        "--report \(report) holds a report already (\(old)); a simulation never overwrites one: "
+                            + "give a new folder")
+                }
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
+            } catch {
+                throw ValidationError("cannot create the --report folder \(report): \(error.localizedDescription)")
+            }
+            guard access(report, W_OK) == 0 else {
+                throw ValidationError("cannot write into the --report folder \(report): \(String(cString: strerror(errno)))")
+            }
+        }
 
         let debtorRecords: [Debtor]
         if let population {

@@ -128,10 +128,50 @@ import Testing
             // The case's own options last: a repeated option takes its last value.
             let r = try tagih(["simulate"] + common + arguments)
             #expect(r.status != 0, "\(arguments): \(r.stdout)")
-            if arguments.contains("--days") || arguments.contains("--population") && arguments.contains("--debtors") {
+            if arguments.contains("--days") || arguments.contains("--mix")
+                || arguments.contains("--population") && arguments.contains("--debtors")
+            {
                 #expect(r.status == 64, "\(arguments): \(r.status)")
             }
             #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
         }
+    }
+
+    /// `simulate` never overwrites a file (an attempt log, a report, the population itself), checks its outputs
+    /// before the run, and refuses a population that lists a debtor twice or options out of range.
+    @Test func simulateChecksItsOutputsFirstAndOverwritesNothing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sim-out-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let line = #"{"id":"S-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550100"}],"debts":[{"id":"SA-1","balance":"50.00","currency":"USD"}]}"#
+        let population = dir.appendingPathComponent("pop.ndjson")
+        try (line + "\n").write(to: population, atomically: true, encoding: .utf8)
+        let twice = dir.appendingPathComponent("twice.ndjson")
+        try (line + "\n" + line + "\n").write(to: twice, atomically: true, encoding: .utf8)
+        let oldReport = dir.appendingPathComponent("old")
+        try FileManager.default.createDirectory(at: oldReport, withIntermediateDirectories: true)
+        try "old".write(to: oldReport.appendingPathComponent("report.json"), atomically: true, encoding: .utf8)
+        let common = ["simulate", "--agents", "1", "--days", "1", "--seed", "1", "--start", "2026-12-01"]
+        let cases: [([String], Int32, String)] = [
+            (["--population", population.path, "--attempt-log", population.path], 64, "exists; a simulation never overwrites a file"),
+            (["--debtors", "10", "--report", oldReport.path], 64, "holds a report already"),
+            (["--debtors", "10", "--report", population.path], 64, "is a file"),
+            (["--debtors", "10", "--agents", "1,1"], 64, "--agents lists 1 twice"),
+            (["--debtors", "10", "--tagih-threshold", "5"], 64, "--tagih-threshold takes a share in 0...1"),
+            (["--population", twice.path], 1, "line 2: id: debtor 'S-1' is already on line 1"),
+        ]
+        for (arguments, status, message) in cases {
+            let r = try tagih(common + arguments)
+            #expect(r.status == status && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr)")
+        }
+        #expect(try String(contentsOf: population, encoding: .utf8) == line + "\n")
+        #expect(try String(contentsOf: oldReport.appendingPathComponent("report.json"), encoding: .utf8) == "old")
+        // A new folder and a new log are written.
+        let log = dir.appendingPathComponent("attempts.ndjson")
+        let fresh = dir.appendingPathComponent("new")
+        let r = try tagih(common + ["--population", population.path, "--attempt-log", log.path, "--report", fresh.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: fresh.appendingPathComponent("report.json").path))
+        #expect(FileManager.default.fileExists(atPath: log.path))
     }
 }

@@ -205,9 +205,9 @@ public struct LineDecoder: Sendable {
         let id = try requiredID(v, "id", path)
         let balance = try requiredMoney(v, "balance", path)
         let currency = try requiredString(v, "currency", path)
-        guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
+        guard ISO4217.codes.contains(currency) else {
             throw RecordError(code: "invalid_value", field: join(path, "currency"),
-                              message: "'\(currency)' is not an ISO 4217 code such as USD or IDR")
+                              message: "'\(currency)' is not an ISO 4217 currency code such as USD or IDR")
         }
         return Debt(id: id, balance: balance, currency: currency)
     }
@@ -294,9 +294,9 @@ public struct LineDecoder: Sendable {
         let amount = try requiredMoney(v, "amount", "")
         let at = try requiredTime(v, "at", "")
         let currency = try optionalString(v, "currency", "")
-        if let currency, currency.utf8.count != 3 || !currency.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) {
+        if let currency, !ISO4217.codes.contains(currency) {
             throw RecordError(code: "invalid_value", field: "currency",
-                              message: "'\(currency)' is not an ISO 4217 code such as USD or IDR")
+                              message: "'\(currency)' is not an ISO 4217 currency code such as USD or IDR")
         }
         return PaymentEvent(payment: payment, debtor: debtor, debt: debt, amount: amount, at: at, currency: currency)
     }

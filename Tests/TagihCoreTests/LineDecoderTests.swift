@@ -43,6 +43,11 @@ import Testing
             code: "wrong_type", field: "debts[0].balance", contains: "found a boolean"),
         Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"usd"}]}"#,
             code: "invalid_value", field: "debts[0].currency", contains: "ISO 4217"),
+        // Three capitals that are no currency (a typo of USD), and a unit that is not money owed.
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"UDS"}]}"#,
+            code: "invalid_value", field: "debts[0].currency", contains: "'UDS' is not an ISO 4217 currency code"),
+        Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"XAU"}]}"#,
+            code: "invalid_value", field: "debts[0].currency", contains: "ISO 4217"),
         Bad(line: #"{"id":"D","jurisdiction":"US","phones":[{"number":"+16175550100"},{"number":"+16175550101"},{"number":"+16175550100","kind":"home"}],"debts":[]}"#,
             code: "duplicate_value", field: "phones[2].number", contains: "already listed as phones[0]"),
         Bad(line: #"{"id":"D","jurisdiction":"US","debts":[{"id":"A","balance":"1","currency":"USD"},{"id":"A","balance":"2","currency":"USD"}]}"#,

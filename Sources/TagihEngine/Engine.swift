@@ -401,7 +401,12 @@ public final class Engine: Sendable {
     /// may have mistyped the number, and phone-level rules (a dead or wrong number, busy retries) cannot apply to
     /// a number the record does not list.
     /// - Throws: ``StoreError`` when the write fails; then none of the batch is applied.
-    public func ingestReportingWarnings(events: [StoredEvent]) async throws
+    ///
+    /// `reporter` is the holder name of the dialer session the events come from (nil: `POST /v1/outcomes`, an
+    /// import, another system). An outcome that names a lease held by someone else and ends it with a cease, a
+    /// dispute, a payment or a dead or wrong number tells the holder (a revocation with `leaseEnded`), as an outcome
+    /// without a lease id does: the holder may not know, and still has the call line.
+    public func ingestReportingWarnings(events: [StoredEvent], reporter: String? = nil) async throws
         -> (results: [IngestResult], warnings: [RecordWarning?])
     {
         if events.isEmpty { return ([], []) }
@@ -469,11 +474,13 @@ public final class Engine: Sendable {
         }
         let now = clock.now()
         if events.count < Self.parallelApplyFrom {
-            for (s, part) in toApply.enumerated() where !part.isEmpty { await shards[s].apply(events, part, now: now) }
+            for (s, part) in toApply.enumerated() where !part.isEmpty {
+                await shards[s].apply(events, part, now: now, reporter: reporter)
+            }
         } else {
             await withTaskGroup(of: Void.self) { group in
                 for (s, part) in toApply.enumerated() where !part.isEmpty {
-                    group.addTask { await self.shards[s].apply(events, part, now: now) }
+                    group.addTask { await self.shards[s].apply(events, part, now: now, reporter: reporter) }
                 }
             }
         }

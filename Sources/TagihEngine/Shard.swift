@@ -180,11 +180,13 @@ actor Shard {
         state.validate(events, indices)
     }
 
-    /// Applies events to known slots (from `validate`).
-    func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
+    /// Applies events to known slots (from `validate`), reported by `reporter` (see `Engine.ingestReportingWarnings`).
+    func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds,
+               reporter: String? = nil)
+    {
         unpublish()
         applying { state in
-            state.apply(events, items, now: now)
+            state.apply(events, items, now: now, reporter: reporter)
             // Re-decide a few pending debtors now (at most two per event): a second of ingestion then no longer
             // leaves thousands of decisions for one turn of the next tick, which held every ack behind it.
             state.settle(now: now, atMost: 2 * items.count + 8)

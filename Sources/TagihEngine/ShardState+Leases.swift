@@ -136,6 +136,25 @@ extension ShardState {
         markPending(i)
     }
 
+    /// Outcomes after which a leased call may no longer be placed at all (see `forbiddenReason`).
+    static func mayForbid(_ o: Outcome) -> Bool {
+        switch o {
+        case .cease, .dispute, .paid, .wrongNumber, .notInService: true
+        default: false
+        }
+    }
+
+    /// An outcome naming lease `id` of debtor `i`, reported by `reporter` (nil: not a dialer session), is about to end
+    /// it: when the lease is the debtor's current one and someone else holds it, the holder is told at the
+    /// re-decision if the call may no longer be placed (`revokeIfForbidden`), as for an outcome without a lease id.
+    mutating func noteEndedByAnotherReporter(_ id: String, slot i: UInt32, reporter: String?) {
+        let slot = slots[Int(i)]
+        guard slot.state == .leased || slot.state == .expiring, let lease = activeLeases[slot.lease], lease.id == id,
+            lease.holder != reporter, !lease.restored, !revokedLeases.contains(slot.lease)
+        else { return }
+        leasesEndedUnreported[i] = lease
+    }
+
     /// An outcome without a lease id (logged at `lsn`) ends the debtor's current lease when that lease was
     /// granted before it in the log. While the grant is still being committed, the outcome's position is kept
     /// and `confirm` decides.

@@ -314,11 +314,13 @@ struct ShardState {
 
     /// Applies the events at `items` (validated: their slots are known) in order at `now`, prefetching the next
     /// debtors' slots, records, histories and outcomes (see `prefetchAhead`).
-    mutating func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds) {
+    mutating func apply(_ events: [StoredEvent], _ items: [(index: Int, lsn: Int64, slot: UInt32)], now: UnixSeconds,
+                        reporter: String? = nil)
+    {
         let n = items.count
         for k in 0..<n {
             prefetchAhead(k, n) { items[$0].slot }
-            apply(events[items[k].index], lsn: items[k].lsn, now: now, slot: items[k].slot)
+            apply(events[items[k].index], lsn: items[k].lsn, now: now, slot: items[k].slot, reporter: reporter)
         }
     }
 
@@ -379,7 +381,9 @@ struct ShardState {
     /// An expired lease counts as a placed call until the outcome for the same lease arrives, which replaces it;
     /// an expiry applied after that outcome adds nothing. Either order gives the same history, so runtime and
     /// replay (log order) agree.
-    mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?, slot: UInt32? = nil) {
+    mutating func apply(_ event: StoredEvent, lsn: Int64, now: UnixSeconds?, slot: UInt32? = nil,
+                        reporter: String? = nil)
+    {
         switch event {
         case .leasesGranted(let batch):
             // At runtime the shard made the grants itself (`take`, `confirm`); replay re-creates them.
@@ -414,6 +418,9 @@ struct ShardState {
         case .outcome(let o):
             histories[h].record(o)
             if let lease = o.lease {
+                if now != nil, revocationSink != nil, Self.mayForbid(o.outcome) {
+                    noteEndedByAnotherReporter(lease, slot: i, reporter: reporter)
+                }
                 endLease(id: lease, slot: i, now: now)
             } else {
                 endLeaseForUnleasedOutcome(slot: i, lsn: lsn, now: now)

@@ -130,7 +130,9 @@ extension TagihService {
                         }
                     }
                     inner.addTask {
-                        await outcomes.run(into: acks) { await self.runOutcomes($0, engine, tagged: true) }
+                        await outcomes.run(into: acks) {
+                            await self.runOutcomes($0, engine, tagged: true, reporter: holder)
+                        }
                     }
                     do {
                     for try await item in body.lines(maxLength: self.configuration.maxLineLength) {

@@ -119,9 +119,12 @@ extension TagihService {
     }
 
     /// Ingests a batch of outcomes (one group commit); one ack line each, sent by the caller once durable.
-    func runOutcomes(_ lines: [PendingLine<OutcomeEvent>], _ engine: Engine, tagged: Bool) async -> [[UInt8]] {
+    /// `reporter`: the holder name of the dialer session they come from (nil for `POST /v1/outcomes`).
+    func runOutcomes(_ lines: [PendingLine<OutcomeEvent>], _ engine: Engine, tagged: Bool, reporter: String? = nil)
+        async -> [[UInt8]]
+    {
         await ingestResults(lines, id: \.attempt, tagged: tagged, kind: "outcome") {
-            try await engine.ingestReportingWarnings(events: $0.map { .outcome($0) })
+            try await engine.ingestReportingWarnings(events: $0.map { .outcome($0) }, reporter: reporter)
         }
     }
 

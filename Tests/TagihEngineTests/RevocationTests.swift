@@ -76,6 +76,39 @@ import Testing
         #expect(await revocations.next() == nil, "nothing for the no-answer")
     }
 
+    /// An outcome that names the lease but comes from someone other than its holder (`POST /v1/outcomes`, a CRM,
+    /// another dialer session) and forbids further calls tells the holder, with `leaseEnded`; the holder's own
+    /// outcome, or one that forbids nothing, revokes nothing.
+    @Test func aForbiddingOutcomeOnTheLeaseFromAnotherReporterTellsTheHolder() async throws {
+        let clock = VirtualClock(start: t0)
+        let engine = try await openEngine(temporaryDirectory(), clock: clock, shards: 2)
+        let debtors = (0..<4).map { makeDebtor($0) }
+        _ = try await engine.upsert(debtors)
+        let leases = await engine.lease(4, holder: "dialer-3")
+        #expect(leases.count == 4)
+        var revocations = engine.revocations.makeAsyncIterator()
+        func debtor(_ lease: Lease) -> Debtor { debtors.first { $0.id == lease.debtor }! }
+        func report(_ k: Int, _ kind: Outcome, by reporter: String?) async throws {
+            let o = outcome("o-\(k)", debtor(leases[k]), kind, at: clock.now(), lease: leases[k].id)
+            let r = try await engine.ingestReportingWarnings(events: [.outcome(o)], reporter: reporter)
+            #expect(r.results == [.applied])
+            #expect(await engine.debtorState(id: leases[k].debtor)?.lease == nil)
+        }
+        // The holder's own cease: nothing to tell. Another reporter's no-answer: nothing forbids the call.
+        try await report(0, .cease, by: "dialer-3")
+        try await report(1, .noAnswer, by: nil)
+        // A cease on the lease from POST /v1/outcomes, and a dispute from another session: the holder is told.
+        try await report(2, .cease, by: nil)
+        let first = try #require(await revocations.next())
+        #expect(first.lease == leases[2].id && first.holder == "dialer-3" && first.leaseEnded, "\(first)")
+        #expect(first.reason.contains("cease"), "\(first.reason)")
+        try await report(3, .dispute, by: "dialer-9")
+        let second = try #require(await revocations.next())
+        #expect(second.lease == leases[3].id && second.leaseEnded && second.reason.contains("dispute"), "\(second)")
+        try await engine.close()
+        #expect(await revocations.next() == nil, "nothing for the holder's own cease nor for the no-answer")
+    }
+
     /// Another call finds the leased number wrong (the debtor has a second number, so the debt itself may still be
     /// called): the lease is revoked all the same, naming the number.
     @Test func aLeasedNumberReportedWrongByAnotherCallIsRevoked() async throws {

@@ -96,7 +96,12 @@ public final class Engine: Sendable {
         var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await log.lastLSN())
         tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
         // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
-        let tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
+        var tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
+        if let fixed = configuration.leaseTag {
+            precondition(fixed.utf8.count == 6 && fixed.utf8.allSatisfy { (48...57).contains($0) || (97...122).contains($0) },
+                         "EngineConfiguration.leaseTag is six characters 0-9a-z")
+            tag = fixed
+        }
         let signals = LeaseSignals()
         let (revocations, revoked) = AsyncStream.makeStream(
             of: LeaseRevocation.self, bufferingPolicy: .bufferingNewest(configuration.revocationBuffer))

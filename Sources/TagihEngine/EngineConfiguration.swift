@@ -40,6 +40,10 @@ public struct EngineConfiguration: Sendable {
     /// at once. When the caps bind, the low-value debtors then spend their few calls at their best hours, while
     /// the high-value ones keep every call the caps allow. Default 1 (every debtor the gate would hold is held).
     public var holdShare: Double = 1
+    /// The lease ids' start tag: six characters `0-9a-z`. Default nil: drawn at each open from the clock and a
+    /// random number, so that lease ids stay unique across restarts of a store. An ephemeral engine (a simulation)
+    /// may fix it, so that the same run gives the same lease ids.
+    public var leaseTag: String? = nil
     /// Whether the engine keeps a store. Default ``Persistence/store``.
     public var persistence: Persistence = .store
     /// How far after the engine's clock an outcome's or a payment's `at` may be (clock skew between a dialer and

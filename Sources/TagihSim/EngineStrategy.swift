@@ -43,6 +43,7 @@ final class EngineStrategy: DialStrategy {
         configuration.holdShare = holdShare
         configuration.revocationBuffer = 0  // the floor reports every call it places: nobody listens
         configuration.exportsMetrics = false  // a simulation's leases are not the service's
+        configuration.leaseTag = "000000"  // the same run, the same lease ids in the attempt log
         var logger = Logger(label: "tagih.sim.engine")
         logger.logLevel = .warning
         let engine = try await Engine.open(configuration: configuration, clock: clock, policy: policy, logger: logger)

@@ -130,6 +130,21 @@ let coreIsReal: Bool = {
         #expect(calls["2032"] == 0, "\(calls)")
     }
 
+    /// The same run writes the same attempt log, lease ids included (the simulation's engine fixes their tag).
+    @Test func theSameRunWritesTheSameAttemptLog() async throws {
+        let population = SyntheticPopulation.generate(count: 800, seed: 3)
+        var logs: [[String]] = []
+        for _ in 0..<2 {
+            var lines: [String] = []
+            _ = try await SimulationRunner.run(
+                population: population, configuration: smallConfiguration(days: 2, agents: 2, backend: .engine),
+                strategies: [.tagih], attempt: { lines.append(OutcomeLine.encode($0)) })
+            logs.append(lines)
+        }
+        #expect(logs[0].count > 100 && logs[0].allSatisfy { $0.contains(#""lease":"L000000"#) })
+        #expect(logs[0] == logs[1])
+    }
+
     @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
         let population = SyntheticPopulation.generate(count: 1500, seed: 4)
         var lines: [String] = []

@@ -55,10 +55,10 @@ public enum ReportWriter {
     /// A line chart of one series per strategy.
     static func chart(title: String, report: SimulationReport, value: (StrategyReport, Int) -> Double) -> String {
         let w = 560.0
-        let h = 240.0
+        let h = 262.0
         let left = 60.0
         let bottom = 30.0
-        let top = 24.0
+        let top = 46.0  // the title, then the legend on a line of its own, then the plot
         let days = max(report.days, 1)
         var maxY = 0.0
         for r in report.strategies { for d in 0..<r.perDay.count { maxY = max(maxY, value(r, d)) } }
@@ -81,8 +81,16 @@ public enum ReportWriter {
             let color = colors[r.strategy] ?? "#555"
             let points = (0..<r.perDay.count).map { "\(fixed(x($0), 1)),\(fixed(y(value(r, $0)), 1))" }
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>"
-            svg += "<rect x=\"\(left + 10 + Double(k) * 100)\" y=\"\(top + 2)\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(left + 24 + Double(k) * 100)\" y=\"\(top + 11)\" font-size=\"11\">\(escape(r.strategy))</text>"
+            // A marker per day while they fit (a one-day run's line is a single point, which a polyline does not draw).
+            if r.perDay.count <= 62 {
+                for d in 0..<r.perDay.count {
+                    svg += "<circle cx=\"\(fixed(x(d), 1))\" cy=\"\(fixed(y(value(r, d)), 1))\" r=\"3\" fill=\"\(color)\"/>"
+                }
+            }
+            // The legend on its own line under the title, clear of the plot and of long titles.
+            let legendX = left + Double(k) * 100
+            svg += "<rect x=\"\(legendX)\" y=\"24\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
+            svg += "<text x=\"\(legendX + 14)\" y=\"33\" font-size=\"11\">\(escape(r.strategy))</text>"
         }
         return svg + "</svg>"
     }

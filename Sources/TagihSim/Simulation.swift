@@ -818,7 +818,9 @@ final class FloorRun {
         let t = totals
         let n = Double(max(world.debtors.count, 1))
         let agentHours = Double(t.agentSeconds) / 3600
-        let weeks = Double(configuration.days) / 7
+        // A run shorter than 7 days lies within one 7-day window: its calls per debt are not scaled up (a 1-day
+        // run's rate times 7 read as a breach of a 7-in-7 cap no debt came near).
+        let weeks = Double(max(configuration.days, 7)) / 7
         return StrategyReport(
             strategy: name, dials: t.dials, rightPartyContacts: t.rpc,
             rpcPerDial: t.dials > 0 ? Double(t.rpc) / Double(t.dials) : 0,

@@ -55,7 +55,8 @@ public struct StrategyReport: Sendable, Hashable, Codable {
     public var liveAnswers: Int
     /// Counted calls (every attempt but busy and not in service; consented callbacks excluded).
     public var countedCalls: Int
-    /// Counted calls per debt per 7 days.
+    /// Counted calls per debt per 7 days: the run's counted calls per debt, scaled to 7 days for a run of 7 days or
+    /// more; a shorter run is one 7-day window and is not scaled up.
     public var countedCallsPerDebtPerWeek: Double
     /// Share of counted calls that brought a debt to its 7-in-7 cap.
     public var callsAtCapShare: Double

@@ -104,6 +104,13 @@ let coreIsReal: Bool = {
         #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
         #expect(html.hasSuffix("</html>\n"))
         #expect(html.contains("baseline") && html.contains("earliest"))
+        // A marker per day and strategy in each of the 4 charts (a one-day line alone draws nothing).
+        #expect(html.components(separatedBy: "<circle").count - 1 == 4 * 3 * 2)
+        // A run shorter than 7 days is one 7-day window: its counted calls per debt are not scaled up.
+        for r in report.strategies {
+            let debts = population.reduce(0) { $0 + $1.debts.count }
+            #expect(abs(r.countedCallsPerDebtPerWeek - Double(r.countedCalls) / Double(debts)) < 1e-9)
+        }
     }
 
     /// Indonesian debtors are not called on days the holiday calendar does not cover (2032 here: the bundled one

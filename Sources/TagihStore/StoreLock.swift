@@ -114,3 +114,24 @@ final class StoreLock: Sendable {
         return Int32(text)
     }
 }
+
+/// A store directory's lock taken ahead of opening the store (``StoreReservation/init(directory:)``): a server takes
+/// it before it binds its port, so that a second server on the same store stops with `in_use` before it answers a
+/// health check. A ``Store`` opened in the same process on the same directory shares it.
+public final class StoreReservation: Sendable {
+    private let lock: StoreLock
+
+    /// Takes the lock on `directory` (created when missing), waiting at most two seconds for another process.
+    /// - Throws: ``StoreError`` with code `in_use` when another process holds it, else `cannot_open`.
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(code: .cannotOpen, message: "cannot create the data folder \(directory)", cause: error)
+        }
+        lock = try StoreLock(directory: directory)
+    }
+
+    /// Lets the reservation go (idempotent); an open store of the directory keeps its own share.
+    public func release() { lock.release() }
+}

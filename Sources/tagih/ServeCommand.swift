@@ -9,6 +9,7 @@ import TagihEngine
 import TagihHTTP2
 import TagihService
 import TagihSim
+import TagihStore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -119,11 +120,15 @@ struct ServeCommand: AsyncParsableCommand {
         let server = HTTP2Server(configuration: serverConfiguration, responder: service, logger: logger)
 
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        // The store's lock before the port: a second server on this store stops with `in_use` here, before it
+        // listens (it used to answer /healthz for the two seconds it waited for the lock).
+        let reservation = try StoreReservation(directory: data)
         var engineConfiguration = EngineConfiguration(dataDirectory: data)
         engineConfiguration.leaseTTL = Int64(leaseTtl)
         if let shards { engineConfiguration.shardCount = shards }
         let engineService = EngineService(
-            configuration: engineConfiguration, clock: clock, service: service, demo: demo, logger: logger)
+            configuration: engineConfiguration, clock: clock, service: service, demo: demo,
+            reservation: reservation, logger: logger)
 
         let portFile = self.portFile
         let announcer = AnnounceService(
@@ -157,12 +162,21 @@ struct EngineService: Service {
     let clock: any EngineClock
     let service: TagihService
     let demo: Int
+    /// The store's lock taken before the port was bound; let go once the store holds its own.
+    let reservation: StoreReservation
     let logger: Logger
 
     func run() async throws {
         let started = ContinuousClock.now
-        let engine = try await Engine.open(
-            configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
+        let engine: Engine
+        do {
+            engine = try await Engine.open(
+                configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
+            reservation.release()
+        } catch {
+            reservation.release()
+            throw error
+        }
         if demo > 0, await engine.count() == 0 {
             logger.info("seeding demo population", metadata: ["debtors": "\(demo)"])
             let debtors = SyntheticPopulation.generate(count: demo, seed: 1)

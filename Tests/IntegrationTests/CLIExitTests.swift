@@ -49,6 +49,8 @@ import Testing
         let text = second.stdout + second.stderr
         #expect(second.status != 0, "\(text)")
         #expect(text.contains("in_use") && text.contains("process \(server.process.processIdentifier)"), "\(text)")
+        // It never listened: it took the store's lock before binding (it used to answer /healthz meanwhile).
+        #expect(!text.contains("listening"), "\(text)")
         // So does an import into it.
         let file = server.dataDirectory.appendingPathComponent("more.ndjson")
         try (#"{"id":"I-9","jurisdiction":"US","phones":[{"number":"+13125550109"}],"debts":[{"id":"IA-9","balance":"1","currency":"USD"}]}"# + "\n")

@@ -35,6 +35,10 @@ extension TagihService {
     /// Limits that keep one request from monopolising the server.
     static let maxSimulatedDebtors = 2_000_000
     static let maxSimulatedDays = 90
+    /// The most work one request may ask for: debtors × days × runs (agent counts × strategies). 100 M is 1M
+    /// debtors × 30 days × 3 strategies (about four minutes of this process's CPU on two cores, most of it the
+    /// `tagih` strategy); each limit alone allows far more (2M × 90 days × 20 counts × 3 = 10.8 G, about a day).
+    static let maxSimulationWork = 100_000_000
     /// The largest body of `POST /v1/simulations`.
     static let maxSimulationBody = 64 * 1024
 
@@ -171,6 +175,14 @@ extension TagihService {
                                          message: "'strategy' is '\(strategy)'; it must be tagih, baseline, earliest or all")
         }
 
+        let work = debtors * days * agentCounts.count * strategies.count
+        guard work <= Self.maxSimulationWork else {
+            throw RequestError(
+                code: "out_of_range", field: "debtors",
+                message: "the simulation asks for \(work) debtor-days (debtors × days × agent counts × strategies: "
+                    + "\(debtors) × \(days) × \(agentCounts.count) × \(strategies.count)); this server runs at most "
+                    + "\(Self.maxSimulationWork) per request: ask for fewer, or run `tagih simulate`")
+        }
         var configuration = SimulationConfiguration(start: 0)
         if let v = given[.floorZone] {
             let name = try text(v, .floorZone)

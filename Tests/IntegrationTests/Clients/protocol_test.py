@@ -539,6 +539,8 @@ def test_simulation_streams_progress_then_report():
         (dict(body, agents="2"), "wrong_type", "agents"),
         (dict(body, agents=[2, 0]), "out_of_range", "agents"),
         (dict(body, seed=-1), "out_of_range", "seed"),
+        # Each limit alone allows this; together, more work than one request may ask for.
+        (dict(body, debtors=2000000, days=90, agents=[1, 2], strategy="all"), "out_of_range", "debtors"),
         (dict(body, mix={"never": "0.5"}), "wrong_type", "mix.never"),
         (dict(body, mix={"nobody": 1}), "invalid_mix", "mix"),
         (dict(body, floorZone="Mars/Base"), "unknown_value", "floorZone"),

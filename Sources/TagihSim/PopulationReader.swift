@@ -9,6 +9,15 @@ public enum PopulationReader {
     /// - Throws: `SimulationError` (`invalid_population`) naming the line number and the field; also for a debtor id
     ///   listed twice.
     public static func parse(_ data: Data) throws(SimulationError) -> [Debtor] {
+        try parseReportingWarnings(data).debtors
+    }
+
+    /// ``parse(_:)``, and the warnings of the lines it accepted, with their line numbers (an unknown field, a
+    /// jurisdiction without a rule pack of its own: what `tagih import` and `PUT /v1/debtors` warn about).
+    public static func parseReportingWarnings(_ data: Data) throws(SimulationError)
+        -> (debtors: [Debtor], warnings: [(line: Int, warning: RecordWarning)])
+    {
+        var warnings: [(line: Int, warning: RecordWarning)] = []
         var result: [Debtor] = []
         // The line of each id: a repeated id would be simulated once (the engine keeps one record per id) but
         // counted twice in the report's denominators.
@@ -21,7 +30,9 @@ public enum PopulationReader {
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             let debtor: Debtor
             do {
-                debtor = try decoder.debtor(from: line).value
+                let decoded = try decoder.debtor(from: line)
+                debtor = decoded.value
+                for w in decoded.warnings { warnings.append((lineNumber, w)) }
             } catch {
                 throw SimulationError(code: "invalid_population", message: "line \(lineNumber): \(error)")
             }
@@ -33,6 +44,6 @@ public enum PopulationReader {
             }
             result.append(debtor)
         }
-        return result
+        return (result, warnings)
     }
 }

@@ -173,7 +173,16 @@ struct SimulateCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: population) else {
                 throw ValidationError("cannot read --population \(population)")
             }
-            debtorRecords = try PopulationReader.parse(data)
+            let (read, warnings) = try PopulationReader.parseReportingWarnings(data)
+            debtorRecords = read
+            // What import and PUT /v1/debtors warn about (an unknown field, a jurisdiction without a rule pack of
+            // its own), on stderr: the run goes on, as they accept such lines.
+            for (line, w) in warnings.prefix(20) {
+                FileHandle.standardError.write(Data("warning: --population line \(line): \(w.code) \(w.field): \(w.message)\n".utf8))
+            }
+            if warnings.count > 20 {
+                FileHandle.standardError.write(Data("warning: … and \(warnings.count - 20) more warnings in --population\n".utf8))
+            }
             guard !debtorRecords.isEmpty else {
                 throw ValidationError("--population \(population) holds no debtor lines: nothing to simulate")
             }

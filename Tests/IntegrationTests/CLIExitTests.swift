@@ -167,6 +167,13 @@ import Testing
             #expect(r.status == status && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr)")
         }
         #expect(try String(contentsOf: population, encoding: .utf8) == line + "\n")
+        // Lines accepted with a warning (as import and PUT /v1/debtors warn): on stderr, with the line number.
+        let odd = dir.appendingPathComponent("odd.ndjson")
+        try (line.replacingOccurrences(of: #""jurisdiction":"US""#, with: #""jurisdiction":"XX-YY","foo":1"#) + "\n")
+            .write(to: odd, atomically: true, encoding: .utf8)
+        let warned = try tagih(common + ["--population", odd.path])
+        #expect(warned.status == 0 && warned.stderr.contains("--population line 1: unknown_field foo")
+                    && warned.stderr.contains("--population line 1: no_rule_pack jurisdiction"), "\(warned.stderr)")
         #expect(try String(contentsOf: oldReport.appendingPathComponent("report.json"), encoding: .utf8) == "old")
         // A new folder and a new log are written.
         let log = dir.appendingPathComponent("attempts.ndjson")

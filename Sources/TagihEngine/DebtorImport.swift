@@ -72,7 +72,7 @@ public enum DebtorImport {
     ///   (`store_failed`, its message naming the last line imported and what to do; batches committed before
     ///   stay committed).
     public static func run(
-        file path: String, into store: Store, batchSize: Int = 10_000,
+        file path: String, into store: Store, batchSize: Int = 10_000, maxLineLength: Int = 1 << 20,
         progress: (@Sendable (ImportProgress) -> Void)? = nil
     ) async throws -> ImportSummary {
         let started = ContinuousClock.now
@@ -108,6 +108,8 @@ public enum DebtorImport {
             lineNumber += 1
             var line = bytes
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            // A byte-order mark at the start of the file (some editors write one) is not part of the first line.
+            if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
             summary.lines += 1
             do {
@@ -152,20 +154,51 @@ public enum DebtorImport {
                                      accepted: summary.accepted, rejected: summary.rejectedCount))
         }
 
+        // A line longer than `maxLineLength` is rejected as `line_too_long` (the line protocol's limit, as
+        // `PUT /v1/debtors` applies it) and its bytes are dropped as they come, not buffered: a file that lost its
+        // newlines is refused line by line at the speed of reading.
+        func rejectTooLong() {
+            lineNumber += 1
+            summary.lines += 1
+            reject(lineNumber, RecordError(
+                code: "line_too_long", field: "",
+                message: "the line is longer than \(maxLineLength) bytes (--max-line); a debtor line is far shorter: "
+                    + "check that the file is NDJSON, one debtor per line"))
+        }
+        var tooLong = false  // the current line passed the limit: dropped up to its newline
+        var scanned = 0  // bytes at the start of `pending` known to hold no newline
         while true {
             let chunk = try handle.read(upToCount: 1 << 22) ?? Data()
             if chunk.isEmpty { break }
             bytesRead += chunk.count
             pending.append(chunk)
             var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: 0x0A) {
-                handleLine(pending[start..<newline])
+            var from = start + scanned
+            while let newline = pending[from...].firstIndex(of: 0x0A) {
+                if tooLong || newline - start > maxLineLength {
+                    rejectTooLong()
+                    tooLong = false
+                } else {
+                    handleLine(pending[start..<newline])
+                }
                 start = newline + 1
+                from = start
                 if batch.count >= batchSize { try await flush() }
             }
-            pending = Data(pending[start...])
+            if pending.endIndex - start > maxLineLength {
+                tooLong = true
+                pending = Data()
+                scanned = 0
+            } else {
+                pending = Data(pending[start...])
+                scanned = pending.count
+            }
         }
-        if !pending.isEmpty { handleLine(pending) }
+        if tooLong {
+            rejectTooLong()
+        } else if !pending.isEmpty {
+            handleLine(pending)
+        }
         try await flush()
         progress?(ImportProgress(bytesRead: bytesRead, totalBytes: total, lines: summary.lines,
                                  accepted: summary.accepted, rejected: summary.rejectedCount))

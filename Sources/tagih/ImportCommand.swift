@@ -25,11 +25,19 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Debtors per transaction.")
     var batch: Int = 10_000
 
+    @Option(name: .long, help: "Longest line in bytes, as `tagih serve --max-line`; a longer one is rejected (line_too_long).")
+    var maxLine: Int = 1 << 20
+
     @Flag(name: .long, help: "Print the summary as one JSON object.")
     var json = false
 
     @Argument(help: "The NDJSON file of debtors ('-' reads standard input).")
     var file: String
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, not \(batch)") }
+        guard maxLine >= 1 else { throw ValidationError("--max-line must be at least 1, not \(maxLine)") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "tagih.import")
@@ -44,7 +52,7 @@ struct ImportCommand: AsyncParsableCommand {
         let bar = isatty(2) == 1 ? ProgressBar() : nil
         let summary: ImportSummary
         do {
-            summary = try await DebtorImport.run(file: file == "-" ? "/dev/stdin" : file, into: store, batchSize: max(1, batch)) { p in
+            summary = try await DebtorImport.run(file: file == "-" ? "/dev/stdin" : file, into: store, batchSize: batch, maxLineLength: maxLine) { p in
                 bar?.update(p)
             }
         } catch {

@@ -139,6 +139,37 @@ import Testing
         }
     }
 
+    /// `import` applies the line protocol's line limit (`--max-line`, 1 MiB): a longer line is rejected as
+    /// `line_too_long` without being buffered whole, the lines around it are imported; a file holding only a
+    /// byte-order mark is empty; `--batch 0` is a usage error.
+    @Test func importRejectsOverlongLinesAndKeepsTheOthers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("import-long-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func debtor(_ id: String, pad: Int = 0) -> String {
+            let padding = pad > 0 ? ",\"pad\":\"" + String(repeating: "x", count: pad) + "\"" : ""
+            return #"{"id":"\#(id)","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550100"}],"debts":[{"id":"A-\#(id)","balance":"5.00","currency":"USD"}]\#(padding)}"#
+        }
+        let file = dir.appendingPathComponent("long.ndjson")
+        // The long line spans several 4 MiB reads; the last line has no newline.
+        try [debtor("L-1"), debtor("L-2", pad: 9 << 20), debtor("L-3"), debtor("L-4", pad: 2 << 20), debtor("L-5")]
+            .joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let data = dir.appendingPathComponent("data").path
+        var r = try tagih(["import", "--data", data, file.path], timeout: 120)
+        #expect(r.status == 1 && r.stdout.contains("5 lines, 3 accepted, 2 rejected"), "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("line 2: line_too_long") && r.stdout.contains("line 4: line_too_long"), "\(r.stdout)")
+        // A larger limit takes line 4 (2 MiB) but not line 2.
+        r = try tagih(["import", "--data", data, "--max-line", String(3 << 20), file.path], timeout: 120)
+        #expect(r.status == 1 && r.stdout.contains("4 accepted, 1 rejected") && r.stdout.contains("line 2: line_too_long"),
+                "\(r.stdout)\(r.stderr)")
+        let bom = dir.appendingPathComponent("bom.ndjson")
+        try Data([0xEF, 0xBB, 0xBF, 0x0A]).write(to: bom)
+        r = try tagih(["import", "--data", data, bom.path])
+        #expect(r.status == 0 && r.stdout.contains("0 lines, 0 accepted, 0 rejected"), "\(r.stdout)\(r.stderr)")
+        r = try tagih(["import", "--data", data, "--batch", "0", bom.path])
+        #expect(r.status == 64 && r.stderr.contains("--batch must be at least 1"), "\(r.stderr)")
+    }
+
     /// `simulate` never overwrites a file (an attempt log, a report, the population itself), checks its outputs
     /// before the run, and refuses a population that lists a debtor twice or options out of range.
     @Test func simulateChecksItsOutputsFirstAndOverwritesNothing() throws {

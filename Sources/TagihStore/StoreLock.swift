@@ -127,7 +127,10 @@ public final class StoreReservation: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError(code: .cannotOpen, message: "cannot create the data folder \(directory)", cause: error)
+            throw StoreError(
+                code: .cannotOpen,
+                message: "cannot create the data folder \(directory) (\(error.localizedDescription)); give a --data "
+                    + "folder this user may write")
         }
         lock = try StoreLock(directory: directory)
     }

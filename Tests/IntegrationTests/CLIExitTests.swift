@@ -40,6 +40,22 @@ import Testing
         #expect(r.stdout.contains("line 2:"), "\(r.stdout)")
     }
 
+    /// `--demo` on a store that holds debtors seeds nothing and says so (it used to be silent, also after a seed that
+    /// was interrupted).
+    @Test func demoOnAStoreThatIsNotEmptyIsIgnoredAndSaysSo() throws {
+        let first = try ServerProcess(extraArguments: ["--demo", "20"] + ServiceLiveTests.clockArguments)
+        #expect(first.stop() == 0)
+        #expect(!first.log().contains("--demo ignored"), "\(first.log())")
+        let second = try ServerProcess(
+            extraArguments: ["--demo", "30"] + ServiceLiveTests.clockArguments, dataDirectory: first.dataDirectory)
+        defer { second.stop() }
+        let (code, body) = try curl("\(second.baseURL)/readyz")
+        #expect(code == 200, "\(body)")
+        #expect(second.stop() == 0)
+        let log = second.log()
+        #expect(log.contains("--demo ignored: the store is not empty") && log.contains("debtors=20"), "\(log)")
+    }
+
     @Test func aSecondProcessCannotOpenAServedStore() throws {
         let server = try ServerProcess(extraArguments: ["--demo", "20"] + ServiceLiveTests.clockArguments)
         defer { server.stop() }

@@ -12,7 +12,8 @@ public struct DayReport: Sendable, Hashable, Codable {
     public var liveAnswers: Int
     public var agentHours: Double
     public var busyAgentHours: Double
-    /// Agent hours idle because the strategy had no permitted lead.
+    /// Agent hours idle because the strategy handed out no lead: none was permitted, or (tagih on the engine) the
+    /// permitted ones were held by the best-time gate for a better hour.
     public var starvedAgentHours: Double
     public var blockedCalls: Int
     public var violations: Int
@@ -44,7 +45,8 @@ public struct StrategyReport: Sendable, Hashable, Codable {
     public var penetrationAttempted: Double
     /// Share of debtors reached (right party) at least once.
     public var penetrationReached: Double
-    /// First day (1-based) on which agents sat idle for lack of permitted leads for ≥ 25 % of staffed time.
+    /// First day (1-based) on which agents sat idle for lack of leads (see `starvedAgentHours`: none permitted, or
+    /// held by tagih's best-time gate) for ≥ 25 % of staffed time.
     public var exhaustionDay: Int?
     public var starvedAgentHours: Double
     /// Busy (talk, wrap, reserved ring) time / staffed time.

@@ -256,7 +256,7 @@ struct SimulateCommand: AsyncParsableCommand {
             ("promises / kept", { "\($0.promises) / \($0.keptPromises)" }),
             ("collected (USD eq.)", { f($0.collected, 0) }),
             ("penetration attempted / reached", { f($0.penetrationAttempted * 100, 0) + "% / " + f($0.penetrationReached * 100, 0) + "%" }),
-            ("list exhausted on day", { $0.exhaustionDay.map { "\($0)" } ?? "never" }),
+            ("idle for lack of leads, from day", { $0.exhaustionDay.map { "\($0)" } ?? "never" }),
             ("occupancy", { f($0.occupancy * 100, 1) + "%" }),
             ("abandon rate", { f($0.abandonRate * 100, 2) + "%" }),
             ("counted calls / debt / week", { f($0.countedCallsPerDebtPerWeek, 2) }),

@@ -715,7 +715,6 @@ struct Event {
     }
 }
 
-/// What bound the earliest time.
 /// What held the start of a permitted interval: the rule that bound it (see ``Binding``), until when that rule held
 /// (`until`), and the window that then moved the start further (`window`, nil when the rule ended inside the
 /// window): "retry delay until 22:00, then the window opens at 08:00".
@@ -725,6 +724,7 @@ struct Hold: Equatable {
     var window: ZoneRef? = nil
 }
 
+/// What bound the earliest time.
 enum Binding: Equatable {
     case none
     case retryDelay(Int8)
@@ -1799,9 +1799,8 @@ struct Evaluator {
         guard bestPhone >= 0 else {
             if let h = holidays {
                 for day in [primaryDay(now), primaryDay(limit)] where !h.covers(day) {
-                    return Result(never: .noHolidayCalendar(
-                        year: CivilTime.date(ofDay: day).year,
-                        covered: CivilTime.date(ofDay: h.firstCovered).year...CivilTime.date(ofDay: h.lastCovered).year))
+                    let covered = CivilTime.date(ofDay: h.firstCovered).year...CivilTime.date(ofDay: h.lastCovered).year
+                    return Result(never: .noHolidayCalendar(year: CivilTime.date(ofDay: day).year, covered: covered))
                 }
             }
             return Result(never: .noPermittedTime)

@@ -98,8 +98,9 @@ public final class Engine: Sendable {
         // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
         var tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
         if let fixed = configuration.leaseTag {
-            precondition(fixed.utf8.count == 6 && fixed.utf8.allSatisfy { (48...57).contains($0) || (97...122).contains($0) },
-                         "EngineConfiguration.leaseTag is six characters 0-9a-z")
+            precondition(
+                fixed.utf8.count == 6 && fixed.utf8.allSatisfy { (48...57).contains($0) || (97...122).contains($0) },
+                "EngineConfiguration.leaseTag is six characters 0-9a-z")
             tag = fixed
         }
         let signals = LeaseSignals()

@@ -84,7 +84,8 @@ public enum ReportWriter {
             // A marker per day while they fit (a one-day run's line is a single point, which a polyline does not draw).
             if r.perDay.count <= 62 {
                 for d in 0..<r.perDay.count {
-                    svg += "<circle cx=\"\(fixed(x(d), 1))\" cy=\"\(fixed(y(value(r, d)), 1))\" r=\"3\" fill=\"\(color)\"/>"
+                    svg += "<circle cx=\"\(fixed(x(d), 1))\" cy=\"\(fixed(y(value(r, d)), 1))\" r=\"3\" "
+                        + "fill=\"\(color)\"/>"
                 }
             }
             // The legend on its own line under the title, clear of the plot and of long titles.

@@ -25,7 +25,9 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Debtors per transaction.")
     var batch: Int = 10_000
 
-    @Option(name: .long, help: "Longest line in bytes, as `tagih serve --max-line`; a longer one is rejected (line_too_long).")
+    @Option(
+        name: .long,
+        help: "Longest line in bytes, as `tagih serve --max-line`; a longer one is rejected (line_too_long).")
     var maxLine: Int = 1 << 20
 
     @Flag(name: .long, help: "Print the summary as one JSON object.")
@@ -52,7 +54,9 @@ struct ImportCommand: AsyncParsableCommand {
         let bar = isatty(2) == 1 ? ProgressBar() : nil
         let summary: ImportSummary
         do {
-            summary = try await DebtorImport.run(file: file == "-" ? "/dev/stdin" : file, into: store, batchSize: batch, maxLineLength: maxLine) { p in
+            summary = try await DebtorImport.run(
+                file: file == "-" ? "/dev/stdin" : file, into: store, batchSize: batch, maxLineLength: maxLine
+            ) { p in
                 bar?.update(p)
             }
         } catch {

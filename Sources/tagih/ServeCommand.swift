@@ -119,8 +119,9 @@ struct ServeCommand: AsyncParsableCommand {
             metricsBody: { registry.emitToBuffer() })
         let server = HTTP2Server(configuration: serverConfiguration, responder: service, logger: logger)
 
-        // The data folder (created when missing) and the store's lock before the port: a second server on this store stops with `in_use` here, before it
-        // listens (it used to answer /healthz for the two seconds it waited for the lock).
+        // The data folder (created when missing) and the store's lock before the port: a second server on this
+        // store stops with `in_use` here, before it listens (it used to answer /healthz for the two seconds it
+        // waited for the lock).
         let reservation = try StoreReservation(directory: data)
         var engineConfiguration = EngineConfiguration(dataDirectory: data)
         engineConfiguration.leaseTTL = Int64(leaseTtl)
@@ -180,8 +181,12 @@ struct EngineService: Service {
         if demo > 0, held > 0 {
             logger.notice(
                 "--demo ignored: the store is not empty",
-                metadata: ["debtors": "\(held)", "demo": "\(demo)",
-                           "hint": "the demo is seeded into an empty store only (a seed that was interrupted is not completed); start on an empty --data to seed it again"])
+                metadata: [
+                    "debtors": "\(held)", "demo": "\(demo)",
+                    "hint": .string(
+                        "the demo is seeded into an empty store only (a seed that was interrupted is not "
+                            + "completed); start on an empty --data to seed it again"),
+                ])
         }
         if demo > 0, held == 0 {
             logger.info("seeding demo population", metadata: ["debtors": "\(demo)"])

@@ -164,7 +164,8 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError("cannot create the --report folder \(report): \(error.localizedDescription)")
             }
             guard access(report, W_OK) == 0 else {
-                throw ValidationError("cannot write into the --report folder \(report): \(String(cString: strerror(errno)))")
+                let reason = String(cString: strerror(errno))
+                throw ValidationError("cannot write into the --report folder \(report): \(reason)")
             }
         }
 
@@ -178,10 +179,12 @@ struct SimulateCommand: AsyncParsableCommand {
             // What import and PUT /v1/debtors warn about (an unknown field, a jurisdiction without a rule pack of
             // its own), on stderr: the run goes on, as they accept such lines.
             for (line, w) in warnings.prefix(20) {
-                FileHandle.standardError.write(Data("warning: --population line \(line): \(w.code) \(w.field): \(w.message)\n".utf8))
+                let text = "warning: --population line \(line): \(w.code) \(w.field): \(w.message)\n"
+                FileHandle.standardError.write(Data(text.utf8))
             }
             if warnings.count > 20 {
-                FileHandle.standardError.write(Data("warning: … and \(warnings.count - 20) more warnings in --population\n".utf8))
+                let text = "warning: … and \(warnings.count - 20) more warnings in --population\n"
+                FileHandle.standardError.write(Data(text.utf8))
             }
             guard !debtorRecords.isEmpty else {
                 throw ValidationError("--population \(population) holds no debtor lines: nothing to simulate")

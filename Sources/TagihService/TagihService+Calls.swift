@@ -44,6 +44,13 @@ extension TagihService {
                 return
             }
             guard ContinuousClock.now < deadline else { break }
+            // Nothing in flight while it waits: a graceful shutdown ends the stream now, saying why, instead of
+            // holding the shutdown for its grace period (10 s).
+            if writer.isShutdownRequested {
+                try await writer.write(lineBuffer(JSONLine.errorLine(
+                    code: "shutting_down", message: "the server is shutting down; reconnect and resume")))
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

@@ -150,6 +150,27 @@ import Testing
         #expect(status == 0, "server exit status \(status): \(server.log())")
         #expect(text.contains("shutting_down"), "\(text)")
     }
+
+    /// A `GET /v1/calls` waiting for calls (nothing in flight) ends at SIGTERM with its `shutting_down` line at once,
+    /// not when the server's 10-second grace period runs out (which held every rolling restart that long). The
+    /// client gives up after 9 s: before the fix it got nothing by then.
+    @Test func aWaitingCallsRequestEndsAtOnceOnShutdown() throws {
+        let server = try ServerProcess(extraArguments: Self.clockArguments)  // an empty store: nothing to lease
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "9",
+                             "\(server.baseURL)/v1/calls?n=5&wait=60"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        let status = server.stop(signal: SIGTERM)
+        process.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == 0, "server exit status \(status): \(server.log())")
+        #expect(process.terminationStatus == 0 && text.contains(#""code":"shutting_down""#),
+                "curl \(process.terminationStatus): \(text)")
+    }
 }
 
 /// proto-docs/transcripts replayed as golden fixtures against a frozen-clock server.

@@ -93,15 +93,17 @@ public final class Engine: Sendable {
         case .store: .durable(try await Store.open(configuration: configuration.store, logger: logger))
         case .ephemeral: .ephemeral(EphemeralLog())
         }
-        var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await log.lastLSN())
-        tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
-        // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
-        var tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
+        let tag: String
         if let fixed = configuration.leaseTag {
             precondition(
                 fixed.utf8.count == 6 && fixed.utf8.allSatisfy { (48...57).contains($0) || (97...122).contains($0) },
                 "EngineConfiguration.leaseTag is six characters 0-9a-z")
             tag = fixed
+        } else {
+            var tagValue = UInt64(bitPattern: WallClock().now()) &* 1_000_003 &+ UInt64(await log.lastLSN())
+            tagValue ^= UInt64.random(in: 0..<UInt64(UInt32.max))
+            // Six base-36 characters (36^6 ≈ 2^31 values), so that lease ids stay short (see `ShardState.leaseID`).
+            tag = String(String(tagValue % 2_176_782_336 + 2_176_782_336, radix: 36).dropFirst())
         }
         let signals = LeaseSignals()
         let (revocations, revoked) = AsyncStream.makeStream(

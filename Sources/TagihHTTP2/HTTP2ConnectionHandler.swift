@@ -365,10 +365,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
 
     private func endRemainingStreams() {
         guard !closed, let context else { return }
-        let line = context.channel.allocator.buffer(
-            string: #"{"type":"error","code":"shutting_down","message":"the server is shutting down; reconnect and resume"}"#
-                + "\n"
-        )
+        let line = context.channel.allocator.buffer(string: HTTP2ResponseWriter.shuttingDownLine + "\n")
         for stream in streams.values {
             if let outbound = stream.outbound {
                 if outbound.terminate(finalLine: line, error: .shuttingDown) {

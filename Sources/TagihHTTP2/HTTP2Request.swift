@@ -252,6 +252,11 @@ public struct HTTP2BodyWriter: Sendable {
     /// True once graceful shutdown began: write a final line and finish soon.
     public var isShutdownRequested: Bool { queue.isShutdownRequested }
 
+    /// The final line of a stream that graceful shutdown ends (without its newline): the server writes it to the
+    /// streams still open when the grace period runs out; a handler that ends early for shutdown writes it too.
+    public static let shuttingDownLine =
+        #"{"type":"error","code":"shutting_down","message":"the server is shutting down; reconnect and resume"}"#
+
     /// True once the stream ended: the body was finished, or the peer reset the stream or closed the
     /// connection (writes then throw). A handler whose work takes long between writes polls this to stop when
     /// nobody is listening any more.

@@ -47,8 +47,7 @@ extension TagihService {
             // Nothing in flight while it waits: a graceful shutdown ends the stream now, saying why, instead of
             // holding the shutdown for its grace period (10 s).
             if writer.isShutdownRequested {
-                try await writer.write(lineBuffer(JSONLine.errorLine(
-                    code: "shutting_down", message: "the server is shutting down; reconnect and resume")))
+                try await writer.writeLine(HTTP2ResponseWriter.shuttingDownLine)
                 return
             }
             try await Task.sleep(for: .milliseconds(100))

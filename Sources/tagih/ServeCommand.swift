@@ -162,21 +162,15 @@ struct EngineService: Service {
     let clock: any EngineClock
     let service: TagihService
     let demo: Int
-    /// The store's lock taken before the port was bound; let go once the store holds its own.
+    /// The store's lock taken before the port was bound; let go when the engine is done (the store shares it).
     let reservation: StoreReservation
     let logger: Logger
 
     func run() async throws {
+        defer { reservation.release() }
         let started = ContinuousClock.now
-        let engine: Engine
-        do {
-            engine = try await Engine.open(
-                configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
-            reservation.release()
-        } catch {
-            reservation.release()
-            throw error
-        }
+        let engine = try await Engine.open(
+            configuration: configuration, clock: clock, policy: ContactPolicy(), logger: logger)
         let held = await engine.count()
         if demo > 0, held > 0 {
             logger.notice(

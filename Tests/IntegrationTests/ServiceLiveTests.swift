@@ -137,9 +137,19 @@ import Testing
             print("final", line, s.ended or s.closed, flush=True)
             """
         let clients = repositoryRoot.appendingPathComponent("Tests/IntegrationTests/Clients").path
+        let (status, _, text) = try Self.stopWhileClientRuns(server, ["python3", "-c", script, clients, String(server.port)])
+        #expect(status == 0, "server exit status \(status): \(server.log())")
+        #expect(text.contains("shutting_down"), "\(text)")
+    }
+
+    /// Starts a client command, stops `server` with SIGTERM 1.5 s later, and waits for the client: the server's exit
+    /// status, the client's, and what the client printed.
+    static func stopWhileClientRuns(_ server: ServerProcess, _ arguments: [String]) throws
+        -> (server: Int32, client: Int32, output: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, clients, String(server.port)]
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -147,8 +157,7 @@ import Testing
         let status = server.stop(signal: SIGTERM)
         process.waitUntilExit()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(status == 0, "server exit status \(status): \(server.log())")
-        #expect(text.contains("shutting_down"), "\(text)")
+        return (status, process.terminationStatus, text)
     }
 
     /// A `GET /v1/calls` waiting for calls (nothing in flight) ends at SIGTERM with its `shutting_down` line at once,
@@ -156,20 +165,11 @@ import Testing
     /// client gives up after 9 s: before the fix it got nothing by then.
     @Test func aWaitingCallsRequestEndsAtOnceOnShutdown() throws {
         let server = try ServerProcess(extraArguments: Self.clockArguments)  // an empty store: nothing to lease
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "9",
-                             "\(server.baseURL)/v1/calls?n=5&wait=60"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        Thread.sleep(forTimeInterval: 1.5)
-        let status = server.stop(signal: SIGTERM)
-        process.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, curl, text) = try Self.stopWhileClientRuns(
+            server,
+            ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "9", "\(server.baseURL)/v1/calls?n=5&wait=60"])
         #expect(status == 0, "server exit status \(status): \(server.log())")
-        #expect(process.terminationStatus == 0 && text.contains(#""code":"shutting_down""#),
-                "curl \(process.terminationStatus): \(text)")
+        #expect(curl == 0 && text.contains(#""code":"shutting_down""#), "curl \(curl): \(text)")
     }
 }
 

@@ -225,6 +225,8 @@ final class FloorRun {
         var baseRPC: Float
         var primaryZone: Int32
         var talks: UInt16 = 0
+        /// Dials placed to the debtor so far: the stream number of the next dial's draws (`dialRandom`).
+        var dials: UInt16 = 0
         var archetype: Archetype
         var attempted = false
         var reached = false
@@ -518,6 +520,7 @@ final class FloorRun {
     func drawOutcome(debtor i: Int, debt: Int, phone p: Int, now: UnixSeconds) -> (Outcome, Int) {
         let truth = phoneTruth[p]
         if truth.dead { return (.notInService, 3) }
+        var rng = dialRandom(i)
         if rng.chance(0.02) { return (.busy, 4) }
         let answerRing = rng.between(5, 15)
         if truth.wrong {
@@ -547,6 +550,18 @@ final class FloorRun {
         let voicemail = kind == .mobile ? 0.45 : 0.25
         if rng.chance(voicemail) { return (.voicemail, rng.between(18, 25)) }
         return (.noAnswer, rng.between(20, 25))
+    }
+
+    /// The generator of the draws of the next dial to debtor `i` (whether it is answered, rings, goes to voicemail):
+    /// the debtor's `n`-th dial draws the same numbers whichever strategy places it, so strategies that dial the
+    /// same debtor at hours of different answer rates are compared on the same luck (common random numbers,
+    /// synchronized by debtor and dial; one global stream made every dial after the first difference independent,
+    /// and the comparison of two strategies as noisy as two unrelated worlds). A strategy that dials at a better
+    /// hour still answers more often: the draw is the same, the threshold is not.
+    func dialRandom(_ i: Int) -> SeededRandom {
+        let n = state[i].dials
+        state[i].dials = n == .max ? n : n + 1
+        return SeededRandom(seed: configuration.seed ^ 0xD1A1_5EED_0A45, stream: UInt64(i) << 16 | UInt64(n))
     }
 
     /// The generator of debtor `i`'s `k`-th conversation: what a debtor says (and whether a promise is kept) is

@@ -152,6 +152,34 @@ let coreIsReal: Bool = {
         #expect(logs[0] == logs[1])
     }
 
+    /// Common random numbers: a debtor's first dial draws the same luck under every strategy, so two strategies
+    /// that place it in the same hour (same answer rate: same local hour, no fatigue, no callback yet) to the same
+    /// number get the same outcome, whatever they dialed before it. With one stream for the whole floor they
+    /// agree only by chance (no answer against voicemail, busy, an answer).
+    @Test func aDebtorsFirstDialDrawsTheSameLuckUnderEveryStrategy() async throws {
+        let population = SyntheticPopulation.generate(count: 3000, seed: 5)
+        var firsts: [[String: OutcomeEvent]] = []
+        for kind in [StrategyKind.baseline, .earliest] {
+            var first: [String: OutcomeEvent] = [:]
+            _ = try await SimulationRunner.run(
+                population: population, configuration: smallConfiguration(days: 2, agents: 3), strategies: [kind],
+                attempt: { event in if first[event.debtor] == nil { first[event.debtor] = event } })
+            firsts.append(first)
+        }
+        var compared = 0
+        var answered = 0
+        for (debtor, a) in firsts[0] {
+            guard let b = firsts[1][debtor], a.phone == b.phone, a.at / 3600 == b.at / 3600,
+                a.outcome != .abandoned, b.outcome != .abandoned
+            else { continue }
+            compared += 1
+            if ![.busy, .notInService, .noAnswer, .voicemail].contains(a.outcome) { answered += 1 }
+            #expect(a.outcome == b.outcome, "debtor \(debtor): \(a.outcome) against \(b.outcome)")
+        }
+        #expect(compared > 200, "\(compared) first dials in the same hour")
+        #expect(answered > 0)
+    }
+
     @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
         let population = SyntheticPopulation.generate(count: 1500, seed: 4)
         var lines: [String] = []

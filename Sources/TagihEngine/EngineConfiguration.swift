@@ -33,7 +33,9 @@ public struct EngineConfiguration: Sendable {
     /// Best-time gate on leasing (cap planning): when set to θ in 0...1, a debtor that may be called now but whose
     /// value now is below θ × its decision's discounted value at its best time is held (not leasable) until that
     /// best time, so the limited calls the caps allow are spent at the hours the model rates best. Default nil:
-    /// every permitted debtor is leasable, ranked by its value now.
+    /// every permitted debtor is leasable, ranked by its value now. A debtor with no recorded outcome (never
+    /// called) is never held: its best time would rest on the population's prior alone, and holding it delays
+    /// both its first contact and what the model learns of its hours (sim-engine.md, "Session 18").
     public var holdBelowShareOfBest: Double? = nil
     /// With the best-time gate: only debtors whose value at their best time is among the lowest this share (of the
     /// debtors the gate flagged lately, per shard, counts halved every hour) are held; the others stay leasable

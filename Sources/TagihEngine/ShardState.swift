@@ -546,10 +546,12 @@ struct ShardState {
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
                 if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
-                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
+                    rank < theta * d.score, !history.outcomes.isEmpty, isAmongLowestValues(d.score, now: now)
                 {
                     // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
                     // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
+                    // A debtor never called is not held: its best time is the population's prior alone, and a
+                    // first call now may reach it early and teaches the model its hours.
                     slot.state = .waiting
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
                 } else if slot.earliest <= now {

@@ -78,8 +78,8 @@ public struct SimulationConfiguration: Sendable, Hashable, Codable {
     public var tagihThreshold: Double = 0.5
 
     /// The Engine's best-time gate for the `tagih` strategy (`EngineConfiguration.holdBelowShareOfBest`): a debtor
-    /// that may be called now but is worth less than this share of its value at its best time is held until then.
-    /// Nil turns the gate off. Default 0.7.
+    /// that may be called now but is worth less than this share of its value at its best time is held until then
+    /// (a debtor not yet called never is). Nil turns the gate off. Default 0.7.
     public var holdBelowShareOfBest: Double? = 0.7
 
     /// The share of callable debtors, the lowest by value at their best time, the Engine's gate may hold

@@ -62,7 +62,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Engine gate (tagih on the engine): hold a debtor worth less now than this share of its value at its "
-            + "best time until then; 0 turns the gate off.",
+            + "best time until then (never a debtor not yet called); 0 turns the gate off.",
         valueName: "share"))
     var holdBelow: Double = 0.7
 

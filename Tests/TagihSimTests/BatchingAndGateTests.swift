@@ -152,9 +152,12 @@ import TagihEngine
     }
 
     /// The best-time gate: at 09:00 on a weekday the prior rates the same evening ×1.4 against ×0.8 now, so with
-    /// θ = 0.8 the debtor is held until its best hour and leased then; without the gate it is leased at once.
-    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"), arguments: [nil, 0.8] as [Double?])
-    func bestTimeGateHoldsUntilTheBestHour(gate: Double?) async throws {
+    /// θ = 0.8 a debtor called before (one unanswered call, on Monday at noon) is held until its best hour and
+    /// leased then; without the gate it is leased at once. A debtor never called is not held: its best time is the
+    /// prior alone, and a first call now may reach it and teaches the model its hours.
+    @Test(.enabled(if: coreIsReal, "needs the real TagihCore decision function"),
+          arguments: [(nil, true), (0.8, true), (0.8, false)] as [(Double?, Bool)])
+    func bestTimeGateHoldsUntilTheBestHour(gate: Double?, calledBefore: Bool) async throws {
         let debtor = Debtor(
             id: "D-1", jurisdiction: "US-NY", zone: "America/New_York", status: .active, segment: "late",
             phones: [Phone(number: "+15185550100", kind: .mobile, zone: "America/New_York", owner: .debtor)],
@@ -164,8 +167,14 @@ import TagihEngine
         let (engine, directory) = try await Self.engine(gate: gate, clock: clock)
         defer { try? FileManager.default.removeItem(at: directory) }
         _ = try await engine.upsert([debtor])
+        if calledBefore {
+            let noon = testStart - 12 * 3600  // Monday 2026-11-30 12:00 New York
+            let call = OutcomeEvent(attempt: "a-1", debtor: "D-1", debt: "A-1", phone: "+15185550100", at: noon,
+                                    outcome: .noAnswer)
+            #expect(try await engine.ingest(call) == .applied)
+        }
         let morning = await engine.lease(1, holder: "t")
-        if gate == nil {
+        if gate == nil || !calledBefore {
             #expect(morning.count == 1)
         } else {
             #expect(morning.isEmpty)

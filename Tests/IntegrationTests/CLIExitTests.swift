@@ -213,6 +213,21 @@ import Testing
             let r = try tagih(common + arguments)
             #expect(r.status == status && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr)")
         }
+        // Negative numbers reach the checks (ArgumentParser alone says "Missing value"), and a population that
+        // cannot fit in memory is refused before it is generated (100M crashed on allocation).
+        let numbers: [([String], String)] = [
+            (["--days", "-1", "--debtors", "10"], "--days must be 1...366, not -1"),
+            (["--debtors", "-5"], "--debtors must be at least 1, not -5"),
+            (["--agents", "-3", "--debtors", "10"], "--agents takes positive integers"),
+            (["--seed", "-1", "--debtors", "10"], "'-1' is invalid for '--seed"),
+            (["--debtors", "100000000000"], "--debtors 100000000000 needs at least"),
+            (["--debtors", "9223372036854775807"], "needs more memory than any machine has"),
+        ]
+        for (arguments, message) in numbers {
+            let r = try tagih(["simulate", "--start", "2026-12-01"] + arguments)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr)")
+            #expect(!r.stderr.contains("Missing value"), "\(arguments): \(r.stderr)")
+        }
         #expect(try String(contentsOf: population, encoding: .utf8) == line + "\n")
         // Lines accepted with a warning (as import and PUT /v1/debtors warn): on stderr, with the line number.
         let odd = dir.appendingPathComponent("odd.ndjson")

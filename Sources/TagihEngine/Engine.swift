@@ -459,6 +459,9 @@ public final class Engine: Sendable {
                     if accepted.phoneNotOnRecord, case .outcome(let o) = events[i] {
                         warnings[i] = Self.phoneNotOnRecord(o)
                     }
+                    if accepted.nothingToClear, case .clearance(let c) = events[i] {
+                        warnings[i] = Self.nothingToClear(c)
+                    }
                 case .failure(let r): results[i] = .rejected(code: r.code, message: r.message, field: r.field)
                 }
             }
@@ -478,6 +481,8 @@ public final class Engine: Sendable {
                 toApply[shardIndex(events[i].debtor)].append((i, lsn, slotOf[i]))
             case .duplicate:
                 results[i] = .duplicate
+                // A repeated clearance found its own first copy's work done: that is no news.
+                if case .clearance = events[i] { warnings[i] = nil }
             }
         }
         let now = clock.now()
@@ -501,6 +506,15 @@ public final class Engine: Sendable {
         metrics.eventsDuplicate.increment(by: duplicates)
         metrics.eventsRejected.increment(by: results.count - applied - duplicates)
         return (results, warnings)
+    }
+
+    /// The warning of a clearance that lifts no hold (`ShardState.liftsAHold`).
+    static func nothingToClear(_ c: ClearanceEvent) -> RecordWarning {
+        let hold = c.kind == .dispute ? "open dispute on debt '\(c.debt ?? "")'" : "open cease request"
+        return RecordWarning(
+            code: "nothing_to_clear", field: "clears",
+            message: "debtor '\(c.debtor)' has no \(hold) (none recorded before this clearance, or each cleared "
+                + "already); the clearance is recorded for the audit trail and changes nothing")
     }
 
     /// The warning of an outcome whose phone the debtor's record does not list.

@@ -15,6 +15,9 @@ struct Accepted: Equatable {
     var slot: UInt32
     /// An outcome whose phone is not on the debtor's record (accepted and counted; see `Engine.ingest(events:)`).
     var phoneNotOnRecord = false
+    /// A clearance that lifts no hold: none of its kind (and debt) recorded before it, or each lifted already.
+    /// Recorded all the same (the audit trail), with a warning.
+    var nothingToClear = false
 }
 
 /// Where a slot is in the queues.
@@ -371,7 +374,20 @@ struct ShardState {
         if case .outcome(let o) = event {
             return .success(Accepted(slot: i, phoneNotOnRecord: !arena.hasPhone(at: slots[Int(i)].blob, o.phone)))
         }
+        if case .clearance(let c) = event {
+            return .success(Accepted(slot: i, nothingToClear: !Self.liftsAHold(c, history(i))))
+        }
         return .success(Accepted(slot: i))
+    }
+
+    /// Whether clearance `c` lifts a hold in `history`, as TagihCore reads them: a `dispute` (on `c`'s debt) or
+    /// `cease` outcome recorded before `c.at` that no recorded clearance of the same kind (and debt) after it lifts.
+    static func liftsAHold(_ c: ClearanceEvent, _ history: DebtorHistory) -> Bool {
+        let kind: Outcome = c.kind == .dispute ? .dispute : .cease
+        return history.outcomes.contains { o in
+            o.outcome == kind && o.at < c.at && (c.kind == .cease || o.debt == c.debt)
+                && !history.clearances.contains { $0.kind == c.kind && (c.kind == .cease || $0.debt == c.debt) && $0.at > o.at }
+        }
     }
 
     /// Adds a durable event to the debtor's history. At runtime (`now` not nil) it also ends a lease the event

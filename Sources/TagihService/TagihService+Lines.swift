@@ -153,11 +153,11 @@ extension TagihService {
     func runClearances(_ lines: [PendingLine<ClearanceLine>], _ engine: Engine) async -> [[UInt8]] {
         let now = clock.now()
         return await ingestResults(lines, id: \.clearance, tagged: false, kind: "clearance") { clearances in
-            (try await engine.clear(clearances.map { c in
-                ClearanceEvent(
+            try await engine.ingestReportingWarnings(events: clearances.map { c in
+                .clearance(ClearanceEvent(
                     id: c.clearance, debtor: c.debtor, kind: c.clears, debt: c.debt, at: now, clearedBy: c.by,
-                    note: c.note)
-            }), [])
+                    note: c.note))
+            })
         }
     }
 

@@ -22,7 +22,8 @@ enum Wire {
         if let error {
             json.addObject("error") { inner in
                 inner.add("code", error.code)
-                inner.add("field", error.field)
+                // No one field at fault (invalid JSON, a line too long): no `field`, rather than `"field":""`.
+                if !error.field.isEmpty { inner.add("field", error.field) }
                 inner.add("message", error.message)
             }
         }

@@ -27,5 +27,9 @@ import Testing
             decoding: Wire.result(line: 4, id: nil, error: RecordError(code: "unknown_zone", field: "zone", message: "m")),
             as: UTF8.self)
         #expect(bad == #"{"line":4,"ok":false,"error":{"code":"unknown_zone","field":"zone","message":"m"}}"# + "\n")
+        let whole = String(
+            decoding: Wire.result(line: 5, id: nil, error: RecordError(code: "invalid_json", field: "", message: "m")),
+            as: UTF8.self)
+        #expect(whole == #"{"line":5,"ok":false,"error":{"code":"invalid_json","message":"m"}}"# + "\n")
     }
 }

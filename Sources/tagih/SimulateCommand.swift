@@ -81,7 +81,8 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Write every attempt of the first strategy (and the first agents count) as an outcome line to FILE, in time "
-            + "order. FILE must not exist."))
+            + "order. FILE must not exist. It is written as FILE.partial and renamed when the run completes: a run "
+            + "stopped half-way leaves FILE.partial."))
     var attemptLog: String?
 
     @Option(help: "Write report.json, days.csv and report.html into DIR (new, or without a report in it).")
@@ -151,6 +152,11 @@ struct SimulateCommand: AsyncParsableCommand {
         if let attemptLog, FileManager.default.fileExists(atPath: attemptLog) {
             throw ValidationError(
                 "--attempt-log \(attemptLog) exists; a simulation never overwrites a file: give a new path")
+        }
+        if let attemptLog, FileManager.default.fileExists(atPath: AttemptLogFile.partialPath(attemptLog)) {
+            throw ValidationError(
+                "\(AttemptLogFile.partialPath(attemptLog)) exists (the log of a run that did not finish); remove it or "
+                    + "give a new --attempt-log path")
         }
         if let report {
             var isDirectory: ObjCBool = false
@@ -310,15 +316,27 @@ private func f(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digit
 private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 
 /// A buffered writer of attempt lines.
+/// The `--attempt-log` file: written as `PATH.partial` and renamed to `PATH` when the run completes, so that a run
+/// stopped half-way (Ctrl-C, a kill) leaves a file whose name says it is incomplete, never one that passes for a
+/// whole run's log.
 final class AttemptLogFile {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
+    let path: String
+    var partialPath: String { Self.partialPath(path) }
+
+    static func partialPath(_ path: String) -> String { path + ".partial" }
 
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw ValidationError("cannot create --attempt-log \(path)")
+        self.path = path
+        let partial = Self.partialPath(path)
+        // O_EXCL: an earlier interrupted run's partial log is not overwritten either.
+        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw ValidationError("cannot create \(partial) (the --attempt-log while the run lasts): \(reason)")
         }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -331,9 +349,17 @@ final class AttemptLogFile {
         }
     }
 
+    /// Writes the rest, syncs, and gives the log its name (never replacing a file that appeared there meanwhile).
     func close() throws {
         handle.write(Data(buffer))
         buffer.removeAll()
+        try handle.synchronize()
         try handle.close()
+        let partial = partialPath
+        guard link(partial, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw ValidationError("the attempt log is complete in \(partial) but cannot be named \(path): \(reason)")
+        }
+        unlink(partial)
     }
 }

@@ -245,4 +245,37 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: fresh.appendingPathComponent("report.json").path))
         #expect(FileManager.default.fileExists(atPath: log.path))
     }
+
+    /// A run stopped half-way (Ctrl-C) leaves its attempt log as FILE.partial, never as FILE (which passed for a
+    /// whole run's log); the next run on the same path is refused until that partial log is removed.
+    @Test func anInterruptedSimulationLeavesItsAttemptLogMarkedPartial() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("attempts.ndjson").path
+        let partial = log + ".partial"
+        let process = Process()
+        process.executableURL = try tagihBinary()
+        process.arguments = ["simulate", "--debtors", "100000", "--agents", "50", "--days", "120", "--seed", "1",
+                             "--start", "2026-12-01", "--strategy", "baseline", "--attempt-log", log, "--json"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        func size(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, size(partial) == 0, Date() < deadline { usleep(20_000) }
+        #expect(process.isRunning, "the run ended before it was interrupted")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(!FileManager.default.fileExists(atPath: log))
+        #expect(size(partial) > 0)
+        let small = ["simulate", "--debtors", "20", "--agents", "1", "--days", "1", "--start", "2026-12-01",
+                     "--attempt-log", log]
+        let refused = try tagih(small)
+        #expect(refused.status == 64 && refused.stderr.contains("\(partial) exists"), "\(refused.stderr)")
+        try FileManager.default.removeItem(atPath: partial)
+        let whole = try tagih(small)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(size(log) > 0 && !FileManager.default.fileExists(atPath: partial))
+    }
 }

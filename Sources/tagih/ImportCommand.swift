@@ -77,14 +77,18 @@ struct ImportCommand: AsyncParsableCommand {
                 "rejections": summary.rejections.map(Self.json),
                 "warningCount": summary.warningCount,
                 "warnings": summary.warnings.map(Self.json),
+                "repeatedIDs": summary.repeatedIDs, "debtors": summary.accepted - summary.repeatedIDs,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
+            let debtors = summary.accepted - summary.repeatedIDs
+            let repeats = summary.repeatedIDs == 0 ? ""
+                : ", \(summary.repeatedIDs) of them repeating the id of an earlier line (the later line wins)"
             print(
-                "imported \(summary.accepted) debtor\(summary.accepted == 1 ? "" : "s") from "
+                "imported \(debtors) debtor\(debtors == 1 ? "" : "s") from "
                     + "\(file == "-" ? "standard input" : file) into \(data): \(summary.lines) lines, "
-                    + "\(summary.accepted) accepted, \(summary.rejectedCount) rejected "
+                    + "\(summary.accepted) accepted\(repeats), \(summary.rejectedCount) rejected "
                     + String(format: "(%.1f s)", summary.elapsedSeconds))
             for r in summary.rejections {
                 print("  line \(r.line): \(r.code): " + (r.field.isEmpty ? r.message : "\(r.field): \(r.message)"))

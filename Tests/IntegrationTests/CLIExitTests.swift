@@ -38,6 +38,19 @@ import Testing
         r = try runCommand([try tagihBinary().path, "import", "--data", data, "-"], input: piped)
         #expect(r.status == 1 && r.stdout.contains("imported 1 debtor from standard input"), "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("line 2:"), "\(r.stdout)")
+        // An id repeated within the file: the later line wins, and the summary says so (it counted both lines as
+        // debtors), in text and in --json.
+        let again = good.replacingOccurrences(of: "10.00", with: "12.00")
+        try [good, good.replacingOccurrences(of: "I-1", with: "I-5"), again].joined(separator: "\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        r = try tagih(["import", "--data", data, file.path])
+        #expect(r.status == 0 && r.stdout.contains("imported 2 debtors") && r.stdout.contains("3 accepted, 1 of them")
+                    && r.stdout.contains("line 3: warning repeated_id: id: debtor 'I-1' is also on line 1"),
+                "\(r.stdout)\(r.stderr)")
+        r = try tagih(["import", "--data", data, "--json", file.path])
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(summary["debtors"] as? Int == 2 && summary["repeatedIDs"] as? Int == 1 && summary["accepted"] as? Int == 3,
+                "\(r.stdout)")
     }
 
     /// `--demo` on a store that holds debtors seeds nothing and says so (it used to be silent, also after a seed that

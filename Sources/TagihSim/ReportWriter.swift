@@ -108,7 +108,8 @@ public enum ReportWriter {
             <h1>tagih simulation report</h1>
 
             """
-        s += "<p>Start \(escape(report.start)), \(report.days) days, \(report.agents) agents, dialer \(report.dialer), "
+        s += "<p>Start \(escape(report.start)), \(report.days) days, \(report.agents) agents"
+            + (report.floorZone.map { " (shifts in \(escape($0)))" } ?? "") + ", dialer \(report.dialer), "
             + "seed \(report.seed), \(report.debtors) debtors with \(report.debts) debts. Archetype mix: "
             + escape(report.mix.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 2))" }.joined(separator: ", "))
             + ".</p>\n"

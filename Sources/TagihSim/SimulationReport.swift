@@ -89,6 +89,9 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     public var debts: Int
     /// The archetype mix of the hidden world.
     public var mix: [String: Double]
+    /// The floor's IANA zone, in which the shifts and the start's midnight are given (absent in reports of
+    /// versions before it was recorded).
+    public var floorZone: String?
     public var strategies: [StrategyReport]
     /// tagih against baseline, when both ran: relative lifts (0.15 = +15 %).
     public var comparison: Comparison?

@@ -41,6 +41,6 @@ public enum SimulationRunner {
             seed: configuration.seed, dialer: configuration.dialer.rawValue, debtors: simulation.debtorCount,
             debts: simulation.debtCount,
             mix: Dictionary(uniqueKeysWithValues: configuration.world.mix.map { ($0.key.rawValue, $0.value / mixTotal) }),
-            strategies: results, comparison: comparison)
+            floorZone: configuration.floorZone, strategies: results, comparison: comparison)
     }
 }

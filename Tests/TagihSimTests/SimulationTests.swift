@@ -83,9 +83,12 @@ let coreIsReal: Bool = {
 
     @Test func reportFilesAreWrittenAndWellFormed() async throws {
         let population = SyntheticPopulation.generate(count: 800, seed: 2)
+        var configuration = smallConfiguration(days: 2, agents: 2)
+        configuration.floorZone = "America/Chicago"
         let report = try await SimulationRunner.run(
-            population: population, configuration: smallConfiguration(days: 2, agents: 2),
-            strategies: [.tagih, .baseline, .earliest])
+            population: population, configuration: configuration, strategies: [.tagih, .baseline, .earliest])
+        // The floor zone the shifts were in is part of the run's parameters.
+        #expect(report.floorZone == "America/Chicago")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-sim-\(getpid())-report")
         defer { try? FileManager.default.removeItem(at: dir) }
         try ReportWriter.write(report, to: dir)
@@ -104,6 +107,7 @@ let coreIsReal: Bool = {
         #expect(html.components(separatedBy: "</svg>").count - 1 == 4)
         #expect(html.hasSuffix("</html>\n"))
         #expect(html.contains("baseline") && html.contains("earliest"))
+        #expect(html.contains("2 agents (shifts in America/Chicago)"))
         // A marker per day and strategy in each of the 4 charts (a one-day line alone draws nothing).
         #expect(html.components(separatedBy: "<circle").count - 1 == 4 * 3 * 2)
         // A run shorter than 7 days is one 7-day window: its counted calls per debt are not scaled up.

@@ -53,7 +53,29 @@ public enum ReportWriter {
     }
 
     /// A line chart of one series per strategy.
-    static func chart(title: String, report: SimulationReport, value: (StrategyReport, Int) -> Double) -> String {
+    /// The step of a chart's 4 grid intervals: the smallest of 1, 2, 2.5 or 5 × 10^k at least `maxY` / 4, so that
+    /// the ticks are round numbers (0, 250, 500, … rather than 0, 237.5, 475, …).
+    static func tickStep(_ maxY: Double) -> Double {
+        let raw = maxY / 4
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        for m in [1.0, 2.0, 2.5, 5.0] where m * magnitude >= raw * (1 - 1e-12) { return m * magnitude }
+        return 10 * magnitude
+    }
+
+    /// A tick label: as many decimals as the step needs (2.5 needs one, 0.25 two); `percent` shows a share as %.
+    static func tickLabel(_ v: Double, step: Double, percent: Bool) -> String {
+        let scale = percent ? 100.0 : 1.0
+        let s = step * scale
+        var decimals = 0
+        while decimals < 6, abs((s * pow(10, Double(decimals))).rounded() - s * pow(10, Double(decimals))) > 1e-9 {
+            decimals += 1
+        }
+        return fixed(v * scale, decimals) + (percent ? " %" : "")
+    }
+
+    static func chart(
+        title: String, report: SimulationReport, percent: Bool = false, value: (StrategyReport, Int) -> Double
+    ) -> String {
         let w = 560.0
         let h = 262.0
         let left = 60.0
@@ -62,20 +84,24 @@ public enum ReportWriter {
         let days = max(report.days, 1)
         var maxY = 0.0
         for r in report.strategies { for d in 0..<r.perDay.count { maxY = max(maxY, value(r, d)) } }
-        if maxY <= 0 { maxY = 1 }
+        if maxY <= 0 { maxY = percent ? 0.01 : 1 }
+        let step = tickStep(maxY)
+        maxY = 4 * step
         func x(_ d: Int) -> Double { left + (w - left - 10) * (days > 1 ? Double(d) / Double(days - 1) : 0.5) }
         func y(_ v: Double) -> Double { top + (h - top - bottom) * (1 - v / maxY) }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" "
             + "viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(escape(title))\">"
         svg += "<text x=\"\(left)\" y=\"16\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
         for k in 0...4 {
-            let v = maxY * Double(k) / 4
+            let v = step * Double(k)
             let yy = y(v)
             svg += "<line x1=\"\(left)\" y1=\"\(fixed(yy, 1))\" x2=\"\(w - 10)\" y2=\"\(fixed(yy, 1))\" stroke=\"#ddd\"/>"
             svg += "<text x=\"\(left - 4)\" y=\"\(fixed(yy + 4, 1))\" font-size=\"10\" text-anchor=\"end\">"
-                + "\(v >= 100 ? fixed(v, 0) : fixed(v, v >= 1 ? 1 : 3))</text>"
+                + "\(tickLabel(v, step: step, percent: percent))</text>"
         }
         svg += "<text x=\"\(left)\" y=\"\(h - 8)\" font-size=\"10\">day 1</text>"
+        svg += "<text x=\"\(fixed((left + w - 10) / 2, 1))\" y=\"\(h - 8)\" font-size=\"10\" text-anchor=\"middle\" "
+            + "fill=\"#555\">simulated day</text>"
         svg += "<text x=\"\(w - 10)\" y=\"\(h - 8)\" font-size=\"10\" text-anchor=\"end\">day \(days)</text>"
         for (k, r) in report.strategies.enumerated() {
             let color = colors[r.strategy] ?? "#555"
@@ -151,7 +177,9 @@ public enum ReportWriter {
         s += chart(title: "Amount collected, cumulative (USD eq.)", report: report) { r, d in
             r.perDay[0...d].reduce(0) { $0 + $1.collected }
         }
-        s += chart(title: "Penetration: share of debtors reached", report: report) { $0.perDay[$1].reachedShare }
+        s += chart(title: "Penetration: share of debtors reached", report: report, percent: true) {
+            $0.perDay[$1].reachedShare
+        }
         s += chart(title: "Dials per day", report: report) { Double($0.perDay[$1].dials) }
         s += "\n</div>\n"
         for r in report.strategies where !r.violationExamples.isEmpty {

@@ -81,6 +81,21 @@ let coreIsReal: Bool = {
         #expect(tagih.agentHours == baseline.agentHours)
     }
 
+    /// Chart grids at round numbers (0, 250, 500, 750, 1000 for a maximum of 950, not 0, 237.5, …), and shares
+    /// as percentages.
+    @Test func chartTicksAreRoundNumbers() {
+        #expect(ReportWriter.tickStep(950) == 250)
+        #expect(ReportWriter.tickStep(1000) == 250)
+        #expect(ReportWriter.tickStep(4) == 1)
+        #expect(ReportWriter.tickStep(10) == 2.5)
+        #expect(ReportWriter.tickStep(612_345) == 200_000)
+        #expect(abs(ReportWriter.tickStep(0.097) - 0.025) < 1e-12)
+        #expect(ReportWriter.tickLabel(750, step: 250, percent: false) == "750")
+        #expect(ReportWriter.tickLabel(7.5, step: 2.5, percent: false) == "7.5")
+        #expect(ReportWriter.tickLabel(0.05, step: 0.025, percent: true) == "5.0 %")
+        #expect(ReportWriter.tickLabel(0.1, step: 0.05, percent: true) == "10 %")
+    }
+
     @Test func reportFilesAreWrittenAndWellFormed() async throws {
         let population = SyntheticPopulation.generate(count: 800, seed: 2)
         var configuration = smallConfiguration(days: 2, agents: 2)
@@ -108,6 +123,7 @@ let coreIsReal: Bool = {
         #expect(html.hasSuffix("</html>\n"))
         #expect(html.contains("baseline") && html.contains("earliest"))
         #expect(html.contains("2 agents (shifts in America/Chicago)"))
+        #expect(html.contains(">simulated day</text>") && html.contains(" %</text>"), "penetration ticks in %")
         // A marker per day and strategy in each of the 4 charts (a one-day line alone draws nothing).
         #expect(html.components(separatedBy: "<circle").count - 1 == 4 * 3 * 2)
         // A run shorter than 7 days is one 7-day window: its counted calls per debt are not scaled up.

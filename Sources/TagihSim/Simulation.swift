@@ -98,12 +98,14 @@ public final class Simulation {
     /// - Parameters:
     ///   - kind: the strategy.
     ///   - index: position of this run among `count` runs (for progress fractions).
+    ///   - span: the part of the overall progress this run covers (start, width); nil: the `index`-th of `count`
+    ///     equal parts.
     ///   - progress: called once per simulated day.
     ///   - attempt: when given, receives every attempt as an outcome event, in time order.
     /// - Throws: `SimulationError` (`engine_error`) when the engine cannot be opened, `cancelled` when the task was
     ///   cancelled (checked every 5 simulated seconds).
     public func run(
-        _ kind: StrategyKind, index: Int = 0, of count: Int = 1,
+        _ kind: StrategyKind, index: Int = 0, of count: Int = 1, span: (start: Double, width: Double)? = nil,
         progress: (SimulationProgress) -> Void = { _ in },
         attempt: ((OutcomeEvent) -> Void)? = nil
     ) async throws(SimulationError) -> StrategyReport {
@@ -139,7 +141,8 @@ public final class Simulation {
         if !decideStaleAhead { (strategy as? HopperStrategy)?.decidesStaleAhead = false }
         if let aheadThreshold { (strategy as? HopperStrategy)?.book.aheadThreshold = aheadThreshold }
         let floor = FloorRun(world: world, configuration: configuration, strategy: strategy, name: kind.rawValue,
-                             index: index, count: count)
+                             index: index, count: count,
+                             span: span ?? (Double(index) / Double(count), 1 / Double(count)))
         var report = await floor.run(progress: progress, attempt: attempt)
         if floor.cancelled {
             await engineStrategy?.close()
@@ -171,6 +174,8 @@ final class FloorRun {
     let name: String
     let index: Int
     let count: Int
+    /// The part of the overall progress this run covers.
+    let span: (start: Double, width: Double)
     @exclusivity(unchecked) var rng: SeededRandom
     let compliance: CheckerPipeline
     @exclusivity(unchecked) var events = EventQueue()
@@ -279,7 +284,7 @@ final class FloorRun {
     }
 
     init(world: World, configuration: SimulationConfiguration, strategy: any DialStrategy, name: String, index: Int,
-         count: Int)
+         count: Int, span: (start: Double, width: Double))
     {
         self.world = world
         self.configuration = configuration
@@ -291,6 +296,7 @@ final class FloorRun {
         self.name = name
         self.index = index
         self.count = count
+        self.span = span
         rng = SeededRandom(seed: configuration.seed, stream: 0xF100_12)
         compliance = CheckerPipeline(world: world)
         fatiguePower = (0...4).map { pow(configuration.world.fatigue, Double($0)) }
@@ -817,7 +823,8 @@ final class FloorRun {
         blockedSoFar = strategy.blockedCalls
         violationsSoFar = violations
         dayStartTotals = totals
-        let fraction = (Double(index) + Double(d + 1) / Double(configuration.days)) / Double(count)
+        let fraction = index == count - 1 && d + 1 == configuration.days
+            ? 1 : min(1, span.start + span.width * Double(d + 1) / Double(configuration.days))
         progress(
             SimulationProgress(
                 strategy: name, day: d + 1, days: configuration.days, strategyIndex: index, strategyCount: count,

@@ -246,6 +246,10 @@ let coreIsReal: Bool = {
         #expect(seen.count == 6)
         #expect(seen.last?.fraction == 1)
         #expect(seen.map(\.day) == [1, 2, 3, 1, 2, 3])
+        // In proportion to the strategies' expected costs (tagih on ContactPolicy 2.3, earliest 1.2), so that the
+        // fraction tells how much is left, and never backwards.
+        #expect(abs(seen[2].fraction - 2.3 / 3.5) < 1e-9, "\(seen.map(\.fraction))")
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.fraction < $1.fraction })
         let encoded = try JSONEncoder().encode(seen[0])
         #expect(try JSONDecoder().decode(SimulationProgress.self, from: encoded) == seen[0])
     }

@@ -814,7 +814,7 @@ final class FloorRun {
             DayReport(
                 date: LocalTime.dateString(day: LocalTime.day(floorLocal)), dials: a.dials - b.dials,
                 rightPartyContacts: a.rpc - b.rpc, promises: a.promises - b.promises, keptPromises: a.kept - b.kept,
-                collected: a.collected - b.collected, abandoned: a.abandoned - b.abandoned, liveAnswers: a.live - b.live,
+                collected: Self.cents(a.collected - b.collected), abandoned: a.abandoned - b.abandoned, liveAnswers: a.live - b.live,
                 agentHours: agentHours, busyAgentHours: Double(a.busySeconds - b.busySeconds) / 3600,
                 starvedAgentHours: starvedHours,
                 blockedCalls: strategy.blockedCalls - (perDay.last.map { _ in blockedSoFar } ?? 0),
@@ -833,6 +833,10 @@ final class FloorRun {
     @exclusivity(unchecked) var blockedSoFar = 0
     @exclusivity(unchecked) var violationsSoFar = 0
 
+    /// A US-dollar amount for the report, rounded to cents (amounts in other currencies are converted at the
+    /// world's rates, so the sums carry float noise: 522026.10996666655 is reported as 522026.11).
+    static func cents(_ usd: Double) -> Double { (usd * 100).rounded() / 100 }
+
     func report() -> StrategyReport {
         let (countedCalls, callsAtCap, violations, examples, byRule) = compliance.result {
             ($0.countedCalls, $0.callsAtCap, $0.violations, $0.examples, $0.byRule)
@@ -847,8 +851,8 @@ final class FloorRun {
             strategy: name, dials: t.dials, rightPartyContacts: t.rpc,
             rpcPerDial: t.dials > 0 ? Double(t.rpc) / Double(t.dials) : 0,
             rpcPerAgentHour: agentHours > 0 ? Double(t.rpc) / agentHours : 0, agentHours: agentHours,
-            promises: t.promises, promisedAmount: t.promisedAmount, keptPromises: t.kept, brokenPromises: t.broken,
-            collected: t.collected, penetrationAttempted: Double(attemptedCount) / n,
+            promises: t.promises, promisedAmount: Self.cents(t.promisedAmount), keptPromises: t.kept,
+            brokenPromises: t.broken, collected: Self.cents(t.collected), penetrationAttempted: Double(attemptedCount) / n,
             penetrationReached: Double(reachedCount) / n, exhaustionDay: exhaustionDay,
             starvedAgentHours: Double(t.starvedSeconds) / 3600,
             occupancy: t.agentSeconds > 0 ? Double(t.busySeconds) / Double(t.agentSeconds) : 0,

@@ -104,6 +104,10 @@ let coreIsReal: Bool = {
             population: population, configuration: configuration, strategies: [.tagih, .baseline, .earliest])
         // The floor zone the shifts were in is part of the run's parameters.
         #expect(report.floorZone == "America/Chicago")
+        // Amounts in cents (sums converted from several currencies carried float noise in the last digits).
+        let amounts = report.strategies.flatMap { [$0.collected, $0.promisedAmount] + $0.perDay.map(\.collected) }
+        #expect(amounts.contains { $0 > 0 })
+        #expect(amounts.allSatisfy { abs($0 * 100 - ($0 * 100).rounded()) < 1e-6 }, "\(amounts)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tagih-sim-\(getpid())-report")
         defer { try? FileManager.default.removeItem(at: dir) }
         try ReportWriter.write(report, to: dir)

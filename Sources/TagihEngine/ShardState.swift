@@ -149,6 +149,10 @@ struct ShardState {
     var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
+    /// Flag bit: a ready debtor never called whom the best-time gate would hold (it is leasable at once); the
+    /// hourly re-score leaves it alone until its best time, as it would a held debtor (it is re-decided then from
+    /// the time queue, or at `take` when its decision is stale).
+    static let untriedFlag: UInt8 = 32
     /// The value `redecide` decodes each debtor into (its arrays' storage is reused; nil while in use).
     var scratchDebtor: Debtor? = Debtor(id: "", jurisdiction: "", phones: [], debts: [])
 
@@ -562,12 +566,21 @@ struct ShardState {
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
                 if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
-                    rank < theta * d.score, !history.outcomes.isEmpty, isAmongLowestValues(d.score, now: now)
+                    rank < theta * d.score, history.outcomes.isEmpty
+                {
+                    // A debtor never called is not held by the best-time gate: its best time is the population's
+                    // prior alone, and a first call now may reach it early and teaches the model its hours. It is
+                    // leasable now, ranked by its value now, and re-decided at its best time (not every hour).
+                    slot.state = .ready
+                    slot.flags |= Self.untriedFlag
+                    fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
+                              jurisdiction: Int(slot.jurisdiction))
+                    timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
+                } else if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
+                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
                 {
                     // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
                     // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
-                    // A debtor never called is not held: its best time is the population's prior alone, and a
-                    // first call now may reach it early and teaches the model its hours.
                     slot.state = .waiting
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
                 } else if slot.earliest <= now {
@@ -700,7 +713,11 @@ struct ShardState {
             prefetchAhead(k, due.count) { due[$0].index }
             let top = due[k]
             let slot = slots[Int(top.index)]
-            if slot.generation == top.generation && slot.state == .waiting { redecide(top.index, now: now) }
+            if slot.generation == top.generation
+                && (slot.state == .waiting || (slot.state == .ready && slot.flags & Self.untriedFlag != 0))
+            {
+                redecide(top.index, now: now)
+            }
         }
         let hour = now / 3600
         if hour != lastHour {
@@ -712,7 +729,9 @@ struct ShardState {
             // The debtors to re-score, listed first (a re-decision changes only its own slot, so the list is what
             // the test at each slot would find), then re-decided with prefetching.
             var stale: [UInt32] = []
-            for i in rescoreCursor..<end where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour {
+            for i in rescoreCursor..<end
+            where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour && slots[i].flags & Self.untriedFlag == 0
+            {
                 stale.append(UInt32(i))
             }
             for k in stale.indices {

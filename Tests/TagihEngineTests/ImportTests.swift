@@ -25,10 +25,13 @@ import TagihStore
         #expect(summary.lines == 7)
         #expect(summary.accepted == 4)
         // Warnings do not reject the line: both of line 8's are listed, in field order.
-        #expect(summary.warningCount == 2)
-        #expect(summary.warnings.map(\.line) == [8, 8])
-        #expect(summary.warnings.map(\.code) == ["unknown_field", "no_rule_pack"])
-        #expect(summary.warnings.map(\.field) == ["nickname", "jurisdiction"])
+        // Line 7 repeats D-1 of line 1 (the later line wins, with a warning naming the earlier line).
+        #expect(summary.warningCount == 3)
+        #expect(summary.repeatedIDs == 1)
+        #expect(summary.warnings.map(\.line) == [7, 8, 8])
+        #expect(summary.warnings.map(\.code) == ["repeated_id", "unknown_field", "no_rule_pack"])
+        #expect(summary.warnings.map(\.field) == ["id", "nickname", "jurisdiction"])
+        #expect(summary.warnings[0].message.contains("debtor 'D-1' is also on line 1"))
         #expect(summary.rejectedCount == 3)
         #expect(summary.rejections.map(\.line) == [2, 3, 6])
         #expect(summary.rejections.map(\.field) == ["phones[0].kind", "", "debts[0].balance"])

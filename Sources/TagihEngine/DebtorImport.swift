@@ -127,12 +127,13 @@ public enum DebtorImport {
                     batch.append(decoded.value)
                     var warnings = decoded.warnings
                     let id = decoded.value.id
-                    if let earlier = lineOfID.updateValue(Int32(truncatingIfNeeded: lineNumber), forKey: stableHash(id)) {
+                    let line32 = Int32(truncatingIfNeeded: lineNumber)
+                    if let earlier = lineOfID.updateValue(line32, forKey: stableHash(id)) {
                         summary.repeatedIDs += 1
                         warnings.append(RecordWarning(
                             code: "repeated_id", field: "id",
-                            message: "debtor '\(id)' is also on line \(earlier); this later line replaces it (debtors are "
-                                + "upserted by id)"))
+                            message: "debtor '\(id)' is also on line \(earlier); this later line replaces it "
+                                + "(debtors are upserted by id)"))
                     }
                     for w in warnings {
                         summary.warningCount += 1

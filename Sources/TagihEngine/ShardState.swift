@@ -149,7 +149,7 @@ struct ShardState {
     var touchSink: UInt8 = 0
     /// Flag bit: the slot is in `pendingDecisions`.
     static let pendingFlag: UInt8 = 8
-    /// Flag bit: a ready debtor never called whom the best-time gate would hold (it is leasable at once); the
+    /// Flag bit: a ready debtor never called whom the best-time gate would flag (it is leasable at once); the
     /// hourly re-score leaves it alone until its best time, as it would a held debtor (it is re-decided then from
     /// the time queue, or at `take` when its decision is stale).
     static let untriedFlag: UInt8 = 32
@@ -388,9 +388,10 @@ struct ShardState {
     /// `cease` outcome recorded before `c.at` that no recorded clearance of the same kind (and debt) after it lifts.
     static func liftsAHold(_ c: ClearanceEvent, _ history: DebtorHistory) -> Bool {
         let kind: Outcome = c.kind == .dispute ? .dispute : .cease
+        func sameHold(_ debt: String?) -> Bool { c.kind == .cease || debt == c.debt }
         return history.outcomes.contains { o in
-            o.outcome == kind && o.at < c.at && (c.kind == .cease || o.debt == c.debt)
-                && !history.clearances.contains { $0.kind == c.kind && (c.kind == .cease || $0.debt == c.debt) && $0.at > o.at }
+            o.outcome == kind && o.at < c.at && sameHold(o.debt)
+                && !history.clearances.contains { $0.kind == c.kind && sameHold($0.debt) && $0.at > o.at }
         }
     }
 
@@ -730,7 +731,8 @@ struct ShardState {
             // the test at each slot would find), then re-decided with prefetching.
             var stale: [UInt32] = []
             for i in rescoreCursor..<end
-            where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour && slots[i].flags & Self.untriedFlag == 0
+            where slots[i].state == .ready && slots[i].decidedAt / 3600 != hour
+                && slots[i].flags & Self.untriedFlag == 0
             {
                 stale.append(UInt32(i))
             }

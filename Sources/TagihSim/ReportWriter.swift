@@ -52,7 +52,6 @@ public enum ReportWriter {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// A line chart of one series per strategy.
     /// The step of a chart's 4 grid intervals: the smallest of 1, 2, 2.5 or 5 × 10^k at least `maxY` / 4, so that
     /// the ticks are round numbers (0, 250, 500, … rather than 0, 237.5, 475, …).
     static func tickStep(_ maxY: Double) -> Double {
@@ -73,6 +72,7 @@ public enum ReportWriter {
         return fixed(v * scale, decimals) + (percent ? " %" : "")
     }
 
+    /// A line chart of one series per strategy (`percent`: the values are shares, labelled in %).
     static func chart(
         title: String, report: SimulationReport, percent: Bool = false, value: (StrategyReport, Int) -> Double
     ) -> String {

@@ -356,10 +356,18 @@ final class AttemptLogFile {
         try handle.synchronize()
         try handle.close()
         let partial = partialPath
-        guard link(partial, path) == 0 else {
+        var named = link(partial, path) == 0
+        // A file system without hard links (vfat, some network mounts): rename, after checking the name is free.
+        if !named, errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS,
+            !FileManager.default.fileExists(atPath: path)
+        {
+            named = rename(partial, path) == 0
+        } else if named {
+            unlink(partial)
+        }
+        guard named else {
             let reason = String(cString: strerror(errno))
             throw ValidationError("the attempt log is complete in \(partial) but cannot be named \(path): \(reason)")
         }
-        unlink(partial)
     }
 }

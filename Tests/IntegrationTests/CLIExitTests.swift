@@ -49,8 +49,8 @@ import Testing
                 "\(r.stdout)\(r.stderr)")
         r = try tagih(["import", "--data", data, "--json", file.path])
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        #expect(summary["debtors"] as? Int == 2 && summary["repeatedIDs"] as? Int == 1 && summary["accepted"] as? Int == 3,
-                "\(r.stdout)")
+        #expect(summary["debtors"] as? Int == 2 && summary["repeatedIDs"] as? Int == 1
+                    && summary["accepted"] as? Int == 3, "\(r.stdout)")
     }
 
     /// `--demo` on a store that holds debtors seeds nothing and says so (it used to be silent, also after a seed that
@@ -273,7 +273,9 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        func size(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        func size(_ path: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        }
         let deadline = Date().addingTimeInterval(120)
         while process.isRunning, size(partial) == 0, Date() < deadline { usleep(20_000) }
         #expect(process.isRunning, "the run ended before it was interrupted")

@@ -566,22 +566,24 @@ struct ShardState {
             slot.zone = Self.internedZone(d.zone, &arena)
             slot.flags = d.consentedCallback ? 1 : 0
             if !leased {
+                // The best-time gate's candidate: callable now, but now is clearly worse than the best time ahead
+                // (within the caps and the horizon).
+                var gatedUntil: Int64?
                 if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
-                    rank < theta * d.score, history.outcomes.isEmpty
+                    rank < theta * d.score
                 {
-                    // A debtor never called is not held by the best-time gate: its best time is the population's
-                    // prior alone, and a first call now may reach it early and teaches the model its hours. It is
-                    // leasable now, ranked by its value now, and re-decided at its best time (not every hour).
-                    slot.state = .ready
+                    gatedUntil = best
+                }
+                if let best = gatedUntil, history.outcomes.isEmpty {
+                    // A debtor never called is not held: its best time is the population's prior alone, and a
+                    // first call now may reach it early and teaches the model its hours. It is leasable now
+                    // (below), ranked by its value now, and re-decided at its best time (not every hour).
                     slot.flags |= Self.untriedFlag
-                    fileReady(ReadyEntry(score: slot.score, index: i, generation: slot.generation),
-                              jurisdiction: Int(slot.jurisdiction))
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
-                } else if slot.earliest <= now, let theta = holdBelowShareOfBest, let best = d.best, best > now,
-                    rank < theta * d.score, isAmongLowestValues(d.score, now: now)
-                {
-                    // Best-time gate: now is clearly worse than the best time ahead (within the caps and the
-                    // horizon); hold the debtor until then, when it is re-decided (and leasable if still best).
+                    gatedUntil = nil
+                }
+                if let best = gatedUntil, isAmongLowestValues(d.score, now: now) {
+                    // Held until its best time, when it is re-decided (and leasable if still best).
                     slot.state = .waiting
                     timeQueue.push(TimeEntry(time: best, index: i, generation: slot.generation))
                 } else if slot.earliest <= now {

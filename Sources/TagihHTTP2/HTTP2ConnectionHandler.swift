@@ -358,9 +358,19 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         )
         scheduledTasks.append(
             context.eventLoop.scheduleTask(in: limits.shutdownGracePeriod + .seconds(5)) {
+                loopBound.value.resetRemainingStreams()
                 loopBound.value.closeConnection(sendingPending: true)
             }
         )
+    }
+
+    /// Resets (RST_STREAM CANCEL) every stream still open when the connection is closed at the end of graceful
+    /// shutdown: a peer that did not open its flow-control window could not receive the stream's final line, and
+    /// the reset tells it the stream was cut, not ended. RST_STREAM is not flow-controlled, and nghttp2 sends it
+    /// before queued DATA.
+    private func resetRemainingStreams() {
+        guard !closed, let session else { return }
+        for id in streams.keys.sorted() { session.resetStream(streamID: id, errorCode: UInt32(NGHTTP2_CANCEL.rawValue)) }
     }
 
     private func endRemainingStreams() {

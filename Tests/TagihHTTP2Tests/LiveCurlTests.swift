@@ -210,6 +210,33 @@ struct LiveAttackTests {
         }
     }
 
+    @Test func shutdownResetsTheStreamOfAReaderThatNeverOpensItsWindow() async throws {
+        // The stream's final `shutting_down` line cannot reach a peer whose window stays shut: when the server
+        // closes the connection (grace period + 5 s) it resets the stream, so the cut is explicit (RST_STREAM
+        // CANCEL) instead of a stream that stops mid-line without END_STREAM.
+        try await withTestServer(configure: {
+            $0.shutdownGracePeriod = .milliseconds(300)
+            $0.streamHighWaterMark = 64 << 10
+        }) { server, port in
+            async let probe = runTool(
+                "python3",
+                ["\(clientsDirectory)/h2_probe.py", "slow-reader", "\(port)", "/firehose", "15"]
+            )
+            let suspended = await eventually(timeout: .seconds(5)) { server.metrics.currentSuspendedWriters >= 1 }
+            #expect(suspended, "\(server.metrics)")
+            server.shutdownGracefully()
+            let result = try await probe
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try jsonObject(result.stdout)
+            #expect(object["status"] as? Int == 200)
+            #expect(object["ended"] as? Bool == false, "\(result.stdout)")
+            // CANCEL is 0x8.
+            #expect((object["resets"] as? [String: Int])?["8"] == 1, "\(result.stdout)")
+            #expect(object["closed"] as? Bool == true, "\(result.stdout)")
+            #expect(object["goaway"] as? Int == 0, "\(result.stdout)")
+        }
+    }
+
     @Test func readerThatNeverOpensItsWindowDoesNotGrowServerMemory() async throws {
         let highWaterMark = 64 << 10
         try await withTestServer(configure: { $0.streamHighWaterMark = highWaterMark }) { server, port in

@@ -6,6 +6,7 @@ Each mode prints one JSON object on stdout; the Swift tests assert on it.
   rapid-reset PORT COUNT        open COUNT streams, each reset at once (CVE-2023-44487 pattern)
   continuation-flood PORT COUNT one HEADERS without END_HEADERS followed by COUNT CONTINUATION frames
   slow-reader PORT PATH HOLD    request PATH with a 1 KiB stream window, never open it, hold HOLD seconds
+                                (or until the server closes); reports END_STREAM, RST_STREAM codes, GOAWAY
   get PORT PATH                 a plain GET with the h2 state machine (checks interop)
   many-streams PORT N PATH      N concurrent GETs on one connection; reports statuses and resets
 """
@@ -18,6 +19,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 import hpack
 
@@ -124,6 +126,9 @@ def slow_reader(port, path, hold):
     sock.sendall(conn.data_to_send())
     status = None
     body = 0
+    raw = b""
+    closed = False
+    usable = True  # h2 treats a received GOAWAY as the end: later frames are read from the raw bytes only
     deadline = time.time() + hold
     sock.settimeout(0.2)
     while time.time() < deadline:
@@ -131,9 +136,21 @@ def slow_reader(port, path, hold):
             data = sock.recv(65536)
         except socket.timeout:
             continue
-        if not data:
+        except ConnectionResetError:
+            closed = True
             break
-        for event in conn.receive_data(data):
+        if not data:
+            closed = True
+            break
+        raw += data
+        if not usable:
+            continue
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            usable = False
+            continue
+        for event in events:
             if isinstance(event, h2.events.ResponseReceived):
                 status = int(dict(event.headers)[":status"])
             elif isinstance(event, h2.events.DataReceived):
@@ -141,7 +158,26 @@ def slow_reader(port, path, hold):
         out = conn.data_to_send()
         if out:
             sock.sendall(out)
-    print(json.dumps({"status": status, "bodyBytes": body}))
+    # The stream's fate from the frames themselves: END_STREAM on DATA or HEADERS, RST_STREAM codes, GOAWAY.
+    ended = False
+    resets = {}
+    goaway = None
+    offset = 0
+    while offset + 9 <= len(raw):
+        length = int.from_bytes(raw[offset:offset + 3], "big")
+        ftype, flags = raw[offset + 3], raw[offset + 4]
+        stream = int.from_bytes(raw[offset + 5:offset + 9], "big") & 0x7FFFFFFF
+        payload = raw[offset + 9:offset + 9 + length]
+        if ftype in (0, 1) and stream == stream_id and flags & 0x1:
+            ended = True
+        elif ftype == 3 and stream == stream_id and len(payload) == 4:
+            code = str(int.from_bytes(payload, "big"))
+            resets[code] = resets.get(code, 0) + 1
+        elif ftype == 7 and len(payload) >= 8:
+            goaway = int.from_bytes(payload[4:8], "big")
+        offset += 9 + length
+    print(json.dumps({"status": status, "bodyBytes": body, "ended": ended, "resets": resets, "closed": closed,
+                      "goaway": goaway}))
     sock.close()
 
 

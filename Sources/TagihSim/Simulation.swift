@@ -354,6 +354,20 @@ final class FloorRun {
         phoneTruth.deallocate()
     }
 
+    /// The callback time the agent and the debtor agree on: the debtor's asked time (a whole local hour, 10–18 h)
+    /// when the floor is staffed for the hour after it, else the next whole hour that is, from 08 to 19 h in
+    /// the debtor's local time (`localOffset`: local minus UTC seconds at the asked time), within 7 days. An agent
+    /// does not book a callback for an hour when nobody works (the asked time, when no such hour comes).
+    func callbackTime(asked: UnixSeconds, localOffset: Int64) -> UnixSeconds {
+        var t = asked
+        for _ in 0..<(7 * 24) {
+            let hour = ((t + localOffset) % 86_400 + 86_400) % 86_400 / 3600
+            if hour >= 8 && hour < 20 && onDuty(t) > 0 && onDuty(t + 3600 - Self.slot) > 0 { return t }
+            t += 3600
+        }
+        return asked
+    }
+
     @inline(__always)
     func onDuty(_ t: UnixSeconds) -> Int {
         let s = Int((t - start) / Self.slot)
@@ -696,7 +710,7 @@ final class FloorRun {
             let local = world.primaryLocal(i, dialAt)
             let day = LocalTime.day(local)
             let targetLocal = Int64(day + Int32(rng.between(1, 2))) * 86_400 + Int64(rng.between(10, 18)) * 3600
-            let cb = dialAt + (targetLocal - local)
+            let cb = callbackTime(asked: dialAt + (targetLocal - local), localOffset: local - dialAt)
             state[i].callbackAt = cb
             callback = cb
         default: break

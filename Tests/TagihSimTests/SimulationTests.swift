@@ -207,8 +207,9 @@ let coreIsReal: Bool = {
     @Test func attemptLogLinesAreOutcomeLinesInTimeOrder() async throws {
         let population = SyntheticPopulation.generate(count: 1500, seed: 4)
         var lines: [String] = []
+        let configuration = smallConfiguration(days: 4, agents: 4)
         let report = try await SimulationRunner.run(
-            population: population, configuration: smallConfiguration(days: 4, agents: 4), strategies: [.tagih],
+            population: population, configuration: configuration, strategies: [.tagih],
             attempt: { lines.append(OutcomeLine.encode($0)) })
         #expect(lines.count == report.strategies[0].dials)
         var last = ""
@@ -233,12 +234,29 @@ let coreIsReal: Bool = {
                 promises += 1
             }
             if outcome == .callbackRequested {
-                #expect(object["callbackAt"] is String)
+                let text = try #require(object["callbackAt"] as? String)
+                let callbackAt = try #require(RFC3339.parse(text))
+                // Booked for an hour the floor is staffed (an agent does not promise a call when nobody works),
+                // unless that hour would be after the run.
+                if callbackAt + 3600 <= configuration.start + Int64(configuration.days) * 86_400 {
+                    #expect(Self.floorStaffed(callbackAt, configuration) && Self.floorStaffed(callbackAt + 2700, configuration),
+                            "callback at \(text) (floor closed)")
+                }
                 callbacks += 1
             }
         }
         #expect(promises == report.strategies[0].promises)
-        _ = callbacks
+        #expect(callbacks > 5, "\(callbacks) callbacks")
+    }
+
+    /// Whether a shift of `configuration` works at `t` (the floor's zone).
+    static func floorStaffed(_ t: UnixSeconds, _ configuration: SimulationConfiguration) -> Bool {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: configuration.floorZone)!
+        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: Date(timeIntervalSince1970: Double(t)))
+        let weekday = (parts.weekday! + 5) % 7 + 1  // Foundation: Sunday 1 … Saturday 7; ISO: Monday 1 … Sunday 7
+        let minute = parts.hour! * 60 + parts.minute!
+        return configuration.shifts.contains { $0.days.contains(weekday) && minute >= $0.fromMinute && minute < $0.toMinute }
     }
 
     @Test func progressIsReportedOncePerDayAndStrategy() async throws {

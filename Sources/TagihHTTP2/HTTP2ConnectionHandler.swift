@@ -370,7 +370,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     /// before queued DATA.
     private func resetRemainingStreams() {
         guard !closed, let session else { return }
-        for id in streams.keys.sorted() { session.resetStream(streamID: id, errorCode: UInt32(NGHTTP2_CANCEL.rawValue)) }
+        for id in streams.keys.sorted() {
+            session.resetStream(streamID: id, errorCode: UInt32(NGHTTP2_CANCEL.rawValue))
+        }
     }
 
     private func endRemainingStreams() {

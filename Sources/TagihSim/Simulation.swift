@@ -355,9 +355,9 @@ final class FloorRun {
     }
 
     /// The callback time the agent and the debtor agree on: the debtor's asked time (a whole local hour, 10–18 h)
-    /// when the floor is staffed for the hour after it, else the next whole hour that is, from 08 to 19 h in
-    /// the debtor's local time (`localOffset`: local minus UTC seconds at the asked time), within 7 days. An agent
-    /// does not book a callback for an hour when nobody works (the asked time, when no such hour comes).
+    /// when a shift works at it and 45 minutes later, else the next whole hour from 08 to 19 h in the debtor's local
+    /// time (`localOffset`: local minus UTC seconds, at the call) of which that holds, within 7 days; the asked time
+    /// when none does. An agent does not book a callback for an hour when nobody works.
     func callbackTime(asked: UnixSeconds, localOffset: Int64) -> UnixSeconds {
         var t = asked
         for _ in 0..<(7 * 24) {

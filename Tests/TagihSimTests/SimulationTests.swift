@@ -239,8 +239,9 @@ let coreIsReal: Bool = {
                 // Booked for an hour the floor is staffed (an agent does not promise a call when nobody works),
                 // unless that hour would be after the run.
                 if callbackAt + 3600 <= configuration.start + Int64(configuration.days) * 86_400 {
-                    #expect(Self.floorStaffed(callbackAt, configuration) && Self.floorStaffed(callbackAt + 2700, configuration),
-                            "callback at \(text) (floor closed)")
+                    let staffed = Self.floorStaffed(callbackAt, configuration)
+                        && Self.floorStaffed(callbackAt + 2700, configuration)
+                    #expect(staffed, "callback at \(text) (floor closed)")
                 }
                 callbacks += 1
             }
@@ -256,7 +257,9 @@ let coreIsReal: Bool = {
         let parts = calendar.dateComponents([.weekday, .hour, .minute], from: Date(timeIntervalSince1970: Double(t)))
         let weekday = (parts.weekday! + 5) % 7 + 1  // Foundation: Sunday 1 … Saturday 7; ISO: Monday 1 … Sunday 7
         let minute = parts.hour! * 60 + parts.minute!
-        return configuration.shifts.contains { $0.days.contains(weekday) && minute >= $0.fromMinute && minute < $0.toMinute }
+        return configuration.shifts.contains {
+            $0.days.contains(weekday) && minute >= $0.fromMinute && minute < $0.toMinute
+        }
     }
 
     @Test func progressIsReportedOncePerDayAndStrategy() async throws {

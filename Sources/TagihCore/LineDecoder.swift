@@ -259,7 +259,7 @@ public struct LineDecoder: Sendable {
         let debtor = try requiredID(v, "debtor", "")
         let debt = try requiredID(v, "debt", "")
         let phone = try requiredString(v, "phone", "")
-        let at = try requiredTime(v, "at", "")
+        let at = try eventTime(v, "at")
         let outcome: Outcome = try requiredEnum(v, "outcome", "")
         let lease = try optionalString(v, "lease", "")
         var promise: PromiseTerms?
@@ -268,9 +268,22 @@ public struct LineDecoder: Sendable {
             ctx.unknown(po, known: ["amount", "due"], path: "promise")
             let amount = try requiredMoney(p, "amount", "promise")
             let due = try requiredString(p, "due", "promise")
-            guard CivilTime.parseDate(due) != nil else {
+            guard let dueDay = CivilTime.parseDate(due) else {
                 throw RecordError(code: "invalid_value", field: "promise.due",
                                   message: "'\(due)' is not a calendar date YYYY-MM-DD")
+            }
+            // The call's date in UTC; the debtor's local date is at most one day either side of it.
+            let callDay = at >= 0 ? at / 86_400 : (at - 86_399) / 86_400
+            if dueDay < callDay - 1 {
+                throw RecordError(code: "invalid_value", field: "promise.due",
+                                  message: "'\(due)' is before the call (at \(RFC3339.formatUTC(at))): a promise is "
+                                      + "due on or after the day it is made")
+            }
+            if dueDay > callDay + Self.maxDaysAhead {
+                throw RecordError(code: "invalid_value", field: "promise.due",
+                                  message: "'\(due)' is more than \(Self.maxDaysAhead) days after the call (at "
+                                      + "\(RFC3339.formatUTC(at))); check the year: a promise holds the debt until "
+                                      + "it is due")
             }
             promise = PromiseTerms(amount: amount, due: due)
         }
@@ -279,7 +292,15 @@ public struct LineDecoder: Sendable {
                               message: "required when outcome is promise_to_pay ({\"amount\":...,\"due\":\"YYYY-MM-DD\"})")
         }
         var callbackAt: UnixSeconds?
-        if v["callbackAt"] != nil, v["callbackAt"] != .null { callbackAt = try requiredTime(v, "callbackAt", "") }
+        if v["callbackAt"] != nil, v["callbackAt"] != .null {
+            let t = try requiredTime(v, "callbackAt", "")
+            if t > at + Self.maxDaysAhead * 86_400 {
+                throw RecordError(code: "invalid_time", field: "callbackAt",
+                                  message: "\(RFC3339.formatUTC(t)) is more than \(Self.maxDaysAhead) days after the "
+                                      + "call (at \(RFC3339.formatUTC(at))); check the year")
+            }
+            callbackAt = t
+        }
         return OutcomeEvent(attempt: attempt, debtor: debtor, debt: debt, phone: phone, at: at, outcome: outcome,
                             lease: lease, promise: promise, callbackAt: callbackAt)
     }
@@ -292,7 +313,7 @@ public struct LineDecoder: Sendable {
         let debtor = try requiredID(v, "debtor", "")
         let debt = try requiredID(v, "debt", "")
         let amount = try requiredMoney(v, "amount", "")
-        let at = try requiredTime(v, "at", "")
+        let at = try eventTime(v, "at")
         let currency = try optionalString(v, "currency", "")
         if let currency, !ISO4217.codes.contains(currency) {
             throw RecordError(code: "invalid_value", field: "currency",
@@ -435,6 +456,26 @@ public struct LineDecoder: Sendable {
                     + "America/New_York), whose daylight saving time the calling window follows")
         }
         return z
+    }
+
+    /// The earliest `at` an outcome or a payment may have: 2000-01-01T00:00:00Z. An earlier one is a mistyped year
+    /// or a zero or missing time (1970-01-01) of the system that sent it, not a call or payment of the accounts
+    /// being collected.
+    public static let earliestEventTime: UnixSeconds = 946_684_800
+    /// How many days after the call a promise may fall due or a callback be asked for (a mistyped year would hold
+    /// the debt until then). Later ones are refused.
+    public static let maxDaysAhead: Int64 = 366
+
+    /// A required event time (`at` of an outcome or a payment), not before ``earliestEventTime``. How far ahead of
+    /// the server's clock it may be is the engine's check (it knows the clock).
+    func eventTime(_ v: JSONValue, _ key: String) throws(RecordError) -> UnixSeconds {
+        let t = try requiredTime(v, key, "")
+        if t < Self.earliestEventTime {
+            throw RecordError(code: "invalid_time", field: key,
+                              message: "\(RFC3339.formatUTC(t)) is before 2000-01-01T00:00:00Z: check the year, and "
+                                  + "that the time was set")
+        }
+        return t
     }
 
     func requiredTime(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> UnixSeconds {

@@ -255,6 +255,11 @@ import Testing
         #expect(o.value.at == t("2026-11-30T14:05:00Z"))
         #expect(o.value.promise == PromiseTerms(amount: Money(decimal: "100")!, due: "2026-12-05"))
         #expect(o.value.lease == "L-9")
+        // A promise due on the day before the call's UTC date (the debtor's local date may be) and one a year after.
+        for due in ["2026-11-29", "2027-12-01"] {
+            let edge = try LineDecoder.outcome(from: #"{"attempt":"e","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"\#(due)"}}"#)
+            #expect(edge.value.promise?.due == due)
+        }
         let cb = try LineDecoder.outcome(from: #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"callback_requested","callbackAt":"2026-12-01T15:00:00+00:00"}"#)
         #expect(cb.value.callbackAt == t("2026-12-01T15:00:00Z"))
         let cases: [(String, String, String)] = [
@@ -272,6 +277,17 @@ import Testing
              "debtor", #"duplicate key: 'debtor' appears 2 times in this object ("a", "b")"#),
             (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"2026-12-01","amount":"100"}}"#,
              "promise.amount", "duplicate key"),
+            // Plausibility: a mistyped year would hold the debt for decades, or print a 5-digit year.
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"9999-12-31"}}"#,
+             "promise.due", "more than 366 days after the call"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"promise_to_pay","promise":{"amount":"1","due":"2025-11-30"}}"#,
+             "promise.due", "before the call"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00Z","outcome":"callback_requested","callbackAt":"9999-12-31T23:59:59Z"}"#,
+             "callbackAt", "more than 366 days after the call"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"1970-01-01T00:00:00Z","outcome":"busy"}"#,
+             "at", "before 2000-01-01"),
+            (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"0001-01-01T00:00:00Z","outcome":"busy"}"#,
+             "at", "before 2000-01-01"),
         ]
         for (line, field, why) in cases {
             #expect {
@@ -286,6 +302,11 @@ import Testing
     @Test func payments() throws {
         let p = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"100.50","at":"2026-11-30T14:05:00Z"}"#)
         #expect(p.value.amount.tenThousandths == 1_005_000)
+        #expect {
+            _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"1","at":"1970-01-01T00:00:00Z"}"#)
+        } throws: { e in
+            (e as? RecordError).map { $0.code == "invalid_time" && $0.field == "at" } ?? false
+        }
         #expect(throws: RecordError.self) {
             _ = try LineDecoder.payment(from: #"{"payment":"P-1","debtor":"D-1","debt":"A-1","amount":"abc","at":"2026-11-30T14:05:00Z"}"#)
         }

@@ -1516,6 +1516,38 @@ struct Evaluator {
         return (d, binding)
     }
 
+    /// The usage of the pack's state caps on `day` for debt `di`, as `capDay` counts them (in the primary zone):
+    /// `US-MA` counted calls to personal numbers in 7 days and to other numbers in 30, `US-WA` counted calls
+    /// about any of the debtor's debts in 7 days, `US-NY-NYC` attempts of any outcome in 7 days (from the day the
+    /// rule applies). An auditor sees how close each cap is, not only the federal 7-in-7.
+    func stateCapUsage(_ day: Int64, debt di: Int32) -> String {
+        var personal = 0, other = 0, debtor = 0, attempts = 0
+        for i in 0..<eventCount {
+            let e = events[i]
+            let age = day - e.day
+            if age < 0 || age >= 30 { continue }
+            let counted = e.isCounted && !e.consented
+            if age < 7 {
+                if e.debt == di {
+                    attempts += 1
+                    if counted && e.kindClass & 1 != 0 { personal += 1 }
+                }
+                if counted { debtor += 1 }
+            }
+            if e.debt == di && counted && e.kindClass & 2 != 0 { other += 1 }
+        }
+        var parts: [String] = []
+        if let cap = pack.personalPerDebtPer7Days { parts.append("\(personal)/\(cap) to personal numbers in 7 days") }
+        if let cap = pack.otherPerDebtPer30Days { parts.append("\(other)/\(cap) to other numbers in 30 days") }
+        if let cap = pack.countedPerDebtorPer7Days { parts.append("\(debtor)/\(cap) about the debtor in 7 days") }
+        if let cap = pack.attemptsPerDebtPer7Days {
+            parts.append(day >= pack.attemptsCapFromDay
+                ? "\(attempts)/\(cap) attempts of any outcome in 7 days"
+                : "attempts cap \(cap) in 7 days from \(CivilTime.formatDate(pack.attemptsCapFromDay))")
+        }
+        return "state cap usage " + parts.joined(separator: ", ") + " (pack \(pack.code))"
+    }
+
     /// Cap usage of debt `di` on `day` (counted, non-consented calls in the 7 days ending on `day`).
     func capUsage(_ day: Int64, debt di: Int32) -> Int {
         var c = 0
@@ -1954,6 +1986,11 @@ struct Evaluator {
             }
         } else {
             reasons.append(data.packReasons[Int(pack.kind)])
+        }
+        if pack.personalPerDebtPer7Days != nil || pack.otherPerDebtPer30Days != nil
+            || pack.countedPerDebtorPer7Days != nil || pack.attemptsPerDebtPer7Days != nil
+        {
+            reasons.append(stateCapUsage(primaryDay(r.earliest), debt: di))
         }
         if r.broken { reasons.append("promise broken: raised priority") }
         if recentUnanswered > 0 { reasons.append("fatigue: \(recentUnanswered) unanswered in 7 days") }

@@ -354,6 +354,32 @@ let cases: [Case] = [
 
     /// `houseConversationBlock = false`: where the law has no block, only the gap and the daily cap separate
     /// conversations (the house rule off, as an operator may choose).
+    /// The reasons show how much of each state cap is used, not only the federal 7-in-7 (which counts neither busy
+    /// attempts nor the MA split by number kind): an auditor sees the cap that will bind.
+    @Test func stateCapUsageIsInTheReasons() {
+        let nyc = decide(person("US-NY-NYC"), DebtorHistory(outcomes: [
+            attempt("2026-11-28T15:00:00Z", .busy), attempt("2026-11-29T15:00:00Z", .busy),
+        ]), at: "2026-11-30T15:00:00Z")
+        #expect(nyc.reasons.contains("cap usage 0/7 in 7 days (pack US-NY-NYC)"), "\(nyc.reasons)")
+        #expect(nyc.reasons.contains("state cap usage 2/3 attempts of any outcome in 7 days (pack US-NY-NYC)"),
+                "\(nyc.reasons)")
+        let ma = decide(person("US-MA", phones: [phone("+16175550100"), phone("+16175550155", .work)]),
+                        DebtorHistory(outcomes: [attempt("2026-11-29T15:00:00Z", .noAnswer),
+                                                 attempt("2026-11-10T15:00:00Z", .noAnswer, phone: "+16175550155")]),
+                        at: "2026-11-30T15:00:00Z")
+        #expect(ma.reasons.contains(
+            "state cap usage 1/2 to personal numbers in 7 days, 1/2 to other numbers in 30 days (pack US-MA)"),
+                "\(ma.reasons)")
+        let wa = decide(person("US-WA", zone: "America/Los_Angeles", phones: [phone("+12065550100")], debts: [
+            Debt(id: "A-1", balance: Money(decimal: "10")!, currency: "USD"),
+            Debt(id: "A-2", balance: Money(decimal: "10")!, currency: "USD"),
+        ]), DebtorHistory(outcomes: [attempt("2026-11-28T18:00:00Z", .noAnswer, debt: "A-2", phone: "+12065550100")]),
+                        at: "2026-11-30T18:00:00Z")
+        #expect(wa.reasons.contains("state cap usage 1/3 about the debtor in 7 days (pack US-WA)"), "\(wa.reasons)")
+        let federal = decide(person("US-TX", zone: "America/Chicago"), at: "2026-11-30T18:00:00Z")
+        #expect(!federal.reasons.contains { $0.hasPrefix("state cap usage") }, "\(federal.reasons)")
+    }
+
     @Test func houseConversationBlockCanBeTurnedOff() {
         var c = PolicyConfiguration()
         c.houseConversationBlock = false

@@ -495,12 +495,20 @@ enum DialerInput {
     case outcome
     /// A lease to give back without a call.
     case release(String)
-    case invalid(code: String, field: String, message: String)
+    /// `field` is nil when no one field is at fault (the line is not JSON, or not an object).
+    case invalid(code: String, field: String?, message: String)
 
     static func classify(_ bytes: some Collection<UInt8>) -> DialerInput {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return .blank }
-        guard let object = try? JSONValue.parse(bytes), case .object = object else {
-            return .invalid(code: "invalid_json", field: "", message: "the line is not a JSON object")
+        let object: JSONValue
+        do {
+            object = try JSONValue.parse(bytes)
+        } catch {
+            // Where and why, as every other endpoint says it ("invalid JSON at byte 11: …"); no one field is at fault.
+            return .invalid(code: error.code, field: nil, message: error.message)
+        }
+        guard case .object = object else {
+            return .invalid(code: "wrong_type", field: nil, message: "expected a JSON object, found \(object.typeName)")
         }
         if let key = object.repeatedKey {
             return .invalid(code: "duplicate_key", field: key,

@@ -111,6 +111,22 @@ import Testing
         #expect(c == code && field == "lease" && m.contains(message), "\(c) \(m)")
     }
 
+    /// A line that is not JSON, or not an object, says where and why as the other endpoints do, without a field.
+    @Test(arguments: [
+        (#"{"type":"ready","n":1"#, "invalid_json", "invalid JSON at byte 22: unterminated object"),
+        (#"[1,2]"#, "wrong_type", "expected a JSON object, found an array"),
+        (#""ready""#, "wrong_type", "found a string"),
+    ])
+    func aLineThatIsNotAnObjectSaysWhereAndWhy(line: String, code: String, message: String) {
+        guard case .invalid(let c, let field, let m) = DialerInput.classify(Array(line.utf8)) else {
+            Issue.record("\(line) was accepted")
+            return
+        }
+        #expect(c == code && field == nil && m.contains(message), "\(c) \(String(describing: field)) \(m)")
+        #expect(!String(decoding: JSONLine.errorLine(code: c, message: m, line: 1, field: field), as: UTF8.self)
+            .contains("field"))
+    }
+
     @Test func aReleaseLineCarriesItsLease() {
         guard case .release(let id) = DialerInput.classify(Array(#"{"type":"release","lease":"Lab12"}"#.utf8)) else {
             Issue.record("a good release line was refused")

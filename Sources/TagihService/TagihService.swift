@@ -231,10 +231,15 @@ public final class TagihService: HTTP2Responder, Sendable {
         case .schedule:
             let now = clock.now()
             guard let from = timeParameter(head, "from", default: now) else {
-                return badQuery(head, "from", "an RFC 3339 time such as 2026-12-01T08:00:00Z")
+                return badQuery(head, "from", "an RFC 3339 time such as 2026-12-01T08:00:00Z" + plusHint(head, "from"))
             }
-            guard let to = timeParameter(head, "to", default: from + 86_400), to >= from else {
-                return badQuery(head, "to", "an RFC 3339 time not before 'from'")
+            guard let to = timeParameter(head, "to", default: from + 86_400) else {
+                return badQuery(head, "to", "an RFC 3339 time such as 2026-12-02T08:00:00Z" + plusHint(head, "to"))
+            }
+            guard to >= from else {
+                return badQuery(head, "to", head.queryItem("from") == nil
+                    ? "not before 'from', which is the server's clock when not given (\(RFC3339.formatUTC(from)))"
+                    : "not before 'from' (\(RFC3339.formatUTC(from)))")
             }
             guard let limit = intParameter(head, "limit", default: 1000, range: 1...1_000_000) else {
                 return badQuery(head, "limit", "an integer from 1 to 1000000")
@@ -314,6 +319,15 @@ public final class TagihService: HTTP2Responder, Sendable {
 
     /// `400 bad_query` for the value of query parameter `name`: the message quotes the value (its first 64
     /// characters) and says what was expected; `field` names the parameter.
+    /// For a time parameter whose value has a space where an offset's sign goes (`…T09:00:00 07:00`): the `+` of
+    /// the offset was sent unencoded, and a query string reads `+` as a space.
+    private func plusHint(_ head: HTTP2RequestHead, _ name: String) -> String {
+        guard let raw = head.queryItem(name), raw.utf8.count >= 6 else { return "" }
+        let tail = Array(raw.utf8.suffix(6))
+        guard tail[0] == UInt8(ascii: " "), tail[3] == UInt8(ascii: ":") else { return "" }
+        return "; a '+' in a query string means a space: send the offset's '+' as %2B (…T09:00:00%2B07:00)"
+    }
+
     private func badQuery(_ head: HTTP2RequestHead, _ name: String, _ expected: String) -> HTTP2Response {
         let raw = head.queryItem(name) ?? ""
         let shown = raw.count > 64 ? String(raw.prefix(64)) + "…" : raw

@@ -56,6 +56,14 @@ import Testing
 
         (code, body) = try curl("\(base)/v1/schedule?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z")
         #expect(code == 200)
+        // An offset's '+' sent unencoded reads as a space: the error says so (with %2B it works).
+        (code, body) = try curl("\(base)/v1/schedule?from=2026-12-02T09:00:00+07:00&limit=1")
+        #expect(code == 400 && body.contains("%2B") && body.contains(#""field":"from""#), "\(body)")
+        (code, body) = try curl("\(base)/v1/schedule?from=2026-12-02T09:00:00%2B07:00&limit=1")
+        #expect(code == 200, "\(body)")
+        // 'to' alone before the server's clock: the message says what 'from' defaulted to.
+        (code, body) = try curl("\(base)/v1/schedule?to=2026-01-01T00:00:00Z")
+        #expect(code == 400 && body.contains("server's clock when not given"), "\(body)")
 
         (code, body) = try curl("\(base)/v1/debug/stream?n=3")
         #expect(code == 200 && body.split(separator: "\n").count == 3 && body.contains(#""seq":3"#), "\(body)")

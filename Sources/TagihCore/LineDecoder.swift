@@ -444,12 +444,18 @@ public struct LineDecoder: Sendable {
         "EST", "MST", "HST", "GMT", "GMT0", "GMT+0", "GMT-0", "UTC", "UCT", "Universal", "Zulu", "Greenwich",
     ]
 
+    /// Whether `name` is an IANA zone of a place (not a fixed offset such as `EST` or `Etc/GMT+5`): what a debtor's
+    /// zone and a simulated floor's zone must be. It does not check that the tz database has it.
+    public static func isPlaceZone(_ name: String) -> Bool {
+        !name.hasPrefix("Etc/") && !fixedOffsetZones.contains(name)
+    }
+
     func optionalZone(_ v: JSONValue, _ key: String, _ path: String) throws(RecordError) -> String? {
         guard let z = try optionalString(v, key, path) else { return nil }
         guard zones.zone(named: z) != nil else {
             throw RecordError(code: "unknown_zone", field: join(path, key), message: "unknown IANA time zone '\(z)'")
         }
-        if z.hasPrefix("Etc/") || Self.fixedOffsetZones.contains(z) {
+        if !Self.isPlaceZone(z) {
             throw RecordError(
                 code: "unknown_zone", field: join(path, key),
                 message: "'\(z)' is a fixed offset, not a place: give the IANA zone of the place (such as "

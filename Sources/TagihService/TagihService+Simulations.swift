@@ -191,6 +191,12 @@ extension TagihService {
                     code: "unknown_value", field: "floorZone",
                     message: "'floorZone' is '\(name)'; it must be an IANA zone such as America/New_York")
             }
+            guard LineDecoder.isPlaceZone(name) else {
+                throw RequestError(
+                    code: "unknown_value", field: "floorZone",
+                    message: "'floorZone' is '\(name)', a fixed offset, not a place: give the IANA zone of the floor "
+                        + "(such as America/New_York), whose daylight saving time its shifts follow")
+            }
             configuration.floorZone = name
         }
         guard let day = CivilTime.parseDate(start),

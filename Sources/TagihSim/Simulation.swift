@@ -37,6 +37,12 @@ public final class Simulation {
             throw SimulationError(
                 code: "invalid_configuration", message: "unknown floor zone '\(configuration.floorZone)'")
         }
+        guard LineDecoder.isPlaceZone(configuration.floorZone) else {
+            throw SimulationError(
+                code: "invalid_configuration",
+                message: "floor zone '\(configuration.floorZone)' is a fixed offset, not a place: give the floor's IANA "
+                    + "zone (such as America/New_York)")
+        }
         self.configuration = configuration
         self.policy = policy
         world = World(debtors: population, configuration: configuration)

@@ -114,7 +114,13 @@ struct SimulateCommand: AsyncParsableCommand {
         guard let mode = DialerMode(rawValue: dialer) else {
             throw ValidationError("--dialer must be preview, progressive or predictive")
         }
-        guard let zone = TimeZone(identifier: floorZone) else { throw ValidationError("unknown --floor-zone") }
+        guard ZoneDatabase.system.zone(named: floorZone) != nil, let zone = TimeZone(identifier: floorZone) else {
+            throw ValidationError("--floor-zone '\(floorZone)' is not an IANA zone such as America/New_York")
+        }
+        guard LineDecoder.isPlaceZone(floorZone) else {
+            throw ValidationError("--floor-zone '\(floorZone)' is a fixed offset, not a place: give the IANA zone of "
+                + "the floor (such as America/New_York), whose daylight saving time its shifts follow")
+        }
         guard let startTime = Self.midnight(start, zone: zone) else {
             throw ValidationError("--start must be a real date YYYY-MM-DD (for example 2026-12-01), not \(start)")
         }

@@ -235,6 +235,10 @@ import Testing
             (["--seed", "-1", "--debtors", "10"], "'-1' is invalid for '--seed"),
             (["--debtors", "100000000000"], "--debtors 100000000000 needs at least"),
             (["--debtors", "9223372036854775807"], "needs more memory than any machine has"),
+            // A floor's shifts follow its place's daylight saving time: a fixed offset is refused, as for debtors.
+            (["--debtors", "10", "--floor-zone", "EST"], "--floor-zone 'EST' is a fixed offset, not a place"),
+            (["--debtors", "10", "--floor-zone", "Etc/GMT+5"], "is a fixed offset, not a place"),
+            (["--debtors", "10", "--floor-zone", "Mars/Base"], "--floor-zone 'Mars/Base' is not an IANA zone"),
         ]
         for (arguments, message) in numbers {
             let r = try tagih(["simulate", "--start", "2026-12-01"] + arguments)

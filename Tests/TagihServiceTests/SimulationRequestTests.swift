@@ -36,6 +36,7 @@ import Testing
         (#"{"start":"2026-12-01","mix":{"never":-1}}"#, "invalid_mix", "mix", "bad mix entry 'never=-1'"),
         (#"{"start":"2026-12-01","mix":{"never":0}}"#, "invalid_mix", "mix", "positive, finite total"),
         (#"{"start":"2026-12-01","floorZone":"Mars/Base"}"#, "unknown_value", "floorZone", "'Mars/Base'"),
+        (#"{"start":"2026-12-01","floorZone":"EST"}"#, "unknown_value", "floorZone", "a fixed offset, not a place"),
         (#"{"start":"2026-02-30"}"#, "invalid_time", "start", "'start' is '2026-02-30'"),
         (#"{"start":20261201}"#, "wrong_type", "start", "must be a string, not a number"),
         (#"{"days":3}"#, "missing_field", "start", "'start' is required"),

@@ -290,6 +290,10 @@ let coreIsReal: Bool = {
         await #expect(throws: SimulationError.self) {
             _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
         }
+        c.floorZone = "EST"  // a fixed offset: the floor's shifts would ignore daylight saving time
+        await #expect(throws: SimulationError.self) {
+            _ = try await SimulationRunner.run(population: [], configuration: c, strategies: [.tagih])
+        }
     }
 }
 

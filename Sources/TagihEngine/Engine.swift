@@ -418,6 +418,7 @@ public final class Engine: Sendable {
         -> (results: [IngestResult], warnings: [RecordWarning?])
     {
         if events.isEmpty { return ([], []) }
+        var events = events  // a clearance may be re-stamped at validation (`Accepted.clearanceAt`)
         var warnings = [RecordWarning?](repeating: nil, count: events.count)
         var results = [IngestResult](repeating: .applied, count: events.count)
         var parts = Array(repeating: [Int](), count: shards.count)
@@ -440,9 +441,10 @@ public final class Engine: Sendable {
                 verdicts.append((s, await shards[s].validate(events, part)))
             }
         } else {
+            let received = events
             verdicts = await withTaskGroup(of: (Int, [Result<Accepted, Rejection>]).self) { group in
                 for (s, part) in parts.enumerated() where !part.isEmpty {
-                    group.addTask { (s, await self.shards[s].validate(events, part)) }
+                    group.addTask { (s, await self.shards[s].validate(received, part)) }
                 }
                 var all: [(Int, [Result<Accepted, Rejection>])] = []
                 for await chunk in group { all.append(chunk) }
@@ -459,8 +461,12 @@ public final class Engine: Sendable {
                     if accepted.phoneNotOnRecord, case .outcome(let o) = events[i] {
                         warnings[i] = Self.phoneNotOnRecord(o)
                     }
-                    if accepted.nothingToClear, case .clearance(let c) = events[i] {
-                        warnings[i] = Self.nothingToClear(c)
+                    if case .clearance(var c) = events[i] {
+                        if let at = accepted.clearanceAt {
+                            c.at = at
+                            events[i] = .clearance(c)
+                        }
+                        if accepted.nothingToClear { warnings[i] = Self.nothingToClear(c) }
                     }
                 case .failure(let r): results[i] = .rejected(code: r.code, message: r.message, field: r.field)
                 }
@@ -491,9 +497,10 @@ public final class Engine: Sendable {
                 await shards[s].apply(events, part, now: now, reporter: reporter)
             }
         } else {
+            let logged = events
             await withTaskGroup(of: Void.self) { group in
                 for (s, part) in toApply.enumerated() where !part.isEmpty {
-                    group.addTask { await self.shards[s].apply(events, part, now: now, reporter: reporter) }
+                    group.addTask { await self.shards[s].apply(logged, part, now: now, reporter: reporter) }
                 }
             }
         }

@@ -18,6 +18,11 @@ struct Accepted: Equatable {
     /// A clearance that lifts no hold: none of its kind (and debt) recorded before it, or each lifted already.
     /// Recorded all the same (the audit trail), with a warning.
     var nothingToClear = false
+    /// A clearance's time when it must be later than the server's clock stamped: a hold of its kind (and debt) was
+    /// recorded before it with an `at` at or after that stamp (the same second, or a dialer's clock ahead of the
+    /// server's, up to ``EngineConfiguration/futureEventAllowance``), and a clearance lifts what is recorded before
+    /// it: it is then stamped one second after the latest such outcome.
+    var clearanceAt: UnixSeconds? = nil
 }
 
 /// Where a slot is in the queues.
@@ -378,10 +383,25 @@ struct ShardState {
         if case .outcome(let o) = event {
             return .success(Accepted(slot: i, phoneNotOnRecord: !arena.hasPhone(at: slots[Int(i)].blob, o.phone)))
         }
-        if case .clearance(let c) = event {
-            return .success(Accepted(slot: i, nothingToClear: !Self.liftsAHold(c, history(i))))
+        if case .clearance(var c) = event {
+            let h = history(i)
+            let stamped = c.at
+            c.at = Self.clearanceTime(c, h)
+            return .success(Accepted(slot: i, nothingToClear: !Self.liftsAHold(c, h),
+                                     clearanceAt: c.at == stamped ? nil : c.at))
         }
         return .success(Accepted(slot: i))
+    }
+
+    /// The time clearance `c` takes effect: its stamp, or one second after the latest outcome of its kind (on its
+    /// debt, for a dispute) already recorded when that is dated at or after the stamp (see `Accepted.clearanceAt`).
+    static func clearanceTime(_ c: ClearanceEvent, _ history: DebtorHistory) -> UnixSeconds {
+        let kind: Outcome = c.kind == .dispute ? .dispute : .cease
+        var at = c.at
+        for o in history.outcomes where o.outcome == kind && (c.kind == .cease || o.debt == c.debt) && o.at >= at {
+            at = o.at + 1
+        }
+        return at
     }
 
     /// Whether clearance `c` lifts a hold in `history`, as TagihCore reads them: a `dispute` (on `c`'s debt) or

@@ -246,6 +246,18 @@ import Testing
         let clearance = #"{"clearance":"k-cl-1","debtor":"K-3","clears":"dispute","debt":"KC-1","by":"ops"}"#
         (code, body) = try curl("\(first.baseURL)/v1/clearances", method: "POST", headers: nd, body: clearance + "\n")
         #expect(body.contains(#""duplicate":false"#) && !body.contains("nothing_to_clear"), "\(body)")
+        // A dispute reported by a dialer whose clock runs 2 minutes ahead (within the allowed skew) is dated after
+        // the server's clock: the clearance recorded after it still lifts it (it is stamped after the dispute).
+        let ahead = #"{"id":"K-4","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+12125550196","zone":"America/New_York"}],"debts":[{"id":"KD-1","balance":"40.00","currency":"USD"}]}"#
+        (code, body) = try curl("\(first.baseURL)/v1/debtors", method: "PUT", headers: nd, body: ahead + "\n")
+        let aheadDispute = #"{"attempt":"k-att-4","debtor":"K-4","debt":"KD-1","phone":"+12125550196","at":"2026-12-01T15:02:00Z","outcome":"dispute"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/outcomes", method: "POST", headers: nd, body: aheadDispute + "\n")
+        #expect(body.contains(#""duplicate":false"#), "\(body)")
+        let aheadClearance = #"{"clearance":"k-cl-4","debtor":"K-4","clears":"dispute","debt":"KD-1","by":"ops"}"#
+        (code, body) = try curl("\(first.baseURL)/v1/clearances", method: "POST", headers: nd, body: aheadClearance + "\n")
+        #expect(body.contains(#""duplicate":false"#) && !body.contains("nothing_to_clear"), "\(body)")
+        (code, body) = try curl("\(first.baseURL)/v1/debtors/K-4")
+        #expect(code == 200 && !body.contains("dispute open"), "\(body)")
         // A clearance of a hold that is not there (no cease was ever recorded, the dispute is cleared already) is
         // recorded for the audit trail with a warning, not a bare ok.
         let stray = #"{"clearance":"k-cl-2","debtor":"K-3","clears":"cease","by":"ops"}"#
@@ -272,8 +284,10 @@ import Testing
         #expect(code == 200 && body.contains(#""leased":true"#), "\(body)")
         (code, body) = try curl("\(second.baseURL)/v1/calls?n=10")
         #expect(code == 200 && !body.contains(#""debtor":"K-2""#), "\(body)")
-        // K-3's dispute stays cleared, and the clearance is not applied twice.
+        // K-3's and K-4's disputes stay cleared, and the clearance is not applied twice.
         (code, body) = try curl("\(second.baseURL)/v1/debtors/K-3")
+        #expect(code == 200 && !body.contains("dispute open"), "\(body)")
+        (code, body) = try curl("\(second.baseURL)/v1/debtors/K-4")
         #expect(code == 200 && !body.contains("dispute open"), "\(body)")
         (code, body) = try curl("\(second.baseURL)/v1/clearances", method: "POST", headers: nd, body: clearance + "\n")
         #expect(body.contains(#""duplicate":true"#) && !body.contains("nothing_to_clear"), "\(body)")

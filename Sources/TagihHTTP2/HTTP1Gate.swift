@@ -28,10 +28,17 @@ final class HTTP1Gate: ChannelInboundHandler, RemovableChannelHandler {
     private var buffered: ByteBuffer?
     private var answering = false
 
-    init(responder: any HTTP2Responder, makeHTTP2Handler: @escaping () -> any ChannelHandler) {
+    init(
+        responder: any HTTP2Responder, extraHeaders: [(name: String, value: String)] = [],
+        makeHTTP2Handler: @escaping () -> any ChannelHandler
+    ) {
         self.responder = responder
+        self.extraHeaders = extraHeaders.map { ($0.name, $0.value) }
         self.makeHTTP2Handler = makeHTTP2Handler
     }
+
+    /// Added to the gate's own answers (`HTTP2ServerConfiguration.responseHeaders`).
+    private let extraHeaders: [(String, String)]
 
     private enum Verdict { case undecided, http2, http1 }
 
@@ -148,10 +155,11 @@ final class HTTP1Gate: ChannelInboundHandler, RemovableChannelHandler {
         return nil
     }
 
+    /// The gate's own answer (400, 505), with the configured extra headers.
     private func respond(context: ChannelHandlerContext, status: Int, headers: [(String, String)], body: String, head: Bool) {
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
-        respond(context: context, status: status, headers: headers, body: buffer, head: head)
+        respond(context: context, status: status, headers: headers + extraHeaders, body: buffer, head: head)
     }
 
     private func respond(

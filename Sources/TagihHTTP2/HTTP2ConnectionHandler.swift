@@ -67,6 +67,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         var streamHighWaterMark = 256 << 10
         var shutdownGracePeriod: TimeAmount = .seconds(10)
         var goAwayDelay: TimeAmount = .milliseconds(100)
+        /// Added to the responses this handler makes itself (`HTTP2ServerConfiguration.responseHeaders`).
+        var responseHeaders: [(name: String, value: String)] = []
     }
 
     private let role: Role
@@ -570,6 +572,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             guard let loopBound, let eventLoop = context?.eventLoop else { return }
             let streamID = stream.id
             let logger = self.logger
+            let jsonHeaders = [("content-type", "application/json")] + limits.responseHeaders.map { ($0.name, $0.value) }
             spawn {
                 var answer: HTTP2Response
                 do {
@@ -577,17 +580,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                     answer = try await decide(raw)
                 } catch let error as HTTP2StreamError where error.code == "body_too_large" {
                     answer = .immediate(
-                        status: 413, headers: [("content-type", "application/json")],
+                        status: 413, headers: jsonHeaders,
                         body: Self.errorBody(code: "body_too_large",
                                              message: "the request body exceeds \(maxBodyBytes) bytes"))
                 } catch {
                     logger.debug("after-body handler failed", metadata: ["error": "\(error)"])
-                    answer = .immediate(status: 500, headers: [("content-type", "application/json")],
-                                        body: Self.internalError().body)
+                    answer = .immediate(status: 500, headers: jsonHeaders, body: Self.internalError().body)
                 }
                 if case .afterBody = answer {
-                    answer = .immediate(status: 500, headers: [("content-type", "application/json")],
-                                        body: Self.internalError().body)
+                    answer = .immediate(status: 500, headers: jsonHeaders, body: Self.internalError().body)
                 }
                 let decided = answer
                 eventLoop.execute {
@@ -655,11 +656,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
         let loopBound = self.loopBound!
         let eventLoop = context.eventLoop
         let logger = self.logger
+        let extraHeaders = limits.responseHeaders
         if deferredExecutor == nil { deferredExecutor = EventLoopTaskExecutor(eventLoop) }
         // Unstructured on purpose: the work is a bounded lookup, and the stream (not the task) is what graceful
         // shutdown waits for; a late answer to a closed stream is dropped by `completeDeferred`.
         Task(executorPreference: deferredExecutor) {
-            let done = await HTTP2ConnectionHandler.answer(batch, logger: logger)
+            let done = await HTTP2ConnectionHandler.answer(batch, logger: logger, extraHeaders: extraHeaders)
             let complete: @Sendable () -> Void = {
                 let handler = loopBound.value
                 for (streamID, response) in done { handler.completeDeferred(streamID: streamID, response: response) }
@@ -670,7 +672,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     }
 
     /// The answers to one read's `.deferred` handlers (in order) and `.lookup`s (one call per batcher).
-    private static func answer(_ batch: [PendingDeferred], logger: Logger) async -> [(Int32, HTTP2CompleteResponse)] {
+    private static func answer(
+        _ batch: [PendingDeferred], logger: Logger, extraHeaders: [(name: String, value: String)]
+    ) async -> [(Int32, HTTP2CompleteResponse)] {
         var responses: [(Int32, HTTP2CompleteResponse)] = []
         responses.reserveCapacity(batch.count)
         var groups: [LookupGroup] = []
@@ -681,7 +685,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
                     responses.append((streamID, try await handler()))
                 } catch {
                     logger.debug("deferred handler failed", metadata: ["error": "\(error)"])
-                    responses.append((streamID, internalError()))
+                    responses.append((streamID, internalError(extraHeaders)))
                 }
             case .lookup(let streamID, let key, let batcher):
                 if let g = groups.firstIndex(where: { $0.batcher === batcher }) {
@@ -705,7 +709,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             if answers.count == group.keys.count {
                 for (streamID, answer) in zip(group.streamIDs, answers) { responses.append((streamID, answer)) }
             } else {
-                for streamID in group.streamIDs { responses.append((streamID, internalError())) }
+                for streamID in group.streamIDs { responses.append((streamID, internalError(extraHeaders))) }
             }
         }
         return responses
@@ -726,10 +730,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
     }
 
     /// The 500 answer of a `.deferred` handler or `.lookup` batch that failed.
-    private static func internalError() -> HTTP2CompleteResponse {
+    private static func internalError(_ extraHeaders: [(name: String, value: String)] = []) -> HTTP2CompleteResponse {
         var body = ByteBuffer()
         body.writeString(#"{"error":{"code":"internal","message":"the request handler failed"}}"# + "\n")
-        return HTTP2CompleteResponse(status: 500, headers: [("content-type", "application/json")], body: body)
+        return HTTP2CompleteResponse(
+            status: 500, headers: [("content-type", "application/json")] + extraHeaders.map { ($0.name, $0.value) },
+            body: body)
     }
 
     /// Submits the answer of a `.deferred` response, if the stream is still open (the caller flushes).

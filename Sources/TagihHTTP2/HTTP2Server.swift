@@ -227,7 +227,7 @@ public final class HTTP2Server: Service, Sendable {
                     try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     // HTTP/2 once the client's preface arrived; an HTTP/1.x probe or scraper answered by the gate.
                     try handlers.addHandler(
-                        HTTP1Gate(responder: responder) {
+                        HTTP1Gate(responder: responder, extraHeaders: configuration.responseHeaders) {
                             HTTP2ConnectionHandler(
                                 role: .server(responder, spawn),
                                 settings: settings,

@@ -60,6 +60,10 @@ public struct HTTP2ServerConfiguration: Sendable {
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
     /// Listen backlog. Default 1024.
     public var backlog: Int = 1024
+    /// Headers added to every response the transport answers itself: the HTTP/1.1 gate's `505` and `400`, a
+    /// stream's `413` (body too large) or `500` (a handler failed). The responder's own responses carry what it
+    /// gives them. Default none; `tagih serve` adds `tagih-protocol: 1`.
+    public var responseHeaders: [(name: String, value: String)] = []
 
     /// Creates a configuration with every default.
     public init() {}
@@ -76,6 +80,7 @@ public struct HTTP2ServerConfiguration: Sendable {
         limits.maxLineLength = maxLineLength
         limits.streamHighWaterMark = streamHighWaterMark
         limits.shutdownGracePeriod = shutdownGracePeriod
+        limits.responseHeaders = responseHeaders
         return limits
     }
 

@@ -110,6 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         var serverConfiguration = HTTP2ServerConfiguration(host: host, port: port)
         serverConfiguration.maxLineLength = maxLine
+        serverConfiguration.responseHeaders = [("tagih-protocol", "1")]  // on the transport's own answers too
         if let tlsCert, let tlsKey {
             serverConfiguration.tls = .init(certificatePath: tlsCert, privateKeyPath: tlsKey)
         }

@@ -74,6 +74,10 @@ import Testing
         out = try http1("/v1/calls?n=1", ["-H", "authorization: Bearer reader-token-0123456789"])
         #expect(out.hasPrefix("HTTP/1.1 505 HTTP Version Not Supported") && out.contains("--http2-prior-knowledge"),
                 "\(out)")
+        // Every response carries the protocol version (VERSIONING.md), the transport's own answers too.
+        #expect(out.contains("tagih-protocol: 1\r\n"), "\(out)")
+        out = try http1("/metrics")
+        #expect(out.contains("tagih-protocol: 1\r\n"), "\(out)")
         // Python's standard library, as a scraper would use it.
         var r = try runCommand(["python3", "-c", """
             import sys, urllib.request

@@ -25,6 +25,8 @@ public typealias LineWarning = LineFinding
 public struct ImportSummary: Sendable {
     /// Non-blank lines read.
     public var lines = 0
+    /// Blank lines skipped (line numbers in rejections and warnings count them: they are the file's).
+    public var blankLines = 0
     /// Debtors written (new or replaced).
     public var accepted = 0
     /// Lines rejected.
@@ -75,11 +77,9 @@ public enum DebtorImport {
     /// - Throws: ``EngineError`` when the file cannot be read (`io_error`) or the store cannot write a batch
     ///   (`store_failed`, its message naming the last line imported and what to do; batches committed before
     ///   stay committed).
-    public static func run(
-        file path: String, into store: Store, batchSize: Int = 10_000, maxLineLength: Int = 1 << 20,
-        progress: (@Sendable (ImportProgress) -> Void)? = nil
-    ) async throws -> ImportSummary {
-        let started = ContinuousClock.now
+    /// Throws what `run` would throw for a file that cannot be read (`io_error`: missing, a directory, not
+    /// readable), without opening anything: `tagih import` checks its input before it creates or opens a store.
+    public static func checkReadable(_ path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw EngineError(code: .ioError, message: "cannot open \(path): no such file; check the path")
@@ -87,6 +87,17 @@ public enum DebtorImport {
         guard !isDirectory.boolValue else {
             throw EngineError(code: .ioError, message: "cannot import \(path): it is a directory, not an NDJSON file")
         }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw EngineError(code: .ioError, message: "cannot open \(path) for reading; check its permissions")
+        }
+    }
+
+    public static func run(
+        file path: String, into store: Store, batchSize: Int = 10_000, maxLineLength: Int = 1 << 20,
+        progress: (@Sendable (ImportProgress) -> Void)? = nil
+    ) async throws -> ImportSummary {
+        let started = ContinuousClock.now
+        try checkReadable(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw EngineError(code: .ioError, message: "cannot open \(path) for reading; check its permissions")
         }
@@ -117,7 +128,10 @@ public enum DebtorImport {
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
             // A byte-order mark at the start of the file (some editors write one) is not part of the first line.
             if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                summary.blankLines += 1
+                return
+            }
             summary.lines += 1
             do {
                 let decoded = try LineDecoder.debtor(from: line)

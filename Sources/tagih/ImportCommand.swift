@@ -44,6 +44,14 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "tagih.import")
         logger.logLevel = .warning
+        // The input first: a mistyped path must not leave a new, empty store behind.
+        if file != "-" {
+            do {
+                try DebtorImport.checkReadable(file)
+            } catch let error as EngineError {
+                Self.fail("\(error.code): \(error.message)")
+            }
+        }
         let store: Store
         do {
             store = try await Store.open(configuration: StoreConfiguration(directory: data), logger: logger)
@@ -78,6 +86,7 @@ struct ImportCommand: AsyncParsableCommand {
                 "warningCount": summary.warningCount,
                 "warnings": summary.warnings.map(Self.json),
                 "repeatedIDs": summary.repeatedIDs, "debtors": summary.accepted - summary.repeatedIDs,
+                "blankLines": summary.blankLines,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -87,7 +96,8 @@ struct ImportCommand: AsyncParsableCommand {
                 : ", \(summary.repeatedIDs) of them repeating the id of an earlier line (the later line wins)"
             print(
                 "imported \(debtors) debtor\(debtors == 1 ? "" : "s") from "
-                    + "\(file == "-" ? "standard input" : file) into \(data): \(summary.lines) lines, "
+                    + "\(file == "-" ? "standard input" : file) into \(data): \(summary.lines) lines"
+                    + (summary.blankLines == 0 ? ", " : " (and \(summary.blankLines) blank, skipped), ")
                     + "\(summary.accepted) accepted\(repeats), \(summary.rejectedCount) rejected "
                     + String(format: "(%.1f s)", summary.elapsedSeconds))
             for r in summary.rejections {

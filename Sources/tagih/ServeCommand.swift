@@ -49,6 +49,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if clockFrozen && clockStart == nil { throw ValidationError("--clock-frozen needs --clock-start") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        // Before the store is created or opened: a mistyped path must not leave a new, empty store behind.
+        for (option, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
+            guard let path else { continue }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                FileManager.default.isReadableFile(atPath: path)
+            else { throw ValidationError("\(option) \(path) is not a readable file") }
+        }
         if let clockStart, RFC3339.parse(clockStart) == nil {
             throw ValidationError("--clock-start: '\(clockStart)' is not an RFC 3339 time such as 2026-12-01T15:00:00Z")
         }

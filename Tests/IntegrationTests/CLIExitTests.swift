@@ -23,12 +23,16 @@ import Testing
         r = try tagih(["import", "--data", data, dir.path])
         #expect(r.status == 2 && r.stderr.contains("is a directory"), "\(r.stderr)")
         #expect(!r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+        // The input is checked first: a mistyped path leaves no new, empty store behind.
+        #expect(!FileManager.default.fileExists(atPath: data), "a store was created for a file that cannot be read")
 
         let good = #"{"id":"I-1","jurisdiction":"US","zone":"America/Chicago","phones":[{"number":"+13125550100"}],"debts":[{"id":"IA-1","balance":"10.00","currency":"USD"}]}"#
         let file = dir.appendingPathComponent("debtors.ndjson")
-        try (good + "\r\n" + #"{"id":"I-2"}"# + "\r\n").write(to: file, atomically: true, encoding: .utf8)
+        try (good + "\r\n\r\n" + #"{"id":"I-2"}"# + "\r\n").write(to: file, atomically: true, encoding: .utf8)
         r = try tagih(["import", "--data", data, file.path])
-        #expect(r.status == 1 && r.stdout.contains("1 accepted, 1 rejected") && r.stdout.contains("line 2:"),
+        // Line numbers are the file's (the blank line 2 counts), and the summary says a blank line was skipped.
+        #expect(r.status == 1 && r.stdout.contains("2 lines (and 1 blank, skipped), 1 accepted, 1 rejected")
+                    && r.stdout.contains("line 3:"),
                 "\(r.stdout)\(r.stderr)")
         try (good + "\n").write(to: file, atomically: true, encoding: .utf8)
         r = try tagih(["import", "--data", data, file.path])
@@ -126,9 +130,15 @@ import Testing
             (["--body-timeout", "1e300"], "--body-timeout must be"),
             (["--data", file.path], "is a file"),
         ]
-        // TLS files that cannot be loaded: an error and exit 1 at once (it used to hang, deaf to SIGTERM).
+        // TLS files that are missing: refused before anything is created (exit 64); files that exist but cannot be
+        // loaded as TLS: an error and exit 1 at once (it used to hang, deaf to SIGTERM).
+        let missing = try tagih(["serve", "--data", dir.appendingPathComponent("tls").path, "--port", "0",
+                                 "--tls-cert", file.path + ".missing", "--tls-key", file.path + ".missing"], timeout: 30)
+        #expect(missing.status == 64 && missing.stderr.contains("is not a readable file"),
+                "\(missing.status) \(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("tls").path))
         let tls = try tagih(["serve", "--data", dir.appendingPathComponent("tls").path, "--port", "0",
-                             "--tls-cert", file.path + ".missing", "--tls-key", file.path + ".missing"], timeout: 30)
+                             "--tls-cert", file.path, "--tls-key", file.path], timeout: 30)
         #expect(tls.status == 1, "\(tls.status) \(tls.stderr)")
         #expect(tls.stderr.contains("tls_configuration"), "\(tls.stderr)")
         for (arguments, message) in cases {
@@ -194,7 +204,8 @@ import Testing
         let bom = dir.appendingPathComponent("bom.ndjson")
         try Data([0xEF, 0xBB, 0xBF, 0x0A]).write(to: bom)
         r = try tagih(["import", "--data", data, bom.path])
-        #expect(r.status == 0 && r.stdout.contains("0 lines, 0 accepted, 0 rejected"), "\(r.stdout)\(r.stderr)")
+        #expect(r.status == 0 && r.stdout.contains("0 lines (and 1 blank, skipped), 0 accepted, 0 rejected"),
+                "\(r.stdout)\(r.stderr)")
         r = try tagih(["import", "--data", data, "--batch", "0", bom.path])
         #expect(r.status == 64 && r.stderr.contains("--batch must be at least 1"), "\(r.stderr)")
     }

@@ -39,9 +39,23 @@ public enum StoreBackup {
         guard FileManager.default.fileExists(atPath: source) else {
             throw StoreError(code: .cannotOpen, message: "there is no store at \(source); give the --data folder of a store")
         }
-        guard !FileManager.default.fileExists(atPath: destination) else {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory) {
             throw StoreError(
-                code: .cannotOpen, message: "\(destination) exists; a backup never overwrites a file: give a new path")
+                code: .cannotOpen,
+                message: isDirectory.boolValue
+                    ? "\(destination) is a directory; give the path of a new file in it, such as "
+                        + "\((destination as NSString).appendingPathComponent("tagih-backup.sqlite"))"
+                    : "\(destination) exists; a backup never overwrites a file: give a new path")
+        }
+        let folder = (destination as NSString).deletingLastPathComponent
+        let parent = folder.isEmpty ? "." : folder
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw StoreError(
+                code: .cannotOpen, message: "the folder \(parent) of \(destination) does not exist; create it first")
+        }
+        guard FileManager.default.isWritableFile(atPath: parent) else {
+            throw StoreError(code: .cannotOpen, message: "the folder \(parent) of \(destination) is not writable")
         }
         let partial = destination + ".partial"
         try? FileManager.default.removeItem(atPath: partial)

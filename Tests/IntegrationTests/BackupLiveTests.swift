@@ -24,6 +24,13 @@ import Testing
         // A backup never overwrites a file.
         r = try runCommand([try tagihBinary().path, "backup", "--data", data.path, backup.path])
         #expect(r.status == 2 && r.stderr.contains("exists; a backup never overwrites a file"), "\(r.stderr)")
+        // A directory, or a file in a folder that does not exist: the error says which.
+        r = try runCommand([try tagihBinary().path, "backup", "--data", data.path, scratch.path])
+        #expect(r.status == 2 && r.stderr.contains("is a directory; give the path of a new file in it"), "\(r.stderr)")
+        let nowhere = scratch.appendingPathComponent("no-such-folder/copy.sqlite")
+        r = try runCommand([try tagihBinary().path, "backup", "--data", data.path, nowhere.path])
+        #expect(r.status == 2 && r.stderr.contains("no-such-folder of") && r.stderr.contains("does not exist"),
+                "\(r.stderr)")
         #expect(server.stop() == 0)
 
         // Restored into an empty folder, the copy serves: what it holds is known, what came later is new.

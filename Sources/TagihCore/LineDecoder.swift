@@ -301,6 +301,18 @@ public struct LineDecoder: Sendable {
             }
             callbackAt = t
         }
+        // Fields that only one outcome reads: kept (they are what the dialer sent) but said to change nothing.
+        if promise != nil, outcome != .promiseToPay {
+            ctx.warnings.append(RecordWarning(
+                code: "ignored_field", field: "promise",
+                message: "only a promise_to_pay outcome holds the debt for a promise; with \(outcome.rawValue) it is ignored"))
+        }
+        if callbackAt != nil, outcome != .callbackRequested {
+            ctx.warnings.append(RecordWarning(
+                code: "ignored_field", field: "callbackAt",
+                message: "only a callback_requested outcome consents to a callback; with \(outcome.rawValue) it is "
+                    + "ignored"))
+        }
         return OutcomeEvent(attempt: attempt, debtor: debtor, debt: debt, phone: phone, at: at, outcome: outcome,
                             lease: lease, promise: promise, callbackAt: callbackAt)
     }
@@ -324,7 +336,8 @@ public struct LineDecoder: Sendable {
 
     // MARK: Field helpers
 
-    static func isE164(_ s: String) -> Bool {
+    /// Whether `s` is an E.164 number: `+`, a non-zero digit, 7 to 15 digits in all.
+    public static func isE164(_ s: String) -> Bool {
         let b = Array(s.utf8)
         guard b.count >= 8, b.count <= 16, b[0] == UInt8(ascii: "+"), b[1] != UInt8(ascii: "0") else { return false }
         return b.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }

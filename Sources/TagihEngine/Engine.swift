@@ -528,7 +528,9 @@ public final class Engine: Sendable {
     static func phoneNotOnRecord(_ o: OutcomeEvent) -> RecordWarning {
         RecordWarning(
             code: "phone_not_on_record", field: "phone",
-            message: "'\(o.phone)' is not one of debtor '\(o.debtor)''s phones; the call is recorded and counts toward "
+            message: "'\(o.phone)' is not one of debtor '\(o.debtor)''s phones"
+                + (LineDecoder.isE164(o.phone) ? "" : " (nor an E.164 number such as +16175550100: check the field)")
+                + "; the call is recorded and counts toward "
                 + "debt '\(o.debt)''s caps, but no phone-level rule (dead or wrong number, busy retries) applies to it: "
                 + "check the number, or add it with PUT /v1/debtors if it is the debtor's")
     }

@@ -262,6 +262,12 @@ import Testing
         }
         let cb = try LineDecoder.outcome(from: #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"callback_requested","callbackAt":"2026-12-01T15:00:00+00:00"}"#)
         #expect(cb.value.callbackAt == t("2026-12-01T15:00:00Z"))
+        #expect(cb.warnings.isEmpty)
+        // A promise or a callback time on an outcome that does not read it: accepted, with a warning.
+        let stray = try LineDecoder.outcome(from: #"{"attempt":"x","debtor":"D","debt":"A","phone":"+16175550100","at":"2026-11-30T14:05:00Z","outcome":"no_answer","callbackAt":"2026-12-01T15:00:00Z","promise":{"amount":"1","due":"2026-12-05"}}"#)
+        #expect(stray.warnings.map(\.code) == ["ignored_field", "ignored_field"], "\(stray.warnings)")
+        #expect(stray.warnings.map(\.field) == ["promise", "callbackAt"])
+        #expect(stray.warnings[0].message.contains("with no_answer it is ignored"))
         let cases: [(String, String, String)] = [
             (#"{"attempt":"x","debtor":"D","debt":"A","phone":"+1","at":"2026-11-30T14:05:00","outcome":"busy"}"#,
              "at", "RFC 3339"),

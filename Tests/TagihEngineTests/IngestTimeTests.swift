@@ -136,11 +136,17 @@ import TagihStore
             #expect(w.code == "phone_not_on_record" && w.field == "phone")
             #expect(w.message.contains("'\(phone)' is not one of debtor 'D-1''s phones"))
             #expect(w.message.contains("counts toward debt 'A-1-0''s caps"))
+            #expect(!w.message.contains("E.164"), "\(w.message)")
         }
+        // A phone that is not a number at all says so too.
+        var garbage = outcome("off-g", debtor, .busy, at: t0 - 1700)
+        garbage.phone = "garbage"
+        let g = try await engine.ingestReportingWarnings(events: [.outcome(garbage)])
+        #expect(g.warnings[0]?.message.contains("nor an E.164 number") == true, "\(String(describing: g.warnings[0]))")
         // Recorded and counted: US-MA allows 2 counted calls per debt in 7 days; the off-record no_answer is the
         // second, so the debt is capped now.
         let state = try #require(await engine.debtorState(id: "D-1"))
-        #expect(state.history.outcomes.map(\.attempt).sorted() == ["off-1", "off-2", "on-1"])
+        #expect(state.history.outcomes.map(\.attempt).sorted() == ["off-1", "off-2", "off-g", "on-1"])
         let decision = try #require(state.decisions.first)
         #expect((decision.earliest ?? .max) > t0 + 86_400, "\(decision.reasons)")
         // Control: the on-record call alone leaves the debt callable within the day.

@@ -146,6 +146,7 @@ public struct Explainer: Sendable {
             lineNo = 0
             var seenAttempts = Set<String>()
             var seenPayments = Set<String>()
+            var seenClearances = Set<String>()
             // Whether an event goes into the history: a repeated key is ignored, and an event after `--at` had not
             // happened at that instant; each is left out with a warning.
             func admit(
@@ -171,9 +172,42 @@ public struct Explainer: Sendable {
                 do {
                     let v = try JSONValue.parse(bytes)
                     let isPayment = v["payment"] != nil || v["type"] == .string("payment")
+                    let isClearance = v["clearance"] != nil || v["type"] == .string("clearance")
                     let debtorID: String
                     var warnings: [RecordWarning]
-                    if isPayment {
+                    if isClearance {
+                        // A clearance line of `POST /v1/clearances`. It carries no time (the server stamps it when
+                        // it records it); here an optional `at` says when, else the decision time. As on the server,
+                        // it lifts the holds of its kind listed before it, and is placed after them.
+                        let c = try decoder.clearance(v, alsoKnown: ["at"])
+                        var at = now
+                        if let field = v["at"] {
+                            guard case .string(let text) = field, let t = RFC3339.parse(text) else {
+                                throw RecordError(code: "invalid_time", field: "at",
+                                                  message: "a clearance's 'at' must be an RFC 3339 time with an offset")
+                            }
+                            at = t
+                        }
+                        let given = at
+                        warnings = c.warnings
+                        debtorID = c.value.debtor
+                        if let i = index[debtorID] {
+                            if let debt = c.value.debt, !debtors[i].debts.contains(where: { $0.id == debt }) {
+                                throw RecordError(code: "unknown_debt", field: "debt",
+                                                  message: "debtor '\(debtorID)' has no debt '\(debt)'")
+                            }
+                            let kind: Outcome = c.value.clears == .dispute ? .dispute : .cease
+                            for o in histories[i].outcomes where o.outcome == kind && o.at >= at
+                                && (c.value.clears == .cease || o.debt == c.value.debt)
+                            {
+                                at = o.at + 1
+                            }
+                        }
+                        if admit(c.value.clearance, field: "clearance", at: given, seen: &seenClearances,
+                                 warnings: &warnings), let i = index[debtorID] {
+                            histories[i].record(HoldClearance(kind: c.value.clears, debt: c.value.debt, at: at))
+                        }
+                    } else if isPayment {
                         let p = try decoder.payment(from: bytes)
                         warnings = p.warnings
                         debtorID = p.value.debtor

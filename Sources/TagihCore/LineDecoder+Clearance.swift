@@ -33,11 +33,16 @@ extension LineDecoder {
 
     /// Decodes an operator clearance line.
     public func clearance(from line: some Collection<UInt8>) throws(RecordError) -> Decoded<ClearanceLine> {
+        try clearance(JSONValue.parse(line))
+    }
+
+    /// Decodes a parsed clearance line; `alsoKnown` are fields its caller reads itself (no `unknown_field` warning).
+    func clearance(_ v: JSONValue, alsoKnown: Set<String> = []) throws(RecordError) -> Decoded<ClearanceLine> {
         var ctx = Context()
-        let v = try JSONValue.parse(line)
         let o = try object(v, "")
         try checkType(v, "clearance")
-        ctx.unknown(o, known: ["type", "clearance", "debtor", "clears", "debt", "by", "note"], path: "")
+        ctx.unknown(o, known: Set(["type", "clearance", "debtor", "clears", "debt", "by", "note"]).union(alsoKnown),
+                    path: "")
         let id = try requiredID(v, "clearance", "")
         let debtor = try requiredID(v, "debtor", "")
         let clears: HoldClearance.Kind = try requiredEnum(v, "clears", "")

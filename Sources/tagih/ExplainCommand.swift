@@ -7,7 +7,7 @@ struct ExplainCommand: AsyncParsableCommand {
         commandName: "explain",
         abstract: "Show the decision for every debt of a population at a given time, with reasons.",
         discussion: """
-            Loads debtors (NDJSON v1) and optionally their outcome and payment history, decides every open debt \
+            Loads debtors (NDJSON v1) and optionally their outcome, payment and clearance history, decides every open debt \
             at --at and prints one decision per debt: text by default, one NDJSON line per debt with --json. \
             Bad input lines are reported on stderr with their line numbers and skipped; so are events after --at \
             (they had not happened yet) and repeated attempt or payment ids.
@@ -17,7 +17,9 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Debtor lines (NDJSON v1).")
     var population: String
 
-    @Option(name: .long, help: "Outcome and payment lines (NDJSON v1).")
+    @Option(name: .long, help: ArgumentHelp(
+        "Outcome, payment and clearance lines (NDJSON v1), in the order they were recorded.",
+        discussion: "A clearance line may carry an 'at' (RFC 3339): when it was recorded; without it, the --at time."))
     var outcomes: String?
 
     @Option(name: .long, help: "The instant to decide at, RFC 3339 with an offset (e.g. 2026-11-30T14:05:00Z).")

@@ -58,6 +58,29 @@ import Testing
         #expect(text.contains { $0.hasPrefix("outcomes:5: error: outcome: unknown value 'maybe'; allowed: busy,") })
     }
 
+    /// A clearance line (as `POST /v1/clearances` takes it) in `--outcomes` lifts the hold it names, as the server
+    /// would: at its optional `at`, else at the decision time, and after the holds listed before it.
+    @Test func clearanceLinesLiftTheirHold() throws {
+        let population = #"{"id":"D-1","jurisdiction":"US","zone":"America/New_York","phones":[{"number":"+16175550100","kind":"mobile"}],"debts":[{"id":"A-1","balance":"100.00","currency":"USD"}]}"#
+        let dispute = #"{"attempt":"a1","debtor":"D-1","debt":"A-1","phone":"+16175550100","at":"2026-12-01T12:00:00Z","outcome":"dispute"}"#
+        let at = t("2026-12-01T13:00:00Z")
+        let held = Explainer().explain(population: population, outcomes: dispute, at: at, json: false)
+        #expect(held.decisions.first?.blockedReason?.contains("dispute open") == true, "\(held.lines)")
+        for clearance in [
+            #"{"clearance":"CL-1","debtor":"D-1","clears":"dispute","debt":"A-1","by":"ops"}"#,
+            #"{"clearance":"CL-1","debtor":"D-1","clears":"dispute","debt":"A-1","by":"ops","at":"2026-12-01T12:30:00Z"}"#,
+        ] {
+            let cleared = Explainer().explain(population: population, outcomes: dispute + "\n" + clearance, at: at,
+                                              json: false)
+            #expect(cleared.problems.isEmpty, "\(cleared.problems)")
+            #expect(cleared.decisions.first?.blockedReason == nil, "\(cleared.lines)")
+        }
+        let wrong = #"{"clearance":"CL-2","debtor":"D-1","clears":"dispute","debt":"A-9","by":"ops"}"#
+        let report = Explainer().explain(population: population, outcomes: dispute + "\n" + wrong, at: at, json: false)
+        #expect(report.problems.map(\.description) == ["outcomes:2: error: debt: debtor 'D-1' has no debt 'A-9'"])
+        #expect(report.decisions.first?.blockedReason?.contains("dispute open") == true)
+    }
+
     /// The checks the service makes on ingest apply to explain's history too: a payment in another currency than
     /// its debt's, an event about a debt the debtor does not have, a callback before its call are errors (and left
     /// out); a phone not on record is a warning.

@@ -358,7 +358,7 @@ extension TagihService {
         let (progressLines, progressSink) = AsyncStream.makeStream(of: SimulationProgress.self,
                                                                    bufferingPolicy: .bufferingNewest(64))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let agents = settings.agents
         let finished = RunFlag()
         try await withThrowingTaskGroup(of: SimulationReport?.self) { group in

@@ -128,7 +128,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         let report = try outcome.get()
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(String(format: "%@: %d lines in %.2f s = %.0f lines/s", report.scenario, report.lines, report.seconds,
@@ -240,7 +240,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         )
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             if let data = try? encoder.encode(result) { print(String(decoding: data, as: UTF8.self)) }
             return
         }

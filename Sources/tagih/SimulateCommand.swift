@@ -20,7 +20,7 @@ struct SimulateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Debtor NDJSON file (line protocol v1).")
+    @Option(help: "Debtor NDJSON file (line protocol v1); a line that is not a valid debtor stops the run before it starts.")
     var population: String?
 
     // `.unconditional`: `--debtors -1` and `--days -1` reach the checks below ("must be at least 1") instead of
@@ -257,7 +257,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(ReportWriter.json(reports[0]))
             } else {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 FileHandle.standardOutput.write(try encoder.encode(["curve": reports]))
             }
             FileHandle.standardOutput.write(Data("\n".utf8))

@@ -114,6 +114,9 @@ let coreIsReal: Bool = {
         let json = try Data(contentsOf: dir.appendingPathComponent("report.json"))
         let decoded = try JSONDecoder().decode(SimulationReport.self, from: json)
         #expect(decoded == report)
+        // Zone names as written (America/Chicago), not with escaped slashes (America\/Chicago).
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("America/Chicago") && !text.contains("\\/"), "\(text.prefix(300))")
         let csv = try String(contentsOf: dir.appendingPathComponent("days.csv"), encoding: .utf8)
         let lines = csv.split(separator: "\n")
         #expect(lines.count == 1 + 3 * 2)

@@ -18,7 +18,8 @@ public struct TokenFileError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var line: Int
     public var message: String
-    public var description: String { "\(path):\(line): \(message)" }
+    /// `path:line: message`, or `path: message` for what concerns the whole file (line 0).
+    public var description: String { line > 0 ? "\(path):\(line): \(message)" : "\(path): \(message)" }
 }
 
 /// The bearer tokens the server accepts, each with its roles.

@@ -49,6 +49,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if clockFrozen && clockStart == nil { throw ValidationError("--clock-frozen needs --clock-start") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        // A token file that cannot be read or parsed is a bad option (exit 64), found before anything is created.
+        if let tokens {
+            do {
+                _ = try TokenStore(contentsOfFile: tokens)
+            } catch {
+                throw ValidationError("--tokens \(error)")
+            }
+        }
         // Before the store is created or opened: a mistyped path must not leave a new, empty store behind.
         for (option, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
             guard let path else { continue }

@@ -129,6 +129,7 @@ import Testing
             (["--heartbeat", "inf"], "--heartbeat must be"),
             (["--body-timeout", "1e300"], "--body-timeout must be"),
             (["--data", file.path], "is a file"),
+            (["--tokens", file.path + ".missing"], "--tokens \(file.path).missing: cannot read the token file: no such file"),
         ]
         // TLS files that are missing: refused before anything is created (exit 64); files that exist but cannot be
         // loaded as TLS: an error and exit 1 at once (it used to hang, deaf to SIGTERM).

@@ -148,7 +148,9 @@ import Foundation
                 try TokenStore(contentsOfFile: path)
             } throws: { error in
                 guard let error = error as? TokenFileError else { return false }
+                // A problem of the whole file names no line ("path: …", not "path:0: …").
                 return error.message.contains(why) && !error.message.contains("NSCocoaErrorDomain")
+                    && "\(error)" == "\(path): \(error.message)"
             }
         }
     }

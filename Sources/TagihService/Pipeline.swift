@@ -204,7 +204,8 @@ final class IdleWatchdog: Sendable {
 
     var message: String {
         "no line arrived for \(timeout.components.seconds) s; end the request body (END_STREAM) when done, "
-            + "or send lines more often"
+            + "or send lines more often. Every complete line received was answered above; bytes after the last "
+            + "newline (a line not finished) were not processed: send that line again"
     }
 }
 

@@ -441,9 +441,11 @@ def test_body_that_never_ends_times_out():
         s.send_line(debtor(80))
         first = s.next_line(timeout=5)
         assert first and first["ok"] and first["line"] == 1, first
+        s.send_raw(b'{"id":"unfinished')  # no newline: never a line, and the timeout message says so
         started = time.time()
         err = s.next_line(timeout=10)
         assert err and err["type"] == "error" and err["code"] == "body_timeout", err
+        assert "not processed" in err["message"], err
         check_line(err)
         assert 1.5 < time.time() - started < 8
         s.next_line(timeout=3)

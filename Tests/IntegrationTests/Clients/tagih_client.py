@@ -89,6 +89,11 @@ class DuplexStream:
         self.conn.send_data(self.stream_id, data)
         self.sock.sendall(self.conn.data_to_send())
 
+    def send_raw(self, data):
+        """Sends bytes as they are (no newline added)."""
+        self.conn.send_data(self.stream_id, data)
+        self.sock.sendall(self.conn.data_to_send())
+
     def end(self):
         self.conn.end_stream(self.stream_id)
         self.sock.sendall(self.conn.data_to_send())

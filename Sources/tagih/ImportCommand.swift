@@ -14,7 +14,7 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Import debtors from an NDJSON file into the store.",
         discussion: """
-            Each line is one debtor (line protocol v1). Good lines are applied in batches, one transaction each;
+            Each line is one debtor (line protocol v1). Good lines are applied in batches, one transaction each; \
             a later line with the same id replaces an earlier one. Bad lines are listed with their line number, \
             field and reason. Exit status 1 when any line was rejected.
             """)

@@ -14,8 +14,9 @@ struct SimulateCommand: AsyncParsableCommand {
         commandName: "simulate",
         abstract: "Simulate a collections floor on a synthetic world and compare scheduling strategies.",
         discussion: """
-            The world hides per-debtor answer curves, base contact rates, wrong numbers and promise keeping;
+            The world hides per-debtor answer curves, base contact rates, wrong numbers and promise keeping; \
             strategies learn only from outcomes. The same inputs and seed give the same report.
+
             Example: tagih simulate --debtors 100000 --start 2026-12-01 --days 30 --agents 50 --seed 7 --report out
             """
     )

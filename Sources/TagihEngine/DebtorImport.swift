@@ -70,13 +70,6 @@ public enum DebtorImport {
     /// How many warnings the summary lists (all are counted).
     public static let maxListedWarnings = 1_000
 
-    /// Imports `path` into `store`.
-    /// - Parameters:
-    ///   - batchSize: debtors per transaction (default 10,000).
-    ///   - progress: called after each batch.
-    /// - Throws: ``EngineError`` when the file cannot be read (`io_error`) or the store cannot write a batch
-    ///   (`store_failed`, its message naming the last line imported and what to do; batches committed before
-    ///   stay committed).
     /// Throws what `run` would throw for a file that cannot be read (`io_error`: missing, a directory, not
     /// readable), without opening anything: `tagih import` checks its input before it creates or opens a store.
     public static func checkReadable(_ path: String) throws {
@@ -92,6 +85,13 @@ public enum DebtorImport {
         }
     }
 
+    /// Imports `path` into `store`.
+    /// - Parameters:
+    ///   - batchSize: debtors per transaction (default 10,000).
+    ///   - progress: called after each batch.
+    /// - Throws: ``EngineError`` when the file cannot be read (`io_error`) or the store cannot write a batch
+    ///   (`store_failed`, its message naming the last line imported and what to do; batches committed before
+    ///   stay committed).
     public static func run(
         file path: String, into store: Store, batchSize: Int = 10_000, maxLineLength: Int = 1 << 20,
         progress: (@Sendable (ImportProgress) -> Void)? = nil

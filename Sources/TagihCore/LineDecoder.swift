@@ -305,7 +305,8 @@ public struct LineDecoder: Sendable {
         if promise != nil, outcome != .promiseToPay {
             ctx.warnings.append(RecordWarning(
                 code: "ignored_field", field: "promise",
-                message: "only a promise_to_pay outcome holds the debt for a promise; with \(outcome.rawValue) it is ignored"))
+                message: "only a promise_to_pay outcome holds the debt for a promise; with \(outcome.rawValue) it is "
+                    + "ignored"))
         }
         if callbackAt != nil, outcome != .callbackRequested {
             ctx.warnings.append(RecordWarning(

@@ -572,7 +572,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, SessionDelegate {
             guard let loopBound, let eventLoop = context?.eventLoop else { return }
             let streamID = stream.id
             let logger = self.logger
-            let jsonHeaders = [("content-type", "application/json")] + limits.responseHeaders.map { ($0.name, $0.value) }
+            let jsonHeaders =
+                [("content-type", "application/json")] + limits.responseHeaders.map { ($0.name, $0.value) }
             spawn {
                 var answer: HTTP2Response
                 do {

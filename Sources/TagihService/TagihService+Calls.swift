@@ -504,7 +504,8 @@ enum DialerInput {
         do {
             object = try JSONValue.parse(bytes)
         } catch {
-            // Where and why, as every other endpoint says it ("invalid JSON at byte 11: …"); no one field is at fault.
+            // Where and why, as every other endpoint says it ("invalid JSON at byte 11: …"); no one field is at
+            // fault.
             return .invalid(code: error.code, field: nil, message: error.message)
         }
         guard case .object = object else {

@@ -6,7 +6,8 @@ public enum ReportWriter {
     /// The report as pretty-printed JSON with sorted keys.
     public static func json(_ report: SimulationReport, pretty: Bool = true) -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty
+            ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(report)) ?? Data("{}".utf8)
     }
 

@@ -40,8 +40,8 @@ public final class Simulation {
         guard LineDecoder.isPlaceZone(configuration.floorZone) else {
             throw SimulationError(
                 code: "invalid_configuration",
-                message: "floor zone '\(configuration.floorZone)' is a fixed offset, not a place: give the floor's IANA "
-                    + "zone (such as America/New_York)")
+                message: "floor zone '\(configuration.floorZone)' is a fixed offset, not a place: give the floor's "
+                    + "IANA zone (such as America/New_York)")
         }
         self.configuration = configuration
         self.policy = policy

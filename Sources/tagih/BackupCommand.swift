@@ -44,7 +44,8 @@ struct BackupCommand: AsyncParsableCommand {
                 "file": summary.path, "bytes": summary.bytes, "debtors": summary.debtors, "events": summary.events,
                 "lastEventPosition": summary.lastEventPosition, "elapsedSeconds": seconds,
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(

@@ -7,8 +7,8 @@ struct ExplainCommand: AsyncParsableCommand {
         commandName: "explain",
         abstract: "Show the decision for every debt of a population at a given time, with reasons.",
         discussion: """
-            Loads debtors (NDJSON v1) and optionally their outcome, payment and clearance history, decides every open debt \
-            at --at and prints one decision per debt: text by default, one NDJSON line per debt with --json. \
+            Loads debtors (NDJSON v1) and optionally their outcome, payment and clearance history, decides every \
+            open debt at --at and prints one decision per debt: text by default, one NDJSON line per debt with --json. \
             Bad input lines are reported on stderr with their line numbers and skipped; so are events after --at \
             (they had not happened yet) and repeated attempt or payment ids.
             """

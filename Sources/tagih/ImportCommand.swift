@@ -88,7 +88,8 @@ struct ImportCommand: AsyncParsableCommand {
                 "repeatedIDs": summary.repeatedIDs, "debtors": summary.accepted - summary.repeatedIDs,
                 "blankLines": summary.blankLines,
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
             let debtors = summary.accepted - summary.repeatedIDs

@@ -21,7 +21,9 @@ struct SimulateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Debtor NDJSON file (line protocol v1); a line that is not a valid debtor stops the run before it starts.")
+    @Option(help: """
+        Debtor NDJSON file (line protocol v1); a line that is not a valid debtor stops the run before it starts.
+        """)
     var population: String?
 
     // `.unconditional`: `--debtors -1` and `--days -1` reach the checks below ("must be at least 1") instead of

@@ -228,6 +228,12 @@ final class LineBatches<Item: Sendable>: Sendable {
         var queue: [(index: Int, item: Item)] = []
         var finished = false
         var runner: CheckedContinuation<Void, Never>?
+        /// Lines added, and lines whose batch `body` has run (in `add` order: batches run one after the other).
+        var added = 0
+        var processed = 0
+        /// `waitUntilProcessed` callers: each resumed once `processed` reaches its target (or `run` returned).
+        var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var stopped = false
     }
 
     private let state = Mutex(State())
@@ -239,6 +245,7 @@ final class LineBatches<Item: Sendable>: Sendable {
     func add(_ index: Int, _ item: Item) {
         let runner = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.queue.append((index, item))
+            s.added += 1
             defer { s.runner = nil }
             return s.runner
         }
@@ -255,9 +262,31 @@ final class LineBatches<Item: Sendable>: Sendable {
         runner?.resume()
     }
 
+    /// Returns once every line added before this call has been processed by `run`'s `body` (its effects are
+    /// done: for outcomes, durable and applied), or `run` has returned. A line that must not overtake the lines
+    /// before it (a dialer's release after its outcomes) waits here first.
+    func waitUntilProcessed() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resume = state.withLock { s -> Bool in
+                if s.processed >= s.added || s.stopped { return true }
+                s.waiters.append((s.added, c))
+                return false
+            }
+            if resume { c.resume() }
+        }
+    }
+
     /// Runs `body` on successive batches until `finish()` and an empty queue; completes each line's result slot.
     /// `body` returns one result per item, in order.
     func run(into results: OrderedResults, _ body: ([Item]) async -> [[UInt8]]) async {
+        defer {
+            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.stopped = true
+                defer { s.waiters = [] }
+                return s.waiters.map(\.continuation)
+            }
+            for w in waiters { w.resume() }
+        }
         while true {
             let taken = state.withLock { s -> [(index: Int, item: Item)]? in
                 if s.queue.isEmpty { return s.finished ? nil : [] }
@@ -282,6 +311,13 @@ final class LineBatches<Item: Sendable>: Sendable {
             }
             let out = await body(taken.map(\.item))
             for (k, entry) in taken.enumerated() { results.complete(entry.index, out[k]) }
+            let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.processed += taken.count
+                let done = s.waiters.filter { $0.target <= s.processed }
+                s.waiters.removeAll { $0.target <= s.processed }
+                return done.map(\.continuation)
+            }
+            for w in ready { w.resume() }
         }
     }
 }

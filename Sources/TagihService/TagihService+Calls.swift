@@ -159,7 +159,11 @@ extension TagihService {
                                 acks.complete(
                                     index, JSONLine.errorLine(code: code, message: message, line: line.number, field: field))
                             case .release(let id):
-                                // Rare (a dialer that will not place a call): done here, in input order.
+                                // Rare (a dialer that will not place a call): done here, in input order, after the
+                                // outcomes sent before it are applied. A release overtaking the outcome of its own
+                                // lease would end the lease first ("ok") and make the debtor leasable at once, past
+                                // the retry delay, conversation block or cease that outcome sets.
+                                await outcomes.waitUntilProcessed()
                                 acks.complete(index, await self.releaseLine(id, line: line.number, holder: holder, engine))
                                 doorbell.ring()
                             case .outcome:

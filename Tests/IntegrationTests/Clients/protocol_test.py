@@ -385,6 +385,35 @@ def test_dialer_release():
         other.close()
 
 
+def test_dialer_release_after_outcome_in_one_write():
+    """An outcome, a release of the same lease and new credit sent in one write are handled in that order: the
+    outcome ends the lease (the release is refused not_leased), and the debtor it set a retry delay for is not
+    leased again (the release used to overtake the outcome and hand the debtor straight back)."""
+    put_debtors([debtor(140, jurisdiction="US-VT")])
+    s = DuplexStream(HOST, PORT, "POST", "/v1/dialer?jurisdiction=US-VT",
+                     headers=[("content-type", "application/x-ndjson")])
+    try:
+        s.send_line({"type": "ready", "n": 1})
+        call = s.next_line(predicate=lambda l: l.get("type") == "call")
+        assert call, "no call"
+        outcome = {"type": "outcome", "attempt": "rel-" + call["lease"], "debtor": call["debtor"],
+                   "debt": call["debt"], "phone": call["phone"], "at": "2026-12-01T15:00:01Z",
+                   "outcome": "right_party", "lease": call["lease"]}
+        lines = [json.dumps(outcome), json.dumps({"type": "release", "lease": call["lease"]}),
+                 json.dumps({"type": "ready", "n": 1})]
+        s.send_line("\n".join(lines))
+        acks = [s.next_line(predicate=lambda l: l.get("type") == "ack") for _ in range(2)]
+        assert acks[0] and acks[0]["ok"] is True and acks[0]["line"] == 2, acks
+        assert acks[1] and acks[1]["ok"] is False and acks[1]["line"] == 3, acks
+        assert acks[1]["error"]["code"] == "not_leased", acks
+        again = s.next_line(timeout=1.5, predicate=lambda l: l.get("type") == "call")
+        assert again is None, again
+        state = client.get(f"/v1/debtors/{call['debtor']}").json()
+        assert state["leased"] is False and state["attempts"] == 1, state
+    finally:
+        s.close()
+
+
 def test_dialer_revoke():
     """A leased debtor whose status turns to cease: the session holding the lease gets a revoke line at once; a
     release then ends the lease without a counted call. A change that leaves the call permitted revokes nothing."""
@@ -576,7 +605,8 @@ if __name__ == "__main__":
     for t in [test_health, test_put_debtors_good_and_bad_lines, test_get_debtor_and_404, test_many_gets_in_one_write, test_http_errors,
               test_outcomes_idempotent_and_rescheduled, test_payments_idempotent, test_engine_rejections_name_the_field,
               test_repeats_in_one_body_follow_line_order, test_calls_lease_exclusively,
-              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session, test_dialer_release, test_dialer_revoke,
+              test_schedule_stream, test_line_too_long_keeps_stream, test_dialer_session, test_dialer_release,
+              test_dialer_release_after_outcome_in_one_write, test_dialer_revoke,
               test_body_that_never_ends_times_out, test_id_limits_match_the_schemas,
               test_duplicate_keys_reject_the_line, test_debug_stream_lines,
               test_simulation_streams_progress_then_report]:

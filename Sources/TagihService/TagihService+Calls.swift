@@ -152,8 +152,12 @@ extension TagihService {
                             case .blank:
                                 acks.complete(index, [])
                             case .ready(let n):
-                                session.addCredit(n)
-                                acks.complete(index, [])
+                                let dropped = session.addCredit(n)
+                                acks.complete(index, dropped == 0 ? [] : JSONLine.errorLine(
+                                    code: "out_of_range",
+                                    message: "a session holds at most \(DialerSessionState.maxOutstandingCredit) "
+                                        + "credit; \(dropped) of this line's \(n) were not added",
+                                    line: line.number, field: "n"))
                                 doorbell.ring()
                             case .invalid(let code, let field, let message):
                                 acks.complete(
@@ -359,7 +363,16 @@ final class DialerSessionState: Sendable {
     var credit: Int { state.withLock { $0.credit } }
     var isInputFinished: Bool { state.withLock { $0.inputFinished } }
     var outboxIsEmpty: Bool { state.withLock { $0.outbox.isEmpty } }
-    func addCredit(_ n: Int) { state.withLock { $0.credit = min($0.credit + n, 1_000_000) } }
+    /// The most credit a session holds (calls it may still be sent).
+    static let maxOutstandingCredit = 1_000_000
+    /// Adds `n` to the credit, up to ``maxOutstandingCredit``; returns how much of `n` did not fit.
+    func addCredit(_ n: Int) -> Int {
+        state.withLock {
+            let added = min(n, Self.maxOutstandingCredit - $0.credit)
+            $0.credit += max(0, added)
+            return n - max(0, added)
+        }
+    }
     func useCredit(_ n: Int) { state.withLock { $0.credit = max(0, $0.credit - n) } }
     func enqueue(_ line: [UInt8]) {
         state.withLock {

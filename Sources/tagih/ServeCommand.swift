@@ -68,6 +68,13 @@ struct ServeCommand: AsyncParsableCommand {
         if let clockStart, RFC3339.parse(clockStart) == nil {
             throw ValidationError("--clock-start: '\(clockStart)' is not an RFC 3339 time such as 2026-12-01T15:00:00Z")
         }
+        // The range outcome times may have (from 2000, as the line decoder checks), with room before year 10000,
+        // which RFC 3339 cannot write (lease expiries and best times lie ahead of the clock).
+        if let clockStart, let start = RFC3339.parse(clockStart),
+            !(LineDecoder.earliestEventTime...RFC3339.parse("9900-01-01T00:00:00Z")!).contains(start)
+        {
+            throw ValidationError("--clock-start must be from 2000-01-01 to 9899-12-31, not \(clockStart)")
+        }
         guard (1...86_400).contains(leaseTtl) else { throw ValidationError("--lease-ttl must be 1...86400 seconds") }
         // Upper bounds too: the seconds become milliseconds in an Int64 (an infinite heartbeat would trap).
         guard heartbeat > 0, heartbeat <= 3_600 else {

@@ -129,6 +129,8 @@ import Testing
             (["--heartbeat", "inf"], "--heartbeat must be"),
             (["--body-timeout", "1e300"], "--body-timeout must be"),
             (["--data", file.path], "is a file"),
+            (["--clock-start", "1970-01-01T00:00:00Z"], "--clock-start must be from 2000-01-01 to 9899-12-31"),
+            (["--clock-start", "9999-12-31T23:59:58Z"], "--clock-start must be from 2000-01-01 to 9899-12-31"),
             (["--tokens", file.path + ".missing"], "--tokens \(file.path).missing: cannot read the token file: no such file"),
         ]
         // TLS files that are missing: refused before anything is created (exit 64); files that exist but cannot be

@@ -410,6 +410,14 @@ def test_dialer_release_after_outcome_in_one_write():
         assert again is None, again
         state = client.get(f"/v1/debtors/{call['debtor']}").json()
         assert state["leased"] is False and state["attempts"] == 1, state
+        # Credit beyond the 1,000,000 a session holds is not added, and an error line says how much was dropped
+        # (the session still holds the 1 credit of line 4: nobody was ready).
+        s.send_line("\n".join(json.dumps({"type": "ready", "n": 10000}) for _ in range(101)))
+        errs = [s.next_line(predicate=lambda l: l.get("type") == "error") for _ in range(2)]
+        assert all(e and e["code"] == "out_of_range" and e["field"] == "n" for e in errs), errs
+        assert [e["line"] for e in errs] == [104, 105], errs
+        assert "1 of this line's 10000 were not added" in errs[0]["message"], errs
+        assert "10000 of this line's 10000 were not added" in errs[1]["message"], errs
     finally:
         s.close()
 

@@ -14,6 +14,8 @@ extension TagihService {
     /// `GET /v1/calls`: lease up to `n`, waiting up to `wait` seconds for more, then end.
     func streamCalls(n: Int, wait: Duration, filter: LeaseFilter, engine: Engine, writer: HTTP2ResponseWriter) async throws {
         let holder = newHolder("calls")
+        dialers.openCallStream(holder)
+        defer { dialers.closeCallStream(holder) }
         let deliveries = trackDeliveries(writer, holder: holder, engine: engine)
         let deadline = ContinuousClock.now + wait
         var sent = 0
@@ -312,6 +314,14 @@ extension TagihService {
 /// The open dialer sessions by holder name, for the revocations of their leases.
 final class DialerRegistry: Sendable {
     private let sessions = Mutex<[String: (session: DialerSessionState, doorbell: Doorbell)]>([:])
+    /// Holders of `GET /v1/calls` streams still open: their leases are theirs (no session may release them), but
+    /// they take no revoke lines.
+    private let callStreams = Mutex<Set<String>>([])
+
+    /// `GET /v1/calls` stream `holder` is open (until `closeCallStream`).
+    func openCallStream(_ holder: String) { _ = callStreams.withLock { $0.insert(holder) } }
+
+    func closeCallStream(_ holder: String) { _ = callStreams.withLock { $0.remove(holder) } }
 
     func register(_ holder: String, session: DialerSessionState, doorbell: Doorbell) {
         sessions.withLock { $0[holder] = (session, doorbell) }
@@ -321,8 +331,10 @@ final class DialerRegistry: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: holder) }
     }
 
-    /// Whether `holder` is an open dialer session.
-    func isOpen(_ holder: String) -> Bool { sessions.withLock { $0[holder] != nil } }
+    /// Whether `holder` is an open dialer session or an open `GET /v1/calls` stream.
+    func isOpen(_ holder: String) -> Bool {
+        sessions.withLock { $0[holder] != nil } || callStreams.withLock { $0.contains(holder) }
+    }
 
     /// Queues a revoke line on the session holding the lease; false when no open session holds it (a finite
     /// `GET /v1/calls` stream, a closed session, a lease restored after a restart).

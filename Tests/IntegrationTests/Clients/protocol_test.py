@@ -381,6 +381,16 @@ def test_dialer_release():
         other.send_line({"type": "release", "lease": fetched[0]["lease"]})
         ack = other.next_line(predicate=lambda l: l.get("type") == "ack")
         assert ack["ok"] is True, ack
+        # While a GET /v1/calls stream is still open (waiting for more), its leases are its own.
+        waiting = DuplexStream(HOST, PORT, "GET", "/v1/calls?n=5&wait=3&jurisdiction=US-OR", end_stream=True)
+        try:
+            held = waiting.next_line(predicate=lambda l: l.get("type") == "call")
+            assert held, "no call on the waiting GET"
+            other.send_line({"type": "release", "lease": held["lease"]})
+            ack = other.next_line(predicate=lambda l: l.get("type") == "ack")
+            assert ack["ok"] is False and ack["error"]["code"] == "not_leased", ack
+        finally:
+            waiting.close()
     finally:
         other.close()
 

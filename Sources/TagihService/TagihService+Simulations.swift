@@ -244,6 +244,18 @@ extension TagihService {
                     code: "wrong_type", field: "mix.\(name)",
                     message: "'mix.\(name)' must be a number (a share), not \(share.typeName)")
             }
+            // Each entry checked on its own first, so that the error names the key in this request's words.
+            guard Archetype(rawValue: name) != nil else {
+                throw RequestError(
+                    code: "invalid_mix", field: "mix.\(name)",
+                    message: "unknown archetype '\(name)'; the archetypes are "
+                        + Archetype.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            guard let value = Double(written), value.isFinite, value >= 0 else {
+                throw RequestError(
+                    code: "invalid_mix", field: "mix.\(name)",
+                    message: "'mix.\(name)' is \(written); a share is a finite number, 0 or more")
+            }
             parts.append("\(name)=\(written)")
         }
         do {

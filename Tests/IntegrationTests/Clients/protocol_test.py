@@ -591,7 +591,7 @@ def test_simulation_streams_progress_then_report():
         # Each limit alone allows this; together, more work than one request may ask for.
         (dict(body, debtors=2000000, days=90, agents=[1, 2], strategy="all"), "out_of_range", "debtors"),
         (dict(body, mix={"never": "0.5"}), "wrong_type", "mix.never"),
-        (dict(body, mix={"nobody": 1}), "invalid_mix", "mix"),
+        (dict(body, mix={"nobody": 1}), "invalid_mix", "mix.nobody"),
         (dict(body, floorZone="Mars/Base"), "unknown_value", "floorZone"),
         ({k: v for k, v in body.items() if k != "start"}, "missing_field", "start"),
     ]:

@@ -399,7 +399,13 @@ extension TagihService {
                     let json = try encoder.encode(progress)
                     line += json.dropFirst()
                     line.append(UInt8(ascii: "\n"))
-                    try await writer.write(self.lineBuffer(line))
+                    do {
+                        try await writer.write(self.lineBuffer(line))
+                    } catch {
+                        // The stream is gone (a reset is often noticed here before the watcher sees it): the same
+                        // stop, logged the same way.
+                        throw SimulationStop.streamClosed
+                    }
                 }
                 return nil
             }
@@ -409,7 +415,11 @@ extension TagihService {
             var line = Array(#"{"type":"report","#.utf8)
             line += try encoder.encode(report).dropFirst()
             line.append(UInt8(ascii: "\n"))
-            try await writer.write(self.lineBuffer(line))
+            do {
+                try await writer.write(self.lineBuffer(line))
+            } catch {
+                throw SimulationStop.streamClosed
+            }
         }
     }
 }

@@ -61,6 +61,20 @@ def main():
     check_line(lines[-1])
     print(f"stopped: {used:.3f} CPU s in {elapsed:.2f} s after the client left")
 
+    # A client that resets its stream (RST_STREAM CANCEL) instead of closing the connection: stopped too, and its
+    # slot is free again (the caller checks the server logged both stops).
+    s = start_big()
+    s.conn.reset_stream(s.stream_id, error_code=8)
+    s.sock.sendall(s.conn.data_to_send())
+    deadline = time.time() + 10
+    while True:
+        r = client.post("/v1/simulations", json=SMALL)
+        if r.status_code == 200 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    s.sock.close()
+
     if len(sys.argv) > 4 and sys.argv[4] == "then-shutdown":
         # The server is stopped (SIGTERM) while a run goes on: the stream ends with a shutting_down line.
         s = start_big()

@@ -404,7 +404,7 @@ extension TagihService {
                     } catch {
                         // The stream is gone (a reset is often noticed here before the watcher sees it): the same
                         // stop, logged the same way.
-                        throw SimulationStop.streamClosed
+                        throw writer.isShutdownRequested ? SimulationStop.shuttingDown : SimulationStop.streamClosed
                     }
                 }
                 return nil
@@ -418,7 +418,7 @@ extension TagihService {
             do {
                 try await writer.write(self.lineBuffer(line))
             } catch {
-                throw SimulationStop.streamClosed
+                throw writer.isShutdownRequested ? SimulationStop.shuttingDown : SimulationStop.streamClosed
             }
         }
     }

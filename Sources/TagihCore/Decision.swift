@@ -76,6 +76,16 @@ public struct DebtorHistory: Sendable, Hashable {
     public mutating func record(_ attempt: UnresolvedAttempt) { unresolved.append(attempt) }
     /// Adds an operator clearance (dispute resolved, cease withdrawn).
     public mutating func record(_ clearance: HoldClearance) { clearances.append(clearance) }
+
+    /// When a clearance of `kind` (on `debt`, for a dispute) stamped `stamp` takes effect: the stamp, or one second
+    /// after the latest outcome of that hold already recorded when it is dated at or after the stamp (the same
+    /// second, or a dialer clock ahead of the server's). A clearance lifts the holds recorded before it.
+    public func clearanceTime(_ kind: HoldClearance.Kind, debt: String?, stamped stamp: UnixSeconds) -> UnixSeconds {
+        let hold: Outcome = kind == .dispute ? .dispute : .cease
+        var at = stamp
+        for o in outcomes where o.outcome == hold && (kind == .cease || o.debt == debt) && o.at >= at { at = o.at + 1 }
+        return at
+    }
     /// Records that the lease for `debt`/`phone` handed out at `at` expired without an outcome (it counts).
     /// Does nothing when the lease is already recorded (by `recordLease`).
     public mutating func recordExpiredLease(

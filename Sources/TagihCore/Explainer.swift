@@ -196,12 +196,7 @@ public struct Explainer: Sendable {
                                 throw RecordError(code: "unknown_debt", field: "debt",
                                                   message: "debtor '\(debtorID)' has no debt '\(debt)'")
                             }
-                            let kind: Outcome = c.value.clears == .dispute ? .dispute : .cease
-                            for o in histories[i].outcomes where o.outcome == kind && o.at >= at
-                                && (c.value.clears == .cease || o.debt == c.value.debt)
-                            {
-                                at = o.at + 1
-                            }
+                            at = histories[i].clearanceTime(c.value.clears, debt: c.value.debt, stamped: at)
                         }
                         if admit(c.value.clearance, field: "clearance", at: given, seen: &seenClearances,
                                  warnings: &warnings), let i = index[debtorID] {

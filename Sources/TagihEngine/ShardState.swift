@@ -386,22 +386,11 @@ struct ShardState {
         if case .clearance(var c) = event {
             let h = history(i)
             let stamped = c.at
-            c.at = Self.clearanceTime(c, h)
+            c.at = h.clearanceTime(c.kind, debt: c.debt, stamped: stamped)
             return .success(Accepted(slot: i, nothingToClear: !Self.liftsAHold(c, h),
                                      clearanceAt: c.at == stamped ? nil : c.at))
         }
         return .success(Accepted(slot: i))
-    }
-
-    /// The time clearance `c` takes effect: its stamp, or one second after the latest outcome of its kind (on its
-    /// debt, for a dispute) already recorded when that is dated at or after the stamp (see `Accepted.clearanceAt`).
-    static func clearanceTime(_ c: ClearanceEvent, _ history: DebtorHistory) -> UnixSeconds {
-        let kind: Outcome = c.kind == .dispute ? .dispute : .cease
-        var at = c.at
-        for o in history.outcomes where o.outcome == kind && (c.kind == .cease || o.debt == c.debt) && o.at >= at {
-            at = o.at + 1
-        }
-        return at
     }
 
     /// Whether clearance `c` lifts a hold in `history`, as TagihCore reads them: a `dispute` (on `c`'s debt) or
